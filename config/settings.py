@@ -1,0 +1,118 @@
+"""The one typed settings object, read from the environment (prefix ``PDFCHAT_``).
+
+Every entry point builds it once with :func:`get_settings` and passes it down; nothing else
+reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PDFCHAT_", extra="ignore", frozen=True)
+
+    # Where the local stack keeps its state: data, logs, pid files, keys, blobs.
+    home: Path = REPO_ROOT / ".pdfchat"
+
+    # Web tier
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+
+    # Kafka (KRaft, single node when run by `pdfchat up`)
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "1g"
+    topic_partitions: int = Field(default=8, ge=1, le=256)
+
+    # PostgreSQL 16 + pgvector (from the pgserver wheel when run by `pdfchat up`)
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 55432
+    postgres_db: str = "pdfchat"
+    postgres_user: str = "postgres"
+    postgres_password: SecretStr = SecretStr("")
+    # Set to use an external database instead of the one `pdfchat up` runs.
+    database_url: str | None = None
+
+    # Workers
+    app_id: str = "pdfchat"
+    workers: int = Field(default=1, ge=1, le=16)
+    worker_web_port_base: int = 6066
+    broker_session_timeout_s: float = 10.0
+    broker_heartbeat_interval_s: float = 3.0
+
+    # Ingestion limits and retries
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_pages: int = Field(default=2000, gt=0)
+    parse_max_attempts: int = Field(default=4, ge=1)
+    retry_base_s: float = Field(default=0.5, gt=0)
+    retry_max_s: float = Field(default=30.0, gt=0)
+    chunk_chars: int = Field(default=1200, ge=200)
+
+    # Blob store
+    blob_backend: Literal["fs"] = "fs"
+    blob_dir: Path | None = None
+
+    # Authentication. In development `pdfchat up` creates an Ed25519 key and `pdfchat token`
+    # signs with it; in production point `oidc_issuer` at the identity provider.
+    jwt_issuer: str = "pdfchat-dev"
+    jwt_audience: str = "pdfchat"
+    jwt_ttl_s: int = 12 * 3600
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @cached_property
+    def dsn(self) -> str:
+        if self.database_url:
+            return self.database_url
+        password = self.postgres_password.get_secret_value()
+        auth = f"{self.postgres_user}:{password}" if password else self.postgres_user
+        return f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def blob_root(self) -> Path:
+        return self.blob_dir or self.home / "blobs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.home / "keys" / "jwt-signing.pem"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``PDFCHAT_*`` variables, so child processes see the same values."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"PDFCHAT_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

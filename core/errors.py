@@ -1,0 +1,67 @@
+"""The one error hierarchy of pdfchat.
+
+    PdfchatError
+    ├── InvalidInput          bad request data (web: 400)
+    │   ├── PayloadTooLarge   over a configured size limit (web: 413)
+    │   └── UnsupportedMedia  not the kind of file we accept (web: 415)
+    ├── Unauthenticated       missing or invalid token (web: 401)
+    ├── Forbidden             valid token, role not allowed (web: 403)
+    ├── NotFound              no such resource in the caller's tenant (web: 404)
+    ├── Conflict              state does not allow the operation (web: 409)
+    ├── DocumentRejected      a document that can never be parsed; carries a readable reason
+    └── TransientError        worth retrying with backoff (``retriable = True``)
+
+``code`` is a stable machine-readable string that API clients may rely on.
+"""
+
+from __future__ import annotations
+
+
+class PdfchatError(Exception):
+    code: str = "internal"
+    retriable: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(PdfchatError):
+    code = "invalid_input"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "too_large"
+
+
+class UnsupportedMedia(InvalidInput):
+    code = "unsupported_media_type"
+
+
+class Unauthenticated(PdfchatError):
+    code = "unauthenticated"
+
+
+class Forbidden(PdfchatError):
+    code = "forbidden"
+
+
+class NotFound(PdfchatError):
+    code = "not_found"
+
+
+class Conflict(PdfchatError):
+    code = "conflict"
+
+
+class DocumentRejected(PdfchatError):
+    """The document itself is the problem: retrying cannot help."""
+
+    code = "rejected"
+
+
+class TransientError(PdfchatError):
+    code = "transient"
+    retriable = True
