@@ -110,7 +110,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(exclude_none=True).items():
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            env[f"PDFCHAT_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"PDFCHAT_{name.upper()}"] = text
         return env
 
 

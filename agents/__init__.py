@@ -1,0 +1,1 @@
+"""Faust agents: one per file, each a small pipeline over its topic."""

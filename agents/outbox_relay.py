@@ -1,0 +1,73 @@
+"""Relays committed outbox rows to Kafka: at least once, in commit order, one relay at a time.
+
+Every worker runs this task; the one holding the relay advisory lock publishes and the others
+wait on the lock, taking over as soon as the leader's database session ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import asyncpg
+
+import storage
+from agents.app import app, settings
+from agents.resources import resources
+from storage import outbox
+
+log = logging.getLogger("pdfchat.relay")
+
+RECONNECT_S = 1.0
+# A sweep even without a notification, in case one was missed while reconnecting.
+SWEEP_S = 5.0
+
+
+@app.task
+async def relay_outbox() -> None:
+    await resources()
+    while True:
+        try:
+            conn = await storage.connect(settings.dsn)
+            try:
+                await _lead(conn)
+            finally:
+                await conn.close()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("outbox relay lost its connection; reconnecting", extra={"error": str(exc)})
+            await asyncio.sleep(RECONNECT_S)
+
+
+async def _lead(conn: asyncpg.Connection) -> None:
+    await outbox.become_relay(conn)
+    log.info("this worker now relays the outbox")
+    wakeup = asyncio.Event()
+    await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: wakeup.set())
+    while True:
+        wakeup.clear()
+        batch = await outbox.pending(conn)
+        if batch:
+            await _publish(batch)
+            await outbox.mark_published(conn, [m.id for m in batch])
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wakeup.wait(), timeout=SWEEP_S)
+
+
+async def _publish(batch: list[outbox.PendingMessage]) -> None:
+    producer = app.producer
+    pending = [
+        await producer.send(
+            m.topic,
+            m.key.encode(),
+            json.dumps(m.value).encode(),
+            partition=None,
+            timestamp=None,
+            headers={k: v.encode() for k, v in m.headers.items()},
+        )
+        for m in batch
+    ]
+    # The rows are deleted only once the broker has acknowledged every message.
+    await asyncio.gather(*pending)

@@ -1,0 +1,83 @@
+"""Parse agent: parse-requested → text and chunks in Postgres → parsed (or failed)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import faust
+from prometheus_client import Histogram
+
+import topics
+from agents.app import app, settings
+from agents.channels import parse_requested
+from agents.resources import WORKER_ID, Resources, resources
+from core.errors import DocumentRejected, PdfchatError
+from core.retry import backoff
+from pdf import ParsedPdf, parse_pdf
+from storage.documents import Claim
+from workflows import parsing
+
+log = logging.getLogger("pdfchat.agents.parse")
+
+PARSE_DURATION = Histogram(
+    "parse_duration_seconds",
+    "Time to parse one PDF, from claim to committed chunks",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+
+
+class GaveUp(PdfchatError):
+    code = "attempts_exhausted"
+
+
+@app.agent(parse_requested, concurrency=2)
+async def parse_documents(requests: faust.StreamT[topics.ParseRequested]) -> None:
+    deps = await resources()
+    async for request in requests:
+        try:
+            await _handle(deps, request)
+        except Exception:  # an escaping error would stop this agent for every document
+            log.exception("parse request dropped", extra={"document_id": request.document_id})
+
+
+async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
+    claim: Claim | None = None
+    started = time.perf_counter()
+    try:
+        async for attempt in backoff(
+            attempts=settings.parse_max_attempts,
+            base_s=settings.retry_base_s,
+            max_s=settings.retry_max_s,
+        ):
+            with attempt:
+                claim = await parsing.claim(deps.pool, request, worker=WORKER_ID)
+                if claim is None:
+                    return  # already finished, or deleted: a redelivered message
+                if claim.attempts > settings.parse_max_attempts:
+                    raise GaveUp(f"gave up after {claim.attempts - 1} attempts")
+                parsed = await _parse(deps, claim)
+                await parsing.complete(deps.pool, deps.blobs, claim, parsed, worker=WORKER_ID)
+        PARSE_DURATION.observe(time.perf_counter() - started)
+    except DocumentRejected as exc:
+        assert claim is not None
+        await parsing.fail(deps.pool, claim, code=exc.code, reason=exc.message, worker=WORKER_ID)
+    except Exception as exc:  # retries exhausted, or a fault we did not foresee
+        log.exception("parse failed", extra={"document_id": request.document_id})
+        if claim is None:
+            return
+        reason = f"could not be processed after {claim.attempts} attempts: {exc}"
+        letter = parsing.dead_letter(request, claim.document, attempts=claim.attempts, error=reason)
+        await parsing.fail(
+            deps.pool, claim, code=getattr(exc, "code", "internal"), reason=reason,
+            worker=WORKER_ID, dead_letter=letter,
+        )  # fmt: skip
+
+
+async def _parse(deps: Resources, claim: Claim) -> ParsedPdf:
+    data = await deps.blobs.get(claim.document.blob_key)
+    # PyMuPDF is CPU-bound; a thread keeps this worker's heartbeats and other agents going.
+    return await asyncio.to_thread(
+        parse_pdf, data, max_pages=settings.max_pages, chunk_chars=settings.chunk_chars
+    )

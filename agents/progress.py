@@ -1,0 +1,40 @@
+"""Progress agent: per-tenant document states in a Faust table, rebuilt from its changelog."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import faust
+from faust import web
+
+import topics
+from agents.app import app, settings
+from agents.channels import status
+
+# tenant_id → {document_id: status}; deleted documents are dropped.
+progress = app.Table("tenant-progress", default=dict, partitions=settings.topic_partitions)
+
+
+@app.agent(status)
+async def track_progress(events: faust.StreamT[topics.DocumentStatusChanged]) -> None:
+    # Repartition by tenant so each tenant's entry lives in exactly one partition.
+    async for event in events.group_by(topics.DocumentStatusChanged.tenant_id, name="by-tenant"):
+        documents = dict(progress[event.tenant_id])
+        if event.status == "deleted":
+            documents.pop(event.document_id, None)
+        else:
+            documents[event.document_id] = event.status
+        progress[event.tenant_id] = documents
+
+
+def summary(documents: dict[str, str]) -> dict[str, object]:
+    return {"documents": len(documents), "by_status": dict(Counter(documents.values()))}
+
+
+@app.page("/progress/{tenant}/")
+class TenantProgress(web.View):
+    """Internal: this worker's view of a tenant, routed to the worker that owns the tenant."""
+
+    @app.table_route(table=progress, match_info="tenant")
+    async def get(self, request: web.Request, tenant: str) -> web.Response:
+        return self.json(summary(progress[tenant]))

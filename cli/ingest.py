@@ -1,0 +1,55 @@
+"""``pdfchat ingest FILE...``: upload, then a progress bar per document until it settles."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from cli.client import TERMINAL_STATUSES, ApiError, PdfchatClient
+
+# How far along each status is, out of STEPS.
+STEP_OF_STATUS = {"uploading": 0, "queued": 1, "parsing": 2, "parsed": 3, "embedding": 4,
+                  "ready": 5, "failed": 5}  # fmt: skip
+STEPS = 5
+POLL_S = 0.2
+
+
+async def ingest(base_url: str, token: str, paths: list[Path], console: Console) -> int:
+    """Returns the number of documents that failed (to upload or to parse)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+               TimeElapsedColumn())  # fmt: skip
+    async with PdfchatClient(base_url, token) as client:
+        with Progress(*columns, console=console) as progress:
+            results = await asyncio.gather(*(_one(client, progress, p) for p in paths))
+    return sum(1 for ok in results if not ok)
+
+
+async def _one(client: PdfchatClient, progress: Progress, path: Path) -> bool:
+    bar = progress.add_task(path.name, total=STEPS, status="uploading")
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+        created = await client.upload(data, path.name)
+    except (OSError, ApiError) as exc:
+        progress.update(bar, status=f"[red]not uploaded: {exc}")
+        return False
+    document_id = created["document_id"]
+    while True:
+        document = await client.document(document_id)
+        _show(progress, bar, document)
+        if document["status"] in TERMINAL_STATUSES:
+            return document["status"] != "failed"
+        await asyncio.sleep(POLL_S)
+
+
+def _show(progress: Progress, bar: TaskID, document: dict) -> None:
+    status = document["status"]
+    text = status
+    if status == "failed":
+        text = f"[red]failed: {document.get('error')}"
+    elif status in ("parsed", "ready"):
+        pages, chunks = document.get("pages"), document.get("segments")
+        text = f"[green]{status}[/] ({pages} pages, {chunks} chunks)"
+    progress.update(bar, completed=STEP_OF_STATUS.get(status, 0), status=text)

@@ -1,0 +1,78 @@
+"""Connection pool and schema migrations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+
+import asyncpg
+
+log = logging.getLogger("pdfchat.storage")
+
+# Serialises concurrent migrators (several workers and a web process may start together).
+_MIGRATION_LOCK = 0x706466_0001
+
+
+# jsonb's binary wire format is a version byte (1) and the JSON text. Binary, so that COPY
+# (which asyncpg always does in binary) can write jsonb columns too.
+_JSONB_VERSION = b"\x01"
+
+
+def _encode_jsonb(value: object) -> bytes:
+    return _JSONB_VERSION + json.dumps(value).encode()
+
+
+def _decode_jsonb(data: bytes) -> object:
+    return json.loads(data[1:])
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection, for long-lived listeners and one-off scripts."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+def _migrations() -> list[tuple[str, str]]:
+    folder = resources.files("storage") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name, f.read_text(encoding="utf-8")) for f in files]
+
+
+async def migrate(dsn: str) -> list[str]:
+    """Apply pending migrations in order; returns the names applied."""
+    conn = await connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        applied = []
+        for name, sql in _migrations():
+            if name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            log.info("applied migration", extra={"migration": name})
+            applied.append(name)
+        return applied
+    finally:
+        await conn.close()

@@ -1,0 +1,242 @@
+"""Documents, their tasks and their state transitions. Every query is scoped by tenant.
+
+Functions that change state take a connection so callers can compose them with
+``outbox.enqueue`` in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from core.errors import Conflict, NotFound
+
+STATUSES = ("queued", "parsing", "parsed", "embedding", "ready", "failed")
+_UPDATABLE = frozenset({"error_code", "error", "pages", "title", "segment_count",
+                        "parse_result_key"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Document:
+    id: uuid.UUID
+    tenant_id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    blob_key: str
+    status: str
+    error_code: str | None
+    error: str | None
+    pages: int | None
+    title: str | None
+    segment_count: int | None
+    parse_result_key: str | None
+    idempotency_key: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    task_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    id: uuid.UUID
+    task_id: uuid.UUID
+    tenant_id: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    blob_key: str
+    created_by: str
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    document: Document
+    previous: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task taken by a worker: ``attempts`` counts this one."""
+
+    document: Document
+    task_id: uuid.UUID
+    attempts: int
+
+
+_SELECT = """
+    SELECT d.*, (SELECT t.id FROM tasks t WHERE t.document_id = d.id AND t.kind = 'parse'
+                 ORDER BY t.created_at LIMIT 1) AS task_id
+    FROM documents d
+"""
+
+
+def _document(row: Mapping[str, Any]) -> Document:
+    return Document(**dict(row))
+
+
+async def create(conn: asyncpg.Connection, new: NewDocument) -> tuple[Document, bool]:
+    """Insert a queued document and its parse task; with a known idempotency key, return the
+    document that key already made instead (``created`` is then False)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO documents (id, tenant_id, filename, content_type, size_bytes, sha256,
+                               blob_key, status, idempotency_key, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)
+        ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING id
+        """,
+        new.id, new.tenant_id, new.filename, new.content_type, new.size_bytes, new.sha256,
+        new.blob_key, new.idempotency_key, new.created_by,
+    )  # fmt: skip
+    if inserted is None:
+        existing = await conn.fetchrow(
+            _SELECT + " WHERE d.tenant_id = $1 AND d.idempotency_key = $2",
+            new.tenant_id, new.idempotency_key,
+        )  # fmt: skip
+        document = _document(existing)
+        if document.sha256 != new.sha256:
+            raise Conflict(
+                "this Idempotency-Key was already used for a different file",
+                code="idempotency_key_reused",
+            )
+        return document, False
+    await conn.execute(
+        "INSERT INTO tasks (id, tenant_id, document_id, kind, status)"
+        " VALUES ($1, $2, $3, 'parse', 'queued')",
+        new.task_id, new.tenant_id, new.id,
+    )  # fmt: skip
+    await _record_event(conn, new.tenant_id, new.id, "queued", {})
+    return await get(conn, new.tenant_id, new.id), True
+
+
+async def get(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_id: uuid.UUID):
+    row = await conn.fetchrow(_SELECT + " WHERE d.tenant_id = $1 AND d.id = $2", tenant_id,
+                              document_id)  # fmt: skip
+    if row is None:
+        raise NotFound(f"document {document_id} not found")
+    return _document(row)
+
+
+async def list_for_tenant(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    status: str | None = None,
+) -> list[Document]:
+    rows = await conn.fetch(
+        _SELECT + " WHERE d.tenant_id = $1 AND ($2::text IS NULL OR d.status = $2)"
+        " ORDER BY d.created_at DESC, d.id LIMIT $3 OFFSET $4",
+        tenant_id, status, limit, offset,
+    )  # fmt: skip
+    return [_document(r) for r in rows]
+
+
+async def events(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT status, detail, at FROM document_events"
+        " WHERE tenant_id = $1 AND document_id = $2 ORDER BY id",
+        tenant_id, document_id,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def delete(conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUID) -> Document:
+    """Delete the document with its tasks, events and segments (by cascade)."""
+    document = await get(conn, tenant_id, document_id)
+    await conn.execute("DELETE FROM documents WHERE tenant_id = $1 AND id = $2",
+                       tenant_id, document_id)  # fmt: skip
+    return document
+
+
+async def claim_task(
+    conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID
+) -> Claim | None:
+    """Take a queued or interrupted task and count the attempt; None when the task is already
+    finished or its document was deleted (a redelivered message)."""
+    row = await conn.fetchrow(
+        """
+        UPDATE tasks SET status = 'running', attempts = attempts + 1, updated_at = now()
+        WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running')
+        RETURNING document_id, attempts
+        """,
+        tenant_id, task_id,
+    )  # fmt: skip
+    if row is None:
+        return None
+    document = await get(conn, tenant_id, row["document_id"])
+    return Claim(document=document, task_id=task_id, attempts=row["attempts"])
+
+
+async def finish_task(
+    conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, *, error: str | None = None
+) -> None:
+    await conn.execute(
+        "UPDATE tasks SET status = $3, error = $4, updated_at = now()"
+        " WHERE tenant_id = $1 AND id = $2",
+        tenant_id, task_id, "failed" if error else "succeeded", error,
+    )  # fmt: skip
+
+
+async def transition(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    document_id: uuid.UUID,
+    to_status: str,
+    *,
+    allowed_from: Sequence[str],
+    detail: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> Transition | None:
+    """Move a document to ``to_status`` if it is in one of ``allowed_from``, updating the
+    given columns too; None when it is not (someone else moved it, or it is gone)."""
+    assert to_status in STATUSES
+    changes = dict(changes or {})
+    if to_status != "failed":
+        changes.setdefault("error_code", None)
+        changes.setdefault("error", None)
+    columns = list(changes)
+    assert _UPDATABLE.issuperset(columns), columns
+    assignments = "".join(f", {c} = ${i + 5}" for i, c in enumerate(columns))
+    row = await conn.fetchrow(
+        f"""
+        UPDATE documents d SET status = $3, updated_at = now(){assignments}
+        FROM (SELECT id, status FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE) old
+        WHERE d.id = old.id AND old.status = ANY($4::text[])
+        RETURNING old.status AS previous
+        """,
+        tenant_id, document_id, to_status, list(allowed_from), *changes.values(),
+    )  # fmt: skip
+    if row is None:
+        return None
+    at = await _record_event(conn, tenant_id, document_id, to_status, detail or {})
+    document = await get(conn, tenant_id, document_id)
+    return Transition(document=document, previous=row["previous"], at=at)
+
+
+async def _record_event(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    document_id: uuid.UUID,
+    status: str,
+    detail: Mapping[str, Any],
+) -> datetime:
+    return await conn.fetchval(
+        "INSERT INTO document_events (tenant_id, document_id, status, detail)"
+        " VALUES ($1, $2, $3, $4) RETURNING at",
+        tenant_id, document_id, status, dict(detail),
+    )  # fmt: skip

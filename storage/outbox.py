@@ -1,0 +1,78 @@
+"""The transactional outbox: enqueue inside a transaction, relay to Kafka afterwards."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+
+NOTIFY_CHANNEL = "pdfchat_outbox"
+
+# Only one relay publishes at a time, which keeps each key's events in commit order.
+RELAY_LOCK = 0x706466_0002
+
+
+class Publishable(Protocol):
+    def kafka_key(self) -> str: ...
+    def dumps(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    key: str
+    value: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, topic: str, record: Publishable, headers: Mapping[str, str] | None = None):
+        return cls(topic, record.kafka_key(), json.loads(record.dumps()), headers or {})
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    id: int
+    topic: str
+    key: str
+    value: Mapping[str, Any]
+    headers: Mapping[str, str]
+
+
+async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+    """Must run inside the caller's transaction: the messages commit with the data."""
+    if not messages:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)",
+        [(m.topic, m.key, m.value, dict(m.headers)) for m in messages],
+    )
+    # Delivered at commit, and not at all on rollback.
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+
+
+async def become_relay(conn: asyncpg.Connection) -> None:
+    """Wait until this session holds the relay lock; it is released when the session ends."""
+    await conn.execute("SELECT pg_advisory_lock($1)", RELAY_LOCK)
+
+
+async def pending(conn: asyncpg.Connection, *, limit: int = 500) -> list[PendingMessage]:
+    rows = await conn.fetch(
+        "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1", limit
+    )
+    return [PendingMessage(**dict(r)) for r in rows]
+
+
+async def mark_published(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", list(ids))
+
+
+async def backlog(conn: asyncpg.Connection) -> tuple[int, float]:
+    """How many messages wait, and the age in seconds of the oldest."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n,"
+        " coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM outbox"
+    )
+    return int(row["n"]), float(row["age"])

@@ -1,0 +1,52 @@
+"""Page-aware chunks of documents (``segments``), scoped by tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class NewSegment:
+    seq: int
+    page: int
+    content: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+async def replace_for_document(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    doc_id: uuid.UUID,
+    segments: Sequence[NewSegment],
+) -> int:
+    """Make ``segments`` the document's only segments. Run in the transaction that records
+    the parse, so a redelivered parse replaces rather than duplicates."""
+    await conn.execute("DELETE FROM segments WHERE tenant_id = $1 AND doc_id = $2",
+                       tenant_id, doc_id)  # fmt: skip
+    await conn.copy_records_to_table(
+        "segments",
+        columns=["id", "tenant_id", "doc_id", "seq", "page", "content", "meta"],
+        records=[
+            (uuid.uuid4(), tenant_id, doc_id, s.seq, s.page, s.content, dict(s.meta))
+            for s in segments
+        ],
+    )
+    return len(segments)
+
+
+async def list_for_document(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    doc_id: uuid.UUID,
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT id, seq, page, content, meta FROM segments"
+        " WHERE tenant_id = $1 AND doc_id = $2 ORDER BY seq",
+        tenant_id, doc_id,
+    )  # fmt: skip
+    return [dict(r) for r in rows]

@@ -1,0 +1,94 @@
+"""One real stack per test session: PostgreSQL, Kafka, a worker and the web server, started
+by the same code as `pdfchat up`, in a temporary home on free ports."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import asyncpg
+import pytest
+from cli.stack import Stack
+
+import storage
+from cli.client import PdfchatClient
+from config import Settings
+from core.tokens import mint
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    worker_ports = free_port()
+    return Settings(
+        home=tmp_path_factory.mktemp("pdfchat-home"),
+        web_port=free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
+        worker_web_port_base=worker_ports,
+        topic_partitions=4,
+        kafka_heap="512m",
+        max_upload_bytes=2 * 1024 * 1024,
+        max_pages=300,
+        parse_max_attempts=3,
+        retry_base_s=0.05,
+        retry_max_s=0.2,
+        broker_session_timeout_s=6.0,
+        broker_heartbeat_interval_s=1.0,
+    )
+
+
+async def _prepare(settings: Settings) -> None:
+    await storage.migrate(settings.dsn)
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Stack]:
+    stack = Stack(settings)
+    try:
+        stack.up(prepare=_prepare)
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def token(settings: Settings, stack: Stack) -> Callable[..., str]:
+    def make(tenant: str, *, user: str = "tester", roles: tuple[str, ...] = ("admin",)) -> str:
+        return mint(settings, tenant=tenant, user=user, roles=list(roles))
+
+    return make
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh tenant per test, so tests never see each other's documents."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def api(settings: Settings, token) -> AsyncIterator[Callable[..., PdfchatClient]]:
+    clients: list[PdfchatClient] = []
+
+    def make(tenant: str, *, roles: tuple[str, ...] | list[str] = ("admin",)) -> PdfchatClient:
+        client = PdfchatClient(settings.web_url, token(tenant, roles=tuple(roles)))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def db(settings: Settings, stack: Stack) -> AsyncIterator[asyncpg.Pool]:
+    pool = await storage.create_pool(settings.dsn, max_size=2)
+    yield pool
+    await pool.close()

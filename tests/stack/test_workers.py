@@ -1,0 +1,201 @@
+"""Workers: crash and restart, sharing partitions, dead letters, the outbox, table recovery.
+
+These tests stop, kill and start worker processes of the session's stack; each leaves
+worker-1 running, alone, as it found it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+import topics
+from pdf import parse_pdf
+from tests import pdf_factory
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.stack
+
+TIMEOUT_S = 120
+
+
+async def _parsed_counts(db, tenant: str) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT document_id::text AS id, count(*) AS n FROM document_events"
+        " WHERE tenant_id = $1 AND status = 'parsed' GROUP BY document_id", tenant
+    )  # fmt: skip
+    return {r["id"]: r["n"] for r in rows}
+
+
+async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
+    stack, api, tenant, settings, db
+):
+    client = api(tenant)
+    files = [pdf_factory.big_pdf(150 + 10 * i) for i in range(6)]
+    ids = [(await client.upload(data, f"big-{i}.pdf"))["document_id"]
+           for i, data in enumerate(files)]  # fmt: skip
+
+    async def someone_parsing() -> bool:
+        return any(d["status"] == "parsing" for d in await client.documents())
+
+    await wait_until(someone_parsing, within_s=TIMEOUT_S)
+    stack.kill("worker-1", signal.SIGKILL)
+    stack.start("worker-1")
+
+    async with asyncio.timeout(TIMEOUT_S):
+        views = await client.wait_for(ids)
+    assert {v["status"] for v in views.values()} == {"parsed"}
+    assert await _parsed_counts(db, tenant) == dict.fromkeys(ids, 1)
+    for document_id, data in zip(ids, files, strict=True):
+        expected = parse_pdf(data, max_pages=settings.max_pages, chunk_chars=settings.chunk_chars)
+        rows = await db.fetch(
+            "SELECT seq, page FROM segments WHERE doc_id = $1 ORDER BY seq", uuid.UUID(document_id)
+        )
+        assert [(r["seq"], r["page"]) for r in rows] == [(c.seq, c.page) for c in expected.chunks]
+    # At least one document was interrupted and needed a second attempt.
+    attempts = await db.fetch("SELECT attempts FROM tasks WHERE tenant_id = $1", tenant)
+    assert max(r["attempts"] for r in attempts) >= 2
+
+
+async def test_two_workers_share_the_partitions(stack, api, tenant, settings, db):
+    stack.start("worker-2")
+    try:
+        await wait_until(lambda: _members_with_partitions(settings, topics.PARSE_REQUESTED, 2),
+                         within_s=TIMEOUT_S)  # fmt: skip
+        client = api(tenant)
+        workers: set[str] = set()
+        ids: list[str] = []
+        # Keys are random, so upload until both workers have parsed something (bounded).
+        while len(workers) < 2 and len(ids) < 40:
+            batch = [(await client.upload(pdf_factory.sample_pdf(1, seed=i), f"{i}.pdf"))
+                     ["document_id"] for i in range(len(ids), len(ids) + 8)]  # fmt: skip
+            ids += batch
+            async with asyncio.timeout(TIMEOUT_S):
+                await client.wait_for(batch)
+            rows = await db.fetch(
+                "SELECT detail->>'worker' AS worker FROM document_events"
+                " WHERE tenant_id = $1 AND status = 'parsed'", tenant
+            )  # fmt: skip
+            workers = {r["worker"] for r in rows}
+        assert len(workers) == 2
+        assert await _parsed_counts(db, tenant) == dict.fromkeys(ids, 1)
+    finally:
+        stack.stop("worker-2")
+
+
+async def _members_with_partitions(settings, topic: str, expected: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        (group,) = await admin.describe_consumer_groups([settings.app_id])
+    finally:
+        await admin.close()
+    owners = 0
+    for member in group.members:
+        assignment = member.member_assignment
+        if assignment and any(t == topic and parts for t, parts in assignment.assignment):
+            owners += 1
+    return owners == expected
+
+
+async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant, settings, db):
+    client = api(tenant)
+    stack.stop("worker-1")
+    try:
+        body = await client.upload(pdf_factory.sample_pdf(1), "vanishing.pdf")
+        document_id = body["document_id"]
+        # The committed task's event waits in the outbox while no worker runs.
+        waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE key = $1",
+                                    f"{tenant}:{document_id}")  # fmt: skip
+        assert waiting >= 1
+        (Path(settings.blob_root) / tenant / document_id / "original.pdf").unlink()
+    finally:
+        stack.start("worker-1")
+
+    async with asyncio.timeout(TIMEOUT_S):
+        view = (await client.wait_for([document_id]))[document_id]
+    assert view["status"] == "failed"
+    assert f"after {settings.parse_max_attempts} attempts" in view["error"]
+    attempts = await db.fetchval("SELECT attempts FROM tasks WHERE document_id = $1",
+                                 uuid.UUID(document_id))  # fmt: skip
+    assert attempts == settings.parse_max_attempts
+
+    letters = await _read_all(settings, topics.PARSE_DEAD_LETTERS)
+    mine = [json.loads(m.value) for m in letters if m.key == f"{tenant}:{document_id}".encode()]
+    assert len(mine) == 1
+    assert mine[0]["attempts"] == settings.parse_max_attempts
+    assert mine[0]["request"]["document_id"] == document_id
+
+
+async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
+    client = api(tenant)
+    document_id = (await client.upload(pdf_factory.sample_pdf(1), "a.pdf"))["document_id"]
+    async with asyncio.timeout(TIMEOUT_S):
+        await client.wait_for([document_id])
+    key = f"{tenant}:{document_id}".encode()
+
+    async def all_three_published() -> bool:
+        events = [json.loads(m.value) for m in await _read_all(settings, topics.STATUS)
+                  if m.key == key]  # fmt: skip
+        return [e["status"] for e in events] == ["queued", "parsing", "parsed"]
+
+    await wait_until(all_three_published, within_s=TIMEOUT_S)
+
+
+async def test_progress_table_is_recovered_after_a_restart(stack, api, tenant, settings):
+    client = api(tenant)
+    ids = [(await client.upload(pdf_factory.sample_pdf(1, seed=i), f"{i}.pdf"))["document_id"]
+           for i in range(3)]  # fmt: skip
+    bad = (await client.upload(pdf_factory.encrypted_pdf(), "locked.pdf"))["document_id"]
+    async with asyncio.timeout(TIMEOUT_S):
+        await client.wait_for([*ids, bad])
+    expected = {"documents": 4, "by_status": {"parsed": 3, "failed": 1}}
+
+    async def progress_is_expected() -> bool:
+        return await _progress(settings, tenant) == expected
+
+    await wait_until(progress_is_expected, within_s=TIMEOUT_S)
+    stack.stop("worker-1")
+    stack.start("worker-1")
+    # Nothing new happened for this tenant: the state can only come from the changelog.
+    await wait_until(progress_is_expected, within_s=TIMEOUT_S)
+
+
+async def _progress(settings, tenant: str) -> dict | None:
+    url = f"http://127.0.0.1:{settings.worker_web_port_base}/progress/{tenant}/"
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(url)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+async def _read_all(settings, topic: str) -> list:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
+        enable_auto_commit=False, group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        messages = []
+        while any(await consumer.position(tp) < offset for tp, offset in end.items()):
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                messages += records
+        return messages
+    finally:
+        await consumer.stop()

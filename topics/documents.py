@@ -1,0 +1,68 @@
+"""Document lifecycle topics and their records (version 1).
+
+Keys are ``<tenant_id>:<document_id>`` so one document's events stay in one partition, in
+order, and every key names its tenant. Adding an optional field with a default is a compatible
+change; anything else is a new record class on a ``.v2`` topic, run side by side.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import faust
+
+PARSE_REQUESTED = "pdfchat.documents.parse-requested.v1"
+PARSE_DEAD_LETTERS = "pdfchat.documents.parse-requested.dlq.v1"
+PARSED = "pdfchat.documents.parsed.v1"
+STATUS = "pdfchat.documents.status.v1"
+
+
+def document_key(tenant_id: str, document_id: str) -> str:
+    return f"{tenant_id}:{document_id}"
+
+
+class DocumentRecord(faust.Record, abstract=True, serializer="json", isodates=True):
+    tenant_id: str
+    document_id: str
+
+    def kafka_key(self) -> str:
+        return document_key(self.tenant_id, self.document_id)
+
+
+class ParseRequested(DocumentRecord, namespace="pdfchat.documents.ParseRequested.v1"):
+    """A document was stored and waits to be parsed."""
+
+    task_id: str
+    blob_key: str
+    filename: str
+    requested_at: datetime
+    requested_by: str
+
+
+class DocumentParsed(DocumentRecord, namespace="pdfchat.documents.DocumentParsed.v1"):
+    """Text and chunks are in Postgres; the full parse result is in the blob store."""
+
+    pages: int
+    segments: int
+    parse_result_key: str
+    title: str | None
+    parsed_at: datetime
+
+
+class DocumentStatusChanged(DocumentRecord, namespace="pdfchat.documents.StatusChanged.v1"):
+    """One state transition. ``status`` is ``deleted`` when the document was removed."""
+
+    status: str
+    previous: str | None
+    at: datetime
+    error_code: str | None = None
+    error: str | None = None
+
+
+class ParseDeadLetter(DocumentRecord, namespace="pdfchat.documents.ParseDeadLetter.v1"):
+    """A parse request given up after ``attempts`` tries; ``request`` is the original."""
+
+    request: ParseRequested
+    attempts: int
+    error: str
+    failed_at: datetime

@@ -1,0 +1,1 @@
+"""Quart routes and sockets only: handlers parse input, call workflows or storage, return."""

@@ -1,0 +1,35 @@
+"""``python -m web``: serve the API with Hypercorn on the configured address."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from config import get_settings
+from core.logging import setup_logging
+from web.app import create_app
+
+
+def main() -> None:
+    settings = get_settings()
+    setup_logging("web", level=settings.log_level, json=settings.log_json)
+    config = Config()
+    config.bind = [f"{settings.web_host}:{settings.web_port}"]
+    config.accesslog = "-"
+    config.graceful_timeout = 5
+    asyncio.run(_serve(create_app(settings), config))
+
+
+async def _serve(app, config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(app, config, shutdown_trigger=stop.wait)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The Quart application: API v1 over the storage layer."""
+
+from __future__ import annotations
+
+import uuid
+
+from quart import Quart, Response, request
+
+import storage
+from config import Settings
+from core.logging import request_id
+from core.tokens import TokenVerifier
+from storage.blobs import create_blob_store
+from web import documents, health
+from web.errors import register_error_handlers
+
+# Room for the multipart envelope around a file of the largest allowed size.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def create_app(settings: Settings) -> Quart:
+    app = Quart("pdfchat")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + MULTIPART_OVERHEAD
+    app.extensions["settings"] = settings
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(documents.blueprint)
+    register_error_handlers(app)
+
+    @app.while_serving
+    async def lifespan():
+        verifier = TokenVerifier(settings)
+        await verifier.load_keys()
+        pool = await storage.create_pool(settings.dsn)
+        app.extensions.update(
+            pool=pool,
+            verifier=verifier,
+            blobs=create_blob_store(settings.blob_backend, settings.blob_root),
+        )
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    @app.before_request
+    async def assign_request_id() -> None:
+        request_id.set(request.headers.get("X-Request-ID") or uuid.uuid4().hex)
+
+    @app.after_request
+    async def echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = request_id.get() or ""
+        return response
+
+    return app

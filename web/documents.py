@@ -1,0 +1,128 @@
+"""Document routes of API v1."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from quart import Blueprint, current_app, request
+
+from core.errors import InvalidInput
+from storage import documents
+from storage.documents import STATUSES, Document
+from web.auth import principal, requires
+from workflows import documents as workflow
+from workflows.documents import Upload
+
+blueprint = Blueprint("documents", __name__, url_prefix="/v1/documents")
+
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+
+
+@blueprint.post("")
+@requires("documents:write")
+async def upload() -> tuple[dict[str, Any], int, dict[str, str]]:
+    who = principal()
+    files = await request.files
+    file = files.get("file")
+    if file is None:
+        raise InvalidInput("send the PDF as multipart/form-data in a field named 'file'")
+    new = Upload(
+        tenant_id=who.tenant_id,
+        user_id=who.user_id,
+        filename=file.filename or "",
+        content_type=file.content_type or "",
+        data=file.read(),
+        idempotency_key=_idempotency_key(),
+    )
+    document, created = await workflow.submit(
+        current_app.extensions["pool"], current_app.extensions["blobs"], new,
+        max_bytes=current_app.extensions["settings"].max_upload_bytes,
+    )  # fmt: skip
+    headers = {"Location": f"/v1/documents/{document.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    body = {"document_id": str(document.id), "task_id": str(document.task_id),
+            "status": document.status}  # fmt: skip
+    return body, 202, headers
+
+
+@blueprint.get("")
+@requires("documents:read")
+async def list_documents() -> dict[str, Any]:
+    limit = _int_arg("limit", default=50, low=1, high=500)
+    offset = _int_arg("offset", default=0, low=0, high=10**9)
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    found = await documents.list_for_tenant(
+        current_app.extensions["pool"], principal().tenant_id,
+        limit=limit, offset=offset, status=status,
+    )  # fmt: skip
+    return {"documents": [_view(d) for d in found], "limit": limit, "offset": offset}
+
+
+@blueprint.get("/<uuid:document_id>")
+@requires("documents:read")
+async def get_document(document_id: uuid.UUID) -> dict[str, Any]:
+    pool = current_app.extensions["pool"]
+    tenant_id = principal().tenant_id
+    document = await documents.get(pool, tenant_id, document_id)
+    history = await documents.events(pool, tenant_id, document_id)
+    return _view(document) | {
+        "history": [{"status": e["status"], "at": e["at"].isoformat()} for e in history]
+    }
+
+
+@blueprint.delete("/<uuid:document_id>")
+@requires("documents:write")
+async def delete_document(document_id: uuid.UUID) -> dict[str, Any]:
+    await workflow.delete(
+        current_app.extensions["pool"], current_app.extensions["blobs"],
+        principal().tenant_id, document_id,
+    )  # fmt: skip
+    return {"document_id": str(document_id), "deleted": True}
+
+
+def _view(document: Document) -> dict[str, Any]:
+    return {
+        "id": str(document.id),
+        "document_id": str(document.id),
+        "task_id": str(document.task_id) if document.task_id else None,
+        "filename": document.filename,
+        "status": document.status,
+        "pages": document.pages,
+        "title": document.title,
+        "segments": document.segment_count,
+        "size_bytes": document.size_bytes,
+        "sha256": document.sha256,
+        "error": document.error,
+        "error_code": document.error_code,
+        "created_at": document.created_at.isoformat(),
+        "updated_at": document.updated_at.isoformat(),
+    }
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"
+        )
+    return key
+
+
+def _int_arg(name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}")
+    return value

@@ -1,0 +1,62 @@
+"""Maps the error hierarchy to HTTP responses, in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, jsonify
+from werkzeug.exceptions import HTTPException
+
+from core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PdfchatError,
+    Unauthenticated,
+    UnsupportedMedia,
+)
+
+log = logging.getLogger("pdfchat.web")
+
+# Most specific first: the first matching class wins.
+HTTP_STATUS: list[tuple[type[PdfchatError], int]] = [
+    (PayloadTooLarge, 413),
+    (UnsupportedMedia, 415),
+    (InvalidInput, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+]
+
+
+def http_status(exc: PdfchatError) -> int:
+    return next((status for cls, status in HTTP_STATUS if isinstance(exc, cls)), 500)
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(PdfchatError)
+    async def on_pdfchat_error(exc: PdfchatError):
+        status = http_status(exc)
+        if status >= 500:
+            log.exception("request failed", exc_info=exc)
+        response = jsonify(error_body(exc.code, exc.message))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response, status
+
+    @app.errorhandler(HTTPException)
+    async def on_http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code
+
+    @app.errorhandler(Exception)
+    async def on_unexpected(exc: Exception):
+        log.exception("unexpected error", exc_info=exc)
+        return jsonify(error_body("internal", "internal error; see the server log")), 500

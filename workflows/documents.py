@@ -1,0 +1,146 @@
+"""Submitting, moving and deleting documents."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+import topics
+from core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from pdf import sniff_pdf
+from storage import blobs, documents, outbox
+from storage.blobs import BlobStore
+from storage.documents import Document, NewDocument, Transition
+from storage.outbox import OutboxMessage
+
+MAX_FILENAME_CHARS = 255
+
+
+@dataclass(frozen=True)
+class Upload:
+    tenant_id: str
+    user_id: str
+    filename: str
+    content_type: str
+    data: bytes
+    idempotency_key: str | None = None
+
+
+def validate_upload(upload: Upload, *, max_bytes: int) -> None:
+    if not upload.data:
+        raise InvalidInput("the uploaded file is empty", code="empty_file")
+    if len(upload.data) > max_bytes:
+        raise PayloadTooLarge(
+            f"the file is {len(upload.data)} bytes; the limit is {max_bytes} bytes"
+        )
+    if not sniff_pdf(upload.data[:1024]):
+        raise UnsupportedMedia("the file is not a PDF", code="not_pdf")
+    if len(upload.filename) > MAX_FILENAME_CHARS:
+        raise InvalidInput(f"the file name is longer than {MAX_FILENAME_CHARS} characters")
+
+
+async def submit(
+    pool: asyncpg.Pool, store: BlobStore, upload: Upload, *, max_bytes: int
+) -> tuple[Document, bool]:
+    """Store the original, then commit the document, its task and its events together.
+    Returns the document and whether it was created (False: an idempotent retry)."""
+    validate_upload(upload, max_bytes=max_bytes)
+    document_id, task_id = uuid.uuid4(), uuid.uuid4()
+    key = blobs.original_key(upload.tenant_id, str(document_id))
+    # The blob is written before the row commits, so a committed row always has its file.
+    await store.put(key, upload.data)
+    new = NewDocument(
+        id=document_id,
+        task_id=task_id,
+        tenant_id=upload.tenant_id,
+        filename=upload.filename or "document.pdf",
+        content_type="application/pdf",
+        size_bytes=len(upload.data),
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        blob_key=key,
+        created_by=upload.user_id,
+        idempotency_key=upload.idempotency_key,
+    )
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            document, created = await documents.create(conn, new)
+            if created:
+                await outbox.enqueue(conn, [_parse_requested(document, task_id)])
+                await outbox.enqueue(conn, [status_event(document, None, document.created_at)])
+    except BaseException:
+        await store.delete_prefix(blobs.document_prefix(upload.tenant_id, str(document_id)))
+        raise
+    if not created:
+        await store.delete_prefix(blobs.document_prefix(upload.tenant_id, str(document_id)))
+    return document, created
+
+
+async def delete(
+    pool: asyncpg.Pool, store: BlobStore, tenant_id: str, document_id: uuid.UUID
+) -> Document:
+    async with pool.acquire() as conn, conn.transaction():
+        document = await documents.delete(conn, tenant_id, document_id)
+        gone = topics.DocumentStatusChanged(
+            tenant_id=tenant_id,
+            document_id=str(document_id),
+            status="deleted",
+            previous=document.status,
+            at=datetime.now(UTC),
+        )
+        await outbox.enqueue(conn, [OutboxMessage.of(topics.STATUS, gone)])
+    await store.delete_prefix(blobs.document_prefix(tenant_id, str(document_id)))
+    return document
+
+
+async def move(
+    conn: asyncpg.Connection,
+    document: Document,
+    to_status: str,
+    *,
+    allowed_from: Sequence[str],
+    detail: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+    also_publish: Sequence[OutboxMessage] = (),
+) -> Transition | None:
+    """Transition the document and publish the change, in the caller's transaction."""
+    moved = await documents.transition(
+        conn, document.tenant_id, document.id, to_status,
+        allowed_from=allowed_from, detail=detail, changes=changes,
+    )  # fmt: skip
+    if moved is not None:
+        await outbox.enqueue(
+            conn, [status_event(moved.document, moved.previous, moved.at), *also_publish]
+        )
+    return moved
+
+
+def status_event(document: Document, previous: str | None, at: datetime) -> OutboxMessage:
+    record = topics.DocumentStatusChanged(
+        tenant_id=document.tenant_id,
+        document_id=str(document.id),
+        status=document.status,
+        previous=previous,
+        at=at,
+        error_code=document.error_code,
+        error=document.error,
+    )
+    return OutboxMessage.of(topics.STATUS, record)
+
+
+def _parse_requested(document: Document, task_id: uuid.UUID) -> OutboxMessage:
+    record = topics.ParseRequested(
+        tenant_id=document.tenant_id,
+        document_id=str(document.id),
+        task_id=str(task_id),
+        blob_key=document.blob_key,
+        filename=document.filename,
+        requested_at=document.created_at,
+        requested_by=document.created_by,
+    )
+    return OutboxMessage.of(topics.PARSE_REQUESTED, record)

@@ -1,0 +1,110 @@
+"""The parse task's steps: claim, then complete, reject or give up."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+
+import topics
+from pdf import ParsedPdf
+from storage import blobs, documents, segments
+from storage.blobs import BlobStore
+from storage.documents import Claim, Document
+from storage.outbox import OutboxMessage
+from storage.segments import NewSegment
+from workflows.documents import move
+
+
+async def claim(
+    pool: asyncpg.Pool, request: topics.ParseRequested, *, worker: str
+) -> Claim | None:
+    """Count an attempt and mark the document parsing; None for a duplicate delivery."""
+    async with pool.acquire() as conn, conn.transaction():
+        taken = await documents.claim_task(conn, request.tenant_id, uuid.UUID(request.task_id))
+        if taken is None:
+            return None
+        await move(
+            conn, taken.document, "parsing",
+            allowed_from=("queued", "parsing"),
+            detail={"attempt": taken.attempts, "worker": worker},
+        )  # fmt: skip
+        return taken
+
+
+async def complete(
+    pool: asyncpg.Pool, store: BlobStore, claim: Claim, parsed: ParsedPdf, *, worker: str
+) -> bool:
+    """Store the parse result and the chunks and mark the document parsed, exactly once:
+    False when another delivery finished first or the document was deleted meanwhile."""
+    document = claim.document
+    result_key = blobs.parse_result_key(document.tenant_id, str(document.id))
+    await store.put(result_key, parsed.to_json())
+    async with pool.acquire() as conn, conn.transaction():
+        done = topics.DocumentParsed(
+            tenant_id=document.tenant_id,
+            document_id=str(document.id),
+            pages=parsed.page_count,
+            segments=len(parsed.chunks),
+            parse_result_key=result_key,
+            title=parsed.title,
+            parsed_at=datetime.now(UTC),
+        )
+        moved = await move(
+            conn, document, "parsed",
+            allowed_from=("parsing",),
+            detail={"attempt": claim.attempts, "worker": worker, "segments": len(parsed.chunks)},
+            changes={"pages": parsed.page_count, "title": parsed.title,
+                     "segment_count": len(parsed.chunks), "parse_result_key": result_key},
+            also_publish=[OutboxMessage.of(topics.PARSED, done)],
+        )  # fmt: skip
+        if moved is None:
+            return False
+        await segments.replace_for_document(
+            conn, document.tenant_id, document.id, _segments(parsed)
+        )
+        await documents.finish_task(conn, document.tenant_id, claim.task_id)
+    return True
+
+
+async def fail(
+    pool: asyncpg.Pool,
+    claim: Claim,
+    *,
+    code: str,
+    reason: str,
+    worker: str,
+    dead_letter: topics.ParseDeadLetter | None = None,
+) -> None:
+    """Mark the document failed with a readable reason, and dead-letter the request if given."""
+    extra = [OutboxMessage.of(topics.PARSE_DEAD_LETTERS, dead_letter)] if dead_letter else []
+    async with pool.acquire() as conn, conn.transaction():
+        await move(
+            conn, claim.document, "failed",
+            allowed_from=("queued", "parsing"),
+            detail={"attempt": claim.attempts, "worker": worker, "code": code},
+            changes={"error_code": code, "error": reason},
+            also_publish=extra,
+        )  # fmt: skip
+        await documents.finish_task(conn, claim.document.tenant_id, claim.task_id, error=reason)
+
+
+def dead_letter(
+    request: topics.ParseRequested, document: Document, *, attempts: int, error: str
+) -> topics.ParseDeadLetter:
+    return topics.ParseDeadLetter(
+        tenant_id=document.tenant_id,
+        document_id=str(document.id),
+        request=request,
+        attempts=attempts,
+        error=error,
+        failed_at=datetime.now(UTC),
+    )
+
+
+def _segments(parsed: ParsedPdf) -> list[NewSegment]:
+    return [
+        NewSegment(seq=c.seq, page=c.page, content=c.text, meta={"heading": c.heading})
+        for c in parsed.chunks
+    ]
