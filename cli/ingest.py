@@ -52,4 +52,5 @@ def _show(progress: Progress, bar: TaskID, document: dict) -> None:
     elif status in ("parsed", "ready"):
         pages, chunks = document.get("pages"), document.get("segments")
         text = f"[green]{status}[/] ({pages} pages, {chunks} chunks)"
-    progress.update(bar, completed=STEP_OF_STATUS.get(status, 0), status=text)
+    done = STEPS if status in TERMINAL_STATUSES else STEP_OF_STATUS.get(status, 0)
+    progress.update(bar, completed=done, status=text)

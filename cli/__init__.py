@@ -1,0 +1,1 @@
+"""The `pdfchat` command and the local stack supervisor."""

@@ -1,0 +1,102 @@
+"""The `pdfchat` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+import storage
+from cli.ingest import ingest as ingest_files
+from cli.kafka import ensure_jars
+from cli.processes import StartupError
+from cli.stack import ServiceStatus, Stack
+from config import Settings, get_settings
+from core.tokens import ROLES, ensure_signing_key, mint
+
+console = Console()
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """pdfchat: chat with your PDF documents."""
+    ctx.obj = get_settings()
+
+
+@main.command()
+@click.pass_obj
+def up(settings: Settings) -> None:
+    """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server."""
+    ensure_jars()
+    ensure_signing_key(settings.signing_key_path)
+    try:
+        statuses = Stack(settings).up(prepare=migrate_database)
+    except StartupError as exc:
+        console.print(f"[red]start-up failed:[/] {exc}")
+        sys.exit(1)
+    _print(statuses)
+    console.print(f"web: {settings.web_url}   token: pdfchat token --tenant T --user U")
+
+
+@main.command()
+@click.pass_obj
+def down(settings: Settings) -> None:
+    """Stop every service of the local stack."""
+    Stack(settings).down()
+    _print(Stack(settings).status())
+
+
+@main.command()
+@click.pass_obj
+def status(settings: Settings) -> None:
+    """Each service with its pid, port and health; exit code 1 unless all are healthy."""
+    statuses = Stack(settings).status()
+    _print(statuses)
+    sys.exit(0 if all(s.healthy for s in statuses) else 1)
+
+
+@main.command()
+@click.option("--tenant", required=True, help="Tenant the token is scoped to.")
+@click.option("--user", default="dev", show_default=True)
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), default=["admin"],
+              show_default=True)  # fmt: skip
+@click.option("--ttl", "ttl_s", type=int, default=None, help="Lifetime in seconds.")
+@click.pass_obj
+def token(settings: Settings, tenant: str, user: str, roles: tuple[str, ...], ttl_s: int) -> None:
+    """Mint a development JWT signed with the key `up` created."""
+    try:
+        click.echo(mint(settings, tenant=tenant, user=user, roles=roles, ttl_s=ttl_s))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.option("--tenant", default="dev", show_default=True)
+@click.option("--user", default="dev", show_default=True)
+@click.option("--token", "bearer", envvar="PDFCHAT_TOKEN", help="Use this token instead.")
+@click.pass_obj
+def ingest(settings: Settings, files: tuple[Path, ...], tenant: str, user: str,
+           bearer: str | None) -> None:  # fmt: skip
+    """Upload PDFs and follow each until it is parsed or failed."""
+    bearer = bearer or mint(settings, tenant=tenant, user=user, roles=["editor"])
+    failed = asyncio.run(ingest_files(settings.web_url, bearer, list(files), console))
+    sys.exit(1 if failed else 0)
+
+
+async def migrate_database(settings: Settings) -> None:
+    await storage.migrate(settings.dsn)
+
+
+def _print(statuses: list[ServiceStatus]) -> None:
+    table = Table("service", "pid", "port", "health")
+    for s in statuses:
+        health = "[green]healthy" if s.healthy else f"[red]{s.detail}"
+        table.add_row(s.name, str(s.pid or "-"), str(s.port or "-"), health)
+    console.print(table)
