@@ -38,6 +38,13 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on right now, for a second stack beside the first."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2.0).status_code == 200

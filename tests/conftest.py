@@ -3,24 +3,18 @@ by the same code as `pdfchat up`, in a temporary home on free ports."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 import pytest
-from cli.stack import Stack
 
 import storage
 from cli.client import PdfchatClient
+from cli.processes import free_port
+from cli.stack import Stack
 from config import Settings
 from core.tokens import mint
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

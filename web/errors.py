@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from quart import Quart, jsonify
+from quart import Quart, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from core.errors import (
@@ -40,10 +41,20 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
+async def _drain_body() -> None:
+    """Read what is left of the request body before answering early (401, 403, ...): a server
+    that answers while the client is still sending resets the connection under it. The body is
+    bounded by MAX_CONTENT_LENGTH."""
+    if has_request_context() and request.method in ("POST", "PUT", "PATCH"):
+        with contextlib.suppress(Exception):
+            await request.get_data()
+
+
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(PdfchatError)
     async def on_pdfchat_error(exc: PdfchatError):
         status = http_status(exc)
+        await _drain_body()
         if status >= 500:
             log.exception("request failed", exc_info=exc)
         response = jsonify(error_body(exc.code, exc.message))

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 import topics
 from pdf import parse_pdf
@@ -95,14 +96,17 @@ async def _members_with_partitions(settings, topic: str, expected: int) -> bool:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        (group,) = await admin.describe_consumer_groups([settings.app_id])
+        (response,) = await admin.describe_consumer_groups([settings.app_id])
     finally:
         await admin.close()
+    (group,) = response.groups
+    members = group[5]
     owners = 0
-    for member in group.members:
-        assignment = member.member_assignment
-        if assignment and any(t == topic and parts for t, parts in assignment.assignment):
-            owners += 1
+    for *_, raw_assignment in members:
+        if not raw_assignment:
+            continue
+        assignment = ConsumerProtocolMemberAssignment.decode(raw_assignment)
+        owners += any(t == topic and parts for t, parts in assignment.assignment)
     return owners == expected
 
 
@@ -186,13 +190,13 @@ async def _read_all(settings, topic: str) -> list:
     )  # fmt: skip
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the metadata partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        # The workers declare every topic with the configured partition count.
+        partitions = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         messages = []
-        while any(await consumer.position(tp) < offset for tp, offset in end.items()):
+        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 messages += records

@@ -1,0 +1,116 @@
+"""Ingestion benchmark: N PDFs end to end (upload → parsed) against a real stack, compared with
+raw PyMuPDF text extraction of the same files in the same run.
+
+    .venv/bin/python ops/bench/ingest.py --docs 20 --pages 30 [--workers 1] [--dir PDFS]
+
+Starts its own stack (PostgreSQL, Kafka, workers, web) in a temporary home on free ports, so it
+runs beside a `pdfchat up` stack, and stops it afterwards. Not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pymupdf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from cli.client import PdfchatClient  # noqa: E402
+from cli.main import migrate_database  # noqa: E402
+from cli.processes import free_port  # noqa: E402
+from cli.stack import Stack  # noqa: E402
+from config import Settings  # noqa: E402
+from core.tokens import mint  # noqa: E402
+from pdf import parse_pdf  # noqa: E402
+from tests import pdf_factory  # noqa: E402
+
+UPLOAD_CONCURRENCY = 8
+
+
+def raw_extraction(files: list[bytes]) -> tuple[int, float]:
+    """Plain `page.get_text()` of every page: the floor any pipeline pays."""
+    started, pages = time.perf_counter(), 0
+    for data in files:
+        with pymupdf.open(stream=data, filetype="pdf") as doc:
+            for page in doc:
+                page.get_text()
+                pages += 1
+    return pages, time.perf_counter() - started
+
+
+def in_process_parse(files: list[bytes], settings: Settings) -> tuple[int, float]:
+    """Our extraction and chunking without Kafka, Postgres or HTTP."""
+    started, pages = time.perf_counter(), 0
+    for data in files:
+        pages += parse_pdf(data, max_pages=settings.max_pages,
+                           chunk_chars=settings.chunk_chars).page_count  # fmt: skip
+    return pages, time.perf_counter() - started
+
+
+async def end_to_end(files: list[bytes], settings: Settings) -> tuple[int, float]:
+    token = mint(settings, tenant="bench", user="bench", roles=["editor"])
+    limit = asyncio.Semaphore(UPLOAD_CONCURRENCY)
+    async with PdfchatClient(settings.web_url, token, timeout=300) as client:
+
+        async def upload(i: int, data: bytes) -> str:
+            async with limit:
+                return (await client.upload(data, f"bench-{i}.pdf"))["document_id"]
+
+        started = time.perf_counter()
+        ids = await asyncio.gather(*(upload(i, d) for i, d in enumerate(files)))
+        views = await client.wait_for(ids, interval=0.05)
+        elapsed = time.perf_counter() - started
+    failed = [v for v in views.values() if v["status"] != "parsed"]
+    if failed:
+        raise SystemExit(f"{len(failed)} documents did not parse: {failed[0]['error']}")
+    return sum(v["pages"] for v in views.values()), elapsed
+
+
+def load_files(args: argparse.Namespace) -> list[bytes]:
+    if args.dir:
+        return [p.read_bytes() for p in sorted(Path(args.dir).glob("*.pdf"))]
+    return [pdf_factory.sample_pdf(args.pages, seed=i) for i in range(args.docs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--docs", type=int, default=20)
+    parser.add_argument("--pages", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--dir", help="benchmark these PDFs instead of generated ones")
+    args = parser.parse_args()
+
+    files = load_files(args)
+    home = Path(tempfile.mkdtemp(prefix="pdfchat-bench-"))
+    settings = Settings(
+        home=home, web_port=free_port(), kafka_port=free_port(),
+        kafka_controller_port=free_port(), postgres_port=free_port(),
+        worker_web_port_base=free_port(), workers=args.workers, log_level="WARNING",
+    )  # fmt: skip
+    stack = Stack(settings)
+    try:
+        stack.up(prepare=migrate_database)
+        raw_pages, raw_s = raw_extraction(files)
+        parse_pages, parse_s = in_process_parse(files, settings)
+        e2e_pages, e2e_s = asyncio.run(end_to_end(files, settings))
+    finally:
+        stack.down()
+
+    raw_rate, parse_rate, e2e_rate = raw_pages / raw_s, parse_pages / parse_s, e2e_pages / e2e_s
+    print(f"{len(files)} PDFs, {raw_pages} pages, {args.workers} worker(s)\n")
+    print("| stage | pages | seconds | pages/s | vs raw |")
+    print("|---|---|---|---|---|")
+    print(f"| raw PyMuPDF get_text | {raw_pages} | {raw_s:.2f} | {raw_rate:.0f} | 1.00 |")
+    print(f"| parse_pdf in process | {parse_pages} | {parse_s:.2f} | {parse_rate:.0f} | "
+          f"{parse_rate / raw_rate:.2f} |")  # fmt: skip
+    print(f"| end to end (upload → parsed) | {e2e_pages} | {e2e_s:.2f} | {e2e_rate:.0f} | "
+          f"{e2e_rate / raw_rate:.2f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
