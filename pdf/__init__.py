@@ -1,0 +1,20 @@
+"""PDF parsing and chunking: pure, synchronous, PyMuPDF-based.
+
+``sniff_pdf`` is the cheap check for the web tier; ``parse_pdf`` is the full parse for the
+worker (CPU-bound: run it in a thread); ``chunk_pages`` cuts page texts into chunks.
+"""
+
+from pdf.chunking import Chunk, PageText, chunk_pages, join_lines, split_sentences
+from pdf.extract import SCHEMA_VERSION, ParsedPdf, parse_pdf, sniff_pdf
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Chunk",
+    "PageText",
+    "ParsedPdf",
+    "chunk_pages",
+    "join_lines",
+    "parse_pdf",
+    "sniff_pdf",
+    "split_sentences",
+]

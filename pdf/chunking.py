@@ -1,0 +1,255 @@
+"""Page-aware chunking: pages of text in, retrieval-sized chunks out.
+
+The rules, and why:
+
+- A chunk never crosses a page, so every chunk cites exactly one page.
+- A heading starts a new chunk and is repeated at the top of its text, so a chunk read alone
+  (by a re-ranker, or quoted to a user) says what it is about. The heading in force is carried
+  over page breaks into the next page's chunks (``Chunk.heading``).
+- Chunks aim at ``chunk_chars`` characters: whole paragraphs when they fit, otherwise whole
+  sentences, otherwise whole words. Only a single "word" longer than a chunk (a URL, a hash) is
+  ever cut, because there is nothing better to do with it.
+- A tiny piece left over (under ``TAIL_FRACTION`` of a chunk) joins the chunk before it on the
+  same page and in the same section, instead of becoming a chunk too small to retrieve well.
+  A new section that happens to be short keeps its own chunk: its heading matters more.
+- Lines wrapped inside a paragraph are joined, and words hyphenated across a line end are
+  mended ("exam-\\nple" → "example"), because embedding models and search read words, not
+  line boxes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+__all__ = ["TAIL_FRACTION", "Chunk", "PageText", "chunk_pages", "join_lines", "split_sentences"]
+
+TAIL_FRACTION = 0.2
+"""Pieces smaller than this share of ``chunk_chars`` are merged into the chunk before them."""
+
+# Below half a chunk, a paragraph that does not fit is split on sentences to fill the chunk up
+# rather than leaving it this small.
+_FILL_FRACTION = 0.5
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
+# A letter, a hyphen (ASCII, soft or Unicode), a line break, a letter.
+_HYPHENATED = re.compile(r"([^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=([^\W\d_]))")
+_SPACES = re.compile(r"\s+")
+# A sentence end: terminal punctuation, optional closing quotes/brackets, then white space.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+")
+# Words after which a full stop rarely ends a sentence.
+_ABBREVIATIONS = frozenset(
+    ["al", "approx", "art", "cf", "ch", "col", "dr", "e.g", "eq", "eqs", "fig", "figs", "i.e",
+     "inc", "jr", "ltd", "mr", "mrs", "ms", "no", "nos", "p", "pp", "prof", "ref", "refs", "sec",
+     "sect", "sr", "st", "vol", "vols", "vs"]
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PageText:
+    """One page of a document: its text and the headings on it."""
+
+    number: int  # 1-based
+    # Plain text in reading order: paragraphs separated by a blank line, the lines of a
+    # paragraph by "\n", white space inside lines collapsed to single spaces.
+    text: str
+    headings: list[str] = field(default_factory=list)  # in page order, each as join_lines gives
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document sized for retrieval; it always comes from exactly one page."""
+
+    seq: int  # 0-based order within the document
+    page: int  # 1-based page number
+    heading: str | None  # the section heading in force, carried across pages
+    text: str
+
+
+def join_lines(paragraph: str) -> str:
+    """One paragraph on one line: mend hyphenated words, join wrapped lines, tidy spaces.
+
+    "exam-\\nple" becomes "example"; a hyphen before a capital stays ("Jean-\\nPaul" →
+    "Jean-Paul"), since that is almost always a real hyphen; a soft hyphen always goes.
+    """
+
+    def mend(match: re.Match[str]) -> str:
+        hyphen = match.group(0)[1]
+        keep = hyphen != "\u00ad" and not match.group(2).islower()
+        return match.group(1) + ("-" if keep else "")
+
+    mended = _HYPHENATED.sub(mend, paragraph).replace("\u00ad", "")
+    return _SPACES.sub(" ", mended).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split one paragraph into sentences, keeping abbreviations and initials intact."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if end < len(text) and _ends_sentence(text[start : match.start() + 1], text[end]):
+            sentences.append(text[start:end].strip())
+            start = end
+    rest = text[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _ends_sentence(before: str, next_char: str) -> bool:
+    if not (next_char.isupper() or next_char.isdigit() or next_char in "\"'“‘(«["):
+        return False  # "e.g. the" or "3.5 mm": the next word does not start a sentence
+    if not before.endswith("."):
+        return True  # "!" and "?" always end one
+    word = before.rsplit(None, 1)[-1].rstrip(".").lstrip("(\"'“‘").lower()
+    is_initial = len(word) == 1 and word.isalpha()  # "J. Smith"
+    return not (is_initial or word in _ABBREVIATIONS)
+
+
+def chunk_pages(pages: list[PageText], *, chunk_chars: int = 1200) -> list[Chunk]:
+    """Cut pages into chunks of about ``chunk_chars`` characters; see the module docstring."""
+    if chunk_chars < 1:
+        raise ValueError(f"chunk_chars must be positive, not {chunk_chars}")
+    chunks: list[Chunk] = []
+    heading: str | None = None
+    for page in pages:
+        builder = _PageChunks(page.number, heading, chunk_chars)
+        for is_heading, paragraph in _paragraphs(page):
+            if is_heading:
+                builder.add_heading(paragraph)
+            else:
+                builder.add_paragraph(paragraph)
+        heading = builder.heading
+        for draft in builder.finish():
+            chunks.append(Chunk(len(chunks), page.number, draft.heading, draft.text))
+    return chunks
+
+
+def _paragraphs(page: PageText) -> Iterator[tuple[bool, str]]:
+    """The page's paragraphs, one line each, flagged when they are one of its headings."""
+    pending = [join_lines(h) for h in page.headings]
+    for raw in _PARAGRAPH_BREAK.split(page.text):
+        paragraph = join_lines(raw)
+        if not paragraph:
+            continue
+        # Headings are listed in page order, so only the next one can match.
+        is_heading = bool(pending) and paragraph == pending[0]
+        if is_heading:
+            pending.pop(0)
+        yield is_heading, paragraph
+
+
+@dataclass
+class _Draft:
+    heading: str | None
+    text: str = ""
+    opens_section: bool = False  # starts with its heading line
+    body: bool = False  # holds more than heading lines
+
+    def add(self, piece: str, *, new_paragraph: bool) -> None:
+        separator = ("\n\n" if new_paragraph else " ") if self.text else ""
+        self.text += separator + piece
+
+
+class _PageChunks:
+    """Packs the paragraphs of one page into drafts of chunks."""
+
+    def __init__(self, page: int, heading: str | None, limit: int) -> None:
+        self.page = page
+        self.heading = heading
+        self.limit = limit
+        self.drafts: list[_Draft] = []
+        self.current: _Draft | None = None
+
+    def add_heading(self, heading: str) -> None:
+        if len(heading) > self.limit:  # not a heading anyone could use; keep it as text
+            self.add_paragraph(heading)
+            return
+        self.heading = heading
+        current = self.current
+        if current is not None and current.opens_section and not current.body:
+            # "2 Methods" straight followed by "2.1 Data": one chunk, under the nearest one.
+            current.add(heading, new_paragraph=True)
+            current.heading = heading
+            return
+        self._flush()
+        self.current = _Draft(heading, heading, opens_section=True)
+
+    def add_paragraph(self, paragraph: str) -> None:
+        current = self._open()
+        if self._fits(current, paragraph, new_paragraph=True):
+            self._append(paragraph, new_paragraph=True)
+            return
+        if len(paragraph) <= self.limit and len(current.text) >= self.limit * _FILL_FRACTION:
+            self._flush()  # a paragraph boundary is the best place to cut
+            self._append(paragraph, new_paragraph=True)
+            return
+        first = True
+        for piece in _pieces(paragraph, self.limit):
+            if not self._fits(self._open(), piece, new_paragraph=first):
+                self._flush()
+            self._append(piece, new_paragraph=first)
+            first = False
+
+    def finish(self) -> list[_Draft]:
+        self._flush()
+        return self.drafts
+
+    def _open(self) -> _Draft:
+        if self.current is None:
+            self.current = _Draft(self.heading)
+        return self.current
+
+    def _fits(self, draft: _Draft, piece: str, *, new_paragraph: bool) -> bool:
+        separator = (2 if new_paragraph else 1) if draft.text else 0
+        return len(draft.text) + separator + len(piece) <= self.limit
+
+    def _append(self, piece: str, *, new_paragraph: bool) -> None:
+        draft = self._open()
+        draft.add(piece, new_paragraph=new_paragraph)
+        draft.body = True
+
+    def _flush(self) -> None:
+        draft, self.current = self.current, None
+        if draft is None or not draft.text:
+            return
+        previous = self.drafts[-1] if self.drafts else None
+        if previous is not None and self._merges_into(draft, previous):
+            previous.add(draft.text, new_paragraph=True)
+            return
+        self.drafts.append(draft)
+
+    def _merges_into(self, draft: _Draft, previous: _Draft) -> bool:
+        if len(draft.text) >= self.limit * TAIL_FRACTION:
+            return False
+        if not draft.body:
+            return True  # a lone heading at the foot of a page: keep its text, lose nothing
+        return not draft.opens_section and draft.heading == previous.heading
+
+
+def _pieces(paragraph: str, limit: int) -> Iterator[str]:
+    """Sentences of the paragraph, each cut into word runs of at most ``limit`` if needed."""
+    for sentence in split_sentences(paragraph):
+        if len(sentence) <= limit:
+            yield sentence
+        else:
+            yield from _word_runs(sentence, limit)
+
+
+def _word_runs(text: str, limit: int) -> Iterator[str]:
+    run = ""
+    for word in text.split():
+        while len(word) > limit:  # one "word" longer than a chunk: nothing better than a cut
+            if run:
+                yield run
+                run = ""
+            yield word[:limit]
+            word = word[limit:]
+        if run and len(run) + 1 + len(word) > limit:
+            yield run
+            run = ""
+        run = f"{run} {word}" if run else word
+    if run:
+        yield run

@@ -1,0 +1,565 @@
+r"""Open, validate and read a PDF: pages of text, section headings, chunks.
+
+Everything here is synchronous and CPU-bound; the parse worker runs it in a thread.
+
+Speed, measured with PyMuPDF 2.0 (MuPDF 1.28.5) on one core of the development machine:
+
+- ``tests.pdf_factory.big_pdf(500)`` (500 pages of ~630 characters, headings every few pages):
+  ``parse_pdf`` (open, checks, text, headings, chunks) ~2 600 pages/s; plain
+  ``page.get_text()`` of the same file ~6 300 pages/s, so ``parse_pdf`` costs ~2.4x plain text
+  extraction (the ``"dict"`` extraction alone is ~1.5x). ``big_pdf(900)`` parses in 0.3 s.
+- ``sample_pdf(500)`` (~1 000 characters a page): ~1 700 pages/s, 2.6x plain ``get_text()``.
+- A real TeX manual (one span per word, the costly case for ``"dict"``): ~450 pages/s, 3.5x.
+
+Reproduce the first figure with::
+
+    .venv/bin/python -c "import time, pymupdf; from tests import pdf_factory as f; \
+    from pdf import parse_pdf; d = f.big_pdf(500); t = time.perf_counter(); \
+    parse_pdf(d, max_pages=1000); a = time.perf_counter() - t; t = time.perf_counter(); \
+    [p.get_text() for p in pymupdf.open(stream=d)]; b = time.perf_counter() - t; \
+    print(f'parse_pdf {500/a:.0f} p/s, get_text {500/b:.0f} p/s, ratio {a/b:.1f}')"
+
+Each page is read once, with ``get_text("dict")`` (text plus font size and weight per span);
+headings are then found from those records, because telling a heading needs the body font size
+of the whole document.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import pymupdf
+
+from core.errors import DocumentRejected
+from pdf.chunking import Chunk, PageText, chunk_pages, join_lines
+
+__all__ = ["SCHEMA_VERSION", "ParsedPdf", "parse_pdf", "sniff_pdf"]
+
+log = logging.getLogger(__name__)
+
+Bbox = tuple[float, float, float, float]
+
+SCHEMA_VERSION = 1
+"""Version of the JSON written by :meth:`ParsedPdf.to_json`; bump it on incompatible changes."""
+
+PDF_MAGIC = b"%PDF-"
+# Readers accept a header anywhere in the first 1024 bytes (some files start with junk).
+HEADER_WINDOW = 1024
+
+# Average letters and digits per page below which a document has "no text layer". A scanned
+# book often still carries a little text per page ("Page 3", a scanner's stamp); anything
+# worth chatting with has far more than this.
+MIN_WORD_CHARS_PER_PAGE = 16
+
+# Heading detection, relative to the body font size of the whole document.
+HEADING_MAX_CHARS = 120  # per line; longer lines are prose
+HEADING_MAX_LINES = 3  # a heading may wrap, a paragraph in a large font is not a heading
+HEADING_SIZE_RATIO = 1.15  # "noticeably larger" than body text
+BOLD_MIN_SIZE_RATIO = 0.95  # bold footnotes and captions in small type are not headings
+BOLD_BODY_SHARE = 0.4  # if this much of the text is bold, bold says nothing
+RUNNING_HEADER_SHARE = 0.5  # a "heading" repeated on over half the pages is a running header
+
+# No ligatures kept ("ﬁ" comes out as "fi"), no images (decoding them is the slow part and we
+# do not use them), and text outside the page's media box is ignored.
+_TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP
+_BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
+
+# PyMuPDF does not support threads: concurrent calls "may cause incorrect behaviour or even
+# crash Python itself" (its docs). The worker runs parses in threads, so every use of PyMuPDF
+# in this module holds this lock; parses in one process take turns. For parallel parsing,
+# run more worker processes.
+_MUPDF_LOCK = threading.Lock()
+
+_JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd\u200b-\u200d\u2060\ufeff]")
+_SPACES = re.compile(r"\s+")
+_NOT_WORD = re.compile(r"\W+")
+_BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
+_LEADER_DOTS = re.compile(r"(\.\s?){4,}|…")
+_PAGE_NUMBER = re.compile(
+    r"(page\s+)?(\d{1,5}|(?=[ivxlcdm])m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3}))"
+    r"(\s*(of|/)\s*\d{1,5})?|[-–—]\s*\d{1,5}\s*[-–—]",
+    re.IGNORECASE,
+)
+_FURNITURE_BAND = 0.08  # top and bottom share of the page where page numbers live
+FURNITURE_MIN_PAGES = 3  # a margin line on this many pages is a running header or footer
+_FILENAME_TITLE = re.compile(
+    r"(^microsoft (word|powerpoint|excel) - )|\.(docx?|pdf|tex|dvi|pptx?|xlsx?|rtf|odt|indd)$",
+    re.IGNORECASE,
+)
+
+# What MuPDF says when a repaired file is missing data it needs for a page (MuPDF 1.28 wording;
+# pymupdf is pinned). Warnings about fonts and the like are harmless and not listed.
+_DAMAGE = re.compile(
+    r"cannot load|not a stream|page tree|non-page object|premature end|length incorrect|zlib"
+    r"|read error|syntax error|end of file|cannot find|missing|broken|unexpected",
+    re.IGNORECASE,
+)
+
+_MESSAGES = {
+    "empty": "The file is empty (0 bytes). Please upload the PDF again.",
+    "not_pdf": "This file is not a PDF document. Please upload a PDF file.",
+    "corrupt": "This PDF is damaged and cannot be read. Try opening it on your computer and "
+    "saving or exporting it as a new PDF, then upload that copy.",
+    "bad_page": "This PDF is damaged: page {page} cannot be read. Try opening it on your "
+    "computer and saving or exporting it as a new PDF, then upload that copy.",
+    "truncated": "This PDF is incomplete or damaged: page {page} is missing data, perhaps "
+    "because a download or upload was interrupted. Please upload the original file again.",
+    "encrypted": "This PDF is protected by a password. Remove the password (for example by "
+    "saving an unprotected copy) and upload it again.",
+    "too_many_pages": "This PDF has {pages} pages, more than the limit of {limit} pages. "
+    "Please split it into smaller files.",
+    "needs_ocr": "This PDF has no text layer: its pages seem to be scanned images or pictures "
+    "of text. Reading it would need OCR (text recognition), which pdfchat does not do yet.",
+}
+
+
+def sniff_pdf(head: bytes) -> bool:
+    """True if ``head`` (the first bytes of a file) holds the "%PDF-" header in its first
+    1024 bytes, as PDF readers require. Cheap: no parsing, safe to call anywhere."""
+    return head.find(PDF_MAGIC, 0, HEADER_WINDOW + len(PDF_MAGIC) - 1) != -1
+
+
+@dataclass(frozen=True)
+class ParsedPdf:
+    """Everything we read from one PDF."""
+
+    page_count: int
+    title: str | None  # from the metadata, else the first heading, else None
+    pages: list[PageText]
+    chunks: list[Chunk]
+    metadata: dict[str, str] = field(default_factory=dict)  # non-empty PDF Info entries
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "page_count": self.page_count,
+            "title": self.title,
+            "metadata": dict(self.metadata),
+            "pages": [
+                {"number": p.number, "text": p.text, "headings": list(p.headings)}
+                for p in self.pages
+            ],
+            "chunks": [
+                {"seq": c.seq, "page": c.page, "heading": c.heading, "text": c.text}
+                for c in self.chunks
+            ],
+        }
+
+    def to_json(self) -> bytes:
+        """The full result as compact UTF-8 JSON (for the blob store)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParsedPdf:
+        return cls(
+            page_count=data["page_count"],
+            title=data["title"],
+            pages=[PageText(p["number"], p["text"], list(p["headings"])) for p in data["pages"]],
+            chunks=[Chunk(c["seq"], c["page"], c["heading"], c["text"]) for c in data["chunks"]],
+            metadata=dict(data.get("metadata", {})),
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ParsedPdf:
+        return cls.from_dict(json.loads(raw))
+
+
+def parse_pdf(data: bytes, *, max_pages: int, chunk_chars: int = 1200) -> ParsedPdf:
+    """Read a PDF into pages, headings and chunks.
+
+    Raises :class:`DocumentRejected` (codes: empty, not_pdf, corrupt, encrypted,
+    too_many_pages, needs_ocr) for a document that can never be parsed; its message is meant
+    for the person who uploaded it. Any other exception is a fault of ours, not of the file.
+    """
+    if not data:
+        raise _rejected("empty")
+    if not sniff_pdf(data[:HEADER_WINDOW]):
+        raise _rejected("not_pdf")
+    with _MUPDF_LOCK:
+        try:
+            raw_pages, metadata = _read(data, max_pages)
+        finally:
+            # PyMuPDF keeps every MuPDF warning in a process-wide list that only grows.
+            pymupdf.TOOLS.reset_mupdf_warnings()
+    pages = _page_texts(raw_pages)
+    _require_text_layer(pages)
+    title = _title(metadata.get("title"), pages)
+    chunks = chunk_pages(pages, chunk_chars=chunk_chars)
+    return ParsedPdf(len(pages), title, pages, chunks, metadata)
+
+
+def _rejected(code: str, message: str | None = None, **details: object) -> DocumentRejected:
+    """The rejection ``code`` with its message (or the variant named ``message``) filled in."""
+    return DocumentRejected(_MESSAGES[message or code].format(**details), code=code)
+
+
+# --- reading (holds the MuPDF lock) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    size: float  # font size of most of its characters
+    bold: bool  # (nearly) all of it bold
+    starts_bold: bool
+    horizontal: bool  # rotated text (a margin note, a rotated table) is never a heading
+    block: int
+    y0: float
+    y1: float
+
+
+@dataclass(frozen=True, slots=True)
+class _RawPage:
+    number: int
+    height: float
+    lines: list[_Line]
+
+
+def _read(data: bytes, max_pages: int) -> tuple[list[_RawPage], dict[str, str]]:
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:  # FileDataError and friends: nothing to open
+        raise _rejected("corrupt") from exc
+    with doc:
+        page_count = _check_document(doc, max_pages)
+        # Warnings so far belong to opening (and repairing) the file, not to any page.
+        pymupdf.TOOLS.reset_mupdf_warnings()
+        pages = [_read_page(doc, index) for index in range(page_count)]
+        return pages, _metadata(doc)
+
+
+def _check_document(doc: pymupdf.Document, max_pages: int) -> int:
+    if doc.needs_pass:  # an owner password alone does not set this: such files open freely
+        raise _rejected("encrypted")
+    try:
+        page_count = doc.page_count
+    except Exception as exc:
+        raise _rejected("corrupt") from exc
+    if page_count == 0:
+        raise _rejected("corrupt")
+    if page_count > max_pages:
+        raise _rejected("too_many_pages", pages=page_count, limit=max_pages)
+    return page_count
+
+
+def _read_page(doc: pymupdf.Document, index: int) -> _RawPage:
+    """One page's lines, or DocumentRejected("corrupt") if the page cannot be read in full.
+
+    The policy on damaged files: MuPDF "repairs" a file whose cross-reference table is broken
+    by scanning it for objects. That is harmless for the many files with merely wrong offsets,
+    but a truncated file (an interrupted download) comes back with the right page count and
+    pages that are silently blank or cut short, because their content streams or fonts lay
+    past the cut. So in a repaired file, a page whose reading makes MuPDF report missing or
+    broken data (see ``_DAMAGE``) rejects the whole document as corrupt; a repaired file whose
+    pages all read cleanly is accepted. A page that raises is corrupt in any file. We reject
+    rather than skip such pages: a chat that silently lacks part of a document gives confident
+    wrong answers ("the document does not say"), while a rejection tells the user what to fix.
+    """
+    number = index + 1
+    try:
+        page = doc.load_page(index)
+        content = page.get_text("dict", flags=_TEXT_FLAGS)
+        height = page.rect.height
+    except Exception as exc:
+        raise _rejected("corrupt", "bad_page", page=number) from exc
+    if doc.is_repaired:
+        warnings = pymupdf.TOOLS.mupdf_warnings(reset=True)
+        if _DAMAGE.search(warnings):
+            log.warning("damaged page in repaired PDF", extra={"page": number, "mupdf": warnings})
+            raise _rejected("corrupt", "truncated", page=number)
+    return _RawPage(number, height, list(_lines(content)))
+
+
+def _lines(content: dict[str, Any]) -> Iterable[_Line]:
+    for block in content["blocks"]:
+        if block.get("type") != 0:  # 1 = image
+            continue
+        for spans, bbox, horizontal in _rows(block["lines"]):
+            parsed = _line(spans, block["number"], bbox, horizontal)
+            if parsed is not None:
+                yield parsed
+
+
+_GAP = {"text": " ", "size": 0.0, "flags": 0, "font": ""}  # joins the pieces of one row
+
+
+def _rows(lines: list[dict[str, Any]]) -> Iterable[tuple[list[dict[str, Any]], Bbox, bool]]:
+    """The block's lines, with pieces of one visual row joined: MuPDF splits a row at a wide
+    gap ("2.1<tab>Methods"), which would otherwise look like text beside a heading."""
+    spans: list[dict[str, Any]] = []
+    bbox: Bbox = (0.0, 0.0, 0.0, 0.0)
+    horizontal = True
+    for line in lines:
+        x0, y0, x1, y1 = line["bbox"]
+        flat = abs(line["dir"][1]) < 0.05
+        if spans and flat and horizontal and x0 >= bbox[2] - 1 and _same_row(bbox, y0, y1):
+            spans += [_GAP, *line["spans"]]
+            bbox = (bbox[0], min(bbox[1], y0), x1, max(bbox[3], y1))
+            continue
+        if spans:
+            yield spans, bbox, horizontal
+        spans, bbox, horizontal = list(line["spans"]), (x0, y0, x1, y1), flat
+    if spans:
+        yield spans, bbox, horizontal
+
+
+def _same_row(bbox: Bbox, y0: float, y1: float) -> bool:
+    overlap = min(bbox[3], y1) - max(bbox[1], y0)
+    return overlap > 0.5 * min(bbox[3] - bbox[1], y1 - y0)
+
+
+def _line(spans: list[dict[str, Any]], block: int, bbox: Bbox, horizontal: bool) -> _Line | None:
+    # Hot loop (every line of every page): plain dicts and ints, no Counter.
+    sizes: dict[float, int] = {}
+    bold_chars = total = 0
+    starts_bold: bool | None = None
+    for span in spans:
+        n = len(span["text"].strip())
+        if not n:
+            continue
+        total += n
+        size = round(span["size"], 1)
+        sizes[size] = sizes.get(size, 0) + n
+        bold = _is_bold(span)
+        bold_chars += n if bold else 0
+        starts_bold = bold if starts_bold is None else starts_bold
+    if not total:
+        return None
+    text = _SPACES.sub(" ", _JUNK_CHARS.sub("", "".join(s["text"] for s in spans))).strip()
+    if not text:
+        return None
+    return _Line(
+        text=text,
+        size=max(sizes, key=sizes.__getitem__),
+        bold=bold_chars >= 0.9 * total,
+        starts_bold=bool(starts_bold),
+        horizontal=horizontal,
+        block=block,
+        y0=bbox[1],
+        y1=bbox[3],
+    )
+
+
+def _is_bold(span: dict[str, Any]) -> bool:
+    return bool(span["flags"] & _BOLD_FLAG) or _bold_font_name(span["font"])
+
+
+@cache
+def _bold_font_name(font: str) -> bool:
+    # Many fonts only say "Bold" in their name, not in their flags.
+    return bool(_BOLD_FONT_NAME.search(font))
+
+
+def _metadata(doc: pymupdf.Document) -> dict[str, str]:
+    info = doc.metadata or {}
+    keys = (
+        "title",
+        "author",
+        "subject",
+        "keywords",
+        "creator",
+        "producer",
+        "creationDate",
+        "modDate",
+    )
+    return {k: v.strip() for k in keys if isinstance(v := info.get(k), str) and v.strip()}
+
+
+# --- headings and page text (no MuPDF) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Style:
+    body_size: float
+    bold_is_special: bool  # bold is rare enough to mark headings
+
+
+def _document_style(bodies: list[list[_Line]]) -> _Style | None:
+    sizes: Counter[float] = Counter()
+    bold = total = 0
+    for lines in bodies:
+        for line in lines:
+            if line.size >= 1:  # a degenerate size would make everything "larger"
+                sizes[round(line.size * 2) / 2] += len(line.text)  # half-point bins
+            total += len(line.text)
+            bold += len(line.text) if line.bold else 0
+    if not sizes:
+        return None
+    return _Style(sizes.most_common(1)[0][0], bold < BOLD_BODY_SHARE * total)
+
+
+def _page_texts(raw_pages: list[_RawPage]) -> list[PageText]:
+    repeated = _running_furniture(raw_pages)
+    bodies = [
+        [ln for ln in page.lines if not _is_furniture(ln, page.height, repeated)]
+        for page in raw_pages
+    ]
+    style = _document_style(bodies)
+    groups = [_heading_groups(lines, style) for lines in bodies]
+    running = _running_headings(groups, bodies)
+    return [
+        _assemble(page.number, lines, page_groups, running)
+        for page, lines, page_groups in zip(raw_pages, bodies, groups, strict=True)
+    ]
+
+
+def _in_band(line: _Line, height: float) -> bool:
+    """In the top or bottom margin band, where page numbers and running headers live."""
+    return line.y1 < height * _FURNITURE_BAND or line.y0 > height * (1 - _FURNITURE_BAND)
+
+
+def _running_furniture(pages: list[_RawPage]) -> set[str]:
+    """Keys of margin-band lines that recur on several pages ("Chapter 4: Reference", "ACME
+    Annual Report 2023 | 17"): running headers and footers, noise in every chunk."""
+    if len(pages) < FURNITURE_MIN_PAGES:
+        return set()
+    seen: Counter[str] = Counter()
+    for page in pages:
+        seen.update({_line_key(ln.text) for ln in page.lines if _in_band(ln, page.height)})
+    return {key for key, n in seen.items() if key and n >= FURNITURE_MIN_PAGES}
+
+
+def _is_furniture(line: _Line, height: float, repeated: set[str]) -> bool:
+    """A bare page number or a running header/footer in the margin band: not content."""
+    if not _in_band(line, height):
+        return False
+    return _PAGE_NUMBER.fullmatch(line.text) is not None or _line_key(line.text) in repeated
+
+
+def _heading_groups(lines: list[_Line], style: _Style | None) -> list[int | None]:
+    """For each line, the id of the heading it belongs to, or None for body text.
+
+    Consecutive heading lines of one block and style form one (wrapped) heading.
+    """
+    if style is None:
+        return [None] * len(lines)
+    candidate = [_looks_like_heading(i, lines, style) for i in range(len(lines))]
+    groups: list[int | None] = [None] * len(lines)
+    start = 0
+    while start < len(lines):
+        end = start + 1
+        if candidate[start]:
+            while end < len(lines) and candidate[end] and _same_heading(lines[start], lines[end]):
+                end += 1
+            if end - start <= HEADING_MAX_LINES and not _beside_other_text(lines, start, end):
+                groups[start:end] = [start] * (end - start)
+        start = end
+    return groups
+
+
+def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
+    line = lines[i]
+    text = line.text
+    if not line.horizontal or len(text) > HEADING_MAX_CHARS or sum(c.isalpha() for c in text) < 2:
+        return False
+    if text[-1] in ".,;:" or _CAPTION.match(text) or _LEADER_DOTS.search(text):
+        return False  # ends like a sentence or a lead-in; a caption; a table-of-contents entry
+    if line.size >= style.body_size * HEADING_SIZE_RATIO:
+        return True
+    if not (style.bold_is_special and line.bold):
+        return False
+    if line.size < style.body_size * BOLD_MIN_SIZE_RATIO:
+        return False
+    # Bold on its own line: a bold sentence that wraps into the next line is emphasis.
+    following = lines[i + 1] if i + 1 < len(lines) else None
+    return (
+        following is None
+        or following.block != line.block
+        or following.bold
+        or (not following.starts_bold)
+    )
+
+
+def _same_heading(first: _Line, other: _Line) -> bool:
+    return (
+        other.block == first.block
+        and other.bold == first.bold
+        and (abs(other.size - first.size) <= 0.05 * first.size)
+    )
+
+
+def _beside_other_text(lines: list[_Line], start: int, end: int) -> bool:
+    """True if other text sits on the heading's row, aligned like the cells of a table row.
+
+    Only aligned text counts: a neighbouring column of a two-column page overlaps a heading
+    in a bigger font but does not line up with it, and must not hide it.
+    """
+    top, bottom = lines[start].y0, lines[end - 1].y1
+    tolerance = 0.15 * (bottom - top)
+    for j, other in enumerate(lines):
+        if start <= j < end or not other.horizontal:
+            continue
+        if abs(other.y0 - top) <= tolerance and abs(other.y1 - bottom) <= tolerance:
+            return True
+    return False
+
+
+def _line_key(text: str) -> str:
+    return _NOT_WORD.sub(" ", re.sub(r"\d+", "", text)).strip().lower()
+
+
+def _running_headings(groups: list[list[int | None]], bodies: list[list[_Line]]) -> set[str]:
+    """Heading texts that repeat on most pages (a logo line, a title on every slide).
+
+    Compared exactly: "Chapter 1", "Chapter 2" on every page are real headings.
+    """
+    if len(bodies) < 4:
+        return set()
+    seen: Counter[str] = Counter()
+    for page_groups, lines in zip(groups, bodies, strict=True):
+        seen.update({lines[g].text.lower() for g in page_groups if g is not None})
+    return {text for text, n in seen.items() if n > RUNNING_HEADER_SHARE * len(bodies)}
+
+
+def _assemble(
+    number: int, lines: list[_Line], groups: list[int | None], running: set[str]
+) -> PageText:
+    """Paragraphs (MuPDF blocks, with each heading its own paragraph) and the headings."""
+    paragraphs: list[list[str]] = []
+    heading_flags: list[bool] = []
+    previous: tuple[int, int | None] | None = None
+    for line, group in zip(lines, groups, strict=True):
+        if group is not None and lines[group].text.lower() in running:
+            group = None
+        key = (line.block, group)
+        if key != previous:
+            paragraphs.append([])
+            heading_flags.append(group is not None)
+            previous = key
+        paragraphs[-1].append(line.text)
+    headings = [
+        join_lines("\n".join(p)) for p, h in zip(paragraphs, heading_flags, strict=True) if h
+    ]
+    text = "\n\n".join("\n".join(p) for p in paragraphs)
+    return PageText(number, text, headings)
+
+
+# --- document-level checks ------------------------------------------------------------------
+
+
+def _require_text_layer(pages: list[PageText]) -> None:
+    word_chars = sum(len(_NOT_WORD.sub("", p.text)) for p in pages)
+    if word_chars < MIN_WORD_CHARS_PER_PAGE * len(pages):
+        raise _rejected("needs_ocr")
+    blank = [p.number for p in pages if not p.text]
+    if blank:
+        log.info("pages without text", extra={"pages": blank[:50], "count": len(blank)})
+
+
+def _title(from_metadata: str | None, pages: list[PageText]) -> str | None:
+    """The metadata title unless it is a placeholder ("Untitled", "Microsoft Word - x.docx"),
+    else the first heading."""
+    meta = from_metadata or ""
+    useful = any(c.isalpha() for c in meta) and meta.lower() not in ("untitled", "title")
+    if useful and not _FILENAME_TITLE.search(meta):
+        return meta
+    return next((h for p in pages for h in p.headings), None)

@@ -1,0 +1,427 @@
+"""parse_pdf on real PDFs built by tests.pdf_factory: rejections, headings, pages, chunks."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pymupdf
+import pytest
+
+from core.errors import DocumentRejected
+from pdf import ParsedPdf, extract, join_lines, parse_pdf, sniff_pdf
+from tests import pdf_factory
+
+MAX_PAGES = 100
+
+
+def parse(data: bytes, **options) -> ParsedPdf:
+    options.setdefault("max_pages", MAX_PAGES)
+    return parse_pdf(data, **options)
+
+
+def rejection(data: bytes, **options) -> DocumentRejected:
+    with pytest.raises(DocumentRejected) as caught:
+        parse(data, **options)
+    return caught.value
+
+
+def flat(text: str) -> str:
+    """Text as a chunk holds it: paragraphs joined (hyphens mended), white space single."""
+    return " ".join(join_lines(p) for p in text.split("\n\n") if p.strip())
+
+
+def fact(page: int, content: list[list[tuple[str, str]]]) -> str:
+    """The sentence sample_document puts on ``page`` and nowhere else."""
+    text = " ".join(t for _, t in content[page - 1])
+    found = re.search(rf"On page {page} the ledger of \w+ records exactly \d+ deliveries\.", text)
+    assert found is not None
+    return found.group(0)
+
+
+# --- sniffing -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", True),
+        (b"\n\r\t  %PDF-1.4", True),  # leading white space
+        (b"\xef\xbb\xbfjunk before the header %PDF-2.0", True),
+        (b"x" * 1018 + b"%PDF-", True),  # starts inside the first 1024 bytes
+        (b"x" * 1024 + b"%PDF-1.7", False),
+        (b"", False),
+        (b"%PDF", False),
+        (b"hello, I am plain text", False),
+    ],
+)
+def test_sniff_pdf(head, expected):
+    assert sniff_pdf(head) is expected
+
+
+def test_sniff_pdf_on_the_factory_files():
+    assert sniff_pdf(pdf_factory.sample_pdf(1)[:1024])
+    assert not sniff_pdf(pdf_factory.not_a_pdf()[:1024])
+
+
+# --- rejections ---------------------------------------------------------------------------
+
+
+def test_empty_file():
+    error = rejection(b"")
+    assert error.code == "empty" and "empty" in error.message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [pdf_factory.not_a_pdf(), b"hello, I am plain text", b" " * 2000 + b"%PDF-1.7"],
+    ids=["png", "text", "header-too-late"],
+)
+def test_not_a_pdf(data):
+    error = rejection(data)
+    assert error.code == "not_pdf" and "not a PDF" in error.message
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pdf_factory.corrupt_pdf,
+        pdf_factory.zero_page_pdf,
+        lambda: pdf_factory.truncated_pdf(0.5),
+        lambda: pdf_factory.truncated_pdf(0.9),
+        lambda: pdf_factory.truncated_pdf(0.1),
+        lambda: pdf_factory.big_pdf(40)[:60_000],  # cut so badly that it does not even open
+        pdf_factory.broken_page_pdf,
+    ],
+    ids=[
+        "garbage",
+        "zero-pages",
+        "truncated-50",
+        "truncated-90",
+        "truncated-10",
+        "truncated-unopenable",
+        "page-raises",
+    ],
+)
+def test_corrupt(make):
+    error = rejection(make())
+    assert error.code == "corrupt"
+    assert "damaged" in error.message and len(error.message) > 40
+
+
+def test_a_truncated_file_opens_in_mupdf_but_is_still_rejected():
+    # The reason for the policy: MuPDF repairs the file and shows every page, silently blank.
+    data = pdf_factory.truncated_pdf(0.5)
+    with pymupdf.open(stream=data) as doc:
+        assert doc.is_repaired and doc.page_count == 6
+    error = rejection(data)
+    assert "incomplete" in error.message and "page 1" in error.message
+
+
+def test_a_page_that_cannot_be_loaded_is_named():
+    error = rejection(pdf_factory.broken_page_pdf())
+    assert "page 3" in error.message
+
+
+def test_a_repaired_file_with_everything_intact_is_accepted():
+    data = pdf_factory.repairable_pdf(3, seed=2)
+    with pymupdf.open(stream=data) as doc:
+        assert doc.is_repaired
+    assert parse(data) == parse(pdf_factory.sample_pdf(3, seed=2))
+
+
+def test_encrypted():
+    error = rejection(pdf_factory.encrypted_pdf())
+    assert error.code == "encrypted" and "password" in error.message
+
+
+def test_owner_password_only_parses():
+    data = pdf_factory.owner_only_encrypted_pdf()
+    with pymupdf.open(stream=data) as doc:
+        assert doc.metadata["encryption"]  # really encrypted, yet opens without a password
+    parsed = parse(data)
+    assert parsed.page_count == 2 and parsed.chunks
+    assert "deliveries" in parsed.pages[0].text
+
+
+def test_too_many_pages():
+    data = pdf_factory.big_pdf(12)
+    error = rejection(data, max_pages=11)
+    assert error.code == "too_many_pages"
+    assert "12" in error.message and "11" in error.message
+    assert parse(data, max_pages=12).page_count == 12
+
+
+def test_image_only_pages_need_ocr():
+    error = rejection(pdf_factory.image_only_pdf(2))
+    assert error.code == "needs_ocr" and "OCR" in error.message
+
+
+def test_almost_no_text_needs_ocr_but_a_short_real_text_does_not():
+    stamps = pdf_factory.text_pdf([[("small", f"Scan {n}")] for n in range(1, 5)])
+    assert rejection(stamps).code == "needs_ocr"
+    note = pdf_factory.text_pdf([[("p", "Please call the office before Friday.")]])
+    assert parse(note).chunks[0].text == "Please call the office before Friday."
+
+
+def test_rejections_leave_no_mupdf_warnings_behind():
+    # PyMuPDF keeps every MuPDF warning in a global list that only grows unless reset.
+    rejection(pdf_factory.truncated_pdf(0.5))
+    assert pymupdf.TOOLS.mupdf_warnings(reset=False) == ""
+
+
+# --- pages, headings, title ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_headings_are_exactly_the_headings(seed):
+    content = pdf_factory.sample_document(6, seed)
+    parsed = parse(pdf_factory.sample_pdf(6, seed))
+    expected = [[text for kind, text in page if kind.startswith("h")] for page in content]
+    assert [p.headings for p in parsed.pages] == expected
+
+
+def test_page_text_follows_the_page_and_drops_page_numbers():
+    content = pdf_factory.sample_document(3, seed=3)
+    parsed = parse(pdf_factory.sample_pdf(3, seed=3))
+    for page, blocks in zip(parsed.pages, content, strict=True):
+        assert flat(page.text) == " ".join(text for _, text in blocks)
+        paragraphs = page.text.split("\n\n")
+        assert len(paragraphs) == len(blocks)  # one per block; the footer number is gone
+        assert paragraphs[-1].split("\n")[-1] != str(page.number)
+
+
+def test_bold_line_at_body_size_is_a_heading_but_a_bold_paragraph_is_not():
+    bold_paragraph = " ".join(["This whole paragraph is set in bold type"] * 8)
+    data = pdf_factory.text_pdf(
+        [
+            [
+                ("h4", "Safety Notes"),
+                ("p", "Wear gloves at all times. " * 30),
+                ("h4", bold_paragraph),
+                ("p", "Keep the furnace door shut. " * 30),
+            ]
+        ]
+    )
+    assert parse(data).pages[0].headings == ["Safety Notes"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Figure 2 Flow through the weir",
+        "Introduction . . . . . . . . 3",
+        "For example:",
+        "This short bold line is a sentence.",
+    ],
+)
+def test_captions_contents_lines_and_sentences_are_not_headings(line):
+    data = pdf_factory.text_pdf(
+        [
+            [
+                ("h2", "Results"),
+                ("p", "The weir held. " * 40),
+                ("h3", line),
+                ("p", "The flow was steady. " * 40),
+            ]
+        ]
+    )
+    assert parse(data).pages[0].headings == ["Results"]
+
+
+def test_uniform_text_has_no_headings():
+    data = pdf_factory.text_pdf([[("p", "Short line"), ("p", "Another line of text here " * 20)]])
+    parsed = parse(data)
+    assert parsed.pages[0].headings == [] and parsed.title is None
+    assert {c.heading for c in parsed.chunks} == {None}
+
+
+def test_running_headers_are_neither_text_nor_headings():
+    pages = [[("h2", f"Part {n}"), ("p", f"Body text of part {n}. " * 20)] for n in range(1, 6)]
+    parsed = parse(pdf_factory.text_pdf(pages, running_header="ACME Annual Report 2024"))
+    assert all("ACME" not in p.text for p in parsed.pages)
+    assert [p.headings for p in parsed.pages] == [[f"Part {n}"] for n in range(1, 6)]
+
+
+def test_a_big_line_on_every_page_is_not_a_heading():
+    pages = [
+        [("h1", "Acme Corporation"), ("h2", f"Part {n}"), ("p", "Text. " * 40)] for n in range(1, 6)
+    ]
+    parsed = parse(pdf_factory.text_pdf(pages))
+    assert [p.headings for p in parsed.pages] == [[f"Part {n}"] for n in range(1, 6)]
+    assert "Acme Corporation" in parsed.chunks[0].text  # still text, just not a heading
+
+
+def test_a_heading_split_at_a_wide_gap_and_rotated_margin_text():
+    # MuPDF splits "2.1<wide gap>Methods" into two lines; a rotated margin note (as on arXiv
+    # preprints) spans the page height. Neither may hide the heading.
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        writer = pymupdf.TextWriter(page.rect)
+        bold, regular = pymupdf.Font("hebo"), pymupdf.Font("helv")
+        writer.append((72, 100), "2.1", font=bold, fontsize=14)
+        writer.append((150, 100), "Methods", font=bold, fontsize=14)
+        writer.append(
+            (72, 130), "We measured the flow twice a day. " * 8, font=regular, fontsize=11
+        )
+        writer.write_text(page)
+        page.insert_text((30, 700), "arXiv:2101.00001v1 [cs.CL] 1 Jan 2021", rotate=90, fontsize=20)
+        data = doc.tobytes()
+    parsed = parse(data)
+    assert parsed.pages[0].headings == ["2.1 Methods"]
+    assert "arXiv:2101.00001v1" in parsed.pages[0].text
+
+
+def test_two_columns_keep_their_headings_and_table_rows_are_not_headings():
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        writer = pymupdf.TextWriter(page.rect)
+        bold, regular = pymupdf.Font("hebo"), pymupdf.Font("helv")
+        writer.append((50, 100), "3 Results", font=bold, fontsize=15)
+        for row in range(30):  # two columns of body text, the heading beside the right one
+            y = 80 + row * 14
+            if y > 110:
+                writer.append((50, y), "left column text goes on", font=regular, fontsize=11)
+            writer.append((310, y), "right column text goes on", font=regular, fontsize=11)
+        for x, cell in [(50, "Region"), (150, "Revenue"), (250, "Growth")]:  # a table header
+            writer.append((x, 540), cell, font=bold, fontsize=11)
+            writer.append((x, 556), "North 12", font=regular, fontsize=11)
+        writer.write_text(page)
+        data = doc.tobytes()
+    assert parse(data).pages[0].headings == ["3 Results"]
+
+
+def test_title_from_metadata_else_first_heading():
+    content = [[("h1", "Field Guide"), ("p", "Birds of the coast and how to tell them apart.")]]
+    assert parse(pdf_factory.text_pdf(content, title="Coastal Birds")).title == "Coastal Birds"
+    assert parse(pdf_factory.text_pdf(content)).title == "Field Guide"
+    assert parse(pdf_factory.text_pdf(content, title="report.docx")).title == "Field Guide"
+
+
+# --- chunks -------------------------------------------------------------------------------
+
+
+def test_a_sentence_unique_to_a_page_is_cited_with_that_page():
+    content = pdf_factory.sample_document(5, seed=11)
+    parsed = parse(pdf_factory.sample_pdf(5, seed=11))
+    for page in range(1, 6):
+        sentence = fact(page, content)
+        holders = [c.page for c in parsed.chunks if sentence in c.text]
+        assert holders == [page]
+
+
+def test_chunks_never_cross_pages_and_cover_each_page_in_order():
+    parsed = parse(pdf_factory.sample_pdf(8, seed=4), chunk_chars=400)
+    for page in parsed.pages:
+        chunks = [c for c in parsed.chunks if c.page == page.number]
+        assert chunks, page.number
+        # Contiguous pieces of this page, in order, together all of it: nothing crosses over.
+        assert " ".join(flat(c.text) for c in chunks) == flat(page.text)
+    assert [c.seq for c in parsed.chunks] == list(range(len(parsed.chunks)))
+    assert [c.page for c in parsed.chunks] == sorted(c.page for c in parsed.chunks)
+
+
+def test_headings_are_carried_into_chunks_across_pages():
+    pages = [
+        [("h2", "2 Methods"), ("p", "We sampled forty ponds in spring. " * 12)],
+        [("p", "Each pond was visited twice a week. " * 12)],  # continues section 2
+        [("h3", "2.1 Water Quality"), ("p", "Nitrate was measured on site. " * 12)],
+        [("p", "Results were logged by hand. " * 12)],
+    ]
+    parsed = parse(pdf_factory.text_pdf(pages), chunk_chars=300)
+    headings = {page: {c.heading for c in parsed.chunks if c.page == page} for page in (1, 2, 3, 4)}
+    assert headings == {
+        1: {"2 Methods"},
+        2: {"2 Methods"},
+        3: {"2.1 Water Quality"},
+        4: {"2.1 Water Quality"},
+    }
+    assert parsed.chunks[0].text.startswith("2 Methods\n\nWe sampled")
+    assert next(c for c in parsed.chunks if c.page == 3).text.startswith("2.1 Water Quality\n\n")
+
+
+@pytest.mark.parametrize("chunk_chars", [300, 800, 1200])
+def test_chunk_sizes_are_near_the_target(chunk_chars):
+    parsed = parse(pdf_factory.big_pdf(60, seed=2), chunk_chars=chunk_chars)
+    sizes = [len(c.text) for c in parsed.chunks]
+    assert max(sizes) <= chunk_chars * 1.25  # at most a small merged tail over the target
+    # Pages hold ~600–1 700 characters, so full-size chunks are the rule when they fit.
+    filled = [s for s in sizes if s >= chunk_chars * 0.5]
+    assert len(filled) >= len(sizes) * (0.7 if chunk_chars < 800 else 0.4)
+
+
+def test_hyphenated_words_are_mended_in_chunks():
+    data = pdf_factory.text_pdf(
+        [
+            [
+                (
+                    "p",
+                    "This is an exam-\nple of a word broken across two lines, and Jean-\nPaul "
+                    "kept his hyphen when the text was joined again.",
+                )
+            ]
+        ]
+    )
+    parsed = parse(data)
+    assert "exam-\nple" in parsed.pages[0].text  # the page text keeps its lines
+    assert "an example of a word broken across two lines, and Jean-Paul kept" in (
+        parsed.chunks[0].text
+    )
+
+
+# --- serialisation, determinism, speed, threads -------------------------------------------
+
+
+def test_to_json_round_trips():
+    content = [[("h1", "Café naïve – “quotes”"), ("p", "Ünïcödé text " * 5)]]
+    parsed = parse(pdf_factory.text_pdf(content, title="Tïtle"))
+    raw = parsed.to_json()
+    assert isinstance(raw, bytes)
+    data = json.loads(raw)
+    assert data == parsed.to_dict()
+    assert data["page_count"] == 1 and data["title"] == "Tïtle"
+    assert data["pages"][0]["headings"] == ["Café naïve – “quotes”"]
+    assert data["chunks"][0] == {
+        "seq": 0,
+        "page": 1,
+        "heading": "Café naïve – “quotes”",
+        "text": parsed.chunks[0].text,
+    }
+    assert data["metadata"]["title"] == "Tïtle"
+    assert ParsedPdf.from_json(raw) == parsed
+
+
+def test_parsing_is_deterministic_and_documents_differ():
+    first = parse(pdf_factory.sample_pdf(4, seed=1)).to_json()
+    assert parse(pdf_factory.sample_pdf(4, seed=1)).to_json() == first
+    assert parse(pdf_factory.sample_pdf(4, seed=2)).to_json() != first
+
+
+def test_parallel_threads_get_the_same_results():
+    files = [pdf_factory.sample_pdf(4, seed=s) for s in range(6)]
+    expected = [parse(f) for f in files]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(parse, files * 3)) == expected * 3
+
+
+def test_parses_take_turns_on_mupdf():
+    # PyMuPDF must never run on two threads at once; a crash is too random to test for, so
+    # check that parse_pdf waits while another thread holds the lock.
+    data = pdf_factory.sample_pdf(1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with extract._MUPDF_LOCK:
+            waiting = pool.submit(parse, data)
+            time.sleep(0.3)
+            assert not waiting.done()
+        assert waiting.result(timeout=30).page_count == 1
+
+
+def test_a_long_document_parses_fast():
+    data = pdf_factory.big_pdf(500)
+    started = time.perf_counter()
+    parsed = parse(data, max_pages=1000)
+    elapsed = time.perf_counter() - started
+    assert parsed.page_count == 500 and len(parsed.chunks) >= 500
+    assert elapsed < 5.0, f"{500 / elapsed:.0f} pages/s"  # ~2 000 pages/s on a laptop core
