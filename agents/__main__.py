@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from agents import health, outbox_relay, parse, progress  # noqa: F401  (registers them)
-from agents.app import app
+from agents.app import app, settings
+from agents.channels import declare_topics
 
 
 def main() -> None:
+    asyncio.run(declare_topics(settings))
     app.main()
 
 

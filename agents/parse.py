@@ -32,7 +32,10 @@ class GaveUp(PdfchatError):
     code = "attempts_exhausted"
 
 
-@app.agent(parse_requested, concurrency=2)
+# One event at a time per worker: with Faust's concurrency > 1 a crash can commit offsets past
+# events that were never processed (seen in our kill tests). Scale with worker processes and
+# partitions instead; PyMuPDF parses one document at a time per process anyway.
+@app.agent(parse_requested)
 async def parse_documents(requests: faust.StreamT[topics.ParseRequested]) -> None:
     deps = await resources()
     async for request in requests:

@@ -11,7 +11,6 @@ import mode
 
 import storage
 from agents.app import app, settings
-from agents.channels import ALL
 from storage.blobs import BlobStore, create_blob_store
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -28,8 +27,6 @@ class Resources(mode.Service):
 
     async def on_start(self) -> None:
         global _current
-        for topic in ALL:
-            await topic.maybe_declare()
         self.pool = await storage.create_pool(settings.dsn)
         self.blobs = create_blob_store(settings.blob_backend, settings.blob_root)
         _current = self

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 from cli.processes import (
     PidFile,
     StartupError,
+    ensure_port_free,
     log_tail,
     port_open,
     spawn,
@@ -20,10 +23,12 @@ from config import REPO_ROOT, Settings
 
 KAFKA_DIR = REPO_ROOT / "ops" / "kafka"
 LIB_DIR = KAFKA_DIR / "lib"
-START_TIMEOUT_S = 90
-STARTED_MARK = "Kafka Server started"
+START_TIMEOUT_S = 60
+STOP_GRACE_S = 30
+STARTED_MARK = b"Kafka Server started"
 
 PROPERTIES = """\
+# Written by `pdfchat up` on every start from the settings; edits here are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers={host}:{controller_port}
@@ -36,6 +41,7 @@ log.dirs={log_dirs}
 num.partitions={partitions}
 # Topics are declared by the workers with the partitions they need; a typo never makes one.
 auto.create.topics.enable=false
+# One broker: replication factors above 1 would leave the coordinators unavailable forever.
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=1
 transaction.state.log.replication.factor=1
@@ -48,14 +54,19 @@ group.initial.rebalance.delay.ms=0
 
 def ensure_jars() -> None:
     """The install step: fetch the broker's jars through ops/kafka/pom.xml, once."""
-    if LIB_DIR.is_dir() and any(LIB_DIR.glob("kafka_2.13-*.jar")):
+    if any(LIB_DIR.glob("kafka_2.13-*.jar")):
         return
-    if shutil.which("mvn") is None or shutil.which("java") is None:
-        raise StartupError("Kafka needs Java 17+ and Maven on the PATH (apt-get install maven)")
-    subprocess.run(
-        ["mvn", "-q", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies"],
-        check=True,
-    )
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        raise StartupError(
+            f"Kafka needs Java 17+ and Maven on the PATH; missing: {', '.join(missing)} "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven)"
+        )
+    command = ["mvn", "-q", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr)[-3000:]
+        raise StartupError(f"fetching the Kafka jars failed: {' '.join(command)}\n{output}")
 
 
 class Kafka:
@@ -63,6 +74,7 @@ class Kafka:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.host = settings.kafka_host
         self.port = settings.kafka_port
         self.root = settings.home / "kafka"
         self.log = settings.log_dir / "kafka.log"
@@ -72,49 +84,51 @@ class Kafka:
         return self.pid_file.alive_pid()
 
     def healthy(self) -> bool:
-        return self.pid() is not None and port_open(self.settings.kafka_host, self.port)
+        return self.pid() is not None and port_open(self.host, self.port)
 
     def start(self) -> None:
         ensure_jars()
+        for port in (self.port, self.settings.kafka_controller_port):
+            ensure_port_free(self.host, port, self.name)
         properties = self._write_properties()
         self._format(properties)
         offset = self.log.stat().st_size if self.log.exists() else 0
-        pid = spawn(
-            [
-                "java", "-Xms256m", f"-Xmx{self.settings.kafka_heap}", "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
-                f"-Dkafka.logs.dir={self.root / 'logs'}",
-                "-cp", f"{LIB_DIR}/*", "kafka.Kafka", str(properties),
-            ],
-            env=os.environ, log=self.log, cwd=self.root,
-        )  # fmt: skip
-        self.pid_file.write(pid)
-
-        def started() -> bool:
-            if self.pid() is None:
-                raise StartupError(f"kafka exited during start-up\n{log_tail(self.log)}")
-            with open(self.log, "rb") as f:
-                f.seek(offset)
-                return STARTED_MARK.encode() in f.read() and self.healthy()
-
+        self.pid_file.write(spawn(self._command(properties), env=os.environ, log=self.log))
         try:
-            wait_until(started, within_s=START_TIMEOUT_S, what="kafka")
+            wait_until(lambda: self._started(offset), within_s=START_TIMEOUT_S, what="kafka")
         except StartupError as exc:
+            self.stop()
             raise StartupError(f"{exc}\n{log_tail(self.log)}") from None
 
     def stop(self) -> None:
         pid = self.pid()
         if pid is not None:
-            terminate(pid, grace_s=30)
+            terminate(pid, grace_s=STOP_GRACE_S)
         self.pid_file.remove()
+
+    def _command(self, properties: Path) -> list[str]:
+        return [
+            "java", "-Xms256m", f"-Xmx{self.settings.kafka_heap}", "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.settings.log_dir}",
+            "-cp", f"{LIB_DIR}/*", "kafka.Kafka", str(properties),
+        ]  # fmt: skip
+
+    def _started(self, offset: int) -> bool:
+        """Ready once this run's log says so and the port answers; fail fast if it died."""
+        if self.pid() is None:
+            raise StartupError("kafka exited during start-up")
+        with open(self.log, "rb") as log:
+            log.seek(offset)
+            return STARTED_MARK in log.read() and port_open(self.host, self.port)
 
     def _write_properties(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "server.properties"
         path.write_text(
             PROPERTIES.format(
-                host=self.settings.kafka_host,
+                host=self.host,
                 port=self.port,
                 controller_port=self.settings.kafka_controller_port,
                 log_dirs=self.root / "data",
@@ -124,17 +138,26 @@ class Kafka:
         return path
 
     def _format(self, properties: Path) -> None:
-        """Format the storage once, with a cluster id kept beside it (`-g`: safe to repeat)."""
+        """Format the storage once, with a cluster id kept beside it."""
+        if (self.root / "data" / "meta.properties").exists():
+            return  # formatted; skipping saves a JVM start (about 1.5 s here)
         cluster_id_file = self.root / "cluster-id"
         if not cluster_id_file.exists():
-            cluster_id_file.write_text(_java_tool("random-uuid").strip())
-        _java_tool("format", "-t", cluster_id_file.read_text().strip(), "-c", str(properties),
-                   "--standalone", "-g")  # fmt: skip
+            cluster_id_file.write_text(_random_cluster_id())
+        cluster_id = cluster_id_file.read_text().strip()
+        # -g ignores an already formatted directory, should a previous format half-finish.
+        command = ["java", "-cp", f"{LIB_DIR}/*", "kafka.tools.StorageTool", "format",
+                   "-t", cluster_id, "-c", str(properties), "--standalone", "-g"]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr)[-2000:]
+            raise StartupError(f"formatting the Kafka storage failed:\n{output}")
 
 
-def _java_tool(*args: str) -> str:
-    command = ["java", "-cp", f"{LIB_DIR}/*", "kafka.tools.StorageTool", *args]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise StartupError(f"kafka StorageTool {args[0]} failed: {result.stderr[-2000:]}")
-    return result.stdout
+def _random_cluster_id() -> str:
+    """What `StorageTool random-uuid` prints (16 random bytes, URL-safe base64, no padding),
+    without starting a JVM; like Kafka's Uuid.randomUuid it never begins with a dash."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import storage
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
-from cli.processes import StartupError
+from cli.processes import StackError
 from cli.stack import ServiceStatus, Stack
 from config import Settings, get_settings
 from core.tokens import ROLES, ensure_signing_key, mint
@@ -32,14 +33,17 @@ def main(ctx: click.Context) -> None:
 @click.pass_obj
 def up(settings: Settings) -> None:
     """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server."""
-    ensure_jars()
-    ensure_signing_key(settings.signing_key_path)
     try:
+        ensure_jars()
+        ensure_signing_key(settings.signing_key_path)
         statuses = Stack(settings).up(prepare=migrate_database)
-    except StartupError as exc:
-        console.print(f"[red]start-up failed:[/] {exc}")
+    except StackError as exc:
+        console.print("[red]start-up failed:[/]", escape(str(exc)), highlight=False, soft_wrap=True)
+        _print(Stack(settings).status())
         sys.exit(1)
     _print(statuses)
+    if not all(s.healthy for s in statuses):
+        sys.exit(1)
     console.print(f"web: {settings.web_url}   token: pdfchat token --tenant T --user U")
 
 
@@ -47,8 +51,13 @@ def up(settings: Settings) -> None:
 @click.pass_obj
 def down(settings: Settings) -> None:
     """Stop every service of the local stack."""
-    Stack(settings).down()
-    _print(Stack(settings).status())
+    stack = Stack(settings)
+    try:
+        stack.down()
+    except StackError as exc:
+        console.print("[red]stopping failed:[/]", escape(str(exc)), highlight=False, soft_wrap=True)
+        sys.exit(1)
+    _print(stack.status())
 
 
 @main.command()

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,19 @@ import psutil
 POLL_S = 0.1
 
 
-class StartupError(RuntimeError):
+class StackError(RuntimeError):
+    """A service of the local stack failed to start or to stop."""
+
+
+class StartupError(StackError):
     pass
 
 
 def wait_until(condition: Callable[[], bool], *, within_s: float, what: str) -> None:
-    """Poll ``condition`` until true; raise StartupError naming ``what`` on the deadline."""
+    """Poll ``condition`` until true; raise StartupError naming ``what`` on the deadline.
+
+    The one polling loop of the supervisor: every wait is for a condition, with a deadline.
+    """
     deadline = time.monotonic() + within_s
     while not condition():
         if time.monotonic() > deadline:
@@ -38,6 +44,12 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Fail with a clear message instead of a bind error buried in a log file."""
+    if port_open(host, port):
+        raise StartupError(f"{what}: port {host}:{port} is already in use by another program")
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now, for a second stack beside the first."""
     with socket.socket() as s:
@@ -46,8 +58,9 @@ def free_port() -> int:
 
 
 def http_ok(url: str) -> bool:
+    # trust_env=False: an HTTP(S)_PROXY set for package registries must not see loopback checks.
     try:
-        return httpx.get(url, timeout=2.0).status_code == 200
+        return httpx.get(url, timeout=2.0, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -55,13 +68,28 @@ def http_ok(url: str) -> bool:
 def log_tail(path: Path, lines: int = 30) -> str:
     if not path.exists():
         return f"(no log at {path})"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    text = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return f"--- last lines of {path} ---\n{text}"
+
+
+def same_process(pid: int, started_at: float, *, tolerance_s: float = 0.01) -> bool:
+    """True if ``pid`` is alive and is the process that started at ``started_at`` (epoch s).
+
+    Pid files outlive reboots and crashes, and pids are reused: the start time tells our
+    process apart from a stranger that got the same number.
+    """
+    try:
+        process = psutil.Process(pid)
+        if abs(process.create_time() - started_at) > tolerance_s:
+            return False
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @dataclass
 class PidFile:
-    """A pid together with the process's start time, so a reused pid is never mistaken
-    for our process."""
+    """A pid together with the process's start time (see :func:`same_process`)."""
 
     path: Path
 
@@ -73,42 +101,52 @@ class PidFile:
     def alive_pid(self) -> int | None:
         try:
             record = json.loads(self.path.read_text())
-            process = psutil.Process(record["pid"])
-            if abs(process.create_time() - record["create_time"]) > 0.01:
-                return None
-            return None if process.status() == psutil.STATUS_ZOMBIE else process.pid
-        except (OSError, ValueError, KeyError, psutil.Error):
+            pid, created = int(record["pid"]), float(record["create_time"])
+        except (OSError, ValueError, KeyError, TypeError):
             return None
+        return pid if same_process(pid, created) else None
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], log: Path, cwd: Path) -> int:
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], log: Path) -> int:
+    """Start a detached process writing to ``log``; returns its pid.
+
+    posix_spawn rather than subprocess.Popen: the child must outlive us, and a Popen object
+    for a process we deliberately leave running only produces ResourceWarnings. setsid puts
+    it in a new session, so a Ctrl-C in the terminal that ran `pdfchat up` does not reach it.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        # A new session: the child outlives `pdfchat up` and ignores its terminal's Ctrl-C.
-        process = subprocess.Popen(
-            list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    return process.pid
+    return os.posix_spawnp(
+        argv[0],
+        list(argv),
+        dict(env),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
 
 
 def terminate(pid: int, *, grace_s: float = 20.0) -> None:
     """SIGTERM, then SIGKILL if the process is still there after ``grace_s``."""
     try:
         process = psutil.Process(pid)
-        process.send_signal(signal.SIGTERM)
+        process.terminate()
         process.wait(grace_s)
     except psutil.TimeoutExpired:
         process.kill()
         process.wait(5)
     except psutil.NoSuchProcess:
         pass
+    reap(pid)
 
 
 def send_signal(pid: int, sig: int) -> None:
+    """Deliver ``sig``; for SIGKILL also wait until the process is gone."""
     try:
         process = psutil.Process(pid)
         process.send_signal(sig)
@@ -116,6 +154,7 @@ def send_signal(pid: int, sig: int) -> None:
             process.wait(10)
     except psutil.NoSuchProcess:
         pass
+    reap(pid)
 
 
 def reap(pid: int) -> None:

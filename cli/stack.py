@@ -8,27 +8,36 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from cli.kafka import Kafka
 from cli.postgres import Postgres
 from cli.processes import (
     PidFile,
+    StackError,
     StartupError,
+    ensure_port_free,
     http_ok,
     log_tail,
-    reap,
     send_signal,
     spawn,
     terminate,
     wait_until,
 )
-from config import REPO_ROOT, Settings
+from config import Settings
 
 APP_START_TIMEOUT_S = 120
+APP_STOP_GRACE_S = 20
+INFRASTRUCTURE = ("postgres", "kafka")
+WORKER_NAME = re.compile(r"worker-([1-9][0-9]*)")
+
+# Applies migrations and creates topics; the stack only runs it, so it imports no app code.
 Prepare = Callable[[Settings], Awaitable[None]]
 
 
@@ -41,115 +50,175 @@ class ServiceStatus:
     detail: str
 
 
-class AppProcess:
-    """A Python process of ours (web or worker), healthy when its /healthz answers 200."""
+@dataclass(frozen=True)
+class AppSpec:
+    """How to run one of our Python processes and how to tell it is healthy."""
 
-    def __init__(self, settings: Settings, name: str, argv: list[str], port: int) -> None:
-        self.settings, self.name, self.argv, self.port = settings, name, argv, port
-        self.log = settings.log_dir / f"{name}.log"
-        self.pid_file = PidFile(settings.run_dir / f"{name}.pid")
-        self.health_url = f"http://127.0.0.1:{port}/healthz"
+    name: str
+    argv: Sequence[str]
+    port: int
+    health_url: str
+
+
+def worker_spec(settings: Settings, n: int) -> AppSpec:
+    """Worker ``n`` (1-based) with its own Faust web port, so workers never collide."""
+    port = settings.worker_web_port_base + n - 1
+    argv = [sys.executable, "-m", "agents", "worker", "--web-port", str(port),
+            "--web-host", "127.0.0.1", "--loglevel", settings.log_level.lower()]  # fmt: skip
+    return AppSpec(f"worker-{n}", argv, port, f"http://127.0.0.1:{port}/healthz")
+
+
+def web_spec(settings: Settings) -> AppSpec:
+    argv = [sys.executable, "-m", "web"]
+    return AppSpec("web", argv, settings.web_port, f"{settings.web_url}/healthz")
+
+
+def default_apps(settings: Settings) -> list[AppSpec]:
+    """Workers before the web server, so the API never accepts work nobody consumes."""
+    workers = [worker_spec(settings, n) for n in range(1, settings.workers + 1)]
+    return [*workers, web_spec(settings)]
+
+
+class Service(Protocol):
+    name: str
+    port: int
+
+    def pid(self) -> int | None: ...
+    def healthy(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class AppProcess:
+    """A detached Python process of ours, healthy when its health URL answers 200."""
+
+    def __init__(self, settings: Settings, spec: AppSpec) -> None:
+        self.settings, self.spec = settings, spec
+        self.name, self.port = spec.name, spec.port
+        self.log = settings.log_dir / f"{spec.name}.log"
+        self.pid_file = PidFile(settings.run_dir / f"{spec.name}.pid")
 
     def pid(self) -> int | None:
         return self.pid_file.alive_pid()
 
     def healthy(self) -> bool:
-        return self.pid() is not None and http_ok(self.health_url)
+        return self.pid() is not None and http_ok(self.spec.health_url)
 
     def start(self) -> None:
+        ensure_port_free("127.0.0.1", self.port, self.name)
         env = os.environ | self.settings.to_env()
-        pid = spawn(self.argv, env=env, log=self.log, cwd=REPO_ROOT)
-        self.pid_file.write(pid)
-
-        def ready() -> bool:
-            if self.pid() is None:
-                reap(pid)
-                raise StartupError(f"{self.name} exited during start-up\n{log_tail(self.log)}")
-            return http_ok(self.health_url)
-
+        self.pid_file.write(spawn(self.spec.argv, env=env, log=self.log))
         try:
-            wait_until(ready, within_s=APP_START_TIMEOUT_S, what=self.name)
+            wait_until(self._ready, within_s=APP_START_TIMEOUT_S, what=self.name)
         except StartupError as exc:
+            self.stop()  # a process that never became healthy is not left behind
             raise StartupError(f"{exc}\n{log_tail(self.log)}") from None
 
     def stop(self) -> None:
         pid = self.pid()
         if pid is not None:
-            terminate(pid)
-            reap(pid)
+            terminate(pid, grace_s=APP_STOP_GRACE_S)
         self.pid_file.remove()
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        pid = self.pid()
-        if pid is not None:
-            send_signal(pid, sig)
-            reap(pid)
-
-
-Service = Postgres | Kafka | AppProcess
+    def _ready(self) -> bool:
+        if self.pid() is None:
+            raise StartupError(f"{self.name} exited during start-up")
+        return http_ok(self.spec.health_url)
 
 
 class Stack:
-    def __init__(self, settings: Settings) -> None:
+    """Start, stop and inspect the services of one home; every method is idempotent."""
+
+    def __init__(self, settings: Settings, apps: Iterable[AppSpec] | None = None) -> None:
         self.settings = settings
         self.postgres = Postgres(settings)
         self.kafka = Kafka(settings)
-        self.apps = {p.name: p for p in self._app_processes(range(1, settings.workers + 1))}
+        specs = default_apps(settings) if apps is None else apps
+        self.apps = {spec.name: AppProcess(settings, spec) for spec in specs}
 
     def up(self, *, prepare: Prepare | None = None, apps: bool = True) -> list[ServiceStatus]:
-        """Start whatever is not running yet, in dependency order; idempotent."""
-        for directory in (self.settings.run_dir, self.settings.log_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        for service in (self.postgres, self.kafka):
-            if not service.healthy():
-                service.start()
+        """Start what is not healthy yet: postgres, kafka, ``prepare``, then the apps.
+
+        ``apps=False`` starts the infrastructure only (and still runs ``prepare``).
+        """
+        for name in INFRASTRUCTURE:
+            self.start(name)
         if prepare is not None:
-            asyncio.run(prepare(self.settings))
+            _run_coroutine(prepare, self.settings)
         if apps:
-            for name in self.apps:
+            for name in list(self.apps):
                 self.start(name)
         return self.status()
 
     def down(self) -> None:
-        """Stop everything, apps first; idempotent."""
-        for process in reversed(list(self.apps.values())):
-            process.stop()
-        self.kafka.stop()
-        self.postgres.stop()
+        """Stop every service of this home, apps first; also workers added with start()."""
+        self._adopt_workers()
+        errors = []
+        for service in reversed(self._services()):
+            try:
+                service.stop()
+            except StackError as exc:
+                errors.append(f"{service.name}: {exc}")
+        if errors:
+            raise StackError("\n".join(errors))
 
     def status(self) -> list[ServiceStatus]:
-        return [_status(s) for s in (self.postgres, self.kafka, *self.apps.values())]
+        self._adopt_workers()
+        return [_status(service) for service in self._services()]
 
     def start(self, name: str) -> None:
-        """Start one app process by name: ``web`` or ``worker-N`` (any N, for scaling out)."""
-        process = self._app(name)
-        if not process.healthy():
-            process.start()
+        """Start one service unless it is healthy; one that runs but is not healthy is
+        restarted. ``worker-N`` works for any N, to scale out beyond settings.workers."""
+        service = self.service(name)
+        if service.healthy():
+            return
+        if service.pid() is not None:
+            service.stop()
+        service.start()
 
     def stop(self, name: str) -> None:
-        self._app(name).stop()
+        self.service(name).stop()
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        self._app(name).kill(sig)
+        """Send ``sig`` to a service, as a crash would (SIGKILL waits until it is gone)."""
+        pid = self.service(name).pid()
+        if pid is not None:
+            send_signal(pid, sig)
 
-    def _app(self, name: str) -> AppProcess:
-        if name not in self.apps and name.startswith("worker-") and name[7:].isdigit():
-            (self.apps[name],) = self._app_processes([int(name[7:])], web=False)
+    def pid(self, name: str) -> int | None:
+        return self.service(name).pid()
+
+    def service(self, name: str) -> Service:
+        if name == "postgres":
+            return self.postgres
+        if name == "kafka":
+            return self.kafka
+        if name not in self.apps and WORKER_NAME.fullmatch(name):
+            self._add_worker(int(name.removeprefix("worker-")))
         if name not in self.apps:
-            raise KeyError(f"no app process named {name!r}")
+            raise KeyError(f"no service named {name!r}")
         return self.apps[name]
 
-    def _app_processes(self, workers: Iterable[int], *, web: bool = True) -> list[AppProcess]:
-        s = self.settings
-        processes = []
-        for n in workers:
-            port = s.worker_web_port_base + n - 1
-            argv = [sys.executable, "-m", "agents", "worker", "--web-host", "127.0.0.1",
-                    "--web-port", str(port), "--loglevel", s.log_level.lower()]  # fmt: skip
-            processes.append(AppProcess(s, f"worker-{n}", argv, port))
-        if web:
-            processes.append(AppProcess(s, "web", [sys.executable, "-m", "web"], s.web_port))
-        return processes
+    def _services(self) -> list[Service]:
+        """In start order: infrastructure, workers by number, then the other apps."""
+        apps = sorted(self.apps.values(), key=_worker_number)
+        return [self.postgres, self.kafka, *apps]
+
+    def _add_worker(self, n: int) -> None:
+        spec = worker_spec(self.settings, n)
+        self.apps[spec.name] = AppProcess(self.settings, spec)
+
+    def _adopt_workers(self) -> None:
+        """Know the extra workers another Stack of this home started, so none is orphaned."""
+        for pid_file in self.settings.run_dir.glob("worker-*.pid"):
+            match = WORKER_NAME.fullmatch(pid_file.stem)
+            if match and pid_file.stem not in self.apps:
+                self._add_worker(int(match.group(1)))
+
+
+def _worker_number(app: AppProcess) -> int:
+    match = WORKER_NAME.fullmatch(app.name)
+    return int(match.group(1)) if match else sys.maxsize
 
 
 def _status(service: Service) -> ServiceStatus:
@@ -157,3 +226,19 @@ def _status(service: Service) -> ServiceStatus:
     healthy = pid is not None and service.healthy()
     detail = "ok" if healthy else ("running, not healthy" if pid else "stopped")
     return ServiceStatus(service.name, pid, service.port, healthy, detail)
+
+
+def _run_coroutine(prepare: Prepare, settings: Settings) -> None:
+    """Run ``prepare`` to completion, also when called from code with a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_awaited(prepare, settings))
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _awaited(prepare, settings)).result()
+
+
+async def _awaited(prepare: Prepare, settings: Settings) -> None:
+    # asyncio.run takes a coroutine; ``prepare`` may return any awaitable.
+    await prepare(settings)

@@ -20,14 +20,14 @@ import pymupdf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cli.client import PdfchatClient  # noqa: E402
-from cli.main import migrate_database  # noqa: E402
-from cli.processes import free_port  # noqa: E402
-from cli.stack import Stack  # noqa: E402
-from config import Settings  # noqa: E402
-from core.tokens import mint  # noqa: E402
-from pdf import parse_pdf  # noqa: E402
-from tests import pdf_factory  # noqa: E402
+from cli.client import PdfchatClient
+from cli.main import migrate_database
+from cli.processes import free_port
+from cli.stack import Stack
+from config import Settings
+from core.tokens import mint
+from pdf import parse_pdf
+from tests import pdf_factory
 
 UPLOAD_CONCURRENCY = 8
 
