@@ -27,14 +27,11 @@ lint: install
 bench: install
 	$(BIN)/python ops/bench/ingest.py
 
-install: $(VENV)/.installed ops/kafka/lib/.installed
+# Kafka's jars are fetched by `pdfchat up` (and the test stack) on first start: cli/kafka.py.
+install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
-
-ops/kafka/lib/.installed: ops/kafka/pom.xml
-	mvn -q -f ops/kafka/pom.xml dependency:copy-dependencies
 	touch $@

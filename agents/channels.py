@@ -36,10 +36,10 @@ async def declare_topics(settings: Settings) -> list[str]:
             admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
             await admin.start()
             try:
-                return await _create_missing(admin, settings.topic_partitions)
+                created = await _create_missing(admin, settings.topic_partitions)
             finally:
                 await admin.close()
-    raise AssertionError("unreachable")
+    return created
 
 
 async def _create_missing(admin: AIOKafkaAdminClient, partitions: int) -> list[str]:

@@ -17,12 +17,14 @@ import storage
 from agents.app import app, settings
 from agents.resources import resources
 from storage import outbox
+from workflows.documents import requeue_stale
 
 log = logging.getLogger("pdfchat.relay")
 
 RECONNECT_S = 1.0
-# A sweep even without a notification, in case one was missed while reconnecting.
-SWEEP_S = 5.0
+# A sweep even without a notification: for one missed while reconnecting, and to requeue
+# stale tasks.
+SWEEP_S = 2.0
 
 
 @app.task
@@ -45,6 +47,7 @@ async def _lead(conn: asyncpg.Connection) -> None:
     log.info("this worker now relays the outbox")
     wakeup = asyncio.Event()
     await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: wakeup.set())
+    deps = await resources()
     while True:
         wakeup.clear()
         batch = await outbox.pending(conn)
@@ -54,6 +57,8 @@ async def _lead(conn: asyncpg.Connection) -> None:
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), timeout=SWEEP_S)
+        if requeued := await requeue_stale(deps.pool, lease_s=settings.task_lease_s):
+            log.warning("requeued stale tasks", extra={"tasks": requeued})
 
 
 async def _publish(batch: list[outbox.PendingMessage]) -> None:

@@ -11,9 +11,9 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cli.kafka import Kafka
@@ -58,6 +58,7 @@ class AppSpec:
     argv: Sequence[str]
     port: int
     health_url: str
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:
@@ -65,7 +66,11 @@ def worker_spec(settings: Settings, n: int) -> AppSpec:
     port = settings.worker_web_port_base + n - 1
     argv = [sys.executable, "-m", "agents", "worker", "--web-port", str(port),
             "--web-host", "127.0.0.1", "--loglevel", settings.log_level.lower()]  # fmt: skip
-    return AppSpec(f"worker-{n}", argv, port, f"http://127.0.0.1:{port}/healthz")
+    # A stable instance id makes the worker a static member of the consumer group: restarted
+    # after a crash, it takes its partitions back at once instead of waiting for the group to
+    # notice the dead member and rebalance.
+    env = {"PDFCHAT_WORKER_INSTANCE_ID": f"worker-{n}"}
+    return AppSpec(f"worker-{n}", argv, port, f"http://127.0.0.1:{port}/healthz", env)
 
 
 def web_spec(settings: Settings) -> AppSpec:
@@ -106,7 +111,7 @@ class AppProcess:
 
     def start(self) -> None:
         ensure_port_free("127.0.0.1", self.port, self.name)
-        env = os.environ | self.settings.to_env()
+        env = os.environ | self.settings.to_env() | dict(self.spec.env)
         self.pid_file.write(spawn(self.spec.argv, env=env, log=self.log))
         try:
             wait_until(self._ready, within_s=APP_START_TIMEOUT_S, what=self.name)

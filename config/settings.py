@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     app_id: str = "pdfchat"
     workers: int = Field(default=1, ge=1, le=16)
     worker_web_port_base: int = 6066
+    # Static consumer-group membership for this worker process (set per process by the stack).
+    worker_instance_id: str | None = None
     broker_session_timeout_s: float = 10.0
     broker_heartbeat_interval_s: float = 3.0
 
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     chunk_chars: int = Field(default=1200, ge=200)
+    # An unfinished task untouched this long has its request published again (see
+    # workflows.documents.requeue_stale); longer than the slowest parse you expect.
+    task_lease_s: float = Field(default=120.0, gt=0)
 
     # Blob store
     blob_backend: Literal["fs"] = "fs"

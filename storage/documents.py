@@ -182,6 +182,25 @@ async def claim_task(
     return Claim(document=document, task_id=task_id, attempts=row["attempts"])
 
 
+async def take_stale_tasks(
+    conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
+) -> list[tuple[Document, uuid.UUID]]:
+    """Unfinished tasks untouched for ``older_than_s``, across tenants (maintenance), with their
+    documents; their clock restarts, so each is taken once per period."""
+    rows = await conn.fetch(
+        """
+        UPDATE tasks SET updated_at = now()
+        WHERE id IN (SELECT id FROM tasks
+                     WHERE status IN ('queued', 'running')
+                       AND updated_at < now() - make_interval(secs => $1)
+                     ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+        RETURNING tenant_id, document_id, id
+        """,
+        older_than_s, limit,
+    )  # fmt: skip
+    return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"]) for r in rows]
+
+
 async def finish_task(
     conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, *, error: str | None = None
 ) -> None:

@@ -81,6 +81,20 @@ async def submit(
     return document, created
 
 
+async def requeue_stale(pool: asyncpg.Pool, *, lease_s: float) -> int:
+    """Publish the parse request again for tasks nobody finished within ``lease_s``.
+
+    Kafka redelivers what a crashed worker had in hand, but only if the consumer's committed
+    offsets are right; Faust has committed past unprocessed events around crashes (seen in our
+    kill tests). The database knows which work is unfinished, so it has the last word. A
+    duplicate request is harmless: the parse agent skips finished tasks.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        stale = await documents.take_stale_tasks(conn, older_than_s=lease_s)
+        await outbox.enqueue(conn, [_parse_requested(d, task_id) for d, task_id in stale])
+    return len(stale)
+
+
 async def delete(
     pool: asyncpg.Pool, store: BlobStore, tenant_id: str, document_id: uuid.UUID
 ) -> Document:

@@ -139,6 +139,22 @@ async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant
     assert mine[0]["request"]["document_id"] == document_id
 
 
+async def test_a_lost_parse_request_is_published_again(stack, api, tenant, settings, db):
+    client = api(tenant)
+    stack.stop("worker-1")
+    try:
+        document_id = (await client.upload(pdf_factory.sample_pdf(1), "a.pdf"))["document_id"]
+        # The event never reaches Kafka: the database still knows the task is unfinished.
+        lost = await db.execute("DELETE FROM outbox WHERE key = $1", f"{tenant}:{document_id}")
+        assert lost == "DELETE 2"  # the parse request and the 'queued' status event
+    finally:
+        stack.start("worker-1")
+    async with asyncio.timeout(TIMEOUT_S):
+        view = (await client.wait_for([document_id]))[document_id]
+    assert view["status"] == "parsed"
+    assert await _parsed_counts(db, tenant) == {document_id: 1}
+
+
 async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
     client = api(tenant)
     document_id = (await client.upload(pdf_factory.sample_pdf(1), "a.pdf"))["document_id"]
