@@ -65,12 +65,18 @@ def worker_spec(settings: Settings, n: int) -> AppSpec:
     """Worker ``n`` (1-based) with its own Faust web port, so workers never collide."""
     port = settings.worker_web_port_base + n - 1
     argv = [sys.executable, "-m", "agents", "worker", "--web-port", str(port),
-            "--web-host", "127.0.0.1", "--loglevel", settings.log_level.lower()]  # fmt: skip
+            "--web-host", "127.0.0.1", "--loglevel", _faust_level(settings.log_level)]  # fmt: skip
     # A stable instance id makes the worker a static member of the consumer group: restarted
     # after a crash, it takes its partitions back at once instead of waiting for the group to
     # notice the dead member and rebalance.
     env = {"PDFCHAT_WORKER_INSTANCE_ID": f"worker-{n}"}
     return AppSpec(f"worker-{n}", argv, port, f"http://127.0.0.1:{port}/healthz", env)
+
+
+def _faust_level(level: str) -> str:
+    """Faust's worker takes its own spelling of the standard level names."""
+    level = level.lower()
+    return {"warning": "warn", "critical": "crit"}.get(level, level)
 
 
 def web_spec(settings: Settings) -> AppSpec:
