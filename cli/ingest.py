@@ -23,24 +23,31 @@ async def ingest(base_url: str, token: str, paths: list[Path], console: Console)
                TimeElapsedColumn())  # fmt: skip
     async with PdfchatClient(base_url, token) as client:
         with Progress(*columns, console=console) as progress:
-            results = await asyncio.gather(*(_one(client, progress, p) for p in paths))
-    return sum(1 for ok in results if not ok)
+            outcomes = await asyncio.gather(*(_one(client, progress, p) for p in paths))
+    # The bars truncate to the terminal's width; the reasons are worth reading whole.
+    for path, problem in zip(paths, outcomes, strict=True):
+        if problem:
+            console.print(f"[red]{path.name}[/]: {problem}")
+    return sum(1 for problem in outcomes if problem)
 
 
-async def _one(client: PdfchatClient, progress: Progress, path: Path) -> bool:
+async def _one(client: PdfchatClient, progress: Progress, path: Path) -> str | None:
+    """Follow one file to the end; returns what went wrong, or None."""
     bar = progress.add_task(path.name, total=STEPS, status="uploading")
     try:
         data = await asyncio.to_thread(path.read_bytes)
         created = await client.upload(data, path.name)
     except (OSError, ApiError) as exc:
-        progress.update(bar, status=f"[red]not uploaded: {exc}")
-        return False
+        progress.update(bar, status="[red]not uploaded")
+        return f"not uploaded: {exc}"
     document_id = created["document_id"]
     while True:
         document = await client.document(document_id)
         _show(progress, bar, document)
+        if document["status"] == "failed":
+            return f"failed ({document['error_code']}): {document['error']}"
         if document["status"] in TERMINAL_STATUSES:
-            return document["status"] != "failed"
+            return None
         await asyncio.sleep(POLL_S)
 
 
@@ -48,7 +55,7 @@ def _show(progress: Progress, bar: TaskID, document: dict) -> None:
     status = document["status"]
     text = status
     if status == "failed":
-        text = f"[red]failed: {document.get('error')}"
+        text = "[red]failed"
     elif status in ("parsed", "ready"):
         pages, chunks = document.get("pages"), document.get("segments")
         text = f"[green]{status}[/] ({pages} pages, {chunks} chunks)"

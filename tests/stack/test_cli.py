@@ -1,0 +1,57 @@
+"""The `pdfchat` command against the session's stack, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import pdf_factory
+
+pytestmark = pytest.mark.stack
+
+PDFCHAT = str(Path(sys.executable).with_name("pdfchat"))
+
+
+def _run(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | settings.to_env() | {"COLUMNS": "200"}
+    return subprocess.run([PDFCHAT, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_status_lists_every_service_healthy(settings):
+    result = _run(settings, "status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("postgres", "kafka", "worker-1", "web"):
+        assert name in result.stdout
+    assert str(settings.web_port) in result.stdout
+
+
+def test_token_is_accepted_by_the_api_and_scoped_to_its_tenant(settings, tenant):
+    token = _run(settings, "token", "--tenant", tenant, "--user", "ann", "--role", "viewer")
+    assert token.returncode == 0, token.stderr
+    response = httpx.get(f"{settings.web_url}/v1/documents",
+                         headers={"Authorization": f"Bearer {token.stdout.strip()}"})  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["documents"] == []
+    bad = _run(settings, "token", "--tenant", "no spaces allowed")
+    assert bad.returncode != 0 and "tenant must match" in bad.stderr
+
+
+def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
+    good, locked, text = tmp_path / "good.pdf", tmp_path / "locked.pdf", tmp_path / "notes.txt"
+    good.write_bytes(pdf_factory.sample_pdf(3, seed=41))
+    locked.write_bytes(pdf_factory.encrypted_pdf())
+    text.write_text("not a pdf")
+
+    result = _run(settings, "ingest", "--tenant", tenant, str(good))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "parsed (3 pages" in result.stdout
+
+    result = _run(settings, "ingest", "--tenant", tenant, str(locked), str(text))
+    assert result.returncode == 1
+    assert "locked.pdf: failed (encrypted)" in result.stdout
+    assert "notes.txt: not uploaded: 415 not_pdf" in result.stdout
