@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agents import health, outbox_relay, parse, progress  # noqa: F401  (registers them)
+from agents import embed, health, outbox_relay, parse, progress  # noqa: F401  (registers them)
 from agents.app import app, settings
 from agents.channels import declare_topics
 

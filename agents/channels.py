@@ -25,6 +25,7 @@ parse_dead_letters = app.topic(
 )
 parsed = app.topic(topics.PARSED, value_type=topics.DocumentParsed, key_type=str)
 status = app.topic(topics.STATUS, value_type=topics.DocumentStatusChanged, key_type=str)
+ready = app.topic(topics.READY, value_type=topics.DocumentReady, key_type=str)
 
 RETENTION = {topics.PARSE_DEAD_LETTERS: timedelta(days=30)}
 

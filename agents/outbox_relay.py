@@ -17,7 +17,7 @@ import storage
 from agents.app import app, settings
 from agents.resources import resources
 from storage import outbox
-from workflows.documents import requeue_stale
+from workflows.tasks import requeue_stale
 
 log = logging.getLogger("pdfchat.relay")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL_STATUSES = frozenset({"parsed", "ready", "failed"})
+TERMINAL_STATUSES = frozenset({"ready", "failed"})
 
 
 class ApiError(Exception):

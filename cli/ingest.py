@@ -56,7 +56,7 @@ def _show(progress: Progress, bar: TaskID, document: dict) -> None:
     text = status
     if status == "failed":
         text = "[red]failed"
-    elif status in ("parsed", "ready"):
+    elif status == "ready":
         pages, chunks = document.get("pages"), document.get("segments")
         text = f"[green]{status}[/] ({pages} pages, {chunks} chunks)"
     done = STEPS if status in TERMINAL_STATUSES else STEP_OF_STATUS.get(status, 0)

@@ -93,7 +93,7 @@ def token(settings: Settings, tenant: str, user: str, roles: tuple[str, ...], tt
 @click.pass_obj
 def ingest(settings: Settings, files: tuple[Path, ...], tenant: str, user: str,
            bearer: str | None) -> None:  # fmt: skip
-    """Upload PDFs and follow each until it is parsed or failed."""
+    """Upload PDFs and follow each until it is ready to search, or failed."""
     bearer = bearer or mint(settings, tenant=tenant, user=user, roles=["editor"])
     failed = asyncio.run(ingest_files(settings.web_url, bearer, list(files), console))
     sys.exit(1 if failed else 0)

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     embedding_provider: Literal["local", "minilm", "openai", "cohere"] = "local"
     embedding_model: str | None = None  # the provider's default when unset
     embedding_batch_size: int = Field(default=64, ge=1, le=2048)
+    embed_max_attempts: int = Field(default=6, ge=1)
     rerank_provider: Literal["local", "cohere"] = "local"
     rerank_model: str | None = None
     openai_api_key: SecretStr | None = None

@@ -23,7 +23,8 @@ def backoff(*, attempts: int, base_s: float, max_s: float) -> AsyncRetrying:
     """``async for attempt in backoff(...): with attempt: ...`` — reraises the last error."""
     return AsyncRetrying(
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(initial=base_s, max=max_s),
+        # base_s, 2·base_s, 4·base_s, ... plus up to base_s of jitter, never over max_s.
+        wait=wait_exponential_jitter(multiplier=base_s, jitter=base_s, max=max_s),
         retry=retry_if_exception(is_retriable),
         before_sleep=before_sleep_log(log, logging.WARNING),
         reraise=True,

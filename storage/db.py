@@ -7,6 +7,7 @@ import logging
 from importlib import resources
 
 import asyncpg
+from pgvector.asyncpg import register_vector
 
 log = logging.getLogger("pdfchat.storage")
 
@@ -33,9 +34,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _init_pool_connection(conn: asyncpg.Connection) -> None:
+    await _init_connection(conn)
+    # Needs the vector extension, which the first migration creates: pools open after it.
+    await register_vector(conn)
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn, min_size=min_size, max_size=max_size, init=_init_pool_connection
     )
     assert pool is not None
     return pool

@@ -18,7 +18,7 @@ from core.errors import Conflict, NotFound
 
 STATUSES = ("queued", "parsing", "parsed", "embedding", "ready", "failed")
 _UPDATABLE = frozenset({"error_code", "error", "pages", "title", "segment_count",
-                        "parse_result_key"})  # fmt: skip
+                        "parse_result_key", "embedding_model"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Document:
     created_at: datetime
     updated_at: datetime
     task_id: uuid.UUID | None = None
+    embedding_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,17 @@ async def get(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_
     return _document(row)
 
 
+async def existing(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``ids`` are documents of this tenant."""
+    rows = await conn.fetch(
+        "SELECT id FROM documents WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+        tenant_id, list(ids),
+    )  # fmt: skip
+    return {r["id"] for r in rows}
+
+
 async def list_for_tenant(
     conn: asyncpg.Connection | asyncpg.Pool,
     tenant_id: str,
@@ -163,6 +175,35 @@ async def delete(conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUI
     return document
 
 
+async def ensure_task(
+    conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUID, kind: str
+) -> uuid.UUID | None:
+    """The document's task of this kind, created queued if missing; None if the document is
+    gone."""
+    await conn.execute(
+        "INSERT INTO tasks (id, tenant_id, document_id, kind, status)"
+        " SELECT $1, $2, $3, $4, 'queued' WHERE EXISTS"
+        " (SELECT 1 FROM documents WHERE tenant_id = $2 AND id = $3)"
+        " ON CONFLICT (document_id, kind) DO NOTHING",
+        uuid.uuid4(), tenant_id, document_id, kind,
+    )  # fmt: skip
+    return await conn.fetchval(
+        "SELECT id FROM tasks WHERE tenant_id = $1 AND document_id = $2 AND kind = $3",
+        tenant_id, document_id, kind,
+    )  # fmt: skip
+
+
+async def reopen_task(
+    conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, *, error: str
+) -> None:
+    """Put a task back in the queue after a failed attempt; the stale-task sweep retries it."""
+    await conn.execute(
+        "UPDATE tasks SET status = 'queued', error = $3, updated_at = now()"
+        " WHERE tenant_id = $1 AND id = $2",
+        tenant_id, task_id, error,
+    )  # fmt: skip
+
+
 async def claim_task(
     conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID
 ) -> Claim | None:
@@ -184,7 +225,7 @@ async def claim_task(
 
 async def take_stale_tasks(
     conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
-) -> list[tuple[Document, uuid.UUID]]:
+) -> list[tuple[Document, uuid.UUID, str]]:
     """Unfinished tasks untouched for ``older_than_s``, across tenants (maintenance), with their
     documents; their clock restarts, so each is taken once per period."""
     rows = await conn.fetch(
@@ -194,11 +235,12 @@ async def take_stale_tasks(
                      WHERE status IN ('queued', 'running')
                        AND updated_at < now() - make_interval(secs => $1)
                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING tenant_id, document_id, id
+        RETURNING tenant_id, document_id, id, kind
         """,
         older_than_s, limit,
     )  # fmt: skip
-    return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"]) for r in rows]
+    return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"], r["kind"])
+            for r in rows]  # fmt: skip
 
 
 async def finish_task(

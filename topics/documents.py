@@ -15,6 +15,7 @@ PARSE_REQUESTED = "pdfchat.documents.parse-requested.v1"
 PARSE_DEAD_LETTERS = "pdfchat.documents.parse-requested.dlq.v1"
 PARSED = "pdfchat.documents.parsed.v1"
 STATUS = "pdfchat.documents.status.v1"
+READY = "pdfchat.documents.ready.v1"
 
 
 def document_key(tenant_id: str, document_id: str) -> str:
@@ -57,6 +58,15 @@ class DocumentStatusChanged(DocumentRecord, namespace="pdfchat.documents.StatusC
     at: datetime
     error_code: str | None = None
     error: str | None = None
+
+
+class DocumentReady(DocumentRecord, namespace="pdfchat.documents.DocumentReady.v1"):
+    """Every chunk has a vector from ``model``: the document is searchable."""
+
+    model: str
+    dimension: int
+    segments: int
+    ready_at: datetime
 
 
 class ParseDeadLetter(DocumentRecord, namespace="pdfchat.documents.ParseDeadLetter.v1"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 from hypercorn.asyncio import serve
@@ -18,7 +19,9 @@ def main() -> None:
     setup_logging("web", level=settings.log_level, json=settings.log_json)
     config = Config()
     config.bind = [f"{settings.web_host}:{settings.web_port}"]
-    config.accesslog = "-"
+    # Loggers rather than "-": hypercorn then writes through our JSON handler.
+    config.accesslog = logging.getLogger("hypercorn.access")
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
     asyncio.run(_serve(create_app(settings), config))
 

@@ -10,8 +10,9 @@ import storage
 from config import Settings
 from core.logging import request_id
 from core.tokens import TokenVerifier
+from retrieval import create_embedder, create_reranker
 from storage.blobs import create_blob_store
-from web import documents, health
+from web import documents, health, search
 from web.errors import register_error_handlers
 
 # Room for the multipart envelope around a file of the largest allowed size.
@@ -24,6 +25,7 @@ def create_app(settings: Settings) -> Quart:
     app.extensions["settings"] = settings
     app.register_blueprint(health.blueprint)
     app.register_blueprint(documents.blueprint)
+    app.register_blueprint(search.blueprint)
     register_error_handlers(app)
 
     @app.while_serving
@@ -31,14 +33,21 @@ def create_app(settings: Settings) -> Quart:
         verifier = TokenVerifier(settings)
         await verifier.load_keys()
         pool = await storage.create_pool(settings.dsn)
+        embedder = create_embedder(settings)
         app.extensions.update(
             pool=pool,
             verifier=verifier,
             blobs=create_blob_store(settings.blob_backend, settings.blob_root),
+            embedder=embedder,
+            # Not the main embedder: with a paid one, every search would re-embed its
+            # candidates through the provider's API. The local re-ranker brings its own.
+            reranker=create_reranker(settings),
         )
         try:
             yield
         finally:
+            await app.extensions["reranker"].aclose()
+            await embedder.aclose()
             await pool.close()
 
     @app.before_request

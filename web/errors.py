@@ -18,6 +18,7 @@ from core.errors import (
     Unauthenticated,
     UnsupportedMedia,
 )
+from retrieval import ProviderError
 
 log = logging.getLogger("pdfchat.web")
 
@@ -30,6 +31,7 @@ HTTP_STATUS: list[tuple[type[PdfchatError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (ProviderError, 502),
 ]
 
 

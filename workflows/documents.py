@@ -71,7 +71,7 @@ async def submit(
         async with pool.acquire() as conn, conn.transaction():
             document, created = await documents.create(conn, new)
             if created:
-                await outbox.enqueue(conn, [_parse_requested(document, task_id)])
+                await outbox.enqueue(conn, [parse_requested(document, task_id)])
                 await outbox.enqueue(conn, [status_event(document, None, document.created_at)])
     except BaseException:
         await store.delete_prefix(blobs.document_prefix(upload.tenant_id, str(document_id)))
@@ -79,20 +79,6 @@ async def submit(
     if not created:
         await store.delete_prefix(blobs.document_prefix(upload.tenant_id, str(document_id)))
     return document, created
-
-
-async def requeue_stale(pool: asyncpg.Pool, *, lease_s: float) -> int:
-    """Publish the parse request again for tasks nobody finished within ``lease_s``.
-
-    Kafka redelivers what a crashed worker had in hand, but only if the consumer's committed
-    offsets are right; Faust has committed past unprocessed events around crashes (seen in our
-    kill tests). The database knows which work is unfinished, so it has the last word. A
-    duplicate request is harmless: the parse agent skips finished tasks.
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        stale = await documents.take_stale_tasks(conn, older_than_s=lease_s)
-        await outbox.enqueue(conn, [_parse_requested(d, task_id) for d, task_id in stale])
-    return len(stale)
 
 
 async def delete(
@@ -147,7 +133,7 @@ def status_event(document: Document, previous: str | None, at: datetime) -> Outb
     return OutboxMessage.of(topics.STATUS, record)
 
 
-def _parse_requested(document: Document, task_id: uuid.UUID) -> OutboxMessage:
+def parse_requested(document: Document, task_id: uuid.UUID) -> OutboxMessage:
     record = topics.ParseRequested(
         tenant_id=document.tenant_id,
         document_id=str(document.id),

@@ -9,7 +9,7 @@ import asyncpg
 
 import topics
 from pdf import ParsedPdf
-from storage import blobs, documents, segments
+from storage import blobs, documents, outbox, segments
 from storage.blobs import BlobStore
 from storage.documents import Claim, Document
 from storage.outbox import OutboxMessage
@@ -42,25 +42,16 @@ async def complete(
     result_key = blobs.parse_result_key(document.tenant_id, str(document.id))
     await store.put(result_key, parsed.to_json())
     async with pool.acquire() as conn, conn.transaction():
-        done = topics.DocumentParsed(
-            tenant_id=document.tenant_id,
-            document_id=str(document.id),
-            pages=parsed.page_count,
-            segments=len(parsed.chunks),
-            parse_result_key=result_key,
-            title=parsed.title,
-            parsed_at=datetime.now(UTC),
-        )
         moved = await move(
             conn, document, "parsed",
             allowed_from=("parsing",),
             detail={"attempt": claim.attempts, "worker": worker, "segments": len(parsed.chunks)},
             changes={"pages": parsed.page_count, "title": parsed.title,
                      "segment_count": len(parsed.chunks), "parse_result_key": result_key},
-            also_publish=[OutboxMessage.of(topics.PARSED, done)],
         )  # fmt: skip
         if moved is None:
             return False
+        await outbox.enqueue(conn, [parsed_event(moved.document)])
         await segments.replace_for_document(
             conn, document.tenant_id, document.id, _segments(parsed)
         )
@@ -88,6 +79,21 @@ async def fail(
             also_publish=extra,
         )  # fmt: skip
         await documents.finish_task(conn, claim.document.tenant_id, claim.task_id, error=reason)
+
+
+def parsed_event(document: Document) -> OutboxMessage:
+    """The document is parsed: also the embedding agent's work order."""
+    assert document.parse_result_key is not None
+    record = topics.DocumentParsed(
+        tenant_id=document.tenant_id,
+        document_id=str(document.id),
+        pages=document.pages or 0,
+        segments=document.segment_count or 0,
+        parse_result_key=document.parse_result_key,
+        title=document.title,
+        parsed_at=datetime.now(UTC),
+    )
+    return OutboxMessage.of(topics.PARSED, record)
 
 
 def dead_letter(

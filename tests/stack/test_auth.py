@@ -77,7 +77,7 @@ async def test_a_tenant_never_sees_another_tenants_documents(api, tenant, db):
         with pytest.raises(ApiError) as caught:
             await call(document_id)
         assert caught.value.status == 404  # not 403: existence is not disclosed
-    assert (await owner.document(document_id))["status"] == "parsed"
+    assert (await owner.document(document_id))["status"] == "ready"
 
     # Every row of the document carries the owner's tenant.
     for table in ("documents", "tasks", "document_events", "segments"):

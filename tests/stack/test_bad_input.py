@@ -89,7 +89,7 @@ async def test_failed_with_a_readable_reason(api, tenant, make, code, words):
     assert words in failed["error"] and len(failed["error"]) > 15
     assert [h["status"] for h in failed["history"]] == ["queued", "parsing", "failed"]
     # The bad file costs nothing else: the good one beside it parses.
-    assert views[good["document_id"]]["status"] == "parsed"
+    assert views[good["document_id"]]["status"] == "ready"
 
 
 async def test_over_the_page_limit(api, tenant, settings):
@@ -106,7 +106,7 @@ async def test_owner_password_only_pdf_parses(api, tenant):
     body = await client.upload(pdf_factory.owner_only_encrypted_pdf(), "locked-for-edit.pdf")
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         view = (await client.wait_for([body["document_id"]]))[body["document_id"]]
-    assert view["status"] == "parsed", view
+    assert view["status"] == "ready", view
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
 
     result = _run(settings, "ingest", "--tenant", tenant, str(good))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "parsed (3 pages" in result.stdout
+    assert "ready (3 pages" in result.stdout
 
     result = _run(settings, "ingest", "--tenant", tenant, str(locked), str(text))
     assert result.returncode == 1

@@ -35,13 +35,15 @@ async def test_several_pdfs_end_to_end(api, tenant, settings, db):
         view = views[document_id]
         expected = parse_pdf(files[name], max_pages=settings.max_pages,
                              chunk_chars=settings.chunk_chars)  # fmt: skip
-        assert view["status"] == "parsed", view
+        assert view["status"] == "ready", view
         assert view["filename"] == name
         assert view["pages"] == expected.page_count
         assert view["segments"] == len(expected.chunks) > 0
         assert view["error"] is None
         history = view["history"]
-        assert [h["status"] for h in history] == ["queued", "parsing", "parsed"]
+        assert [h["status"] for h in history] == [
+            "queued", "parsing", "parsed", "embedding", "ready"
+        ]
         assert [h["at"] for h in history] == sorted(h["at"] for h in history)
 
         rows = await db.fetch(
@@ -70,7 +72,7 @@ async def test_listing_filters_and_pages(api, tenant):
     second = await client.documents(limit=2, offset=2)
     assert len(first) == 2 and len(second) == 1
     assert {d["document_id"] for d in first + second} == set(ids)
-    assert len(await client.documents(status="parsed")) == 3
+    assert len(await client.documents(status="ready")) == 3
     assert await client.documents(status="failed") == []
     for bad in ({"limit": 0}, {"limit": "many"}, {"offset": -1}, {"status": "done"}):
         with pytest.raises(ApiError) as caught:
@@ -100,7 +102,7 @@ async def test_delete_removes_blobs_rows_and_chunks(api, tenant, settings, db):
         assert count == 0, table
     assert not (Path(settings.blob_root) / tenant / gone).exists()
     # The other document is untouched.
-    assert (await client.document(kept))["status"] == "parsed"
+    assert (await client.document(kept))["status"] == "ready"
     assert await db.fetchval("SELECT count(*) FROM segments WHERE doc_id = $1", uuid.UUID(kept))
     assert (Path(settings.blob_root) / tenant / kept / "original.pdf").is_file()
 
@@ -124,10 +126,12 @@ async def test_idempotency_key_retry_returns_the_same_document(api, tenant, db):
     assert (caught.value.status, caught.value.code) == (409, "idempotency_key_reused")
 
     assert await db.fetchval("SELECT count(*) FROM documents WHERE tenant_id = $1", tenant) == 2
-    assert await db.fetchval("SELECT count(*) FROM tasks WHERE tenant_id = $1", tenant) == 2
+    assert await db.fetchval(
+        "SELECT count(*) FROM tasks WHERE tenant_id = $1 AND kind = 'parse'", tenant
+    ) == 2
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         views = await client.wait_for([first["document_id"], racing[0]["document_id"]])
-    assert {v["status"] for v in views.values()} == {"parsed"}
+    assert {v["status"] for v in views.values()} == {"ready"}
     # Each document was parsed once: one 'parsed' transition each.
     parsed_events = await db.fetchval(
         "SELECT count(*) FROM document_events WHERE tenant_id = $1 AND status = 'parsed'", tenant

@@ -53,7 +53,7 @@ async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
 
     async with asyncio.timeout(TIMEOUT_S):
         views = await client.wait_for(ids)
-    assert {v["status"] for v in views.values()} == {"parsed"}
+    assert {v["status"] for v in views.values()} == {"ready"}
     assert await _parsed_counts(db, tenant) == dict.fromkeys(ids, 1)
     for document_id, data in zip(ids, files, strict=True):
         expected = parse_pdf(data, max_pages=settings.max_pages, chunk_chars=settings.chunk_chars)
@@ -151,7 +151,7 @@ async def test_a_lost_parse_request_is_published_again(stack, api, tenant, setti
         stack.start("worker-1")
     async with asyncio.timeout(TIMEOUT_S):
         view = (await client.wait_for([document_id]))[document_id]
-    assert view["status"] == "parsed"
+    assert view["status"] == "ready"
     assert await _parsed_counts(db, tenant) == {document_id: 1}
 
 
@@ -165,7 +165,9 @@ async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
     async def all_three_published() -> bool:
         events = [json.loads(m.value) for m in await _read_all(settings, topics.STATUS)
                   if m.key == key]  # fmt: skip
-        return [e["status"] for e in events] == ["queued", "parsing", "parsed"]
+        return [e["status"] for e in events] == [
+            "queued", "parsing", "parsed", "embedding", "ready"
+        ]
 
     await wait_until(all_three_published, within_s=TIMEOUT_S)
 
@@ -177,7 +179,7 @@ async def test_progress_table_is_recovered_after_a_restart(stack, api, tenant, s
     bad = (await client.upload(pdf_factory.encrypted_pdf(), "locked.pdf"))["document_id"]
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([*ids, bad])
-    expected = {"documents": 4, "by_status": {"parsed": 3, "failed": 1}}
+    expected = {"documents": 4, "by_status": {"ready": 3, "failed": 1}}
 
     async def progress_is_expected() -> bool:
         return await _progress(settings, tenant) == expected

@@ -20,14 +20,15 @@ RECORD_OF_TOPIC = {
     topics.PARSED: topics.DocumentParsed,
     topics.STATUS: topics.DocumentStatusChanged,
     topics.PARSE_DEAD_LETTERS: topics.ParseDeadLetter,
+    topics.READY: topics.DocumentReady,
 }
 
 
 def test_public_names_are_pinned():
     assert sorted(topics.__all__) == sorted([
-        "ALL_TOPICS", "PARSED", "PARSE_DEAD_LETTERS", "PARSE_REQUESTED", "STATUS",
-        "DocumentParsed", "DocumentStatusChanged", "ParseDeadLetter", "ParseRequested",
-        "document_key",
+        "ALL_TOPICS", "PARSED", "PARSE_DEAD_LETTERS", "PARSE_REQUESTED", "READY", "STATUS",
+        "DocumentParsed", "DocumentReady", "DocumentStatusChanged", "ParseDeadLetter",
+        "ParseRequested", "document_key",
     ])  # fmt: skip
     assert set(topics.ALL_TOPICS) == set(RECORD_OF_TOPIC)
     for name in topics.ALL_TOPICS:

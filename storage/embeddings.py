@@ -1,0 +1,72 @@
+"""Segment vectors per embedding model, and the per-model HNSW indexes."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+
+from core.errors import Conflict
+
+
+def sql_literal(text: str) -> str:
+    """A string as an SQL literal, for the few statements that cannot take parameters
+    (DDL, and partial-index predicates the planner must see as constants)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def index_name(model: str) -> str:
+    return "segment_embeddings_hnsw_" + hashlib.sha1(model.encode()).hexdigest()[:16]
+
+
+async def register_model(conn: asyncpg.Connection, model: str, dimension: int) -> None:
+    """Record the model and give it its own HNSW index (cosine) on its dimension."""
+    known = await conn.fetchval("SELECT dimension FROM embedding_models WHERE name = $1", model)
+    if known is not None and known != dimension:
+        raise Conflict(f"embedding model {model!r} is recorded with dimension {known}, "
+                       f"not {dimension}")  # fmt: skip
+    if known is None:
+        await conn.execute(
+            "INSERT INTO embedding_models (name, dimension) VALUES ($1, $2)"
+            " ON CONFLICT (name) DO NOTHING",
+            model, dimension,
+        )  # fmt: skip
+    await conn.execute(
+        f"CREATE INDEX IF NOT EXISTS {index_name(model)} ON segment_embeddings"
+        f" USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops)"
+        f" WHERE model = {sql_literal(model)}"
+    )
+
+
+async def replace_for_document(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    doc_id: uuid.UUID,
+    model: str,
+    vectors: Sequence[tuple[uuid.UUID, Sequence[float]]],
+) -> int:
+    """Make ``vectors`` (segment id, embedding) the document's only vectors for ``model``."""
+    await conn.execute(
+        "DELETE FROM segment_embeddings WHERE tenant_id = $1 AND doc_id = $2 AND model = $3",
+        tenant_id, doc_id, model,
+    )  # fmt: skip
+    await conn.copy_records_to_table(
+        "segment_embeddings",
+        columns=["segment_id", "model", "tenant_id", "doc_id", "embedding"],
+        records=[(sid, model, tenant_id, doc_id, list(vec)) for sid, vec in vectors],
+    )
+    return len(vectors)
+
+
+async def models_covering(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str
+) -> dict[str, int]:
+    """How many documents of the tenant each model has vectors for."""
+    rows = await conn.fetch(
+        "SELECT model, count(DISTINCT doc_id) AS documents FROM segment_embeddings"
+        " WHERE tenant_id = $1 GROUP BY model",
+        tenant_id,
+    )  # fmt: skip
+    return {r["model"]: r["documents"] for r in rows}

@@ -1,0 +1,109 @@
+"""The two halves of hybrid retrieval, each scoped by tenant: nearest vectors and full text."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from storage.embeddings import sql_literal
+
+# Below this many vectors in scope an exact scan is fast and never misses; above it the
+# model's HNSW index answers. pgvector 0.6 filters HNSW results after the scan, so a small
+# tenant inside a large index could otherwise get fewer than k hits.
+EXACT_SCAN_MAX_ROWS = 20_000
+HNSW_EF_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class Hit:
+    segment_id: uuid.UUID
+    document_id: uuid.UUID
+    page: int
+    content: str
+    heading: str | None
+    score: float
+
+
+_COLUMNS = "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading"
+
+
+def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
+    return [Hit(r["id"], r["doc_id"], r["page"], r["content"], r["heading"], float(r["score"]))
+            for r in rows]  # fmt: skip
+
+
+async def nearest(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    *,
+    model: str,
+    dimension: int,
+    query: Sequence[float],
+    limit: int,
+    document_ids: Sequence[uuid.UUID] | None = None,
+) -> list[Hit]:
+    """Segments closest to ``query`` by cosine distance, best first; score = similarity."""
+    in_scope = await conn.fetchval(
+        "SELECT count(*) FROM segment_embeddings WHERE tenant_id = $1 AND model = $2"
+        " AND ($3::uuid[] IS NULL OR doc_id = ANY($3))",
+        tenant_id, model, document_ids,
+    )  # fmt: skip
+    cast = f"::vector({int(dimension)})"
+    # The indexed expression (with the cast) lets the planner use the model's HNSW index;
+    # the uncast one forces the exact scan.
+    distance = f"e.embedding{cast} <=> $2{cast}"
+    if in_scope <= EXACT_SCAN_MAX_ROWS:
+        distance = "e.embedding <=> $2::vector"
+    else:
+        await conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS}, 1 - ({distance}) AS score
+        FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id
+        WHERE e.tenant_id = $1 AND e.model = {sql_literal(model)}
+          AND ($3::uuid[] IS NULL OR e.doc_id = ANY($3))
+        ORDER BY {distance}
+        LIMIT $4
+        """,
+        tenant_id, list(query), document_ids, limit,
+    )  # fmt: skip
+    return _hits(rows)
+
+
+async def full_text(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    *,
+    query: str,
+    limit: int,
+    document_ids: Sequence[uuid.UUID] | None = None,
+) -> list[Hit]:
+    """Segments matching any of the query's words (English stemming), best first: those that
+    match more of the distinct words, then by cover density."""
+    # plainto_tsquery ANDs the words; questions rarely share every word with their answer, so
+    # the terms are ORed. Cover density alone knows nothing of how many different query words
+    # a passage has (nor how rare they are), so that count comes first, as Lucene's
+    # coordination factor did.
+    rows = await conn.fetch(
+        f"""
+        WITH q AS (
+            SELECT to_tsquery('english',
+                              replace(plainto_tsquery('english', $2)::text, '&', '|')) AS tsq,
+                   tsvector_to_array(to_tsvector('english', $2)) AS terms
+        )
+        SELECT {_COLUMNS},
+               cardinality(ARRAY(SELECT unnest(tsvector_to_array(s.tsv))
+                                 INTERSECT SELECT unnest(q.terms)))
+               + ts_rank_cd(s.tsv, q.tsq, 32) AS score
+        FROM segments s, q
+        WHERE s.tenant_id = $1 AND s.tsv @@ q.tsq
+          AND ($3::uuid[] IS NULL OR s.doc_id = ANY($3))
+        ORDER BY score DESC, s.id
+        LIMIT $4
+        """,
+        tenant_id, query, document_ids, limit,
+    )  # fmt: skip
+    return _hits(rows)

@@ -1,0 +1,115 @@
+"""POST /v1/search against the real stack: hybrid retrieval, isolation and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+from tests import pdf_factory
+
+pytestmark = pytest.mark.stack
+
+MODES = ["vector", "text", "hybrid", "hybrid+rerank"]
+
+
+def _fact_on_page(seed: int, n_pages: int, page: int) -> tuple[str, str]:
+    """The unique sentence of ``page`` and the ledger's place and count in it."""
+    blocks = pdf_factory.sample_document(n_pages, seed)[page - 1]
+    fact = next(text for _, text in blocks if f"On page {page} the ledger" in text)
+    sentence = re.search(rf"On page {page} the ledger of \w+ records exactly \d+ deliveries\.",
+                         fact)  # fmt: skip
+    assert sentence is not None
+    place, count = re.search(r"ledger of (\w+) records exactly (\d+)", sentence[0]).groups()
+    return place, count
+
+
+@pytest.fixture
+async def library(api, tenant):
+    """Two ready documents of one tenant; returns (client, ids by seed)."""
+    client = api(tenant)
+    ids = {}
+    for seed in (51, 52):
+        body = await client.upload(pdf_factory.sample_pdf(5, seed=seed), f"doc-{seed}.pdf")
+        ids[seed] = body["document_id"]
+    async with asyncio.timeout(90):
+        views = await client.wait_for(ids.values())
+    assert {v["status"] for v in views.values()} == {"ready"}
+    return client, ids
+
+
+async def _search(settings, token: str, body: object) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=settings.web_url, timeout=30) as http:
+        return await http.post("/v1/search", json=body,
+                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_finds_the_page_that_answers(settings, token, tenant, library, mode):
+    _, ids = library
+    place, count = _fact_on_page(52, 5, 3)
+    query = f"How many deliveries were recorded in the {place} ledger, {count}?"
+    response = await _search(settings, token(tenant), {"query": query, "top_k": 5, "mode": mode})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert 0 < len(results) <= 5
+    best = results[0]
+    assert (best["document_id"], best["page"]) == (ids[52], 3), results[:3]
+    assert count in best["text"]
+    assert set(best) >= {"document_id", "page", "segment_id", "text", "score"}
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_document_filter_limits_the_scope(settings, token, tenant, library):
+    _, ids = library
+    place, count = _fact_on_page(52, 5, 3)
+    body = {"query": f"{place} ledger {count} deliveries", "document_ids": [ids[51]]}
+    response = await _search(settings, token(tenant), body)
+    assert response.status_code == 200
+    assert {r["document_id"] for r in response.json()["results"]} == {ids[51]}
+
+
+async def test_another_tenant_finds_nothing_and_cannot_name_the_documents(
+    settings, token, tenant, library
+):
+    _, ids = library
+    stranger = token(f"{tenant}-x")
+    place, count = _fact_on_page(52, 5, 3)
+    for mode in MODES:
+        response = await _search(settings, stranger, {"query": f"{place} {count}", "mode": mode})
+        assert response.status_code == 200
+        assert response.json()["results"] == []
+    response = await _search(settings, stranger, {"query": "ledger", "document_ids": [ids[52]]})
+    assert response.status_code == 404
+    assert ids[52] in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"query": ""}, "empty_query"),
+        ({"query": "   "}, "empty_query"),
+        ({"query": "x" * 2001}, "query_too_long"),
+        ({"query": "ledger", "top_k": 0}, "bad_top_k"),
+        ({"query": "ledger", "top_k": 51}, "bad_top_k"),
+        ({"query": "ledger", "top_k": "5"}, "invalid_input"),
+        ({"query": "ledger", "document_ids": ["not-a-uuid"]}, "bad_document_id"),
+        ({"query": "ledger", "mode": "psychic"}, "invalid_input"),
+        ({"query": "ledger", "colour": "blue"}, "invalid_input"),
+        ({"top_k": 3}, "invalid_input"),
+        (["ledger"], "invalid_input"),
+    ],
+)
+async def test_bad_requests_get_a_clear_400(settings, token, tenant, body, code):
+    response = await _search(settings, token(tenant), body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+
+
+async def test_unknown_document_id_is_404(settings, token, tenant):
+    body = {"query": "ledger", "document_ids": ["00000000-0000-0000-0000-000000000001"]}
+    response = await _search(settings, token(tenant), body)
+    assert response.status_code == 404

@@ -1,0 +1,112 @@
+"""The embed task's steps: claim, then complete, or retry later, or give up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+import topics
+from storage import documents, embeddings, segments
+from storage.documents import Claim
+from storage.outbox import OutboxMessage
+from workflows.documents import move
+
+KIND = "embed"
+
+
+async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str) -> Claim | None:
+    """Count an attempt; a parsed document becomes ``embedding``, a ready one (re-embedding
+    for a new model) stays ready and searchable. None for a duplicate or a deleted document."""
+    tenant_id, document_id = event.tenant_id, uuid.UUID(event.document_id)
+    async with pool.acquire() as conn, conn.transaction():
+        task_id = await documents.ensure_task(conn, tenant_id, document_id, KIND)
+        if task_id is None:
+            return None
+        taken = await documents.claim_task(conn, tenant_id, task_id)
+        if taken is None or taken.document.status not in ("parsed", "embedding", "ready"):
+            return None
+        if taken.document.status == "parsed":
+            await move(conn, taken.document, "embedding", allowed_from=("parsed",),
+                       detail={"attempt": taken.attempts, "worker": worker})  # fmt: skip
+        return taken
+
+
+async def chunks(pool: asyncpg.Pool, claim: Claim) -> list[tuple[uuid.UUID, str]]:
+    rows = await segments.list_for_document(pool, claim.document.tenant_id, claim.document.id)
+    return [(r["id"], r["content"]) for r in rows]
+
+
+async def complete(
+    pool: asyncpg.Pool,
+    claim: Claim,
+    *,
+    model: str,
+    dimension: int,
+    vectors: Sequence[tuple[uuid.UUID, Sequence[float]]],
+    worker: str,
+) -> bool:
+    """Store the vectors and mark the document ready, in one transaction; False (and nothing
+    stored) when the document was deleted or failed meanwhile."""
+    try:
+        await _store(pool, claim, model=model, dimension=dimension, vectors=vectors,
+                     worker=worker)  # fmt: skip
+    except _Gone:
+        return False
+    return True
+
+
+class _Gone(Exception):
+    """Rolls back the transaction of a document that moved on without us."""
+
+
+async def _store(
+    pool: asyncpg.Pool,
+    claim: Claim,
+    *,
+    model: str,
+    dimension: int,
+    vectors: Sequence[tuple[uuid.UUID, Sequence[float]]],
+    worker: str,
+) -> None:
+    document = claim.document
+    async with pool.acquire() as conn, conn.transaction():
+        await embeddings.register_model(conn, model, dimension)
+        await embeddings.replace_for_document(conn, document.tenant_id, document.id, model,
+                                              vectors)  # fmt: skip
+        ready = topics.DocumentReady(
+            tenant_id=document.tenant_id, document_id=str(document.id), model=model,
+            dimension=dimension, segments=len(vectors), ready_at=datetime.now(UTC),
+        )  # fmt: skip
+        moved = await move(
+            conn, document, "ready", allowed_from=("embedding", "ready"),
+            detail={"attempt": claim.attempts, "worker": worker, "model": model},
+            changes={"embedding_model": model},
+            also_publish=[OutboxMessage.of(topics.READY, ready)],
+        )  # fmt: skip
+        if moved is None:
+            raise _Gone
+        await documents.finish_task(conn, document.tenant_id, claim.task_id)
+
+
+async def retry_later_or_fail(
+    pool: asyncpg.Pool, claim: Claim, *, error: str, max_attempts: int, worker: str
+) -> bool:
+    """Embedding failures never block a document for good: the task goes back to the queue
+    for the stale-task sweep to retry, until ``max_attempts``; then the document fails.
+    Returns True when it gave up."""
+    document = claim.document
+    async with pool.acquire() as conn, conn.transaction():
+        if claim.attempts < max_attempts:
+            await documents.reopen_task(conn, document.tenant_id, claim.task_id, error=error)
+            return False
+        reason = f"embedding failed after {claim.attempts} attempts: {error}"
+        await move(
+            conn, document, "failed", allowed_from=("embedding",),
+            detail={"attempt": claim.attempts, "worker": worker, "code": "embedding_failed"},
+            changes={"error_code": "embedding_failed", "error": reason},
+        )  # fmt: skip
+        await documents.finish_task(conn, document.tenant_id, claim.task_id, error=reason)
+    return True

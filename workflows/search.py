@@ -1,0 +1,107 @@
+"""Hybrid retrieval: nearest vectors and full text, fused by reciprocal rank, then re-ranked.
+
+Re-ranking runs in the caller's process: inline on the search request path, and inside the
+orchestrator agent for chat. A round trip through a Kafka re-rank agent would add latency to
+every interactive query and make search depend on worker availability, for no gain: the
+re-ranker is stateless and cheap locally, and remote re-rankers are already an HTTP call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
+
+import asyncpg
+from retrieval import Embedder, Reranker
+
+from core.errors import InvalidInput, NotFound
+from storage import documents, search
+from storage.search import Hit
+
+Mode = Literal["vector", "text", "hybrid", "hybrid+rerank"]
+MODES: tuple[Mode, ...] = ("vector", "text", "hybrid", "hybrid+rerank")
+MAX_QUERY_CHARS = 2000
+MAX_TOP_K = 50
+MAX_DOCUMENT_IDS = 100
+# Candidates each half retrieves and the re-ranker sees: recall before precision.
+CANDIDATES = 50
+# Reciprocal rank fusion constant (Cormack et al. 2009): damps the weight of the top ranks.
+RRF_K = 60
+
+
+def validate(query: str, top_k: int, document_ids: Sequence[str] | None, mode: str) -> None:
+    if not query.strip():
+        raise InvalidInput("query must not be empty", code="empty_query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters",
+                           code="query_too_long")  # fmt: skip
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}", code="bad_top_k")
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}", code="bad_mode")
+    if document_ids is not None and len(document_ids) > MAX_DOCUMENT_IDS:
+        raise InvalidInput(f"at most {MAX_DOCUMENT_IDS} document_ids", code="too_many_documents")
+
+
+async def search_segments(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    reranker: Reranker,
+    tenant_id: str,
+    query: str,
+    *,
+    top_k: int = 8,
+    document_ids: Sequence[str] | None = None,
+    mode: Mode = "hybrid+rerank",
+) -> list[Hit]:
+    validate(query, top_k, document_ids, mode)
+    scope = await _own_documents(pool, tenant_id, document_ids)
+    candidates = top_k if mode in ("vector", "text") else CANDIDATES
+    ranked: list[list[Hit]] = []
+    if mode != "text":
+        vector = await embedder.embed_query(query)
+        async with pool.acquire() as conn, conn.transaction():
+            ranked.append(await search.nearest(
+                conn, tenant_id, model=embedder.model, dimension=embedder.dimension,
+                query=vector, limit=candidates, document_ids=scope,
+            ))  # fmt: skip
+    if mode != "vector":
+        ranked.append(await search.full_text(pool, tenant_id, query=query, limit=candidates,
+                                             document_ids=scope))  # fmt: skip
+    fused = ranked[0] if len(ranked) == 1 else fuse(ranked)
+    if mode != "hybrid+rerank" or not fused:
+        return fused[:top_k]
+    order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k)
+    return [replace(fused[i], score=score) for i, score in order]
+
+
+def fuse(rankings: Sequence[Sequence[Hit]]) -> list[Hit]:
+    """Reciprocal rank fusion: each list votes 1 / (RRF_K + rank) for its hits."""
+    scores: dict[uuid.UUID, float] = {}
+    hits: dict[uuid.UUID, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.segment_id] = scores.get(hit.segment_id, 0.0) + 1.0 / (RRF_K + rank)
+            hits.setdefault(hit.segment_id, hit)
+    best = sorted(scores, key=lambda sid: (-scores[sid], str(sid)))
+    return [replace(hits[sid], score=scores[sid]) for sid in best]
+
+
+async def _own_documents(
+    pool: asyncpg.Pool, tenant_id: str, document_ids: Sequence[str] | None
+) -> list[uuid.UUID] | None:
+    """The requested documents, all of which must be the tenant's; foreign ones are reported
+    exactly like unknown ones."""
+    if document_ids is None:
+        return None
+    try:
+        wanted = [uuid.UUID(str(d)) for d in document_ids]
+    except ValueError:
+        raise InvalidInput("document_ids must be document ids (UUIDs)",
+                           code="bad_document_id") from None  # fmt: skip
+    missing = set(wanted) - await documents.existing(pool, tenant_id, wanted)
+    if missing:
+        raise NotFound(f"unknown documents: {', '.join(sorted(map(str, missing)))}")
+    return wanted
