@@ -53,6 +53,7 @@ async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
         vectors=vectors, worker=WORKER_ID,
     )  # fmt: skip
     EMBED_DURATION.observe(time.perf_counter() - started)
+    await embedding.index_when_large(deps.pool, deps.embedder.model, deps.embedder.dimension)
 
 
 async def _embed(deps: Resources, claim: Claim) -> list[tuple]:

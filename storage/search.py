@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from storage.embeddings import sql_literal
+from storage.embeddings import INDEX_MIN_ROWS, has_index, sql_literal
 
-# Below this many vectors in scope an exact scan is fast and never misses; above it the
-# model's HNSW index answers. pgvector 0.6 filters HNSW results after the scan, so a small
-# tenant inside a large index could otherwise get fewer than k hits.
-EXACT_SCAN_MAX_ROWS = 20_000
+# Up to INDEX_MIN_ROWS vectors in scope an exact scan is fast and never misses; above it the
+# model's HNSW index answers (when built). pgvector 0.6 filters HNSW results after the scan,
+# so a small tenant inside a large index could otherwise get fewer than k hits.
 HNSW_EF_SEARCH = 200
 
 
@@ -55,7 +54,7 @@ async def nearest(
     # The indexed expression (with the cast) lets the planner use the model's HNSW index;
     # the uncast one forces the exact scan.
     distance = f"e.embedding{cast} <=> $2{cast}"
-    if in_scope <= EXACT_SCAN_MAX_ROWS:
+    if in_scope <= INDEX_MIN_ROWS or not await has_index(conn, model):
         distance = "e.embedding <=> $2::vector"
     else:
         await conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from storage import documents, embeddings, segments
 from storage.documents import Claim
 from storage.outbox import OutboxMessage
 from workflows.documents import move
+
+log = logging.getLogger("pdfchat.embedding")
 
 KIND = "embed"
 
@@ -89,6 +92,12 @@ async def _store(
         if moved is None:
             raise _Gone
         await documents.finish_task(conn, document.tenant_id, claim.task_id)
+
+
+async def index_when_large(pool: asyncpg.Pool, model: str, dimension: int) -> None:
+    async with pool.acquire() as conn:
+        if await embeddings.ensure_index(conn, model, dimension):
+            log.info("built the HNSW index", extra={"model": model})
 
 
 async def retry_later_or_fail(

@@ -1,0 +1,52 @@
+"""Local embedder throughput: 1,000 chunks of ~1,000 characters through wordllama.
+
+    .venv/bin/python ops/bench/embed.py
+
+Not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from retrieval import LocalEmbedder
+from tests import pdf_factory
+
+CHUNKS = 1000
+CHUNK_CHARS = 1000
+ROUNDS = 3
+
+
+def chunks() -> list[str]:
+    paragraphs = [text for seed in range(300) for page in pdf_factory.sample_document(4, seed)
+                  for kind, text in page if kind == "p"]  # fmt: skip
+    out, current = [], ""
+    for paragraph in paragraphs:
+        current = f"{current} {paragraph}".strip()
+        if len(current) >= CHUNK_CHARS:
+            out.append(current[:CHUNK_CHARS])
+            current = ""
+    return out[:CHUNKS]
+
+
+async def main() -> None:
+    texts = chunks()
+    embedder = LocalEmbedder()
+    started = time.perf_counter()
+    await embedder.embed_query("warm up")
+    print(f"model load: {time.perf_counter() - started:.2f} s")
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        vectors = await embedder.embed_documents(texts)
+        elapsed = time.perf_counter() - started
+        print(f"{len(vectors)} chunks: {elapsed:.3f} s = {len(vectors) / elapsed:,.0f} chunks/s")
+    await embedder.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,53 @@
+"""The per-model HNSW index is built once a model has enough vectors, and search then uses
+it with the same answers as the exact scan."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import pytest
+
+from storage import embeddings, search
+from tests import pdf_factory
+
+pytestmark = pytest.mark.stack
+
+DIMENSION = 8
+
+
+async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
+    api, tenant, db, monkeypatch
+):
+    client = api(tenant)
+    document_id = (await client.upload(pdf_factory.sample_pdf(4, seed=61), "a.pdf"))["document_id"]
+    async with asyncio.timeout(90):
+        await client.wait_for([document_id])
+    segment_ids = [r["id"] for r in await db.fetch(
+        "SELECT id FROM segments WHERE doc_id = $1", uuid.UUID(document_id))]  # fmt: skip
+    model = f"test:random-{uuid.uuid4().hex[:8]}"
+    rng = random.Random(7)
+    vectors = [(sid, [rng.uniform(-1, 1) for _ in range(DIMENSION)]) for sid in segment_ids]
+    query = [rng.uniform(-1, 1) for _ in range(DIMENSION)]
+
+    async with db.acquire() as conn:
+        async with conn.transaction():
+            await embeddings.register_model(conn, model, DIMENSION)
+            await embeddings.replace_for_document(conn, tenant, uuid.UUID(document_id), model,
+                                                  vectors)  # fmt: skip
+        async with conn.transaction():
+            exact = await search.nearest(conn, tenant, model=model, dimension=DIMENSION,
+                                         query=query, limit=3)  # fmt: skip
+        assert not await embeddings.has_index(conn, model)
+        assert not await embeddings.ensure_index(conn, model, DIMENSION)  # below the threshold
+
+        monkeypatch.setattr(embeddings, "INDEX_MIN_ROWS", len(vectors) - 1)
+        monkeypatch.setattr(search, "INDEX_MIN_ROWS", len(vectors) - 1)
+        assert await embeddings.ensure_index(conn, model, DIMENSION)
+        assert await embeddings.has_index(conn, model)
+        async with conn.transaction():
+            indexed = await search.nearest(conn, tenant, model=model, dimension=DIMENSION,
+                                           query=query, limit=3)  # fmt: skip
+    assert [h.segment_id for h in indexed] == [h.segment_id for h in exact]
+    assert len(exact) == 3
