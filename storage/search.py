@@ -91,16 +91,18 @@ async def full_text(
         WITH q AS (
             SELECT to_tsquery('english',
                               replace(plainto_tsquery('english', $2)::text, '&', '|')) AS tsq,
-                   tsvector_to_array(to_tsvector('english', $2)) AS terms
+                   -- one query per distinct stemmed word ('simple': no second stemming)
+                   ARRAY(SELECT to_tsquery('simple', quote_literal(word))
+                         FROM unnest(tsvector_to_array(to_tsvector('english', $2))) word)
+                       AS words
         )
         SELECT {_COLUMNS},
-               cardinality(ARRAY(SELECT unnest(tsvector_to_array(s.tsv))
-                                 INTERSECT SELECT unnest(q.terms)))
+               (SELECT count(*) FROM unnest(q.words) word WHERE s.tsv @@ word)
                + ts_rank_cd(s.tsv, q.tsq, 32) AS score
         FROM segments s, q
         WHERE s.tenant_id = $1 AND s.tsv @@ q.tsq
           AND ($3::uuid[] IS NULL OR s.doc_id = ANY($3))
-        ORDER BY score DESC, s.id
+        ORDER BY score DESC, s.seq, s.content  -- ties in a stable order: ids are random
         LIMIT $4
         """,
         tenant_id, query, document_ids, limit,

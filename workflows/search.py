@@ -14,9 +14,9 @@ from dataclasses import replace
 from typing import Literal
 
 import asyncpg
-from retrieval import Embedder, Reranker
 
 from core.errors import InvalidInput, NotFound
+from retrieval import Embedder, Reranker
 from storage import documents, search
 from storage.search import Hit
 
@@ -85,7 +85,8 @@ def fuse(rankings: Sequence[Sequence[Hit]]) -> list[Hit]:
         for rank, hit in enumerate(ranking, start=1):
             scores[hit.segment_id] = scores.get(hit.segment_id, 0.0) + 1.0 / (RRF_K + rank)
             hits.setdefault(hit.segment_id, hit)
-    best = sorted(scores, key=lambda sid: (-scores[sid], str(sid)))
+    # Ties in a stable order (ids are random): by page, then text.
+    best = sorted(scores, key=lambda sid: (-scores[sid], hits[sid].page, hits[sid].content))
     return [replace(hits[sid], score=scores[sid]) for sid in best]
 
 

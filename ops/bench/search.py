@@ -1,0 +1,146 @@
+"""Search latency at scale and HNSW recall against exact search.
+
+    .venv/bin/python ops/bench/search.py --segments 100000 --queries 200
+
+Starts its own PostgreSQL in a temporary home, writes N segments of generated prose with real
+local (wordllama) vectors for one tenant, builds the HNSW index the way the embedding agent
+does, then times `storage.search.nearest` on the exact scan and on the index, the full-text
+half, and whole `POST /v1/search`-equivalent hybrid + re-rank queries; recall@10 is the share
+of the exact top 10 that the index returns. Not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import storage
+from cli.postgres import Postgres
+from cli.processes import free_port
+from config import Settings
+from retrieval import LocalEmbedder, create_reranker
+from storage import embeddings, search
+from tests import pdf_factory
+from workflows.search import search_segments
+
+TENANT = "bench"
+SEGMENTS_PER_DOCUMENT = 1000
+
+
+def sentences(n: int) -> list[str]:
+    out: list[str] = []
+    seed = 0
+    while len(out) < n:
+        for page in pdf_factory.sample_document(6, seed):
+            out += [text for kind, text in page if kind == "p"]
+        seed += 1
+    return out[:n]
+
+
+async def load(pool, embedder: LocalEmbedder, texts: list[str]) -> None:
+    vectors = await embedder.embed_documents(texts)
+    async with pool.acquire() as conn:
+        await embeddings.register_model(conn, embedder.model, embedder.dimension)
+        for start in range(0, len(texts), SEGMENTS_PER_DOCUMENT):
+            doc_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO documents (id, tenant_id, filename, content_type, size_bytes,"
+                " sha256, blob_key, status, created_by) VALUES ($1, $2, 'b.pdf',"
+                " 'application/pdf', 1, '', '', 'ready', 'bench')", doc_id, TENANT,
+            )  # fmt: skip
+            batch = range(start, min(start + SEGMENTS_PER_DOCUMENT, len(texts)))
+            ids = [uuid.uuid4() for _ in batch]
+            await conn.copy_records_to_table(
+                "segments", columns=["id", "tenant_id", "doc_id", "seq", "page", "content"],
+                records=[(sid, TENANT, doc_id, i, 1 + i // 4, texts[j])
+                         for i, (sid, j) in enumerate(zip(ids, batch, strict=True))],
+            )  # fmt: skip
+            await embeddings.replace_for_document(
+                conn, TENANT, doc_id, embedder.model,
+                [(sid, vectors[j]) for sid, j in zip(ids, batch, strict=True)],
+            )  # fmt: skip
+
+
+async def timed(call) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = await call()
+    return (time.perf_counter() - started) * 1000, result
+
+
+def summary(name: str, millis: list[float]) -> str:
+    q = statistics.quantiles(millis, n=100)
+    return f"| {name} | {statistics.median(millis):.1f} | {q[94]:.1f} | {max(millis):.1f} |"
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> None:
+    await storage.migrate(settings.dsn)
+    pool = await storage.create_pool(settings.dsn, max_size=4)
+    embedder = LocalEmbedder()
+    reranker = create_reranker(settings)
+    texts = sentences(args.segments)
+    started = time.perf_counter()
+    await load(pool, embedder, texts)
+    print(f"loaded {len(texts)} segments with vectors in {time.perf_counter() - started:.1f} s")
+    # Questions in other words than the text: a clause of a sentence, asked about.
+    step = len(texts) // args.queries
+    questions = [f"What did {t.split(',')[0][:60]} mean?" for t in texts[::step]][: args.queries]
+    vectors = [await embedder.embed_query(q) for q in questions]
+
+    async def nearest(vector):
+        async with pool.acquire() as conn, conn.transaction():
+            return await search.nearest(conn, TENANT, model=embedder.model,
+                                        dimension=embedder.dimension, query=vector, limit=10)
+
+    exact = [await timed(lambda v=v: nearest(v)) for v in vectors]
+    started = time.perf_counter()
+    async with pool.acquire() as conn:
+        embeddings.INDEX_MIN_ROWS = 0  # build now, as the agent does past the threshold
+        await embeddings.ensure_index(conn, embedder.model, embedder.dimension)
+    print(f"HNSW index built in {time.perf_counter() - started:.1f} s")
+    search.INDEX_MIN_ROWS = 0
+    indexed = [await timed(lambda v=v: nearest(v)) for v in vectors]
+    text = [await timed(lambda q=q: search.full_text(pool, TENANT, query=q, limit=50))
+            for q in questions]  # fmt: skip
+    hybrid = [await timed(lambda q=q: search_segments(pool, embedder, reranker, TENANT, q,
+                                                      top_k=8)) for q in questions]  # fmt: skip
+    recall = statistics.mean(
+        len({h.segment_id for h in i[1]} & {h.segment_id for h in e[1]}) / 10
+        for i, e in zip(indexed, exact, strict=True)
+    )
+    print(f"\n{len(texts)} segments, {len(questions)} queries, 256-dimensional vectors\n")
+    print("| query | p50 ms | p95 ms | max ms |\n|---|---|---|---|")
+    print(summary("vector, exact scan (top 10)", [m for m, _ in exact]))
+    print(summary("vector, HNSW ef_search 200 (top 10)", [m for m, _ in indexed]))
+    print(summary("full text (top 50)", [m for m, _ in text]))
+    print(summary("hybrid + local re-rank, end to end (top 8)", [m for m, _ in hybrid]))
+    print(f"\nHNSW recall@10 against exact search: {recall:.3f}")
+    await reranker.aclose()
+    await embedder.aclose()
+    await pool.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--segments", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    settings = Settings(home=Path(tempfile.mkdtemp(prefix="pdfchat-bench-")),
+                        postgres_port=free_port())  # fmt: skip
+    postgres = Postgres(settings)
+    postgres.start()
+    try:
+        asyncio.run(run(args, settings))
+    finally:
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
