@@ -17,6 +17,7 @@ import storage
 from agents.app import app, settings
 from agents.resources import resources
 from storage import outbox
+from workflows.embedding import schedule_reembedding
 from workflows.tasks import requeue_stale
 
 log = logging.getLogger("pdfchat.relay")
@@ -59,6 +60,8 @@ async def _lead(conn: asyncpg.Connection) -> None:
             await asyncio.wait_for(wakeup.wait(), timeout=SWEEP_S)
         if requeued := await requeue_stale(deps.pool, lease_s=settings.task_lease_s):
             log.warning("requeued stale tasks", extra={"tasks": requeued})
+        if queued := await schedule_reembedding(deps.pool, deps.embedder.model):
+            log.info("re-embedding with the configured model", extra={"documents": queued})
 
 
 async def _publish(batch: list[outbox.PendingMessage]) -> None:

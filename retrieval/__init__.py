@@ -20,6 +20,7 @@ from retrieval.embeddings import (
     ProviderError,
     RetryPolicy,
     create_embedder,
+    create_embedder_for_model,
 )
 from retrieval.rerank import (
     COHERE_DEFAULT_RERANK_MODEL,
@@ -48,5 +49,6 @@ __all__ = [
     "Reranker",
     "RetryPolicy",
     "create_embedder",
+    "create_embedder_for_model",
     "create_reranker",
 ]

@@ -547,6 +547,14 @@ def create_embedder(settings: Settings, *, retry: RetryPolicy | None = None) -> 
     raise InvalidInput(f"unknown embedding_provider {provider!r}")
 
 
+def create_embedder_for_model(settings: Settings, model: str) -> Embedder:
+    """The embedder that produced vectors recorded as ``model`` ("provider:name"), with this
+    process's credentials: search needs it for the old model while a switch is under way."""
+    provider, _, name = model.partition(":")
+    overrides = {"embedding_provider": provider, "embedding_model": name or None}
+    return create_embedder(settings.model_copy(update=overrides))
+
+
 def _only_model(model: str | None, identifier: str, aliases: tuple[str, ...]) -> None:
     """Local providers ship exactly one model each: refuse a setting that names another."""
     if model is not None and model not in (identifier, *aliases):

@@ -204,6 +204,32 @@ async def reopen_task(
     )  # fmt: skip
 
 
+async def restart_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID) -> None:
+    """Queue a finished task again from scratch (new work for the same document)."""
+    await conn.execute(
+        "UPDATE tasks SET status = 'queued', attempts = 0, error = NULL, updated_at = now()"
+        " WHERE tenant_id = $1 AND id = $2",
+        tenant_id, task_id,
+    )  # fmt: skip
+
+
+async def embedded_with_other_model(
+    conn: asyncpg.Connection, model: str, *, limit: int = 100
+) -> list[Document]:
+    """Ready documents (of any tenant: maintenance) whose vectors come from another model and
+    that are not being embedded already."""
+    rows = await conn.fetch(
+        _SELECT + """
+        WHERE d.status = 'ready' AND d.embedding_model IS DISTINCT FROM $1
+          AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.document_id = d.id AND t.kind = 'embed'
+                          AND t.status IN ('queued', 'running'))
+        ORDER BY d.updated_at LIMIT $2
+        """,
+        model, limit,
+    )  # fmt: skip
+    return [_document(r) for r in rows]
+
+
 async def claim_task(
     conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID
 ) -> Claim | None:

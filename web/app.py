@@ -14,6 +14,7 @@ from retrieval import create_embedder, create_reranker
 from storage.blobs import create_blob_store
 from web import documents, health, search
 from web.errors import register_error_handlers
+from workflows.search import Embedders
 
 # Room for the multipart envelope around a file of the largest allowed size.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -33,12 +34,12 @@ def create_app(settings: Settings) -> Quart:
         verifier = TokenVerifier(settings)
         await verifier.load_keys()
         pool = await storage.create_pool(settings.dsn)
-        embedder = create_embedder(settings)
+        embedders = Embedders(settings, create_embedder(settings))
         app.extensions.update(
             pool=pool,
             verifier=verifier,
             blobs=create_blob_store(settings.blob_backend, settings.blob_root),
-            embedder=embedder,
+            embedders=embedders,
             # Not the main embedder: with a paid one, every search would re-embed its
             # candidates through the provider's API. The local re-ranker brings its own.
             reranker=create_reranker(settings),
@@ -47,7 +48,7 @@ def create_app(settings: Settings) -> Quart:
             yield
         finally:
             await app.extensions["reranker"].aclose()
-            await embedder.aclose()
+            await embedders.aclose()
             await pool.close()
 
     @app.before_request

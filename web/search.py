@@ -29,7 +29,7 @@ class SearchRequest(BaseModel):
 async def search() -> dict[str, Any]:
     body = await _json_body(SearchRequest)
     hits = await search_segments(
-        current_app.extensions["pool"], current_app.extensions["embedder"],
+        current_app.extensions["pool"], current_app.extensions["embedders"],
         current_app.extensions["reranker"], principal().tenant_id, body.query,
         top_k=body.top_k, document_ids=body.document_ids, mode=body.mode,
     )  # fmt: skip

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 import asyncpg
 
 import topics
-from storage import documents, embeddings, segments
+from storage import documents, embeddings, outbox, segments
 from storage.documents import Claim
 from storage.outbox import OutboxMessage
 from workflows.documents import move
+from workflows.parsing import parsed_event
 
 log = logging.getLogger("pdfchat.embedding")
 
@@ -92,6 +93,21 @@ async def _store(
         if moved is None:
             raise _Gone
         await documents.finish_task(conn, document.tenant_id, claim.task_id)
+
+
+async def schedule_reembedding(pool: asyncpg.Pool, model: str, *, limit: int = 100) -> int:
+    """After a model switch: queue ready documents embedded with another model. They stay
+    ready, and search keeps using their old vectors until the new model covers as many of the
+    tenant's documents (workflows.search.search_model)."""
+    async with pool.acquire() as conn, conn.transaction():
+        scheduled = []
+        for document in await documents.embedded_with_other_model(conn, model, limit=limit):
+            task_id = await documents.ensure_task(conn, document.tenant_id, document.id, KIND)
+            if task_id is not None:  # None: deleted since the query
+                await documents.restart_task(conn, document.tenant_id, task_id)
+                scheduled.append(parsed_event(document))
+        await outbox.enqueue(conn, scheduled)
+    return len(scheduled)
 
 
 async def index_when_large(pool: asyncpg.Pool, model: str, dimension: int) -> None:

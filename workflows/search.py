@@ -15,9 +15,10 @@ from typing import Literal
 
 import asyncpg
 
+from config import Settings
 from core.errors import InvalidInput, NotFound
-from retrieval import Embedder, Reranker
-from storage import documents, search
+from retrieval import Embedder, Reranker, create_embedder_for_model
+from storage import documents, embeddings, search
 from storage.search import Hit
 
 Mode = Literal["vector", "text", "hybrid", "hybrid+rerank"]
@@ -45,9 +46,41 @@ def validate(query: str, top_k: int, document_ids: Sequence[str] | None, mode: s
         raise InvalidInput(f"at most {MAX_DOCUMENT_IDS} document_ids", code="too_many_documents")
 
 
+class Embedders:
+    """The configured embedder and, on demand, those of models a switch is moving away from."""
+
+    def __init__(self, settings: Settings, current: Embedder) -> None:
+        self._settings = settings
+        self.current = current
+        self._others: dict[str, Embedder] = {}
+
+    def for_model(self, model: str) -> Embedder:
+        if model == self.current.model:
+            return self.current
+        if model not in self._others:
+            self._others[model] = create_embedder_for_model(self._settings, model)
+        return self._others[model]
+
+    async def aclose(self) -> None:
+        for embedder in (self.current, *self._others.values()):
+            await embedder.aclose()
+
+
+async def search_model(pool: asyncpg.Pool, tenant_id: str, current: str) -> str | None:
+    """The model whose vectors answer for this tenant: the configured one once it covers as
+    many of the tenant's documents as any other; until then (a switch under way) the one that
+    covers the most. None when the tenant has no vectors."""
+    coverage = await embeddings.models_covering(pool, tenant_id)
+    if not coverage:
+        return None
+    if coverage.get(current, 0) >= max(coverage.values()):
+        return current
+    return max(coverage, key=lambda model: (coverage[model], model))
+
+
 async def search_segments(
     pool: asyncpg.Pool,
-    embedder: Embedder,
+    embedders: Embedders,
     reranker: Reranker,
     tenant_id: str,
     query: str,
@@ -60,7 +93,9 @@ async def search_segments(
     scope = await _own_documents(pool, tenant_id, document_ids)
     candidates = top_k if mode in ("vector", "text") else CANDIDATES
     ranked: list[list[Hit]] = []
-    if mode != "text":
+    model = await search_model(pool, tenant_id, embedders.current.model)
+    if mode != "text" and model is not None:
+        embedder = embedders.for_model(model)
         vector = await embedder.embed_query(query)
         async with pool.acquire() as conn, conn.transaction():
             ranked.append(await search.nearest(
@@ -70,7 +105,7 @@ async def search_segments(
     if mode != "vector":
         ranked.append(await search.full_text(pool, tenant_id, query=query, limit=candidates,
                                              document_ids=scope))  # fmt: skip
-    fused = ranked[0] if len(ranked) == 1 else fuse(ranked)
+    fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
     order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k)

@@ -29,7 +29,7 @@ from config import Settings
 from retrieval import LocalEmbedder, create_reranker
 from storage import embeddings, search
 from tests import pdf_factory
-from workflows.search import search_segments
+from workflows.search import Embedders, search_segments
 
 TENANT = "bench"
 SEGMENTS_PER_DOCUMENT = 1000
@@ -109,7 +109,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     indexed = [await timed(lambda v=v: nearest(v)) for v in vectors]
     text = [await timed(lambda q=q: search.full_text(pool, TENANT, query=q, limit=50))
             for q in questions]  # fmt: skip
-    hybrid = [await timed(lambda q=q: search_segments(pool, embedder, reranker, TENANT, q,
+    embedders = Embedders(settings, embedder)
+    hybrid = [await timed(lambda q=q: search_segments(pool, embedders, reranker, TENANT, q,
                                                       top_k=8)) for q in questions]  # fmt: skip
     recall = statistics.mean(
         len({h.segment_id for h in i[1]} & {h.segment_id for h in e[1]}) / 10
