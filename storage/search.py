@@ -58,14 +58,18 @@ async def nearest(
         distance = "e.embedding <=> $2::vector"
     else:
         await conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+    # Nearest first on the vectors alone (the index's own query shape), then the join for text.
     rows = await conn.fetch(
         f"""
-        SELECT {_COLUMNS}, 1 - ({distance}) AS score
-        FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id
-        WHERE e.tenant_id = $1 AND e.model = {sql_literal(model)}
-          AND ($3::uuid[] IS NULL OR e.doc_id = ANY($3))
-        ORDER BY {distance}
-        LIMIT $4
+        SELECT {_COLUMNS}, 1 - n.distance AS score
+        FROM (SELECT e.segment_id, {distance} AS distance
+              FROM segment_embeddings e
+              WHERE e.tenant_id = $1 AND e.model = {sql_literal(model)}
+                AND ($3::uuid[] IS NULL OR e.doc_id = ANY($3))
+              ORDER BY {distance}
+              LIMIT $4) n
+        JOIN segments s ON s.id = n.segment_id
+        ORDER BY n.distance
         """,
         tenant_id, list(query), document_ids, limit,
     )  # fmt: skip
