@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from agents import embed, health, outbox_relay, parse, progress  # noqa: F401  (registers them)
+from agents import (  # noqa: F401  (registers them)
+    embed,
+    health,
+    outbox_relay,
+    parse,
+    progress,
+    topic_map,
+)
 from agents.app import app, settings
 from agents.channels import declare_topics
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from quart import Blueprint, current_app, request
 
-from core.errors import InvalidInput
-from storage import documents
+from core.errors import Conflict, InvalidInput
+from storage import documents, topic_maps
 from storage.documents import STATUSES, Document
 from web.auth import principal, requires
 from workflows import documents as workflow
@@ -72,6 +72,24 @@ async def get_document(document_id: uuid.UUID) -> dict[str, Any]:
     return _view(document) | {
         "history": [{"status": e["status"], "at": e["at"].isoformat()} for e in history]
     }
+
+
+@blueprint.get("/<uuid:document_id>/topics")
+@requires("documents:read")
+async def get_topics(document_id: uuid.UUID) -> dict[str, Any]:
+    """The topic map and reading guide, computed in the background once the document is
+    ready."""
+    pool = current_app.extensions["pool"]
+    tenant_id = principal().tenant_id
+    document = await documents.get(pool, tenant_id, document_id)
+    found = await topic_maps.get(pool, tenant_id, document_id)
+    if found is None:
+        raise Conflict(
+            f"the topic map is computed after the document is ready (it is {document.status});"
+            " try again shortly",
+            code="topics_not_ready",
+        )
+    return {"document_id": str(document_id), **found}
 
 
 @blueprint.delete("/<uuid:document_id>")

@@ -1,0 +1,44 @@
+"""Topic-map agent: ready → the document's chunks clustered into labelled topics and a guide."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import asyncpg
+import faust
+
+import topics
+from agents.app import app
+from agents.channels import ready
+from agents.resources import resources
+from core.errors import NotFound
+from retrieval.topics import Chunk, topic_map
+from storage import documents, topic_maps
+
+log = logging.getLogger("pdfchat.agents.topic_map")
+
+
+@app.agent(ready)
+async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
+    deps = await resources()
+    async for event in events:
+        try:
+            await _handle(deps.pool, event)
+        except Exception:  # an escaping error would stop this agent for every document
+            log.exception("topic map not computed", extra={"document_id": event.document_id})
+
+
+async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
+    doc_id = uuid.UUID(event.document_id)
+    rows = await topic_maps.chunks_with_vectors(pool, event.tenant_id, doc_id, event.model)
+    try:
+        title = (await documents.get(pool, event.tenant_id, doc_id)).title
+    except NotFound:
+        return  # deleted meanwhile
+    chunks = [Chunk(str(r["id"]), r["page"], r["heading"], r["content"], r["embedding"].to_list())
+              for r in rows]  # fmt: skip
+    # Clustering is CPU work: a thread keeps heartbeats and the other agents going.
+    result = await asyncio.to_thread(topic_map, title, chunks)
+    await topic_maps.save(pool, event.tenant_id, doc_id, event.model, result.to_dict())
