@@ -18,7 +18,6 @@ app = faust.App(
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=1,
     broker_session_timeout=settings.broker_session_timeout_s,
-    consumer_group_instance_id=settings.worker_instance_id,
     broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
     producer_acks=-1,
     web_host="127.0.0.1",
