@@ -14,7 +14,8 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from cli.kafka import Kafka
 from cli.postgres import Postgres
@@ -23,6 +24,7 @@ from cli.processes import (
     StackError,
     StartupError,
     ensure_port_free,
+    free_port,
     http_ok,
     log_tail,
     send_signal,
@@ -59,6 +61,14 @@ class AppSpec:
     port: int
     health_url: str
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+def isolated_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings for a second stack (tests, benchmarks, the evaluation) in its own home on free
+    ports, so it runs beside `pdfchat up`."""
+    ports = {name: free_port() for name in ("web_port", "kafka_port", "kafka_controller_port",
+                                            "postgres_port", "worker_web_port_base")}  # fmt: skip
+    return Settings(home=home, **(ports | overrides))
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:

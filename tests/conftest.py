@@ -11,22 +11,16 @@ import pytest
 
 import storage
 from cli.client import PdfchatClient
-from cli.processes import free_port
-from cli.stack import Stack
+from cli.main import migrate_database
+from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
 
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    worker_ports = free_port()
-    return Settings(
-        home=tmp_path_factory.mktemp("pdfchat-home"),
-        web_port=free_port(),
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        postgres_port=free_port(),
-        worker_web_port_base=worker_ports,
+    return isolated_settings(
+        tmp_path_factory.mktemp("pdfchat-home"),
         topic_partitions=4,
         kafka_heap="512m",
         max_upload_bytes=2 * 1024 * 1024,
@@ -40,15 +34,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
 
 
-async def _prepare(settings: Settings) -> None:
-    await storage.migrate(settings.dsn)
-
-
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Stack]:
     stack = Stack(settings)
     try:
-        stack.up(prepare=_prepare)
+        stack.up(prepare=migrate_database)
         yield stack
     finally:
         stack.down()

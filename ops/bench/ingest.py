@@ -22,8 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cli.client import PdfchatClient
 from cli.main import migrate_database
-from cli.processes import free_port
-from cli.stack import Stack
+from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
 from pdf import parse_pdf
@@ -87,11 +86,7 @@ def main() -> None:
 
     files = load_files(args)
     home = Path(tempfile.mkdtemp(prefix="pdfchat-bench-"))
-    settings = Settings(
-        home=home, web_port=free_port(), kafka_port=free_port(),
-        kafka_controller_port=free_port(), postgres_port=free_port(),
-        worker_web_port_base=free_port(), workers=args.workers, log_level="WARNING",
-    )  # fmt: skip
+    settings = isolated_settings(home, workers=args.workers, log_level="WARNING")
     stack = Stack(settings)
     try:
         stack.up(prepare=migrate_database)

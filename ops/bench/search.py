@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import storage
 from cli.postgres import Postgres
-from cli.processes import free_port
+from cli.stack import isolated_settings
 from config import Settings
 from retrieval import LocalEmbedder, create_reranker
 from storage import embeddings, search
@@ -133,8 +133,7 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    settings = Settings(home=Path(tempfile.mkdtemp(prefix="pdfchat-bench-")),
-                        postgres_port=free_port())  # fmt: skip
+    settings = isolated_settings(Path(tempfile.mkdtemp(prefix="pdfchat-bench-")))
     postgres = Postgres(settings)
     postgres.start()
     try:

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from cli.main import main
 from cli.postgres import Postgres
 from cli.processes import PidFile, StartupError, free_port
-from cli.stack import AppSpec, ServiceStatus, Stack
+from cli.stack import AppSpec, ServiceStatus, Stack, isolated_settings
 from config import Settings
 
 # A stand-in for web and workers: healthy on /healthz, killed by SIGTERM like them.
@@ -50,13 +50,8 @@ def _app(name: str, code: str) -> AppSpec:
 
 @pytest.fixture(scope="module")
 def cli_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        home=tmp_path_factory.mktemp("cli-stack"),
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        postgres_port=free_port(),
-        web_port=free_port(),
-        worker_web_port_base=free_port(),
+    return isolated_settings(
+        tmp_path_factory.mktemp("cli-stack"),
         topic_partitions=2,
         kafka_heap="512m",
     )
