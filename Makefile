@@ -28,7 +28,22 @@ bench: install
 	$(BIN)/python ops/bench/ingest.py
 
 # Kafka's jars are fetched by `pdfchat up` (and the test stack) on first start: cli/kafka.py.
-install: $(VENV)/.installed
+# The browser tests (tests/browser/) run Debian's Chromium through Playwright.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT      := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+install: $(VENV)/.installed $(CHROMIUM)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "make install: the browser tests need Chromium at \
+	$(CHROMIUM); apt-get is not available here, so install the chromium package with your \
+	system's package manager" >&2; exit 1; }
+	@echo "installing Debian's chromium package for the browser tests"
+	$(APT) install -y -qq chromium >/dev/null 2>&1 || { $(APT) update -qq && \
+	  $(APT) install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "make install: chromium installed but $(CHROMIUM) is \
+	missing" >&2; exit 1; }
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -6,15 +6,17 @@ import asyncio
 import hashlib
 
 from agents import (  # noqa: F401  (registers them)
+    accounting,
     embed,
     health,
+    orchestrator,
     outbox_relay,
     parse,
     progress,
     topic_map,
 )
 from agents.app import app, settings
-from agents.channels import declare_topics
+from core.kafka import declare_topics
 
 
 def static_member_id(instance: str) -> str:
@@ -30,7 +32,7 @@ def static_member_id(instance: str) -> str:
 
 
 def main() -> None:
-    asyncio.run(declare_topics(settings))
+    asyncio.run(declare_topics(settings.kafka_bootstrap, settings.topic_partitions))
     if settings.worker_instance_id:
         app.conf.consumer_group_instance_id = static_member_id(settings.worker_instance_id)
     app.main()

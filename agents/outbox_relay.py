@@ -10,15 +10,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 
 import asyncpg
 
 import storage
 from agents.app import app, settings
-from agents.resources import resources
+from agents.resources import Resources, resources
 from storage import outbox
+from workflows.chat import fail_stale
 from workflows.embedding import schedule_reembedding
 from workflows.tasks import requeue_stale
+from workflows.topic_maps import request_missing
 
 log = logging.getLogger("pdfchat.relay")
 
@@ -49,6 +52,7 @@ async def _lead(conn: asyncpg.Connection) -> None:
     wakeup = asyncio.Event()
     await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: wakeup.set())
     deps = await resources()
+    swept = 0.0
     while True:
         wakeup.clear()
         batch = await outbox.pending(conn)
@@ -58,10 +62,20 @@ async def _lead(conn: asyncpg.Connection) -> None:
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), timeout=SWEEP_S)
-        if requeued := await requeue_stale(deps.pool, lease_s=settings.task_lease_s):
-            log.warning("requeued stale tasks", extra={"tasks": requeued})
-        if queued := await schedule_reembedding(deps.pool, deps.embedder.model):
-            log.info("re-embedding with the configured model", extra={"documents": queued})
+        if time.monotonic() - swept >= SWEEP_S:  # not on every notification: chat is busy
+            swept = time.monotonic()
+            await _sweep(deps)
+
+
+async def _sweep(deps: Resources) -> None:
+    """Work the database says is due but whose event was lost, or whose worker died."""
+    if failed := await fail_stale(deps.pool, lease_s=settings.chat_lease_s):
+        log.warning("ended stale chat sessions", extra={"sessions": failed})
+    if requeued := await requeue_stale(deps.pool, lease_s=settings.task_lease_s):
+        log.warning("requeued stale tasks", extra={"tasks": requeued})
+    if queued := await schedule_reembedding(deps.pool, deps.embedder.model):
+        log.info("re-embedding with the configured model", extra={"documents": queued})
+    await request_missing(deps.pool, lease_s=settings.task_lease_s)
 
 
 async def _publish(batch: list[outbox.PendingMessage]) -> None:

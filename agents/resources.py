@@ -1,4 +1,5 @@
-"""What agents share in one worker process: the database pool and the blob store."""
+"""What agents share in one worker process: the database pool, the blob store, the embedder,
+the re-ranker and the chat models."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import mode
 
 import storage
 from agents.app import app, settings
-from retrieval import Embedder, create_embedder
+from llm import ChatModels
+from retrieval import Embedder, Reranker, create_embedder, create_reranker
 from storage.blobs import BlobStore, create_blob_store
+from workflows.search import Embedders
+from workflows.usage import Budget, budget_of
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -26,18 +30,28 @@ class Resources(mode.Service):
     pool: asyncpg.Pool
     blobs: BlobStore
     embedder: Embedder
+    embedders: Embedders
+    reranker: Reranker
+    models: ChatModels
+    budget: Budget
 
     async def on_start(self) -> None:
         global _current
         self.pool = await storage.create_pool(settings.dsn)
         self.blobs = create_blob_store(settings.blob_backend, settings.blob_root)
         self.embedder = create_embedder(settings)
+        self.embedders = Embedders(settings, self.embedder)
+        self.reranker = create_reranker(settings)
+        self.models = ChatModels(settings)
+        self.budget = budget_of(settings, self.models.catalog)
         _current = self
         _started.set()
 
     async def on_stop(self) -> None:
         _started.clear()
-        await self.embedder.aclose()
+        await self.models.aclose()
+        await self.reranker.aclose()
+        await self.embedders.aclose()
         await self.pool.close()
 
 

@@ -1,4 +1,5 @@
-"""Topic-map agent: ready → the document's chunks clustered into labelled topics and a guide."""
+"""Topic-map agent: ready → the document's chunks clustered into labelled topics and sub-topics,
+and a guide."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
 async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
     doc_id = uuid.UUID(event.document_id)
     rows = await topic_maps.chunks_with_vectors(pool, event.tenant_id, doc_id, event.model)
+    if not rows:
+        return  # that model's vectors are gone (a switch purged them): the sweep asks again
     try:
         title = (await documents.get(pool, event.tenant_id, doc_id)).title
     except NotFound:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import json
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
+import websockets
+from websockets.exceptions import ConnectionClosedError
+
+from core.retry import backoff
 
 TERMINAL_STATUSES = frozenset({"ready", "failed"})
+LAST_MESSAGES = frozenset({"end", "error"})
+RECONNECT_ATTEMPTS = 8
 
 
 class ApiError(Exception):
@@ -17,8 +24,16 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class StreamDropped(Exception):
+    """The socket closed before the answer's end; reconnecting resumes it."""
+
+    retriable = True
+
+
 class PdfchatClient:
     def __init__(self, base_url: str, token: str, *, timeout: float = 60.0) -> None:
+        self._ws_url = base_url.replace("http", "ws", 1)
+        self._token = token
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
@@ -52,8 +67,56 @@ class PdfchatClient:
         body = await self._json(self._http.get("/v1/documents", params=params))
         return body["documents"]
 
+    async def topics(self, document_id: str) -> dict[str, Any]:
+        return await self._json(self._http.get(f"/v1/documents/{document_id}/topics"))
+
     async def delete(self, document_id: str) -> dict[str, Any]:
         return await self._json(self._http.delete(f"/v1/documents/{document_id}"))
+
+    async def chat(
+        self,
+        question: str,
+        *,
+        document_ids: list[str] | None = None,
+        conversation_id: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"question": question}
+        if document_ids is not None:
+            body["document_ids"] = document_ids
+        if conversation_id is not None:
+            body["conversation_id"] = conversation_id
+        return await self._json(self._http.post("/v1/chat", json=body))
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return await self._json(self._http.get(f"/v1/conversations/{conversation_id}"))
+
+    async def usage(self) -> dict[str, Any]:
+        return await self._json(self._http.get("/v1/usage"))
+
+    async def stream(self, session_id: str, *, last_token_seq: int = 0) -> AsyncIterator[dict]:
+        """The answer's messages after ``last_token_seq``, up to its end or error, over one
+        socket. Raises ``StreamDropped`` if the socket closes before that."""
+        url = f"{self._ws_url}/v1/chat/stream/{session_id}?last_token_seq={last_token_seq}"
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with websockets.connect(url, additional_headers=headers) as socket:
+            try:
+                async for raw in socket:
+                    message = json.loads(raw)
+                    yield message
+                    if message["type"] in LAST_MESSAGES:
+                        return
+            except ConnectionClosedError as exc:
+                raise StreamDropped(str(exc)) from exc
+        raise StreamDropped("the server closed the socket before the end of the answer")
+
+    async def answer(self, session_id: str) -> AsyncIterator[dict]:
+        """The whole answer, reconnecting with ``last_token_seq`` when the socket drops."""
+        last_seq = 0
+        async for attempt in backoff(attempts=RECONNECT_ATTEMPTS, base_s=0.2, max_s=3):
+            with attempt:
+                async for message in self.stream(session_id, last_token_seq=last_seq):
+                    last_seq = message.get("seq") or last_seq
+                    yield message
 
     async def wait_for(
         self,

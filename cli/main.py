@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import storage
+from cli.ask import ask as ask_question
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
 from cli.processes import StackError
@@ -97,6 +98,32 @@ def ingest(settings: Settings, files: tuple[Path, ...], tenant: str, user: str,
     bearer = bearer or mint(settings, tenant=tenant, user=user, roles=["editor"])
     failed = asyncio.run(ingest_files(settings.web_url, bearer, list(files), console))
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--document", "document_ids", multiple=True, help="Ask only these (repeatable).")
+@click.option("--conversation", "conversation_id", help="Continue this conversation.")
+@click.option("--tenant", default="dev", show_default=True)
+@click.option("--user", default="dev", show_default=True)
+@click.option("--token", "bearer", envvar="PDFCHAT_TOKEN", help="Use this token instead.")
+@click.pass_obj
+def ask(
+    settings: Settings,
+    question: str,
+    document_ids: tuple[str, ...],
+    conversation_id: str | None,
+    tenant: str,
+    user: str,
+    bearer: str | None,
+) -> None:
+    """Ask your documents a question; the answer streams in, then its sources."""
+    bearer = bearer or mint(settings, tenant=tenant, user=user, roles=["viewer"])
+    status = asyncio.run(ask_question(
+        settings.web_url, bearer, question, document_ids=list(document_ids) or None,
+        conversation_id=conversation_id, notes=Console(stderr=True),
+    ))  # fmt: skip
+    sys.exit(status)
 
 
 async def migrate_database(settings: Settings) -> None:

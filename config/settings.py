@@ -75,6 +75,30 @@ class Settings(BaseSettings):
     cohere_api_key: SecretStr | None = None
     cohere_base_url: str | None = None
 
+    # Chat models (llm/, docs/models.md): "provider:name" in preference order; the default
+    # `local:extractive` answers offline from the retrieved sentences.
+    chat_models: str = "local:extractive"
+    # JSON, for models the built-in table lacks or to change one, e.g.
+    # {"openai:llama3.1": {"context_window": 8192, "usd_in_per_m": 0, "usd_out_per_m": 0}}
+    chat_model_overrides: str = ""
+    chat_max_output_tokens: int = Field(default=800, ge=16)
+    chat_attempts: int = Field(default=3, ge=1)  # per model, all before its first token
+    chat_retry_max_s: float = Field(default=4.0, gt=0)  # a user is waiting: short backoff
+    chat_timeout_s: float = Field(default=60.0, gt=0)
+    chat_interactive_ttft_ms: int = Field(default=1500, gt=0)
+    chat_breaker_failures: int = Field(default=5, ge=1)
+    chat_breaker_reset_s: float = Field(default=30.0, gt=0)
+    # Default monthly chat spend per tenant; the orchestrator passes what is left of it.
+    tenant_budget_usd: float = Field(default=20.0, ge=0)
+
+    # Chat sessions: answers in flight per worker, passages per answer, how long an answer may
+    # go silent before the sweep ends it with an error, how long web processes keep finished
+    # streams for reconnecting clients (the answers topic keeps them an hour).
+    chat_concurrency: int = Field(default=32, ge=1, le=1024)
+    chat_evidence_k: int = Field(default=8, ge=1, le=50)
+    chat_lease_s: float = Field(default=60.0, gt=0)
+    answer_retention_s: float = Field(default=900.0, gt=0, le=3600)
+
     # Blob store
     blob_backend: Literal["fs"] = "fs"
     blob_dir: Path | None = None
@@ -86,6 +110,14 @@ class Settings(BaseSettings):
     jwt_ttl_s: int = 12 * 3600
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
+    # The web page's "sign in as any tenant" form (POST /v1/dev/token). Unset: on exactly when
+    # no OIDC issuer is configured. It can never be on with OIDC: the server would not accept
+    # the tokens it minted. Set it false on a development stack others can reach.
+    dev_login: bool | None = None
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        return not self.oidc_issuer and self.dev_login is not False
 
     log_level: str = "INFO"
     log_json: bool = True

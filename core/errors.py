@@ -8,6 +8,7 @@
     ├── Forbidden             valid token, role not allowed (web: 403)
     ├── NotFound              no such resource in the caller's tenant (web: 404)
     ├── Conflict              state does not allow the operation (web: 409)
+    ├── Gone                  existed, but no longer kept (web: 410)
     ├── DocumentRejected      a document that can never be parsed; carries a readable reason
     └── TransientError        worth retrying with backoff (``retriable = True``)
 
@@ -54,6 +55,10 @@ class NotFound(PdfchatError):
 
 class Conflict(PdfchatError):
     code = "conflict"
+
+
+class Gone(PdfchatError):
+    code = "gone"
 
 
 class DocumentRejected(PdfchatError):

@@ -194,33 +194,35 @@ def best_sentence_scores(query: str, passages: list[str]) -> np.ndarray:
         owner += [i] * len(parts)
     if not sentences:
         return np.zeros(len(passages))
-    vectors = _embed([query, *sentences])
+    # Candidates recur from question to question (a chat stays on its documents): cached.
+    vectors = text_vectors([query, *sentences])
     similarity = vectors[1:] @ vectors[0]
     best = np.full(len(passages), -np.inf)
     np.maximum.at(best, np.asarray(owner), similarity)
     return np.where(np.isfinite(best), best, 0.0)  # a blank passage has no sentence: 0
 
 
-_word_cache: dict[str, np.ndarray] = {}
-_word_cache_lock = threading.Lock()
-WORD_CACHE_SIZE = 50_000  # ~50 MB of float32 vectors; a search service's vocabulary repeats
+_vector_cache: dict[str, np.ndarray] = {}
+_vector_cache_lock = threading.Lock()
+# ~100 MB of float32 vectors at most: a search service's words and passages recur.
+VECTOR_CACHE_SIZE = 100_000
 
 
-def word_vectors(words: list[str]) -> np.ndarray:
-    """Unit wordllama vectors of single words, cached: most of a corpus' words recur."""
-    with _word_cache_lock:
-        known = {w: _word_cache[w] for w in words if w in _word_cache}
-    missing = [w for w in dict.fromkeys(words) if w not in known]
+def text_vectors(texts: list[str]) -> np.ndarray:
+    """Unit wordllama vectors of words or sentences, cached (cleared whole when full)."""
+    with _vector_cache_lock:
+        known = {t: _vector_cache[t] for t in texts if t in _vector_cache}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
         fresh = dict(zip(missing, _embed(missing), strict=True))
         known.update(fresh)
-        with _word_cache_lock:
-            if len(_word_cache) + len(fresh) > WORD_CACHE_SIZE:
-                _word_cache.clear()
-            _word_cache.update(fresh)
-    if not words:
+        with _vector_cache_lock:
+            if len(_vector_cache) + len(fresh) > VECTOR_CACHE_SIZE:
+                _vector_cache.clear()
+            _vector_cache.update(fresh)
+    if not texts:
         return np.zeros((0, WORDLLAMA_DIM), dtype=np.float32)
-    return np.stack([known[w] for w in words])
+    return np.stack([known[t] for t in texts])
 
 
 def soft_term_scores(query: Analysed, passages: list[Analysed]) -> np.ndarray:
@@ -232,8 +234,8 @@ def soft_term_scores(query: Analysed, passages: list[Analysed]) -> np.ndarray:
     idf = idf_weights([s for _, s in unique], [p.stems for p in passages])
     vocabulary = list(dict.fromkeys(w for p in passages for w in p.words))
     index = {w: i for i, w in enumerate(vocabulary)}
-    q = word_vectors([w for w, _ in unique])
-    v = word_vectors(vocabulary)
+    q = text_vectors([w for w, _ in unique])
+    v = text_vectors(vocabulary)
     for i, passage in enumerate(passages):
         if passage.words:
             rows = [index[w] for w in dict.fromkeys(passage.words)]

@@ -99,3 +99,56 @@ async def models_covering(
         tenant_id,
     )  # fmt: skip
     return {r["model"]: r["documents"] for r in rows}
+
+
+async def other_models(conn: asyncpg.Connection | asyncpg.Pool, model: str) -> list[str]:
+    """Registered models other than ``model``: those a switch may still have to retire."""
+    rows = await conn.fetch("SELECT name FROM embedding_models WHERE name <> $1 ORDER BY name",
+                            model)  # fmt: skip
+    return [r["name"] for r in rows]
+
+
+async def tenants_covered_by(
+    conn: asyncpg.Connection | asyncpg.Pool, old: str, new: str, *, limit: int
+) -> list[str]:
+    """Tenants with vectors from ``old`` where ``new`` has vectors for every document that
+    ``old`` has (a document's vectors of a model are written in one transaction, so one
+    vector means all of them)."""
+    rows = await conn.fetch(
+        """
+        SELECT o.tenant_id
+        FROM (SELECT DISTINCT tenant_id, doc_id FROM segment_embeddings WHERE model = $1) o
+        GROUP BY o.tenant_id
+        HAVING bool_and(EXISTS (SELECT 1 FROM segment_embeddings n
+                                WHERE n.tenant_id = o.tenant_id AND n.model = $2
+                                  AND n.doc_id = o.doc_id))
+        ORDER BY o.tenant_id
+        LIMIT $3
+        """,
+        old, new, limit,
+    )  # fmt: skip
+    return [r["tenant_id"] for r in rows]
+
+
+async def delete_for_tenants(conn: asyncpg.Connection, model: str, tenants: list[str]) -> int:
+    status = await conn.execute(
+        "DELETE FROM segment_embeddings WHERE model = $1 AND tenant_id = ANY($2::text[])",
+        model, tenants,
+    )  # fmt: skip
+    return int(status.split()[-1])
+
+
+async def retire_if_unused(conn: asyncpg.Connection, model: str) -> bool:
+    """Once no vector of ``model`` is left: drop its HNSW index (CONCURRENTLY, so outside any
+    transaction: search goes on) and forget the model, so later sweeps need not look at it.
+    Returns whether it was retired."""
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = $1)",
+                           model):  # fmt: skip
+        return False
+    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model)}")
+    status = await conn.execute(
+        "DELETE FROM embedding_models WHERE name = $1"
+        " AND NOT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = $1)",
+        model,
+    )  # fmt: skip
+    return status == "DELETE 1"

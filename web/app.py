@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 
 from quart import Quart, Response, request
 
 import storage
 from config import Settings
+from core.kafka import declare_topics
 from core.logging import request_id
 from core.tokens import TokenVerifier
+from llm.catalog import Catalog
 from retrieval import create_embedder, create_reranker
 from storage.blobs import create_blob_store
-from web import documents, health, search
+from web import chat, documents, health, page, pages, search
 from web.errors import register_error_handlers
+from web.streams import AnswerStreams
 from workflows.search import Embedders
+from workflows.usage import budget_of
 
 # Room for the multipart envelope around a file of the largest allowed size.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -27,6 +33,9 @@ def create_app(settings: Settings) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(documents.blueprint)
     app.register_blueprint(search.blueprint)
+    app.register_blueprint(chat.blueprint)
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(page.blueprint)
     register_error_handlers(app)
 
     @app.while_serving
@@ -35,6 +44,9 @@ def create_app(settings: Settings) -> Quart:
         await verifier.load_keys()
         pool = await storage.create_pool(settings.dsn)
         embedders = Embedders(settings, create_embedder(settings))
+        await declare_topics(settings.kafka_bootstrap, settings.topic_partitions)
+        streams = AnswerStreams(settings.kafka_bootstrap, retention_s=settings.answer_retention_s)
+        following = asyncio.create_task(streams.run(), name="answer-streams")
         app.extensions.update(
             pool=pool,
             verifier=verifier,
@@ -43,10 +55,15 @@ def create_app(settings: Settings) -> Quart:
             # Not the main embedder: with a paid one, every search would re-embed its
             # candidates through the provider's API. The local re-ranker brings its own.
             reranker=create_reranker(settings),
+            streams=streams,
+            budget=budget_of(settings, Catalog.from_settings(settings)),
         )
         try:
             yield
         finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following  # closes its Kafka consumer
             await app.extensions["reranker"].aclose()
             await embedders.aclose()
             await pool.close()

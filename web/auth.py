@@ -16,9 +16,9 @@ R = TypeVar("R")
 
 # What each role may do; a token may carry several roles.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"documents:read", "documents:write"}),
-    "editor": frozenset({"documents:read", "documents:write"}),
-    "viewer": frozenset({"documents:read"}),
+    "admin": frozenset({"documents:read", "documents:write", "chat:ask"}),
+    "editor": frozenset({"documents:read", "documents:write", "chat:ask"}),
+    "viewer": frozenset({"documents:read", "chat:ask"}),
 }
 
 

@@ -11,6 +11,7 @@ from core.errors import Conflict, InvalidInput
 from storage import documents, topic_maps
 from storage.documents import STATUSES, Document
 from web.auth import principal, requires
+from web.params import int_arg
 from workflows import documents as workflow
 from workflows.documents import Upload
 
@@ -50,8 +51,8 @@ async def upload() -> tuple[dict[str, Any], int, dict[str, str]]:
 @blueprint.get("")
 @requires("documents:read")
 async def list_documents() -> dict[str, Any]:
-    limit = _int_arg("limit", default=50, low=1, high=500)
-    offset = _int_arg("offset", default=0, low=0, high=10**9)
+    limit = int_arg("limit", default=50, low=1, high=500)
+    offset = int_arg("offset", default=0, low=0, high=10**9)
     status = request.args.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
@@ -131,16 +132,3 @@ def _idempotency_key() -> str | None:
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters"
         )
     return key
-
-
-def _int_arg(name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}")
-    return value

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from core.errors import (
     Conflict,
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -18,6 +19,7 @@ from core.errors import (
     Unauthenticated,
     UnsupportedMedia,
 )
+from llm.errors import BudgetExceeded
 from retrieval import ProviderError
 
 log = logging.getLogger("pdfchat.web")
@@ -31,6 +33,8 @@ HTTP_STATUS: list[tuple[type[PdfchatError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (Gone, 410),
+    (BudgetExceeded, 402),
     (ProviderError, 502),
 ]
 

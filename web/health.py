@@ -22,7 +22,8 @@ async def healthz() -> dict[str, str]:
 
 @blueprint.get("/readyz")
 async def readyz() -> tuple[dict[str, Any], int]:
-    checks = {"database": await _check(_database), "kafka": await _check(_kafka)}
+    checks = {"database": await _check(_database), "kafka": await _check(_kafka),
+              "answer_streams": await _check(_answer_streams)}  # fmt: skip
     ready = all(c["ok"] for c in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
 
@@ -52,3 +53,9 @@ async def _kafka() -> dict[str, Any]:
     writer.close()
     await writer.wait_closed()
     return {"bootstrap": settings.kafka_bootstrap}
+
+
+async def _answer_streams() -> dict[str, Any]:
+    if not current_app.extensions["streams"].caught_up.is_set():
+        raise RuntimeError("still replaying the answers topic")
+    return {}

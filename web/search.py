@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-from quart import Blueprint, current_app, request
+from pydantic import BaseModel, ConfigDict
+from quart import Blueprint, current_app
 
-from core.errors import InvalidInput
 from web.auth import principal, requires
+from web.params import json_body
 from workflows.search import Mode, search_segments
 
 blueprint = Blueprint("search", __name__, url_prefix="/v1")
-M = TypeVar("M", bound=BaseModel)
 
 
 class SearchRequest(BaseModel):
@@ -27,7 +26,7 @@ class SearchRequest(BaseModel):
 @blueprint.post("/search")
 @requires("documents:read")
 async def search() -> dict[str, Any]:
-    body = await _json_body(SearchRequest)
+    body = await json_body(SearchRequest)
     hits = await search_segments(
         current_app.extensions["pool"], current_app.extensions["embedders"],
         current_app.extensions["reranker"], principal().tenant_id, body.query,
@@ -38,15 +37,3 @@ async def search() -> dict[str, Any]:
          "text": h.content, "heading": h.heading, "score": round(h.score, 6)}
         for h in hits
     ]}  # fmt: skip
-
-
-async def _json_body(model: type[M]) -> M:
-    payload = await request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidInput("send a JSON object with Content-Type: application/json")
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "body"
-        raise InvalidInput(f"{where}: {first['msg']}") from None

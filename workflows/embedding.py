@@ -98,7 +98,7 @@ async def _store(
 async def schedule_reembedding(pool: asyncpg.Pool, model: str, *, limit: int = 100) -> int:
     """After a model switch: queue ready documents embedded with another model. They stay
     ready, and search keeps using their old vectors until the new model covers as many of the
-    tenant's documents (workflows.search.search_model)."""
+    tenant's documents (workflows.search.search_model); then the old vectors are purged."""
     async with pool.acquire() as conn, conn.transaction():
         scheduled = []
         for document in await documents.embedded_with_other_model(conn, model, limit=limit):
@@ -107,7 +107,27 @@ async def schedule_reembedding(pool: asyncpg.Pool, model: str, *, limit: int = 1
                 await documents.restart_task(conn, document.tenant_id, task_id)
                 scheduled.append(parsed_event(document))
         await outbox.enqueue(conn, scheduled)
+    await purge_replaced(pool, model)
     return len(scheduled)
+
+
+async def purge_replaced(pool: asyncpg.Pool, model: str, *, tenants_per_model: int = 20) -> int:
+    """The end of a switch: delete another model's vectors of every tenant whose documents
+    ``model`` now covers — never before, since search answers from the old vectors until then
+    (workflows.search.search_model) — and once none are left anywhere, drop that model's index.
+    Returns the vectors deleted."""
+    deleted = 0
+    for old in await embeddings.other_models(pool, model):
+        async with pool.acquire() as conn:
+            tenants = await embeddings.tenants_covered_by(conn, old, model,
+                                                          limit=tenants_per_model)  # fmt: skip
+            if tenants:
+                deleted += await embeddings.delete_for_tenants(conn, old, tenants)
+                log.info("purged the vectors of a replaced model",
+                         extra={"model": old, "tenants": len(tenants)})  # fmt: skip
+            if await embeddings.retire_if_unused(conn, old):
+                log.info("retired a replaced model and its index", extra={"model": old})
+    return deleted
 
 
 async def index_when_large(pool: asyncpg.Pool, model: str, dimension: int) -> None:

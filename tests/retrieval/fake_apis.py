@@ -17,15 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
-from collections import defaultdict, deque
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
 
-API_KEY = "test-key"
+from tests.fake_server import API_KEY, Recorded, ScriptedServer
+
 OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
 COHERE_DIMENSIONS = {"embed-english-v3.0": 1024, "embed-multilingual-v3.0": 1024}
 # Any other model name gets vectors of this length (for dimension discovery).
@@ -33,64 +31,15 @@ OTHER_DIMENSION = 12
 COHERE_MAX_TEXTS = 96
 
 
-@dataclass(frozen=True)
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
 def fake_vector(text: str, dimension: int) -> list[float]:
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
     return (np.random.default_rng(seed).normal(size=dimension) * 3.0).astype(np.float32).tolist()
 
 
-class FakeAPIs:
+class FakeAPIs(ScriptedServer):
     def __init__(self, *, api_key: str = API_KEY) -> None:
-        self.api_key = api_key
-        self.requests: list[Recorded] = []
+        super().__init__(_handler_for(self), api_key=api_key)
         self.delay_s = 0.0
-        self._failures: dict[str, deque[int]] = defaultdict(deque)
-        self._always: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeAPIs:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()  # wakes handlers that are holding an answer back
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeAPIs:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- scripting ---------------------------------------------------------------------------
-
-    def fail(self, path: str, *statuses: int) -> None:
-        """The next ``len(statuses)`` requests to ``path`` answer with these statuses."""
-        with self._lock:
-            self._failures[path].extend(statuses)
-
-    def fail_always(self, path: str, status: int) -> None:
-        with self._lock:
-            self._always[path] = status
 
     def calls(self, path: str) -> list[Recorded]:
         with self._lock:
@@ -99,10 +48,7 @@ class FakeAPIs:
     # -- answering (runs in the server's threads) --------------------------------------------
 
     def answer(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict]:
-        with self._lock:
-            self.requests.append(Recorded(path, headers, body))
-            queued = self._failures[path].popleft() if self._failures[path] else None
-            status = queued or self._always.get(path)
+        status = self.record(Recorded(path, headers, body), path)
         if self.delay_s:
             self._stop.wait(self.delay_s)
         openai = path.startswith("/v1/")

@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 
+from storage import search
 from tests import pdf_factory
 
 pytestmark = pytest.mark.stack
@@ -113,3 +114,39 @@ async def test_unknown_document_id_is_404(settings, token, tenant):
     body = {"query": "ledger", "document_ids": ["00000000-0000-0000-0000-000000000001"]}
     response = await _search(settings, token(tenant), body)
     assert response.status_code == 404
+
+
+# Full text as it was scored before the cutoff: cover density computed for every match.
+_EVERY_MATCH_SCORED = """
+    WITH q AS (
+        SELECT to_tsquery('english',
+                          replace(plainto_tsquery('english', $2)::text, '&', '|')) AS tsq,
+               ARRAY(SELECT to_tsquery('simple', quote_literal(word))
+                     FROM unnest(tsvector_to_array(to_tsvector('english', $2))) word) AS words
+    )
+    SELECT s.id FROM segments s, q
+    WHERE s.tenant_id = $1 AND s.tsv @@ q.tsq
+    ORDER BY (SELECT count(*) FROM unnest(q.words) word WHERE s.tsv @@ word)
+             + ts_rank_cd(s.tsv, q.tsq, 32) DESC, s.seq, s.content
+    LIMIT $3
+"""
+
+
+async def test_full_text_ranks_as_if_every_match_were_scored(library, tenant, db):
+    """Cover density only for passages that can reach the top must not change the order."""
+    queries = [
+        "Who kept a diary of the weather for many years?",
+        "How many shillings were spent in a single season?",
+        "Why did the parts wear out that year, and who rebuilt them after the storm?",
+        "ledger deliveries",
+        "weather",
+    ]
+    cut = 0
+    for query in queries:
+        matches = len(await db.fetch(_EVERY_MATCH_SCORED, tenant, query, 10_000))
+        for limit in (1, 3, 8, 50):
+            found = await search.full_text(db, tenant, query=query, limit=limit)
+            expected = await db.fetch(_EVERY_MATCH_SCORED, tenant, query, limit)
+            assert [h.segment_id for h in found] == [r["id"] for r in expected], (query, limit)
+            cut += matches > limit
+    assert cut >= 10  # most cases had passages the cutoff left unscored

@@ -33,6 +33,10 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
 
     async with db.acquire() as conn:
         async with conn.transaction():
+            # Only the test model's vectors: were the configured model's vectors still there,
+            # the relay's sweep would purge the test model's as those of a replaced model.
+            await conn.execute("DELETE FROM segment_embeddings WHERE doc_id = $1",
+                               uuid.UUID(document_id))  # fmt: skip
             await embeddings.register_model(conn, model, DIMENSION)
             await embeddings.replace_for_document(conn, tenant, uuid.UUID(document_id), model,
                                                   vectors)  # fmt: skip

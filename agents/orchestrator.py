@@ -1,0 +1,159 @@
+"""Orchestrator agent: a question → retrieval → the prompt → a model → the answer stream.
+
+Each answer runs in one of ``chat_concurrency`` actors, so a slow model never holds up other
+tenants' questions. Tokens and citations go straight to the answers topic; the end (with
+usage) commits with the assistant message through the outbox (workflows.chat). A crash in the
+middle leaves the session unfinished, and the relay's sweep ends it with an error once its
+lease runs out — the answer is lost, but never left hanging or duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+import faust
+from prometheus_client import Counter, Histogram
+
+import topics
+from agents.app import app, settings
+from agents.channels import answers, chat_requested
+from agents.resources import Resources, resources
+from core.errors import PdfchatError
+from llm import Delta, Evidence, Finished, Prompt, Turn
+from storage import documents
+from storage.chat import Session
+from workflows import chat, usage
+from workflows.search import MAX_QUERY_CHARS, search_segments
+
+log = logging.getLogger("pdfchat.agents.orchestrator")
+
+TIME_TO_FIRST_TOKEN = Histogram(
+    "chat_time_to_first_token_seconds",
+    "From the question's commit to its first token on the answers topic",
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
+)
+ANSWERS = Counter("chat_answers_total", "Answers by outcome", ["outcome"])
+# A follow-up this short ("and the second one?") is searched together with the question
+# before it: alone it names nothing to retrieve.
+SHORT_FOLLOW_UP_WORDS = 12
+
+
+@app.agent(chat_requested, concurrency=settings.chat_concurrency)
+async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
+    deps = await resources()
+    async for request in requests:
+        try:
+            await _answer(deps, request)
+        except Exception:  # an escaping error would stop this actor for every question
+            log.exception("question dropped", extra={"session_id": request.session_id})
+
+
+async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
+    session = await chat.claim(deps.pool, request)
+    if session is None:
+        return  # answered (or being answered) already: a redelivery
+    stream = AnswerStream(deps, session, request.requested_at)
+    timings = {"queued_s": (datetime.now(UTC) - request.requested_at).total_seconds()}
+    try:
+        started = time.perf_counter()
+        prompt = await _prompt(deps, session)
+        timings["retrieval_s"] = time.perf_counter() - started
+        remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
+        finished: Finished | None = None
+        async for piece in deps.models.answer(prompt, remaining_budget_usd=remaining):
+            if isinstance(piece, Delta):
+                await stream.token(piece.text)
+            else:
+                finished = piece
+        assert finished is not None, "a model stream ends with Finished"
+        timings["answer_s"] = time.perf_counter() - started
+        await stream.end(finished)
+        ANSWERS.labels("answered").inc()
+        log.info("answered", extra={"session_id": str(session.id), "model": finished.usage.model,
+                                    **{k: round(v, 4) for k, v in timings.items()}})  # fmt: skip
+    except PdfchatError as exc:
+        await stream.fail(exc.code, exc.message)
+        ANSWERS.labels(exc.code).inc()
+    except Exception:
+        log.exception("answer failed", extra={"session_id": str(session.id)})
+        await stream.fail("internal", "the answer failed; please ask again")
+        ANSWERS.labels("internal").inc()
+
+
+async def _prompt(deps: Resources, session: Session) -> Prompt:
+    earlier = await chat.history(deps.pool, session)
+    history = [Turn(m.role, m.content) for m in earlier]  # type: ignore[arg-type]
+    hits = await search_segments(
+        deps.pool, deps.embedders, deps.reranker, session.tenant_id, _query(session, history),
+        top_k=settings.chat_evidence_k,
+        document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
+    )  # fmt: skip
+    titles = await documents.titles(deps.pool, session.tenant_id, {h.document_id for h in hits})
+    evidence = [
+        Evidence(segment_id=str(h.segment_id), document_id=str(h.document_id), page=h.page,
+                 text=h.content, score=h.score, heading=h.heading, title=titles.get(h.document_id))
+        for h in hits
+    ]  # fmt: skip
+    return Prompt(question=session.question, evidence=evidence, history=history)
+
+
+def _query(session: Session, history: list[Turn]) -> str:
+    question = session.question
+    asked_before = [t.content for t in history if t.role == "user"]
+    if asked_before and len(question.split()) <= SHORT_FOLLOW_UP_WORDS:
+        question = f"{asked_before[-1]} {question}"
+    return question[:MAX_QUERY_CHARS]
+
+
+class AnswerStream:
+    """Numbers and sends one session's events; renews its lease while the model talks."""
+
+    def __init__(self, deps: Resources, session: Session, requested_at: datetime) -> None:
+        self._deps = deps
+        self._session = session
+        self._requested_at = requested_at
+        self._pending: list[asyncio.Future] = []
+        self._touched = time.monotonic()
+        self.seq = 0
+
+    async def token(self, text: str) -> None:
+        if self.seq == 0:
+            TIME_TO_FIRST_TOKEN.observe(
+                (datetime.now(UTC) - self._requested_at).total_seconds()
+            )
+        await self._send(topics.chat.TOKEN, content=text)
+        if time.monotonic() - self._touched > settings.chat_lease_s / 3:
+            self._touched = time.monotonic()
+            await chat.touch(self._deps.pool, self._session)
+
+    async def end(self, finished: Finished) -> None:
+        citations = [topics.Citation(**c.as_dict()) for c in finished.citations]
+        await self._send(topics.chat.CITATIONS, items=citations)
+        await self._flush()
+        model_usage = topics.Usage(
+            model=finished.usage.model, tokens_in=finished.usage.tokens_in,
+            tokens_out=finished.usage.tokens_out, cost_usd=finished.usage.cost_usd,
+        )  # fmt: skip
+        await chat.finish(self._deps.pool, self._session, answer=finished.text,
+                          citations=citations, usage=model_usage, seq=self.seq + 1)  # fmt: skip
+
+    async def fail(self, code: str, message: str) -> None:
+        await self._flush()
+        await chat.fail(self._deps.pool, self._session, code=code, message=message,
+                        seq=self.seq + 1)  # fmt: skip
+
+    async def _send(self, kind: str, **fields: object) -> None:
+        self.seq += 1
+        event = topics.AnswerEvent(
+            tenant_id=self._session.tenant_id, session_id=str(self._session.id), seq=self.seq,
+            type=kind, at=datetime.now(UTC), **fields,
+        )  # fmt: skip
+        self._pending.append(await answers.send(key=event.kafka_key(), value=event))
+
+    async def _flush(self) -> None:
+        """Wait for the broker to hold every event sent: the end must come after them."""
+        pending, self._pending = self._pending, []
+        await asyncio.gather(*pending)

@@ -1,0 +1,76 @@
+"""``pdfchat ask "question"``: the answer as it streams, then its sources.
+
+The answer goes to standard output (pipe it anywhere); sources follow it there; the
+conversation id, model and cost go to standard error, so a follow-up can name the
+conversation with ``--conversation``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from cli.client import ApiError, PdfchatClient, StreamDropped
+
+
+async def ask(
+    base_url: str,
+    token: str,
+    question: str,
+    *,
+    document_ids: list[str] | None,
+    conversation_id: str | None,
+    notes: Console,
+) -> int:
+    """Returns the exit status: 0 answered, 1 refused or failed."""
+    async with PdfchatClient(base_url, token) as client:
+        try:
+            started = await client.chat(question, document_ids=document_ids,
+                                        conversation_id=conversation_id)  # fmt: skip
+            last = await _relay(client, started["stream_session_id"])
+        except (ApiError, StreamDropped, OSError) as exc:
+            notes.print(f"[red]{getattr(exc, 'message', None) or exc}")
+            return 1
+        if last["type"] == "error":
+            notes.print(f"\n[red]{last['message']}[/] ({last['code']})")
+            return 1
+        await _sources(client, last.get("citations", []))
+        usage = last["usage"]
+        notes.print(
+            f"[dim]conversation {started['conversation_id']} · {usage['model']} · "
+            f"{usage['tokens_in']} in / {usage['tokens_out']} out · ${usage['cost_usd']:.4f}"
+        )
+    return 0
+
+
+async def _relay(client: PdfchatClient, session_id: str) -> dict:
+    """Print tokens as they come; returns the last message, with the citations added."""
+    citations: list[dict] = []
+    async for message in client.answer(session_id):
+        if message["type"] == "token":
+            sys.stdout.write(message["content"])
+            sys.stdout.flush()
+        elif message["type"] == "citations":
+            citations = message["items"]
+        else:
+            sys.stdout.write("\n")
+            return message | {"citations": citations}
+    raise StreamDropped("the answer ended without an end message")
+
+
+async def _sources(client: PdfchatClient, citations: list[dict]) -> None:
+    if not citations:
+        return
+    names: dict[str, str] = {}
+    for item in citations:
+        if item["document_id"] not in names:
+            try:
+                found = await client.document(item["document_id"])
+                names[item["document_id"]] = found.get("title") or found["filename"]
+            except ApiError:  # deleted since: the id is all we have
+                names[item["document_id"]] = item["document_id"]
+    sys.stdout.write("\nSources:\n")
+    for n, item in enumerate(citations, 1):
+        sys.stdout.write(f"  [{n}] {names[item['document_id']]}, page {item['page']}: "
+                         f"\u201c{item['quote']}\u201d\n")  # fmt: skip

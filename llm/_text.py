@@ -1,0 +1,133 @@
+"""Offline text helpers shared by the prompt pipeline, the citations and the local provider:
+a token estimate, sentence spans and content terms. No downloads, no models, microseconds."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+from retrieval.rerank import STOPWORDS
+
+# Words, numbers, CJK/kana/hangul characters one by one, and any other visible character.
+_PIECE = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+    r"|[^\W\d_]+|\d+|\S"
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_WORD = re.compile(r"[^\W_]+")
+# Chat formats wrap each message in a few tokens of their own (role, separators).
+MESSAGE_OVERHEAD_TOKENS = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """A BPE token count estimate that needs no tokenizer files (tiktoken downloads its).
+
+    Rules, from how GPT/Command-style BPE vocabularies split text: a word of up to 7 letters
+    is one token and every further 5 letters one more; digits go three to a token; every
+    CJK character and every punctuation mark or symbol is a token. On English prose this is
+    about 1.3 tokens per word, 5-15 % above what cl100k/o200k count, which is the side to err
+    on: a fitted prompt must stay inside the window.
+    """
+    total = 0
+    for piece in _PIECE.findall(text):
+        if len(piece) == 1 or _CJK.match(piece):
+            total += 1
+        elif piece.isdigit():
+            total += math.ceil(len(piece) / 3)
+        else:
+            total += 1 + max(0, math.ceil((len(piece) - 7) / 5))
+    return total
+
+
+def message_tokens(content: str) -> int:
+    return estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
+
+
+def truncate_to_tokens(text: str, budget: int) -> str:
+    """The longest prefix of ``text``, cut at a word boundary, whose estimate fits ``budget``."""
+    if estimate_tokens(text) <= budget:
+        return text
+    words = re.findall(r"\S+\s*", text)
+    lo, hi = 0, len(words)
+    while lo < hi:  # binary search on the number of words kept
+        mid = (lo + hi + 1) // 2
+        if estimate_tokens("".join(words[:mid])) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return "".join(words[:lo]).rstrip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences
+
+# A sentence ends at . ! ? (or their CJK forms) followed by space or the end, or at a newline.
+# Abbreviations such as "e.g. the" split too: the local provider then quotes a shorter span,
+# which is still verbatim.
+_SENTENCE = re.compile(r"[^\n]*?(?:[.!?](?=\s|$)|[。！？]|\n|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+def sentences(text: str) -> list[Span]:
+    """Non-blank sentences of ``text`` with their offsets; ``span.text`` is verbatim."""
+    spans: list[Span] = []
+    for match in _SENTENCE.finditer(text):
+        raw = match.group()
+        stripped = raw.strip()
+        if not stripped or not _WORD.search(stripped):
+            continue
+        start = match.start() + (len(raw) - len(raw.lstrip()))
+        spans.append(Span(start, start + len(stripped), stripped))
+    return spans
+
+
+# ---------------------------------------------------------------------------------------------
+# Terms
+
+# Words that carry the shape of a question, not its topic (on top of retrieval's stopwords).
+_QUESTION_WORDS = """also and anything does document documents else explain describe get gets give
+    happen happens kind know list long many mean means much please say says show take takes
+    tell thing things way whats something"""
+QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+# A follow-up that leans on the previous question ("and what does it cost?").
+_ANAPHORA = "it its they them their this that these those he she him her his there such same"
+ANAPHORA = frozenset(_ANAPHORA.split())
+
+
+# Snowball (Porter 2) for English: "baked" ~ "bake", "keeps" ~ "keep", "degrees" ~ "degree".
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=32768)
+def term_of(word: str) -> str | None:
+    """The term a lower-case word counts as, or None for a stopword or question word."""
+    if word in STOPWORDS or word in QUESTION_WORDS:
+        return None
+    return word if word.isdigit() else _STEMMER.stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def terms(text: str) -> list[str]:
+    """Content words of ``text``, lower case, lightly stemmed, in order."""
+    return [t for w in words(text) if (t := term_of(w)) is not None]
+
+
+def same_term(a: str, b: str) -> bool:
+    """Equal stems, or a shared 6-letter start ("employ-ee" ~ "employ-ment"): the light
+    stemmer leaves derivations apart, and six common letters are rarely a coincidence."""
+    if a == b:
+        return True
+    return len(a) >= 6 and len(b) >= 6 and a[:6] == b[:6] and a.isalpha() and b.isalpha()

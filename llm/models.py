@@ -1,0 +1,172 @@
+"""``ChatModels``: the one place every model call goes through.
+
+    models = ChatModels(settings)                 # once per process, inside the running loop
+    async for event in models.answer(prompt, remaining_budget_usd=4.20, sla="interactive"):
+        if isinstance(event, Delta): relay(event.text)
+        else: finish(event)                       # Finished: text, usage (with cost_usd), citations
+    await models.aclose()                         # at shutdown
+
+``answer``:
+
+1. estimates the prompt (``llm.prompt``) and asks the router (``llm.catalog.Router``) for the
+   candidates: too-small windows, open circuits and models over the tenant's remaining budget
+   are left out. Raises ``BudgetExceeded`` or ``ContextTooLong`` before any call when nothing
+   fits;
+2. tries the candidates in order. For each: the circuit breaker admits the call (or the model
+   is skipped), the stream is opened and its first event awaited, with backoff
+   (``core.retry.backoff``) on retriable errors — 429, 5xx, timeouts. A model that still fails,
+   or fails for good (401, 404, 400), is recorded on its breaker and the next one is tried;
+3. relays the rest of that model's stream, then yields one ``Finished`` whose usage names the
+   model actually used and carries ``cost_usd``; ``Finished.skipped`` lists the models passed
+   over and why. With every candidate failed: ``ModelsUnavailable`` (retriable).
+
+Retries and fallback stop at the first token. Once text has reached the user, retrying or
+falling back would splice a second answer onto the first, so a later failure ends the answer
+with ``AnswerInterrupted`` (carrying the partial text) and counts against the breaker.
+A consumer that stops early (``aclose`` or cancellation) closes the provider's stream and
+counts as neither success nor failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import replace
+
+from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
+
+from config import Settings
+from core.retry import backoff
+from llm.breaker import Breakers
+from llm.catalog import Catalog, ModelInfo, Need, Router, Sla
+from llm.errors import AnswerInterrupted, ModelsUnavailable
+from llm.events import Delta, Finished
+from llm.prompt import Prompt, essential_tokens, full_tokens
+from llm.providers import ChatProvider, create_provider
+
+log = logging.getLogger("pdfchat.llm")
+
+Event = Delta | Finished
+
+
+class ChatModels:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: Catalog | None = None,
+        providers: dict[str, ChatProvider] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog or Catalog.from_settings(settings)
+        self.breakers = Breakers(
+            failures=settings.chat_breaker_failures, reset_s=settings.chat_breaker_reset_s
+        )
+        self.router = Router(
+            self.catalog,
+            interactive_ttft_ms=settings.chat_interactive_ttft_ms,
+            is_open=self.breakers.is_open,
+        )
+        # Built now, so a missing key fails at start-up rather than on the first question.
+        given = providers or {}
+        self._providers: dict[str, ChatProvider] = {
+            m.model: given.get(m.model) or create_provider(m, settings) for m in self.catalog.models
+        }
+        self.max_tokens = settings.chat_max_output_tokens
+
+    def need(self, prompt: Prompt) -> Need:
+        return Need(essential_tokens(prompt), full_tokens(prompt), self.max_tokens)
+
+    async def answer(
+        self,
+        prompt: Prompt,
+        *,
+        remaining_budget_usd: float | None = None,
+        sla: Sla | None = None,
+    ) -> AsyncIterator[Event]:
+        candidates = self.router.choose(self.need(prompt), remaining_budget_usd, sla)
+        skipped: list[tuple[str, str]] = []
+        for info in candidates:
+            breaker = await self.breakers.admit(info.model)
+            if breaker is None:
+                skipped.append((info.model, "circuit open"))
+                continue
+            try:
+                first, events = await self._open(self._provider(info), prompt)
+            except Exception as exc:  # any failure before the first token: the next model
+                await self.breakers.failed(breaker, exc)
+                skipped.append((info.model, _reason(exc)))
+                log.warning("chat model %s failed, falling back: %s", info.model, _reason(exc))
+                continue
+            async with aclosing(events):
+                async for event in self._relay(info, first, events, breaker):
+                    if isinstance(event, Finished):
+                        event = replace(event, skipped=skipped)
+                    yield event
+            return
+        raise ModelsUnavailable(
+            "no chat model could answer: "
+            + ("; ".join(f"{m}: {why}" for m, why in skipped) or "none configured is usable")
+        )
+
+    async def aclose(self) -> None:
+        providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            await provider.aclose()
+
+    # -----------------------------------------------------------------------------------------
+
+    def _provider(self, info: ModelInfo) -> ChatProvider:
+        return self._providers[info.model]
+
+    async def _open(
+        self, provider: ChatProvider, prompt: Prompt
+    ) -> tuple[Event, AsyncGenerator[Event, None]]:
+        """The provider's stream and its first event, retried with backoff on retriable
+        errors; nothing has reached the user yet, so a retry is invisible."""
+        async for attempt in backoff(
+            attempts=self.settings.chat_attempts,
+            base_s=self.settings.retry_base_s,
+            max_s=self.settings.chat_retry_max_s,
+        ):
+            with attempt:
+                events = provider.stream(prompt, max_tokens=self.max_tokens)
+                try:
+                    return await anext(events), events
+                except BaseException:
+                    await events.aclose()
+                    raise
+        raise AssertionError("unreachable: backoff reraises the last error")
+
+    async def _relay(
+        self,
+        info: ModelInfo,
+        first: Event,
+        events: AsyncGenerator[Event, None],
+        breaker: AsyncCircuitBreaker,
+    ) -> AsyncIterator[Event]:
+        parts: list[str] = []
+        event = first
+        try:
+            while True:
+                if isinstance(event, Finished):
+                    break
+                parts.append(event.text)
+                yield event
+                event = await anext(events)
+        except Exception as exc:  # StopAsyncIteration too: a stream must end with Finished
+            await self.breakers.failed(breaker, exc)
+            raise AnswerInterrupted(
+                f"{info.model} failed after it began to answer: {_reason(exc)}",
+                model=info.model,
+                partial_text="".join(parts),
+            ) from exc
+        await self.breakers.succeeded(breaker)
+        usage = event.usage
+        cost = info.cost_usd(usage.tokens_in, usage.tokens_out)
+        yield replace(event, usage=replace(usage, model=info.model, cost_usd=cost))
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"

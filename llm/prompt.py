@@ -1,0 +1,180 @@
+"""The prompt pipeline: system + conversation history + retrieved context + question, fitted
+to a model's context window.
+
+``render(prompt, context_window=N, reply_tokens=R)`` builds chat messages whose estimated size
+(see ``llm._text.estimate_tokens``) plus ``R`` stays within ``N``. When it does not fit as a
+whole, it gives up, in this order:
+
+1. the oldest history turns (a conversation's start matters least to its latest question);
+2. the lowest-ranked evidence blocks (the best evidence is what the answer needs);
+3. the end of the question (last resort: a question pasted with a whole page of text).
+
+Evidence is numbered in rank order, ``[1]`` the best, and the model is told to cite with those
+numbers; ``Rendered.evidence`` maps them back (``evidence[n - 1]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.errors import InvalidInput
+from llm._text import MESSAGE_OVERHEAD_TOKENS, estimate_tokens, message_tokens, truncate_to_tokens
+
+DEFAULT_SYSTEM = (
+    "You answer questions about the user's documents. Use only the numbered context blocks "
+    "in the user's message; do not use outside knowledge. Cite every statement with the "
+    "number of the block it comes from, in square brackets, e.g. [1] or [2][3]. If the "
+    "context does not contain the answer, say that you could not find it in the documents. "
+    "Answer in the language of the question, briefly."
+)
+# Reply priming: the chat formats add a few tokens after the last message.
+REPLY_PRIMING_TOKENS = 3
+# Below this the question is too mangled to be worth asking.
+MIN_QUESTION_TOKENS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One retrieved passage, best first in ``Prompt.evidence``."""
+
+    segment_id: str
+    document_id: str
+    page: int
+    text: str
+    score: float
+    heading: str | None = None
+    title: str | None = None  # the document's title or file name, for the block's label
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    question: str
+    evidence: list[Evidence] = field(default_factory=list)
+    history: list[Turn] = field(default_factory=list)  # oldest first
+    system: str = DEFAULT_SYSTEM
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    messages: list[dict[str, str]]  # [{"role": ..., "content": ...}], system first
+    prompt_tokens: int  # estimated, including per-message overhead
+    evidence: list[Evidence]  # the blocks kept; block n is evidence[n - 1]
+    history: list[Turn]  # the turns kept
+    question: str  # as sent (possibly truncated)
+
+
+def block_label(evidence: Evidence) -> str:
+    source = evidence.title or evidence.document_id
+    heading = f", {evidence.heading}" if evidence.heading else ""
+    return f"({source}, page {evidence.page}{heading})"
+
+
+def context_block(n: int, evidence: Evidence) -> str:
+    return f"[{n}] {block_label(evidence)} {evidence.text.strip()}"
+
+
+def user_message(question: str, evidence: list[Evidence]) -> str:
+    if not evidence:
+        return f"Context: (no passages were found)\n\nQuestion: {question}"
+    blocks = "\n\n".join(context_block(i, e) for i, e in enumerate(evidence, 1))
+    return f"Context:\n{blocks}\n\nQuestion: {question}"
+
+
+def messages_for(system: str, history: list[Turn], user: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": system},
+        *({"role": t.role, "content": t.content} for t in history),
+        {"role": "user", "content": user},
+    ]
+
+
+def essential_tokens(prompt: Prompt) -> int:
+    """Tokens of the prompt without its history: what a model must take to see all evidence."""
+    user = user_message(prompt.question, ranked(prompt.evidence))
+    return message_tokens(prompt.system) + message_tokens(user) + REPLY_PRIMING_TOKENS
+
+
+def full_tokens(prompt: Prompt) -> int:
+    return essential_tokens(prompt) + sum(message_tokens(t.content) for t in prompt.history)
+
+
+def ranked(evidence: list[Evidence]) -> list[Evidence]:
+    """Best first by score; a stable sort keeps retrieval's order among equal scores."""
+    return sorted(evidence, key=lambda e: -e.score)
+
+
+def render(prompt: Prompt, *, context_window: int, reply_tokens: int) -> Rendered:
+    """Messages for a model of ``context_window`` tokens, leaving ``reply_tokens`` for the
+    answer. Raises InvalidInput when not even the system prompt and a few words of the
+    question fit."""
+    budget = context_window - reply_tokens - REPLY_PRIMING_TOKENS
+    fixed = message_tokens(prompt.system)
+    evidence = ranked(prompt.evidence)
+    question = prompt.question.strip()
+    history = _fit_history(prompt.history, budget - fixed - _user_tokens(question, evidence))
+    while evidence and fixed + _user_tokens(question, evidence) > budget:
+        evidence = evidence[:-1]  # history is already empty here: drop the weakest block
+    if fixed + _user_tokens(question, evidence) > budget:
+        question = _fit_question(question, budget - fixed)
+    user = user_message(question, evidence)
+    used = fixed + message_tokens(user) + sum(message_tokens(t.content) for t in history)
+    return Rendered(
+        messages=messages_for(prompt.system, history, user),
+        prompt_tokens=used + REPLY_PRIMING_TOKENS,
+        evidence=evidence,
+        history=history,
+        question=question,
+    )
+
+
+def _user_tokens(question: str, evidence: list[Evidence]) -> int:
+    return message_tokens(user_message(question, evidence))
+
+
+def _fit_history(history: list[Turn], budget: int) -> list[Turn]:
+    """The newest turns whose total fits ``budget`` (a turn is never cut in half)."""
+    kept: list[Turn] = []
+    for turn in reversed(history):
+        cost = message_tokens(turn.content)
+        if cost > budget:
+            break
+        kept.append(turn)
+        budget -= cost
+    kept.reverse()
+    # A history that starts with the assistant's reply reads as if the model had spoken first.
+    while kept and kept[0].role == "assistant":
+        kept.pop(0)
+    return kept
+
+
+def _fit_question(question: str, budget: int) -> str:
+    frame = message_tokens(user_message("", []))
+    room = budget - frame
+    if room < MIN_QUESTION_TOKENS:
+        raise InvalidInput(
+            f"the model's context window is too small for this prompt: {max(room, 0)} tokens "
+            "would be left for the question after the system prompt and the reply",
+            code="context_too_small",
+        )
+    return truncate_to_tokens(question, room)
+
+
+__all__ = [
+    "DEFAULT_SYSTEM",
+    "MESSAGE_OVERHEAD_TOKENS",
+    "Evidence",
+    "Prompt",
+    "Rendered",
+    "Turn",
+    "essential_tokens",
+    "estimate_tokens",
+    "full_tokens",
+    "render",
+]

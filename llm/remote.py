@@ -1,0 +1,148 @@
+"""Remote chat models through their official clients: OpenAI (and any OpenAI-compatible server:
+vLLM, Ollama, llama.cpp's server) and Cohere v2. Both stream; both send their [n]-marked answer
+through ``llm.citations``. The clients' own retries are off: ``llm.ChatModels`` owns them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from core.errors import PdfchatError, TransientError
+from llm._text import estimate_tokens
+from llm.catalog import ModelInfo
+from llm.citations import citations_from_markers
+from llm.events import Delta, Finished, Usage
+from llm.prompt import Prompt, Rendered, render
+from retrieval.embeddings import OPENAI_DEFAULT_URL, cohere_client, cohere_error, openai_error
+
+TEMPERATURE = 0.2  # grounded answers: little creativity wanted
+
+
+def finished(
+    model: str, rendered: Rendered, text: str, reported: tuple[int, int] | None
+) -> Finished:
+    """The closing event: the provider's token counts when it sent them, estimates otherwise."""
+    if reported is not None:
+        usage = Usage(model, reported[0], reported[1])
+    else:
+        usage = Usage(model, rendered.prompt_tokens, estimate_tokens(text), estimated=True)
+    return Finished(text, usage, citations_from_markers(text, rendered.evidence))
+
+
+class OpenAIChat:
+    """``chat.completions`` streaming with ``stream_options.include_usage`` (the last chunk
+    carries the token counts; servers that ignore the option get estimates)."""
+
+    def __init__(
+        self, info: ModelInfo, *, api_key: str, base_url: str | None, timeout_s: float
+    ) -> None:
+        import openai
+
+        self.model = info.model
+        self._info = info
+        # OpenAI's newer models refuse max_tokens and want max_completion_tokens, which
+        # OpenAI-compatible servers (Ollama, llama.cpp) do not all know yet.
+        self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
+        # Explicit base URL so OPENAI_BASE_URL in the environment cannot redirect us unseen.
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url or OPENAI_DEFAULT_URL,
+            max_retries=0,
+            timeout=timeout_s,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(
+        self, prompt: Prompt, *, max_tokens: int
+    ) -> AsyncGenerator[Delta | Finished, None]:
+        import openai
+
+        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
+        parts: list[str] = []
+        reported: tuple[int, int] | None = None
+        try:
+            stream = await self._client.chat.completions.create(
+                model=self._info.name,
+                messages=rendered.messages,  # type: ignore[arg-type]
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=TEMPERATURE,
+                **{self._max_tokens_field: max_tokens},
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        reported = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices[:1]:
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield Delta(choice.delta.content)
+        except openai.OpenAIError as exc:
+            raise openai_error(exc, "chat") from exc
+        yield finished(self.model, rendered, "".join(parts), reported)
+
+
+class CohereChat:
+    """Cohere v2 ``chat_stream``: text from content-delta events, usage from message-end."""
+
+    def __init__(
+        self, info: ModelInfo, *, api_key: str, base_url: str | None, timeout_s: float
+    ) -> None:
+        self.model = info.model
+        self._info = info
+        self._client, self._http = cohere_client(
+            api_key=api_key, base_url=base_url, timeout_s=timeout_s
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def stream(
+        self, prompt: Prompt, *, max_tokens: int
+    ) -> AsyncGenerator[Delta | Finished, None]:
+        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
+        parts: list[str] = []
+        reported: tuple[int, int] | None = None
+        try:
+            events = self._client.chat_stream(
+                model=self._info.name,
+                messages=rendered.messages,
+                max_tokens=max_tokens,
+                temperature=TEMPERATURE,
+            )
+            async for event in events:
+                if event.type == "content-delta":
+                    text = _delta_text(event)
+                    if text:
+                        parts.append(text)
+                        yield Delta(text)
+                elif event.type == "message-end":
+                    reported = _cohere_usage(event)
+        except PdfchatError:
+            raise
+        except Exception as exc:  # the client raises ApiError subclasses and raw httpx errors
+            raise cohere_error(exc, "chat") from exc
+        yield finished(self.model, rendered, "".join(parts), reported)
+
+
+def _delta_text(event: Any) -> str:
+    try:
+        return event.delta.message.content.text or ""
+    except AttributeError:
+        return ""
+
+
+def _cohere_usage(event: Any) -> tuple[int, int] | None:
+    delta = event.delta
+    if delta is not None and delta.error:
+        raise TransientError(f"cohere chat stream ended with an error: {delta.error}")
+    usage = delta.usage if delta is not None else None
+    if usage is None:
+        return None
+    # Billed units are what the invoice counts; raw tokens add Cohere's own prompt template.
+    for counts in (usage.billed_units, usage.tokens):
+        if counts is not None and counts.input_tokens is not None:
+            return int(counts.input_tokens), int(counts.output_tokens or 0)
+    return None

@@ -1,0 +1,149 @@
+"""Chat benchmark: concurrent WebSocket clients asking questions of the evaluation corpus.
+
+    .venv/bin/python ops/bench/chat.py [--clients 1 10 100] [--questions 3]
+
+Starts its own stack (PostgreSQL, Kafka, a worker, web) in a temporary home on free ports,
+uploads the six documents of ops/eval/corpus, then for each client count runs that many
+clients at once; each asks ``--questions`` questions one after another (POST /v1/chat, then
+the answer socket to its end). Measured per answer: time to first token (from sending the
+POST to the first token message), tokens per second of the stream, errors. Not a test: it
+asserts nothing. The default answer provider is the offline `local:extractive` one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from cli.client import ApiError, PdfchatClient
+from cli.main import migrate_database
+from cli.stack import Stack, isolated_settings
+from core.tokens import mint
+from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
+
+
+@dataclass
+class Run:
+    clients: int
+    ttft_s: list[float] = field(default_factory=list)
+    stream_tokens_per_s: list[float] = field(default_factory=list)
+    tokens: int = 0
+    errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def row(self) -> str:
+        answers = len(self.ttft_s)
+        ttft = sorted(self.ttft_s)
+        return (f"| {self.clients} | {answers} | {_ms(_pct(ttft, 50))} | {_ms(_pct(ttft, 95))} | "
+                f"{_ms(max(ttft, default=0))} | "
+                f"{statistics.median(self.stream_tokens_per_s or [0]):.0f} | "
+                f"{self.tokens / self.wall_s:.0f} | {len(self.errors)} |")  # fmt: skip
+
+
+def _pct(values: list[float], p: int) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+async def one_answer(client: PdfchatClient, question: str, run: Run) -> None:
+    sent = time.perf_counter()
+    try:
+        started = await client.chat(question)
+        first = last = None
+        tokens = 0
+        async for message in client.stream(started["stream_session_id"]):
+            if message["type"] == "token":
+                tokens += 1
+                last = time.perf_counter()
+                first = first or last
+            elif message["type"] == "error":
+                run.errors.append(message["code"])
+                return
+    except Exception as exc:  # a benchmark counts failures instead of stopping
+        run.errors.append(type(exc).__name__)
+        return
+    if first is None or last is None:
+        run.errors.append("no_tokens")
+        return
+    run.ttft_s.append(first - sent)
+    run.tokens += tokens
+    if last > first:
+        run.stream_tokens_per_s.append((tokens - 1) / (last - first))
+
+
+async def until_idle(client: PdfchatClient, document_ids: list[str]) -> None:
+    """Topic maps are computed after ready: measure chat only once they are done."""
+    async with asyncio.timeout(300):
+        for document_id in document_ids:
+            while True:
+                try:
+                    await client.topics(document_id)
+                    break
+                except ApiError:
+                    await asyncio.sleep(0.5)
+
+
+async def client_loop(base_url: str, token: str, questions: list[str], run: Run) -> None:
+    async with PdfchatClient(base_url, token, timeout=120) as client:
+        for question in questions:
+            await one_answer(client, question, run)
+
+
+async def bench(args: argparse.Namespace) -> None:
+    corpus = load_corpus()
+    pdfs = render(corpus)
+    pool = [q["question"] for q in json.loads(QUESTIONS_FILE.read_text())["questions"]]
+    with tempfile.TemporaryDirectory(prefix="pdfchat-bench-") as home:
+        settings = isolated_settings(Path(home), chat_concurrency=args.concurrency)
+        stack = Stack(settings)
+        stack.up(prepare=migrate_database)
+        try:
+            token = mint(settings, tenant="bench", user="bench", roles=["editor"])
+            async with PdfchatClient(settings.web_url, token, timeout=300) as client:
+                ids = await ingest(client, corpus, pdfs)
+                await until_idle(client, list(ids.values()))
+            print("| clients | answers | TTFT p50 ms | TTFT p95 ms | TTFT max ms | "
+                  "stream tokens/s (median) | tokens/s (all) | errors |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|")
+            for clients in args.clients:
+                run = Run(clients)
+                started = time.perf_counter()
+                await asyncio.gather(*(
+                    client_loop(settings.web_url, token, [
+                        pool[(c * args.questions + i) % len(pool)] for i in range(args.questions)
+                    ], run)
+                    for c in range(clients)
+                ))  # fmt: skip
+                run.wall_s = time.perf_counter() - started
+                print(run.row(), flush=True)
+                if run.errors:
+                    print(f"  errors: {sorted(set(run.errors))}")
+        finally:
+            stack.down()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--questions", type=int, default=3, help="per client, in sequence")
+    parser.add_argument("--concurrency", type=int, default=32,
+                        help="answers in flight per worker (PDFCHAT_CHAT_CONCURRENCY)")
+    asyncio.run(bench(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Conversations, messages and answer sessions. Every query is scoped by tenant (and user).
+
+Functions that change state take a connection so callers can compose them with
+``outbox.enqueue`` in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+UNFINISHED = ("pending", "answering")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: uuid.UUID
+    tenant_id: str
+    user_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    role: str
+    content: str
+    citations: list[dict[str, Any]]
+    usage: dict[str, Any] | None
+    session_id: uuid.UUID | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Session:
+    id: uuid.UUID
+    tenant_id: str
+    user_id: str
+    conversation_id: uuid.UUID
+    question_message_id: uuid.UUID
+    question: str
+    document_ids: list[uuid.UUID] | None
+    status: str
+    model: str | None
+    last_seq: int | None
+    error_code: str | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+_SESSION_COLUMNS = ", ".join(Session.__dataclass_fields__)
+_MESSAGE_COLUMNS = ", ".join(Message.__dataclass_fields__)
+
+
+async def create_conversation(
+    conn: asyncpg.Connection, tenant_id: str, user_id: str, title: str
+) -> Conversation:
+    row = await conn.fetchrow(
+        "INSERT INTO conversations (id, tenant_id, user_id, title) VALUES ($1, $2, $3, $4)"
+        " RETURNING *",
+        uuid.uuid4(), tenant_id, user_id, title,
+    )  # fmt: skip
+    return Conversation(**dict(row))
+
+
+async def get_conversation(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    user_id: str,
+    conversation_id: uuid.UUID,
+) -> Conversation | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM conversations WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
+        conversation_id, tenant_id, user_id,
+    )  # fmt: skip
+    return Conversation(**dict(row)) if row else None
+
+
+async def list_conversations(
+    pool: asyncpg.Pool, tenant_id: str, user_id: str, *, limit: int, offset: int
+) -> list[Conversation]:
+    rows = await pool.fetch(
+        "SELECT * FROM conversations WHERE tenant_id = $1 AND user_id = $2"
+        " ORDER BY updated_at DESC, id LIMIT $3 OFFSET $4",
+        tenant_id, user_id, limit, offset,
+    )  # fmt: skip
+    return [Conversation(**dict(r)) for r in rows]
+
+
+async def delete_conversation(
+    pool: asyncpg.Pool, tenant_id: str, user_id: str, conversation_id: uuid.UUID
+) -> bool:
+    done = await pool.execute(
+        "DELETE FROM conversations WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
+        conversation_id, tenant_id, user_id,
+    )  # fmt: skip
+    return done != "DELETE 0"
+
+
+async def add_message(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    conversation_id: uuid.UUID,
+    *,
+    role: str,
+    content: str,
+    citations: Sequence[dict[str, Any]] = (),
+    usage: dict[str, Any] | None = None,
+    session_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    message_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO messages (id, tenant_id, conversation_id, role, content, citations, usage,"
+        " session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        message_id, tenant_id, conversation_id, role, content, list(citations), usage, session_id,
+    )  # fmt: skip
+    await conn.execute(
+        "UPDATE conversations SET updated_at = now() WHERE id = $1 AND tenant_id = $2",
+        conversation_id, tenant_id,
+    )  # fmt: skip
+    return message_id
+
+
+async def messages(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    conversation_id: uuid.UUID,
+    *,
+    limit: int = 1000,
+) -> list[Message]:
+    """The conversation's last ``limit`` messages, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages"
+        " WHERE tenant_id = $1 AND conversation_id = $2"
+        " ORDER BY created_at DESC, id DESC LIMIT $3) last ORDER BY created_at, id",
+        tenant_id, conversation_id, limit,
+    )  # fmt: skip
+    return [Message(**dict(r)) for r in rows]
+
+
+async def create_session(
+    conn: asyncpg.Connection,
+    *,
+    session_id: uuid.UUID,
+    tenant_id: str,
+    user_id: str,
+    conversation_id: uuid.UUID,
+    question_message_id: uuid.UUID,
+    question: str,
+    document_ids: Sequence[uuid.UUID] | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO chat_sessions (id, tenant_id, user_id, conversation_id,"
+        " question_message_id, question, document_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        session_id, tenant_id, user_id, conversation_id, question_message_id, question,
+        list(document_ids) if document_ids is not None else None,
+    )  # fmt: skip
+
+
+async def get_session(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, session_id: uuid.UUID
+) -> Session | None:
+    row = await conn.fetchrow(
+        f"SELECT {_SESSION_COLUMNS} FROM chat_sessions WHERE id = $1 AND tenant_id = $2",
+        session_id, tenant_id,
+    )  # fmt: skip
+    return Session(**dict(row)) if row else None
+
+
+async def claim_session(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, session_id: uuid.UUID
+) -> Session | None:
+    """pending → answering, once: a redelivered request finds nothing to claim."""
+    row = await conn.fetchrow(
+        "UPDATE chat_sessions SET status = 'answering', attempts = attempts + 1,"
+        " updated_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'pending'"
+        f" RETURNING {_SESSION_COLUMNS}",
+        session_id, tenant_id,
+    )  # fmt: skip
+    return Session(**dict(row)) if row else None
+
+
+async def end_session(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    session_id: uuid.UUID,
+    *,
+    status: str,
+    last_seq: int,
+    model: str | None = None,
+    error_code: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """answering (or pending) → finished or failed; False if it had ended already."""
+    done = await conn.execute(
+        "UPDATE chat_sessions SET status = $3, last_seq = $4, model = $5, error_code = $6,"
+        " error = $7, updated_at = now(), finished_at = now()"
+        " WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering')",
+        session_id, tenant_id, status, last_seq, model, error_code, error,
+    )  # fmt: skip
+    return done != "UPDATE 0"
+
+
+async def take_stale_sessions(
+    conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
+) -> list[Session]:
+    """Unfinished sessions nobody touched for ``older_than_s``, locked for the caller's tx."""
+    rows = await conn.fetch(
+        f"SELECT {_SESSION_COLUMNS} FROM chat_sessions"
+        " WHERE status IN ('pending', 'answering')"
+        " AND updated_at < now() - make_interval(secs => $1)"
+        " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        older_than_s, limit,
+    )  # fmt: skip
+    return [Session(**dict(r)) for r in rows]
+
+
+async def touch_session(pool: asyncpg.Pool, tenant_id: str, session_id: uuid.UUID) -> None:
+    """Renew the lease of a long answer, so the sweep does not take it for dead."""
+    await pool.execute(
+        "UPDATE chat_sessions SET updated_at = now() WHERE id = $1 AND tenant_id = $2"
+        " AND status = 'answering'",
+        session_id, tenant_id,
+    )  # fmt: skip

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InvalidInput
+from llm._text import estimate_tokens, sentences, truncate_to_tokens
+from llm.prompt import (
+    DEFAULT_SYSTEM,
+    Evidence,
+    Prompt,
+    Turn,
+    essential_tokens,
+    full_tokens,
+    render,
+)
+
+
+def ev(n: int, words: int = 60, score: float | None = None) -> Evidence:
+    text = " ".join(f"fact{n}word{i}" for i in range(words)) + "."
+    return Evidence(f"s{n}", f"d{n}", n, text, 1.0 - n / 100 if score is None else score)
+
+
+def history(turns: int, words: int = 40) -> list[Turn]:
+    roles = ("user", "assistant")
+    return [
+        Turn(roles[i % 2], f"turn{i} " + " ".join(["blah"] * words))  # type: ignore[arg-type]
+        for i in range(turns)
+    ]
+
+
+def total(messages: list[dict[str, str]]) -> int:
+    return sum(estimate_tokens(m["content"]) + 4 for m in messages) + 3
+
+
+def test_estimate_is_close_to_bpe_counts_on_prose() -> None:
+    # 44 words of ordinary English; cl100k counts 51 tokens for it.
+    prose = (
+        "The quarterly report shows that revenue grew by twelve percent, driven mostly by "
+        "subscriptions in Europe, while costs stayed flat. Management expects the trend to "
+        "continue next year, although currency movements and a slower market in Asia could "
+        "reduce growth by two or three points."
+    )
+    assert 48 <= estimate_tokens(prose) <= 62
+    assert estimate_tokens("你好世界") == 4
+    assert estimate_tokens("") == 0
+
+
+def test_truncate_keeps_a_word_prefix_within_budget() -> None:
+    text = " ".join(f"w{i}" for i in range(100))
+    cut = truncate_to_tokens(text, 10)
+    assert text.startswith(cut) and estimate_tokens(cut) <= 10 < estimate_tokens(cut + " w99")
+
+
+def test_sentences_are_verbatim_spans() -> None:
+    text = "First one. Second one!\nThird without stop\n\n  Fourth?  "
+    spans = sentences(text)
+    assert [s.text for s in spans] == ["First one.", "Second one!", "Third without stop", "Fourth?"]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_everything_fits_in_a_large_window() -> None:
+    prompt = Prompt("What is fact one?", [ev(2), ev(1)], history(4))
+    rendered = render(prompt, context_window=100_000, reply_tokens=500)
+    roles = [m["role"] for m in rendered.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert rendered.messages[0]["content"] == DEFAULT_SYSTEM
+    user = rendered.messages[-1]["content"]
+    # Numbered by score, best first, with the source and page.
+    assert user.index("[1] (d1, page 1) fact1word0") < user.index("[2] (d2, page 2) fact2word0")
+    assert user.endswith("Question: What is fact one?")
+    assert rendered.prompt_tokens == total(rendered.messages)
+    assert rendered.prompt_tokens == full_tokens(prompt)
+
+
+def test_label_uses_title_and_heading() -> None:
+    item = Evidence("s", "d", 4, "Text.", 0.5, heading="Refunds", title="policy.pdf")
+    user = render(Prompt("q?", [item]), context_window=10_000, reply_tokens=10).messages[-1]
+    assert "[1] (policy.pdf, page 4, Refunds) Text." in user["content"]
+
+
+@pytest.mark.parametrize("window", [700, 900, 1100, 1500, 2500])
+def test_budget_is_respected(window: int) -> None:
+    prompt = Prompt("What is fact one? " * 5, [ev(i) for i in range(1, 9)], history(10))
+    rendered = render(prompt, context_window=window, reply_tokens=300)
+    assert rendered.prompt_tokens + 300 <= window
+    assert rendered.prompt_tokens == total(rendered.messages)
+
+
+def test_oldest_history_goes_first() -> None:
+    prompt = Prompt("What is fact one?", [ev(1), ev(2)], history(6))
+    room = essential_tokens(prompt) + 300 + 2 * (estimate_tokens(history(1)[0].content) + 4)
+    rendered = render(prompt, context_window=room, reply_tokens=300)
+    assert [t.content.split()[0] for t in rendered.history] == ["turn4", "turn5"]
+    assert len(rendered.evidence) == 2  # evidence untouched while history can give
+
+
+def test_history_never_starts_with_the_assistant() -> None:
+    turns = history(5)  # user, assistant, user, assistant, user
+    prompt = Prompt("q?", [ev(1)], turns)
+    per_turn = estimate_tokens(turns[0].content) + 4
+    rendered = render(
+        prompt, context_window=essential_tokens(prompt) + 300 + 2 * per_turn, reply_tokens=300
+    )
+    assert [t.content.split()[0] for t in rendered.history] == ["turn4"]
+
+
+def test_lowest_ranked_evidence_goes_after_all_history() -> None:
+    items = [ev(1), ev(2), ev(3)]
+    prompt = Prompt("What is fact one?", items, history(4))
+    without_last = Prompt(prompt.question, items[:2])
+    rendered = render(prompt, context_window=essential_tokens(without_last) + 310, reply_tokens=300)
+    assert rendered.history == []
+    assert [e.segment_id for e in rendered.evidence] == ["s1", "s2"]
+    assert rendered.question == "What is fact one?"
+
+
+def test_question_is_cut_last() -> None:
+    question = "Please summarise " + " ".join(f"topic{i}" for i in range(400))
+    prompt = Prompt(question, [ev(1)], history(2))
+    rendered = render(prompt, context_window=600, reply_tokens=100)
+    assert rendered.evidence == [] and rendered.history == []
+    assert question.startswith(rendered.question) and len(rendered.question) < len(question)
+    assert rendered.prompt_tokens + 100 <= 600
+
+
+def test_a_window_too_small_for_the_system_prompt_is_an_error() -> None:
+    with pytest.raises(InvalidInput) as info:
+        render(Prompt("q?", [ev(1)]), context_window=100, reply_tokens=50)
+    assert info.value.code == "context_too_small"

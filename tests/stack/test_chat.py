@@ -1,0 +1,264 @@
+"""Chat against the real stack: POST /v1/chat, the answer socket, resume, history, usage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from cli.client import PdfchatClient
+from cli.processes import free_port
+from cli.stack import AppProcess, AppSpec
+from llm import NOT_FOUND
+from storage import chat
+from tests import pdf_factory
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.stack
+
+HANDBOOK = [
+    [("h1", "The Lighthouse at Gull Point"),
+     ("p", "The lighthouse at Gull Point was built in 1871 from granite quarried on the island. "
+           "Its lamp is lit every evening at sunset by the keeper, Martha Quayle, who has kept "
+           "the light for nineteen years. The beam can be seen thirty kilometres out to sea.")],
+    [("h1", "Baking Rye Bread"),
+     ("p", "Rye bread needs a sourdough starter fed the night before. Mix four hundred grams of "
+           "rye flour with the starter and warm water, then let the dough rise for three hours. "
+           "Bake it at two hundred and twenty degrees for fifty minutes.")],
+    [("h1", "The Night Train Timetable"),
+     ("p", "The night train to Inverness leaves the central station at 21:40 every weekday. "
+           "Sleeping cars must be booked two weeks in advance. The train carries a dining car "
+           "that serves porridge at breakfast before the arrival at 07:15.")],
+]  # fmt: skip
+
+
+@pytest.fixture
+async def handbook(api, tenant) -> tuple[PdfchatClient, str]:
+    client = api(tenant)
+    created = await client.upload(pdf_factory.text_pdf(HANDBOOK), "handbook.pdf")
+    async with asyncio.timeout(90):
+        views = await client.wait_for([created["document_id"]])
+    assert views[created["document_id"]]["status"] == "ready", views
+    return client, created["document_id"]
+
+
+async def _messages(
+    settings, token: str, session_id: str, *, last: int | None = None, port: int | None = None,
+    stop_after: int | None = None,
+) -> tuple[list[dict], int | None]:
+    """The messages one socket delivers, and its close code."""
+    query = f"?last_token_seq={last}" if last is not None else ""
+    url = f"ws://127.0.0.1:{port or settings.web_port}/v1/chat/stream/{session_id}{query}"
+    received: list[dict] = []
+    async with asyncio.timeout(60), websockets.connect(
+        url, additional_headers={"Authorization": f"Bearer {token}"}
+    ) as socket:
+        try:
+            async for raw in socket:
+                received.append(json.loads(raw))
+                if stop_after is not None and len(received) >= stop_after:
+                    return received, None  # drops the connection mid-answer
+        except ConnectionClosed:
+            pass
+        return received, socket.close_code
+
+
+def _text(messages: list[dict]) -> str:
+    return "".join(m["content"] for m in messages if m["type"] == "token")
+
+
+async def test_an_answer_streams_with_citations_and_is_kept(settings, token, tenant, handbook):
+    client, document_id = handbook
+    started = await client.chat("When was the lighthouse at Gull Point built?")
+    assert set(started) >= {"stream_session_id", "conversation_id"}
+    messages, code = await _messages(settings, token(tenant), started["stream_session_id"])
+    assert code == 1000
+    kinds = [m["type"] for m in messages]
+    assert kinds[-2:] == ["citations", "end"] and set(kinds[:-2]) == {"token"}
+    assert len(kinds) > 5, "the answer arrives in many token messages"
+    assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+    answer = _text(messages)
+    assert "1871" in answer
+    items = messages[-2]["items"]
+    assert items and {(i["document_id"], i["page"]) for i in items} == {(document_id, 1)}
+    page_text = " ".join(HANDBOOK[0][1][1].split())
+    assert all(" ".join(i["quote"].split()) in page_text for i in items), items
+    usage = messages[-1]["usage"]
+    assert usage["model"] == "local:extractive" and usage["cost_usd"] == 0
+    assert usage["tokens_in"] > 0 and usage["tokens_out"] > 0
+
+    kept = await client.conversation(started["conversation_id"])
+    assert [m["role"] for m in kept["messages"]] == ["user", "assistant"]
+    assert kept["messages"][1]["content"] == answer
+    assert kept["messages"][1]["citations"] == items
+
+
+async def test_a_follow_up_uses_the_conversation(settings, token, tenant, handbook):
+    client, _ = handbook
+    first = await client.chat("How long must the rye bread dough rise?")
+    await _messages(settings, token(tenant), first["stream_session_id"])
+    follow = await client.chat("And at what temperature is it baked?",
+                               conversation_id=first["conversation_id"])  # fmt: skip
+    assert follow["conversation_id"] == first["conversation_id"]
+    messages, _ = await _messages(settings, token(tenant), follow["stream_session_id"])
+    assert "two hundred and twenty degrees" in _text(messages)
+    assert {i["page"] for i in messages[-2]["items"]} == {2}
+    kept = await client.conversation(first["conversation_id"])
+    assert [m["role"] for m in kept["messages"]] == ["user", "assistant"] * 2
+
+
+async def test_without_evidence_it_says_it_does_not_know(settings, token, tenant, handbook):
+    client, _ = handbook
+    started = await client.chat("What is the airspeed velocity of an unladen swallow?")
+    messages, _ = await _messages(settings, token(tenant), started["stream_session_id"])
+    assert _text(messages).strip() == NOT_FOUND.strip(), messages
+    assert messages[-2]["items"] == []
+
+
+async def test_resume_delivers_exactly_the_missing_tokens(settings, token, tenant, handbook):
+    client, _ = handbook
+    started = await client.chat("What does the dining car on the night train serve?")
+    session_id = started["stream_session_id"]
+    head, _ = await _messages(settings, token(tenant), session_id, stop_after=3)
+    last = head[-1]["seq"]
+    tail, code = await _messages(settings, token(tenant), session_id, last=last)
+    assert code == 1000
+    assert [m["seq"] for m in head + tail] == list(range(1, len(head) + len(tail) + 1))
+    whole, _ = await _messages(settings, token(tenant), session_id, last=0)
+    assert head + tail == whole
+    assert "porridge" in _text(whole)
+    # Everything delivered: a clear error, and the socket closes with 4410.
+    done, code = await _messages(settings, token(tenant), session_id, last=whole[-1]["seq"])
+    assert code == 4410 and done == [
+        {"type": "error", "code": "stream_finished", "message": done[0]["message"]}
+    ]
+
+
+async def test_another_web_process_resumes_the_same_stream(settings, token, tenant, handbook):
+    client, _ = handbook
+    started = await client.chat("Who keeps the light at Gull Point?")
+    session_id = started["stream_session_id"]
+    head, _ = await _messages(settings, token(tenant), session_id, stop_after=2)
+    other = settings.model_copy(update={"web_port": free_port()})
+    url = f"http://127.0.0.1:{other.web_port}/healthz"
+    second = AppProcess(other, AppSpec("web-second", [sys.executable, "-m", "web"],
+                                       other.web_port, url))  # fmt: skip
+    await asyncio.to_thread(second.start)
+    try:
+        tail, code = await _messages(settings, token(tenant), session_id,
+                                     last=head[-1]["seq"], port=other.web_port)  # fmt: skip
+    finally:
+        await asyncio.to_thread(second.stop)
+    assert code == 1000
+    assert [m["seq"] for m in head + tail] == list(range(1, len(head) + len(tail) + 1))
+    assert "Martha Quayle" in _text(head + tail)
+
+
+async def test_sockets_refuse_clearly(settings, token, tenant, handbook):
+    client, _ = handbook
+    started = await client.chat("When does the night train leave?")
+    session_id = started["stream_session_id"]
+    cases = [
+        (token(f"other-{tenant}"), session_id, None, 4404, "unknown_session"),
+        (token(tenant, user="someone-else"), session_id, None, 4404, "unknown_session"),
+        (token(tenant), str(uuid.uuid4()), None, 4404, "unknown_session"),
+        (token(tenant), "not-a-session", None, 4404, "unknown_session"),
+        (token(tenant), session_id, "-1", 4400, "bad_last_token_seq"),
+        (token(tenant), session_id, "abc", 4400, "bad_last_token_seq"),
+        ("forged.token.value", session_id, None, 4401, "unauthenticated"),
+    ]
+    for bearer, target, last, want_code, want_error in cases:
+        query = f"?last_token_seq={last}" if last is not None else ""
+        url = f"ws://127.0.0.1:{settings.web_port}/v1/chat/stream/{target}{query}"
+        async with asyncio.timeout(30), websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {bearer}"}
+        ) as socket:
+            message = json.loads(await socket.recv())
+            with pytest.raises(ConnectionClosed):
+                await socket.recv()
+        assert (message["type"], message["code"]) == ("error", want_error), (target, last)
+        assert message["message"]
+        assert socket.close_code == want_code, (target, last)
+    # The token may also come as a query parameter (browsers cannot set headers on sockets).
+    url = (f"ws://127.0.0.1:{settings.web_port}/v1/chat/stream/{session_id}"
+           f"?access_token={token(tenant)}")  # fmt: skip
+    async with asyncio.timeout(30), websockets.connect(url) as socket:
+        first = json.loads(await socket.recv())
+    assert first["type"] == "token"
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"question": ""}, 400, "empty_question"),
+    ({"question": "   "}, 400, "empty_question"),
+    ({"question": "x" * 4001}, 400, "question_too_long"),
+    ({"question": "hi", "conversation_id": "nope"}, 400, "bad_conversation_id"),
+    ({"question": "hi", "conversation_id": str(uuid.uuid4())}, 404, "unknown_conversation"),
+    ({"question": "hi", "document_ids": ["nope"]}, 400, "bad_document_id"),
+    ({"question": "hi", "document_ids": [str(uuid.uuid4())]}, 404, "unknown_document"),
+    ({"question": "hi", "model": "gpt-9"}, 400, "invalid_input"),
+    ({"question": 42}, 400, "invalid_input"),
+    ([], 400, "invalid_input"),
+])  # fmt: skip
+async def test_bad_questions_get_a_clear_error(settings, token, tenant, body, status, code):
+    async with httpx.AsyncClient(base_url=settings.web_url, timeout=30) as http:
+        headers = {"Authorization": f"Bearer {token(tenant)}"}
+        response = await http.post("/v1/chat", json=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+async def test_conversations_are_private(settings, token, tenant, handbook, api):
+    client, document_id = handbook
+    started = await client.chat("When was the lighthouse built?")
+    await _messages(settings, token(tenant), started["stream_session_id"])
+    stranger = api(f"other-{tenant}")
+    with pytest.raises(Exception, match="unknown_conversation"):
+        await stranger.conversation(started["conversation_id"])
+    with pytest.raises(Exception, match="unknown_conversation"):
+        await stranger.chat("and then?", conversation_id=started["conversation_id"])
+    with pytest.raises(Exception, match="unknown_document"):
+        await stranger.chat("what is in it?", document_ids=[document_id])
+
+
+async def test_usage_is_accounted_per_tenant(settings, token, tenant, handbook, api):
+    client, _ = handbook
+    for question in ("When was the lighthouse built?", "When does the night train leave?"):
+        started = await client.chat(question)
+        await _messages(settings, token(tenant), started["stream_session_id"])
+
+    async def accounted() -> bool:
+        return (await client.usage())["totals"]["requests"] == 2
+
+    await wait_until(accounted, within_s=30)
+    usage = await client.usage()
+    assert usage["tenant_id"] == tenant
+    assert [m["model"] for m in usage["by_model"]] == ["local:extractive"]
+    assert usage["totals"]["tokens_out"] > 0 and usage["spent_usd"] == 0
+    assert (await api(f"other-{tenant}").usage())["totals"]["requests"] == 0
+
+
+async def test_a_session_whose_orchestrator_died_ends_with_an_error(settings, token, tenant, db):
+    """A session committed without its request (as if the worker died mid-answer) is ended by
+    the sweep once its lease runs out, and the socket says so."""
+    session_id = uuid.uuid4()
+    async with db.acquire() as conn, conn.transaction():
+        conversation = await chat.create_conversation(conn, tenant, "tester", "lost")
+        message_id = await chat.add_message(conn, tenant, conversation.id, role="user",
+                                            content="lost question")  # fmt: skip
+        await chat.create_session(
+            conn, session_id=session_id, tenant_id=tenant, user_id="tester",
+            conversation_id=conversation.id, question_message_id=message_id,
+            question="lost question", document_ids=None,
+        )  # fmt: skip
+    messages, code = await _messages(settings, token(tenant), str(session_id))
+    assert messages == [{"type": "error", "seq": 1, "code": "answer_interrupted",
+                         "message": messages[0]["message"]}]  # fmt: skip
+    assert code == 1000
+    found = await chat.get_session(db, tenant, session_id)
+    assert found is not None and found.status == "failed"

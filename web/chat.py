@@ -1,0 +1,217 @@
+"""POST /v1/chat, the answer socket, and the conversations of API v1."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from quart import Blueprint, current_app, websocket
+
+from core.errors import (
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    PdfchatError,
+    TransientError,
+    Unauthenticated,
+)
+from core.tokens import Principal
+from storage import chat
+from storage.chat import Conversation, Message, Session
+from web.auth import PERMISSIONS, principal, requires
+from web.params import int_arg, json_body
+from web.streams import AnswerStreams
+from workflows import chat as workflow
+from workflows import usage
+
+blueprint = Blueprint("chat", __name__, url_prefix="/v1")
+
+# WebSocket close codes: 1000 after the end; 4000 + the HTTP status for a refusal.
+CLOSE_NORMAL = 1000
+CLOSE_TRY_AGAIN = 1013
+CLOSE_CODES: list[tuple[type[PdfchatError], int]] = [
+    (InvalidInput, 4400), (Unauthenticated, 4401), (Forbidden, 4403), (NotFound, 4404),
+    (Gone, 4410),
+]  # fmt: skip
+CATCH_UP_TIMEOUT_S = 15.0
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str
+    document_ids: list[str] | None = None
+    conversation_id: str | None = None
+
+
+@blueprint.post("/chat")
+@requires("chat:ask")
+async def ask() -> tuple[dict[str, Any], int]:
+    body = await json_body(ChatRequest)
+    who = principal()
+    pool = current_app.extensions["pool"]
+    await usage.ensure_can_answer(pool, who.tenant_id, current_app.extensions["budget"])
+    started = await workflow.start(pool, workflow.Question(
+        tenant_id=who.tenant_id, user_id=who.user_id, question=body.question,
+        document_ids=body.document_ids, conversation_id=body.conversation_id,
+    ))  # fmt: skip
+    return {
+        "stream_session_id": str(started.session_id),
+        "conversation_id": str(started.conversation_id),
+        "stream_url": f"/v1/chat/stream/{started.session_id}",
+    }, 202
+
+
+@blueprint.websocket("/chat/stream/<session_id>")
+async def stream(session_id: str) -> None:
+    await websocket.accept()
+    try:
+        await _relay(session_id)
+    except PdfchatError as exc:
+        await websocket.send_json({"type": "error", "code": exc.code, "message": exc.message})
+        code = next((c for cls, c in CLOSE_CODES if isinstance(exc, cls)), CLOSE_TRY_AGAIN)
+        await websocket.close(code, exc.code)
+
+
+async def _relay(session_id: str) -> None:
+    who = _socket_principal()
+    after = _last_token_seq()
+    session = await _own_session(who, session_id)
+    streams: AnswerStreams = current_app.extensions["streams"]
+    try:
+        await asyncio.wait_for(streams.caught_up.wait(), CATCH_UP_TIMEOUT_S)
+    except TimeoutError:
+        raise TransientError("answer streams are not available yet; reconnect shortly",
+                             code="streams_unavailable") from None  # fmt: skip
+    key = str(session.id)
+    _refuse_ended(session, streams, key, after)
+    with streams.subscribe(key, after_seq=after) as subscription:
+        for event in subscription.backlog:
+            await websocket.send_json(event.to_message())
+            if event.is_last:
+                return await websocket.close(CLOSE_NORMAL)
+        while True:
+            event = await subscription.live.get()
+            await websocket.send_json(event.to_message())
+            if event.is_last:
+                return await websocket.close(CLOSE_NORMAL)
+
+
+def _socket_principal() -> Principal:
+    header = websocket.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else websocket.args.get("access_token", "")
+    if not token:
+        raise Unauthenticated("send 'Authorization: Bearer <token>' or ?access_token=<token>")
+    who = current_app.extensions["verifier"].verify(token)
+    if not any("chat:ask" in PERMISSIONS.get(role, ()) for role in who.roles):
+        raise Forbidden(f"your roles {sorted(who.roles)} do not allow chat:ask")
+    return who
+
+
+def _last_token_seq() -> int:
+    raw = websocket.args.get("last_token_seq")
+    if raw is None:
+        return 0
+    if not raw.isdecimal() or len(raw) > 9:
+        raise InvalidInput("last_token_seq must be a non-negative integer",
+                           code="bad_last_token_seq")  # fmt: skip
+    return int(raw)
+
+
+async def _own_session(who: Principal, session_id: str) -> Session:
+    unknown = NotFound(f"no stream session {session_id}", code="unknown_session")
+    try:
+        key = uuid.UUID(session_id)
+    except ValueError:
+        raise unknown from None
+    session = await chat.get_session(current_app.extensions["pool"], who.tenant_id, key)
+    if session is None or session.user_id != who.user_id:
+        raise unknown  # another user's session looks exactly like a missing one
+    return session
+
+
+def _refuse_ended(session: Session, streams: AnswerStreams, key: str, after: int) -> None:
+    """A finished session is replayed within the retention window, and only if something is
+    left to send."""
+    if session.finished_at is None:
+        return
+    horizon = datetime.now(UTC) - timedelta(seconds=streams.retention_s)
+    if session.finished_at < horizon or not streams.done(key):
+        raise Gone(
+            "this answer is no longer streamed; read it with GET /v1/conversations/"
+            f"{session.conversation_id}", code="stream_expired",
+        )  # fmt: skip
+    if after >= streams.last_seq(key):
+        raise Gone("this answer has ended and you have all of it", code="stream_finished")
+
+
+@blueprint.get("/conversations")
+@requires("chat:ask")
+async def list_conversations() -> dict[str, Any]:
+    who = principal()
+    limit = int_arg("limit", default=50, low=1, high=500)
+    offset = int_arg("offset", default=0, low=0, high=10**9)
+    found = await chat.list_conversations(current_app.extensions["pool"], who.tenant_id,
+                                          who.user_id, limit=limit, offset=offset)  # fmt: skip
+    return {"conversations": [_conversation(c) for c in found], "limit": limit, "offset": offset}
+
+
+@blueprint.get("/conversations/<conversation_id>")
+@requires("chat:ask")
+async def get_conversation(conversation_id: str) -> dict[str, Any]:
+    pool = current_app.extensions["pool"]
+    who = principal()
+    found = await _own_conversation(who, conversation_id)
+    history = await chat.messages(pool, who.tenant_id, found.id)
+    return _conversation(found) | {"messages": [_message(m) for m in history]}
+
+
+@blueprint.delete("/conversations/<conversation_id>")
+@requires("chat:ask")
+async def delete_conversation(conversation_id: str) -> dict[str, Any]:
+    who = principal()
+    found = await _own_conversation(who, conversation_id)
+    await chat.delete_conversation(current_app.extensions["pool"], who.tenant_id, who.user_id,
+                                   found.id)  # fmt: skip
+    return {"conversation_id": str(found.id), "deleted": True}
+
+
+async def _own_conversation(who: Principal, conversation_id: str) -> Conversation:
+    unknown = NotFound(f"no conversation {conversation_id}", code="unknown_conversation")
+    try:
+        key = uuid.UUID(conversation_id)
+    except ValueError:
+        raise unknown from None
+    found = await chat.get_conversation(current_app.extensions["pool"], who.tenant_id,
+                                        who.user_id, key)  # fmt: skip
+    if found is None:
+        raise unknown
+    return found
+
+
+def _conversation(c: Conversation) -> dict[str, Any]:
+    return {
+        "conversation_id": str(c.id),
+        "title": c.title,
+        "created_at": c.created_at.isoformat(),
+        "updated_at": c.updated_at.isoformat(),
+    }
+
+
+def _message(m: Message) -> dict[str, Any]:
+    return {"message_id": str(m.id), "role": m.role, "content": m.content,
+            "citations": m.citations, "usage": m.usage,
+            "stream_session_id": str(m.session_id) if m.session_id else None,
+            "created_at": m.created_at.isoformat()}  # fmt: skip
+
+
+@blueprint.get("/usage")
+@requires("chat:ask")
+async def get_usage() -> dict[str, Any]:
+    return await usage.report(current_app.extensions["pool"], principal().tenant_id,
+                              current_app.extensions["budget"])  # fmt: skip

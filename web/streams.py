@@ -1,0 +1,170 @@
+"""Answer streams for the sockets of this web process, read from Kafka.
+
+Every web process reads every partition of the answers topic (no consumer group), starting
+``retention_s`` in the past, and keeps each session's events in memory for that long. So any
+process can serve any socket, a reconnect that lands on another process — or on a process
+started after the answer — replays exactly the events after ``last_token_seq``, and sockets
+are independent of which worker produced the answer. Tenancy is enforced where a socket is
+opened (the session must be the caller's); this is a cache, not an authority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+import topics
+from core.kafka import partitions_of
+from topics import AnswerEvent
+
+log = logging.getLogger("pdfchat.web.streams")
+
+RECONNECT_S = 2.0
+EVICT_EVERY_S = 30.0
+
+
+@dataclass
+class _Stream:
+    events: list[AnswerEvent] = field(default_factory=list)
+    listeners: set[asyncio.Queue[AnswerEvent]] = field(default_factory=set)
+    touched: float = field(default_factory=time.monotonic)
+
+    @property
+    def last_seq(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    @property
+    def done(self) -> bool:
+        return bool(self.events) and self.events[-1].is_last
+
+
+@dataclass(frozen=True)
+class Subscription:
+    backlog: list[AnswerEvent]
+    live: asyncio.Queue[AnswerEvent]
+
+
+class AnswerStreams:
+    def __init__(self, bootstrap: str, *, retention_s: float) -> None:
+        self._bootstrap = bootstrap
+        self.retention_s = retention_s
+        self._streams: dict[str, _Stream] = {}
+        self.caught_up = asyncio.Event()
+
+    # -- sockets --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def subscribe(self, session_id: str, *, after_seq: int) -> Iterator[Subscription]:
+        """The events after ``after_seq`` so far, and a queue of those still to come.
+
+        Both are taken in one step of the event loop, so nothing falls between them.
+        """
+        stream = self._streams.setdefault(session_id, _Stream())
+        live: asyncio.Queue[AnswerEvent] = asyncio.Queue()
+        stream.listeners.add(live)
+        try:
+            yield Subscription([e for e in stream.events if e.seq > after_seq], live)
+        finally:
+            stream.listeners.discard(live)
+            stream.touched = time.monotonic()
+
+    def last_seq(self, session_id: str) -> int:
+        stream = self._streams.get(session_id)
+        return stream.last_seq if stream else 0
+
+    def done(self, session_id: str) -> bool:
+        stream = self._streams.get(session_id)
+        return stream is not None and stream.done
+
+    # -- Kafka ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Follow the answers topic until cancelled, reconnecting after broker failures."""
+        evictor = asyncio.create_task(self._evict_forever())
+        try:
+            while True:
+                try:
+                    await self._follow()
+                except KafkaError as exc:
+                    log.warning("answer streams lost the broker; reconnecting",
+                                extra={"error": str(exc)})  # fmt: skip
+                    await asyncio.sleep(RECONNECT_S)
+        finally:
+            evictor.cancel()
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = await self._rewind(consumer)
+            end = await consumer.end_offsets(partitions)
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
+                for records in batches.values():
+                    for record in records:
+                        self._add(record.value)
+                if not self.caught_up.is_set() and await _reached(consumer, end):
+                    self.caught_up.set()
+                    log.info("answer streams caught up", extra={"sessions": len(self._streams)})
+        finally:
+            await consumer.stop()
+
+    async def _rewind(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        numbers = await partitions_of(self._bootstrap, topics.ANSWERS)
+        if not numbers:
+            raise KafkaError(f"topic {topics.ANSWERS} does not exist yet")
+        partitions = [TopicPartition(topics.ANSWERS, n) for n in numbers]
+        consumer.assign(partitions)
+        since_ms = int((time.time() - self.retention_s) * 1000)
+        offsets = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
+        # Not seek_to_end: that resolves at the first fetch, skipping whatever arrives between
+        # now and then — the first tokens of an answer that starts while we start.
+        end = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            found = offsets.get(tp)
+            consumer.seek(tp, found.offset if found is not None else end[tp])
+        return partitions
+
+    def _add(self, value: bytes | None) -> None:
+        try:
+            event = AnswerEvent.loads(value or b"")
+        except Exception:  # a foreign or broken record must not stop every stream
+            log.warning("skipped an undecodable answer event")
+            return
+        stream = self._streams.setdefault(event.session_id, _Stream())
+        if event.seq == 0 and event.is_last and not stream.done:
+            # The stale-session sweep does not know the last seq: it follows what we saw.
+            event = event.derive(seq=stream.last_seq + 1)
+        if event.seq <= stream.last_seq or stream.done:
+            return  # a duplicate (redelivery, replay after reconnect)
+        stream.events.append(event)
+        stream.touched = time.monotonic()
+        for listener in stream.listeners:
+            listener.put_nowait(event)
+
+    async def _evict_forever(self) -> None:
+        while True:
+            await asyncio.sleep(EVICT_EVERY_S)
+            self.evict()
+
+    def evict(self) -> None:
+        horizon = time.monotonic() - self.retention_s
+        for session_id in [s for s, stream in self._streams.items()
+                           if stream.touched < horizon and not stream.listeners]:  # fmt: skip
+            del self._streams[session_id]
+
+
+async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True

@@ -1,0 +1,201 @@
+"""Asking a question and finishing its answer: rows and events committed together.
+
+    start()   POST /v1/chat: conversation + user message + session + ChatRequested, one tx
+    claim()   the orchestrator takes a pending session (once)
+    finish()  assistant message + session finished + end event + usage event, one tx
+    fail()    session failed + error event, one tx
+    fail_stale()  the sweep fails sessions whose orchestrator died
+
+The end and error events go through the outbox, so a client never sees an answer end that did
+not commit, and every committed answer ends on the stream. Tokens and citations are sent
+straight to Kafka by the orchestrator (they are worth nothing without the end).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+import topics
+from core.errors import InvalidInput, NotFound
+from storage import chat, documents, outbox
+from storage.chat import Session
+from storage.outbox import OutboxMessage
+
+MAX_QUESTION_CHARS = 4000
+MAX_DOCUMENT_IDS = 100
+TITLE_CHARS = 80
+# How many earlier messages an answer sees; the prompt pipeline trims further to fit a model.
+HISTORY_MESSAGES = 12
+
+
+@dataclass(frozen=True)
+class Question:
+    tenant_id: str
+    user_id: str
+    question: str
+    document_ids: list[str] | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    session_id: uuid.UUID
+    conversation_id: uuid.UUID
+
+
+def validate(question: Question) -> None:
+    if not question.question.strip():
+        raise InvalidInput("question must not be empty", code="empty_question")
+    if len(question.question) > MAX_QUESTION_CHARS:
+        raise InvalidInput(f"question is longer than {MAX_QUESTION_CHARS} characters",
+                           code="question_too_long")  # fmt: skip
+    if question.document_ids is not None and len(question.document_ids) > MAX_DOCUMENT_IDS:
+        raise InvalidInput(f"at most {MAX_DOCUMENT_IDS} document_ids", code="too_many_documents")
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput(f"{what} {value!r} is not a valid id", code=f"bad_{what}") from None
+
+
+async def start(pool: asyncpg.Pool, question: Question) -> Started:
+    validate(question)
+    document_ids = await _own_documents(pool, question)
+    session_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        conversation_id = await _conversation(conn, question)
+        message_id = await chat.add_message(
+            conn, question.tenant_id, conversation_id, role="user", content=question.question,
+            session_id=session_id,
+        )  # fmt: skip
+        await chat.create_session(
+            conn, session_id=session_id, tenant_id=question.tenant_id, user_id=question.user_id,
+            conversation_id=conversation_id, question_message_id=message_id,
+            question=question.question, document_ids=document_ids,
+        )  # fmt: skip
+        requested = topics.ChatRequested(
+            tenant_id=question.tenant_id, session_id=str(session_id), user_id=question.user_id,
+            conversation_id=str(conversation_id), message_id=str(message_id),
+            question=question.question,
+            document_ids=[str(d) for d in document_ids] if document_ids is not None else None,
+            requested_at=datetime.now(UTC),
+        )  # fmt: skip
+        await outbox.enqueue(conn, [OutboxMessage.of(topics.CHAT_REQUESTED, requested)])
+    return Started(session_id, conversation_id)
+
+
+async def _own_documents(pool: asyncpg.Pool, question: Question) -> list[uuid.UUID] | None:
+    """The requested documents, all of the caller's tenant (or a 404 naming the others)."""
+    if question.document_ids is None:
+        return None
+    wanted = list(dict.fromkeys(parse_id(d, "document_id") for d in question.document_ids))
+    found = await documents.existing(pool, question.tenant_id, wanted)
+    if missing := [str(d) for d in wanted if d not in found]:
+        raise NotFound(f"no documents {', '.join(missing)}", code="unknown_document")
+    return wanted
+
+
+async def _conversation(conn: asyncpg.Connection, question: Question) -> uuid.UUID:
+    if question.conversation_id is None:
+        title = " ".join(question.question.split())[:TITLE_CHARS]
+        created = await chat.create_conversation(conn, question.tenant_id, question.user_id, title)
+        return created.id
+    conversation_id = parse_id(question.conversation_id, "conversation_id")
+    found = await chat.get_conversation(conn, question.tenant_id, question.user_id,
+                                        conversation_id)  # fmt: skip
+    if found is None:
+        raise NotFound(f"no conversation {conversation_id}", code="unknown_conversation")
+    return found.id
+
+
+async def claim(pool: asyncpg.Pool, request: topics.ChatRequested) -> Session | None:
+    return await chat.claim_session(pool, request.tenant_id, uuid.UUID(request.session_id))
+
+
+async def touch(pool: asyncpg.Pool, session: Session) -> None:
+    await chat.touch_session(pool, session.tenant_id, session.id)
+
+
+async def history(pool: asyncpg.Pool, session: Session) -> list[chat.Message]:
+    """The messages before this session's question, oldest first."""
+    earlier = await chat.messages(pool, session.tenant_id, session.conversation_id,
+                                  limit=HISTORY_MESSAGES + 1)  # fmt: skip
+    return [m for m in earlier if m.id != session.question_message_id and m.session_id !=
+            session.id]  # fmt: skip
+
+
+async def finish(
+    pool: asyncpg.Pool,
+    session: Session,
+    *,
+    answer: str,
+    citations: Sequence[topics.Citation],
+    usage: topics.Usage,
+    seq: int,
+) -> bool:
+    """Commit the answer; False when the sweep had failed the session meanwhile."""
+    now = datetime.now(UTC)
+    end = _event(session, seq, topics.chat.END, now, usage=usage)
+    spent = topics.UsageRecorded(
+        tenant_id=session.tenant_id, usage_id=str(session.id), user_id=session.user_id,
+        conversation_id=str(session.conversation_id), model=usage.model,
+        tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, cost_usd=usage.cost_usd,
+        recorded_at=now,
+    )  # fmt: skip
+    async with pool.acquire() as conn, conn.transaction():
+        if not await chat.end_session(conn, session.tenant_id, session.id, status="finished",
+                                      last_seq=seq, model=usage.model):  # fmt: skip
+            return False
+        await chat.add_message(
+            conn, session.tenant_id, session.conversation_id, role="assistant", content=answer,
+            citations=[c.asdict() for c in citations], usage=usage.asdict(),
+            session_id=session.id,
+        )  # fmt: skip
+        await outbox.enqueue(conn, [OutboxMessage.of(topics.ANSWERS, end),
+                                    OutboxMessage.of(topics.USAGE, spent)])  # fmt: skip
+    return True
+
+
+async def fail(pool: asyncpg.Pool, session: Session, *, code: str, message: str, seq: int) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        return await _fail(conn, session, code=code, message=message, seq=seq)
+
+
+async def fail_stale(pool: asyncpg.Pool, *, lease_s: float) -> list[str]:
+    """Fail sessions whose orchestrator went quiet for a lease; returns their ids.
+
+    Their last sequence number is unknown here (tokens went straight to Kafka), so the error
+    event carries seq 0 and the web tier numbers it after the last event it saw.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        stale = await chat.take_stale_sessions(conn, older_than_s=lease_s)
+        for session in stale:
+            await _fail(conn, session, code="answer_interrupted", seq=0,
+                        message="the answer was interrupted; please ask again")  # fmt: skip
+    return [str(s.id) for s in stale]
+
+
+async def _fail(
+    conn: asyncpg.Connection, session: Session, *, code: str, message: str, seq: int
+) -> bool:
+    if not await chat.end_session(conn, session.tenant_id, session.id, status="failed",
+                                  last_seq=seq, error_code=code, error=message):  # fmt: skip
+        return False
+    error = _event(session, seq, topics.chat.ERROR, datetime.now(UTC), code=code, message=message)
+    await outbox.enqueue(conn, [OutboxMessage.of(topics.ANSWERS, error)])
+    return True
+
+
+def _event(
+    session: Session, seq: int, kind: str, at: datetime, **fields: Any
+) -> topics.AnswerEvent:
+    return topics.AnswerEvent(tenant_id=session.tenant_id, session_id=str(session.id), seq=seq,
+                              type=kind, at=at, **fields)  # fmt: skip
