@@ -39,6 +39,7 @@ ANSWERS = Counter("chat_answers_total", "Answers by outcome", ["outcome"])
 # A follow-up this short ("and the second one?") is searched together with the question
 # before it: alone it names nothing to retrieve.
 SHORT_FOLLOW_UP_WORDS = 12
+SLAS = ("interactive", "batch")
 
 
 @app.agent(chat_requested, concurrency=settings.chat_concurrency)
@@ -63,7 +64,9 @@ async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
         timings["retrieval_s"] = time.perf_counter() - started
         remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
         finished: Finished | None = None
-        async for piece in deps.models.answer(prompt, remaining_budget_usd=remaining):
+        sla = request.sla if request.sla in SLAS else None
+        answering = deps.models.answer(prompt, remaining_budget_usd=remaining, sla=sla)
+        async for piece in answering:
             if isinstance(piece, Delta):
                 await stream.token(piece.text)
             else:

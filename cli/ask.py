@@ -67,7 +67,7 @@ async def _sources(client: PdfchatClient, citations: list[dict]) -> None:
         if item["document_id"] not in names:
             try:
                 found = await client.document(item["document_id"])
-                names[item["document_id"]] = found.get("title") or found["filename"]
+                names[item["document_id"]] = found["filename"]
             except ApiError:  # deleted since: the id is all we have
                 names[item["document_id"]] = item["document_id"]
     sys.stdout.write("\nSources:\n")

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # streams for reconnecting clients (the answers topic keeps them an hour).
     chat_concurrency: int = Field(default=32, ge=1, le=1024)
     chat_evidence_k: int = Field(default=8, ge=1, le=50)
+    # The local model answers from meaning only when retrieval's best passage scores this much
+    # (llm/local.py MIN_EVIDENCE_SCORE; calibrated for the local re-ranker).
+    chat_min_evidence_score: float = Field(default=0.30, ge=0)
     chat_lease_s: float = Field(default=60.0, gt=0)
     answer_retention_s: float = Field(default=900.0, gt=0, le=3600)
 

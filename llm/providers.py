@@ -38,7 +38,7 @@ def create_provider(info: ModelInfo, settings: Settings) -> ChatProvider:
     if info.provider == "local":
         from llm.local import LocalExtractive
 
-        return LocalExtractive()
+        return LocalExtractive(min_evidence_score=settings.chat_min_evidence_score)
     if info.provider == "openai":
         from llm.remote import OpenAIChat
 

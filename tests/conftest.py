@@ -29,7 +29,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         retry_base_s=0.05,
         retry_max_s=0.2,
         task_lease_s=4.0,
-        chat_lease_s=5.0,
+        chat_lease_s=10.0,
         broker_session_timeout_s=6.0,
         broker_heartbeat_interval_s=1.0,
     )

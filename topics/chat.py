@@ -43,6 +43,9 @@ class ChatRequested(SessionRecord, namespace="pdfchat.chat.ChatRequested.v1"):
     question: str
     document_ids: list[str] | None
     requested_at: datetime
+    # "interactive" prefers models quick to their first token; "batch" (or none) takes the
+    # catalog's order.
+    sla: str | None = None
 
 
 class Citation(faust.Record, serializer="json", namespace="pdfchat.chat.Citation.v1"):

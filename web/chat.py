@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, current_app, websocket
@@ -46,6 +46,7 @@ class ChatRequest(BaseModel):
     question: str
     document_ids: list[str] | None = None
     conversation_id: str | None = None
+    sla: Literal["interactive", "batch"] | None = None
 
 
 @blueprint.post("/chat")
@@ -57,7 +58,7 @@ async def ask() -> tuple[dict[str, Any], int]:
     await usage.ensure_can_answer(pool, who.tenant_id, current_app.extensions["budget"])
     started = await workflow.start(pool, workflow.Question(
         tenant_id=who.tenant_id, user_id=who.user_id, question=body.question,
-        document_ids=body.document_ids, conversation_id=body.conversation_id,
+        document_ids=body.document_ids, conversation_id=body.conversation_id, sla=body.sla,
     ))  # fmt: skip
     return {
         "stream_session_id": str(started.session_id),

@@ -41,6 +41,7 @@ class Question:
     question: str
     document_ids: list[str] | None = None
     conversation_id: str | None = None
+    sla: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ async def start(pool: asyncpg.Pool, question: Question) -> Started:
             conversation_id=str(conversation_id), message_id=str(message_id),
             question=question.question,
             document_ids=[str(d) for d in document_ids] if document_ids is not None else None,
-            requested_at=datetime.now(UTC),
+            requested_at=datetime.now(UTC), sla=question.sla,
         )  # fmt: skip
         await outbox.enqueue(conn, [OutboxMessage.of(topics.CHAT_REQUESTED, requested)])
     return Started(session_id, conversation_id)

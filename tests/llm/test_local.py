@@ -2,11 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 
 from llm.events import Delta, Finished
-from llm.local import MIN_COVERAGE, NOT_FOUND, LocalExtractive, best_coverage
+from llm.local import (
+    MIN_COVERAGE,
+    MIN_EVIDENCE_SCORE,
+    NOT_FOUND,
+    LocalExtractive,
+    best_coverage,
+)
 from llm.prompt import Evidence, Prompt, Turn
 
 HANDBOOK = [
@@ -129,9 +136,23 @@ async def test_the_answer_is_the_sentence_that_answers() -> None:
 async def test_says_it_does_not_know_without_good_evidence(
     question: str, evidence: list[Evidence]
 ) -> None:
-    _, done = await run(Prompt(question, evidence))
+    # As the re-ranker scores passages that do not answer: below the confidence bar.
+    unconvincing = [replace(e, score=MIN_EVIDENCE_SCORE - 0.05) for e in evidence]
+    _, done = await run(Prompt(question, unconvincing))
     assert done.text == NOT_FOUND
     assert done.citations == []
+
+
+async def test_a_question_in_other_words_is_answered_when_retrieval_is_confident() -> None:
+    question = "How long may a worker stay away from the office in a normal week?"
+    evidence = [replace(HANDBOOK[1], score=0.6), replace(HANDBOOK[0], score=0.2)]
+    assert best_coverage(Prompt(question, evidence)) < MIN_COVERAGE  # few words in common
+    _, done = await run(Prompt(question, evidence))
+    assert "three days a week" in done.text
+    assert {c.segment_id for c in done.citations} == {"seg-remote"}
+    doubtful = [replace(e, score=MIN_EVIDENCE_SCORE - 0.05) for e in evidence]
+    _, refused = await run(Prompt(question, doubtful))
+    assert refused.text == NOT_FOUND
 
 
 def test_threshold_separates_the_calibration_sets() -> None:

@@ -190,7 +190,7 @@ async def test_sockets_refuse_clearly(settings, token, tenant, handbook):
            f"?access_token={token(tenant)}")  # fmt: skip
     async with asyncio.timeout(30), websockets.connect(url) as socket:
         first = json.loads(await socket.recv())
-    assert first["type"] == "token"
+    assert first["type"] == "token", first
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [
@@ -202,6 +202,7 @@ async def test_sockets_refuse_clearly(settings, token, tenant, handbook):
     ({"question": "hi", "document_ids": ["nope"]}, 400, "bad_document_id"),
     ({"question": "hi", "document_ids": [str(uuid.uuid4())]}, 404, "unknown_document"),
     ({"question": "hi", "model": "gpt-9"}, 400, "invalid_input"),
+    ({"question": "hi", "sla": "instant"}, 400, "invalid_input"),
     ({"question": 42}, 400, "invalid_input"),
     ([], 400, "invalid_input"),
 ])  # fmt: skip

@@ -55,3 +55,29 @@ def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
     assert result.returncode == 1
     assert "locked.pdf: failed (encrypted)" in result.stdout
     assert "notes.txt: not uploaded: 415 not_pdf" in result.stdout
+
+
+def test_ask_streams_the_answer_then_its_sources(settings, tenant, tmp_path):
+    handbook = tmp_path / "handbook.pdf"
+    handbook.write_bytes(pdf_factory.text_pdf([[
+        ("h1", "Opening Hours"),
+        ("p", "The reading room of the Harbour Library opens at nine in the morning and closes at "
+              "half past six in the evening, except on Sundays, when it stays closed."),
+    ]]))  # fmt: skip
+    assert _run(settings, "ingest", "--tenant", tenant, str(handbook)).returncode == 0
+
+    result = _run(settings, "ask", "--tenant", tenant, "When does the reading room close?")
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer, _, sources = result.stdout.partition("\nSources:\n")
+    assert "half past six" in answer
+    assert sources.startswith("  [1] handbook.pdf, page 1: \u201c")
+    assert "local:extractive" in result.stderr and "conversation " in result.stderr
+
+    conversation = result.stderr.split("conversation ")[1].split()[0]
+    follow = _run(settings, "ask", "--tenant", tenant, "--conversation", conversation,
+                  "And on Sundays?")  # fmt: skip
+    assert follow.returncode == 0, follow.stdout + follow.stderr
+    assert "closed" in follow.stdout.partition("\nSources:\n")[0]
+
+    refused = _run(settings, "ask", "--tenant", tenant, "   ")
+    assert refused.returncode == 1 and "question must not be empty" in refused.stderr

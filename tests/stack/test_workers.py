@@ -191,8 +191,33 @@ async def test_progress_table_is_recovered_after_a_restart(stack, api, tenant, s
     await wait_until(progress_is_expected, within_s=TIMEOUT_S)
 
 
+async def test_usage_table_is_recovered_after_a_restart(stack, api, tenant, settings):
+    client = api(tenant)
+    created = await client.upload(pdf_factory.sample_pdf(2, seed=61), "usage.pdf")
+    async with asyncio.timeout(TIMEOUT_S):
+        await client.wait_for([created["document_id"]])
+    for question in ("What does the ledger record?", "Which deliveries are recorded?"):
+        started = await client.chat(question)
+        async for _ in client.answer(started["stream_session_id"]):
+            pass
+
+    async def two_answers_counted() -> bool:
+        totals = await _worker_page(settings, f"/usage/{tenant}/")
+        return bool(totals) and totals["requests"] == 2 and "local:extractive" in totals["by_model"]
+
+    await wait_until(two_answers_counted, within_s=TIMEOUT_S)
+    stack.stop("worker-1")
+    stack.start("worker-1")
+    # Nothing new happened for this tenant: the totals can only come from the changelog.
+    await wait_until(two_answers_counted, within_s=TIMEOUT_S)
+
+
 async def _progress(settings, tenant: str) -> dict | None:
-    url = f"http://127.0.0.1:{settings.worker_web_port_base}/progress/{tenant}/"
+    return await _worker_page(settings, f"/progress/{tenant}/")
+
+
+async def _worker_page(settings, path: str) -> dict | None:
+    url = f"http://127.0.0.1:{settings.worker_web_port_base}{path}"
     try:
         async with httpx.AsyncClient(timeout=5) as http:
             response = await http.get(url)
