@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 import faust
+from faust import current_event
 from prometheus_client import Counter, Histogram
 
 import topics
@@ -46,18 +47,20 @@ SLAS = ("interactive", "batch")
 async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
     deps = await resources()
     async for request in requests:
+        published = current_event().message.timestamp  # when the relay sent it
         try:
-            await _answer(deps, request)
+            await _answer(deps, request, published)
         except Exception:  # an escaping error would stop this actor for every question
             log.exception("question dropped", extra={"session_id": request.session_id})
 
 
-async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
+async def _answer(deps: Resources, request: topics.ChatRequested, published: float) -> None:
     session = await chat.claim(deps.pool, request)
     if session is None:
         return  # answered (or being answered) already: a redelivery
     stream = AnswerStream(deps, session, request.requested_at)
-    timings = {"queued_s": (datetime.now(UTC) - request.requested_at).total_seconds()}
+    asked = request.requested_at.timestamp()
+    timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
     try:
         started = time.perf_counter()
         prompt = await _prompt(deps, session)

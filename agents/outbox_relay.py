@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 
 import asyncpg
 
@@ -26,8 +25,9 @@ from workflows.topic_maps import request_missing
 log = logging.getLogger("pdfchat.relay")
 
 RECONNECT_S = 1.0
-# A sweep even without a notification: for one missed while reconnecting, and to requeue
-# stale tasks.
+# The relay looks at the outbox this often even without a notification (one may be missed
+# while reconnecting); the leader sweeps for due work (stale tasks and sessions, re-embedding,
+# missing topic maps) as often.
 SWEEP_S = 2.0
 
 
@@ -51,20 +51,29 @@ async def _lead(conn: asyncpg.Connection) -> None:
     log.info("this worker now relays the outbox")
     wakeup = asyncio.Event()
     await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: wakeup.set())
-    deps = await resources()
-    swept = 0.0
+    # The leader also sweeps, beside the relay: a slow sweep must not hold up publishing.
+    sweeper = asyncio.create_task(_sweep_forever(await resources()))
+    try:
+        while True:
+            wakeup.clear()
+            batch = await outbox.pending(conn)
+            if batch:
+                await _publish(batch)
+                await outbox.mark_published(conn, [m.id for m in batch])
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=SWEEP_S)
+    finally:
+        sweeper.cancel()
+
+
+async def _sweep_forever(deps: Resources) -> None:
     while True:
-        wakeup.clear()
-        batch = await outbox.pending(conn)
-        if batch:
-            await _publish(batch)
-            await outbox.mark_published(conn, [m.id for m in batch])
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=SWEEP_S)
-        if time.monotonic() - swept >= SWEEP_S:  # not on every notification: chat is busy
-            swept = time.monotonic()
+        try:
             await _sweep(deps)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("sweep failed; next one in a moment", extra={"error": str(exc)})
+        await asyncio.sleep(SWEEP_S)
 
 
 async def _sweep(deps: Resources) -> None:

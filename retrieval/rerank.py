@@ -280,6 +280,7 @@ class LocalReranker:
         self.embedder = embedder
         self.weights = dict(weights or WEIGHTS)
         self.name = f"local-hybrid:{embedder.model}"
+        self._passages: dict[str, np.ndarray] = {}
 
     async def rerank(
         self, query: str, passages: Sequence[str], *, top_n: int
@@ -297,15 +298,25 @@ class LocalReranker:
     async def aclose(self) -> None:
         """The embedder belongs to whoever passed it in; nothing of our own to release."""
 
+    async def _passage_vectors(self, texts: list[str]) -> np.ndarray:
+        """The embedder's vectors of the passages; the same passages come back question after
+        question, so they are remembered (cleared whole past VECTOR_CACHE_SIZE)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._passages]
+        if missing:
+            if len(self._passages) + len(missing) > VECTOR_CACHE_SIZE:
+                self._passages.clear()
+            fresh = await self.embedder.embed_documents(missing)
+            self._passages.update(zip(missing, (np.asarray(v) for v in fresh), strict=True))
+        return np.stack([self._passages[t] for t in texts])
+
     async def _cosine(self, query: str, texts: list[str]) -> np.ndarray:
         filled = [i for i, t in enumerate(texts) if t.strip()]  # blank passages score 0
         cosine = np.zeros(len(texts))
         if filled:
             q, p = await asyncio.gather(
-                self.embedder.embed_query(query),
-                self.embedder.embed_documents([texts[i] for i in filled]),
+                self.embedder.embed_query(query), self._passage_vectors([texts[i] for i in filled])
             )
-            cosine[filled] = np.asarray(p) @ np.asarray(q)
+            cosine[filled] = p @ np.asarray(q)
         return cosine
 
 

@@ -142,12 +142,13 @@ def _refuse_ended(session: Session, streams: AnswerStreams, key: str, after: int
     if session.finished_at is None:
         return
     horizon = datetime.now(UTC) - timedelta(seconds=streams.retention_s)
-    if session.finished_at < horizon or not streams.done(key):
+    if session.finished_at < horizon:
         raise Gone(
             "this answer is no longer streamed; read it with GET /v1/conversations/"
             f"{session.conversation_id}", code="stream_expired",
         )  # fmt: skip
-    if after >= streams.last_seq(key):
+    # Its end may still be on its way (committed, not yet relayed): then the socket waits.
+    if streams.done(key) and after >= streams.last_seq(key):
         raise Gone("this answer has ended and you have all of it", code="stream_finished")
 
 
