@@ -17,7 +17,7 @@ down:
 status:
 	$(BIN)/pdfchat status
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -28,12 +28,13 @@ bench: install
 	$(BIN)/python ops/bench/ingest.py
 
 # Kafka's jars are fetched by `pdfchat up` (and the test stack) on first start: cli/kafka.py.
-# The browser tests (tests/browser/) run Debian's Chromium through Playwright.
+# The browser tests (tests/browser/) run Debian's Chromium through Playwright: `make test`
+# installs it; the product itself does not need it.
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-install: $(VENV)/.installed $(CHROMIUM)
+install: $(VENV)/.installed
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "make install: the browser tests need Chromium at \

@@ -49,7 +49,8 @@ class Run:
         return (f"| {self.clients} | {answers} | {_ms(_pct(ttft, 50))} | {_ms(_pct(ttft, 95))} | "
                 f"{_ms(max(ttft, default=0))} | "
                 f"{statistics.median(self.stream_tokens_per_s or [0]):.0f} | "
-                f"{self.tokens / self.wall_s:.0f} | {len(self.errors)} |")  # fmt: skip
+                f"{self.tokens / self.wall_s:.0f} | {answers / self.wall_s:.1f} | "
+                f"{len(self.errors)} |")  # fmt: skip
 
 
 def _pct(values: list[float], p: int) -> float:
@@ -128,8 +129,8 @@ async def bench(args: argparse.Namespace) -> None:
             await asyncio.gather(*(client_loop(settings.web_url, token, pool[c::10][:3], Run(0))
                                    for c in range(10)))  # fmt: skip
             print("| clients | answers | TTFT p50 ms | TTFT p95 ms | TTFT max ms | "
-                  "stream tokens/s (median) | tokens/s (all) | errors |")  # fmt: skip
-            print("|---|---|---|---|---|---|---|---|")
+                  "stream tokens/s (median) | tokens/s (all) | answers/s | errors |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|---|")
             for clients in args.clients:
                 run = Run(clients)
                 started = time.perf_counter()

@@ -7,19 +7,16 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from cli.stack import AppProcess, Stack, web_spec, worker_spec
-from config import Settings
 from retrieval import LOCAL_MODEL
 from storage import documents, embeddings
 from tests import pdf_factory
 from tests.retrieval.fake_apis import API_KEY, FakeAPIs
+from tests.stack.restart import apps_with
 from tests.waiting import wait_until
 from workflows.embedding import purge_replaced, schedule_reembedding
 from workflows.search import search_model
@@ -140,25 +137,6 @@ async def test_a_replaced_model_is_purged_only_once_covered_then_its_index_dropp
 # --- a switch between two real providers ------------------------------------------------------
 
 
-@contextmanager
-def _apps_with(stack: Stack, settings: Settings) -> Iterator[None]:
-    """Run the stack's worker and web server with ``settings``; put the originals back after,
-    so later tests find the stack as it was."""
-    originals = {name: stack.apps[name] for name in ("worker-1", "web")}
-    for name in originals:
-        stack.stop(name)
-    try:
-        for spec in (worker_spec(settings, 1), web_spec(settings)):
-            stack.apps[spec.name] = AppProcess(settings, spec)
-            stack.start(spec.name)
-        yield
-    finally:
-        for name, app in originals.items():
-            stack.stop(name)
-            stack.apps[name] = app
-            stack.start(name)
-
-
 async def _vector_search(settings, token: str, query: str) -> list[dict]:
     async with httpx.AsyncClient(base_url=settings.web_url, timeout=30) as http:
         response = await http.post("/v1/search", json={"query": query, "mode": "vector"},
@@ -179,7 +157,7 @@ async def test_switching_providers_re_embeds_answers_throughout_then_purges(
             "openai_api_key": SecretStr(API_KEY), "openai_base_url": f"{fake.url}/v1",
         })  # fmt: skip
         new = "openai:fake-embed"  # model B: an OpenAI-compatible server
-        with _apps_with(stack, switched):
+        with apps_with(stack, switched):
             answers: list[int] = []
 
             async def switched_over() -> bool:
