@@ -72,5 +72,6 @@ async def _sources(client: PdfchatClient, citations: list[dict]) -> None:
                 names[item["document_id"]] = item["document_id"]
     sys.stdout.write("\nSources:\n")
     for n, item in enumerate(citations, 1):
-        sys.stdout.write(f"  [{n}] {names[item['document_id']]}, page {item['page']}: "
+        label = item.get("marker") or n  # the [n] the answer text uses
+        sys.stdout.write(f"  [{label}] {names[item['document_id']]}, page {item['page']}: "
                          f"\u201c{item['quote']}\u201d\n")  # fmt: skip

@@ -35,15 +35,17 @@ def citations_from_markers(answer: str, evidence: list[Evidence]) -> list[Citati
         for n in cited_numbers(match.group(1)):
             if 1 <= n <= len(evidence):
                 claims.setdefault(n, []).append(claim)
-    return [quote_citation(evidence[n - 1], " ".join(parts)) for n, parts in claims.items()]
+    return [quote_citation(evidence[n - 1], " ".join(parts), marker=n)
+            for n, parts in claims.items()]  # fmt: skip
 
 
-def quote_citation(evidence: Evidence, claim: str) -> Citation:
+def quote_citation(evidence: Evidence, claim: str, *, marker: int | None = None) -> Citation:
     return Citation(
         document_id=evidence.document_id,
         page=evidence.page,
         segment_id=evidence.segment_id,
         quote=best_quote(evidence.text, claim),
+        marker=marker,
     )
 
 

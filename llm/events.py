@@ -25,6 +25,7 @@ class Citation:
     page: int
     segment_id: str
     quote: str  # verbatim from the evidence text
+    marker: int | None = None  # the [n] in the answer text that points here
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -32,6 +33,7 @@ class Citation:
             "page": self.page,
             "segment_id": self.segment_id,
             "quote": self.quote,
+            "marker": self.marker,
         }
 
 

@@ -360,7 +360,8 @@ def _citations(chosen: list[Candidate], evidence: list[Evidence]) -> list[Citati
     for candidate in chosen:
         item = evidence[candidate.block - 1]
         citations.append(
-            Citation(item.document_id, item.page, item.segment_id, shorten(candidate.span.text))
+            Citation(item.document_id, item.page, item.segment_id, shorten(candidate.span.text),
+                     marker=candidate.block)
         )
     return citations
 

@@ -53,6 +53,7 @@ class Citation(faust.Record, serializer="json", namespace="pdfchat.chat.Citation
     page: int
     segment_id: str
     quote: str
+    marker: int | None = None  # the [n] of the answer text that points here
 
 
 class Usage(faust.Record, serializer="json", namespace="pdfchat.chat.Usage.v1"):

@@ -89,6 +89,7 @@ async def test_an_answer_streams_with_citations_and_is_kept(settings, token, ten
     assert items and {(i["document_id"], i["page"]) for i in items} == {(document_id, 1)}
     page_text = " ".join(HANDBOOK[0][1][1].split())
     assert all(" ".join(i["quote"].split()) in page_text for i in items), items
+    assert all(f"[{i['marker']}]" in answer for i in items)  # each source named in the text
     usage = messages[-1]["usage"]
     assert usage["model"] == "local:extractive" and usage["cost_usd"] == 0
     assert usage["tokens_in"] > 0 and usage["tokens_out"] > 0

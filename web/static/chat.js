@@ -206,7 +206,8 @@ export class Chat {
         event.preventDefault();
         this.ctx.onCitation(item, link);
       });
-      links.push(el("li", {}, link));
+      // Numbered as the answer text numbers them ("[2]"), not by position in this list.
+      links.push(el("li", item.marker ? { value: String(item.marker) } : {}, link));
     }
     if (!links.length) return;
     answer.citations.replaceChildren(el("h3", {}, "Sources"), el("ol", {}, ...links));
