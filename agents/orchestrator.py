@@ -23,7 +23,7 @@ from agents.app import app, settings
 from agents.channels import answers, chat_requested
 from agents.resources import Resources, resources
 from core.errors import PdfchatError
-from llm import Delta, Evidence, Finished, Prompt, Turn
+from llm import Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
 from storage.chat import Session
 from workflows import chat, usage
@@ -37,9 +37,6 @@ TIME_TO_FIRST_TOKEN = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
 )
 ANSWERS = Counter("chat_answers_total", "Answers by outcome", ["outcome"])
-# A follow-up this short ("and the second one?") is searched together with the question
-# before it: alone it names nothing to retrieve.
-SHORT_FOLLOW_UP_WORDS = 12
 SLAS = ("interactive", "batch")
 
 
@@ -47,8 +44,9 @@ SLAS = ("interactive", "batch")
 async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
     deps = await resources()
     async for request in requests:
-        published = current_event().message.timestamp  # when the relay sent it
         try:
+            event = current_event()
+            published = event.message.timestamp if event else time.time()  # relay sent it
             await _answer(deps, request, published)
         except Exception:  # an escaping error would stop this actor for every question
             log.exception("question dropped", extra={"session_id": request.session_id})
@@ -109,7 +107,7 @@ async def _prompt(deps: Resources, session: Session) -> Prompt:
 def _query(session: Session, history: list[Turn]) -> str:
     question = session.question
     asked_before = [t.content for t in history if t.role == "user"]
-    if asked_before and len(question.split()) <= SHORT_FOLLOW_UP_WORDS:
+    if asked_before and is_follow_up(question):  # alone it names nothing to retrieve
         question = f"{asked_before[-1]} {question}"
     return question[:MAX_QUERY_CHARS]
 

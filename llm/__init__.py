@@ -15,7 +15,7 @@ from llm.errors import AnswerInterrupted, BudgetExceeded, ContextTooLong, Models
 from llm.events import Citation, Delta, Finished, Usage
 from llm.local import NOT_FOUND, LocalExtractive
 from llm.models import ChatModels
-from llm.prompt import DEFAULT_SYSTEM, Evidence, Prompt, Rendered, Turn, render
+from llm.prompt import DEFAULT_SYSTEM, Evidence, Prompt, Rendered, Turn, is_follow_up, render
 from llm.providers import ChatProvider, create_provider
 
 __all__ = [
@@ -44,5 +44,6 @@ __all__ = [
     "Usage",
     "cost_usd",
     "create_provider",
+    "is_follow_up",
     "render",
 ]

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from llm._text import (
-    ANAPHORA,
     Span,
     estimate_tokens,
     same_term,
@@ -51,7 +50,7 @@ from llm._text import (
 from llm.catalog import LOCAL_MODEL
 from llm.citations import shorten
 from llm.events import Citation, Delta, Finished, Usage
-from llm.prompt import Evidence, Prompt, Turn, ranked
+from llm.prompt import Evidence, Prompt, Turn, is_follow_up, ranked
 from retrieval.rerank import text_vectors
 
 NOT_FOUND = (
@@ -82,7 +81,6 @@ NEAR_MIN_COSINE = 0.55
 NEAR_WEIGHT = 0.7
 HEADING_MAX_WORDS = 12
 RANK_BONUS = 0.05  # at most; decays with the passage's rank
-FOLLOW_UP_MAX_TERMS = 2
 _PIECE = re.compile(r"\S+\s*")
 MAX_EVIDENCE = 12  # the top passages are where answers are; bounds the work per call
 
@@ -134,15 +132,11 @@ def query_weights(question: str, history: list[Turn]) -> dict[str, float]:
     previous user turn's when the question is a follow-up."""
     own = terms(question)
     weights = dict.fromkeys(own, 1.0)
-    if is_follow_up(question, own):
+    if is_follow_up(question):
         previous = next((t.content for t in reversed(history) if t.role == "user"), "")
         for term in terms(previous):
             weights.setdefault(term, HISTORY_WEIGHT)
     return weights
-
-
-def is_follow_up(question: str, own_terms: list[str]) -> bool:
-    return len(set(own_terms)) <= FOLLOW_UP_MAX_TERMS or any(w in ANAPHORA for w in words(question))
 
 
 def select(
@@ -175,7 +169,7 @@ def _closest_in_meaning(
     if not candidates:
         return []
     asked = question
-    if is_follow_up(question, terms(question)):
+    if is_follow_up(question):
         asked += " " + next((t.content for t in reversed(history) if t.role == "user"), "")
     vectors = text_vectors([asked, *(c.span.text for c in candidates)])
     closeness = vectors[1:] @ vectors[0]

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.errors import InvalidInput
-from llm._text import MESSAGE_OVERHEAD_TOKENS, estimate_tokens, message_tokens, truncate_to_tokens
+from llm._text import (
+    ANAPHORA,
+    MESSAGE_OVERHEAD_TOKENS,
+    estimate_tokens,
+    message_tokens,
+    terms,
+    truncate_to_tokens,
+    words,
+)
 
 DEFAULT_SYSTEM = (
     "You answer questions about the user's documents. Use only the numbered context blocks "
@@ -178,3 +186,14 @@ __all__ = [
     "full_tokens",
     "render",
 ]
+
+
+# A question of this few content words ("and the second one?") leans on the one before.
+FOLLOW_UP_MAX_TERMS = 2
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question only makes sense after the previous one: very few content words,
+    or a pronoun standing for what was asked about ("what does it cost?")."""
+    return (len(set(terms(question))) <= FOLLOW_UP_MAX_TERMS
+            or any(w in ANAPHORA for w in words(question)))  # fmt: skip

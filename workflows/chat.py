@@ -129,8 +129,8 @@ async def history(pool: asyncpg.Pool, session: Session) -> list[chat.Message]:
     """The messages before this session's question, oldest first."""
     earlier = await chat.messages(pool, session.tenant_id, session.conversation_id,
                                   limit=HISTORY_MESSAGES + 1)  # fmt: skip
-    return [m for m in earlier if m.id != session.question_message_id and m.session_id !=
-            session.id]  # fmt: skip
+    return [m for m in earlier
+            if m.id != session.question_message_id and m.session_id != session.id]  # fmt: skip
 
 
 async def finish(
