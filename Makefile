@@ -6,6 +6,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+# Kafka's jars are fetched by `pdfchat up` (and the test stack) on first start: cli/kafka.py.
+# The browser tests (tests/browser/) run Debian's Chromium through Playwright: `make test`
+# installs it; the product itself does not need it.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT      := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
 .PHONY: up down status test lint bench install
 
 up: install
@@ -26,13 +33,6 @@ lint: install
 
 bench: install
 	$(BIN)/python ops/bench/ingest.py
-
-# Kafka's jars are fetched by `pdfchat up` (and the test stack) on first start: cli/kafka.py.
-# The browser tests (tests/browser/) run Debian's Chromium through Playwright: `make test`
-# installs it; the product itself does not need it.
-CHROMIUM := /usr/bin/chromium
-SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT      := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
 install: $(VENV)/.installed
 

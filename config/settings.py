@@ -6,6 +6,7 @@ reads ``os.environ``.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -90,6 +91,8 @@ class Settings(BaseSettings):
     chat_breaker_reset_s: float = Field(default=30.0, gt=0)
     # Default monthly chat spend per tenant; the orchestrator passes what is left of it.
     tenant_budget_usd: float = Field(default=20.0, ge=0)
+    # Tenants with a budget of their own, as JSON: PDFCHAT_TENANT_BUDGETS_USD='{"acme": 500}'.
+    tenant_budgets_usd: dict[str, float] = Field(default_factory=dict)
 
     # Chat sessions: answers in flight per worker, passages per answer, how long an answer may
     # go silent before the sweep ends it with an error, how long web processes keep finished
@@ -163,7 +166,10 @@ class Settings(BaseSettings):
         for name, value in self.model_dump(exclude_none=True).items():
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if isinstance(value, dict | list):
+                text = json.dumps(value)  # as pydantic-settings reads complex values back
+            else:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
             env[f"PDFCHAT_{name.upper()}"] = text
         return env
 

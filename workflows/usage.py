@@ -7,7 +7,8 @@ the accounting agent's Faust table is the live view of the same events for opera
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,11 +28,16 @@ class Budget:
     monthly_usd: float
     # A model that costs nothing (the local one) can always answer, whatever was spent.
     has_free_model: bool
+    per_tenant_usd: Mapping[str, float] = field(default_factory=dict)
+
+    def for_tenant(self, tenant_id: str) -> float:
+        return self.per_tenant_usd.get(tenant_id, self.monthly_usd)
 
 
 def budget_of(settings: Settings, catalog: Catalog) -> Budget:
     free = any(m.usd_in_per_m == 0 and m.usd_out_per_m == 0 for m in catalog.models)
-    return Budget(monthly_usd=settings.tenant_budget_usd, has_free_model=free)
+    return Budget(monthly_usd=settings.tenant_budget_usd, has_free_model=free,
+                  per_tenant_usd=dict(settings.tenant_budgets_usd))  # fmt: skip
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -41,7 +47,7 @@ def month_start(now: datetime | None = None) -> datetime:
 
 async def remaining_usd(pool: asyncpg.Pool, tenant_id: str, budget: Budget) -> float:
     spent = await usage.spent_since(pool, tenant_id, month_start())
-    return max(0.0, budget.monthly_usd - float(spent))
+    return max(0.0, budget.for_tenant(tenant_id) - float(spent))
 
 
 async def ensure_can_answer(pool: asyncpg.Pool, tenant_id: str, budget: Budget) -> None:
@@ -50,8 +56,8 @@ async def ensure_can_answer(pool: asyncpg.Pool, tenant_id: str, budget: Budget) 
         return
     if await remaining_usd(pool, tenant_id, budget) <= 0:
         raise BudgetExceeded(
-            f"this month's chat budget of ${budget.monthly_usd:.2f} is spent and no free model"
-            " is configured; ask an administrator to raise it"
+            f"this month's chat budget of ${budget.for_tenant(tenant_id):.2f} is spent and no"
+            " free model is configured; ask an administrator to raise it"
         )
 
 
@@ -71,12 +77,13 @@ async def report(pool: asyncpg.Pool, tenant_id: str, budget: Budget) -> dict[str
     since = month_start()
     by_model = await usage.totals_by_model(pool, tenant_id, since)
     spent = sum((m.cost_usd for m in by_model), Decimal(0))
+    monthly = budget.for_tenant(tenant_id)
     return {
         "tenant_id": tenant_id,
         "period_start": since.isoformat(),
-        "budget_usd": budget.monthly_usd,
+        "budget_usd": monthly,
         "spent_usd": float(spent),
-        "remaining_usd": max(0.0, budget.monthly_usd - float(spent)),
+        "remaining_usd": max(0.0, monthly - float(spent)),
         "totals": {
             "requests": sum(m.requests for m in by_model),
             "tokens_in": sum(m.tokens_in for m in by_model),

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -89,13 +88,3 @@ def sign_in(tenant: str) -> Callable[[Page], Awaitable[None]]:
         await expect(page.locator("#identity")).to_have_text(f"ann @ {tenant} ({role})")
 
     return run
-
-
-@pytest.fixture(scope="session")
-async def chat_api(settings: Settings, stack: Stack) -> None:
-    """Skip tests of answers while the server has no chat endpoint (API v1's POST /v1/chat):
-    an unknown route answers 404 or 405, a known one refuses an empty question with 400/401."""
-    async with httpx.AsyncClient(base_url=settings.web_url) as http:
-        response = await http.post("/v1/chat", json={})
-    if response.status_code in (404, 405):
-        pytest.skip("the server has no POST /v1/chat endpoint yet")

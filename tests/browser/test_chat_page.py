@@ -14,7 +14,7 @@ from config import Settings
 from tests import pdf_factory
 from tests.browser.pageparts import WATCH_ANSWERS, ask, drop_files, session_value, words
 
-pytestmark = [pytest.mark.stack, pytest.mark.usefixtures("chat_api")]
+pytestmark = pytest.mark.stack
 
 SEED = 71
 

@@ -24,6 +24,7 @@ async def paid_only(settings) -> AsyncIterator[QuartClient]:
     model and whose tenants may spend $1 a month."""
     app = create_app(settings.model_copy(update={
         "chat_models": "openai:gpt-4o-mini", "tenant_budget_usd": 1.0,
+        "tenant_budgets_usd": {"rich": 1000.0, "broke": 0.0},
     }))  # fmt: skip
     async with app.test_app() as running:
         yield running.test_client()
@@ -69,3 +70,14 @@ async def test_last_month_does_not_count(paid_only, token, tenant, db):
         recorded_at=datetime(2020, 1, 31, tzinfo=UTC),
     ))  # fmt: skip
     assert (await _ask(paid_only, token(tenant))).status_code == 202
+
+
+async def test_a_tenant_may_have_a_budget_of_its_own(paid_only, token, db):
+    await _spend(db, "rich", "5")  # five times the default budget
+    assert (await _ask(paid_only, token("rich"))).status_code == 202
+    refused = await _ask(paid_only, token("broke"))
+    assert refused.status_code == 402 and "$0.00" in (await refused.get_json())["error"]["message"]
+    report = await (await paid_only.get("/v1/usage",
+                                        headers={"Authorization": f"Bearer {token('rich')}"})
+                    ).get_json()  # fmt: skip
+    assert report["budget_usd"] == 1000.0 and report["remaining_usd"] < 995.0 + 1e-9
