@@ -21,6 +21,8 @@ from config import Settings, get_settings
 from core.tokens import ROLES, ensure_signing_key, mint
 
 console = Console()
+# The tenant of `token`, `ingest` and `ask` when none is given, so that the three agree.
+DEV_TENANT = "dev"
 
 
 @click.group()
@@ -71,7 +73,8 @@ def status(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--tenant", required=True, help="Tenant the token is scoped to.")
+@click.option("--tenant", default=DEV_TENANT, show_default=True, envvar="PDFCHAT_TENANT",
+              help="Tenant the token is scoped to.")  # fmt: skip
 @click.option("--user", default="dev", show_default=True)
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), default=["admin"],
               show_default=True)  # fmt: skip
@@ -88,7 +91,7 @@ def token(settings: Settings, tenant: str, user: str, roles: tuple[str, ...], tt
 @main.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
-@click.option("--tenant", default="dev", show_default=True)
+@click.option("--tenant", default=DEV_TENANT, show_default=True, envvar="PDFCHAT_TENANT")
 @click.option("--user", default="dev", show_default=True)
 @click.option("--token", "bearer", envvar="PDFCHAT_TOKEN", help="Use this token instead.")
 @click.pass_obj
@@ -104,7 +107,7 @@ def ingest(settings: Settings, files: tuple[Path, ...], tenant: str, user: str,
 @click.argument("question")
 @click.option("--document", "document_ids", multiple=True, help="Ask only these (repeatable).")
 @click.option("--conversation", "conversation_id", help="Continue this conversation.")
-@click.option("--tenant", default="dev", show_default=True)
+@click.option("--tenant", default=DEV_TENANT, show_default=True, envvar="PDFCHAT_TENANT")
 @click.option("--user", default="dev", show_default=True)
 @click.option("--token", "bearer", envvar="PDFCHAT_TOKEN", help="Use this token instead.")
 @click.pass_obj

@@ -19,7 +19,8 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
    ``NOT_FOUND``, with no citations. Otherwise a greedy cover: the best sentence, then each
    next-best one that adds query terms not yet covered (at least ``MIN_GAIN``), at most
    ``MAX_SENTENCES``, near-duplicates dropped; in reading order (passages by their best
-   sentence, sentences of one passage in document order), each run closed with its [n].
+   sentence, sentences of one passage in document order), each run closed with its [n]; the
+   passages are numbered 1, 2, ... in the order the answer quotes them.
 5. The answer streams word by word (each delta a word and the whitespace after it).
 
 Limits: it quotes, it does not reason or paraphrase; a question worded with none of the
@@ -270,14 +271,24 @@ def _passage_terms(evidence: list[Evidence]) -> dict[int, frozenset[str]]:
 
 def compose(chosen: list[Candidate]) -> str:
     """Sentences joined, a [n] closing each run of sentences from one passage."""
+    numbers = source_numbers(chosen)
     out: list[str] = []
     for i, candidate in enumerate(chosen):
         sentence = candidate.span.text
         last_of_run = i + 1 == len(chosen) or chosen[i + 1].block != candidate.block
         if last_of_run:
-            sentence = _mark(sentence, candidate.block)
+            sentence = _mark(sentence, numbers[candidate.block])
         out.append(sentence)
     return " ".join(out)
+
+
+def source_numbers(chosen: list[Candidate]) -> dict[int, int]:
+    """Each quoted passage's [n]: 1, 2, ... in the order the answer quotes them, as a reader
+    expects (a remote model's markers are the evidence numbers of its prompt instead)."""
+    numbers: dict[int, int] = {}
+    for candidate in chosen:
+        numbers.setdefault(candidate.block, len(numbers) + 1)
+    return numbers
 
 
 def _mark(sentence: str, block: int) -> str:
@@ -350,12 +361,13 @@ def _reading_order(picked: list[Candidate]) -> list[Candidate]:
 
 
 def _citations(chosen: list[Candidate], evidence: list[Evidence]) -> list[Citation]:
+    numbers = source_numbers(chosen)
     citations: list[Citation] = []
     for candidate in chosen:
         item = evidence[candidate.block - 1]
         citations.append(
             Citation(item.document_id, item.page, item.segment_id, shorten(candidate.span.text),
-                     marker=candidate.block)
+                     marker=numbers[candidate.block])
         )
     return citations
 

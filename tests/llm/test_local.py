@@ -132,6 +132,16 @@ async def test_the_answer_is_the_sentence_that_answers() -> None:
     assert ("seg-x200", "The X200 costs 129 euros and ships with a two-year warranty.") in quotes
 
 
+async def test_sources_are_numbered_in_the_order_the_answer_quotes_them() -> None:
+    # The answer lies in the third passage retrieved: the reader still sees [1], not [3].
+    _, done = await run(Prompt("How soon are travel expenses reimbursed?", HANDBOOK))
+    assert done.text.endswith("[1].") and "[3]" not in done.text
+    first = done.citations[0]
+    assert (first.marker, first.segment_id) == (1, "seg-expenses")
+    markers = [c.marker for c in done.citations]
+    assert markers == sorted(markers) and set(markers) == set(range(1, max(markers) + 1))
+
+
 @pytest.mark.parametrize(("question", "evidence"), UNANSWERABLE)
 async def test_says_it_does_not_know_without_good_evidence(
     question: str, evidence: list[Evidence]

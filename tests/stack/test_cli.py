@@ -41,6 +41,16 @@ def test_token_is_accepted_by_the_api_and_scoped_to_its_tenant(settings, tenant)
     assert bad.returncode != 0 and "tenant must match" in bad.stderr
 
 
+def test_without_a_tenant_token_ingest_and_ask_agree_on_one(settings, tmp_path):
+    note = tmp_path / "note.pdf"
+    note.write_bytes(pdf_factory.text_pdf([[("p", "The boiler is serviced every October.")]]))
+    assert _run(settings, "ingest", str(note)).returncode == 0
+    token = _run(settings, "token").stdout.strip()
+    listed = httpx.get(f"{settings.web_url}/v1/documents",
+                       headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    assert "note.pdf" in [d["filename"] for d in listed["documents"]]
+
+
 def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
     good, locked, text = tmp_path / "good.pdf", tmp_path / "locked.pdf", tmp_path / "notes.txt"
     good.write_bytes(pdf_factory.sample_pdf(3, seed=41))
