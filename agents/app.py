@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import faust
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaDriverProducer
+from faust.types import ProducerT
 
 from config import get_settings
 from core.logging import logging_config
@@ -21,7 +23,31 @@ class Worker(faust.Worker):
         self.spinner = None
 
 
-app = faust.App(
+class TopicTrackingProducer(AIOKafkaDriverProducer):
+    """Faust's producer, with aiokafka's metadata tracking every topic from the start.
+
+    aiokafka's client starts out fetching the metadata of *all* topics. The first send to a
+    topic it has not seen (a table's changelog, created after the worker started) makes it
+    track that one topic only, and the next metadata response then holds that topic alone:
+    a batch already waiting for another topic loses its partition leader, and the sender asks
+    for metadata that will never name it, in a loop, forever (one CPU core, and that event
+    never delivered: a document stuck in `queued` until its lease ran out). Tracking every
+    topic that exists at start keeps them all in every response; new ones are added to it.
+    """
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        client = self._ensure_producer().client
+        everything = await client.fetch_all_metadata()
+        await client.set_topics(everything.topics())
+
+
+class App(faust.App):
+    def _new_producer(self) -> ProducerT:
+        return TopicTrackingProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
+app = App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
     # Tables live in memory and are rebuilt from their changelog topics at start.

@@ -151,6 +151,24 @@ class Analysed:
         return cls(words, [stem(w) for w in words])
 
 
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """What the local features need of a candidate passage, worked out once: a chat keeps
+    returning to the same passages, and the regular expressions are most of the cost."""
+
+    analysed: Analysed
+    sentences: list[str]
+    distinct_words: list[str]
+
+
+# A few KB each: 5,000 passages is the working set of many chats, in tens of MB.
+@lru_cache(maxsize=5_000)
+def prepared(text: str) -> Passage:
+    analysed = Analysed.of(text)
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    return Passage(analysed, sentences, list(dict.fromkeys(analysed.words)))
+
+
 def idf_weights(query: list[str], passages: list[list[str]]) -> np.ndarray:
     """BM25's IDF of each query stem, counted over the candidate passages."""
     n = len(passages)
@@ -189,7 +207,7 @@ def best_sentence_scores(query: str, passages: list[str]) -> np.ndarray:
     sentences: list[str] = []
     owner: list[int] = []
     for i, passage in enumerate(passages):
-        parts = [s for s in _SENTENCE_END.split(passage) if s.strip()]
+        parts = prepared(passage).sentences
         sentences += parts
         owner += [i] * len(parts)
     if not sentences:
@@ -225,33 +243,37 @@ def text_vectors(texts: list[str]) -> np.ndarray:
     return np.stack([known[t] for t in texts])
 
 
-def soft_term_scores(query: Analysed, passages: list[Analysed]) -> np.ndarray:
+def soft_term_scores(query: Analysed, passages: list[Passage]) -> np.ndarray:
     """IDF-weighted average over query words of their best cosine with a passage word."""
     out = np.zeros(len(passages))
     unique = list(dict.fromkeys(zip(query.words, query.stems, strict=True)))
     if not unique or not passages:
         return out
-    idf = idf_weights([s for _, s in unique], [p.stems for p in passages])
-    vocabulary = list(dict.fromkeys(w for p in passages for w in p.words))
+    idf = idf_weights([s for _, s in unique], [p.analysed.stems for p in passages])
+    vocabulary = list(dict.fromkeys(w for p in passages for w in p.distinct_words))
+    if not vocabulary:
+        return out
     index = {w: i for i, w in enumerate(vocabulary)}
-    q = text_vectors([w for w, _ in unique])
-    v = text_vectors(vocabulary)
-    for i, passage in enumerate(passages):
-        if passage.words:
-            rows = [index[w] for w in dict.fromkeys(passage.words)]
-            best = np.clip((q @ v[rows].T).max(axis=1), 0, None)
-            out[i] = float(best @ idf / idf.sum())
+    # Every query word against every candidate word at once, then each passage's best per
+    # query word over its own columns (passages laid end to end, one reduceat).
+    similarity = text_vectors([w for w, _ in unique]) @ text_vectors(vocabulary).T
+    columns = [index[w] for p in passages for w in p.distinct_words]
+    sizes = np.array([len(p.distinct_words) for p in passages])
+    has_words = sizes > 0
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))[has_words]
+    best = np.clip(np.maximum.reduceat(similarity[:, columns], starts, axis=1), 0, None)
+    out[has_words] = idf @ best / idf.sum()
     return out
 
 
 def local_features(query: str, passages: list[str]) -> dict[str, np.ndarray]:
     """Every feature except the embedder's cosine. CPU-bound: call it in a thread."""
     q = Analysed.of(query)
-    analysed = [Analysed.of(p) for p in passages]
+    candidates = [prepared(p) for p in passages]
     return {
         "best_sentence": best_sentence_scores(query, passages),
-        "soft_terms": soft_term_scores(q, analysed),
-        "bm25": bm25_scores(q.stems, [a.stems for a in analysed]),
+        "soft_terms": soft_term_scores(q, candidates),
+        "bm25": bm25_scores(q.stems, [c.analysed.stems for c in candidates]),
     }
 
 

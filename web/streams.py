@@ -101,7 +101,8 @@ class AnswerStreams:
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False
+            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
+            fetch_min_bytes=16384, fetch_max_wait_ms=5,
         )
         await consumer.start()
         try:

@@ -1,6 +1,7 @@
 """Chat benchmark: concurrent WebSocket clients asking questions of the evaluation corpus.
 
     .venv/bin/python ops/bench/chat.py [--clients 1 10 100] [--questions 5] [--workers 1]
+                                       [--ingest-pages 900]
 
 Starts its own stack (PostgreSQL, Kafka, worker(s), web) in a temporary home on free ports,
 uploads the six documents of ops/eval/corpus, warms up (30 answers, not measured), then for
@@ -9,6 +10,10 @@ after another (POST /v1/chat, then the answer socket to its end). Measured per a
 to first token (from sending the POST to the first token message), tokens per second of the
 stream, errors. Not a test: it asserts nothing. Answers come from the offline
 `local:extractive` model.
+
+``--ingest-pages N``: while each client count runs, another tenant uploads N-page PDFs one
+after another (each followed to ``ready``), so the chat shares the worker with parsing and
+embedding — the "a 900-page PDF never slows a live conversation" question, measured.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cli.client import ApiError, PdfchatClient
 from cli.main import migrate_database
 from cli.stack import Stack, isolated_settings
+from config import Settings
 from core.tokens import mint
 from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
+from tests import pdf_factory
 
 ANSWER_TIMEOUT_S = 60.0
 
@@ -42,6 +49,7 @@ class Run:
     tokens: int = 0
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    pages_ingested: int = 0  # by the background load, during this run
 
     def row(self) -> str:
         answers = len(self.ttft_s)
@@ -111,6 +119,42 @@ async def client_loop(base_url: str, token: str, questions: list[str], run: Run)
             await one_answer(client, question, run)
 
 
+async def ingest_load(settings: Settings, pages: int, busy: asyncio.Event, run: Run) -> None:
+    """Upload ``pages``-page PDFs one after another until cancelled; ``busy`` is set once the
+    first is being parsed. Counts the pages that reached ready into ``run``."""
+    token = mint(settings, tenant="bench-load", user="bench", roles=["editor"])
+    async with PdfchatClient(settings.web_url, token, timeout=300) as client:
+        for seed in range(1_000_000):
+            pdf = await asyncio.to_thread(pdf_factory.big_pdf, pages, seed)
+            document_id = (await client.upload(pdf, f"load-{seed}.pdf"))["document_id"]
+            await client.wait_for([document_id], statuses=frozenset({"parsing", "parsed",
+                                   "embedding", "ready", "failed"}), interval=0.02)  # fmt: skip
+            busy.set()
+            views = await client.wait_for([document_id], interval=0.1)
+            run.pages_ingested += views[document_id]["pages"] or 0
+
+
+async def measured(settings: Settings, token: str, pool: list[str], clients: int,
+                   args: argparse.Namespace) -> Run:  # fmt: skip
+    run = Run(clients)
+    load = None
+    if args.ingest_pages:
+        busy = asyncio.Event()
+        load = asyncio.create_task(ingest_load(settings, args.ingest_pages, busy, run))
+        await busy.wait()
+    started = time.perf_counter()
+    await asyncio.gather(*(
+        client_loop(settings.web_url, token, [
+            pool[(c * args.questions + i) % len(pool)] for i in range(args.questions)
+        ], run)
+        for c in range(clients)
+    ))  # fmt: skip
+    run.wall_s = time.perf_counter() - started
+    if load is not None:
+        load.cancel()
+    return run
+
+
 async def bench(args: argparse.Namespace) -> None:
     corpus = load_corpus()
     pdfs = render(corpus)
@@ -132,16 +176,10 @@ async def bench(args: argparse.Namespace) -> None:
                   "stream tokens/s (median) | tokens/s (all) | answers/s | errors |")  # fmt: skip
             print("|---|---|---|---|---|---|---|---|---|")
             for clients in args.clients:
-                run = Run(clients)
-                started = time.perf_counter()
-                await asyncio.gather(*(
-                    client_loop(settings.web_url, token, [
-                        pool[(c * args.questions + i) % len(pool)] for i in range(args.questions)
-                    ], run)
-                    for c in range(clients)
-                ))  # fmt: skip
-                run.wall_s = time.perf_counter() - started
+                run = await measured(settings, token, pool, clients, args)
                 print(run.row(), flush=True)
+                if args.ingest_pages:
+                    print(f"  while ingesting: {run.pages_ingested} pages reached ready")
                 if run.errors:
                     print(f"  errors: {sorted(set(run.errors))}")
         finally:
@@ -155,6 +193,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=32,
                         help="answers in flight per worker (PDFCHAT_CHAT_CONCURRENCY)")
+    parser.add_argument("--ingest-pages", type=int, default=0,
+                        help="while measuring, keep ingesting PDFs of this many pages")
     asyncio.run(bench(parser.parse_args()))
 
 
