@@ -1,22 +1,28 @@
-"""``python -m agents worker --web-port N``: a Faust worker running every agent."""
+"""``python -m agents worker --web-port N``: a Faust worker running the agents of its role
+(``PDFCHAT_WORKER_ROLE``: all, chat or ingest)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 
-from agents import (  # noqa: F401  (registers them)
-    accounting,
-    embed,
-    health,
-    orchestrator,
-    outbox_relay,
-    parse,
-    progress,
-    topic_map,
-)
 from agents.app import app, settings
 from core.kafka import declare_topics
+
+# Every worker relays the outbox (one at a time: the leader holds a lock) and answers health.
+EVERY_WORKER = ("health", "outbox_relay")
+ROLES = {
+    "ingest": ("parse", "embed", "topic_map", "progress"),
+    "chat": ("orchestrator", "accounting"),
+}
+
+
+def register_agents(role: str) -> None:
+    """Import the agent modules of ``role``: importing one registers its agents with the app."""
+    chosen = [m for group in ROLES.values() for m in group] if role == "all" else ROLES[role]
+    for module in (*EVERY_WORKER, *chosen):
+        importlib.import_module(f"agents.{module}")
 
 
 def static_member_id(instance: str) -> str:
@@ -32,6 +38,7 @@ def static_member_id(instance: str) -> str:
 
 
 def main() -> None:
+    register_agents(settings.worker_role)
     asyncio.run(declare_topics(settings.kafka_bootstrap, settings.topic_partitions))
     if settings.worker_instance_id:
         app.conf.consumer_group_instance_id = static_member_id(settings.worker_instance_id)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from faust import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.app import app
+from agents.app import app, settings
 
 
 @app.page("/healthz")
 async def healthz(self: web.View, request: web.Request) -> web.Response:
-    return self.json({"status": "ok", "worker": app.conf.id})
+    return self.json({"status": "ok", "worker": app.conf.id, "role": settings.worker_role,
+                      "agents": sorted(app.agents)})  # fmt: skip
 
 
 @app.page("/metrics")

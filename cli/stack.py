@@ -76,11 +76,21 @@ def worker_spec(settings: Settings, n: int) -> AppSpec:
     port = settings.worker_web_port_base + n - 1
     argv = [sys.executable, "-m", "agents", "worker", "--web-port", str(port),
             "--web-host", "127.0.0.1", "--loglevel", _faust_level(settings.log_level)]  # fmt: skip
+    role = worker_role(settings, n)
+    if role == "ingest" and settings.ingest_nice:
+        argv = ["nice", "-n", str(settings.ingest_nice), *argv]  # execs: the pid stays ours
     # A stable instance id makes the worker a static member of the consumer group: restarted
     # after a crash, it takes its partitions back at once instead of waiting for the group to
     # notice the dead member and rebalance.
-    env = {"PDFCHAT_WORKER_INSTANCE_ID": f"worker-{n}"}
+    env = {"PDFCHAT_WORKER_INSTANCE_ID": f"worker-{n}", "PDFCHAT_WORKER_ROLE": role}
     return AppSpec(f"worker-{n}", argv, port, f"http://127.0.0.1:{port}/healthz", env)
+
+
+def worker_role(settings: Settings, n: int) -> str:
+    """With chat workers configured, workers 1..chat_workers answer and the rest ingest."""
+    if not settings.chat_workers:
+        return "all"
+    return "chat" if n <= settings.chat_workers else "ingest"
 
 
 def _faust_level(level: str) -> str:

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     worker_web_port_base: int = 6066
     # Static consumer-group membership for this worker process (set per process by the stack).
     worker_instance_id: str | None = None
+    # Chat apart from ingestion: the first `chat_workers` of the `workers` run only the chat
+    # agents, the others only the ingestion agents, at a lower CPU priority (`nice`), so that
+    # a 900-page upload does not slow the answers. 0: every worker runs every agent.
+    chat_workers: int = Field(default=0, ge=0, le=15)
+    ingest_nice: int = Field(default=10, ge=0, le=19)
+    # What this worker process runs (set per process by the stack).
+    worker_role: Literal["all", "chat", "ingest"] = "all"
     broker_session_timeout_s: float = 10.0
     broker_heartbeat_interval_s: float = 3.0
 
@@ -120,6 +127,15 @@ class Settings(BaseSettings):
     # no OIDC issuer is configured. It can never be on with OIDC: the server would not accept
     # the tokens it minted. Set it false on a development stack others can reach.
     dev_login: bool | None = None
+
+    @model_validator(mode="after")
+    def _some_worker_ingests(self) -> Settings:
+        if self.chat_workers and self.chat_workers >= self.workers:
+            raise ValueError(
+                f"PDFCHAT_CHAT_WORKERS={self.chat_workers} leaves none of the"
+                f" PDFCHAT_WORKERS={self.workers} to ingest documents; raise PDFCHAT_WORKERS"
+            )
+        return self
 
     @property
     def dev_login_enabled(self) -> bool:

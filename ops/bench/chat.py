@@ -1,7 +1,7 @@
 """Chat benchmark: concurrent WebSocket clients asking questions of the evaluation corpus.
 
     .venv/bin/python ops/bench/chat.py [--clients 1 10 100] [--questions 5] [--workers 1]
-                                       [--ingest-pages 900]
+                                       [--ingest-pages 900] [--workers 2 --chat-workers 1]
 
 Starts its own stack (PostgreSQL, Kafka, worker(s), web) in a temporary home on free ports,
 uploads the six documents of ops/eval/corpus, warms up (30 answers, not measured), then for
@@ -14,6 +14,8 @@ stream, errors. Not a test: it asserts nothing. Answers come from the offline
 ``--ingest-pages N``: while each client count runs, another tenant uploads N-page PDFs one
 after another (each followed to ``ready``), so the chat shares the worker with parsing and
 embedding — the "a 900-page PDF never slows a live conversation" question, measured.
+``--chat-workers 1`` (with ``--workers 2``) runs the chat agents in a worker of their own and
+ingestion in the other, at a lower CPU priority (PDFCHAT_CHAT_WORKERS, PDFCHAT_INGEST_NICE).
 """
 
 from __future__ import annotations
@@ -161,7 +163,8 @@ async def bench(args: argparse.Namespace) -> None:
     pool = [q["question"] for q in json.loads(QUESTIONS_FILE.read_text())["questions"]]
     with tempfile.TemporaryDirectory(prefix="pdfchat-bench-") as home:
         settings = isolated_settings(Path(home), chat_concurrency=args.concurrency,
-                                     workers=args.workers, log_level="WARNING")  # fmt: skip
+                                     workers=args.workers, chat_workers=args.chat_workers,
+                                     log_level="WARNING")  # fmt: skip
         stack = Stack(settings)
         stack.up(prepare=migrate_database)
         try:
@@ -193,6 +196,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=32,
                         help="answers in flight per worker (PDFCHAT_CHAT_CONCURRENCY)")
+    parser.add_argument("--chat-workers", type=int, default=0,
+                        help="of the workers, these run only chat (PDFCHAT_CHAT_WORKERS)")
     parser.add_argument("--ingest-pages", type=int, default=0,
                         help="while measuring, keep ingesting PDFs of this many pages")
     asyncio.run(bench(parser.parse_args()))

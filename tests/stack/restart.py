@@ -26,3 +26,24 @@ def apps_with(stack: Stack, settings: Settings) -> Iterator[None]:
             stack.stop(name)
             stack.apps[name] = app
             stack.start(name)
+
+
+@contextmanager
+def workers_with(stack: Stack, settings: Settings) -> Iterator[None]:
+    """Replace the stack's worker with ``settings.workers`` workers run with ``settings``;
+    put the original back after."""
+    original = stack.apps["worker-1"]
+    stack.stop("worker-1")
+    names = [f"worker-{n}" for n in range(1, settings.workers + 1)]
+    try:
+        for n in range(1, settings.workers + 1):
+            spec = worker_spec(settings, n)
+            stack.apps[spec.name] = AppProcess(settings, spec)
+            stack.start(spec.name)
+        yield
+    finally:
+        for name in names:
+            stack.stop(name)
+            del stack.apps[name]
+        stack.apps["worker-1"] = original
+        stack.start("worker-1")
