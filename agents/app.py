@@ -43,6 +43,8 @@ class TopicTrackingProducer(AIOKafkaDriverProducer):
 
 
 class App(faust.App):
+    """Faust's app with the producer above (Faust has no setting for the producer class)."""
+
     def _new_producer(self) -> ProducerT:
         return TopicTrackingProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
