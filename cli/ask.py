@@ -71,12 +71,12 @@ async def _sources(client: PdfchatClient, citations: list[dict]) -> None:
             except ApiError:  # deleted since: the id is all we have
                 names[item["document_id"]] = item["document_id"]
     sys.stdout.write("\nSources:\n")
-    for (label, document_id, page), quotes in _by_source(citations).items():
+    for (label, document_id, page), quotes in group_by_source(citations).items():
         said = " \u2026 ".join(f"\u201c{q}\u201d" for q in quotes)
         sys.stdout.write(f"  [{label}] {names[document_id]}, page {page}: {said}\n")
 
 
-def _by_source(citations: list[dict]) -> dict[tuple[int, str, int], list[str]]:
+def group_by_source(citations: list[dict]) -> dict[tuple[int, str, int], list[str]]:
     """The quotes of each source, under the [n] the answer text uses for it (its place in
     the list when the model gave no marker): two sentences of one passage are one source."""
     sources: dict[tuple[int, str, int], list[str]] = {}

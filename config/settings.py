@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # Default monthly chat spend per tenant; the orchestrator passes what is left of it.
     tenant_budget_usd: float = Field(default=20.0, ge=0)
     # Tenants with a budget of their own, as JSON: PDFCHAT_TENANT_BUDGETS_USD='{"acme": 500}'.
-    tenant_budgets_usd: dict[str, float] = Field(default_factory=dict)
+    tenant_budgets_usd: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
     # Chat sessions: answers in flight per worker, passages per answer, how long an answer may
     # go silent before the sweep ends it with an error, how long web processes keep finished

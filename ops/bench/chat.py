@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -126,7 +127,7 @@ async def ingest_load(settings: Settings, pages: int, busy: asyncio.Event, run: 
     first is being parsed. Counts the pages that reached ready into ``run``."""
     token = mint(settings, tenant="bench-load", user="bench", roles=["editor"])
     async with PdfchatClient(settings.web_url, token, timeout=300) as client:
-        for seed in range(1_000_000):
+        for seed in itertools.count():
             pdf = await asyncio.to_thread(pdf_factory.big_pdf, pages, seed)
             document_id = (await client.upload(pdf, f"load-{seed}.pdf"))["document_id"]
             await client.wait_for([document_id], statuses=frozenset({"parsing", "parsed",

@@ -18,3 +18,28 @@ def test_every_setting_survives_the_trip_through_the_environment(
     for name, value in original.to_env().items():
         monkeypatch.setenv(name, value)
     assert get_settings() == original
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("PDFCHAT_TENANT_BUDGETS_USD", '{"acme": 500', "tenant_budgets_usd"),  # not JSON
+        ("PDFCHAT_TENANT_BUDGETS_USD", '{"acme": -5}', "greater than or equal to 0"),
+        ("PDFCHAT_TENANT_BUDGETS_USD", '{"acme": "lots"}', "valid number"),
+        ("PDFCHAT_WORKER_ROLE", "everything", "'all', 'chat' or 'ingest'"),
+        ("PDFCHAT_INGEST_NICE", "25", "less than or equal to 19"),
+    ],
+)
+def test_a_bad_value_is_refused_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, complaint: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=complaint):
+        get_settings()
+
+
+def test_every_worker_cannot_be_a_chat_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDFCHAT_WORKERS", "2")
+    monkeypatch.setenv("PDFCHAT_CHAT_WORKERS", "2")
+    with pytest.raises(ValueError, match="leaves none of the PDFCHAT_WORKERS=2 to ingest"):
+        get_settings()

@@ -48,7 +48,3 @@ async def test_chat_workers_answer_and_the_others_ingest_at_lower_priority(
         text = "".join(m["content"] for m in messages if m["type"] == "token")
         assert "quarter past seven" in text and messages[-1]["type"] == "end"
 
-
-def test_every_worker_cannot_be_a_chat_worker(settings):
-    with pytest.raises(ValueError, match="leaves none of the PDFCHAT_WORKERS=2 to ingest"):
-        type(settings)(**(settings.model_dump() | {"workers": 2, "chat_workers": 2}))
