@@ -9,9 +9,11 @@ import importlib
 
 from agents.app import app, settings
 from core.kafka import declare_topics
+from core.tracing import setup_tracing
 
-# Every worker relays the outbox (one at a time: the leader holds a lock) and answers health.
-EVERY_WORKER = ("health", "outbox_relay")
+# Every worker answers health, beats its heart, and stands ready to relay the outbox and to
+# do maintenance (one worker at a time leads each: agents.leadership).
+EVERY_WORKER = ("health", "outbox_relay", "maintenance")
 ROLES = {
     "ingest": ("parse", "embed", "topic_map", "progress"),
     "chat": ("orchestrator", "accounting"),
@@ -38,6 +40,7 @@ def static_member_id(instance: str) -> str:
 
 
 def main() -> None:
+    setup_tracing(settings, "worker")
     register_agents(settings.worker_role)
     asyncio.run(declare_topics(settings.kafka_bootstrap, settings.topic_partitions))
     if settings.worker_instance_id:

@@ -10,32 +10,33 @@ from __future__ import annotations
 
 import faust
 from faust import web
-from prometheus_client import Counter
 
 import topics
+from agents import runner
 from agents.app import app, settings
 from agents.channels import usage
-from agents.resources import resources
+from agents.resources import Resources, resources
+from core.metrics import COST, TOKENS
 from workflows import usage as ledger
 
 # tenant_id → {"requests", "tokens_in", "tokens_out", "cost_usd", "by_model": {model: {...}}}
 tenant_usage = app.Table("tenant-usage", default=dict, partitions=settings.topic_partitions)
-
-TOKENS = Counter("chat_tokens_total", "Model tokens accounted", ["model", "direction"])
-COST = Counter("chat_cost_usd_total", "Model spend accounted, in USD", ["model"])
 
 
 @app.agent(usage)
 async def account(events: faust.StreamT[topics.UsageRecorded]) -> None:
     deps = await resources()
     # Keys are tenant ids already: each tenant's totals live in one partition.
-    async for event in events:
-        if not await ledger.record(deps.pool, event):
-            continue  # redelivered: the ledger has it, so the table has it too
-        tenant_usage[event.tenant_id] = add(tenant_usage[event.tenant_id], event)
-        TOKENS.labels(event.model, "in").inc(event.tokens_in)
-        TOKENS.labels(event.model, "out").inc(event.tokens_out)
-        COST.labels(event.model).inc(event.cost_usd)
+    await runner.run("accounting", events, lambda event: _count(deps, event))
+
+
+async def _count(deps: Resources, event: topics.UsageRecorded) -> None:
+    if not await ledger.record(deps.pool, event):
+        return  # redelivered: the ledger has it, so the table has it too
+    tenant_usage[event.tenant_id] = add(tenant_usage[event.tenant_id], event)
+    TOKENS.labels(event.tenant_id, event.model, "in").inc(event.tokens_in)
+    TOKENS.labels(event.tenant_id, event.model, "out").inc(event.tokens_out)
+    COST.labels(event.tenant_id, event.model).inc(event.cost_usd)
 
 
 def add(totals: dict, event: topics.UsageRecorded) -> dict:

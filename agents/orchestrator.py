@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 
 import faust
 from faust import current_event
-from prometheus_client import Counter, Histogram
 
 import topics
+from agents import runner
 from agents.app import app, settings
 from agents.channels import answers, chat_requested
 from agents.resources import Resources, resources
 from core.errors import PdfchatError
+from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
 from storage.chat import Session
@@ -31,31 +32,21 @@ from workflows.search import MAX_QUERY_CHARS, search_segments
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
 
-TIME_TO_FIRST_TOKEN = Histogram(
-    "chat_time_to_first_token_seconds",
-    "From the question's commit to its first token on the answers topic",
-    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
-)
-ANSWERS = Counter("chat_answers_total", "Answers by outcome", ["outcome"])
 SLAS = ("interactive", "batch")
 
 
 @app.agent(chat_requested, concurrency=settings.chat_concurrency)
 async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
     deps = await resources()
-    async for request in requests:
-        try:
-            event = current_event()
-            published = event.message.timestamp if event else time.time()  # relay sent it
-            await _answer(deps, request, published)
-        except Exception:  # an escaping error would stop this actor for every question
-            log.exception("question dropped", extra={"session_id": request.session_id})
+    await runner.run("orchestrator", requests, lambda request: _answer(deps, request))
 
 
-async def _answer(deps: Resources, request: topics.ChatRequested, published: float) -> None:
+async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
     session = await chat.claim(deps.pool, request)
     if session is None:
         return  # answered (or being answered) already: a redelivery
+    event = current_event()
+    published = event.message.timestamp if event else time.time()  # when the relay sent it
     stream = AnswerStream(deps, session, request.requested_at)
     asked = request.requested_at.timestamp()
     timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
@@ -81,10 +72,17 @@ async def _answer(deps: Resources, request: topics.ChatRequested, published: flo
     except PdfchatError as exc:
         await stream.fail(exc.code, exc.message)
         ANSWERS.labels(exc.code).inc()
-    except Exception:
+        FAILURES.labels("orchestrator", exc.code).inc()
+    except Exception as exc:
+        if runner.is_outage(exc):
+            # Tokens may have gone out already, so the answer cannot start over: the sweep
+            # ends the session with an error once its lease runs out, and the user asks again.
+            ANSWERS.labels("interrupted").inc()
+            raise
         log.exception("answer failed", extra={"session_id": str(session.id)})
         await stream.fail("internal", "the answer failed; please ask again")
         ANSWERS.labels("internal").inc()
+        FAILURES.labels("orchestrator", "internal").inc()
 
 
 async def _prompt(deps: Resources, session: Session) -> Prompt:
@@ -121,6 +119,7 @@ class AnswerStream:
         self._requested_at = requested_at
         self._pending: list[asyncio.Future] = []
         self._touched = time.monotonic()
+        self._headers = runner.trace_headers()  # the answer's span, for every event it sends
         self.seq = 0
 
     async def token(self, text: str) -> None:
@@ -155,7 +154,8 @@ class AnswerStream:
             tenant_id=self._session.tenant_id, session_id=str(self._session.id), seq=self.seq,
             type=kind, at=datetime.now(UTC), **fields,
         )  # fmt: skip
-        self._pending.append(await answers.send(key=event.kafka_key(), value=event))
+        sent = await answers.send(key=event.kafka_key(), value=event, headers=self._headers)
+        self._pending.append(sent)
 
     async def _flush(self) -> None:
         """Wait for the broker to hold every event sent: the end must come after them."""

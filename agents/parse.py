@@ -1,31 +1,23 @@
-"""Parse agent: parse-requested → text and chunks in Postgres → parsed (or failed)."""
+"""Parse agent: parse-requested → text and segments in Postgres → parsed (or failed)."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 
 import faust
-from prometheus_client import Histogram
 
 import topics
+from agents import runner
 from agents.app import app, settings
 from agents.channels import parse_requested
 from agents.resources import WORKER_ID, Resources, resources
 from core.errors import DocumentRejected, PdfchatError
+from core.metrics import FAILURES, PAGES_PARSED, PARSE_DURATION, RETRIES
 from core.retry import backoff
 from pdf import ParsedPdf, parse_pdf
 from storage.documents import Claim
 from workflows import parsing
-
-log = logging.getLogger("pdfchat.agents.parse")
-
-PARSE_DURATION = Histogram(
-    "parse_duration_seconds",
-    "Time to parse one PDF, from claim to committed chunks",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
-)
 
 
 class GaveUp(PdfchatError):
@@ -38,11 +30,7 @@ class GaveUp(PdfchatError):
 @app.agent(parse_requested)
 async def parse_documents(requests: faust.StreamT[topics.ParseRequested]) -> None:
     deps = await resources()
-    async for request in requests:
-        try:
-            await _handle(deps, request)
-        except Exception:  # an escaping error would stop this agent for every document
-            log.exception("parse request dropped", extra={"document_id": request.document_id})
+    await runner.run("parse", requests, lambda request: _handle(deps, request))
 
 
 async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
@@ -55,6 +43,8 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
             max_s=settings.retry_max_s,
         ):
             with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    RETRIES.labels("parse", "transient").inc()
                 claim = await parsing.claim(deps.pool, request, worker=WORKER_ID)
                 if claim is None:
                     return  # already finished, or deleted: a redelivered message
@@ -63,19 +53,28 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
                 parsed = await _parse(deps, claim)
                 await parsing.complete(deps.pool, deps.blobs, claim, parsed, worker=WORKER_ID)
         PARSE_DURATION.observe(time.perf_counter() - started)
+        PAGES_PARSED.inc(parsed.page_count)
     except DocumentRejected as exc:
         assert claim is not None
         await parsing.fail(deps.pool, claim, code=exc.code, reason=exc.message, worker=WORKER_ID)
-    except Exception as exc:  # retries exhausted, or a fault we did not foresee
-        log.exception("parse failed", extra={"document_id": request.document_id})
-        if claim is None:
-            return
-        reason = f"could not be processed after {claim.attempts} attempts: {exc}"
-        letter = parsing.dead_letter(request, claim.document, attempts=claim.attempts, error=reason)
-        await parsing.fail(
-            deps.pool, claim, code=getattr(exc, "code", "internal"), reason=reason,
-            worker=WORKER_ID, dead_letter=letter,
-        )  # fmt: skip
+        FAILURES.labels("parse", exc.code).inc()
+    except Exception as exc:
+        if runner.is_outage(exc) or claim is None:
+            raise  # the runner holds the event until the database or the broker is back
+        await _give_up(deps, request, claim, exc)
+
+
+async def _give_up(
+    deps: Resources, request: topics.ParseRequested, claim: Claim, exc: Exception
+) -> None:
+    """Retries exhausted, or a fault we did not foresee: fail and dead-letter the request."""
+    reason = f"could not be processed after {claim.attempts} attempts: {exc}"
+    letter = parsing.dead_letter(request, claim.document, attempts=claim.attempts, error=reason)
+    await parsing.fail(
+        deps.pool, claim, code=getattr(exc, "code", "internal"), reason=reason,
+        worker=WORKER_ID, dead_letter=letter,
+    )  # fmt: skip
+    raise exc  # the runner logs it and counts it by its code
 
 
 async def _parse(deps: Resources, claim: Claim) -> ParsedPdf:

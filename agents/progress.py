@@ -8,6 +8,7 @@ import faust
 from faust import web
 
 import topics
+from agents import runner
 from agents.app import app, settings
 from agents.channels import status
 
@@ -18,13 +19,17 @@ progress = app.Table("tenant-progress", default=dict, partitions=settings.topic_
 @app.agent(status)
 async def track_progress(events: faust.StreamT[topics.DocumentStatusChanged]) -> None:
     # Repartition by tenant so each tenant's entry lives in exactly one partition.
-    async for event in events.group_by(topics.DocumentStatusChanged.tenant_id, name="by-tenant"):
-        documents = dict(progress[event.tenant_id])
-        if event.status == "deleted":
-            documents.pop(event.document_id, None)
-        else:
-            documents[event.document_id] = event.status
-        progress[event.tenant_id] = documents
+    by_tenant = events.group_by(topics.DocumentStatusChanged.tenant_id, name="by-tenant")
+    await runner.run("progress", by_tenant, _track)
+
+
+async def _track(event: topics.DocumentStatusChanged) -> None:
+    documents = dict(progress[event.tenant_id])
+    if event.status == "deleted":
+        documents.pop(event.document_id, None)
+    else:
+        documents[event.document_id] = event.status
+    progress[event.tenant_id] = documents
 
 
 def summary(documents: dict[str, str]) -> dict[str, object]:

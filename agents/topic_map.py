@@ -4,13 +4,13 @@ and a guide."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 
 import asyncpg
 import faust
 
 import topics
+from agents import runner
 from agents.app import app
 from agents.channels import ready
 from agents.resources import resources
@@ -18,17 +18,11 @@ from core.errors import NotFound
 from retrieval.topics import Chunk, topic_map
 from storage import documents, topic_maps
 
-log = logging.getLogger("pdfchat.agents.topic_map")
-
 
 @app.agent(ready)
 async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
     deps = await resources()
-    async for event in events:
-        try:
-            await _handle(deps.pool, event)
-        except Exception:  # an escaping error would stop this agent for every document
-            log.exception("topic map not computed", extra={"document_id": event.document_id})
+    await runner.run("topic_map", events, lambda event: _handle(deps.pool, event))
 
 
 async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:

@@ -73,6 +73,10 @@ class PdfchatClient:
     async def delete(self, document_id: str) -> dict[str, Any]:
         return await self._json(self._http.delete(f"/v1/documents/{document_id}"))
 
+    async def search(self, query: str, *, top_k: int = 8, **options: Any) -> list[dict[str, Any]]:
+        body = {"query": query, "top_k": top_k, **options}
+        return (await self._json(self._http.post("/v1/search", json=body)))["results"]
+
     async def chat(
         self,
         question: str,
@@ -131,7 +135,12 @@ class PdfchatClient:
         seen: dict[str, dict[str, Any]] = {}
         while pending:
             for document_id in list(pending):
-                seen[document_id] = await self.document(document_id)
+                try:
+                    seen[document_id] = await self.document(document_id)
+                except ApiError as exc:
+                    if exc.status != 503:
+                        raise
+                    break  # the server is briefly unavailable (a restart): poll again soon
                 if seen[document_id]["status"] in statuses:
                     pending.discard(document_id)
             if pending:

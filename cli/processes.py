@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,10 +137,9 @@ def terminate(pid: int, *, grace_s: float = 20.0) -> None:
     try:
         process = psutil.Process(pid)
         process.terminate()
-        process.wait(grace_s)
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+        if not _gone_within(process, grace_s):
+            process.kill()
+            _gone_within(process, 5)
     except psutil.NoSuchProcess:
         pass
     reap(pid)
@@ -151,13 +151,55 @@ def send_signal(pid: int, sig: int) -> None:
         process = psutil.Process(pid)
         process.send_signal(sig)
         if sig == signal.SIGKILL:
-            process.wait(10)
+            _gone_within(process, 10)
     except psutil.NoSuchProcess:
         pass
     reap(pid)
+
+
+def _gone_within(process: psutil.Process, timeout_s: float) -> bool:
+    """Wait until the process has exited. A child of another process (the supervisor's)
+    stays a zombie until that parent reaps it: for us it is gone all the same."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+            process.wait(POLL_S)
+            return True
+        except psutil.TimeoutExpired:
+            continue
+        except psutil.NoSuchProcess:
+            return True
+    return False
+
+
+def reap_children() -> None:
+    """Collect every child of this process that has exited (the supervisor's restarts)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def reap(pid: int) -> None:
     """Collect a child of this process that has exited, so it does not linger as a zombie."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an advisory lock on ``path`` (one starter or stopper of a service at a time, across
+    processes); yields False at once, without the lock, when ``wait`` is false and it is
+    taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

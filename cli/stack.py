@@ -1,19 +1,25 @@
-"""The local stack: PostgreSQL, Kafka, the Faust workers and the web server.
+"""The local stack: PostgreSQL, Kafka, the Faust workers, the web server and the supervisor.
 
 Used by `pdfchat up | down | status` and by the test session, always through Settings, so a
 second stack (tests, benchmarks) runs beside the first in its own home on its own ports.
+
+Each service has a state file in the run directory saying whether it is wanted (started and
+not stopped on purpose) and, for our own processes, how to run it. The supervisor
+(cli/supervisor.py) restarts every wanted service that dies; `start` and `stop` take a lock
+per service, so they and the supervisor never start one twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +30,7 @@ from cli.processes import (
     StackError,
     StartupError,
     ensure_port_free,
+    exclusive,
     free_port,
     http_ok,
     log_tail,
@@ -37,6 +44,7 @@ from config import Settings
 APP_START_TIMEOUT_S = 120
 APP_STOP_GRACE_S = 20
 INFRASTRUCTURE = ("postgres", "kafka")
+SUPERVISOR = "supervisor"
 WORKER_NAME = re.compile(r"worker-([1-9][0-9]*)")
 
 # Applies migrations and creates topics; the stack only runs it, so it imports no app code.
@@ -66,9 +74,10 @@ class AppSpec:
 def isolated_settings(home: Path, **overrides: Any) -> Settings:
     """Settings for a second stack (tests, benchmarks, the evaluation) in its own home on free
     ports, so it runs beside `pdfchat up`."""
-    ports = {name: free_port() for name in ("web_port", "kafka_port", "kafka_controller_port",
-                                            "postgres_port", "worker_web_port_base")}  # fmt: skip
-    return Settings(home=home, **(ports | overrides))
+    names = ("web_port", "kafka_port", "kafka_controller_port", "postgres_port",
+             "worker_web_port_base", "supervisor_port", "prometheus_port", "alertmanager_port",
+             "collector_otlp_port", "collector_query_port")  # fmt: skip
+    return Settings(home=home, **({name: free_port() for name in names} | overrides))
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:
@@ -104,6 +113,12 @@ def web_spec(settings: Settings) -> AppSpec:
     return AppSpec("web", argv, settings.web_port, f"{settings.web_url}/healthz")
 
 
+def supervisor_spec(settings: Settings) -> AppSpec:
+    port = settings.supervisor_port
+    argv = [sys.executable, "-m", "cli.supervisor"]
+    return AppSpec(SUPERVISOR, argv, port, f"http://127.0.0.1:{port}/metrics")
+
+
 def default_apps(settings: Settings) -> list[AppSpec]:
     """Workers before the web server, so the API never accepts work nobody consumes."""
     workers = [worker_spec(settings, n) for n in range(1, settings.workers + 1)]
@@ -134,6 +149,19 @@ class AppProcess:
 
     def healthy(self) -> bool:
         return self.pid() is not None and http_ok(self.spec.health_url)
+
+    @classmethod
+    def restore(cls, settings: Settings, recorded: Mapping[str, Any]) -> AppProcess:
+        """The process as it was last started, from its state file."""
+        spec = AppSpec(recorded["name"], recorded["argv"], recorded["port"],
+                       recorded["health_url"], recorded["env"])  # fmt: skip
+        return cls(settings, spec)
+
+    def recorded(self) -> dict[str, Any]:
+        """How to run this process again: the settings it runs with, but no secret (those
+        come from the environment of whoever restarts it)."""
+        env = self.settings.to_env(secrets=False) | dict(self.spec.env)
+        return asdict(self.spec) | {"env": env}
 
     def start(self) -> None:
         ensure_port_free("127.0.0.1", self.port, self.name)
@@ -166,11 +194,16 @@ class Stack:
         self.kafka = Kafka(settings)
         specs = default_apps(settings) if apps is None else apps
         self.apps = {spec.name: AppProcess(settings, spec) for spec in specs}
+        self.supervisor = AppProcess(settings, supervisor_spec(settings))
 
-    def up(self, *, prepare: Prepare | None = None, apps: bool = True) -> list[ServiceStatus]:
-        """Start what is not healthy yet: postgres, kafka, ``prepare``, then the apps.
+    def up(
+        self, *, prepare: Prepare | None = None, apps: bool = True, supervise: bool = True
+    ) -> list[ServiceStatus]:
+        """Start what is not healthy yet: postgres, kafka, ``prepare``, the apps, and then the
+        supervisor that keeps them running (unless ``supervise`` is false).
 
-        ``apps=False`` starts the infrastructure only (and still runs ``prepare``).
+        ``apps=False`` starts the infrastructure only (and still runs ``prepare``), without a
+        supervisor.
         """
         for name in INFRASTRUCTURE:
             self.start(name)
@@ -179,42 +212,89 @@ class Stack:
         if apps:
             for name in list(self.apps):
                 self.start(name)
+        if apps and supervise:
+            self.start(SUPERVISOR)
         return self.status()
 
     def down(self) -> None:
-        """Stop every service of this home, apps first; also workers added with start()."""
-        self._adopt_workers()
+        """Stop every service of this home, the supervisor first and then the apps; also apps
+        that another Stack of this home started."""
+        self._adopt_apps()
         errors = []
-        for service in reversed(self._services()):
+        for service in [self.supervisor, *reversed(self._services())]:
             try:
-                service.stop()
+                self.stop(service.name)
             except StackError as exc:
                 errors.append(f"{service.name}: {exc}")
         if errors:
             raise StackError("\n".join(errors))
 
     def status(self) -> list[ServiceStatus]:
-        self._adopt_workers()
-        return [_status(service) for service in self._services()]
+        self._adopt_apps()
+        return [_status(service) for service in [*self._services(), self.supervisor]]
 
     def start(self, name: str) -> None:
         """Start one service unless it is healthy; one that runs but is not healthy is
         restarted. ``worker-N`` works for any N, to scale out beyond settings.workers."""
         service = self.service(name)
-        if service.healthy():
-            return
-        if service.pid() is not None:
-            service.stop()
-        service.start()
+        self.release(name)
+        with exclusive(self._lock(name)):
+            if service.healthy():
+                return
+            if service.pid() is not None:
+                service.stop()
+            service.start()
 
     def stop(self, name: str) -> None:
-        self.service(name).stop()
+        """Stop a service on purpose: the supervisor leaves it stopped until ``start``."""
+        self.hold(name)
+        with exclusive(self._lock(name)):
+            self.service(name).stop()
+
+    def hold(self, name: str) -> None:
+        """Tell the supervisor to leave a service as it is, running or not (maintenance, or a
+        test's outage), until ``release`` or ``start``."""
+        self._want(self.service(name), False)
+
+    def release(self, name: str) -> None:
+        """Undo ``hold``: the supervisor starts the service again if it is not running."""
+        self._want(self.service(name), True)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to a service, as a crash would (SIGKILL waits until it is gone)."""
+        """Send ``sig`` to a service, as a crash would (SIGKILL waits until it is gone); the
+        supervisor, if running, brings it back."""
         pid = self.service(name).pid()
         if pid is not None:
             send_signal(pid, sig)
+
+    def restart_if_dead(self, name: str) -> bool | None:
+        """For the supervisor: start a wanted service that is not running. True if it was
+        started, None if nothing was to be done (running, unwanted, or someone else is starting
+        or stopping it right now); raises StackError if it would not start."""
+        service = self.service(name)
+        if not self.wanted(name) or service.pid() is not None:
+            return None
+        with exclusive(self._lock(name), wait=False) as mine:
+            if not mine or not self.wanted(name) or service.pid() is not None:
+                return None
+            service.start()
+            return True
+
+    def replace_hung(self, name: str) -> None:
+        """For the supervisor: stop a running service that stopped answering, and start it."""
+        service = self.service(name)
+        with exclusive(self._lock(name), wait=False) as mine:
+            if mine and self.wanted(name):
+                service.stop()
+                service.start()
+
+    def wanted(self, name: str) -> bool:
+        return bool(self._state(name).get("wanted"))
+
+    def supervised(self) -> list[Service]:
+        """What the supervisor looks after, in start order."""
+        self._adopt_apps()
+        return self._services()
 
     def pid(self, name: str) -> int | None:
         return self.service(name).pid()
@@ -224,8 +304,10 @@ class Stack:
             return self.postgres
         if name == "kafka":
             return self.kafka
-        if name not in self.apps and WORKER_NAME.fullmatch(name):
-            self._add_worker(int(name.removeprefix("worker-")))
+        if name == SUPERVISOR:
+            return self.supervisor
+        if name not in self.apps:
+            self._adopt(name)
         if name not in self.apps:
             raise KeyError(f"no service named {name!r}")
         return self.apps[name]
@@ -235,16 +317,48 @@ class Stack:
         apps = sorted(self.apps.values(), key=_worker_number)
         return [self.postgres, self.kafka, *apps]
 
-    def _add_worker(self, n: int) -> None:
-        spec = worker_spec(self.settings, n)
-        self.apps[spec.name] = AppProcess(self.settings, spec)
+    def _adopt(self, name: str) -> None:
+        """Know an app from how it was last started (another Stack of this home started it),
+        or a worker beyond settings.workers."""
+        recorded = self._state(name).get("app")
+        if recorded is not None:
+            self.apps[name] = AppProcess.restore(self.settings, recorded)
+        elif WORKER_NAME.fullmatch(name):
+            self.apps[name] = AppProcess(self.settings, worker_spec(self.settings,
+                                                                    _worker_number_of(name)))
 
-    def _adopt_workers(self) -> None:
-        """Know the extra workers another Stack of this home started, so none is orphaned."""
-        for pid_file in self.settings.run_dir.glob("worker-*.pid"):
-            match = WORKER_NAME.fullmatch(pid_file.stem)
-            if match and pid_file.stem not in self.apps:
-                self._add_worker(int(match.group(1)))
+    def _adopt_apps(self) -> None:
+        """Know every app that has a state file, so none is orphaned or left unsupervised."""
+        for path in self.settings.run_dir.glob("*.state.json"):
+            name = path.name.removesuffix(".state.json")
+            if name not in self.apps and name not in (*INFRASTRUCTURE, SUPERVISOR):
+                self._adopt(name)
+
+    def _want(self, service: Service, wanted: bool) -> None:
+        state: dict[str, Any] = {"wanted": wanted}
+        if isinstance(service, AppProcess):
+            state["app"] = service.recorded()
+        path = self._state_path(service.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        temporary.replace(path)  # readers never see half a file
+
+    def _state(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads(self._state_path(name).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _state_path(self, name: str) -> Path:
+        return self.settings.run_dir / f"{name}.state.json"
+
+    def _lock(self, name: str) -> Path:
+        return self.settings.run_dir / f"{name}.lock"
+
+
+def _worker_number_of(name: str) -> int:
+    return int(name.removeprefix("worker-"))
 
 
 def _worker_number(app: AppProcess) -> int:

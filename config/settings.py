@@ -144,6 +144,41 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Self-healing (cli/supervisor.py, agents/maintenance.py, /readyz). A document that has
+    # not moved for `task_lease_s` is driven again; one still stuck after
+    # `document_deadline_s` fails with the state it was stuck in as its reason.
+    document_deadline_s: float = Field(default=1800.0, gt=0)
+    # How long an agent waits between tries while Postgres or Kafka is unreachable (capped
+    # backoff); the event is held, never dropped.
+    outage_retry_max_s: float = Field(default=5.0, gt=0)
+    # Workers write a heartbeat this often; /readyz calls a worker missing after
+    # `worker_missing_after_s` without one, and stuck when one event has held an agent for
+    # `event_stuck_after_s`.
+    worker_heartbeat_s: float = Field(default=3.0, gt=0)
+    worker_missing_after_s: float = Field(default=20.0, gt=0)
+    event_stuck_after_s: float = Field(default=600.0, gt=0)
+    # The local supervisor: its metrics port, and the longest wait between restarts.
+    supervisor_port: int = 6060
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    # Web processes poll the system-wide gauges (lag, DLQ, outbox, task age) this often.
+    metrics_poll_s: float = Field(default=5.0, gt=0)
+
+    # Observability (`pdfchat up --observability`; docs/runbook.md). Traces go to an OTLP/HTTP
+    # endpoint when one is set (the local collector's when `up` starts it); the collector keeps
+    # `trace_sample_percent` of normal traces and every trace with an error or slower than
+    # `trace_slow_ms`.
+    otel_endpoint: str | None = None
+    trace_sample_percent: float = Field(default=5.0, ge=0, le=100)
+    trace_slow_ms: int = Field(default=1500, gt=0)
+    prometheus_port: int = 19090
+    alertmanager_port: int = 19093
+    collector_otlp_port: int = 14318
+    collector_query_port: int = 16686
+    # Alert thresholds and timing (rendered into the rule files by `up --observability`).
+    alert_lag_messages: int = Field(default=200, ge=1)
+    alert_for_s: float = Field(default=120.0, gt=0)
+    scrape_interval_s: float = Field(default=15.0, gt=0)
+
     @cached_property
     def dsn(self) -> str:
         if self.database_url:
@@ -176,11 +211,14 @@ class Settings(BaseSettings):
     def web_url(self) -> str:
         return f"http://{self.web_host}:{self.web_port}"
 
-    def to_env(self) -> dict[str, str]:
-        """These settings as ``PDFCHAT_*`` variables, so child processes see the same values."""
+    def to_env(self, *, secrets: bool = True) -> dict[str, str]:
+        """These settings as ``PDFCHAT_*`` variables, so child processes see the same values;
+        without the secret ones when ``secrets`` is false (for anything written to disk)."""
         env: dict[str, str] = {}
         for name, value in self.model_dump(exclude_none=True).items():
             if isinstance(value, SecretStr):
+                if not secrets:
+                    continue
                 value = value.get_secret_value()
             if isinstance(value, dict | list):
                 text = json.dumps(value)  # as pydantic-settings reads complex values back

@@ -9,10 +9,10 @@ from importlib import resources
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from storage.locks import Lock
+
 log = logging.getLogger("pdfchat.storage")
 
-# Serialises concurrent migrators (several workers and a web process may start together).
-_MIGRATION_LOCK = 0x706466_0001
 
 
 # jsonb's binary wire format is a version byte (1) and the JSON text. Binary, so that COPY
@@ -65,7 +65,7 @@ async def migrate(dsn: str) -> list[str]:
     """Apply pending migrations in order; returns the names applied."""
     conn = await connect(dsn)
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_lock($1)", int(Lock.MIGRATION))
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

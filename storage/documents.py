@@ -17,6 +17,9 @@ import asyncpg
 from core.errors import Conflict, NotFound
 
 STATUSES = ("queued", "parsing", "parsed", "embedding", "ready", "failed")
+# States a document passes through on its way to ready or failed, and the task that moves it on.
+UNFINISHED = ("queued", "parsing", "parsed", "embedding")
+TASK_OF_STATE = {"queued": "parse", "parsing": "parse", "parsed": "embed", "embedding": "embed"}
 _UPDATABLE = frozenset({"error_code", "error", "pages", "title", "segment_count",
                         "parse_result_key", "embedding_model"})  # fmt: skip
 
@@ -279,6 +282,72 @@ async def take_stale_tasks(
     )  # fmt: skip
     return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"], r["kind"])
             for r in rows]  # fmt: skip
+
+
+async def take_orphans(
+    conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
+) -> list[Document]:
+    """Unfinished documents (of any tenant: maintenance) that have not moved for
+    ``older_than_s`` and whose next task is neither queued nor running: the event that would
+    have created or queued it was lost, so nothing would ever move them on."""
+    rows = await conn.fetch(
+        _SELECT + """
+        WHERE d.status = ANY($3::text[])
+          AND d.updated_at < now() - make_interval(secs => $1)
+          AND NOT EXISTS (
+              SELECT 1 FROM tasks t
+              WHERE t.document_id = d.id AND t.status IN ('queued', 'running')
+                AND t.kind = CASE WHEN d.status IN ('queued', 'parsing') THEN 'parse'
+                                  ELSE 'embed' END)
+        ORDER BY d.updated_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
+        """,
+        older_than_s, limit, list(UNFINISHED),
+    )  # fmt: skip
+    return [_document(r) for r in rows]
+
+
+async def take_overdue(
+    conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
+) -> list[Document]:
+    """Unfinished documents (of any tenant) that have not moved for ``older_than_s``."""
+    rows = await conn.fetch(
+        _SELECT + """
+        WHERE d.status = ANY($3::text[]) AND d.updated_at < now() - make_interval(secs => $1)
+        ORDER BY d.updated_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
+        """,
+        older_than_s, limit, list(UNFINISHED),
+    )  # fmt: skip
+    return [_document(r) for r in rows]
+
+
+async def finish_open_tasks(
+    conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUID, *, error: str
+) -> None:
+    await conn.execute(
+        "UPDATE tasks SET status = 'failed', error = $3, updated_at = now()"
+        " WHERE tenant_id = $1 AND document_id = $2 AND status IN ('queued', 'running')",
+        tenant_id, document_id, error,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StateAge:
+    status: str
+    documents: int
+    oldest_s: float
+
+
+async def unfinished_by_state(conn: asyncpg.Connection | asyncpg.Pool) -> list[StateAge]:
+    """How many documents (all tenants) wait in each unfinished state, and for how long the
+    oldest has not moved. States with none are listed with zeros."""
+    rows = await conn.fetch(
+        "SELECT status, count(*) AS n,"
+        " extract(epoch FROM now() - min(updated_at))::float8 AS oldest FROM documents"
+        " WHERE status = ANY($1::text[]) GROUP BY status",
+        list(UNFINISHED),
+    )  # fmt: skip
+    found = {r["status"]: StateAge(r["status"], r["n"], r["oldest"]) for r in rows}
+    return [found.get(state, StateAge(state, 0, 0.0)) for state in UNFINISHED]
 
 
 async def finish_task(

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 import asyncpg
 
 from core.errors import Conflict
+from storage.locks import Lock
 
 # Up to this many vectors of a model, search scans exactly (fast, and never misses) and the
 # model has no HNSW index: an index costs ~2.6 ms per inserted vector on 2 cores (measured),
 # which would dominate ingestion of small collections. Past it, the index is built once.
 INDEX_MIN_ROWS = 20_000
-_INDEX_LOCK = 0x706466_0003
 
 
 def sql_literal(text: str) -> str:
@@ -50,7 +50,7 @@ async def ensure_index(conn: asyncpg.Connection, model: str, dimension: int) -> 
     rows = await conn.fetchval("SELECT count(*) FROM segment_embeddings WHERE model = $1", model)
     if rows <= INDEX_MIN_ROWS:
         return False
-    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _INDEX_LOCK):
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", int(Lock.INDEX_BUILD)):
         return False  # another worker is building it
     try:
         await conn.execute(
@@ -59,7 +59,7 @@ async def ensure_index(conn: asyncpg.Connection, model: str, dimension: int) -> 
             f" WHERE model = {sql_literal(model)}"
         )
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _INDEX_LOCK)
+        await conn.execute("SELECT pg_advisory_unlock($1)", int(Lock.INDEX_BUILD))
     return True
 
 

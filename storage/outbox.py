@@ -11,10 +11,6 @@ import asyncpg
 
 NOTIFY_CHANNEL = "pdfchat_outbox"
 
-# Only one relay publishes at a time, which keeps each key's events in commit order.
-RELAY_LOCK = 0x706466_0002
-
-
 class Publishable(Protocol):
     def kafka_key(self) -> str: ...
     def dumps(self) -> bytes: ...
@@ -51,11 +47,6 @@ async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -
     )
     # Delivered at commit, and not at all on rollback.
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
-
-
-async def become_relay(conn: asyncpg.Connection) -> None:
-    """Wait until this session holds the relay lock; it is released when the session ends."""
-    await conn.execute("SELECT pg_advisory_lock($1)", RELAY_LOCK)
 
 
 async def pending(conn: asyncpg.Connection, *, limit: int = 500) -> list[PendingMessage]:

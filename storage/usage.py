@@ -61,3 +61,13 @@ async def totals_by_model(pool: asyncpg.Pool, tenant_id: str, since: datetime) -
         tenant_id, since,
     )  # fmt: skip
     return [ModelTotals(**dict(r)) for r in rows]
+
+
+async def spent_by_tenant_since(pool: asyncpg.Pool, since: datetime) -> dict[str, Decimal]:
+    """Every tenant's spend since ``since`` (maintenance: budgets on the dashboards)."""
+    rows = await pool.fetch(
+        "SELECT tenant_id, sum(cost_usd) AS spent FROM usage_ledger"
+        " WHERE recorded_at >= $1 GROUP BY tenant_id",
+        since,
+    )  # fmt: skip
+    return {r["tenant_id"]: Decimal(r["spent"]) for r in rows}

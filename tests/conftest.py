@@ -12,6 +12,7 @@ import pytest
 import storage
 from cli.client import PdfchatClient
 from cli.main import migrate_database
+from cli.postgres import Postgres
 from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
@@ -32,6 +33,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         chat_lease_s=10.0,
         broker_session_timeout_s=6.0,
         broker_heartbeat_interval_s=1.0,
+        outage_retry_max_s=1.0,
+        worker_heartbeat_s=1.0,
+        worker_missing_after_s=5.0,
+        restart_backoff_max_s=5.0,
+        metrics_poll_s=1.0,
     )
 
 
@@ -76,5 +82,27 @@ async def api(settings: Settings, token) -> AsyncIterator[Callable[..., PdfchatC
 @pytest.fixture
 async def db(settings: Settings, stack: Stack) -> AsyncIterator[asyncpg.Pool]:
     pool = await storage.create_pool(settings.dsn, max_size=2)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """PostgreSQL alone (no Kafka, no workers), for storage and workflow tests: a change to one
+    query is tested in seconds. Its own home and port, beside the session's stack."""
+    settings = isolated_settings(tmp_path_factory.mktemp("postgres-only"))
+    server = Postgres(settings)
+    server.start()
+    try:
+        yield settings
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def pg(postgres_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the migrated PostgreSQL-only database."""
+    await storage.migrate(postgres_settings.dsn)
+    pool = await storage.create_pool(postgres_settings.dsn, max_size=4)
     yield pool
     await pool.close()

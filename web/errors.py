@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from quart import Quart, has_request_context, jsonify, request
+from quart import Quart, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from core import kafka
 from core.errors import (
     Conflict,
     Forbidden,
@@ -21,6 +22,7 @@ from core.errors import (
 )
 from llm.errors import BudgetExceeded
 from retrieval import ProviderError
+from storage.availability import is_unavailable as database_unavailable
 
 log = logging.getLogger("pdfchat.web")
 
@@ -37,6 +39,8 @@ HTTP_STATUS: list[tuple[type[PdfchatError], int]] = [
     (BudgetExceeded, 402),
     (ProviderError, 502),
 ]
+# A dependency (Postgres, Kafka) is down or restarting: the client should come back shortly.
+UNAVAILABLE_RETRY_AFTER_S = 2
 
 
 def http_status(exc: PdfchatError) -> int:
@@ -75,5 +79,12 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def on_unexpected(exc: Exception):
+        if database_unavailable(exc) or kafka.is_unavailable(exc):
+            log.warning("a dependency is unavailable", extra={"error": repr(exc)})
+            if database_unavailable(exc) and "pool" in current_app.extensions:
+                # Postgres restarted: every idle connection is dead, not just this one.
+                await current_app.extensions["pool"].expire_connections()
+            body = error_body("unavailable", "the service is briefly unavailable; retry shortly")
+            return jsonify(body), 503, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
         log.exception("unexpected error", exc_info=exc)
         return jsonify(error_body("internal", "internal error; see the server log")), 500

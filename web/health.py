@@ -8,7 +8,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response, current_app
 
-from storage import outbox
+from storage import outbox, workers
 
 blueprint = Blueprint("health", __name__)
 
@@ -23,7 +23,8 @@ async def healthz() -> dict[str, str]:
 @blueprint.get("/readyz")
 async def readyz() -> tuple[dict[str, Any], int]:
     checks = {"database": await _check(_database), "kafka": await _check(_kafka),
-              "answer_streams": await _check(_answer_streams)}  # fmt: skip
+              "answer_streams": await _check(_answer_streams),
+              "workers": await _check(_workers)}  # fmt: skip
     ready = all(c["ok"] for c in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
 
@@ -45,6 +46,25 @@ async def _database() -> dict[str, Any]:
     async with current_app.extensions["pool"].acquire() as conn:
         waiting, age = await outbox.backlog(conn)
     return {"outbox_backlog": waiting, "outbox_oldest_s": round(age, 3)}
+
+
+async def _workers() -> dict[str, Any]:
+    """Every agent any worker ran lately still runs in a worker that beats, and none of them
+    has held one event for too long: otherwise documents or answers stall, silently."""
+    settings = current_app.extensions["settings"]
+    seen = await workers.seen(current_app.extensions["pool"])
+    if not seen:
+        raise RuntimeError("no worker has started yet")
+    live = [w for w in seen if w.seen_s_ago <= settings.worker_missing_after_s]
+    missing = sorted({a for w in seen for a in w.agents} - {a for w in live for a in w.agents})
+    stuck = [f"{w.id}: {agent} on one event for {age:.0f} s" for w in live
+             for agent, age in w.busy.items() if age > settings.event_stuck_after_s]  # fmt: skip
+    gone = [f"{w.id} (last seen {w.seen_s_ago:.0f} s ago)" for w in seen if w not in live]
+    if missing or stuck:
+        problems = ([f"no live worker runs {', '.join(missing)}; gone: {', '.join(gone)}"]
+                    if missing else []) + stuck  # fmt: skip
+        raise RuntimeError("; ".join(problems))
+    return {"live": [w.id for w in live]}
 
 
 async def _kafka() -> dict[str, Any]:

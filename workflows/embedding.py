@@ -38,7 +38,7 @@ async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str
         return taken
 
 
-async def chunks(pool: asyncpg.Pool, claim: Claim) -> list[tuple[uuid.UUID, str]]:
+async def segment_texts(pool: asyncpg.Pool, claim: Claim) -> list[tuple[uuid.UUID, str]]:
     rows = await segments.list_for_document(pool, claim.document.tenant_id, claim.document.id)
     return [(r["id"], r["content"]) for r in rows]
 

@@ -1,0 +1,65 @@
+"""Maintenance: work the database says is due but whose event was lost or whose worker died.
+
+One worker leads it at a time (agents.leadership); every ``SWEEP_S`` it ends chats whose
+orchestrator went quiet, drives stale tasks and orphaned documents again, fails documents
+stuck past their deadline, re-embeds after a model switch, asks for missing topic maps and
+forgets workers long gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from agents import runner
+from agents.app import app, settings
+from agents.leadership import lead_forever
+from agents.resources import Resources, resources
+from storage import workers
+from workflows.chat import fail_stale
+from workflows.embedding import schedule_reembedding
+from workflows.tasks import fail_overdue, redrive_orphans, requeue_stale
+from workflows.topic_maps import request_missing
+
+log = logging.getLogger("pdfchat.agents.maintenance")
+
+SWEEP_S = 2.0
+# A worker row unseen this long is dropped, and its agents are no longer expected by /readyz.
+FORGET_WORKERS_AFTER_S = 24 * 3600
+
+
+@app.task
+async def maintain() -> None:
+    deps = await resources()
+    await lead_forever("maintenance", lambda conn: _sweep_forever(deps, conn))
+
+
+async def _sweep_forever(deps: Resources, conn: asyncpg.Connection) -> None:
+    # ``conn`` holds the lock; the sweeps use the pool, so a slow one never holds it up.
+    while True:
+        try:
+            await sweep(deps)
+        except Exception as exc:
+            if not runner.is_outage(exc):
+                raise
+            log.warning("sweep interrupted by an outage", extra={"error": str(exc)})
+        await conn.execute("SELECT 1")  # still the leader: the lock's session is alive
+        await asyncio.sleep(SWEEP_S)
+
+
+async def sweep(deps: Resources) -> None:
+    pool = deps.pool
+    if failed := await fail_stale(pool, lease_s=settings.chat_lease_s):
+        log.warning("ended stale chat sessions", extra={"sessions": failed})
+    if requeued := await requeue_stale(pool, lease_s=settings.task_lease_s):
+        log.warning("requeued stale tasks", extra={"tasks": requeued})
+    if redriven := await redrive_orphans(pool, lease_s=settings.task_lease_s):
+        log.warning("re-drove documents whose work order was lost", extra={"documents": redriven})
+    if overdue := await fail_overdue(pool, deadline_s=settings.document_deadline_s):
+        log.error("failed documents stuck past their deadline", extra={"documents": overdue})
+    if queued := await schedule_reembedding(pool, deps.embedder.model):
+        log.info("re-embedding with the configured model", extra={"documents": queued})
+    await request_missing(pool, lease_s=settings.task_lease_s)
+    await workers.forget_gone(pool, older_than_s=FORGET_WORKERS_AFTER_S)

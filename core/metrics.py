@@ -1,0 +1,119 @@
+"""Every Prometheus metric pdfchat exports, in one place, named by Prometheus conventions.
+
+Each process exports the ones it updates on its own ``/metrics``: the web process (requests,
+search, sockets, and the system-wide gauges it polls: lag, DLQ depth, outbox, task age,
+budgets), each worker (agents, parse, embed, chat, breakers), and the local supervisor
+(restarts). Alert rules and dashboards in ``ops/observability/`` use exactly these names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_SLOW = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+# Agents (the runner in agents/runner.py counts every event of every agent).
+AGENT_EVENTS = Counter(
+    "pdfchat_agent_events_total",
+    "Events an agent finished, by outcome (ok, failed, dead_lettered)",
+    ["agent", "outcome"],
+)
+AGENT_EVENT_DURATION = Histogram(
+    "pdfchat_agent_event_duration_seconds", "Time an agent spent on one event", ["agent"],
+    buckets=_SLOW,
+)  # fmt: skip
+RETRIES = Counter(
+    "pdfchat_retries_total",
+    "Attempts repeated after a transient failure, by operation and reason",
+    ["operation", "reason"],
+)
+FAILURES = Counter(
+    "pdfchat_failures_total",
+    "Work that ended in failure, by stage (the agent) and error code",
+    ["stage", "error_code"],
+)
+DEPENDENCY_WAITS = Counter(
+    "pdfchat_dependency_outage_waits_total",
+    "Times an agent held an event back because Postgres or Kafka was unreachable",
+    ["agent"],
+)
+
+# Ingestion
+PARSE_DURATION = Histogram(
+    "pdfchat_parse_duration_seconds", "Time to parse one PDF, from claim to committed segments",
+    buckets=_SLOW,
+)  # fmt: skip
+PAGES_PARSED = Counter("pdfchat_parsed_pages_total", "Pages parsed")
+EMBED_DURATION = Histogram(
+    "pdfchat_embed_duration_seconds", "Time to embed one document and store its vectors",
+    buckets=_SLOW,
+)  # fmt: skip
+PAGES_EMBEDDED = Counter("pdfchat_embedded_pages_total", "Pages of documents embedded")
+SEGMENTS_EMBEDDED = Counter("pdfchat_embedded_segments_total", "Segments embedded")
+
+# Search and chat
+SEARCH_DURATION = Histogram(
+    "pdfchat_search_duration_seconds", "Time to answer one search, by mode", ["mode"],
+    buckets=_FAST,
+)  # fmt: skip
+TIME_TO_FIRST_TOKEN = Histogram(
+    "pdfchat_chat_time_to_first_token_seconds",
+    "From the question's commit to its first token on the answers topic",
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
+)
+ANSWERS = Counter("pdfchat_chat_answers_total", "Answers by outcome", ["outcome"])
+TOKENS = Counter(
+    "pdfchat_chat_tokens_total", "Model tokens accounted", ["tenant", "model", "direction"]
+)
+COST = Counter("pdfchat_chat_cost_usd_total", "Model spend accounted, in USD", ["tenant", "model"])
+BREAKER_STATE = Gauge(
+    "pdfchat_circuit_breaker_state",
+    "A model's circuit breaker in this worker: 0 closed, 1 half-open, 2 open",
+    ["model"],
+)
+WEBSOCKETS = Gauge("pdfchat_websocket_connections", "Answer sockets open on this web process")
+
+# Web
+HTTP_REQUESTS = Counter(
+    "pdfchat_http_requests_total", "HTTP requests by route, method and status",
+    ["route", "method", "status"],
+)  # fmt: skip
+HTTP_DURATION = Histogram(
+    "pdfchat_http_request_duration_seconds", "HTTP request time by route", ["route", "method"],
+    buckets=_FAST,
+)  # fmt: skip
+
+# System-wide gauges, polled by every web process (alerts take the max over processes).
+CONSUMER_LAG = Gauge(
+    "pdfchat_consumer_lag_messages",
+    "Messages in a partition not yet committed by a consumer group",
+    ["group", "topic", "partition"],
+)
+DLQ_DEPTH = Gauge("pdfchat_dlq_messages", "Messages held in a dead-letter topic", ["topic"])
+OUTBOX_BACKLOG = Gauge("pdfchat_outbox_backlog_messages", "Outbox rows not yet published")
+OUTBOX_OLDEST = Gauge(
+    "pdfchat_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published"
+)
+DOCUMENTS = Gauge("pdfchat_documents", "Documents in each unfinished state", ["status"])
+TASK_AGE = Gauge(
+    "pdfchat_task_age_seconds",
+    "How long the oldest document in an unfinished state has been in it",
+    ["state"],
+)
+BUDGET_USED = Gauge(
+    "pdfchat_tenant_budget_used_ratio", "A tenant's chat spend this month over its budget",
+    ["tenant"],
+)  # fmt: skip
+POLL_ERRORS = Counter(
+    "pdfchat_system_poll_errors_total", "Failed polls of the system-wide gauges", ["source"]
+)
+
+# The local supervisor (`pdfchat up`)
+RESTARTS = Counter(
+    "pdfchat_supervisor_restarts_total", "Services the supervisor restarted", ["service"]
+)
+SERVICE_UP = Gauge(
+    "pdfchat_supervisor_service_up", "1 when the supervisor sees the service running",
+    ["service"],
+)  # fmt: skip

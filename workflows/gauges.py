@@ -1,0 +1,108 @@
+"""The system-wide gauges operators alert on, polled by every web process.
+
+Consumer lag and dead-letter depth come from the broker, the outbox backlog, the age of work
+in each unfinished state and the tenants' budgets from Postgres. Each web process polls on its
+own (alerts take the max over processes); a dependency that is down leaves its gauges as they
+were and counts a poll error, and never touches a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+
+import topics
+from config import Settings
+from core.kafka import LagProbe
+from core.metrics import (
+    BUDGET_USED,
+    CONSUMER_LAG,
+    DLQ_DEPTH,
+    DOCUMENTS,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST,
+    POLL_ERRORS,
+    TASK_AGE,
+)
+from storage import documents, outbox, usage
+from workflows.usage import Budget, month_start
+
+log = logging.getLogger("pdfchat.gauges")
+
+DEAD_LETTER_TOPICS = (topics.PARSE_DEAD_LETTERS,)
+# Budgets move slowly and their query reads the month's ledger: poll them less often.
+BUDGET_EVERY_S = 60.0
+
+
+async def poll_forever(settings: Settings, pool: asyncpg.Pool, budget: Budget) -> None:
+    probe: LagProbe | None = None
+    budgets_due = 0.0
+    try:
+        while True:
+            probe = await _poll_kafka(settings, probe)
+            await _poll("postgres", _database(pool))
+            if time.monotonic() >= budgets_due:
+                await _poll("budgets", _budgets(pool, budget))
+                budgets_due = time.monotonic() + BUDGET_EVERY_S
+            await asyncio.sleep(settings.metrics_poll_s)
+    finally:
+        if probe is not None:
+            await _close(probe)
+
+
+async def _poll_kafka(settings: Settings, probe: LagProbe | None) -> LagProbe | None:
+    """Poll the broker; a probe that failed is dropped and a new one made next time."""
+    try:
+        if probe is None:
+            probe = LagProbe(settings.kafka_bootstrap)
+            await probe.start()
+        await asyncio.wait_for(_kafka(probe), timeout=settings.metrics_poll_s * 2)
+        return probe
+    except Exception as exc:
+        POLL_ERRORS.labels("kafka").inc()
+        log.warning("could not poll the broker for lag", extra={"error": str(exc)})
+        if probe is not None:
+            await _close(probe)
+        return None
+
+
+async def _poll(source: str, poll) -> None:
+    try:
+        await asyncio.wait_for(poll, timeout=10)
+    except Exception as exc:
+        POLL_ERRORS.labels(source).inc()
+        log.warning("could not poll a gauge", extra={"source": source, "error": str(exc)})
+
+
+async def _kafka(probe: LagProbe) -> None:
+    for lag in await probe.lag():
+        CONSUMER_LAG.labels(lag.group, lag.topic, str(lag.partition)).set(lag.messages)
+    for topic in DEAD_LETTER_TOPICS:
+        DLQ_DEPTH.labels(topic).set(await probe.depth(topic))
+
+
+async def _database(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        waiting, oldest_s = await outbox.backlog(conn)
+        states = await documents.unfinished_by_state(conn)
+    OUTBOX_BACKLOG.set(waiting)
+    OUTBOX_OLDEST.set(oldest_s)
+    for state in states:
+        DOCUMENTS.labels(state.status).set(state.documents)
+        TASK_AGE.labels(state.status).set(state.oldest_s)
+
+
+async def _budgets(pool: asyncpg.Pool, budget: Budget) -> None:
+    for tenant, spent in (await usage.spent_by_tenant_since(pool, month_start())).items():
+        limit = budget.for_tenant(tenant)
+        BUDGET_USED.labels(tenant).set(float(spent) / limit if limit else 1.0)
+
+
+async def _close(probe: LagProbe) -> None:
+    try:
+        await probe.close()
+    except Exception as exc:  # closing a client whose broker is gone may fail too
+        log.debug("closing the lag probe failed", extra={"error": str(exc)})
