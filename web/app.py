@@ -19,6 +19,7 @@ from storage.blobs import create_blob_store
 from web import chat, documents, health, page, pages, search
 from web.errors import register_error_handlers
 from web.streams import AnswerStreams
+from workflows import gauges
 from workflows.search import Embedders
 from workflows.usage import budget_of
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings) -> Quart:
         await declare_topics(settings.kafka_bootstrap, settings.topic_partitions)
         streams = AnswerStreams(settings.kafka_bootstrap, retention_s=settings.answer_retention_s)
         following = asyncio.create_task(streams.run(), name="answer-streams")
+        budget = budget_of(settings, Catalog.from_settings(settings))
+        gauging = asyncio.create_task(gauges.poll_forever(settings, pool, budget), name="gauges")
         app.extensions.update(
             pool=pool,
             verifier=verifier,
@@ -56,14 +59,15 @@ def create_app(settings: Settings) -> Quart:
             # candidates through the provider's API. The local re-ranker brings its own.
             reranker=create_reranker(settings),
             streams=streams,
-            budget=budget_of(settings, Catalog.from_settings(settings)),
+            budget=budget,
         )
         try:
             yield
         finally:
-            following.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await following  # closes its Kafka consumer
+            for task in (gauging, following):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task  # each closes its Kafka clients
             await app.extensions["reranker"].aclose()
             await embedders.aclose()
             await pool.close()
