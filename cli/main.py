@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-import storage
 from cli.ask import ask as ask_question
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
@@ -19,6 +18,7 @@ from cli.processes import StackError
 from cli.stack import ServiceStatus, Stack
 from config import Settings, get_settings
 from core.tokens import ROLES, ensure_signing_key, mint
+from storage import migrate_database
 
 console = Console()
 # The tenant of `token`, `ingest` and `ask` when none is given, so that the three agree.
@@ -127,10 +127,6 @@ def ask(
         conversation_id=conversation_id, notes=Console(stderr=True),
     ))  # fmt: skip
     sys.exit(status)
-
-
-async def migrate_database(settings: Settings) -> None:
-    await storage.migrate(settings.dsn)
 
 
 def _print(statuses: list[ServiceStatus]) -> None:

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cli.main import migrate_database
+import pdfgen
 from cli.stack import Stack, isolated_settings
-from tests import pdf_factory
+from storage import migrate_database
 
 CHROMIUM = "/usr/bin/chromium"
 LAPTOP = {"width": 1280, "height": 860}
@@ -66,7 +63,7 @@ async def _sign_in(page: Page, tenant: str) -> None:
 async def _documents(page: Page, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ledger-notes.pdf"
-        path.write_bytes(pdf_factory.sample_pdf(6, seed=SEED))
+        path.write_bytes(pdfgen.sample_pdf(6, seed=SEED))
         await page.set_input_files("#file-input", path)
         await expect(page.locator("#documents .status")).to_have_text("Ready")
     await page.get_by_label("Your question").blur()

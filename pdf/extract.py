@@ -4,7 +4,7 @@ Everything here is synchronous and CPU-bound; the parse worker runs it in a thre
 
 Speed, measured with PyMuPDF 2.0 (MuPDF 1.28.5) on one core of the development machine:
 
-- ``tests.pdf_factory.big_pdf(500)`` (500 pages of ~630 characters, headings every few pages):
+- ``pdfgen.big_pdf(500)`` (500 pages of ~630 characters, headings every few pages):
   ``parse_pdf`` (open, checks, text, headings, chunks) ~2 600 pages/s; plain
   ``page.get_text()`` of the same file ~6 300 pages/s, so ``parse_pdf`` costs ~2.4x plain text
   extraction (the ``"dict"`` extraction alone is ~1.5x). ``big_pdf(900)`` parses in 0.3 s.
@@ -13,7 +13,7 @@ Speed, measured with PyMuPDF 2.0 (MuPDF 1.28.5) on one core of the development m
 
 Reproduce the first figure with::
 
-    .venv/bin/python -c "import time, pymupdf; from tests import pdf_factory as f; \
+    .venv/bin/python -c "import time, pymupdf; import pdfgen as f; \
     from pdf import parse_pdf; d = f.big_pdf(500); t = time.perf_counter(); \
     parse_pdf(d, max_pages=1000); a = time.perf_counter() - t; t = time.perf_counter(); \
     [p.get_text() for p in pymupdf.open(stream=d)]; b = time.perf_counter() - t; \

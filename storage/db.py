@@ -9,6 +9,7 @@ from importlib import resources
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from config import Settings
 from storage.locks import Lock
 
 log = logging.getLogger("pdfchat.storage")
@@ -59,6 +60,11 @@ def _migrations() -> list[tuple[str, str]]:
     folder = resources.files("storage") / "migrations"
     files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(f.name, f.read_text(encoding="utf-8")) for f in files]
+
+
+async def migrate_database(settings: Settings) -> None:
+    """`pdfchat up`'s and the test stack's preparation step: the schema, up to date."""
+    await migrate(settings.dsn)
 
 
 async def migrate(dsn: str) -> list[str]:

@@ -11,11 +11,11 @@ import pytest
 
 import storage
 from cli.client import PdfchatClient
-from cli.main import migrate_database
 from cli.postgres import Postgres
 from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
+from storage import migrate_database
 
 
 @pytest.fixture(scope="session")

@@ -31,15 +31,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The repository root first: run as a script, this file's own folder would come first, and
+# ops/eval/retrieval.py would shadow the product's `retrieval` package (and `ops` is no
+# installed package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import pdfgen
 from cli.client import ApiError, PdfchatClient
-from cli.main import migrate_database
 from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
 from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
-from tests import pdf_factory
+from storage import migrate_database
 
 ANSWER_TIMEOUT_S = 60.0
 
@@ -128,7 +131,7 @@ async def ingest_load(settings: Settings, pages: int, busy: asyncio.Event, run: 
     token = mint(settings, tenant="bench-load", user="bench", roles=["editor"])
     async with PdfchatClient(settings.web_url, token, timeout=300) as client:
         for seed in itertools.count():
-            pdf = await asyncio.to_thread(pdf_factory.big_pdf, pages, seed)
+            pdf = await asyncio.to_thread(pdfgen.big_pdf, pages, seed)
             document_id = (await client.upload(pdf, f"load-{seed}.pdf"))["document_id"]
             await client.wait_for([document_id], statuses=frozenset({"parsing", "parsed",
                                    "embedding", "ready", "failed"}), interval=0.02)  # fmt: skip

@@ -8,14 +8,10 @@ Not a test: it asserts nothing.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
+import pdfgen
 from retrieval import LocalEmbedder
-from tests import pdf_factory
 
 CHUNKS = 1000
 CHUNK_CHARS = 1000
@@ -23,7 +19,7 @@ ROUNDS = 3
 
 
 def chunks() -> list[str]:
-    paragraphs = [text for seed in range(300) for page in pdf_factory.sample_document(4, seed)
+    paragraphs = [text for seed in range(300) for page in pdfgen.sample_document(4, seed)
                   for kind, text in page if kind == "p"]  # fmt: skip
     out, current = [], ""
     for paragraph in paragraphs:

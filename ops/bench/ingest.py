@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pymupdf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
+import pdfgen
 from cli.client import PdfchatClient
-from cli.main import migrate_database
 from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
 from pdf import parse_pdf
-from tests import pdf_factory
+from storage import migrate_database
 
 UPLOAD_CONCURRENCY = 8
 
@@ -73,7 +70,7 @@ async def end_to_end(files: list[bytes], settings: Settings) -> tuple[int, float
 def load_files(args: argparse.Namespace) -> list[bytes]:
     if args.dir:
         return [p.read_bytes() for p in sorted(Path(args.dir).glob("*.pdf"))]
-    return [pdf_factory.sample_pdf(args.pages, seed=i) for i in range(args.docs)]
+    return [pdfgen.sample_pdf(args.pages, seed=i) for i in range(args.docs)]
 
 
 def main() -> None:

@@ -14,21 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
+import pdfgen
 import storage
 from cli.postgres import Postgres
 from cli.stack import isolated_settings
 from config import Settings
 from retrieval import LocalEmbedder, create_reranker
 from storage import embeddings, search
-from tests import pdf_factory
 from workflows.search import Embedders, search_segments
 
 TENANT = "bench"
@@ -39,7 +36,7 @@ def sentences(n: int) -> list[str]:
     out: list[str] = []
     seed = 0
     while len(out) < n:
-        for page in pdf_factory.sample_document(6, seed):
+        for page in pdfgen.sample_document(6, seed):
             out += [text for kind, text in page if kind == "p"]
         seed += 1
     return out[:n]

@@ -21,14 +21,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The repository root first: run as a script, this file's own folder would come first, and
+# ops/eval/retrieval.py would shadow the product's `retrieval` package (and `ops` is no
+# installed package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cli.client import PdfchatClient
-from cli.main import migrate_database
 from cli.stack import Stack, isolated_settings
 from core.tokens import mint
 from llm import NOT_FOUND
 from ops.eval.retrieval import Question, ingest, load_corpus, load_questions, render
+from storage import migrate_database
 
 
 @dataclass

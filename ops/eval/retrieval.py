@@ -5,7 +5,7 @@ page that answers them, for every search mode.
     .venv/bin/python ops/eval/retrieval.py --write-pages   # after editing the corpus
 
 The corpus (`ops/eval/corpus/*.json`, one document each, as pages of ("h1"/"h2"/"h3"/"p",
-text) blocks) is rendered with `tests.pdf_factory.text_pdf`. Each question in
+text) blocks) is rendered with `pdfgen.text_pdf`. Each question in
 `ops/eval/questions.json` carries one or more short *evidence* phrases copied from the source;
 the answer pages are the pages of the rendered PDF whose text holds an evidence phrase. They
 are recorded in the file and checked against the rendering on every run, so they cannot drift
@@ -34,14 +34,17 @@ from typing import Any
 import httpx
 import pymupdf
 
+# The repository root first: run as a script, this file's own folder would come first, and
+# ops/eval/retrieval.py would shadow the product's `retrieval` package (and `ops` is no
+# installed package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import pdfgen
 from cli.client import PdfchatClient
-from cli.main import migrate_database
 from cli.stack import Stack, isolated_settings
 from config import Settings
 from core.tokens import mint
-from tests import pdf_factory
+from storage import migrate_database
 
 HERE = Path(__file__).resolve().parent
 CORPUS_DIR = HERE / "corpus"
@@ -67,7 +70,7 @@ class Document:
 
     def pdf(self) -> bytes:
         """The rendered PDF; one corpus page is exactly one PDF page (checked)."""
-        data = pdf_factory.text_pdf(self.pages, title=self.title, page_numbers=True)
+        data = pdfgen.text_pdf(self.pages, title=self.title, page_numbers=True)
         with pymupdf.open(stream=data, filetype="pdf") as doc:
             if doc.page_count != len(self.pages):
                 raise ValueError(f"{self.id}: a page overflowed ({doc.page_count} PDF pages for "

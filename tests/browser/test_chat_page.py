@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
+import pdfgen
 from config import Settings
-from tests import pdf_factory
 from tests.browser.pageparts import WATCH_ANSWERS, ask, drop_files, session_value, words
 
 pytestmark = pytest.mark.stack
@@ -20,8 +20,8 @@ SEED = 71
 
 
 def _fact(page_number: int) -> str:
-    """The sentence of the test document that names ``page_number`` (see pdf_factory)."""
-    blocks = pdf_factory.sample_document(3, seed=SEED)[page_number - 1]
+    """The sentence of the test document that names ``page_number`` (see pdfgen)."""
+    blocks = pdfgen.sample_document(3, seed=SEED)[page_number - 1]
     text = next(text for _, text in blocks if f"On page {page_number} the ledger" in text)
     start = text.index(f"On page {page_number} the ledger")
     return text[start : text.index(".", start) + 1]
@@ -33,7 +33,7 @@ def _question(page_number: int) -> str:
 
 
 async def _upload_and_wait(page: Page) -> None:
-    await drop_files(page, [("ledger.pdf", pdf_factory.sample_pdf(3, seed=SEED))])
+    await drop_files(page, [("ledger.pdf", pdfgen.sample_pdf(3, seed=SEED))])
     await expect(page.locator("#documents li.document .status")).to_have_text("Ready")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from tests import pdf_factory
+import pdfgen
 from tests.browser.pageparts import drop_files, no_horizontal_scroll
 
 pytestmark = pytest.mark.stack
@@ -42,7 +42,7 @@ async def test_upload_with_the_file_picker_shows_progress_then_live_status(
     }""")
     path = tmp_path / "long-report.pdf"
     # ~270 KB: 3 s at 90 KB/s (and under the test stack's limit of 300 pages)
-    path.write_bytes(pdf_factory.big_pdf(250, seed=61))
+    path.write_bytes(pdfgen.big_pdf(250, seed=61))
     async with page.expect_file_chooser() as chooser:
         await page.get_by_text("Choose PDFs…").click()
     await (await chooser.value).set_files(path)
@@ -66,7 +66,7 @@ async def test_upload_with_the_file_picker_shows_progress_then_live_status(
 
 async def test_a_failed_document_says_why_and_can_be_deleted(page: Page, sign_in, api, tenant):
     await sign_in(page)
-    await drop_files(page, [("locked.pdf", pdf_factory.encrypted_pdf())])
+    await drop_files(page, [("locked.pdf", pdfgen.encrypted_pdf())])
     item = page.locator("#documents li.document")
     await expect(item.locator(".status")).to_have_text("Failed")
     await expect(item.locator(".doc-error")).to_contain_text("protected by a password")
@@ -80,7 +80,7 @@ async def test_a_failed_document_says_why_and_can_be_deleted(page: Page, sign_in
 
 async def test_topic_map_and_reading_guide_link_to_pages(page: Page, sign_in, api, tenant):
     client = api(tenant)
-    document_id = (await client.upload(pdf_factory.sample_pdf(6, seed=63), "notes.pdf"))[
+    document_id = (await client.upload(pdfgen.sample_pdf(6, seed=63), "notes.pdf"))[
         "document_id"
     ]
     await sign_in(page)
@@ -104,7 +104,7 @@ async def test_a_phone_sized_screen_has_no_sideways_scrolling(phone: Page, sign_
     assert await no_horizontal_scroll(phone)
 
     client = api(tenant)
-    document_id = (await client.upload(pdf_factory.sample_pdf(2, seed=64),
+    document_id = (await client.upload(pdfgen.sample_pdf(2, seed=64),
                                        "a-rather-long-file-name-for-a-small-screen.pdf"))[
         "document_id"
     ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""parse_pdf on real PDFs built by tests.pdf_factory: rejections, headings, pages, chunks."""
+"""parse_pdf on real PDFs built by pdfgen: rejections, headings, pages, chunks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pymupdf
 import pytest
 
+import pdfgen
 from core.errors import DocumentRejected
 from pdf import ParsedPdf, extract, join_lines, parse_pdf, sniff_pdf
-from tests import pdf_factory
 
 MAX_PAGES = 100
 
@@ -62,8 +62,8 @@ def test_sniff_pdf(head, expected):
 
 
 def test_sniff_pdf_on_the_factory_files():
-    assert sniff_pdf(pdf_factory.sample_pdf(1)[:1024])
-    assert not sniff_pdf(pdf_factory.not_a_pdf()[:1024])
+    assert sniff_pdf(pdfgen.sample_pdf(1)[:1024])
+    assert not sniff_pdf(pdfgen.not_a_pdf()[:1024])
 
 
 # --- rejections ---------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_empty_file():
 
 @pytest.mark.parametrize(
     "data",
-    [pdf_factory.not_a_pdf(), b"hello, I am plain text", b" " * 2000 + b"%PDF-1.7"],
+    [pdfgen.not_a_pdf(), b"hello, I am plain text", b" " * 2000 + b"%PDF-1.7"],
     ids=["png", "text", "header-too-late"],
 )
 def test_not_a_pdf(data):
@@ -87,13 +87,13 @@ def test_not_a_pdf(data):
 @pytest.mark.parametrize(
     "make",
     [
-        pdf_factory.corrupt_pdf,
-        pdf_factory.zero_page_pdf,
-        lambda: pdf_factory.truncated_pdf(0.5),
-        lambda: pdf_factory.truncated_pdf(0.9),
-        lambda: pdf_factory.truncated_pdf(0.1),
-        lambda: pdf_factory.big_pdf(40)[:60_000],  # cut so badly that it does not even open
-        pdf_factory.broken_page_pdf,
+        pdfgen.corrupt_pdf,
+        pdfgen.zero_page_pdf,
+        lambda: pdfgen.truncated_pdf(0.5),
+        lambda: pdfgen.truncated_pdf(0.9),
+        lambda: pdfgen.truncated_pdf(0.1),
+        lambda: pdfgen.big_pdf(40)[:60_000],  # cut so badly that it does not even open
+        pdfgen.broken_page_pdf,
     ],
     ids=[
         "garbage",
@@ -113,7 +113,7 @@ def test_corrupt(make):
 
 def test_a_truncated_file_opens_in_mupdf_but_is_still_rejected():
     # The reason for the policy: MuPDF repairs the file and shows every page, silently blank.
-    data = pdf_factory.truncated_pdf(0.5)
+    data = pdfgen.truncated_pdf(0.5)
     with pymupdf.open(stream=data) as doc:
         assert doc.is_repaired and doc.page_count == 6
     error = rejection(data)
@@ -121,24 +121,24 @@ def test_a_truncated_file_opens_in_mupdf_but_is_still_rejected():
 
 
 def test_a_page_that_cannot_be_loaded_is_named():
-    error = rejection(pdf_factory.broken_page_pdf())
+    error = rejection(pdfgen.broken_page_pdf())
     assert "page 3" in error.message
 
 
 def test_a_repaired_file_with_everything_intact_is_accepted():
-    data = pdf_factory.repairable_pdf(3, seed=2)
+    data = pdfgen.repairable_pdf(3, seed=2)
     with pymupdf.open(stream=data) as doc:
         assert doc.is_repaired
-    assert parse(data) == parse(pdf_factory.sample_pdf(3, seed=2))
+    assert parse(data) == parse(pdfgen.sample_pdf(3, seed=2))
 
 
 def test_encrypted():
-    error = rejection(pdf_factory.encrypted_pdf())
+    error = rejection(pdfgen.encrypted_pdf())
     assert error.code == "encrypted" and "password" in error.message
 
 
 def test_owner_password_only_parses():
-    data = pdf_factory.owner_only_encrypted_pdf()
+    data = pdfgen.owner_only_encrypted_pdf()
     with pymupdf.open(stream=data) as doc:
         assert doc.metadata["encryption"]  # really encrypted, yet opens without a password
     parsed = parse(data)
@@ -147,7 +147,7 @@ def test_owner_password_only_parses():
 
 
 def test_too_many_pages():
-    data = pdf_factory.big_pdf(12)
+    data = pdfgen.big_pdf(12)
     error = rejection(data, max_pages=11)
     assert error.code == "too_many_pages"
     assert "12" in error.message and "11" in error.message
@@ -155,20 +155,20 @@ def test_too_many_pages():
 
 
 def test_image_only_pages_need_ocr():
-    error = rejection(pdf_factory.image_only_pdf(2))
+    error = rejection(pdfgen.image_only_pdf(2))
     assert error.code == "needs_ocr" and "OCR" in error.message
 
 
 def test_almost_no_text_needs_ocr_but_a_short_real_text_does_not():
-    stamps = pdf_factory.text_pdf([[("small", f"Scan {n}")] for n in range(1, 5)])
+    stamps = pdfgen.text_pdf([[("small", f"Scan {n}")] for n in range(1, 5)])
     assert rejection(stamps).code == "needs_ocr"
-    note = pdf_factory.text_pdf([[("p", "Please call the office before Friday.")]])
+    note = pdfgen.text_pdf([[("p", "Please call the office before Friday.")]])
     assert parse(note).chunks[0].text == "Please call the office before Friday."
 
 
 def test_rejections_leave_no_mupdf_warnings_behind():
     # PyMuPDF keeps every MuPDF warning in a global list that only grows unless reset.
-    rejection(pdf_factory.truncated_pdf(0.5))
+    rejection(pdfgen.truncated_pdf(0.5))
     assert pymupdf.TOOLS.mupdf_warnings(reset=False) == ""
 
 
@@ -177,15 +177,15 @@ def test_rejections_leave_no_mupdf_warnings_behind():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_headings_are_exactly_the_headings(seed):
-    content = pdf_factory.sample_document(6, seed)
-    parsed = parse(pdf_factory.sample_pdf(6, seed))
+    content = pdfgen.sample_document(6, seed)
+    parsed = parse(pdfgen.sample_pdf(6, seed))
     expected = [[text for kind, text in page if kind.startswith("h")] for page in content]
     assert [p.headings for p in parsed.pages] == expected
 
 
 def test_page_text_follows_the_page_and_drops_page_numbers():
-    content = pdf_factory.sample_document(3, seed=3)
-    parsed = parse(pdf_factory.sample_pdf(3, seed=3))
+    content = pdfgen.sample_document(3, seed=3)
+    parsed = parse(pdfgen.sample_pdf(3, seed=3))
     for page, blocks in zip(parsed.pages, content, strict=True):
         assert flat(page.text) == " ".join(text for _, text in blocks)
         paragraphs = page.text.split("\n\n")
@@ -195,7 +195,7 @@ def test_page_text_follows_the_page_and_drops_page_numbers():
 
 def test_bold_line_at_body_size_is_a_heading_but_a_bold_paragraph_is_not():
     bold_paragraph = " ".join(["This whole paragraph is set in bold type"] * 8)
-    data = pdf_factory.text_pdf(
+    data = pdfgen.text_pdf(
         [
             [
                 ("h4", "Safety Notes"),
@@ -218,7 +218,7 @@ def test_bold_line_at_body_size_is_a_heading_but_a_bold_paragraph_is_not():
     ],
 )
 def test_captions_contents_lines_and_sentences_are_not_headings(line):
-    data = pdf_factory.text_pdf(
+    data = pdfgen.text_pdf(
         [
             [
                 ("h2", "Results"),
@@ -232,7 +232,7 @@ def test_captions_contents_lines_and_sentences_are_not_headings(line):
 
 
 def test_uniform_text_has_no_headings():
-    data = pdf_factory.text_pdf([[("p", "Short line"), ("p", "Another line of text here " * 20)]])
+    data = pdfgen.text_pdf([[("p", "Short line"), ("p", "Another line of text here " * 20)]])
     parsed = parse(data)
     assert parsed.pages[0].headings == [] and parsed.title is None
     assert {c.heading for c in parsed.chunks} == {None}
@@ -240,7 +240,7 @@ def test_uniform_text_has_no_headings():
 
 def test_running_headers_are_neither_text_nor_headings():
     pages = [[("h2", f"Part {n}"), ("p", f"Body text of part {n}. " * 20)] for n in range(1, 6)]
-    parsed = parse(pdf_factory.text_pdf(pages, running_header="ACME Annual Report 2024"))
+    parsed = parse(pdfgen.text_pdf(pages, running_header="ACME Annual Report 2024"))
     assert all("ACME" not in p.text for p in parsed.pages)
     assert [p.headings for p in parsed.pages] == [[f"Part {n}"] for n in range(1, 6)]
 
@@ -249,7 +249,7 @@ def test_a_big_line_on_every_page_is_not_a_heading():
     pages = [
         [("h1", "Acme Corporation"), ("h2", f"Part {n}"), ("p", "Text. " * 40)] for n in range(1, 6)
     ]
-    parsed = parse(pdf_factory.text_pdf(pages))
+    parsed = parse(pdfgen.text_pdf(pages))
     assert [p.headings for p in parsed.pages] == [[f"Part {n}"] for n in range(1, 6)]
     assert "Acme Corporation" in parsed.chunks[0].text  # still text, just not a heading
 
@@ -295,17 +295,17 @@ def test_two_columns_keep_their_headings_and_table_rows_are_not_headings():
 
 def test_title_from_metadata_else_first_heading():
     content = [[("h1", "Field Guide"), ("p", "Birds of the coast and how to tell them apart.")]]
-    assert parse(pdf_factory.text_pdf(content, title="Coastal Birds")).title == "Coastal Birds"
-    assert parse(pdf_factory.text_pdf(content)).title == "Field Guide"
-    assert parse(pdf_factory.text_pdf(content, title="report.docx")).title == "Field Guide"
+    assert parse(pdfgen.text_pdf(content, title="Coastal Birds")).title == "Coastal Birds"
+    assert parse(pdfgen.text_pdf(content)).title == "Field Guide"
+    assert parse(pdfgen.text_pdf(content, title="report.docx")).title == "Field Guide"
 
 
 # --- chunks -------------------------------------------------------------------------------
 
 
 def test_a_sentence_unique_to_a_page_is_cited_with_that_page():
-    content = pdf_factory.sample_document(5, seed=11)
-    parsed = parse(pdf_factory.sample_pdf(5, seed=11))
+    content = pdfgen.sample_document(5, seed=11)
+    parsed = parse(pdfgen.sample_pdf(5, seed=11))
     for page in range(1, 6):
         sentence = fact(page, content)
         holders = [c.page for c in parsed.chunks if sentence in c.text]
@@ -313,7 +313,7 @@ def test_a_sentence_unique_to_a_page_is_cited_with_that_page():
 
 
 def test_chunks_never_cross_pages_and_cover_each_page_in_order():
-    parsed = parse(pdf_factory.sample_pdf(8, seed=4), chunk_chars=400)
+    parsed = parse(pdfgen.sample_pdf(8, seed=4), chunk_chars=400)
     for page in parsed.pages:
         chunks = [c for c in parsed.chunks if c.page == page.number]
         assert chunks, page.number
@@ -330,7 +330,7 @@ def test_headings_are_carried_into_chunks_across_pages():
         [("h3", "2.1 Water Quality"), ("p", "Nitrate was measured on site. " * 12)],
         [("p", "Results were logged by hand. " * 12)],
     ]
-    parsed = parse(pdf_factory.text_pdf(pages), chunk_chars=300)
+    parsed = parse(pdfgen.text_pdf(pages), chunk_chars=300)
     headings = {page: {c.heading for c in parsed.chunks if c.page == page} for page in (1, 2, 3, 4)}
     assert headings == {
         1: {"2 Methods"},
@@ -344,7 +344,7 @@ def test_headings_are_carried_into_chunks_across_pages():
 
 @pytest.mark.parametrize("chunk_chars", [300, 800, 1200])
 def test_chunk_sizes_are_near_the_target(chunk_chars):
-    parsed = parse(pdf_factory.big_pdf(60, seed=2), chunk_chars=chunk_chars)
+    parsed = parse(pdfgen.big_pdf(60, seed=2), chunk_chars=chunk_chars)
     sizes = [len(c.text) for c in parsed.chunks]
     assert max(sizes) <= chunk_chars * 1.25  # at most a small merged tail over the target
     # Pages hold ~600–1 700 characters, so full-size chunks are the rule when they fit.
@@ -353,7 +353,7 @@ def test_chunk_sizes_are_near_the_target(chunk_chars):
 
 
 def test_hyphenated_words_are_mended_in_chunks():
-    data = pdf_factory.text_pdf(
+    data = pdfgen.text_pdf(
         [
             [
                 (
@@ -376,7 +376,7 @@ def test_hyphenated_words_are_mended_in_chunks():
 
 def test_to_json_round_trips():
     content = [[("h1", "Café naïve – “quotes”"), ("p", "Ünïcödé text " * 5)]]
-    parsed = parse(pdf_factory.text_pdf(content, title="Tïtle"))
+    parsed = parse(pdfgen.text_pdf(content, title="Tïtle"))
     raw = parsed.to_json()
     assert isinstance(raw, bytes)
     data = json.loads(raw)
@@ -394,13 +394,13 @@ def test_to_json_round_trips():
 
 
 def test_parsing_is_deterministic_and_documents_differ():
-    first = parse(pdf_factory.sample_pdf(4, seed=1)).to_json()
-    assert parse(pdf_factory.sample_pdf(4, seed=1)).to_json() == first
-    assert parse(pdf_factory.sample_pdf(4, seed=2)).to_json() != first
+    first = parse(pdfgen.sample_pdf(4, seed=1)).to_json()
+    assert parse(pdfgen.sample_pdf(4, seed=1)).to_json() == first
+    assert parse(pdfgen.sample_pdf(4, seed=2)).to_json() != first
 
 
 def test_parallel_threads_get_the_same_results():
-    files = [pdf_factory.sample_pdf(4, seed=s) for s in range(6)]
+    files = [pdfgen.sample_pdf(4, seed=s) for s in range(6)]
     expected = [parse(f) for f in files]
     with ThreadPoolExecutor(max_workers=6) as pool:
         assert list(pool.map(parse, files * 3)) == expected * 3
@@ -409,7 +409,7 @@ def test_parallel_threads_get_the_same_results():
 def test_parses_take_turns_on_mupdf():
     # PyMuPDF must never run on two threads at once; a crash is too random to test for, so
     # check that parse_pdf waits while another thread holds the lock.
-    data = pdf_factory.sample_pdf(1)
+    data = pdfgen.sample_pdf(1)
     with ThreadPoolExecutor(max_workers=1) as pool:
         with extract._MUPDF_LOCK:
             waiting = pool.submit(parse, data)
@@ -419,7 +419,7 @@ def test_parses_take_turns_on_mupdf():
 
 
 def test_a_long_document_parses_fast():
-    data = pdf_factory.big_pdf(500)
+    data = pdfgen.big_pdf(500)
     started = time.perf_counter()
     parsed = parse(data, max_pages=1000)
     elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import numpy as np
 import pytest
 
+import pdfgen
 from config import Settings
 from core.errors import InvalidInput, TransientError
 from retrieval import (
@@ -23,7 +24,6 @@ from retrieval import (
     create_reranker,
 )
 from retrieval.rerank import Analysed, bm25_scores, stem
-from tests import pdf_factory
 from tests.retrieval.fake_apis import API_KEY, FakeAPIs
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, timeout_s=5.0)
@@ -260,7 +260,7 @@ def ledger_questions(seed: int) -> tuple[list[str], list[tuple[str, int]]]:
     """Paragraphs of one generated document: they all look alike (same vocabulary, same
     sentence patterns), and each page's paragraph has one exact fact to ask about."""
     paragraphs = [
-        text for page in pdf_factory.sample_document(5, seed) for kind, text in page if kind == "p"
+        text for page in pdfgen.sample_document(5, seed) for kind, text in page if kind == "p"
     ]
     questions = []
     for i, paragraph in enumerate(paragraphs):
@@ -456,7 +456,7 @@ async def test_local_reranker_speed_on_100_chunks():
     paragraphs = [
         text
         for seed in range(1, 50)
-        for page in pdf_factory.sample_document(3, seed)
+        for page in pdfgen.sample_document(3, seed)
         for kind, text in page
         if kind == "p"
     ]

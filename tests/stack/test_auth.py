@@ -10,9 +10,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+import pdfgen
 from cli.client import ApiError
 from core.tokens import mint
-from tests import pdf_factory
 
 pytestmark = pytest.mark.stack
 
@@ -57,9 +57,9 @@ async def test_viewer_may_read_but_not_write(api, tenant):
     viewer = api(tenant, roles=["viewer"])
     assert await viewer.documents() == []
     with pytest.raises(ApiError) as caught:
-        await viewer.upload(pdf_factory.sample_pdf(1), "a.pdf")
+        await viewer.upload(pdfgen.sample_pdf(1), "a.pdf")
     assert caught.value.status == 403
-    document_id = (await api(tenant).upload(pdf_factory.sample_pdf(1), "a.pdf"))["document_id"]
+    document_id = (await api(tenant).upload(pdfgen.sample_pdf(1), "a.pdf"))["document_id"]
     assert (await viewer.document(document_id))["document_id"] == document_id
     with pytest.raises(ApiError) as caught:
         await viewer.delete(document_id)
@@ -68,7 +68,7 @@ async def test_viewer_may_read_but_not_write(api, tenant):
 
 async def test_a_tenant_never_sees_another_tenants_documents(api, tenant, db):
     owner, other = api(tenant), api(f"{tenant}-b")
-    document_id = (await owner.upload(pdf_factory.sample_pdf(2, seed=31), "a.pdf"))["document_id"]
+    document_id = (await owner.upload(pdfgen.sample_pdf(2, seed=31), "a.pdf"))["document_id"]
     async with asyncio.timeout(90):
         await owner.wait_for([document_id])
 

@@ -8,8 +8,8 @@ import asyncio
 import httpx
 import pytest
 
+import pdfgen
 from cli.client import ApiError
-from tests import pdf_factory
 
 pytestmark = pytest.mark.stack
 
@@ -27,7 +27,7 @@ PARSE_TIMEOUT_S = 90
 async def test_rejected_at_upload(api, tenant, data, status, code):
     client = api(tenant)
     if data is None:
-        data = pdf_factory.not_a_pdf()
+        data = pdfgen.not_a_pdf()
     with pytest.raises(ApiError) as caught:
         await client.upload(data, "x.pdf")
     assert (caught.value.status, caught.value.code) == (status, code)
@@ -49,7 +49,7 @@ async def test_missing_file_field(settings, token, tenant):
         response = await http.post(
             "/v1/documents",
             headers={"Authorization": f"Bearer {token(tenant)}"},
-            files={"document": ("a.pdf", pdf_factory.sample_pdf(1), "application/pdf")},
+            files={"document": ("a.pdf", pdfgen.sample_pdf(1), "application/pdf")},
         )
     assert response.status_code == 400
     assert "'file'" in response.json()["error"]["message"]
@@ -61,7 +61,7 @@ async def test_bad_idempotency_key(settings, token, tenant, key):
         response = await http.post(
             "/v1/documents",
             headers={"Authorization": f"Bearer {token(tenant)}", "Idempotency-Key": key},
-            files={"file": ("a.pdf", pdf_factory.sample_pdf(1), "application/pdf")},
+            files={"file": ("a.pdf", pdfgen.sample_pdf(1), "application/pdf")},
         )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["error"]["message"]
@@ -70,16 +70,16 @@ async def test_bad_idempotency_key(settings, token, tenant, key):
 @pytest.mark.parametrize(
     ("make", "code", "words"),
     [
-        (pdf_factory.encrypted_pdf, "encrypted", "password"),
-        (pdf_factory.image_only_pdf, "needs_ocr", "OCR"),
-        (pdf_factory.corrupt_pdf, "corrupt", ""),
-        (lambda: pdf_factory.truncated_pdf(0.5), "corrupt", ""),
+        (pdfgen.encrypted_pdf, "encrypted", "password"),
+        (pdfgen.image_only_pdf, "needs_ocr", "OCR"),
+        (pdfgen.corrupt_pdf, "corrupt", ""),
+        (lambda: pdfgen.truncated_pdf(0.5), "corrupt", ""),
     ],
     ids=["encrypted", "no-text-layer", "corrupt", "truncated"],
 )
 async def test_failed_with_a_readable_reason(api, tenant, make, code, words):
     client = api(tenant)
-    good = await client.upload(pdf_factory.sample_pdf(2, seed=21), "good.pdf")
+    good = await client.upload(pdfgen.sample_pdf(2, seed=21), "good.pdf")
     bad = await client.upload(make(), "bad.pdf")
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         views = await client.wait_for([good["document_id"], bad["document_id"]])
@@ -94,7 +94,7 @@ async def test_failed_with_a_readable_reason(api, tenant, make, code, words):
 
 async def test_over_the_page_limit(api, tenant, settings):
     client = api(tenant)
-    body = await client.upload(pdf_factory.big_pdf(settings.max_pages + 1), "long.pdf")
+    body = await client.upload(pdfgen.big_pdf(settings.max_pages + 1), "long.pdf")
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         view = (await client.wait_for([body["document_id"]]))[body["document_id"]]
     assert (view["status"], view["error_code"]) == ("failed", "too_many_pages")
@@ -103,7 +103,7 @@ async def test_over_the_page_limit(api, tenant, settings):
 
 async def test_owner_password_only_pdf_parses(api, tenant):
     client = api(tenant)
-    body = await client.upload(pdf_factory.owner_only_encrypted_pdf(), "locked-for-edit.pdf")
+    body = await client.upload(pdfgen.owner_only_encrypted_pdf(), "locked-for-edit.pdf")
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         view = (await client.wait_for([body["document_id"]]))[body["document_id"]]
     assert view["status"] == "ready", view

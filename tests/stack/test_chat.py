@@ -12,12 +12,12 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+import pdfgen
 from cli.client import PdfchatClient
 from cli.processes import free_port
 from cli.stack import AppProcess, AppSpec
 from llm import NOT_FOUND
 from storage import chat
-from tests import pdf_factory
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -41,7 +41,7 @@ HANDBOOK = [
 @pytest.fixture
 async def handbook(api, tenant) -> tuple[PdfchatClient, str]:
     client = api(tenant)
-    created = await client.upload(pdf_factory.text_pdf(HANDBOOK), "handbook.pdf")
+    created = await client.upload(pdfgen.text_pdf(HANDBOOK), "handbook.pdf")
     async with asyncio.timeout(90):
         views = await client.wait_for([created["document_id"]])
     assert views[created["document_id"]]["status"] == "ready", views

@@ -14,9 +14,9 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+import pdfgen
 from storage import usage
 from storage.usage import Entry
-from tests import pdf_factory
 from tests.llm.fake_chat_apis import FakeChatAPIs
 from tests.retrieval.fake_apis import API_KEY
 from tests.stack.restart import apps_with
@@ -40,7 +40,7 @@ def _text(messages: list[dict]) -> str:
 
 async def test_a_paid_model_answers_falls_back_and_is_budgeted(stack, settings, api, tenant, db):
     client = api(tenant)
-    created = await client.upload(pdf_factory.text_pdf(HANDBOOK), "handbook.pdf")
+    created = await client.upload(pdfgen.text_pdf(HANDBOOK), "handbook.pdf")
     async with asyncio.timeout(90):
         await client.wait_for([created["document_id"]])
     with FakeChatAPIs() as fake:

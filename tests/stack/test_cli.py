@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import pdf_factory
+import pdfgen
 
 pytestmark = pytest.mark.stack
 
@@ -43,7 +43,7 @@ def test_token_is_accepted_by_the_api_and_scoped_to_its_tenant(settings, tenant)
 
 def test_without_a_tenant_token_ingest_and_ask_agree_on_one(settings, tmp_path):
     note = tmp_path / "note.pdf"
-    note.write_bytes(pdf_factory.text_pdf([[("p", "The boiler is serviced every October.")]]))
+    note.write_bytes(pdfgen.text_pdf([[("p", "The boiler is serviced every October.")]]))
     assert _run(settings, "ingest", str(note)).returncode == 0
     token = _run(settings, "token").stdout.strip()
     listed = httpx.get(f"{settings.web_url}/v1/documents",
@@ -53,8 +53,8 @@ def test_without_a_tenant_token_ingest_and_ask_agree_on_one(settings, tmp_path):
 
 def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
     good, locked, text = tmp_path / "good.pdf", tmp_path / "locked.pdf", tmp_path / "notes.txt"
-    good.write_bytes(pdf_factory.sample_pdf(3, seed=41))
-    locked.write_bytes(pdf_factory.encrypted_pdf())
+    good.write_bytes(pdfgen.sample_pdf(3, seed=41))
+    locked.write_bytes(pdfgen.encrypted_pdf())
     text.write_text("not a pdf")
 
     result = _run(settings, "ingest", "--tenant", tenant, str(good))
@@ -69,7 +69,7 @@ def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
 
 def test_ask_streams_the_answer_then_its_sources(settings, tenant, tmp_path):
     handbook = tmp_path / "handbook.pdf"
-    handbook.write_bytes(pdf_factory.text_pdf([[
+    handbook.write_bytes(pdfgen.text_pdf([[
         ("h1", "Opening Hours"),
         ("p", "The reading room of the Harbour Library opens at nine in the morning and closes at "
               "half past six in the evening, except on Sundays, when it stays closed."),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import pdfgen
 from cli.client import ApiError
 from pdf import parse_pdf
-from tests import pdf_factory
 
 pytestmark = pytest.mark.stack
 
@@ -19,7 +19,7 @@ PARSE_TIMEOUT_S = 90
 
 async def test_several_pdfs_end_to_end(api, tenant, settings, db):
     client = api(tenant)
-    files = {f"doc-{seed}.pdf": pdf_factory.sample_pdf(n_pages=3 + seed, seed=seed)
+    files = {f"doc-{seed}.pdf": pdfgen.sample_pdf(n_pages=3 + seed, seed=seed)
              for seed in range(3)}  # fmt: skip
     created = {}
     for name, data in files.items():
@@ -64,7 +64,7 @@ async def test_several_pdfs_end_to_end(api, tenant, settings, db):
 
 async def test_listing_filters_and_pages(api, tenant):
     client = api(tenant)
-    ids = [(await client.upload(pdf_factory.sample_pdf(1, seed=s), f"{s}.pdf"))["document_id"]
+    ids = [(await client.upload(pdfgen.sample_pdf(1, seed=s), f"{s}.pdf"))["document_id"]
            for s in range(3)]  # fmt: skip
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         await client.wait_for(ids)
@@ -82,8 +82,8 @@ async def test_listing_filters_and_pages(api, tenant):
 
 async def test_delete_removes_blobs_rows_and_chunks(api, tenant, settings, db):
     client = api(tenant)
-    kept = (await client.upload(pdf_factory.sample_pdf(2, seed=7), "kept.pdf"))["document_id"]
-    gone = (await client.upload(pdf_factory.sample_pdf(2, seed=8), "gone.pdf"))["document_id"]
+    kept = (await client.upload(pdfgen.sample_pdf(2, seed=7), "kept.pdf"))["document_id"]
+    gone = (await client.upload(pdfgen.sample_pdf(2, seed=8), "gone.pdf"))["document_id"]
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         await client.wait_for([kept, gone])
 
@@ -109,7 +109,7 @@ async def test_delete_removes_blobs_rows_and_chunks(api, tenant, settings, db):
 
 async def test_idempotency_key_retry_returns_the_same_document(api, tenant, db):
     client = api(tenant)
-    data = pdf_factory.sample_pdf(2, seed=11)
+    data = pdfgen.sample_pdf(2, seed=11)
     first = await client.upload(data, "a.pdf", idempotency_key="upload-1")
     again = await client.upload(data, "a.pdf", idempotency_key="upload-1")
     assert again["document_id"] == first["document_id"]
@@ -121,7 +121,7 @@ async def test_idempotency_key_retry_returns_the_same_document(api, tenant, db):
     assert len({r["document_id"] for r in racing}) == 1
 
     with pytest.raises(ApiError) as caught:
-        await client.upload(pdf_factory.sample_pdf(2, seed=12), "c.pdf",
+        await client.upload(pdfgen.sample_pdf(2, seed=12), "c.pdf",
                             idempotency_key="upload-1")  # fmt: skip
     assert (caught.value.status, caught.value.code) == (409, "idempotency_key_reused")
 
@@ -140,7 +140,7 @@ async def test_idempotency_key_retry_returns_the_same_document(api, tenant, db):
 
 
 async def test_same_idempotency_key_in_two_tenants_makes_two_documents(api, tenant):
-    data = pdf_factory.sample_pdf(1, seed=13)
+    data = pdfgen.sample_pdf(1, seed=13)
     mine = await api(tenant).upload(data, "a.pdf", idempotency_key="shared")
     theirs = await api(f"{tenant}-other").upload(data, "a.pdf", idempotency_key="shared")
     assert mine["document_id"] != theirs["document_id"]

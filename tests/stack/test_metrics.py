@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import pdf_factory
+import pdfgen
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -55,8 +55,8 @@ def _labels(samples: list) -> set[str]:
 
 async def _exercise(api, tenant: str) -> None:
     client = api(tenant)
-    good = await client.upload(pdf_factory.sample_pdf(3, seed=41), "good.pdf")
-    bad = await client.upload(pdf_factory.corrupt_pdf(), "bad.pdf")
+    good = await client.upload(pdfgen.sample_pdf(3, seed=41), "good.pdf")
+    bad = await client.upload(pdfgen.corrupt_pdf(), "bad.pdf")
     async with asyncio.timeout(120):
         await client.wait_for([good["document_id"], bad["document_id"]])
     await client.search("what does the document say", top_k=3)

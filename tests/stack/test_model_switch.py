@@ -12,9 +12,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+import pdfgen
 from retrieval import LOCAL_MODEL
 from storage import documents, embeddings
-from tests import pdf_factory
 from tests.retrieval.fake_apis import API_KEY, FakeAPIs
 from tests.stack.restart import apps_with
 from tests.waiting import wait_until
@@ -28,7 +28,7 @@ OTHER = "test:other-4"
 
 async def _ready_documents(api, tenant: str, seeds: list[int]) -> list[str]:
     client = api(tenant)
-    ids = [(await client.upload(pdf_factory.sample_pdf(2, seed=s), f"{s}.pdf"))["document_id"]
+    ids = [(await client.upload(pdfgen.sample_pdf(2, seed=s), f"{s}.pdf"))["document_id"]
            for s in seeds]  # fmt: skip
     async with asyncio.timeout(90):
         views = await client.wait_for(ids)

@@ -16,8 +16,8 @@ import uuid
 import httpx
 import pytest
 
+import pdfgen
 from pdf import parse_pdf
-from tests import pdf_factory
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -29,7 +29,7 @@ TIMEOUT_S = 240
 
 async def _ingest_through_outage(stack, api, tenant, settings, db, service: str) -> None:
     client = api(tenant)
-    files = [pdf_factory.sample_pdf(4 + i % 5, seed=1000 + i) for i in range(DOCUMENTS)]
+    files = [pdfgen.sample_pdf(4 + i % 5, seed=1000 + i) for i in range(DOCUMENTS)]
     apps = {name: stack.pid(name) for name in ("worker-1", "web")}
     ids = [(await client.upload(data, f"doc-{i}.pdf"))["document_id"]
            for i, data in enumerate(files)]  # fmt: skip
@@ -81,7 +81,7 @@ async def test_the_supervisor_restarts_a_killed_worker(stack, api, tenant):
 
     await wait_until(replaced, within_s=TIMEOUT_S)
     client = api(tenant)
-    uploaded = await client.upload(pdf_factory.sample_pdf(2, seed=7), "after.pdf")
+    uploaded = await client.upload(pdfgen.sample_pdf(2, seed=7), "after.pdf")
     async with asyncio.timeout(TIMEOUT_S):
         views = await client.wait_for([uploaded["document_id"]])
     assert views[uploaded["document_id"]]["status"] == "ready"
@@ -122,7 +122,7 @@ async def _ready(settings) -> bool:
 
 async def test_a_document_whose_work_order_was_lost_is_driven_again(api, tenant, db):
     client = api(tenant)
-    uploaded = await client.upload(pdf_factory.sample_pdf(3, seed=11), "lost.pdf")
+    uploaded = await client.upload(pdfgen.sample_pdf(3, seed=11), "lost.pdf")
     doc = uploaded["document_id"]
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([doc])
@@ -141,7 +141,7 @@ async def test_a_document_whose_work_order_was_lost_is_driven_again(api, tenant,
 
 async def test_a_document_stuck_past_its_deadline_fails_with_a_reason(api, tenant, db, settings):
     client = api(tenant)
-    uploaded = await client.upload(pdf_factory.sample_pdf(2, seed=12), "stuck.pdf")
+    uploaded = await client.upload(pdfgen.sample_pdf(2, seed=12), "stuck.pdf")
     doc = uploaded["document_id"]
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([doc])

@@ -10,10 +10,10 @@ import uuid
 import httpx
 import pytest
 
+import pdfgen
 from config import Settings
 from storage import documents
 from storage.documents import NewDocument
-from tests import pdf_factory
 from web.app import create_app
 
 pytestmark = pytest.mark.stack
@@ -44,8 +44,8 @@ async def _ready_document(api, tenant: str, data: bytes) -> str:
 
 
 async def test_page_text_and_image(settings, token, api, tenant):
-    content = pdf_factory.sample_document(3, seed=91)
-    document_id = await _ready_document(api, tenant, pdf_factory.sample_pdf(3, seed=91))
+    content = pdfgen.sample_document(3, seed=91)
+    document_id = await _ready_document(api, tenant, pdfgen.sample_pdf(3, seed=91))
     base = f"/v1/documents/{document_id}/pages"
 
     response = await _get(settings, f"{base}/2", token(tenant))
@@ -71,7 +71,7 @@ async def test_page_text_and_image(settings, token, api, tenant):
 
 
 async def test_pages_are_tenant_scoped_and_bounded(settings, token, api, tenant):
-    document_id = await _ready_document(api, tenant, pdf_factory.sample_pdf(2, seed=92))
+    document_id = await _ready_document(api, tenant, pdfgen.sample_pdf(2, seed=92))
     base = f"/v1/documents/{document_id}/pages"
     for who, path in (
         (f"{tenant}-other", f"{base}/1"),
@@ -110,7 +110,7 @@ async def test_pages_of_an_unparsed_or_failed_document_are_409(settings, token, 
         assert "queued" in response.json()["error"]["message"]
 
     client = api(tenant)
-    failed = (await client.upload(pdf_factory.encrypted_pdf(), "locked.pdf"))["document_id"]
+    failed = (await client.upload(pdfgen.encrypted_pdf(), "locked.pdf"))["document_id"]
     async with asyncio.timeout(90):
         assert (await client.wait_for([failed]))[failed]["status"] == "failed"
     response = await _get(settings, f"/v1/documents/{failed}/pages/1", token(tenant))
@@ -133,7 +133,7 @@ async def test_dev_token_signs_in_with_the_chosen_role(settings, tenant):
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     async with httpx.AsyncClient(base_url=settings.web_url) as http:
         assert (await http.get("/v1/documents", headers=headers)).status_code == 200
-        files = {"file": ("a.pdf", pdf_factory.sample_pdf(1), "application/pdf")}
+        files = {"file": ("a.pdf", pdfgen.sample_pdf(1), "application/pdf")}
         refused = await http.post("/v1/documents", headers=headers, files=files)
     assert refused.status_code == 403  # a viewer may not upload
 

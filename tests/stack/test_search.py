@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
+import pdfgen
 from storage import search
-from tests import pdf_factory
 
 pytestmark = pytest.mark.stack
 
@@ -18,7 +18,7 @@ MODES = ["vector", "text", "hybrid", "hybrid+rerank"]
 
 def _fact_on_page(seed: int, n_pages: int, page: int) -> tuple[str, str]:
     """The unique sentence of ``page`` and the ledger's place and count in it."""
-    blocks = pdf_factory.sample_document(n_pages, seed)[page - 1]
+    blocks = pdfgen.sample_document(n_pages, seed)[page - 1]
     fact = next(text for _, text in blocks if f"On page {page} the ledger" in text)
     sentence = re.search(rf"On page {page} the ledger of \w+ records exactly \d+ deliveries\.",
                          fact)  # fmt: skip
@@ -33,7 +33,7 @@ async def library(api, tenant):
     client = api(tenant)
     ids = {}
     for seed in (51, 52):
-        body = await client.upload(pdf_factory.sample_pdf(5, seed=seed), f"doc-{seed}.pdf")
+        body = await client.upload(pdfgen.sample_pdf(5, seed=seed), f"doc-{seed}.pdf")
         ids[seed] = body["document_id"]
     async with asyncio.timeout(90):
         views = await client.wait_for(ids.values())

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests import pdf_factory
+import pdfgen
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -41,7 +41,7 @@ async def _computed(settings, token: str, document_id: str, *, within_s: float =
 
 
 async def test_a_ready_document_gets_a_two_level_topic_map(settings, token, api, tenant, db):
-    document_id = await _ready(api, tenant, pdf_factory.sample_pdf(30, seed=81))
+    document_id = await _ready(api, tenant, pdfgen.sample_pdf(30, seed=81))
     body = await _computed(settings, token(tenant), document_id)
     assert body["document_id"] == document_id
     assert body["topics"], body
@@ -71,7 +71,7 @@ async def test_a_ready_document_gets_a_two_level_topic_map(settings, token, api,
 async def test_a_missing_or_outdated_map_is_computed_again(settings, token, api, tenant, db):
     """A lost ready event (or an agent that died on it) leaves a ready document without a map;
     a map of an older version lacks the guide. The relay leader's sweep asks again."""
-    document_id = await _ready(api, tenant, pdf_factory.sample_pdf(3, seed=83))
+    document_id = await _ready(api, tenant, pdfgen.sample_pdf(3, seed=83))
     first = await _computed(settings, token(tenant), document_id)
     doc = uuid.UUID(document_id)
 
@@ -95,7 +95,7 @@ async def test_a_missing_or_outdated_map_is_computed_again(settings, token, api,
 
 async def test_topics_of_unknown_or_foreign_documents_are_404(settings, token, api, tenant):
     client = api(tenant)
-    document_id = (await client.upload(pdf_factory.sample_pdf(1, seed=82), "a.pdf"))["document_id"]
+    document_id = (await client.upload(pdfgen.sample_pdf(1, seed=82), "a.pdf"))["document_id"]
     for who, target in ((f"{tenant}-x", document_id), (tenant, str(uuid.uuid4()))):
         response = await _topics(settings, token(who), target)
         assert response.status_code == 404

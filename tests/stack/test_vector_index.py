@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
+import pdfgen
 from storage import embeddings, search
-from tests import pdf_factory
 
 pytestmark = pytest.mark.stack
 
@@ -21,7 +21,7 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
     api, tenant, db, monkeypatch
 ):
     client = api(tenant)
-    document_id = (await client.upload(pdf_factory.sample_pdf(4, seed=61), "a.pdf"))["document_id"]
+    document_id = (await client.upload(pdfgen.sample_pdf(4, seed=61), "a.pdf"))["document_id"]
     async with asyncio.timeout(90):
         await client.wait_for([document_id])
     segment_ids = [r["id"] for r in await db.fetch(

@@ -8,7 +8,7 @@ import os
 import httpx
 import pytest
 
-from tests import pdf_factory
+import pdfgen
 from tests.stack.restart import workers_with
 
 pytestmark = pytest.mark.stack
@@ -35,7 +35,7 @@ async def test_chat_workers_answer_and_the_others_ingest_at_lower_priority(
         assert os.getpriority(os.PRIO_PROCESS, stack.pid("worker-2")) == 7
 
         client = api(tenant)
-        pdf = pdf_factory.text_pdf([[
+        pdf = pdfgen.text_pdf([[
             ("h1", "Ferry Timetable"),
             ("p", "The first ferry to Inchmore leaves the harbour at a quarter past seven."),
         ]])  # fmt: skip

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
+import pdfgen
 import topics
 from pdf import parse_pdf
-from tests import pdf_factory
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -40,7 +40,7 @@ async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
     stack, api, tenant, settings, db
 ):
     client = api(tenant)
-    files = [pdf_factory.big_pdf(150 + 10 * i) for i in range(6)]
+    files = [pdfgen.big_pdf(150 + 10 * i) for i in range(6)]
     ids = [(await client.upload(data, f"big-{i}.pdf"))["document_id"]
            for i, data in enumerate(files)]  # fmt: skip
 
@@ -76,7 +76,7 @@ async def test_two_workers_share_the_partitions(stack, api, tenant, settings, db
         ids: list[str] = []
         # Keys are random, so upload until both workers have parsed something (bounded).
         while len(workers) < 2 and len(ids) < 40:
-            batch = [(await client.upload(pdf_factory.sample_pdf(1, seed=i), f"{i}.pdf"))
+            batch = [(await client.upload(pdfgen.sample_pdf(1, seed=i), f"{i}.pdf"))
                      ["document_id"] for i in range(len(ids), len(ids) + 8)]  # fmt: skip
             ids += batch
             async with asyncio.timeout(TIMEOUT_S):
@@ -114,7 +114,7 @@ async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant
     client = api(tenant)
     stack.stop("worker-1")
     try:
-        body = await client.upload(pdf_factory.sample_pdf(1), "vanishing.pdf")
+        body = await client.upload(pdfgen.sample_pdf(1), "vanishing.pdf")
         document_id = body["document_id"]
         # The committed task's event waits in the outbox while no worker runs.
         waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE key = $1",
@@ -143,7 +143,7 @@ async def test_a_lost_parse_request_is_published_again(stack, api, tenant, setti
     client = api(tenant)
     stack.stop("worker-1")
     try:
-        document_id = (await client.upload(pdf_factory.sample_pdf(1), "a.pdf"))["document_id"]
+        document_id = (await client.upload(pdfgen.sample_pdf(1), "a.pdf"))["document_id"]
         # The event never reaches Kafka: the database still knows the task is unfinished.
         lost = await db.execute("DELETE FROM outbox WHERE key = $1", f"{tenant}:{document_id}")
         assert lost == "DELETE 2"  # the parse request and the 'queued' status event
@@ -157,7 +157,7 @@ async def test_a_lost_parse_request_is_published_again(stack, api, tenant, setti
 
 async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
     client = api(tenant)
-    document_id = (await client.upload(pdf_factory.sample_pdf(1), "a.pdf"))["document_id"]
+    document_id = (await client.upload(pdfgen.sample_pdf(1), "a.pdf"))["document_id"]
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([document_id])
     key = f"{tenant}:{document_id}".encode()
@@ -174,9 +174,9 @@ async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
 
 async def test_progress_table_is_recovered_after_a_restart(stack, api, tenant, settings):
     client = api(tenant)
-    ids = [(await client.upload(pdf_factory.sample_pdf(1, seed=i), f"{i}.pdf"))["document_id"]
+    ids = [(await client.upload(pdfgen.sample_pdf(1, seed=i), f"{i}.pdf"))["document_id"]
            for i in range(3)]  # fmt: skip
-    bad = (await client.upload(pdf_factory.encrypted_pdf(), "locked.pdf"))["document_id"]
+    bad = (await client.upload(pdfgen.encrypted_pdf(), "locked.pdf"))["document_id"]
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([*ids, bad])
     expected = {"documents": 4, "by_status": {"ready": 3, "failed": 1}}
@@ -193,7 +193,7 @@ async def test_progress_table_is_recovered_after_a_restart(stack, api, tenant, s
 
 async def test_usage_table_is_recovered_after_a_restart(stack, api, tenant, settings):
     client = api(tenant)
-    created = await client.upload(pdf_factory.sample_pdf(2, seed=61), "usage.pdf")
+    created = await client.upload(pdfgen.sample_pdf(2, seed=61), "usage.pdf")
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([created["document_id"]])
     for question in ("What does the ledger record?", "Which deliveries are recorded?"):

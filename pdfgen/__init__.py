@@ -1,4 +1,5 @@
-"""Test PDFs built in memory with PyMuPDF: good ones, bad ones, big ones.
+"""PDFs built in memory with PyMuPDF, for tests, benchmarks and the evaluation: good ones,
+bad ones, big ones.
 
 Every builder returns the PDF as ``bytes`` and is deterministic: the same arguments give the
 same bytes (except the encrypted ones: encryption is salted), so tests can compare parse
