@@ -12,6 +12,14 @@ BIN    := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT      := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+# The observability tests (tests/ops/, tests/cli/test_observability.py, tests/stack/test_alerts.py)
+# run Debian's Prometheus, promtool and Alertmanager, and the Jaeger collector built once from the
+# Go module proxy into ops/observability/build/ (about 6 minutes cold; `pdfchat up
+# --observability` builds it too). Nothing here is needed by a plain `make up`.
+PROMETHEUS   := /usr/bin/prometheus
+ALERTMANAGER := /usr/bin/prometheus-alertmanager
+JAEGER       := ops/observability/build/jaeger-v1.76.0/jaeger
+OBSERVABILITY_PACKAGES := prometheus prometheus-alertmanager
 
 .PHONY: up down status test lint bench install
 
@@ -24,7 +32,7 @@ down:
 status:
 	$(BIN)/pdfchat status
 
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER)
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -45,6 +53,20 @@ $(CHROMIUM):
 	  $(APT) install -y -qq chromium >/dev/null; }
 	@test -x $(CHROMIUM) || { echo "make install: chromium installed but $(CHROMIUM) is \
 	missing" >&2; exit 1; }
+
+$(PROMETHEUS) $(ALERTMANAGER):
+	@command -v apt-get >/dev/null || { echo "make: the observability tests need Prometheus, \
+	promtool and Alertmanager; apt-get is not available here, so install prometheus and \
+	prometheus-alertmanager with your system's package manager" >&2; exit 1; }
+	@echo "installing Debian's $(OBSERVABILITY_PACKAGES) for the observability tests"
+	$(APT) install -y -qq --no-install-recommends $(OBSERVABILITY_PACKAGES) >/dev/null 2>&1 || \
+	  { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends \
+	    $(OBSERVABILITY_PACKAGES) >/dev/null; }
+	@test -x $@ || { echo "make: $(OBSERVABILITY_PACKAGES) installed but $@ is missing" >&2; \
+	exit 1; }
+
+$(JAEGER): | $(VENV)/.installed
+	$(BIN)/python -m cli.observability install
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -31,9 +31,14 @@ async def healthz(self: web.View, request: web.Request) -> web.Response:
                       "agents": sorted(app.agents)})  # fmt: skip
 
 
+# aiohttp (under Faust's web server) refuses a charset inside the content type: the text format
+# is UTF-8 by definition, so the rest of the standard type says it all.
+_CONTENT_TYPE = "; ".join(p for p in CONTENT_TYPE_LATEST.split("; ") if not p.startswith("charset"))
+
+
 @app.page("/metrics")
 async def metrics(self: web.View, request: web.Request) -> web.Response:
-    return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return self.bytes(generate_latest(), content_type=_CONTENT_TYPE)
 
 
 @app.task

@@ -14,6 +14,7 @@ from rich.table import Table
 from cli.ask import ask as ask_question
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
+from cli.observability import ensure_installed
 from cli.processes import StackError
 from cli.stack import ServiceStatus, Stack
 from config import Settings, get_settings
@@ -33,21 +34,32 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option("--observability", is_flag=True,
+              help="Also run Prometheus, Alertmanager and the trace collector.")
 @click.pass_obj
-def up(settings: Settings) -> None:
-    """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server."""
+def up(settings: Settings, observability: bool) -> None:
+    """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server,
+    and the supervisor that restarts whatever dies."""
+    if observability and not settings.otel_endpoint:
+        endpoint = f"http://127.0.0.1:{settings.collector_otlp_port}"
+        settings = settings.model_copy(update={"otel_endpoint": endpoint})
     try:
         ensure_jars()
         ensure_signing_key(settings.signing_key_path)
-        statuses = Stack(settings).up(prepare=migrate_database)
+        if observability:
+            ensure_installed(settings)
+        statuses = Stack(settings, observability=observability).up(prepare=migrate_database)
     except StackError as exc:
         console.print("[red]start-up failed:[/]", escape(str(exc)), highlight=False, soft_wrap=True)
         _print(Stack(settings).status())
         sys.exit(1)
     _print(statuses)
-    if not all(s.healthy for s in statuses):
+    if not all(s.ok for s in statuses):
         sys.exit(1)
     console.print(f"web: {settings.web_url}   token: pdfchat token --tenant T --user U")
+    if observability:
+        console.print(f"dashboards: http://127.0.0.1:{settings.prometheus_port}/consoles/"
+                      "index.html   runbook: docs/runbook.md")  # fmt: skip
 
 
 @main.command()
@@ -69,7 +81,7 @@ def status(settings: Settings) -> None:
     """Each service with its pid, port and health; exit code 1 unless all are healthy."""
     statuses = Stack(settings).status()
     _print(statuses)
-    sys.exit(0 if all(s.healthy for s in statuses) else 1)
+    sys.exit(0 if all(s.ok for s in statuses) else 1)
 
 
 @main.command()
@@ -132,6 +144,6 @@ def ask(
 def _print(statuses: list[ServiceStatus]) -> None:
     table = Table("service", "pid", "port", "health")
     for s in statuses:
-        health = "[green]healthy" if s.healthy else f"[red]{s.detail}"
+        health = "[green]healthy" if s.healthy else f"[{'red' if s.wanted else 'dim'}]{s.detail}"
         table.add_row(s.name, str(s.pid or "-"), str(s.port or "-"), health)
     console.print(table)

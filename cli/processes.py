@@ -45,10 +45,14 @@ def port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def ensure_port_free(host: str, port: int, what: str) -> None:
-    """Fail with a clear message instead of a bind error buried in a log file."""
-    if port_open(host, port):
-        raise StartupError(f"{what}: port {host}:{port} is already in use by another program")
+def ensure_port_free(host: str, port: int, what: str, *, within_s: float = 0.0) -> None:
+    """Fail with a clear message instead of a bind error buried in a log file; wait up to
+    ``within_s`` for a port that a process which just died is still releasing."""
+    deadline = time.monotonic() + within_s
+    while port_open(host, port):
+        if time.monotonic() >= deadline:
+            raise StartupError(f"{what}: port {host}:{port} is already in use by another program")
+        time.sleep(POLL_S)
 
 
 def free_port() -> int:

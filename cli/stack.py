@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cli.kafka import Kafka
+from cli.observability import observability_services, write_targets
 from cli.postgres import Postgres
 from cli.processes import (
     PidFile,
@@ -43,6 +44,7 @@ from config import Settings
 
 APP_START_TIMEOUT_S = 120
 APP_STOP_GRACE_S = 20
+PORT_RELEASE_S = 10
 INFRASTRUCTURE = ("postgres", "kafka")
 SUPERVISOR = "supervisor"
 WORKER_NAME = re.compile(r"worker-([1-9][0-9]*)")
@@ -58,6 +60,12 @@ class ServiceStatus:
     port: int | None
     healthy: bool
     detail: str
+    # False when stopped on purpose (down, or scaled down): then it is not a fault.
+    wanted: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.healthy or (not self.wanted and self.pid is None)
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,9 @@ class AppProcess:
         return asdict(self.spec) | {"env": env}
 
     def start(self) -> None:
-        ensure_port_free("127.0.0.1", self.port, self.name)
+        # A killed process of many threads is a zombie (gone, for the supervisor that is its
+        # parent) a moment before its last thread closes its sockets.
+        ensure_port_free("127.0.0.1", self.port, self.name, within_s=PORT_RELEASE_S)
         env = os.environ | self.settings.to_env() | dict(self.spec.env)
         self.pid_file.write(spawn(self.spec.argv, env=env, log=self.log))
         try:
@@ -188,13 +198,26 @@ class AppProcess:
 class Stack:
     """Start, stop and inspect the services of one home; every method is idempotent."""
 
-    def __init__(self, settings: Settings, apps: Iterable[AppSpec] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        apps: Iterable[AppSpec] | None = None,
+        *,
+        observability: bool = False,
+    ) -> None:
+        """``observability``: also Prometheus, Alertmanager and the trace collector; once
+        started they stay part of this home's stack until ``down``."""
         self.settings = settings
         self.postgres = Postgres(settings)
         self.kafka = Kafka(settings)
         specs = default_apps(settings) if apps is None else apps
         self.apps = {spec.name: AppProcess(settings, spec) for spec in specs}
         self.supervisor = AppProcess(settings, supervisor_spec(settings))
+        observers = observability_services(settings)
+        if not observability and not any(self.wanted(o.name) for o in observers):
+            observers = []
+        self.observers = {o.name: o for o in observers}
+        self._expected = {*INFRASTRUCTURE, *self.observers, *self.apps, SUPERVISOR}
 
     def up(
         self, *, prepare: Prepare | None = None, apps: bool = True, supervise: bool = True
@@ -205,7 +228,7 @@ class Stack:
         ``apps=False`` starts the infrastructure only (and still runs ``prepare``), without a
         supervisor.
         """
-        for name in INFRASTRUCTURE:
+        for name in [*INFRASTRUCTURE, *self.observers]:
             self.start(name)
         if prepare is not None:
             _run_coroutine(prepare, self.settings)
@@ -231,7 +254,11 @@ class Stack:
 
     def status(self) -> list[ServiceStatus]:
         self._adopt_apps()
-        return [_status(service) for service in [*self._services(), self.supervisor]]
+        services = [*self._services(), self.supervisor]
+        # This stack's own services are expected; others (a worker scaled away, a replaced
+        # app) only while they are wanted.
+        return [_status(s, wanted=s.name in self._expected or self.wanted(s.name))
+                for s in services]  # fmt: skip
 
     def start(self, name: str) -> None:
         """Start one service unless it is healthy; one that runs but is not healthy is
@@ -244,6 +271,10 @@ class Stack:
             if service.pid() is not None:
                 service.stop()
             service.start()
+        if self.observers and WORKER_NAME.fullmatch(name):
+            numbers = [_worker_number(a) for a in self.apps.values()
+                       if WORKER_NAME.fullmatch(a.name)]  # fmt: skip
+            write_targets(self.settings, workers=sorted(numbers))  # Prometheus scrapes it too
 
     def stop(self, name: str) -> None:
         """Stop a service on purpose: the supervisor leaves it stopped until ``start``."""
@@ -306,6 +337,8 @@ class Stack:
             return self.kafka
         if name == SUPERVISOR:
             return self.supervisor
+        if name in self.observers:
+            return self.observers[name]
         if name not in self.apps:
             self._adopt(name)
         if name not in self.apps:
@@ -315,7 +348,7 @@ class Stack:
     def _services(self) -> list[Service]:
         """In start order: infrastructure, workers by number, then the other apps."""
         apps = sorted(self.apps.values(), key=_worker_number)
-        return [self.postgres, self.kafka, *apps]
+        return [self.postgres, self.kafka, *self.observers.values(), *apps]
 
     def _adopt(self, name: str) -> None:
         """Know an app from how it was last started (another Stack of this home started it),
@@ -331,7 +364,7 @@ class Stack:
         """Know every app that has a state file, so none is orphaned or left unsupervised."""
         for path in self.settings.run_dir.glob("*.state.json"):
             name = path.name.removesuffix(".state.json")
-            if name not in self.apps and name not in (*INFRASTRUCTURE, SUPERVISOR):
+            if name not in (*self.apps, *INFRASTRUCTURE, *self.observers, SUPERVISOR):
                 self._adopt(name)
 
     def _want(self, service: Service, wanted: bool) -> None:
@@ -366,11 +399,12 @@ def _worker_number(app: AppProcess) -> int:
     return int(match.group(1)) if match else sys.maxsize
 
 
-def _status(service: Service) -> ServiceStatus:
+def _status(service: Service, *, wanted: bool) -> ServiceStatus:
     pid = service.pid()
     healthy = pid is not None and service.healthy()
-    detail = "ok" if healthy else ("running, not healthy" if pid else "stopped")
-    return ServiceStatus(service.name, pid, service.port, healthy, detail)
+    stopped = "stopped" if wanted else "stopped on purpose"
+    detail = "ok" if healthy else ("running, not healthy" if pid else stopped)
+    return ServiceStatus(service.name, pid, service.port, healthy, detail, wanted)
 
 
 def _run_coroutine(prepare: Prepare, settings: Settings) -> None:

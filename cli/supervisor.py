@@ -111,7 +111,9 @@ class Supervisor:
 def main() -> None:
     settings = get_settings()
     setup_logging("supervisor", level=settings.log_level, json=settings.log_json)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per health check otherwise
+    # A line per health check, and per pg_ctl command, otherwise.
+    for chatty in ("httpx", "pgserver"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     start_http_server(settings.supervisor_port, addr="127.0.0.1")
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

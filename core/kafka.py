@@ -7,6 +7,7 @@ topic that is not there, and analytics teams need every topic before its first e
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -99,23 +100,33 @@ class LagProbe:
         await self._offsets.stop()
         await self._admin.close()
 
-    async def lag(self) -> list[Lag]:
+    async def lag(self, sources: Mapping[str, Sequence[str]] | None = None) -> list[Lag]:
+        """Lag of every partition a group has committed on; and for ``sources`` (group →
+        topics it consumes) also of partitions it never committed on, counted from the start
+        of the log, as a consumer starting from the earliest offset would read them (a worker
+        that has never consumed a topic still has lag there)."""
         committed: dict[tuple[str, TopicPartition], int] = {}
         for group, *_ in await self._admin.list_consumer_groups():
             offsets = await self._admin.list_consumer_group_offsets(group)
             committed |= {(group, tp): meta.offset for tp, meta in offsets.items()
                           if meta.offset >= 0}  # fmt: skip
-        ends = await self._offsets.end_offsets(list({tp for _, tp in committed}))
-        return [Lag(group, tp.topic, tp.partition, max(0, ends[tp] - offset))
+        for group, topics_read in (sources or {}).items():
+            for tp in await self._partitions(topics_read):
+                committed.setdefault((group, tp), -1)
+        partitions = list({tp for _, tp in committed})
+        ends = await self._offsets.end_offsets(partitions)
+        starts = await self._offsets.beginning_offsets(partitions)
+        return [Lag(group, tp.topic, tp.partition, max(0, ends[tp] - max(offset, starts[tp])))
                 for (group, tp), offset in sorted(committed.items())]  # fmt: skip
 
     async def depth(self, topic: str) -> int:
         """Messages the topic holds now (end minus start offsets, over its partitions)."""
-        partitions = self._offsets.partitions_for_topic(topic)
-        if partitions is None:
-            await self._offsets.topics()  # fetches the cluster's metadata
-            partitions = self._offsets.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
+        tps = await self._partitions([topic])
         starts = await self._offsets.beginning_offsets(tps)
         ends = await self._offsets.end_offsets(tps)
         return sum(ends[tp] - starts[tp] for tp in tps)
+
+    async def _partitions(self, names: Sequence[str]) -> list[TopicPartition]:
+        described = await self._admin.describe_topics(list(names))
+        return [TopicPartition(t["topic"], p["partition"]) for t in described
+                if t["error_code"] == 0 for p in t["partitions"]]  # fmt: skip

@@ -1,4 +1,5 @@
-"""The one logging setup: JSON lines on stderr, with the service and the current request id.
+"""The one logging setup: JSON lines on stderr, with the service, the current request id and,
+inside a span, its trace and span ids (``trace_id`` finds the whole trace in the collector).
 
 ``logging_config`` is a ``dictConfig`` mapping, so the Faust worker (which configures logging
 itself) and the web process end up with exactly the same handlers.
@@ -11,9 +12,14 @@ import logging
 import logging.config
 from typing import Any
 
+from opentelemetry import trace
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s"
+JSON_FORMAT = (
+    "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s"
+    " %(trace_id)s %(span_id)s"
+)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(service)s %(name)s: %(message)s"
 
 
@@ -25,6 +31,12 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = request_id.get()
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = trace.format_trace_id(span.trace_id)
+            record.span_id = trace.format_span_id(span.span_id)
+        else:
+            record.trace_id = record.span_id = None
         return True
 
 

@@ -9,6 +9,9 @@ because a streamed answer has three outcomes, not two: it succeeds, it fails, or
 goes away (the generator is closed or the task cancelled). ``async with`` would count the last
 as a failure (or, excluded, as a success); here it counts as nothing.
 
+Each change is exported as ``pdfchat_circuit_breaker_state{model}`` (0 closed, 1 half-open,
+2 open), updated whenever a breaker admits, refuses, or records an outcome.
+
 Known limits of purgatory 3.0: half-open admits every concurrent call, not one probe, so a
 recovering model may get a small burst; the state is per process (purgatory has a Redis
 backend for a shared one, not wired here).
@@ -21,6 +24,11 @@ import time
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
+
+from core.metrics import BREAKER_STATE
+
+# purgatory's state names → the gauge's values.
+GAUGE = {"closed": 0, "half-opened": 1, "opened": 2}
 
 
 class Breakers:
@@ -39,14 +47,18 @@ class Breakers:
             # purgatory raises the same instance on every refused call: drop the traceback
             # each raise would otherwise add to it, for as long as the circuit stays open.
             exc.__traceback__ = None
+            _report(breaker)
             return None
+        _report(breaker)
         return breaker
 
     async def succeeded(self, breaker: AsyncCircuitBreaker) -> None:
         await breaker.__aexit__(None, None, None)
+        _report(breaker)
 
     async def failed(self, breaker: AsyncCircuitBreaker, exc: BaseException) -> None:
         await breaker.__aexit__(type(exc), exc, None)
+        _report(breaker)
 
     def state(self, model: str) -> str:
         """ "closed", "opened" or "half-opened" (an opened circuit past its reset time reads
@@ -67,4 +79,9 @@ class Breakers:
         if breaker is None:
             breaker = await self._factory.get_breaker(model)
             self._breakers[model] = breaker
+            _report(breaker)
         return breaker
+
+
+def _report(breaker: AsyncCircuitBreaker) -> None:
+    BREAKER_STATE.labels(breaker.context.name).set(GAUGE.get(breaker.context.state, 0))

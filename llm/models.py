@@ -29,14 +29,19 @@ counts as neither success nor failure.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
+from typing import Any
 
+from opentelemetry import trace
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 
 from config import Settings
+from core import tracing
 from core.retry import backoff
 from llm.breaker import Breakers
 from llm.catalog import Catalog, ModelInfo, Need, Router, Sla
@@ -92,19 +97,40 @@ class ChatModels:
             if breaker is None:
                 skipped.append((info.model, "circuit open"))
                 continue
+            # Current only while opening (no yield in between): across the yields below, the
+            # consumer may resume or close this generator from another context.
+            span = _start_span(info, skipped)
             try:
-                first, events = await self._open(self._provider(info), prompt)
-            except Exception as exc:  # any failure before the first token: the next model
-                await self.breakers.failed(breaker, exc)
-                skipped.append((info.model, _reason(exc)))
-                log.warning("chat model %s failed, falling back: %s", info.model, _reason(exc))
-                continue
-            async with aclosing(events):
-                async for event in self._relay(info, first, events, breaker):
-                    if isinstance(event, Finished):
-                        event = replace(event, skipped=skipped)
-                    yield event
-            return
+                try:
+                    with trace.use_span(span, end_on_exit=False, record_exception=False,
+                                        set_status_on_exception=False):  # fmt: skip
+                        first, events = await self._open(self._provider(info), prompt, span)
+                except Exception as exc:  # any failure before the first token: the next model
+                    tracing.record_error(span, exc)
+                    await self.breakers.failed(breaker, exc)
+                    skipped.append((info.model, _reason(exc)))
+                    log.warning("chat model %s failed, falling back: %s", info.model, _reason(exc))
+                    continue
+                span.set_attribute("pdfchat.chat.ttft_ms", _elapsed_ms(span))
+                async with aclosing(events):
+                    async for event in self._relay(info, first, events, breaker):
+                        if isinstance(event, Finished):
+                            event = replace(event, skipped=skipped)
+                            _set_usage(span, event)
+                            # Ended now: the consumer need not iterate past the last event.
+                            span.end()
+                        yield event
+                return
+            except AnswerInterrupted as exc:
+                tracing.record_error(span, exc)
+                raise
+            except (GeneratorExit, asyncio.CancelledError):
+                if span.is_recording():
+                    span.set_attribute("pdfchat.chat.outcome", "abandoned")  # the user left
+                raise
+            finally:
+                if span.is_recording():
+                    span.end()
         raise ModelsUnavailable(
             "no chat model could answer: "
             + ("; ".join(f"{m}: {why}" for m, why in skipped) or "none configured is usable")
@@ -121,21 +147,25 @@ class ChatModels:
         return self._providers[info.model]
 
     async def _open(
-        self, provider: ChatProvider, prompt: Prompt
+        self, provider: ChatProvider, prompt: Prompt, span: trace.Span
     ) -> tuple[Event, AsyncGenerator[Event, None]]:
         """The provider's stream and its first event, retried with backoff on retriable
-        errors; nothing has reached the user yet, so a retry is invisible."""
+        errors; nothing has reached the user yet, so a retry is invisible (but for an event
+        on the model's span)."""
         async for attempt in backoff(
             attempts=self.settings.chat_attempts,
             base_s=self.settings.retry_base_s,
             max_s=self.settings.chat_retry_max_s,
         ):
             with attempt:
+                span.set_attribute("pdfchat.chat.attempts", attempt.retry_state.attempt_number)
                 events = provider.stream(prompt, max_tokens=self.max_tokens)
                 try:
                     return await anext(events), events
-                except BaseException:
+                except BaseException as exc:
                     await events.aclose()
+                    if isinstance(exc, Exception):
+                        span.add_event("attempt failed", {"error": _reason(exc)})
                     raise
         raise AssertionError("unreachable: backoff reraises the last error")
 
@@ -166,6 +196,38 @@ class ChatModels:
         usage = event.usage
         cost = info.cost_usd(usage.tokens_in, usage.tokens_out)
         yield replace(event, usage=replace(usage, model=info.model, cost_usd=cost))
+
+
+def _start_span(info: ModelInfo, skipped: list[tuple[str, str]]) -> trace.Span:
+    """A CLIENT span per model tried (GenAI semantic conventions where they apply)."""
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.system": info.provider,
+        "gen_ai.request.model": info.name,
+        "pdfchat.chat.model": info.model,
+        "pdfchat.chat.fallback": bool(skipped),
+    }
+    if skipped:
+        attributes["pdfchat.chat.fallback_from"] = [f"{m}: {why}" for m, why in skipped]
+    return tracing.tracer.start_span(
+        f"chat {info.model}", kind=trace.SpanKind.CLIENT, attributes=attributes
+    )
+
+
+def _set_usage(span: trace.Span, done: Finished) -> None:
+    span.set_attributes({
+        "gen_ai.usage.input_tokens": done.usage.tokens_in,
+        "gen_ai.usage.output_tokens": done.usage.tokens_out,
+        "pdfchat.chat.cost_usd": done.usage.cost_usd,
+        "pdfchat.chat.tokens_estimated": done.usage.estimated,
+        "pdfchat.chat.citations": len(done.citations),
+        "pdfchat.chat.outcome": "answered",
+    })  # fmt: skip
+
+
+def _elapsed_ms(span: trace.Span) -> float:
+    started = getattr(span, "start_time", None)  # SDK spans know it; no-op spans do not
+    return round((time.time_ns() - started) / 1e6, 1) if started else 0.0
 
 
 def _reason(exc: BaseException) -> str:

@@ -9,6 +9,9 @@ Every vector returned is L2-normalised, so cosine similarity is a dot product an
 ``<=>`` ranks the same way whichever provider made it. ``Embedder.model`` is recorded with each
 vector: vectors of different models never meet in one search.
 
+Each call to a provider is a span ``embed <model>`` with the model and the batch size (a remote
+batch's span covers its retries).
+
 Remote providers have exactly one retry policy, ours (``core.retry``): the clients' own retries
 are off. 429, 408/409, 5xx, timeouts and connection failures become :class:`TransientError`
 and are retried with backoff; other 4xx become :class:`ProviderError`, never retried.
@@ -19,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,10 +31,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_check
 
 import httpx
 import numpy as np
+from opentelemetry.trace import SpanKind
 
 from config import Settings
 from core.errors import InvalidInput, PdfchatError, TransientError
 from core.retry import backoff
+from core.tracing import tracer
 
 if TYPE_CHECKING:
     from wordllama.inference import WordLlamaInference
@@ -117,6 +123,20 @@ async def call_with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy)
         with attempt:
             return await call()
     raise AssertionError("unreachable: backoff reraises the last error")
+
+
+@contextmanager
+def embedding_span(model: str, batch_size: int, *, remote: bool) -> Iterator[None]:
+    """One provider call: which model, how many texts."""
+    provider, _, name = model.partition(":")
+    with tracer.start_as_current_span(
+        f"embed {model}",
+        kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
+        attributes={"gen_ai.operation.name": "embeddings", "gen_ai.system": provider,
+                    "gen_ai.request.model": name, "pdfchat.embedding.model": model,
+                    "pdfchat.embedding.batch_size": batch_size},
+    ):  # fmt: skip
+        yield
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +244,8 @@ class LocalEmbedder:
         if not checked:
             return []
         # CPU work off the event loop: the web tier and Faust's consumer must stay responsive.
-        return await asyncio.to_thread(self._embed_sync, checked)
+        with embedding_span(self.model, len(checked), remote=False):
+            return await asyncio.to_thread(self._embed_sync, checked)
 
     async def embed_query(self, text: str) -> list[float]:
         return (await self.embed_documents([text]))[0]
@@ -293,7 +314,8 @@ class MiniLMEmbedder:
         checked = check_texts(texts)
         if not checked:
             return []
-        return await asyncio.to_thread(self._embed_sync, checked)
+        with embedding_span(self.model, len(checked), remote=False):
+            return await asyncio.to_thread(self._embed_sync, checked)
 
     async def embed_query(self, text: str) -> list[float]:
         return (await self.embed_documents([text]))[0]
@@ -406,7 +428,8 @@ class OpenAIEmbedder:
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in _batches(check_texts(texts), self._batch_size):
-            vectors += await call_with_retry(partial(self._embed_batch, batch), self._retry)
+            with embedding_span(self.model, len(batch), remote=True):
+                vectors += await call_with_retry(partial(self._embed_batch, batch), self._retry)
         return vectors
 
     async def embed_query(self, text: str) -> list[float]:
@@ -488,9 +511,10 @@ class CohereEmbedder:
     async def _embed(self, texts: list[str], input_type: CohereInputType) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in _batches(texts, self._batch_size):
-            vectors += await call_with_retry(
-                partial(self._embed_batch, batch, input_type), self._retry
-            )
+            with embedding_span(self.model, len(batch), remote=True):
+                vectors += await call_with_retry(
+                    partial(self._embed_batch, batch, input_type), self._retry
+                )
         return vectors
 
     async def _embed_batch(

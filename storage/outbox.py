@@ -1,4 +1,9 @@
-"""The transactional outbox: enqueue inside a transaction, relay to Kafka afterwards."""
+"""The transactional outbox: enqueue inside a transaction, relay to Kafka afterwards.
+
+Each message carries, in its headers, the trace context and the request id of the code that
+enqueued it: the relay publishes them as Kafka headers, so a trace goes on from the request
+that committed the row to every agent that handles the message.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from core import tracing
+
 NOTIFY_CHANNEL = "pdfchat_outbox"
+
 
 class Publishable(Protocol):
     def kafka_key(self) -> str: ...
@@ -38,12 +46,16 @@ class PendingMessage:
 
 
 async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
-    """Must run inside the caller's transaction: the messages commit with the data."""
+    """Must run inside the caller's transaction: the messages commit with the data.
+
+    Every message gets the current trace context and request id in its headers (headers the
+    caller set explicitly win)."""
     if not messages:
         return
+    context = dict(tracing.inject({}))
     await conn.executemany(
         "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)",
-        [(m.topic, m.key, m.value, dict(m.headers)) for m in messages],
+        [(m.topic, m.key, m.value, {**context, **m.headers}) for m in messages],
     )
     # Delivered at commit, and not at all on rollback.
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)

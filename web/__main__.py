@@ -11,19 +11,24 @@ from hypercorn.config import Config
 
 from config import get_settings
 from core.logging import setup_logging
+from core.tracing import setup_tracing, shutdown_tracing
 from web.app import create_app
 
 
 def main() -> None:
     settings = get_settings()
     setup_logging("web", level=settings.log_level, json=settings.log_json)
+    setup_tracing(settings, "web")
     config = Config()
     config.bind = [f"{settings.web_host}:{settings.web_port}"]
     # Loggers rather than "-": hypercorn then writes through our JSON handler.
     config.accesslog = logging.getLogger("hypercorn.access")
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
-    asyncio.run(_serve(create_app(settings), config))
+    try:
+        asyncio.run(_serve(create_app(settings), config))
+    finally:
+        shutdown_tracing()
 
 
 async def _serve(app, config: Config) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 
-from quart import Quart, Response, request
+from quart import Quart
 
 import storage
 from config import Settings
 from core.kafka import declare_topics
-from core.logging import request_id
 from core.tokens import TokenVerifier
 from llm.catalog import Catalog
 from retrieval import create_embedder, create_reranker
@@ -19,6 +17,7 @@ from storage.blobs import create_blob_store
 from web import chat, documents, health, page, pages, search
 from web.errors import register_error_handlers
 from web.streams import AnswerStreams
+from web.telemetry import instrument
 from workflows import gauges
 from workflows.search import Embedders
 from workflows.usage import budget_of
@@ -38,6 +37,8 @@ def create_app(settings: Settings) -> Quart:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(page.blueprint)
     register_error_handlers(app)
+    # Request ids, a span per request and socket, HTTP metrics (web/telemetry.py).
+    instrument(app)
 
     @app.while_serving
     async def lifespan():
@@ -71,14 +72,5 @@ def create_app(settings: Settings) -> Quart:
             await app.extensions["reranker"].aclose()
             await embedders.aclose()
             await pool.close()
-
-    @app.before_request
-    async def assign_request_id() -> None:
-        request_id.set(request.headers.get("X-Request-ID") or uuid.uuid4().hex)
-
-    @app.after_request
-    async def echo_request_id(response: Response) -> Response:
-        response.headers["X-Request-ID"] = request_id.get() or ""
-        return response
 
     return app

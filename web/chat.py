@@ -7,9 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, current_app, websocket
 
+from core import tracing
 from core.errors import (
     Forbidden,
     Gone,
@@ -19,6 +21,7 @@ from core.errors import (
     TransientError,
     Unauthenticated,
 )
+from core.metrics import WEBSOCKETS
 from core.tokens import Principal
 from storage import chat
 from storage.chat import Conversation, Message, Session
@@ -69,13 +72,20 @@ async def ask() -> tuple[dict[str, Any], int]:
 
 @blueprint.websocket("/chat/stream/<session_id>")
 async def stream(session_id: str) -> None:
+    """The request id (``X-Request-ID`` or a new one) and the socket's span are set by
+    web/telemetry.py before this runs."""
     await websocket.accept()
+    WEBSOCKETS.inc()
     try:
         await _relay(session_id)
     except PdfchatError as exc:
         await websocket.send_json({"type": "error", "code": exc.code, "message": exc.message})
         code = next((c for cls, c in CLOSE_CODES if isinstance(exc, cls)), CLOSE_TRY_AGAIN)
+        if code == CLOSE_TRY_AGAIN:  # ours, not the client's: the trace is kept as an error
+            tracing.record_error(trace.get_current_span(), exc)
         await websocket.close(code, exc.code)
+    finally:
+        WEBSOCKETS.dec()
 
 
 async def _relay(session_id: str) -> None:

@@ -33,6 +33,10 @@ from workflows.usage import Budget, month_start
 log = logging.getLogger("pdfchat.gauges")
 
 DEAD_LETTER_TOPICS = (topics.PARSE_DEAD_LETTERS,)
+# What the workers' consumer group reads: nobody consumes dead letters, and web processes read
+# the answers without a group.
+WORKER_SOURCES = tuple(t for t in topics.ALL_TOPICS if t not in (topics.PARSE_DEAD_LETTERS,
+                                                                  topics.ANSWERS))  # fmt: skip
 # Budgets move slowly and their query reads the month's ledger: poll them less often.
 BUDGET_EVERY_S = 60.0
 
@@ -54,18 +58,20 @@ async def poll_forever(settings: Settings, pool: asyncpg.Pool, budget: Budget) -
 
 
 async def _poll_kafka(settings: Settings, probe: LagProbe | None) -> LagProbe | None:
-    """Poll the broker; a probe that failed is dropped and a new one made next time."""
+    """Poll the broker; a probe that failed is closed, and a new one made next time."""
+    fresh, probe = probe is None, probe or LagProbe(settings.kafka_bootstrap)
     try:
-        if probe is None:
-            probe = LagProbe(settings.kafka_bootstrap)
+        if fresh:
             await probe.start()
-        await asyncio.wait_for(_kafka(probe), timeout=settings.metrics_poll_s * 2)
+        await asyncio.wait_for(_kafka(probe, settings.app_id),
+                               timeout=settings.metrics_poll_s * 2)  # fmt: skip
         return probe
-    except Exception as exc:
+    except BaseException as exc:
+        await _close(probe)  # also when cancelled: its clients must not leak
+        if not isinstance(exc, Exception):
+            raise
         POLL_ERRORS.labels("kafka").inc()
         log.warning("could not poll the broker for lag", extra={"error": str(exc)})
-        if probe is not None:
-            await _close(probe)
         return None
 
 
@@ -77,8 +83,8 @@ async def _poll(source: str, poll) -> None:
         log.warning("could not poll a gauge", extra={"source": source, "error": str(exc)})
 
 
-async def _kafka(probe: LagProbe) -> None:
-    for lag in await probe.lag():
+async def _kafka(probe: LagProbe, group: str) -> None:
+    for lag in await probe.lag({group: WORKER_SOURCES}):
         CONSUMER_LAG.labels(lag.group, lag.topic, str(lag.partition)).set(lag.messages)
     for topic in DEAD_LETTER_TOPICS:
         DLQ_DEPTH.labels(topic).set(await probe.depth(topic))

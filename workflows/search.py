@@ -8,6 +8,7 @@ re-ranker is stateless and cheap locally, and remote re-rankers are already an H
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,6 +18,8 @@ import asyncpg
 
 from config import Settings
 from core.errors import InvalidInput, NotFound
+from core.metrics import SEARCH_DURATION
+from core.tracing import tracer
 from retrieval import Embedder, Reranker, create_embedder_for_model
 from storage import documents, embeddings, search
 from storage.search import Hit
@@ -89,26 +92,62 @@ async def search_segments(
     document_ids: Sequence[str] | None = None,
     mode: Mode = "hybrid+rerank",
 ) -> list[Hit]:
+    """Every search (the HTTP route's and the orchestrator's) is one span and one observation
+    of ``pdfchat_search_duration_seconds{mode}``."""
     validate(query, top_k, document_ids, mode)
+    started = time.perf_counter()
+    with tracer.start_as_current_span(
+        "search", attributes={"pdfchat.search.mode": mode, "pdfchat.search.top_k": top_k}
+    ) as span:
+        try:
+            hits = await _search(pool, embedders, reranker, tenant_id, query, top_k=top_k,
+                                 document_ids=document_ids, mode=mode)  # fmt: skip
+        finally:
+            SEARCH_DURATION.labels(mode).observe(time.perf_counter() - started)
+        span.set_attribute("pdfchat.search.hits", len(hits))
+        return hits
+
+
+async def _search(
+    pool: asyncpg.Pool,
+    embedders: Embedders,
+    reranker: Reranker,
+    tenant_id: str,
+    query: str,
+    *,
+    top_k: int,
+    document_ids: Sequence[str] | None,
+    mode: Mode,
+) -> list[Hit]:
     scope = await _own_documents(pool, tenant_id, document_ids)
     candidates = top_k if mode in ("vector", "text") else CANDIDATES
     ranked: list[list[Hit]] = []
     model = await search_model(pool, tenant_id, embedders.current.model)
     if mode != "text" and model is not None:
-        embedder = embedders.for_model(model)
-        vector = await embedder.embed_query(query)
-        async with pool.acquire() as conn, conn.transaction():
-            ranked.append(await search.nearest(
-                conn, tenant_id, model=embedder.model, dimension=embedder.dimension,
-                query=vector, limit=candidates, document_ids=scope,
-            ))  # fmt: skip
+        with tracer.start_as_current_span("search.vector") as span:
+            embedder = embedders.for_model(model)
+            vector = await embedder.embed_query(query)
+            async with pool.acquire() as conn, conn.transaction():
+                ranked.append(await search.nearest(
+                    conn, tenant_id, model=embedder.model, dimension=embedder.dimension,
+                    query=vector, limit=candidates, document_ids=scope,
+                ))  # fmt: skip
+            span.set_attributes({"pdfchat.embedding.model": embedder.model,
+                                 "pdfchat.search.hits": len(ranked[-1])})  # fmt: skip
     if mode != "vector":
-        ranked.append(await search.full_text(pool, tenant_id, query=query, limit=candidates,
-                                             document_ids=scope))  # fmt: skip
+        with tracer.start_as_current_span("search.text") as span:
+            ranked.append(await search.full_text(pool, tenant_id, query=query,
+                                                 limit=candidates, document_ids=scope))  # fmt: skip
+            span.set_attribute("pdfchat.search.hits", len(ranked[-1]))
     fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
-    order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k)
+    with tracer.start_as_current_span(
+        "search.rerank",
+        attributes={"pdfchat.rerank.candidates": len(fused),
+                    "pdfchat.rerank.model": reranker.name},
+    ):  # fmt: skip
+        order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k)
     return [replace(fused[i], score=score) for i, score in order]
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from config import Settings, get_settings
+from tests.core.spans import memory_exporter
 from tests.llm.fake_chat_apis import FakeChatAPIs
 from tests.retrieval.fake_apis import API_KEY
 
@@ -34,3 +36,15 @@ def chat_settings(chat_apis: FakeChatAPIs) -> Callable[..., Settings]:
         return get_settings(**values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    return memory_exporter()
+
+
+@pytest.fixture
+def spans(span_exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
+    span_exporter.clear()
+    yield span_exporter
+    span_exporter.clear()
