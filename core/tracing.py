@@ -6,10 +6,15 @@
     context = extract(event.headers)        Faust's dict of bytes, aiokafka's list of pairs
     shutdown_tracing()                      at exit: flushes what it can, in bounded time
 
-Sampling is the collector's (tail sampling: a share of normal traces, every error and every
-slow one), so this process records and exports every span when an endpoint is set. Export is
-best effort: spans queue in memory (bounded) and a background thread sends them; a collector
-that is down or slow costs dropped spans, never a slower or failed request.
+Sampling is tail sampling, in two places. In this process, the spans of a trace wait until its
+local root (the request, the event) ends, and go to the collector only when the trace is worth
+keeping: an error, slower than ``trace_slow_ms``, or among the ``trace_sample_percent`` of
+trace ids (the same ids in every process, so a sampled trace is whole). Serialising and
+sending every span cost a fifth of the throughput on 2 cores (docs/benchmarks.md); this is the
+difference. The collector then applies the same policies to what it receives (spans of sampled
+traces carry ``pdfchat.sampled``). Export is best effort: spans queue in memory (bounded) and a
+background thread sends them; a collector that is down or slow costs dropped spans, never a
+slower or failed request.
 
 Database queries (asyncpg, one span each) are traced inside a request or an event; queries
 with no parent (pollers, heartbeats, the relay's idle loop) are not, or they would make a
@@ -22,6 +27,7 @@ import atexit
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -29,6 +35,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from opentelemetry.trace import Status, StatusCode, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -63,7 +70,10 @@ def setup_tracing(settings: Any, service: str) -> None:
     with _lock:
         if _provider is not None or not endpoint:
             return
-        provider = _make_provider(f"{endpoint.rstrip('/')}/v1/traces", f"pdfchat-{service}")
+        provider = _make_provider(
+            f"{endpoint.rstrip('/')}/v1/traces", f"pdfchat-{service}",
+            percent=settings.trace_sample_percent, slow_s=settings.trace_slow_ms / 1000,
+        )  # fmt: skip
         propagate.set_global_textmap(
             CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         )
@@ -136,7 +146,7 @@ def _as_text(headers: Headers | None) -> dict[str, str]:
     }
 
 
-def _make_provider(url: str, service_name: str) -> Any:
+def _make_provider(url: str, service_name: str, *, percent: float, slow_s: float) -> Any:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -150,14 +160,13 @@ def _make_provider(url: str, service_name: str) -> Any:
         sampler=ParentBased(root=root, remote_parent_not_sampled=root),
         shutdown_on_exit=False,  # ours is bounded (shutdown_tracing, registered at exit)
     )
-    provider.add_span_processor(
-        BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=url, timeout=EXPORT_TIMEOUT_S),
-            max_queue_size=MAX_QUEUE_SIZE,
-            schedule_delay_millis=SCHEDULE_DELAY_MS,
-            export_timeout_millis=EXPORT_TIMEOUT_S * 1000,
-        )
+    export = BatchSpanProcessor(
+        OTLPSpanExporter(endpoint=url, timeout=EXPORT_TIMEOUT_S),
+        max_queue_size=MAX_QUEUE_SIZE,
+        schedule_delay_millis=SCHEDULE_DELAY_MS,
+        export_timeout_millis=EXPORT_TIMEOUT_S * 1000,
     )
+    provider.add_span_processor(TailSampling(export, percent=percent, slow_s=slow_s))
     return provider
 
 
@@ -170,6 +179,72 @@ def _instrument_asyncpg() -> None:
     instrumentor = AsyncPGInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
+
+
+SAMPLED_ATTRIBUTE = "pdfchat.sampled"
+# Traces decided lately: a span that ends after its local root follows the root's decision.
+DECIDED_REMEMBERED = 10_000
+_LOW_64_BITS = (1 << 64) - 1
+
+
+class TailSampling(SpanProcessor):
+    """Holds each trace's spans until its local root ends, then hands them to ``export`` if the
+    trace had an error, took longer than ``slow_s``, or its id is in the sampled ``percent``
+    (decided on the id alone, like TraceIdRatioBased, so every process keeps the same ones).
+    At most ``MAX_QUEUE_SIZE`` spans wait; beyond that new ones are dropped."""
+
+    def __init__(self, export: SpanProcessor, *, percent: float, slow_s: float) -> None:
+        self._export = export
+        self._bound = round(percent / 100 * (1 << 64))
+        self._slow_ns = slow_s * 1e9
+        self._lock = threading.Lock()
+        self._waiting: dict[int, list[Any]] = {}
+        self._held = 0
+        self._decided: OrderedDict[int, bool] = OrderedDict()
+
+    def sampled(self, trace_id: int) -> bool:
+        return (trace_id & _LOW_64_BITS) < self._bound
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.sampled(span.context.trace_id):
+            span.set_attribute(SAMPLED_ATTRIBUTE, True)
+        self._export.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: Any) -> None:
+        trace_id = span.context.trace_id
+        with self._lock:
+            if trace_id in self._decided:
+                keep, spans = self._decided[trace_id], [span]
+            else:
+                spans = self._waiting.setdefault(trace_id, [])
+                if self._held < MAX_QUEUE_SIZE:
+                    spans.append(span)
+                    self._held += 1
+                if span.parent is not None and not span.parent.is_remote:
+                    return  # not the local root: wait for it
+                spans = self._waiting.pop(trace_id)
+                self._held -= len(spans)
+                keep = self._worth_keeping(spans, span)
+                self._remember(trace_id, keep)
+        if keep:
+            for done in spans:
+                self._export.on_end(done)
+
+    def _worth_keeping(self, spans: list[Any], root: Any) -> bool:
+        failed = any(s.status.status_code is StatusCode.ERROR for s in spans)
+        slow = (root.end_time or 0) - (root.start_time or 0) > self._slow_ns
+        return failed or slow or self.sampled(root.context.trace_id)
+
+    def _remember(self, trace_id: int, keep: bool) -> None:
+        self._decided[trace_id] = keep
+        if len(self._decided) > DECIDED_REMEMBERED:
+            self._decided.popitem(last=False)
+
+    def shutdown(self) -> None:
+        self._export.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._export.force_flush(timeout_millis)
 
 
 class _NoOrphanQueries(Sampler):

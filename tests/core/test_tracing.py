@@ -179,7 +179,8 @@ import storage
 from config import get_settings
 from core import tracing
 
-settings = get_settings(otel_endpoint=os.environ["ENDPOINT"])
+# Every trace sampled: this is about exporting, not choosing.
+settings = get_settings(otel_endpoint=os.environ["ENDPOINT"], trace_sample_percent=100)
 tracing.setup_tracing(settings, "probe")
 provider = trace.get_tracer_provider()
 tracing.setup_tracing(settings, "probe")
@@ -269,7 +270,8 @@ for name in ("opentelemetry.sdk._shared_internal",
              "opentelemetry.exporter.otlp.proto.http.trace_exporter"):
     logging.getLogger(name).addHandler(Count())
 
-tracing.setup_tracing(get_settings(otel_endpoint=os.environ["ENDPOINT"]), "probe")
+every = get_settings(otel_endpoint=os.environ["ENDPOINT"], trace_sample_percent=100)
+tracing.setup_tracing(every, "probe")
 slowest, operations, started = 0.0, 0, time.monotonic()
 for _ in range(5000):  # more than the queue holds
     with tracing.tracer.start_as_current_span("burst"):
