@@ -22,6 +22,7 @@ from agents import runner
 from agents.app import app, settings
 from agents.channels import answers, chat_requested
 from agents.resources import Resources, resources
+from core import tracing
 from core.errors import PdfchatError
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import Delta, Evidence, Finished, Prompt, Turn, is_follow_up
@@ -124,9 +125,9 @@ class AnswerStream:
 
     async def token(self, text: str) -> None:
         if self.seq == 0:
-            TIME_TO_FIRST_TOKEN.observe(
-                (datetime.now(UTC) - self._requested_at).total_seconds()
-            )
+            waited_s = (datetime.now(UTC) - self._requested_at).total_seconds()
+            TIME_TO_FIRST_TOKEN.observe(waited_s)
+            tracing.mark_latency(waited_s)  # an answer is slow by its first token
         await self._send(topics.chat.TOKEN, content=text)
         if time.monotonic() - self._touched > settings.chat_lease_s / 3:
             self._touched = time.monotonic()

@@ -109,6 +109,15 @@ POLL_ERRORS = Counter(
     "pdfchat_system_poll_errors_total", "Failed polls of the system-wide gauges", ["source"]
 )
 
+# Tracing (core/tracing.py): what the in-process tail sampling decided for each local trace
+# (a request, an event), and spans it had to drop because too many were waiting.
+TRACES = Counter(
+    "pdfchat_traces_total", "Local traces decided by tail sampling, by decision", ["decision"]
+)
+TRACE_SPANS_DROPPED = Counter(
+    "pdfchat_trace_spans_dropped_total", "Spans dropped before a decision: too many waiting"
+)
+
 # The local supervisor (`pdfchat up`)
 RESTARTS = Counter(
     "pdfchat_supervisor_restarts_total", "Services the supervisor restarted", ["service"]

@@ -41,6 +41,7 @@ from opentelemetry.trace import Status, StatusCode, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from core.logging import request_id
+from core.metrics import TRACE_SPANS_DROPPED, TRACES
 
 log = logging.getLogger("pdfchat.tracing")
 
@@ -182,21 +183,32 @@ def _instrument_asyncpg() -> None:
 
 
 SAMPLED_ATTRIBUTE = "pdfchat.sampled"
+# What a streaming span (an answer, its socket) is judged slow by, instead of its duration:
+# the time to its first token. Set with ``mark_latency``.
+LATENCY_ATTRIBUTE = "pdfchat.latency_ms"
 # Traces decided lately: a span that ends after its local root follows the root's decision.
 DECIDED_REMEMBERED = 10_000
 _LOW_64_BITS = (1 << 64) - 1
 
 
+def mark_latency(seconds: float) -> None:
+    """Judge the current trace slow or not by ``seconds`` (say, the time to the first token of
+    a streamed answer) rather than by how long its root ran."""
+    trace.get_current_span().set_attribute(LATENCY_ATTRIBUTE, round(seconds * 1000, 1))
+
+
 class TailSampling(SpanProcessor):
     """Holds each trace's spans until its local root ends, then hands them to ``export`` if the
-    trace had an error, took longer than ``slow_s``, or its id is in the sampled ``percent``
+    trace had an error, was slower than ``slow_s``, or its id is in the sampled ``percent``
     (decided on the id alone, like TraceIdRatioBased, so every process keeps the same ones).
-    At most ``MAX_QUEUE_SIZE`` spans wait; beyond that new ones are dropped."""
+    A trace is as slow as its root's duration, or the largest ``pdfchat.latency_ms`` one of
+    its spans reports. At most ``MAX_QUEUE_SIZE`` spans wait; beyond that new ones are dropped.
+    Every decision is counted in ``pdfchat_traces_total{decision}``."""
 
     def __init__(self, export: SpanProcessor, *, percent: float, slow_s: float) -> None:
         self._export = export
         self._bound = round(percent / 100 * (1 << 64))
-        self._slow_ns = slow_s * 1e9
+        self._slow_ms = slow_s * 1000
         self._lock = threading.Lock()
         self._waiting: dict[int, list[Any]] = {}
         self._held = 0
@@ -220,20 +232,33 @@ class TailSampling(SpanProcessor):
                 if self._held < MAX_QUEUE_SIZE:
                     spans.append(span)
                     self._held += 1
+                else:
+                    TRACE_SPANS_DROPPED.inc()
                 if span.parent is not None and not span.parent.is_remote:
                     return  # not the local root: wait for it
                 spans = self._waiting.pop(trace_id)
                 self._held -= len(spans)
-                keep = self._worth_keeping(spans, span)
+                decision = self.decide(spans, span)
+                TRACES.labels(decision).inc()
+                keep = decision != "dropped"
                 self._remember(trace_id, keep)
         if keep:
             for done in spans:
                 self._export.on_end(done)
 
-    def _worth_keeping(self, spans: list[Any], root: Any) -> bool:
-        failed = any(s.status.status_code is StatusCode.ERROR for s in spans)
-        slow = (root.end_time or 0) - (root.start_time or 0) > self._slow_ns
-        return failed or slow or self.sampled(root.context.trace_id)
+    def decide(self, spans: list[Any], root: Any) -> str:
+        """``error``, ``slow``, ``sampled`` (kept, for that reason) or ``dropped``."""
+        if any(s.status.status_code is StatusCode.ERROR for s in spans):
+            return "error"
+        reported = [s.attributes.get(LATENCY_ATTRIBUTE) for s in spans if s.attributes]
+        latencies = [ms for ms in reported if isinstance(ms, int | float)]
+        if latencies:
+            latency_ms = max(latencies)
+        else:
+            latency_ms = ((root.end_time or 0) - (root.start_time or 0)) / 1e6
+        if latency_ms > self._slow_ms:
+            return "slow"
+        return "sampled" if self.sampled(root.context.trace_id) else "dropped"
 
     def _remember(self, trace_id: int, keep: bool) -> None:
         self._decided[trace_id] = keep

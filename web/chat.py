@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -100,13 +101,16 @@ async def _relay(session_id: str) -> None:
                              code="streams_unavailable") from None  # fmt: skip
     key = str(session.id)
     _refuse_ended(session, streams, key, after)
+    opened = time.perf_counter()
     with streams.subscribe(key, after_seq=after) as subscription:
-        for event in subscription.backlog:
-            await websocket.send_json(event.to_message())
-            if event.is_last:
-                return await websocket.close(CLOSE_NORMAL)
+        backlog = iter(subscription.backlog)
+        first = True
         while True:
-            event = await subscription.live.get()
+            if (event := next(backlog, None)) is None:
+                event = await subscription.live.get()
+            if first:  # the socket is as slow as its first event, however long the answer
+                tracing.mark_latency(time.perf_counter() - opened)
+                first = False
             await websocket.send_json(event.to_message())
             if event.is_last:
                 return await websocket.close(CLOSE_NORMAL)

@@ -48,8 +48,10 @@ def in_process_parse(files: list[bytes], settings: Settings) -> tuple[int, float
     return pages, time.perf_counter() - started
 
 
-async def end_to_end(files: list[bytes], settings: Settings) -> tuple[int, float]:
-    token = mint(settings, tenant="bench", user="bench", roles=["editor"])
+async def end_to_end(
+    files: list[bytes], settings: Settings, tenant: str = "bench"
+) -> tuple[int, float]:
+    token = mint(settings, tenant=tenant, user="bench", roles=["editor"])
     limit = asyncio.Semaphore(UPLOAD_CONCURRENCY)
     async with PdfchatClient(settings.web_url, token, timeout=300) as client:
 

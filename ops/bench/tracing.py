@@ -4,12 +4,15 @@
                                           [--clients 10] [--questions 5] [--sample-percent 5]
 
 Starts its own stack in a temporary home on free ports, and the trace collector (Jaeger, tail
-sampling at ``--sample-percent``; `pdfchat up --observability` builds it). Then alternates the
-worker and the web server between tracing off and on (each restart is a fresh process),
-``--rounds`` times each, so drift on the machine falls on both sides: every round ingests
-``--docs`` new PDFs of ``--pages`` pages, then runs ``--clients`` closed-loop clients asking
-``--questions`` questions each over the evaluation corpus (local model). Prints a row per round
-and the median ratio on/off. Not a test: it asserts nothing.
+sampling at ``--sample-percent``; `pdfchat up --observability` builds it). Then restarts the
+worker and the web server with tracing off or on (each restart is a fresh process),
+``--rounds`` times each, in the order off on on off off on ..., so a drift on the machine falls
+on both sides alike. Every round ingests ``--docs`` new PDFs of ``--pages`` pages into a tenant
+of its own, then runs ``--clients`` closed-loop clients asking ``--questions`` questions each
+over the evaluation corpus (local model) in another tenant, whose documents stay the same from
+round to round. Prints a row per round, with what the tail sampling of the web process and the
+worker decided in the rounds with tracing on, and the median ratio on/off. Not a test: it
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 # The repository root first: `ops` is no installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -44,6 +51,21 @@ def restart_apps(stack: Stack, settings: Settings) -> None:
         stack.stop(spec.name)
         stack.apps[spec.name] = AppProcess(settings, spec)
         stack.start(spec.name)
+
+
+def trace_decisions(settings: Settings) -> str:
+    """What the tail sampling of the web process and the worker decided, from their /metrics:
+    traces kept for an error, for being slow, as the sampled share, and dropped."""
+    counts: Counter[str] = Counter()
+    for port in (settings.web_port, settings.worker_web_port_base):
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "pdfchat_traces_total":
+                    counts[sample.labels["decision"]] += int(sample.value)
+    total = sum(counts.values()) or 1
+    return ", ".join(f"{d} {counts[d]} ({counts[d] / total:.0%})"
+                     for d in ("error", "slow", "sampled", "dropped"))  # fmt: skip
 
 
 async def chat_rate(settings: Settings, questions: list[str], args: argparse.Namespace) -> float:
@@ -83,14 +105,15 @@ def bench(args: argparse.Namespace, home: Path) -> list[tuple[str, float, float]
         questions = asyncio.run(prepare_corpus(plain))
         asyncio.run(chat_rate(plain, questions, args))  # warm-up, not measured
         for round_ in range(args.rounds * 2):
-            label, settings = ("on", traced) if round_ % 2 else ("off", plain)
+            label, settings = ("on", traced) if round_ % 4 in (1, 2) else ("off", plain)
             restart_apps(stack, settings)
             files = [pdfgen.sample_pdf(args.pages, seed=1000 * round_ + i)
                      for i in range(args.docs)]  # fmt: skip
-            pages, seconds = asyncio.run(end_to_end(files, settings))
+            pages, seconds = asyncio.run(end_to_end(files, settings, f"bench-ingest-{round_}"))
             answers = asyncio.run(chat_rate(settings, questions, args))
             rows.append((label, pages / seconds, answers))
-            print(f"| {label} | {pages / seconds:.0f} | {answers:.1f} |", flush=True)
+            decided = trace_decisions(settings) if label == "on" else ""
+            print(f"| {label} | {pages / seconds:.0f} | {answers:.1f} | {decided} |", flush=True)
     finally:
         collector.stop()
         stack.down()
@@ -106,7 +129,10 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=5, help="per client, in sequence")
     parser.add_argument("--sample-percent", type=float, default=5.0)
     args = parser.parse_args()
-    print("| tracing | upload → ready pages/s | answers/s |\n|---|---|---|")
+    print(
+        "| tracing | upload → ready pages/s | answers/s | traces: kept for error, slow, "
+        "sampled; dropped |\n|---|---|---|---|"
+    )
     with tempfile.TemporaryDirectory(prefix="pdfchat-bench-") as home:
         rows = bench(args, Path(home))
     for column, name in ((1, "pages/s"), (2, "answers/s")):

@@ -8,8 +8,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
+from prometheus_client import REGISTRY
 
-from core.tracing import SAMPLED_ATTRIBUTE, TailSampling
+from core.tracing import SAMPLED_ATTRIBUTE, TailSampling, mark_latency
 
 
 def _tracer(percent: float, slow_s: float = 10.0):
@@ -64,3 +65,34 @@ def test_a_span_ending_after_its_root_follows_the_decision():
         root.set_status(Status(StatusCode.ERROR, "failed"))
     late.end()
     assert _names(exported) == ["request", "stream"]
+
+
+def test_a_streamed_answer_is_judged_by_its_first_token_not_its_length():
+    tracer, exported = _tracer(percent=0, slow_s=0.01)
+    with tracer.start_as_current_span("long answer, quick first token"):
+        mark_latency(0.001)
+        time.sleep(0.02)
+    assert _names(exported) == []
+
+    with tracer.start_as_current_span("slow first token"), tracer.start_as_current_span("token"):
+        mark_latency(0.5)  # reported by any span of the trace
+    assert _names(exported) == ["slow first token", "token"]
+
+
+def test_every_decision_is_counted():
+    def count(decision: str) -> float:
+        return REGISTRY.get_sample_value("pdfchat_traces_total", {"decision": decision}) or 0.0
+
+    before = {d: count(d) for d in ("error", "slow", "sampled", "dropped")}
+    tracer, _ = _tracer(percent=0, slow_s=0.01)
+    with tracer.start_as_current_span("fast"):
+        pass
+    with tracer.start_as_current_span("failed") as span:
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    with tracer.start_as_current_span("slow"):
+        time.sleep(0.02)
+    tracer, _ = _tracer(percent=100)
+    with tracer.start_as_current_span("sampled"):
+        pass
+    after = {d: count(d) - before[d] for d in before}
+    assert after == {"error": 1, "slow": 1, "sampled": 1, "dropped": 1}
