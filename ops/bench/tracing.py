@@ -10,9 +10,11 @@ worker and the web server with tracing off or on (each restart is a fresh proces
 on both sides alike. Every round ingests ``--docs`` new PDFs of ``--pages`` pages into a tenant
 of its own, then runs ``--clients`` closed-loop clients asking ``--questions`` questions each
 over the evaluation corpus (local model) in another tenant, whose documents stay the same from
-round to round. Prints a row per round, with what the tail sampling of the web process and the
-worker decided in the rounds with tracing on, and the median ratio on/off. Not a test: it
-asserts nothing.
+round to round. Prints a row per round: throughput, and the CPU time the web process, the
+worker and the collector spent per page (upload until the stack is idle again: topic maps
+included) and per answer — on 2 cores throughput is noisy from round to round, CPU per unit of
+work much less so — with what the tail sampling of the web process and the worker decided when
+tracing was on; then the median ratio on/off of each. Not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 # The repository root first: `ops` is no installed package.
@@ -43,6 +47,20 @@ from ops.bench.chat import Run, client_loop, until_idle
 from ops.bench.ingest import end_to_end
 from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
 from storage import migrate_database
+
+# The stack is idle when its processes use less than this share of a core for QUIET_S (an idle
+# web process alone uses about 8 %: its answer-stream consumer polls the broker every 5 ms).
+QUIET_SHARE = 0.2
+QUIET_S = 2.0
+SETTLE_TIMEOUT_S = 300
+
+
+class Row(NamedTuple):
+    tracing: str
+    pages_per_s: float
+    answers_per_s: float
+    cpu_ms_per_page: float
+    cpu_ms_per_answer: float
 
 
 def restart_apps(stack: Stack, settings: Settings) -> None:
@@ -68,10 +86,10 @@ def trace_decisions(settings: Settings) -> str:
                      for d in ("error", "slow", "sampled", "dropped"))  # fmt: skip
 
 
-async def chat_rate(settings: Settings, questions: list[str], args: argparse.Namespace) -> float:
+async def chat(settings: Settings, questions: list[str], args: argparse.Namespace) -> int:
+    """Answers ``--clients`` × ``--questions`` questions; returns how many were answered."""
     token = mint(settings, tenant="bench", user="bench", roles=["editor"])
     run = Run(args.clients)
-    started = time.perf_counter()
     await asyncio.gather(*(
         client_loop(settings.web_url, token, [
             questions[(c * args.questions + i) % len(questions)] for i in range(args.questions)
@@ -80,7 +98,28 @@ async def chat_rate(settings: Settings, questions: list[str], args: argparse.Nam
     ))  # fmt: skip
     if run.errors:
         raise SystemExit(f"answers failed: {sorted(set(run.errors))}")
-    return len(run.ttft_s) / (time.perf_counter() - started)
+    return len(run.ttft_s)
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used so far by the given processes together."""
+
+    def __init__(self, pids: list[int | None]) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids if pid is not None]
+
+    def seconds(self) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in self.processes)
+
+    def settle(self) -> None:
+        """Wait until the processes are idle (topic maps and other work after an ingest are
+        done): under ``QUIET_SHARE`` of a core for ``QUIET_S`` in a row."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            before = self.seconds()
+            time.sleep(QUIET_S)
+            if self.seconds() - before < QUIET_SHARE * QUIET_S:
+                return
+        raise SystemExit(f"the stack did not settle within {SETTLE_TIMEOUT_S} s")
 
 
 async def prepare_corpus(settings: Settings) -> list[str]:
@@ -92,7 +131,7 @@ async def prepare_corpus(settings: Settings) -> list[str]:
     return [q["question"] for q in json.loads(QUESTIONS_FILE.read_text())["questions"]]
 
 
-def bench(args: argparse.Namespace, home: Path) -> list[tuple[str, float, float]]:
+def bench(args: argparse.Namespace, home: Path) -> list[Row]:
     plain = isolated_settings(home, log_level="WARNING", trace_sample_percent=args.sample_percent)
     traced = plain.model_copy(
         update={"otel_endpoint": f"http://127.0.0.1:{plain.collector_otlp_port}"}
@@ -103,17 +142,28 @@ def bench(args: argparse.Namespace, home: Path) -> list[tuple[str, float, float]
         stack.up(prepare=migrate_database, supervise=False)
         collector.start()
         questions = asyncio.run(prepare_corpus(plain))
-        asyncio.run(chat_rate(plain, questions, args))  # warm-up, not measured
+        asyncio.run(chat(plain, questions, args))  # warm-up, not measured
         for round_ in range(args.rounds * 2):
             label, settings = ("on", traced) if round_ % 4 in (1, 2) else ("off", plain)
             restart_apps(stack, settings)
+            meter = CpuMeter([stack.pid("web"), stack.pid("worker-1"), collector.pid()])
+            meter.settle()
             files = [pdfgen.sample_pdf(args.pages, seed=1000 * round_ + i)
                      for i in range(args.docs)]  # fmt: skip
+            cpu, started = meter.seconds(), time.perf_counter()
             pages, seconds = asyncio.run(end_to_end(files, settings, f"bench-ingest-{round_}"))
-            answers = asyncio.run(chat_rate(settings, questions, args))
-            rows.append((label, pages / seconds, answers))
+            meter.settle()  # what follows ready (topic maps) is part of ingesting too
+            ingest_cpu = meter.seconds() - cpu
+            cpu, started = meter.seconds(), time.perf_counter()
+            answers = asyncio.run(chat(settings, questions, args))
+            chat_s, chat_cpu = time.perf_counter() - started, meter.seconds() - cpu
+            row = Row(label, pages / seconds, answers / chat_s,
+                      ingest_cpu / pages * 1000, chat_cpu / answers * 1000)  # fmt: skip
+            rows.append(row)
             decided = trace_decisions(settings) if label == "on" else ""
-            print(f"| {label} | {pages / seconds:.0f} | {answers:.1f} | {decided} |", flush=True)
+            print(f"| {label} | {row.pages_per_s:.0f} | {row.answers_per_s:.1f} | "
+                  f"{row.cpu_ms_per_page:.1f} | {row.cpu_ms_per_answer:.0f} | {decided} |",
+                  flush=True)  # fmt: skip
     finally:
         collector.stop()
         stack.down()
@@ -130,15 +180,15 @@ def main() -> None:
     parser.add_argument("--sample-percent", type=float, default=5.0)
     args = parser.parse_args()
     print(
-        "| tracing | upload → ready pages/s | answers/s | traces: kept for error, slow, "
-        "sampled; dropped |\n|---|---|---|---|"
+        "| tracing | upload → ready pages/s | answers/s | CPU ms per page | CPU ms per answer "
+        "| traces: kept for error, slow, sampled; dropped |\n|---|---|---|---|---|---|"
     )
     with tempfile.TemporaryDirectory(prefix="pdfchat-bench-") as home:
         rows = bench(args, Path(home))
-    for column, name in ((1, "pages/s"), (2, "answers/s")):
-        on = statistics.median(r[column] for r in rows if r[0] == "on")
-        off = statistics.median(r[column] for r in rows if r[0] == "off")
-        print(f"{name}: off {off:.1f}, on {on:.1f} (median), on/off {on / off:.3f}")
+    for name in ("pages_per_s", "answers_per_s", "cpu_ms_per_page", "cpu_ms_per_answer"):
+        on = statistics.median(getattr(r, name) for r in rows if r.tracing == "on")
+        off = statistics.median(getattr(r, name) for r in rows if r.tracing == "off")
+        print(f"{name}: off {off:.2f}, on {on:.2f} (median), on/off {on / off:.3f}")
 
 
 if __name__ == "__main__":
