@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 import faust
 
@@ -62,7 +63,7 @@ async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
     await embedding.index_when_large(deps.pool, deps.embedder.model, deps.embedder.dimension)
 
 
-async def _embed(deps: Resources, claim: Claim) -> list[tuple]:
+async def _embed(deps: Resources, claim: Claim) -> list[tuple[uuid.UUID, list[float]]]:
     segments = await embedding.segment_texts(deps.pool, claim)
     # The embedder retries transient provider errors itself (core.retry).
     vectors = await deps.embedder.embed_documents([text for _, text in segments])

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 import faust
 from faust import current_event
+from faust.types import RecordMetadata
 
 import topics
 from agents import runner
@@ -33,7 +36,7 @@ from workflows.search import MAX_QUERY_CHARS, search_segments
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
 
-SLAS = ("interactive", "batch")
+SLAS: dict[str, Literal["interactive", "batch"]] = {"interactive": "interactive", "batch": "batch"}
 
 
 @app.agent(chat_requested, concurrency=settings.chat_concurrency)
@@ -57,7 +60,7 @@ async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
         timings["retrieval_s"] = time.perf_counter() - started
         remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
         finished: Finished | None = None
-        sla = request.sla if request.sla in SLAS else None
+        sla = SLAS.get(request.sla or "")
         answering = deps.models.answer(prompt, remaining_budget_usd=remaining, sla=sla)
         async for piece in answering:
             if isinstance(piece, Delta):
@@ -118,7 +121,7 @@ class AnswerStream:
         self._deps = deps
         self._session = session
         self._requested_at = requested_at
-        self._pending: list[asyncio.Future] = []
+        self._pending: list[Awaitable[RecordMetadata]] = []
         self._touched = time.monotonic()
         self._headers = runner.trace_headers()  # the answer's span, for every event it sends
         self.seq = 0
@@ -134,7 +137,11 @@ class AnswerStream:
             await chat.touch(self._deps.pool, self._session)
 
     async def end(self, finished: Finished) -> None:
-        citations = [topics.Citation(**c.as_dict()) for c in finished.citations]
+        citations = [
+            topics.Citation(document_id=c.document_id, page=c.page, segment_id=c.segment_id,
+                            quote=c.quote, marker=c.marker)
+            for c in finished.citations
+        ]  # fmt: skip
         await self._send(topics.chat.CITATIONS, items=citations)
         await self._flush()
         model_usage = topics.Usage(
@@ -149,7 +156,7 @@ class AnswerStream:
         await chat.fail(self._deps.pool, self._session, code=code, message=message,
                         seq=self.seq + 1)  # fmt: skip
 
-    async def _send(self, kind: str, **fields: object) -> None:
+    async def _send(self, kind: str, **fields: Any) -> None:
         self.seq += 1
         event = topics.AnswerEvent(
             tenant_id=self._session.tenant_id, session_id=str(self._session.id), seq=self.seq,

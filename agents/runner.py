@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -115,7 +115,7 @@ def busy(longer_than_s: float) -> dict[str, float]:
 
 
 @contextmanager
-def _busy(agent: str):
+def _busy(agent: str) -> Iterator[None]:
     token = object()
     _in_flight[token] = (agent, time.monotonic())
     try:

@@ -8,6 +8,7 @@ conversation with ``--conversation``.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from rich.console import Console
 
@@ -44,9 +45,9 @@ async def ask(
     return 0
 
 
-async def _relay(client: PdfchatClient, session_id: str) -> dict:
+async def _relay(client: PdfchatClient, session_id: str) -> dict[str, Any]:
     """Print tokens as they come; returns the last message, with the citations added."""
-    citations: list[dict] = []
+    citations: list[dict[str, Any]] = []
     async for message in client.answer(session_id):
         if message["type"] == "token":
             sys.stdout.write(message["content"])
@@ -59,7 +60,7 @@ async def _relay(client: PdfchatClient, session_id: str) -> dict:
     raise StreamDropped("the answer ended without an end message")
 
 
-async def _sources(client: PdfchatClient, citations: list[dict]) -> None:
+async def _sources(client: PdfchatClient, citations: list[dict[str, Any]]) -> None:
     if not citations:
         return
     names: dict[str, str] = {}
@@ -76,7 +77,7 @@ async def _sources(client: PdfchatClient, citations: list[dict]) -> None:
         sys.stdout.write(f"  [{label}] {names[document_id]}, page {page}: {said}\n")
 
 
-def group_by_source(citations: list[dict]) -> dict[tuple[int, str, int], list[str]]:
+def group_by_source(citations: list[dict[str, Any]]) -> dict[tuple[int, str, int], list[str]]:
     """The quotes of each source, under the [n] the answer text uses for it (its place in
     the list when the model gave no marker): two sentences of one passage are one source."""
     sources: dict[tuple[int, str, int], list[str]] = {}

@@ -65,7 +65,8 @@ class PdfchatClient:
 
     async def documents(self, **params: Any) -> list[dict[str, Any]]:
         body = await self._json(self._http.get("/v1/documents", params=params))
-        return body["documents"]
+        documents: list[dict[str, Any]] = body["documents"]
+        return documents
 
     async def topics(self, document_id: str) -> dict[str, Any]:
         return await self._json(self._http.get(f"/v1/documents/{document_id}/topics"))
@@ -75,7 +76,10 @@ class PdfchatClient:
 
     async def search(self, query: str, *, top_k: int = 8, **options: Any) -> list[dict[str, Any]]:
         body = {"query": query, "top_k": top_k, **options}
-        return (await self._json(self._http.post("/v1/search", json=body)))["results"]
+        results: list[dict[str, Any]] = (
+            await self._json(self._http.post("/v1/search", json=body))
+        )["results"]
+        return results
 
     async def chat(
         self,
@@ -97,7 +101,9 @@ class PdfchatClient:
     async def usage(self) -> dict[str, Any]:
         return await self._json(self._http.get("/v1/usage"))
 
-    async def stream(self, session_id: str, *, last_token_seq: int = 0) -> AsyncIterator[dict]:
+    async def stream(
+        self, session_id: str, *, last_token_seq: int = 0
+    ) -> AsyncIterator[dict[str, Any]]:
         """The answer's messages after ``last_token_seq``, up to its end or error, over one
         socket. Raises ``StreamDropped`` if the socket closes before that."""
         url = f"{self._ws_url}/v1/chat/stream/{session_id}?last_token_seq={last_token_seq}"
@@ -113,7 +119,7 @@ class PdfchatClient:
                 raise StreamDropped(str(exc)) from exc
         raise StreamDropped("the server closed the socket before the end of the answer")
 
-    async def answer(self, session_id: str) -> AsyncIterator[dict]:
+    async def answer(self, session_id: str) -> AsyncIterator[dict[str, Any]]:
         """The whole answer, reconnecting with ``last_token_seq`` when the socket drops."""
         last_seq = 0
         async for attempt in backoff(attempts=RECONNECT_ATTEMPTS, base_s=0.2, max_s=3):

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -425,10 +426,10 @@ def _apt_install() -> None:
         raise StartupError(f"{' '.join(APT_INSTALL)} failed:\n{result.stdout[-2000:]}")
 
 
-def _run(command: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _run(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
-    )  # type: ignore[call-overload]
+    )
 
 
 def _ensure_jaeger(log: Path) -> None:

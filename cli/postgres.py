@@ -9,6 +9,7 @@ import stat
 import subprocess
 import warnings
 from pathlib import Path
+from typing import Any
 
 from cli.processes import (
     StackError,
@@ -24,12 +25,15 @@ with warnings.catch_warnings():
     # pgserver asks platformdirs for a runtime dir at import and warns when XDG_RUNTIME_DIR
     # is unset (as under CI); we never use that directory.
     warnings.simplefilter("ignore")
-    from pgserver import _commands
+    from pgserver import _commands as pgserver_commands
     from pgserver.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
         ensure_user_exists,
     )
+
+# pgserver makes initdb, pg_ctl and psql at import time, where a type checker cannot see them.
+_commands: Any = pgserver_commands
 
 START_TIMEOUT_S = 60
 # Postgres refuses to run as root; as root we run it as pgserver's own system user.
@@ -127,7 +131,8 @@ class Postgres:
         args = ["-h", self.host, "-p", str(self.port), "-U", self.settings.postgres_user,
                 "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql]  # fmt: skip
         try:
-            return _commands.psql(args).strip()
+            output: str = _commands.psql(args)
+            return output.strip()
         except subprocess.CalledProcessError as exc:
             raise StartupError(f"psql failed on {db}: {sql}\n{log_tail(self.log)}") from exc
 

@@ -59,7 +59,8 @@ def free_port() -> int:
     """A TCP port nobody listens on right now, for a second stack beside the first."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def http_ok(url: str) -> bool:

@@ -379,7 +379,8 @@ class Stack:
 
     def _state(self, name: str) -> dict[str, Any]:
         try:
-            return json.loads(self._state_path(name).read_text())
+            state: dict[str, Any] = json.loads(self._state_path(name).read_text())
+            return state
         except (OSError, ValueError):
             return {}
 

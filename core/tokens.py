@@ -11,9 +11,10 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from joserfc import jwt
@@ -77,7 +78,7 @@ class TokenVerifier:
 
     async def load_keys(self) -> None:
         if self.settings.oidc_issuer:
-            self._keys = await _fetch_jwks(self.settings)
+            self._keys = await _fetch_jwks(self.settings.oidc_issuer, self.settings.oidc_jwks_url)
         else:
             private = ensure_signing_key(self.settings.signing_key_path)
             self._keys = ECKey.import_key(private.as_pem(private=False))
@@ -99,7 +100,7 @@ class TokenVerifier:
         return _principal(decoded.claims)
 
 
-def _principal(claims: dict) -> Principal:
+def _principal(claims: Mapping[str, Any]) -> Principal:
     tenant = claims.get("tenant")
     if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
         raise Unauthenticated("the token carries no valid tenant claim")
@@ -109,10 +110,9 @@ def _principal(claims: dict) -> Principal:
     return Principal(tenant_id=tenant, user_id=str(claims["sub"]), roles=frozenset(map(str, roles)))
 
 
-async def _fetch_jwks(settings: Settings) -> KeySet:
+async def _fetch_jwks(issuer: str, jwks_url: str | None) -> KeySet:
     async with httpx.AsyncClient(timeout=10) as client:
-        jwks_url = settings.oidc_jwks_url
         if not jwks_url:
-            discovery = f"{settings.oidc_issuer.rstrip('/')}/.well-known/openid-configuration"
+            discovery = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
             jwks_url = (await client.get(discovery)).raise_for_status().json()["jwks_uri"]
         return KeySet.import_key_set((await client.get(jwks_url)).raise_for_status().json())

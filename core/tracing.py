@@ -39,6 +39,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
 from opentelemetry.trace import Status, StatusCode, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 
 from core.logging import request_id
 from core.metrics import TRACE_SPANS_DROPPED, TRACES
@@ -177,7 +178,7 @@ def _instrument_asyncpg() -> None:
     except ImportError:  # an optional extra of sorts: tracing works without query spans
         log.warning("opentelemetry-instrumentation-asyncpg is missing: no database spans")
         return
-    instrumentor = AsyncPGInstrumentor()
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # untyped __init__
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
 
@@ -275,8 +276,16 @@ class TailSampling(SpanProcessor):
 class _NoOrphanQueries(Sampler):
     """Root sampler: every span, except a database query that is not part of anything."""
 
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,
-                      links=None, trace_state=None) -> SamplingResult:  # fmt: skip
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
         orphan_query = attributes is not None and (
             "db.system" in attributes or "db.system.name" in attributes
         )

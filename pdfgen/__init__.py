@@ -89,7 +89,8 @@ def _font(code: str) -> pymupdf.Font:
 
 @cache
 def _width(code: str, size: float, word: str) -> float:
-    return _font(code).text_length(word, fontsize=size)
+    width: float = _font(code).text_length(word, fontsize=size)
+    return width
 
 
 def _wrap(text: str, style: _Style, width: float) -> list[str]:
@@ -186,7 +187,8 @@ def _render(
 def _bytes(doc: pymupdf.Document, **save_options: object) -> bytes:
     # garbage=3 + deflate: compact files (matters for upload size limits in stack tests).
     # no_new_id: a fixed document id keeps the bytes deterministic.
-    return doc.tobytes(garbage=3, deflate=True, no_new_id=True, **save_options)
+    data: bytes = doc.tobytes(garbage=3, deflate=True, no_new_id=True, **save_options)
+    return data
 
 
 def text_pdf(
@@ -476,4 +478,5 @@ def not_a_pdf() -> bytes:
     """A small PNG image: a real file of the wrong kind."""
     pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 32, 32), False)
     pixmap.clear_with(200)
-    return pixmap.tobytes("png")
+    png: bytes = pixmap.tobytes("png")
+    return png

@@ -101,7 +101,7 @@ async def list_conversations(
 async def delete_conversation(
     pool: asyncpg.Pool, tenant_id: str, user_id: str, conversation_id: uuid.UUID
 ) -> bool:
-    done = await pool.execute(
+    done: str = await pool.execute(
         "DELETE FROM conversations WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
         conversation_id, tenant_id, user_id,
     )  # fmt: skip
@@ -203,7 +203,7 @@ async def end_session(
     error: str | None = None,
 ) -> bool:
     """answering (or pending) → finished or failed; False if it had ended already."""
-    done = await conn.execute(
+    done: str = await conn.execute(
         "UPDATE chat_sessions SET status = $3, last_seq = $4, model = $5, error_code = $6,"
         " error = $7, updated_at = now(), finished_at = now()"
         " WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering')",

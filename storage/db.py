@@ -58,7 +58,7 @@ async def connect(dsn: str) -> asyncpg.Connection:
 
 def _migrations() -> list[tuple[str, str]]:
     folder = resources.files("storage") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text(encoding="utf-8")) for f in files]
 
 

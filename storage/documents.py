@@ -124,7 +124,9 @@ async def create(conn: asyncpg.Connection, new: NewDocument) -> tuple[Document, 
     return await get(conn, new.tenant_id, new.id), True
 
 
-async def get(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_id: uuid.UUID):
+async def get(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_id: uuid.UUID
+) -> Document:
     row = await conn.fetchrow(_SELECT + " WHERE d.tenant_id = $1 AND d.id = $2", tenant_id,
                               document_id)  # fmt: skip
     if row is None:
@@ -202,10 +204,11 @@ async def ensure_task(
         " ON CONFLICT (document_id, kind) DO NOTHING",
         uuid.uuid4(), tenant_id, document_id, kind,
     )  # fmt: skip
-    return await conn.fetchval(
+    task_id: uuid.UUID | None = await conn.fetchval(
         "SELECT id FROM tasks WHERE tenant_id = $1 AND document_id = $2 AND kind = $3",
         tenant_id, document_id, kind,
     )  # fmt: skip
+    return task_id
 
 
 async def reopen_task(
@@ -403,8 +406,9 @@ async def _record_event(
     status: str,
     detail: Mapping[str, Any],
 ) -> datetime:
-    return await conn.fetchval(
+    at: datetime = await conn.fetchval(
         "INSERT INTO document_events (tenant_id, document_id, status, detail)"
         " VALUES ($1, $2, $3, $4) RETURNING at",
         tenant_id, document_id, status, dict(detail),
     )  # fmt: skip
+    return at

@@ -146,7 +146,7 @@ async def retire_if_unused(conn: asyncpg.Connection, model: str) -> bool:
                            model):  # fmt: skip
         return False
     await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model)}")
-    status = await conn.execute(
+    status: str = await conn.execute(
         "DELETE FROM embedding_models WHERE name = $1"
         " AND NOT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = $1)",
         model,

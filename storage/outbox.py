@@ -32,7 +32,9 @@ class OutboxMessage:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, topic: str, record: Publishable, headers: Mapping[str, str] | None = None):
+    def of(
+        cls, topic: str, record: Publishable, headers: Mapping[str, str] | None = None
+    ) -> OutboxMessage:
         return cls(topic, record.kafka_key(), json.loads(record.dumps()), headers or {})
 
 

@@ -46,7 +46,8 @@ def instrument(app: Quart) -> Quart:
         # Not a span per message: a streamed answer sends hundreds.
         exclude_spans=["receive", "send"],
     )
-    app.asgi_app = _HttpMetrics(traced)  # type: ignore[method-assign]
+    # Quart's documented way to wrap its ASGI callable; the wrapper's types are plain dicts.
+    app.asgi_app = _HttpMetrics(traced)  # type: ignore[method-assign, assignment]
     app.before_request(_before_request)
     app.before_websocket(_before_websocket)
     app.after_request(_echo_request_id)
@@ -65,7 +66,8 @@ async def _before_websocket() -> None:
     _enter(websocket.headers.get("X-Request-ID"), "WS", websocket.url_rule, websocket.scope)
 
 
-def _enter(given: str | None, method: str, rule: Any, scope: dict[str, Any]) -> None:
+def _enter(given: str | None, method: str, rule: Any, scope: Any) -> None:
+    """``scope`` is the ASGI scope: a TypedDict to Quart, a dict we add our key to."""
     rid = given or uuid.uuid4().hex
     request_id.set(rid)
     route = route_of(rule)
@@ -99,7 +101,8 @@ class _HttpMetrics:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status: int | None = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
 import asyncpg
 
@@ -75,7 +76,7 @@ async def _poll_kafka(settings: Settings, probe: LagProbe | None) -> LagProbe | 
         return None
 
 
-async def _poll(source: str, poll) -> None:
+async def _poll(source: str, poll: Awaitable[None]) -> None:
     try:
         await asyncio.wait_for(poll, timeout=10)
     except Exception as exc:
