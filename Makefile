@@ -34,10 +34,14 @@ status:
 
 test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python ops/bench/ingest.py

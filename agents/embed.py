@@ -45,18 +45,25 @@ async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
         # The provider failed even after its own retries: compensate in the background.
         log.warning("embedding failed", extra={"document_id": event.document_id, "error": str(exc)})
         gave_up = await embedding.retry_later_or_fail(
-            deps.pool, claim, error=str(exc) or type(exc).__name__,
-            max_attempts=settings.embed_max_attempts, worker=WORKER_ID,
-        )  # fmt: skip
+            deps.pool,
+            claim,
+            error=str(exc) or type(exc).__name__,
+            max_attempts=settings.embed_max_attempts,
+            worker=WORKER_ID,
+        )
         if gave_up:
             FAILURES.labels("embed", "embedding_failed").inc()
         else:
             RETRIES.labels("embed", "provider").inc()
         return
     await embedding.complete(
-        deps.pool, claim, model=deps.embedder.model, dimension=deps.embedder.dimension,
-        vectors=vectors, worker=WORKER_ID,
-    )  # fmt: skip
+        deps.pool,
+        claim,
+        model=deps.embedder.model,
+        dimension=deps.embedder.dimension,
+        vectors=vectors,
+        worker=WORKER_ID,
+    )
     EMBED_DURATION.observe(time.perf_counter() - started)
     PAGES_EMBEDDED.inc(event.pages)
     SEGMENTS_EMBEDDED.inc(len(vectors))

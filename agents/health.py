@@ -27,8 +27,14 @@ NAME = settings.worker_instance_id or WORKER_ID
 
 @app.page("/healthz")
 async def healthz(self: web.View, request: web.Request) -> web.Response:
-    return self.json({"status": "ok", "worker": app.conf.id, "role": settings.worker_role,
-                      "agents": sorted(app.agents)})  # fmt: skip
+    return self.json(
+        {
+            "status": "ok",
+            "worker": app.conf.id,
+            "role": settings.worker_role,
+            "agents": sorted(app.agents),
+        }
+    )
 
 
 # aiohttp (under Faust's web server) refuses a charset inside the content type: the text format
@@ -49,10 +55,14 @@ async def beat() -> None:
     while True:
         try:
             await workers.heartbeat(
-                deps.pool, worker_id=NAME, role=settings.worker_role, agents=sorted(app.agents),
-                pid=os.getpid(), started_at=STARTED_AT,
+                deps.pool,
+                worker_id=NAME,
+                role=settings.worker_role,
+                agents=sorted(app.agents),
+                pid=os.getpid(),
+                started_at=STARTED_AT,
                 busy=runner.busy(longer_than_s=settings.worker_heartbeat_s),
-            )  # fmt: skip
+            )
         except Exception as exc:  # the beat stops while Postgres is away, not the worker
             log.warning("heartbeat not written", extra={"error": str(exc)})
         await asyncio.sleep(settings.worker_heartbeat_s)

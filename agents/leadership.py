@@ -40,6 +40,8 @@ async def lead_forever(duty: Duty, work: Work) -> None:
             if not runner.is_outage(exc) and not isinstance(exc, asyncpg.PostgresError):
                 log.exception("a duty failed; starting over", extra={"duty": duty})
             else:
-                log.warning("a duty lost its connection; reconnecting",
-                            extra={"duty": duty, "error": str(exc)})  # fmt: skip
+                log.warning(
+                    "a duty lost its connection; reconnecting",
+                    extra={"duty": duty, "error": str(exc)},
+                )
             await asyncio.sleep(RECONNECT_S)

@@ -71,8 +71,14 @@ async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
         timings["answer_s"] = time.perf_counter() - started
         await stream.end(finished)
         ANSWERS.labels("answered").inc()
-        log.info("answered", extra={"session_id": str(session.id), "model": finished.usage.model,
-                                    **{k: round(v, 4) for k, v in timings.items()}})  # fmt: skip
+        log.info(
+            "answered",
+            extra={
+                "session_id": str(session.id),
+                "model": finished.usage.model,
+                **{k: round(v, 4) for k, v in timings.items()},
+            },
+        )
     except PdfchatError as exc:
         await stream.fail(exc.code, exc.message)
         ANSWERS.labels(exc.code).inc()
@@ -93,16 +99,27 @@ async def _prompt(deps: Resources, session: Session) -> Prompt:
     earlier = await chat.history(deps.pool, session)
     history = [Turn(m.role, m.content) for m in earlier]  # type: ignore[arg-type]
     hits = await search_segments(
-        deps.pool, deps.embedders, deps.reranker, session.tenant_id, _query(session, history),
+        deps.pool,
+        deps.embedders,
+        deps.reranker,
+        session.tenant_id,
+        _query(session, history),
         top_k=settings.chat_evidence_k,
         document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
-    )  # fmt: skip
+    )
     titles = await documents.titles(deps.pool, session.tenant_id, {h.document_id for h in hits})
     evidence = [
-        Evidence(segment_id=str(h.segment_id), document_id=str(h.document_id), page=h.page,
-                 text=h.content, score=h.score, heading=h.heading, title=titles.get(h.document_id))
+        Evidence(
+            segment_id=str(h.segment_id),
+            document_id=str(h.document_id),
+            page=h.page,
+            text=h.content,
+            score=h.score,
+            heading=h.heading,
+            title=titles.get(h.document_id),
+        )
         for h in hits
-    ]  # fmt: skip
+    ]
     return Prompt(question=session.question, evidence=evidence, history=history)
 
 
@@ -138,30 +155,48 @@ class AnswerStream:
 
     async def end(self, finished: Finished) -> None:
         citations = [
-            topics.Citation(document_id=c.document_id, page=c.page, segment_id=c.segment_id,
-                            quote=c.quote, marker=c.marker)
+            topics.Citation(
+                document_id=c.document_id,
+                page=c.page,
+                segment_id=c.segment_id,
+                quote=c.quote,
+                marker=c.marker,
+            )
             for c in finished.citations
-        ]  # fmt: skip
+        ]
         await self._send(topics.chat.CITATIONS, items=citations)
         await self._flush()
         model_usage = topics.Usage(
-            model=finished.usage.model, tokens_in=finished.usage.tokens_in,
-            tokens_out=finished.usage.tokens_out, cost_usd=finished.usage.cost_usd,
-        )  # fmt: skip
-        await chat.finish(self._deps.pool, self._session, answer=finished.text,
-                          citations=citations, usage=model_usage, seq=self.seq + 1)  # fmt: skip
+            model=finished.usage.model,
+            tokens_in=finished.usage.tokens_in,
+            tokens_out=finished.usage.tokens_out,
+            cost_usd=finished.usage.cost_usd,
+        )
+        await chat.finish(
+            self._deps.pool,
+            self._session,
+            answer=finished.text,
+            citations=citations,
+            usage=model_usage,
+            seq=self.seq + 1,
+        )
 
     async def fail(self, code: str, message: str) -> None:
         await self._flush()
-        await chat.fail(self._deps.pool, self._session, code=code, message=message,
-                        seq=self.seq + 1)  # fmt: skip
+        await chat.fail(
+            self._deps.pool, self._session, code=code, message=message, seq=self.seq + 1
+        )
 
     async def _send(self, kind: str, **fields: Any) -> None:
         self.seq += 1
         event = topics.AnswerEvent(
-            tenant_id=self._session.tenant_id, session_id=str(self._session.id), seq=self.seq,
-            type=kind, at=datetime.now(UTC), **fields,
-        )  # fmt: skip
+            tenant_id=self._session.tenant_id,
+            session_id=str(self._session.id),
+            seq=self.seq,
+            type=kind,
+            at=datetime.now(UTC),
+            **fields,
+        )
         sent = await answers.send(key=event.kafka_key(), value=event, headers=self._headers)
         self._pending.append(sent)
 

@@ -49,9 +49,11 @@ async def _publish(batch: list[outbox.PendingMessage]) -> None:
         # The request that committed the row is the parent: its trace shows the relay's delay.
         request_id.set(tracing.request_id_from(m.headers))
         with tracing.tracer.start_as_current_span(
-            f"publish {m.topic}", context=tracing.extract(m.headers), kind=SpanKind.PRODUCER,
+            f"publish {m.topic}",
+            context=tracing.extract(m.headers),
+            kind=SpanKind.PRODUCER,
             attributes={"messaging.system": "kafka", "messaging.destination.name": m.topic},
-        ):  # fmt: skip
+        ):
             headers = tracing.inject(dict(m.headers))
             sent = await producer.send(
                 m.topic,

@@ -71,9 +71,13 @@ async def _give_up(
     reason = f"could not be processed after {claim.attempts} attempts: {exc}"
     letter = parsing.dead_letter(request, claim.document, attempts=claim.attempts, error=reason)
     await parsing.fail(
-        deps.pool, claim, code=getattr(exc, "code", "internal"), reason=reason,
-        worker=WORKER_ID, dead_letter=letter,
-    )  # fmt: skip
+        deps.pool,
+        claim,
+        code=getattr(exc, "code", "internal"),
+        reason=reason,
+        worker=WORKER_ID,
+        dead_letter=letter,
+    )
     raise exc  # the runner logs it and counts it by its code
 
 
@@ -81,5 +85,5 @@ async def _parse(deps: Resources, claim: Claim) -> ParsedPdf:
     data = await deps.blobs.get(claim.document.blob_key)
     # PyMuPDF is CPU-bound; a thread keeps this worker's heartbeats and other agents going.
     return await asyncio.to_thread(
-        parse_pdf, data, max_pages=settings.max_pages, chunk_chars=settings.chunk_chars
+        parse_pdf, data, max_pages=settings.max_pages, segment_chars=settings.segment_chars
     )

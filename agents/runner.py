@@ -134,9 +134,12 @@ def _attributes() -> dict[str, Any]:
     if event is None:
         return {"messaging.system": "kafka"}
     message = event.message
-    return {"messaging.system": "kafka", "messaging.destination.name": message.topic,
-            "messaging.kafka.partition": message.partition,
-            "messaging.kafka.offset": message.offset}  # fmt: skip
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": message.topic,
+        "messaging.kafka.partition": message.partition,
+        "messaging.kafka.offset": message.offset,
+    }
 
 
 def _ids(value: Any) -> dict[str, str]:

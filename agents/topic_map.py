@@ -1,4 +1,4 @@
-"""Topic-map agent: ready → the document's chunks clustered into labelled topics and sub-topics,
+"""Topic-map agent: ready → the document's segments clustered into labelled topics and sub-topics,
 and a guide."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from agents.app import app
 from agents.channels import ready
 from agents.resources import resources
 from core.errors import NotFound
-from retrieval.topics import Chunk, topic_map
+from retrieval.topic_map import Segment, topic_map
 from storage import documents, topic_maps
 
 
@@ -27,15 +27,17 @@ async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
 
 async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
     doc_id = uuid.UUID(event.document_id)
-    rows = await topic_maps.chunks_with_vectors(pool, event.tenant_id, doc_id, event.model)
+    rows = await topic_maps.segments_with_vectors(pool, event.tenant_id, doc_id, event.model)
     if not rows:
         return  # that model's vectors are gone (a switch purged them): the sweep asks again
     try:
         title = (await documents.get(pool, event.tenant_id, doc_id)).title
     except NotFound:
         return  # deleted meanwhile
-    chunks = [Chunk(str(r["id"]), r["page"], r["heading"], r["content"], r["embedding"].to_list())
-              for r in rows]  # fmt: skip
+    segments = [
+        Segment(str(r["id"]), r["page"], r["heading"], r["content"], r["embedding"].to_list())
+        for r in rows
+    ]
     # Clustering is CPU work: a thread keeps heartbeats and the other agents going.
-    result = await asyncio.to_thread(topic_map, title, chunks)
+    result = await asyncio.to_thread(topic_map, title, segments)
     await topic_maps.save(pool, event.tenant_id, doc_id, event.model, result.to_dict())

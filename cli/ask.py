@@ -27,8 +27,9 @@ async def ask(
     """Returns the exit status: 0 answered, 1 refused or failed."""
     async with PdfchatClient(base_url, token) as client:
         try:
-            started = await client.chat(question, document_ids=document_ids,
-                                        conversation_id=conversation_id)  # fmt: skip
+            started = await client.chat(
+                question, document_ids=document_ids, conversation_id=conversation_id
+            )
             last = await _relay(client, started["stream_session_id"])
         except (ApiError, StreamDropped, OSError) as exc:
             notes.print(f"[red]{getattr(exc, 'message', None) or exc}")

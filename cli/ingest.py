@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -11,16 +12,27 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from cli.client import TERMINAL_STATUSES, ApiError, PdfchatClient
 
 # How far along each status is, out of STEPS.
-STEP_OF_STATUS = {"uploading": 0, "queued": 1, "parsing": 2, "parsed": 3, "embedding": 4,
-                  "ready": 5, "failed": 5}  # fmt: skip
+STEP_OF_STATUS = {
+    "uploading": 0,
+    "queued": 1,
+    "parsing": 2,
+    "parsed": 3,
+    "embedding": 4,
+    "ready": 5,
+    "failed": 5,
+}
 STEPS = 5
 POLL_S = 0.2
 
 
 async def ingest(base_url: str, token: str, paths: list[Path], console: Console) -> int:
     """Returns the number of documents that failed (to upload or to parse)."""
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
     async with PdfchatClient(base_url, token) as client:
         with Progress(*columns, console=console) as progress:
             outcomes = await asyncio.gather(*(_one(client, progress, p) for p in paths))
@@ -51,13 +63,13 @@ async def _one(client: PdfchatClient, progress: Progress, path: Path) -> str | N
         await asyncio.sleep(POLL_S)
 
 
-def _show(progress: Progress, bar: TaskID, document: dict) -> None:
+def _show(progress: Progress, bar: TaskID, document: dict[str, Any]) -> None:
     status = document["status"]
     text = status
     if status == "failed":
         text = "[red]failed"
     elif status == "ready":
-        pages, chunks = document.get("pages"), document.get("segments")
-        text = f"[green]{status}[/] ({pages} pages, {chunks} chunks)"
+        pages, segments = document.get("pages"), document.get("segments")
+        text = f"[green]{status}[/] ({pages} pages, {segments} segments)"
     done = STEPS if status in TERMINAL_STATUSES else STEP_OF_STATUS.get(status, 0)
     progress.update(bar, completed=done, status=text)

@@ -108,12 +108,19 @@ class Kafka:
 
     def _command(self, properties: Path) -> list[str]:
         return [
-            "java", "-Xms256m", f"-Xmx{self.settings.kafka_heap}", "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            "java",
+            "-Xms256m",
+            f"-Xmx{self.settings.kafka_heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.settings.log_dir}",
-            "-cp", f"{LIB_DIR}/*", "kafka.Kafka", str(properties),
-        ]  # fmt: skip
+            "-cp",
+            f"{LIB_DIR}/*",
+            "kafka.Kafka",
+            str(properties),
+        ]
 
     def _started(self, offset: int) -> bool:
         """Ready once this run's log says so and the port answers; fail fast if it died."""
@@ -146,8 +153,19 @@ class Kafka:
             cluster_id_file.write_text(_random_cluster_id())
         cluster_id = cluster_id_file.read_text().strip()
         # -g ignores an already formatted directory, should a previous format half-finish.
-        command = ["java", "-cp", f"{LIB_DIR}/*", "kafka.tools.StorageTool", "format",
-                   "-t", cluster_id, "-c", str(properties), "--standalone", "-g"]  # fmt: skip
+        command = [
+            "java",
+            "-cp",
+            f"{LIB_DIR}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(properties),
+            "--standalone",
+            "-g",
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             output = (result.stdout + result.stderr)[-2000:]

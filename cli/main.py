@@ -34,8 +34,11 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--observability", is_flag=True,
-              help="Also run Prometheus, Alertmanager and the trace collector.")
+@click.option(
+    "--observability",
+    is_flag=True,
+    help="Also run Prometheus, Alertmanager and the trace collector.",
+)
 @click.pass_obj
 def up(settings: Settings, observability: bool) -> None:
     """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server,
@@ -58,8 +61,10 @@ def up(settings: Settings, observability: bool) -> None:
         sys.exit(1)
     console.print(f"web: {settings.web_url}   token: pdfchat token --tenant T --user U")
     if observability:
-        console.print(f"dashboards: http://127.0.0.1:{settings.prometheus_port}/consoles/"
-                      "index.html   runbook: docs/runbook.md")  # fmt: skip
+        console.print(
+            f"dashboards: http://127.0.0.1:{settings.prometheus_port}/consoles/"
+            "index.html   runbook: docs/runbook.md"
+        )
 
 
 @main.command()
@@ -85,11 +90,17 @@ def status(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--tenant", default=DEV_TENANT, show_default=True, envvar="PDFCHAT_TENANT",
-              help="Tenant the token is scoped to.")  # fmt: skip
+@click.option(
+    "--tenant",
+    default=DEV_TENANT,
+    show_default=True,
+    envvar="PDFCHAT_TENANT",
+    help="Tenant the token is scoped to.",
+)
 @click.option("--user", default="dev", show_default=True)
-@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), default=["admin"],
-              show_default=True)  # fmt: skip
+@click.option(
+    "--role", "roles", multiple=True, type=click.Choice(ROLES), default=["admin"], show_default=True
+)
 @click.option("--ttl", "ttl_s", type=int, default=None, help="Lifetime in seconds.")
 @click.pass_obj
 def token(settings: Settings, tenant: str, user: str, roles: tuple[str, ...], ttl_s: int) -> None:
@@ -101,14 +112,16 @@ def token(settings: Settings, tenant: str, user: str, roles: tuple[str, ...], tt
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--tenant", default=DEV_TENANT, show_default=True, envvar="PDFCHAT_TENANT")
 @click.option("--user", default="dev", show_default=True)
 @click.option("--token", "bearer", envvar="PDFCHAT_TOKEN", help="Use this token instead.")
 @click.pass_obj
-def ingest(settings: Settings, files: tuple[Path, ...], tenant: str, user: str,
-           bearer: str | None) -> None:  # fmt: skip
+def ingest(
+    settings: Settings, files: tuple[Path, ...], tenant: str, user: str, bearer: str | None
+) -> None:
     """Upload PDFs and follow each until it is ready to search, or failed."""
     bearer = bearer or mint(settings, tenant=tenant, user=user, roles=["editor"])
     failed = asyncio.run(ingest_files(settings.web_url, bearer, list(files), console))
@@ -134,10 +147,16 @@ def ask(
 ) -> None:
     """Ask your documents a question; the answer streams in, then its sources."""
     bearer = bearer or mint(settings, tenant=tenant, user=user, roles=["viewer"])
-    status = asyncio.run(ask_question(
-        settings.web_url, bearer, question, document_ids=list(document_ids) or None,
-        conversation_id=conversation_id, notes=Console(stderr=True),
-    ))  # fmt: skip
+    status = asyncio.run(
+        ask_question(
+            settings.web_url,
+            bearer,
+            question,
+            document_ids=list(document_ids) or None,
+            conversation_id=conversation_id,
+            notes=Console(stderr=True),
+        )
+    )
     sys.exit(status)
 
 

@@ -97,8 +97,9 @@ class Postgres:
             # Production points PDFCHAT_DATABASE_URL at a server with password or TLS auth.
             _commands.initdb(
                 ["--auth=trust", "--encoding=utf8", "-U", self.settings.postgres_user],
-                pgdata=self.data, user=self.user,
-            )  # fmt: skip
+                pgdata=self.data,
+                user=self.user,
+            )
 
     def _grant_system_user(self) -> None:
         """Let the system user reach the binaries and own its directories and log file,
@@ -128,8 +129,20 @@ class Postgres:
         self._psql(db, "CREATE EXTENSION IF NOT EXISTS vector")
 
     def _psql(self, db: str, sql: str) -> str:
-        args = ["-h", self.host, "-p", str(self.port), "-U", self.settings.postgres_user,
-                "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql]  # fmt: skip
+        args = [
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            self.settings.postgres_user,
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+        ]
         try:
             output: str = _commands.psql(args)
             return output.strip()

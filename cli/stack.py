@@ -82,17 +82,36 @@ class AppSpec:
 def isolated_settings(home: Path, **overrides: Any) -> Settings:
     """Settings for a second stack (tests, benchmarks, the evaluation) in its own home on free
     ports, so it runs beside `pdfchat up`."""
-    names = ("web_port", "kafka_port", "kafka_controller_port", "postgres_port",
-             "worker_web_port_base", "supervisor_port", "prometheus_port", "alertmanager_port",
-             "collector_otlp_port", "collector_query_port")  # fmt: skip
+    names = (
+        "web_port",
+        "kafka_port",
+        "kafka_controller_port",
+        "postgres_port",
+        "worker_web_port_base",
+        "supervisor_port",
+        "prometheus_port",
+        "alertmanager_port",
+        "collector_otlp_port",
+        "collector_query_port",
+    )
     return Settings(home=home, **({name: free_port() for name in names} | overrides))
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:
     """Worker ``n`` (1-based) with its own Faust web port, so workers never collide."""
     port = settings.worker_web_port_base + n - 1
-    argv = [sys.executable, "-m", "agents", "worker", "--web-port", str(port),
-            "--web-host", "127.0.0.1", "--loglevel", _faust_level(settings.log_level)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "agents",
+        "worker",
+        "--web-port",
+        str(port),
+        "--web-host",
+        "127.0.0.1",
+        "--loglevel",
+        _faust_level(settings.log_level),
+    ]
     role = worker_role(settings, n)
     if role == "ingest" and settings.ingest_nice:
         argv = ["nice", "-n", str(settings.ingest_nice), *argv]  # execs: the pid stays ours
@@ -161,8 +180,13 @@ class AppProcess:
     @classmethod
     def restore(cls, settings: Settings, recorded: Mapping[str, Any]) -> AppProcess:
         """The process as it was last started, from its state file."""
-        spec = AppSpec(recorded["name"], recorded["argv"], recorded["port"],
-                       recorded["health_url"], recorded["env"])  # fmt: skip
+        spec = AppSpec(
+            recorded["name"],
+            recorded["argv"],
+            recorded["port"],
+            recorded["health_url"],
+            recorded["env"],
+        )
         return cls(settings, spec)
 
     def recorded(self) -> dict[str, Any]:
@@ -257,8 +281,9 @@ class Stack:
         services = [*self._services(), self.supervisor]
         # This stack's own services are expected; others (a worker scaled away, a replaced
         # app) only while they are wanted.
-        return [_status(s, wanted=s.name in self._expected or self.wanted(s.name))
-                for s in services]  # fmt: skip
+        return [
+            _status(s, wanted=s.name in self._expected or self.wanted(s.name)) for s in services
+        ]
 
     def start(self, name: str) -> None:
         """Start one service unless it is healthy; one that runs but is not healthy is
@@ -272,8 +297,9 @@ class Stack:
                 service.stop()
             service.start()
         if self.observers and WORKER_NAME.fullmatch(name):
-            numbers = [_worker_number(a) for a in self.apps.values()
-                       if WORKER_NAME.fullmatch(a.name)]  # fmt: skip
+            numbers = [
+                _worker_number(a) for a in self.apps.values() if WORKER_NAME.fullmatch(a.name)
+            ]
             write_targets(self.settings, workers=sorted(numbers))  # Prometheus scrapes it too
 
     def stop(self, name: str) -> None:
@@ -357,8 +383,9 @@ class Stack:
         if recorded is not None:
             self.apps[name] = AppProcess.restore(self.settings, recorded)
         elif WORKER_NAME.fullmatch(name):
-            self.apps[name] = AppProcess(self.settings, worker_spec(self.settings,
-                                                                    _worker_number_of(name)))
+            self.apps[name] = AppProcess(
+                self.settings, worker_spec(self.settings, _worker_number_of(name))
+            )
 
     def _adopt_apps(self) -> None:
         """Know every app that has a state file, so none is orphaned or left unsupervised."""

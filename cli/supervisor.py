@@ -95,8 +95,10 @@ class Supervisor:
         backoff = FIRST_BACKOFF_S * 2 ** (watch.restarts - 1)
         delay = min(backoff, self.settings.restart_backoff_max_s)
         watch.not_before = now + delay
-        log.warning("restarting a service that is gone",
-                    extra={"target": service.name, "restart": watch.restarts})  # fmt: skip
+        log.warning(
+            "restarting a service that is gone",
+            extra={"target": service.name, "restart": watch.restarts},
+        )
         try:
             if self.stack.restart_if_dead(service.name):
                 RESTARTS.labels(service.name).inc()

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,15 @@ class Settings(BaseSettings):
     parse_max_attempts: int = Field(default=4, ge=1)
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
-    chunk_chars: int = Field(default=1200, ge=200)
+    # The target size of a segment (the text that is embedded, searched and cited). The old
+    # name PDFCHAT_CHUNK_CHARS still works.
+    segment_chars: int = Field(
+        default=1200,
+        ge=200,
+        validation_alias=AliasChoices(
+            "segment_chars", "PDFCHAT_SEGMENT_CHARS", "PDFCHAT_CHUNK_CHARS"
+        ),
+    )
     # An unfinished task untouched this long has its request published again (see
     # workflows.documents.requeue_stale); longer than the slowest parse you expect.
     task_lease_s: float = Field(default=120.0, gt=0)

@@ -108,16 +108,19 @@ class LagProbe:
         committed: dict[tuple[str, TopicPartition], int] = {}
         for group, *_ in await self._admin.list_consumer_groups():
             offsets = await self._admin.list_consumer_group_offsets(group)
-            committed |= {(group, tp): meta.offset for tp, meta in offsets.items()
-                          if meta.offset >= 0}  # fmt: skip
+            committed |= {
+                (group, tp): meta.offset for tp, meta in offsets.items() if meta.offset >= 0
+            }
         for group, topics_read in (sources or {}).items():
             for tp in await self._partitions(topics_read):
                 committed.setdefault((group, tp), -1)
         partitions = list({tp for _, tp in committed})
         ends = await self._offsets.end_offsets(partitions)
         starts = await self._offsets.beginning_offsets(partitions)
-        return [Lag(group, tp.topic, tp.partition, max(0, ends[tp] - max(offset, starts[tp])))
-                for (group, tp), offset in sorted(committed.items())]  # fmt: skip
+        return [
+            Lag(group, tp.topic, tp.partition, max(0, ends[tp] - max(offset, starts[tp])))
+            for (group, tp), offset in sorted(committed.items())
+        ]
 
     async def depth(self, topic: str) -> int:
         """Messages the topic holds now (end minus start offsets, over its partitions)."""
@@ -128,5 +131,9 @@ class LagProbe:
 
     async def _partitions(self, names: Sequence[str]) -> list[TopicPartition]:
         described = await self._admin.describe_topics(list(names))
-        return [TopicPartition(t["topic"], p["partition"]) for t in described
-                if t["error_code"] == 0 for p in t["partitions"]]  # fmt: skip
+        return [
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if t["error_code"] == 0
+            for p in t["partitions"]
+        ]

@@ -20,9 +20,11 @@ AGENT_EVENTS = Counter(
     ["agent", "outcome"],
 )
 AGENT_EVENT_DURATION = Histogram(
-    "pdfchat_agent_event_duration_seconds", "Time an agent spent on one event", ["agent"],
+    "pdfchat_agent_event_duration_seconds",
+    "Time an agent spent on one event",
+    ["agent"],
     buckets=_SLOW,
-)  # fmt: skip
+)
 RETRIES = Counter(
     "pdfchat_retries_total",
     "Attempts repeated after a transient failure, by operation and reason",
@@ -41,22 +43,26 @@ DEPENDENCY_WAITS = Counter(
 
 # Ingestion
 PARSE_DURATION = Histogram(
-    "pdfchat_parse_duration_seconds", "Time to parse one PDF, from claim to committed segments",
+    "pdfchat_parse_duration_seconds",
+    "Time to parse one PDF, from claim to committed segments",
     buckets=_SLOW,
-)  # fmt: skip
+)
 PAGES_PARSED = Counter("pdfchat_parsed_pages_total", "Pages parsed")
 EMBED_DURATION = Histogram(
-    "pdfchat_embed_duration_seconds", "Time to embed one document and store its vectors",
+    "pdfchat_embed_duration_seconds",
+    "Time to embed one document and store its vectors",
     buckets=_SLOW,
-)  # fmt: skip
+)
 PAGES_EMBEDDED = Counter("pdfchat_embedded_pages_total", "Pages of documents embedded")
 SEGMENTS_EMBEDDED = Counter("pdfchat_embedded_segments_total", "Segments embedded")
 
 # Search and chat
 SEARCH_DURATION = Histogram(
-    "pdfchat_search_duration_seconds", "Time to answer one search, by mode", ["mode"],
+    "pdfchat_search_duration_seconds",
+    "Time to answer one search, by mode",
+    ["mode"],
     buckets=_FAST,
-)  # fmt: skip
+)
 TIME_TO_FIRST_TOKEN = Histogram(
     "pdfchat_chat_time_to_first_token_seconds",
     "From the question's commit to its first token on the answers topic",
@@ -76,13 +82,16 @@ WEBSOCKETS = Gauge("pdfchat_websocket_connections", "Answer sockets open on this
 
 # Web
 HTTP_REQUESTS = Counter(
-    "pdfchat_http_requests_total", "HTTP requests by route, method and status",
+    "pdfchat_http_requests_total",
+    "HTTP requests by route, method and status",
     ["route", "method", "status"],
-)  # fmt: skip
+)
 HTTP_DURATION = Histogram(
-    "pdfchat_http_request_duration_seconds", "HTTP request time by route", ["route", "method"],
+    "pdfchat_http_request_duration_seconds",
+    "HTTP request time by route",
+    ["route", "method"],
     buckets=_FAST,
-)  # fmt: skip
+)
 
 # System-wide gauges, polled by every web process (alerts take the max over processes).
 CONSUMER_LAG = Gauge(
@@ -102,9 +111,10 @@ TASK_AGE = Gauge(
     ["state"],
 )
 BUDGET_USED = Gauge(
-    "pdfchat_tenant_budget_used_ratio", "A tenant's chat spend this month over its budget",
+    "pdfchat_tenant_budget_used_ratio",
+    "A tenant's chat spend this month over its budget",
     ["tenant"],
-)  # fmt: skip
+)
 POLL_ERRORS = Counter(
     "pdfchat_system_poll_errors_total", "Failed polls of the system-wide gauges", ["source"]
 )
@@ -123,6 +133,7 @@ RESTARTS = Counter(
     "pdfchat_supervisor_restarts_total", "Services the supervisor restarted", ["service"]
 )
 SERVICE_UP = Gauge(
-    "pdfchat_supervisor_service_up", "1 when the supervisor sees the service running",
+    "pdfchat_supervisor_service_up",
+    "1 when the supervisor sees the service running",
     ["service"],
-)  # fmt: skip
+)

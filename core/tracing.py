@@ -73,9 +73,11 @@ def setup_tracing(settings: Any, service: str) -> None:
         if _provider is not None or not endpoint:
             return
         provider = _make_provider(
-            f"{endpoint.rstrip('/')}/v1/traces", f"pdfchat-{service}",
-            percent=settings.trace_sample_percent, slow_s=settings.trace_slow_ms / 1000,
-        )  # fmt: skip
+            f"{endpoint.rstrip('/')}/v1/traces",
+            f"pdfchat-{service}",
+            percent=settings.trace_sample_percent,
+            slow_s=settings.trace_slow_ms / 1000,
+        )
         propagate.set_global_textmap(
             CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         )
@@ -290,8 +292,9 @@ class _NoOrphanQueries(Sampler):
             "db.system" in attributes or "db.system.name" in attributes
         )
         chosen = ALWAYS_OFF if orphan_query else ALWAYS_ON
-        return chosen.should_sample(parent_context, trace_id, name, kind, attributes, links,
-                                    trace_state)  # fmt: skip
+        return chosen.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
 
     def get_description(self) -> str:
         return "NoOrphanQueries"

@@ -87,7 +87,7 @@ def parse_model(model: str) -> tuple[Provider, str]:
         )
     if provider == "local" and model != LOCAL_MODEL:
         raise InvalidInput(f"the local provider has one model, {LOCAL_MODEL}, not {model!r}")
-    return provider, name  # type: ignore[return-value]
+    return provider, name
 
 
 class Catalog:

@@ -35,8 +35,9 @@ def citations_from_markers(answer: str, evidence: list[Evidence]) -> list[Citati
         for n in cited_numbers(match.group(1)):
             if 1 <= n <= len(evidence):
                 claims.setdefault(n, []).append(claim)
-    return [quote_citation(evidence[n - 1], " ".join(parts), marker=n)
-            for n, parts in claims.items()]  # fmt: skip
+    return [
+        quote_citation(evidence[n - 1], " ".join(parts), marker=n) for n, parts in claims.items()
+    ]
 
 
 def quote_citation(evidence: Evidence, claim: str, *, marker: int | None = None) -> Citation:

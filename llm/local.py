@@ -112,8 +112,9 @@ class LocalExtractive:
         self, prompt: Prompt, *, max_tokens: int
     ) -> AsyncGenerator[Delta | Finished, None]:
         evidence = ranked(prompt.evidence)[:MAX_EVIDENCE]
-        chosen = select(prompt.question, prompt.history, evidence,
-                        min_evidence_score=self.min_evidence_score)  # fmt: skip
+        chosen = select(
+            prompt.question, prompt.history, evidence, min_evidence_score=self.min_evidence_score
+        )
         text = compose(chosen) if chosen else NOT_FOUND
         pieces = _word_pieces(text, max_tokens)
         for piece in pieces:
@@ -175,10 +176,12 @@ def _closest_in_meaning(
     vectors = text_vectors([asked, *(c.span.text for c in candidates)])
     closeness = vectors[1:] @ vectors[0]
     ranked_ = sorted(
-        (replace(c, score=float(cos) + _bonus(c.block, len(evidence)) * 2)
-         for c, cos in zip(candidates, closeness, strict=True)),
+        (
+            replace(c, score=float(cos) + _bonus(c.block, len(evidence)) * 2)
+            for c, cos in zip(candidates, closeness, strict=True)
+        ),
         key=lambda c: -c.score,
-    )  # fmt: skip
+    )
     picked: list[Candidate] = []
     for candidate in ranked_:
         if any(_near_duplicate(candidate, p) for p in picked):
@@ -219,10 +222,14 @@ def score_sentences(
         matched = exact | near
         if own and not matched & own:
             continue
-        around = frozenset(t for t in weights.keys() - matched
-                           if any(same_term(t, h) for h in passages[c.block]))  # fmt: skip
-        coverage = (sum(share[t] for t in exact) + NEAR_WEIGHT * sum(share[t] for t in near)
-                    + CONTEXT_WEIGHT * sum(share[t] for t in around))  # fmt: skip
+        around = frozenset(
+            t for t in weights.keys() - matched if any(same_term(t, h) for h in passages[c.block])
+        )
+        coverage = (
+            sum(share[t] for t in exact)
+            + NEAR_WEIGHT * sum(share[t] for t in near)
+            + CONTEXT_WEIGHT * sum(share[t] for t in around)
+        )
         bonus = _bonus(c.block, len(evidence))
         scored.append(
             replace(c, matched=matched, share=share, coverage=coverage, score=coverage + bonus)
@@ -239,18 +246,23 @@ class _Meaning:
         vocabulary = list(dict.fromkeys(w for c in candidates for w in c.words))
         self._index = {w: i for i, w in enumerate(vocabulary)}
         self._sentence_vectors = text_vectors(vocabulary)
-        self._query_vectors = dict(zip(self._query, text_vectors(list(self._query.values())),
-                                       strict=True))  # fmt: skip
+        self._query_vectors = dict(
+            zip(self._query, text_vectors(list(self._query.values())), strict=True)
+        )
 
     def matches(self, wanted: Iterable[str], candidate: Candidate) -> frozenset[str]:
         rows = [self._index[w] for w in candidate.words]
         wanted = [t for t in wanted if t in self._query_vectors]
         if not rows or not wanted:
             return frozenset()
-        similarity = np.stack([self._query_vectors[t] for t in wanted]) @ \
-            self._sentence_vectors[rows].T
-        return frozenset(t for t, best in zip(wanted, similarity.max(axis=1), strict=True)
-                         if best >= NEAR_MIN_COSINE)  # fmt: skip
+        similarity = (
+            np.stack([self._query_vectors[t] for t in wanted]) @ self._sentence_vectors[rows].T
+        )
+        return frozenset(
+            t
+            for t, best in zip(wanted, similarity.max(axis=1), strict=True)
+            if best >= NEAR_MIN_COSINE
+        )
 
 
 def _term_words(question: str, history: list[Turn]) -> dict[str, str]:
@@ -348,7 +360,7 @@ def _pick(scored: list[Candidate]) -> list[Candidate]:
 
 
 def _near_duplicate(a: Candidate, b: Candidate) -> bool:
-    """Overlapping chunks repeat sentences; quoting one twice reads badly."""
+    """Overlapping segments repeat sentences; quoting one twice reads badly."""
     union = a.terms | b.terms
     return bool(union) and len(a.terms & b.terms) / len(union) >= 0.8
 
@@ -366,8 +378,13 @@ def _citations(chosen: list[Candidate], evidence: list[Evidence]) -> list[Citati
     for candidate in chosen:
         item = evidence[candidate.block - 1]
         citations.append(
-            Citation(item.document_id, item.page, item.segment_id, shorten(candidate.span.text),
-                     marker=numbers[candidate.block])
+            Citation(
+                item.document_id,
+                item.page,
+                item.segment_id,
+                shorten(candidate.span.text),
+                marker=numbers[candidate.block],
+            )
         )
     return citations
 

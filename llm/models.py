@@ -102,8 +102,12 @@ class ChatModels:
             span = _start_span(info, skipped)
             try:
                 try:
-                    with trace.use_span(span, end_on_exit=False, record_exception=False,
-                                        set_status_on_exception=False):  # fmt: skip
+                    with trace.use_span(
+                        span,
+                        end_on_exit=False,
+                        record_exception=False,
+                        set_status_on_exception=False,
+                    ):
                         first, events = await self._open(self._provider(info), prompt, span)
                 except Exception as exc:  # any failure before the first token: the next model
                     tracing.record_error(span, exc)
@@ -215,14 +219,16 @@ def _start_span(info: ModelInfo, skipped: list[tuple[str, str]]) -> trace.Span:
 
 
 def _set_usage(span: trace.Span, done: Finished) -> None:
-    span.set_attributes({
-        "gen_ai.usage.input_tokens": done.usage.tokens_in,
-        "gen_ai.usage.output_tokens": done.usage.tokens_out,
-        "pdfchat.chat.cost_usd": done.usage.cost_usd,
-        "pdfchat.chat.tokens_estimated": done.usage.estimated,
-        "pdfchat.chat.citations": len(done.citations),
-        "pdfchat.chat.outcome": "answered",
-    })  # fmt: skip
+    span.set_attributes(
+        {
+            "gen_ai.usage.input_tokens": done.usage.tokens_in,
+            "gen_ai.usage.output_tokens": done.usage.tokens_out,
+            "pdfchat.chat.cost_usd": done.usage.cost_usd,
+            "pdfchat.chat.tokens_estimated": done.usage.estimated,
+            "pdfchat.chat.citations": len(done.citations),
+            "pdfchat.chat.outcome": "answered",
+        }
+    )
 
 
 def _elapsed_ms(span: trace.Span) -> float:

@@ -195,5 +195,6 @@ FOLLOW_UP_MAX_TERMS = 2
 def is_follow_up(question: str) -> bool:
     """Whether a question only makes sense after the previous one: very few content words,
     or a pronoun standing for what was asked about ("what does it cost?")."""
-    return (len(set(terms(question))) <= FOLLOW_UP_MAX_TERMS
-            or any(w in ANAPHORA for w in words(question)))  # fmt: skip
+    return len(set(terms(question))) <= FOLLOW_UP_MAX_TERMS or any(
+        w in ANAPHORA for w in words(question)
+    )

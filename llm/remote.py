@@ -63,9 +63,10 @@ class OpenAIChat:
         parts: list[str] = []
         reported: tuple[int, int] | None = None
         try:
-            stream = await self._client.chat.completions.create(
+            # The messages are plain role/content dicts, which the SDK's TypedDicts accept.
+            stream = await self._client.chat.completions.create(  # type: ignore[call-overload]
                 model=self._info.name,
-                messages=rendered.messages,  # type: ignore[arg-type]
+                messages=rendered.messages,
                 stream=True,
                 stream_options={"include_usage": True},
                 temperature=TEMPERATURE,

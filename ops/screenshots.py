@@ -33,8 +33,7 @@ async def shoot(url: str, out: Path) -> None:
     tenant = f"demo-{uuid.uuid4().hex[:6]}"
     expect.set_options(timeout=120_000)
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
-                                                   args=["--no-sandbox"])  # fmt: skip
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         laptop = await (await browser.new_context(base_url=url, viewport=LAPTOP)).new_page()
         await laptop.goto("/")
         await expect(laptop.get_by_label("Tenant")).to_be_visible()

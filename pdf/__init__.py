@@ -1,23 +1,23 @@
-"""PDF parsing and chunking: pure, synchronous, PyMuPDF-based.
+"""PDF parsing and segmenting: pure, synchronous, PyMuPDF-based.
 
 ``sniff_pdf`` is the cheap check for the web tier; ``parse_pdf`` is the full parse for the
-worker (CPU-bound: run it in a thread); ``chunk_pages`` cuts page texts into chunks;
+worker (CPU-bound: run it in a thread); ``segment_pages`` cuts page texts into segments;
 ``render_page`` draws a page as a PNG for the page viewer (CPU-bound too).
 """
 
-from pdf.chunking import Chunk, PageText, chunk_pages, join_lines, split_sentences
 from pdf.extract import SCHEMA_VERSION, ParsedPdf, parse_pdf, sniff_pdf
 from pdf.render import render_page
+from pdf.segmenting import PageText, Segment, join_lines, segment_pages, split_sentences
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Chunk",
     "PageText",
     "ParsedPdf",
-    "chunk_pages",
+    "Segment",
     "join_lines",
     "parse_pdf",
     "render_page",
+    "segment_pages",
     "sniff_pdf",
     "split_sentences",
 ]

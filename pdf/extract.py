@@ -1,11 +1,11 @@
-r"""Open, validate and read a PDF: pages of text, section headings, chunks.
+r"""Open, validate and read a PDF: pages of text, section headings, segments.
 
 Everything here is synchronous and CPU-bound; the parse worker runs it in a thread.
 
 Speed, measured with PyMuPDF 2.0 (MuPDF 1.28.5) on one core of the development machine:
 
 - ``pdfgen.big_pdf(500)`` (500 pages of ~630 characters, headings every few pages):
-  ``parse_pdf`` (open, checks, text, headings, chunks) ~2 600 pages/s; plain
+  ``parse_pdf`` (open, checks, text, headings, segments) ~2 600 pages/s; plain
   ``page.get_text()`` of the same file ~6 300 pages/s, so ``parse_pdf`` costs ~2.4x plain text
   extraction (the ``"dict"`` extraction alone is ~1.5x). ``big_pdf(900)`` parses in 0.3 s.
 - ``sample_pdf(500)`` (~1 000 characters a page): ~1 700 pages/s, 2.6x plain ``get_text()``.
@@ -39,7 +39,7 @@ from typing import Any
 import pymupdf
 
 from core.errors import DocumentRejected
-from pdf.chunking import Chunk, PageText, chunk_pages, join_lines
+from pdf.segmenting import PageText, Segment, join_lines, segment_pages
 
 __all__ = ["SCHEMA_VERSION", "ParsedPdf", "parse_pdf", "sniff_pdf"]
 
@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 Bbox = tuple[float, float, float, float]
 
-SCHEMA_VERSION = 1
-"""Version of the JSON written by :meth:`ParsedPdf.to_json`; bump it on incompatible changes."""
+SCHEMA_VERSION = 2
+"""Version of the JSON written by :meth:`ParsedPdf.to_json`; bump it on incompatible changes.
+2: the list of segments is ``segments`` (version 1 called it ``chunks``; still read)."""
 
 PDF_MAGIC = b"%PDF-"
 # Readers accept a header anywhere in the first 1024 bytes (some files start with junk).
@@ -135,7 +136,7 @@ class ParsedPdf:
     page_count: int
     title: str | None  # from the metadata, else the first heading, else None
     pages: list[PageText]
-    chunks: list[Chunk]
+    segments: list[Segment]
     metadata: dict[str, str] = field(default_factory=dict)  # non-empty PDF Info entries
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,9 +149,9 @@ class ParsedPdf:
                 {"number": p.number, "text": p.text, "headings": list(p.headings)}
                 for p in self.pages
             ],
-            "chunks": [
-                {"seq": c.seq, "page": c.page, "heading": c.heading, "text": c.text}
-                for c in self.chunks
+            "segments": [
+                {"seq": s.seq, "page": s.page, "heading": s.heading, "text": s.text}
+                for s in self.segments
             ],
         }
 
@@ -164,7 +165,10 @@ class ParsedPdf:
             page_count=data["page_count"],
             title=data["title"],
             pages=[PageText(p["number"], p["text"], list(p["headings"])) for p in data["pages"]],
-            chunks=[Chunk(c["seq"], c["page"], c["heading"], c["text"]) for c in data["chunks"]],
+            segments=[
+                Segment(s["seq"], s["page"], s["heading"], s["text"])
+                for s in data["segments" if "segments" in data else "chunks"]
+            ],
             metadata=dict(data.get("metadata", {})),
         )
 
@@ -173,8 +177,8 @@ class ParsedPdf:
         return cls.from_dict(json.loads(raw))
 
 
-def parse_pdf(data: bytes, *, max_pages: int, chunk_chars: int = 1200) -> ParsedPdf:
-    """Read a PDF into pages, headings and chunks.
+def parse_pdf(data: bytes, *, max_pages: int, segment_chars: int = 1200) -> ParsedPdf:
+    """Read a PDF into pages, headings and segments.
 
     Raises :class:`DocumentRejected` (codes: empty, not_pdf, corrupt, encrypted,
     too_many_pages, needs_ocr) for a document that can never be parsed; its message is meant
@@ -193,8 +197,8 @@ def parse_pdf(data: bytes, *, max_pages: int, chunk_chars: int = 1200) -> Parsed
     pages = _page_texts(raw_pages)
     _require_text_layer(pages)
     title = _title(metadata.get("title"), pages)
-    chunks = chunk_pages(pages, chunk_chars=chunk_chars)
-    return ParsedPdf(len(pages), title, pages, chunks, metadata)
+    segments = segment_pages(pages, segment_chars=segment_chars)
+    return ParsedPdf(len(pages), title, pages, segments, metadata)
 
 
 def _rejected(code: str, message: str | None = None, **details: object) -> DocumentRejected:
@@ -241,7 +245,7 @@ def _check_document(doc: pymupdf.Document, max_pages: int) -> int:
     if doc.needs_pass:  # an owner password alone does not set this: such files open freely
         raise _rejected("encrypted")
     try:
-        page_count = doc.page_count
+        page_count: int = doc.page_count
     except Exception as exc:
         raise _rejected("corrupt") from exc
     if page_count == 0:
@@ -419,7 +423,7 @@ def _in_band(line: _Line, height: float) -> bool:
 
 def _running_furniture(pages: list[_RawPage]) -> set[str]:
     """Keys of margin-band lines that recur on several pages ("Chapter 4: Reference", "ACME
-    Annual Report 2023 | 17"): running headers and footers, noise in every chunk."""
+    Annual Report 2023 | 17"): running headers and footers, noise in every segment."""
     if len(pages) < FURNITURE_MIN_PAGES:
         return set()
     seen: Counter[str] = Counter()

@@ -31,7 +31,9 @@ def render_page(data: bytes, page_number: int, width: int) -> bytes:
                 if not 1 <= page_number <= doc.page_count:
                     raise ValueError(f"page {page_number} is not in 1..{doc.page_count}")
                 page = doc.load_page(page_number - 1)
-                return page.get_pixmap(matrix=_scale(page.rect, width), alpha=False).tobytes("png")
+                pixmap = page.get_pixmap(matrix=_scale(page.rect, width), alpha=False)
+                png: bytes = pixmap.tobytes("png")
+                return png
         finally:
             # PyMuPDF keeps every MuPDF warning in a process-wide list that only grows.
             pymupdf.TOOLS.reset_mupdf_warnings()

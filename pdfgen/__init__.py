@@ -236,16 +236,62 @@ _TOPICS = [
     ("rope making", "ropewalk", "spinners", "the long shed", "twisting yarn"),
     ("sheep farming", "flock", "shepherds", "the upland pasture", "shearing"),
 ]
-_SYLLABLES = ["ar", "bel", "cor", "dun", "el", "fen", "gar", "hol", "is", "kel", "lin", "mor",
-              "nor", "os", "pen", "rav", "sel", "tor", "ul", "ven", "wick", "yar"]  # fmt: skip
-_ADJECTIVES = ["careful", "seasonal", "patient", "costly", "traditional", "reliable", "delicate",
-               "steady", "practical", "gradual", "regional", "skilled"]  # fmt: skip
+_SYLLABLES = [
+    "ar",
+    "bel",
+    "cor",
+    "dun",
+    "el",
+    "fen",
+    "gar",
+    "hol",
+    "is",
+    "kel",
+    "lin",
+    "mor",
+    "nor",
+    "os",
+    "pen",
+    "rav",
+    "sel",
+    "tor",
+    "ul",
+    "ven",
+    "wick",
+    "yar",
+]
+_ADJECTIVES = [
+    "careful",
+    "seasonal",
+    "patient",
+    "costly",
+    "traditional",
+    "reliable",
+    "delicate",
+    "steady",
+    "practical",
+    "gradual",
+    "regional",
+    "skilled",
+]
 _ADVERBS = ["slowly", "reliably", "quietly", "noticeably", "steadily", "rarely", "cheaply"]
 _MONTHS = ["January", "March", "April", "June", "August", "October", "November"]
-_SECTIONS = ["Background", "Materials", "Methods", "Tools of the Trade", "Daily Work",
-             "Seasons and Weather", "Costs and Income", "Common Failures", "Safety",
-             "Training Apprentices", "Records and Accounts", "Regional Differences",
-             "Decline and Revival", "Open Questions"]  # fmt: skip
+_SECTIONS = [
+    "Background",
+    "Materials",
+    "Methods",
+    "Tools of the Trade",
+    "Daily Work",
+    "Seasons and Weather",
+    "Costs and Income",
+    "Common Failures",
+    "Safety",
+    "Training Apprentices",
+    "Records and Accounts",
+    "Regional Differences",
+    "Decline and Revival",
+    "Open Questions",
+]
 
 _TEMPLATES = [
     "The {thing} at {place} has long depended on {adj} attention to {work}.",

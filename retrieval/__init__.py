@@ -2,7 +2,7 @@
 
 embedder = create_embedder(settings)            # settings.embedding_provider
 reranker = create_reranker(settings, embedder)  # settings.rerank_provider
-vectors = await embedder.embed_documents(chunks)
+vectors = await embedder.embed_documents(segments)
 order = await reranker.rerank(query, passages, top_n=5)
 await reranker.aclose(); await embedder.aclose()  # at shutdown
 """

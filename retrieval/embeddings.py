@@ -48,7 +48,7 @@ T = TypeVar("T")
 # Attempts per remote call (the first one included). The embedding agent re-queues a document
 # whose embedding still fails, so a handful of quick attempts is enough here.
 DEFAULT_ATTEMPTS = 4
-# Per HTTP request. Generous: a batch of 2048 long chunks can take a while on a busy server.
+# Per HTTP request. Generous: a batch of 2048 long segments can take a while on a busy server.
 DEFAULT_TIMEOUT_S = 60.0
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -132,10 +132,14 @@ def embedding_span(model: str, batch_size: int, *, remote: bool) -> Iterator[Non
     with tracer.start_as_current_span(
         f"embed {model}",
         kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
-        attributes={"gen_ai.operation.name": "embeddings", "gen_ai.system": provider,
-                    "gen_ai.request.model": name, "pdfchat.embedding.model": model,
-                    "pdfchat.embedding.batch_size": batch_size},
-    ):  # fmt: skip
+        attributes={
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.system": provider,
+            "gen_ai.request.model": name,
+            "pdfchat.embedding.model": model,
+            "pdfchat.embedding.batch_size": batch_size,
+        },
+    ):
         yield
 
 
@@ -163,7 +167,8 @@ def normalise(matrix: np.ndarray) -> list[list[float]]:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     if not np.all(np.isfinite(norms) & (norms > 0)):
         raise InvalidInput("an embedding came back empty (zero or non-finite vector)")
-    return (matrix / norms).tolist()
+    unit: list[list[float]] = (matrix / norms).tolist()
+    return unit
 
 
 def _batches(items: list[str], size: int) -> list[list[str]]:
@@ -230,7 +235,7 @@ def length_batches(texts: list[str], *, max_batch: int, char_budget: int) -> lis
 
 class LocalEmbedder:
     """wordllama l2_supercat (256 dims): average-pooled static token embeddings. Fast (thousands
-    of chunks per second on one core) and fully offline; weaker on deep paraphrase than a
+    of segments per second on one core) and fully offline; weaker on deep paraphrase than a
     transformer, which is what the local re-ranker's lexical part makes up for."""
 
     model = LOCAL_MODEL
@@ -301,7 +306,7 @@ def load_minilm() -> Any:
 
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (384 dims) on the CPU. Better on paraphrase than wordllama, ~50x slower;
-    reads at most 256 word pieces of each text (longer chunks are cut by the model)."""
+    reads at most 256 word pieces of each text (longer segments are cut by the model)."""
 
     model = MINILM_MODEL
     dimension = MINILM_DIM

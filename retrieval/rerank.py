@@ -116,7 +116,7 @@ def stem(word: str) -> str:
 # Terms are lower-cased words without stopwords, lightly stemmed for bm25 and IDF.
 # best_sentence and soft_terms use wordllama (offline, in the wheel) whatever the embedder is.
 #
-# Why these parts: a chunk's averaged vector blurs the one sentence that answers, which
+# Why these parts: a segment's averaged vector blurs the one sentence that answers, which
 # best_sentence finds; averaged vectors cannot tell "185" from "158" or one place name from
 # another, which exact terms can, and IDF over the candidates makes a word they all share (the
 # document's own topic) weigh nothing and a rare one (a name, a number, a code) weigh most;
@@ -126,7 +126,7 @@ def stem(word: str) -> str:
 # it helped nothing that bm25 did not, and hurt against such echoing passages.
 # Measured with wordllama as the embedder (question sets in tests/retrieval/test_rerank.py),
 # mean reciprocal rank of the answer, cosine alone → this score:
-#   paraphrased questions over 4-sentence chunks   0.94 → 0.96, 0.80 → 0.88, held out 0.94 → 0.94
+#   paraphrased questions over 4-sentence segments   0.94 → 0.96, 0.80 → 0.88, held out 0.94 → 0.94
 #   the same over single sentences                 0.85 → 0.85, 0.69 → 0.69, held out 0.72 → 0.75
 #   exact facts in look-alike generated paragraphs 0.57-0.68 → 0.93-1.0
 # Known limit: passages that echo most of the question's words still beat an answer phrased
@@ -188,7 +188,8 @@ def bm25_scores(query: list[str], passages: list[list[str]]) -> np.ndarray:
     lengths = np.array([len(p) for p in passages], dtype=float)
     norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / (lengths.mean() or 1.0))
     saturated = tf * (BM25_K1 + 1) / (tf + norm[:, None])
-    return saturated @ idf / (idf.sum() * (BM25_K1 + 1))
+    scores: np.ndarray = saturated @ idf / (idf.sum() * (BM25_K1 + 1))
+    return scores
 
 
 def _embed(texts: list[str]) -> np.ndarray:
@@ -295,7 +296,7 @@ class LocalReranker:
     wordllama similarity, and lexical evidence (formula above).
 
     It embeds the passages again with ``embedder`` (the first stage does not hand its vectors
-    over): ~20 ms for 100 chunks with the local embedder, but a paid API call per search with
+    over): ~20 ms for 100 segments with the local embedder, but a paid API call per search with
     a remote one, so pass a LocalEmbedder unless that is what you want."""
 
     def __init__(self, embedder: Embedder, *, weights: dict[str, float] | None = None) -> None:

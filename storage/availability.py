@@ -18,8 +18,15 @@ _UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
 )
 
-_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE,
-                   errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}  # fmt: skip
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+}
 
 
 def is_unavailable(exc: BaseException) -> bool:

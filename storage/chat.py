@@ -69,8 +69,11 @@ async def create_conversation(
     row = await conn.fetchrow(
         "INSERT INTO conversations (id, tenant_id, user_id, title) VALUES ($1, $2, $3, $4)"
         " RETURNING *",
-        uuid.uuid4(), tenant_id, user_id, title,
-    )  # fmt: skip
+        uuid.uuid4(),
+        tenant_id,
+        user_id,
+        title,
+    )
     return Conversation(**dict(row))
 
 
@@ -82,8 +85,10 @@ async def get_conversation(
 ) -> Conversation | None:
     row = await conn.fetchrow(
         "SELECT * FROM conversations WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
-        conversation_id, tenant_id, user_id,
-    )  # fmt: skip
+        conversation_id,
+        tenant_id,
+        user_id,
+    )
     return Conversation(**dict(row)) if row else None
 
 
@@ -93,8 +98,11 @@ async def list_conversations(
     rows = await pool.fetch(
         "SELECT * FROM conversations WHERE tenant_id = $1 AND user_id = $2"
         " ORDER BY updated_at DESC, id LIMIT $3 OFFSET $4",
-        tenant_id, user_id, limit, offset,
-    )  # fmt: skip
+        tenant_id,
+        user_id,
+        limit,
+        offset,
+    )
     return [Conversation(**dict(r)) for r in rows]
 
 
@@ -103,8 +111,10 @@ async def delete_conversation(
 ) -> bool:
     done: str = await pool.execute(
         "DELETE FROM conversations WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
-        conversation_id, tenant_id, user_id,
-    )  # fmt: skip
+        conversation_id,
+        tenant_id,
+        user_id,
+    )
     return done != "DELETE 0"
 
 
@@ -123,12 +133,20 @@ async def add_message(
     await conn.execute(
         "INSERT INTO messages (id, tenant_id, conversation_id, role, content, citations, usage,"
         " session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        message_id, tenant_id, conversation_id, role, content, list(citations), usage, session_id,
-    )  # fmt: skip
+        message_id,
+        tenant_id,
+        conversation_id,
+        role,
+        content,
+        list(citations),
+        usage,
+        session_id,
+    )
     await conn.execute(
         "UPDATE conversations SET updated_at = now() WHERE id = $1 AND tenant_id = $2",
-        conversation_id, tenant_id,
-    )  # fmt: skip
+        conversation_id,
+        tenant_id,
+    )
     return message_id
 
 
@@ -144,8 +162,10 @@ async def messages(
         f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages"
         " WHERE tenant_id = $1 AND conversation_id = $2"
         " ORDER BY created_at DESC, id DESC LIMIT $3) last ORDER BY created_at, id",
-        tenant_id, conversation_id, limit,
-    )  # fmt: skip
+        tenant_id,
+        conversation_id,
+        limit,
+    )
     return [Message(**dict(r)) for r in rows]
 
 
@@ -163,9 +183,14 @@ async def create_session(
     await conn.execute(
         "INSERT INTO chat_sessions (id, tenant_id, user_id, conversation_id,"
         " question_message_id, question, document_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        session_id, tenant_id, user_id, conversation_id, question_message_id, question,
+        session_id,
+        tenant_id,
+        user_id,
+        conversation_id,
+        question_message_id,
+        question,
         list(document_ids) if document_ids is not None else None,
-    )  # fmt: skip
+    )
 
 
 async def get_session(
@@ -173,8 +198,9 @@ async def get_session(
 ) -> Session | None:
     row = await conn.fetchrow(
         f"SELECT {_SESSION_COLUMNS} FROM chat_sessions WHERE id = $1 AND tenant_id = $2",
-        session_id, tenant_id,
-    )  # fmt: skip
+        session_id,
+        tenant_id,
+    )
     return Session(**dict(row)) if row else None
 
 
@@ -186,8 +212,9 @@ async def claim_session(
         "UPDATE chat_sessions SET status = 'answering', attempts = attempts + 1,"
         " updated_at = now() WHERE id = $1 AND tenant_id = $2 AND status = 'pending'"
         f" RETURNING {_SESSION_COLUMNS}",
-        session_id, tenant_id,
-    )  # fmt: skip
+        session_id,
+        tenant_id,
+    )
     return Session(**dict(row)) if row else None
 
 
@@ -207,8 +234,14 @@ async def end_session(
         "UPDATE chat_sessions SET status = $3, last_seq = $4, model = $5, error_code = $6,"
         " error = $7, updated_at = now(), finished_at = now()"
         " WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering')",
-        session_id, tenant_id, status, last_seq, model, error_code, error,
-    )  # fmt: skip
+        session_id,
+        tenant_id,
+        status,
+        last_seq,
+        model,
+        error_code,
+        error,
+    )
     return done != "UPDATE 0"
 
 
@@ -221,8 +254,9 @@ async def take_stale_sessions(
         " WHERE status IN ('pending', 'answering')"
         " AND updated_at < now() - make_interval(secs => $1)"
         " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        older_than_s, limit,
-    )  # fmt: skip
+        older_than_s,
+        limit,
+    )
     return [Session(**dict(r)) for r in rows]
 
 
@@ -231,5 +265,6 @@ async def touch_session(pool: asyncpg.Pool, tenant_id: str, session_id: uuid.UUI
     await pool.execute(
         "UPDATE chat_sessions SET updated_at = now() WHERE id = $1 AND tenant_id = $2"
         " AND status = 'answering'",
-        session_id, tenant_id,
-    )  # fmt: skip
+        session_id,
+        tenant_id,
+    )

@@ -15,7 +15,6 @@ from storage.locks import Lock
 log = logging.getLogger("pdfchat.storage")
 
 
-
 # jsonb's binary wire format is a version byte (1) and the JSON text. Binary, so that COPY
 # (which asyncpg always does in binary) can write jsonb columns too.
 _JSONB_VERSION = b"\x01"

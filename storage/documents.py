@@ -20,8 +20,17 @@ STATUSES = ("queued", "parsing", "parsed", "embedding", "ready", "failed")
 # States a document passes through on its way to ready or failed, and the task that moves it on.
 UNFINISHED = ("queued", "parsing", "parsed", "embedding")
 TASK_OF_STATE = {"queued": "parse", "parsing": "parse", "parsed": "embed", "embedding": "embed"}
-_UPDATABLE = frozenset({"error_code", "error", "pages", "title", "segment_count",
-                        "parse_result_key", "embedding_model"})  # fmt: skip
+_UPDATABLE = frozenset(
+    {
+        "error_code",
+        "error",
+        "pages",
+        "title",
+        "segment_count",
+        "parse_result_key",
+        "embedding_model",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -100,14 +109,22 @@ async def create(conn: asyncpg.Connection, new: NewDocument) -> tuple[Document, 
         ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
         """,
-        new.id, new.tenant_id, new.filename, new.content_type, new.size_bytes, new.sha256,
-        new.blob_key, new.idempotency_key, new.created_by,
-    )  # fmt: skip
+        new.id,
+        new.tenant_id,
+        new.filename,
+        new.content_type,
+        new.size_bytes,
+        new.sha256,
+        new.blob_key,
+        new.idempotency_key,
+        new.created_by,
+    )
     if inserted is None:
         existing = await conn.fetchrow(
             _SELECT + " WHERE d.tenant_id = $1 AND d.idempotency_key = $2",
-            new.tenant_id, new.idempotency_key,
-        )  # fmt: skip
+            new.tenant_id,
+            new.idempotency_key,
+        )
         document = _document(existing)
         if document.sha256 != new.sha256:
             raise Conflict(
@@ -118,8 +135,10 @@ async def create(conn: asyncpg.Connection, new: NewDocument) -> tuple[Document, 
     await conn.execute(
         "INSERT INTO tasks (id, tenant_id, document_id, kind, status)"
         " VALUES ($1, $2, $3, 'parse', 'queued')",
-        new.task_id, new.tenant_id, new.id,
-    )  # fmt: skip
+        new.task_id,
+        new.tenant_id,
+        new.id,
+    )
     await _record_event(conn, new.tenant_id, new.id, "queued", {})
     return await get(conn, new.tenant_id, new.id), True
 
@@ -127,8 +146,9 @@ async def create(conn: asyncpg.Connection, new: NewDocument) -> tuple[Document, 
 async def get(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_id: uuid.UUID
 ) -> Document:
-    row = await conn.fetchrow(_SELECT + " WHERE d.tenant_id = $1 AND d.id = $2", tenant_id,
-                              document_id)  # fmt: skip
+    row = await conn.fetchrow(
+        _SELECT + " WHERE d.tenant_id = $1 AND d.id = $2", tenant_id, document_id
+    )
     if row is None:
         raise NotFound(f"document {document_id} not found")
     return _document(row)
@@ -140,8 +160,9 @@ async def existing(
     """Which of ``ids`` are documents of this tenant."""
     rows = await conn.fetch(
         "SELECT id FROM documents WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-        tenant_id, list(ids),
-    )  # fmt: skip
+        tenant_id,
+        list(ids),
+    )
     return {r["id"] for r in rows}
 
 
@@ -152,8 +173,9 @@ async def titles(
     rows = await conn.fetch(
         "SELECT id, coalesce(nullif(title, ''), filename) AS name FROM documents"
         " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-        tenant_id, list(ids),
-    )  # fmt: skip
+        tenant_id,
+        list(ids),
+    )
     return {r["id"]: r["name"] for r in rows}
 
 
@@ -168,8 +190,11 @@ async def list_for_tenant(
     rows = await conn.fetch(
         _SELECT + " WHERE d.tenant_id = $1 AND ($2::text IS NULL OR d.status = $2)"
         " ORDER BY d.created_at DESC, d.id LIMIT $3 OFFSET $4",
-        tenant_id, status, limit, offset,
-    )  # fmt: skip
+        tenant_id,
+        status,
+        limit,
+        offset,
+    )
     return [_document(r) for r in rows]
 
 
@@ -179,16 +204,18 @@ async def events(
     rows = await conn.fetch(
         "SELECT status, detail, at FROM document_events"
         " WHERE tenant_id = $1 AND document_id = $2 ORDER BY id",
-        tenant_id, document_id,
-    )  # fmt: skip
+        tenant_id,
+        document_id,
+    )
     return [dict(r) for r in rows]
 
 
 async def delete(conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUID) -> Document:
     """Delete the document with its tasks, events and segments (by cascade)."""
     document = await get(conn, tenant_id, document_id)
-    await conn.execute("DELETE FROM documents WHERE tenant_id = $1 AND id = $2",
-                       tenant_id, document_id)  # fmt: skip
+    await conn.execute(
+        "DELETE FROM documents WHERE tenant_id = $1 AND id = $2", tenant_id, document_id
+    )
     return document
 
 
@@ -202,12 +229,17 @@ async def ensure_task(
         " SELECT $1, $2, $3, $4, 'queued' WHERE EXISTS"
         " (SELECT 1 FROM documents WHERE tenant_id = $2 AND id = $3)"
         " ON CONFLICT (document_id, kind) DO NOTHING",
-        uuid.uuid4(), tenant_id, document_id, kind,
-    )  # fmt: skip
+        uuid.uuid4(),
+        tenant_id,
+        document_id,
+        kind,
+    )
     task_id: uuid.UUID | None = await conn.fetchval(
         "SELECT id FROM tasks WHERE tenant_id = $1 AND document_id = $2 AND kind = $3",
-        tenant_id, document_id, kind,
-    )  # fmt: skip
+        tenant_id,
+        document_id,
+        kind,
+    )
     return task_id
 
 
@@ -218,8 +250,10 @@ async def reopen_task(
     await conn.execute(
         "UPDATE tasks SET status = 'queued', error = $3, updated_at = now()"
         " WHERE tenant_id = $1 AND id = $2",
-        tenant_id, task_id, error,
-    )  # fmt: skip
+        tenant_id,
+        task_id,
+        error,
+    )
 
 
 async def restart_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID) -> None:
@@ -227,8 +261,9 @@ async def restart_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.U
     await conn.execute(
         "UPDATE tasks SET status = 'queued', attempts = 0, error = NULL, updated_at = now()"
         " WHERE tenant_id = $1 AND id = $2",
-        tenant_id, task_id,
-    )  # fmt: skip
+        tenant_id,
+        task_id,
+    )
 
 
 async def embedded_with_other_model(
@@ -237,20 +272,20 @@ async def embedded_with_other_model(
     """Ready documents (of any tenant: maintenance) whose vectors come from another model and
     that are not being embedded already."""
     rows = await conn.fetch(
-        _SELECT + """
+        _SELECT
+        + """
         WHERE d.status = 'ready' AND d.embedding_model IS DISTINCT FROM $1
           AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.document_id = d.id AND t.kind = 'embed'
                           AND t.status IN ('queued', 'running'))
         ORDER BY d.updated_at LIMIT $2
         """,
-        model, limit,
-    )  # fmt: skip
+        model,
+        limit,
+    )
     return [_document(r) for r in rows]
 
 
-async def claim_task(
-    conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID
-) -> Claim | None:
+async def claim_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID) -> Claim | None:
     """Take a queued or interrupted task and count the attempt; None when the task is already
     finished or its document was deleted (a redelivered message)."""
     row = await conn.fetchrow(
@@ -259,8 +294,9 @@ async def claim_task(
         WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running')
         RETURNING document_id, attempts
         """,
-        tenant_id, task_id,
-    )  # fmt: skip
+        tenant_id,
+        task_id,
+    )
     if row is None:
         return None
     document = await get(conn, tenant_id, row["document_id"])
@@ -281,10 +317,10 @@ async def take_stale_tasks(
                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
         RETURNING tenant_id, document_id, id, kind
         """,
-        older_than_s, limit,
-    )  # fmt: skip
-    return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"], r["kind"])
-            for r in rows]  # fmt: skip
+        older_than_s,
+        limit,
+    )
+    return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"], r["kind"]) for r in rows]
 
 
 async def take_orphans(
@@ -294,7 +330,8 @@ async def take_orphans(
     ``older_than_s`` and whose next task is neither queued nor running: the event that would
     have created or queued it was lost, so nothing would ever move them on."""
     rows = await conn.fetch(
-        _SELECT + """
+        _SELECT
+        + """
         WHERE d.status = ANY($3::text[])
           AND d.updated_at < now() - make_interval(secs => $1)
           AND NOT EXISTS (
@@ -304,8 +341,10 @@ async def take_orphans(
                                   ELSE 'embed' END)
         ORDER BY d.updated_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
         """,
-        older_than_s, limit, list(UNFINISHED),
-    )  # fmt: skip
+        older_than_s,
+        limit,
+        list(UNFINISHED),
+    )
     return [_document(r) for r in rows]
 
 
@@ -314,12 +353,15 @@ async def take_overdue(
 ) -> list[Document]:
     """Unfinished documents (of any tenant) that have not moved for ``older_than_s``."""
     rows = await conn.fetch(
-        _SELECT + """
+        _SELECT
+        + """
         WHERE d.status = ANY($3::text[]) AND d.updated_at < now() - make_interval(secs => $1)
         ORDER BY d.updated_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
         """,
-        older_than_s, limit, list(UNFINISHED),
-    )  # fmt: skip
+        older_than_s,
+        limit,
+        list(UNFINISHED),
+    )
     return [_document(r) for r in rows]
 
 
@@ -329,8 +371,10 @@ async def finish_open_tasks(
     await conn.execute(
         "UPDATE tasks SET status = 'failed', error = $3, updated_at = now()"
         " WHERE tenant_id = $1 AND document_id = $2 AND status IN ('queued', 'running')",
-        tenant_id, document_id, error,
-    )  # fmt: skip
+        tenant_id,
+        document_id,
+        error,
+    )
 
 
 @dataclass(frozen=True)
@@ -348,7 +392,7 @@ async def unfinished_by_state(conn: asyncpg.Connection | asyncpg.Pool) -> list[S
         " extract(epoch FROM now() - min(updated_at))::float8 AS oldest FROM documents"
         " WHERE status = ANY($1::text[]) GROUP BY status",
         list(UNFINISHED),
-    )  # fmt: skip
+    )
     found = {r["status"]: StateAge(r["status"], r["n"], r["oldest"]) for r in rows}
     return [found.get(state, StateAge(state, 0, 0.0)) for state in UNFINISHED]
 
@@ -359,8 +403,11 @@ async def finish_task(
     await conn.execute(
         "UPDATE tasks SET status = $3, error = $4, updated_at = now()"
         " WHERE tenant_id = $1 AND id = $2",
-        tenant_id, task_id, "failed" if error else "succeeded", error,
-    )  # fmt: skip
+        tenant_id,
+        task_id,
+        "failed" if error else "succeeded",
+        error,
+    )
 
 
 async def transition(
@@ -390,8 +437,12 @@ async def transition(
         WHERE d.id = old.id AND old.status = ANY($4::text[])
         RETURNING old.status AS previous
         """,
-        tenant_id, document_id, to_status, list(allowed_from), *changes.values(),
-    )  # fmt: skip
+        tenant_id,
+        document_id,
+        to_status,
+        list(allowed_from),
+        *changes.values(),
+    )
     if row is None:
         return None
     at = await _record_event(conn, tenant_id, document_id, to_status, detail or {})
@@ -409,6 +460,9 @@ async def _record_event(
     at: datetime = await conn.fetchval(
         "INSERT INTO document_events (tenant_id, document_id, status, detail)"
         " VALUES ($1, $2, $3, $4) RETURNING at",
-        tenant_id, document_id, status, dict(detail),
-    )  # fmt: skip
+        tenant_id,
+        document_id,
+        status,
+        dict(detail),
+    )
     return at

@@ -31,14 +31,16 @@ async def register_model(conn: asyncpg.Connection, model: str, dimension: int) -
     """Record the model and its dimension."""
     known = await conn.fetchval("SELECT dimension FROM embedding_models WHERE name = $1", model)
     if known is not None and known != dimension:
-        raise Conflict(f"embedding model {model!r} is recorded with dimension {known}, "
-                       f"not {dimension}")  # fmt: skip
+        raise Conflict(
+            f"embedding model {model!r} is recorded with dimension {known}, not {dimension}"
+        )
     if known is None:
         await conn.execute(
             "INSERT INTO embedding_models (name, dimension) VALUES ($1, $2)"
             " ON CONFLICT (name) DO NOTHING",
-            model, dimension,
-        )  # fmt: skip
+            model,
+            dimension,
+        )
 
 
 async def ensure_index(conn: asyncpg.Connection, model: str, dimension: int) -> bool:
@@ -64,9 +66,11 @@ async def ensure_index(conn: asyncpg.Connection, model: str, dimension: int) -> 
 
 
 async def has_index(conn: asyncpg.Connection | asyncpg.Pool, model: str) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = $1)", index_name(model)
-    ))  # fmt: skip
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = $1)", index_name(model)
+        )
+    )
 
 
 async def replace_for_document(
@@ -79,8 +83,10 @@ async def replace_for_document(
     """Make ``vectors`` (segment id, embedding) the document's only vectors for ``model``."""
     await conn.execute(
         "DELETE FROM segment_embeddings WHERE tenant_id = $1 AND doc_id = $2 AND model = $3",
-        tenant_id, doc_id, model,
-    )  # fmt: skip
+        tenant_id,
+        doc_id,
+        model,
+    )
     await conn.copy_records_to_table(
         "segment_embeddings",
         columns=["segment_id", "model", "tenant_id", "doc_id", "embedding"],
@@ -97,14 +103,15 @@ async def models_covering(
         "SELECT model, count(DISTINCT doc_id) AS documents FROM segment_embeddings"
         " WHERE tenant_id = $1 GROUP BY model",
         tenant_id,
-    )  # fmt: skip
+    )
     return {r["model"]: r["documents"] for r in rows}
 
 
 async def other_models(conn: asyncpg.Connection | asyncpg.Pool, model: str) -> list[str]:
     """Registered models other than ``model``: those a switch may still have to retire."""
-    rows = await conn.fetch("SELECT name FROM embedding_models WHERE name <> $1 ORDER BY name",
-                            model)  # fmt: skip
+    rows = await conn.fetch(
+        "SELECT name FROM embedding_models WHERE name <> $1 ORDER BY name", model
+    )
     return [r["name"] for r in rows]
 
 
@@ -125,16 +132,19 @@ async def tenants_covered_by(
         ORDER BY o.tenant_id
         LIMIT $3
         """,
-        old, new, limit,
-    )  # fmt: skip
+        old,
+        new,
+        limit,
+    )
     return [r["tenant_id"] for r in rows]
 
 
 async def delete_for_tenants(conn: asyncpg.Connection, model: str, tenants: list[str]) -> int:
     status = await conn.execute(
         "DELETE FROM segment_embeddings WHERE model = $1 AND tenant_id = ANY($2::text[])",
-        model, tenants,
-    )  # fmt: skip
+        model,
+        tenants,
+    )
     return int(status.split()[-1])
 
 
@@ -142,13 +152,14 @@ async def retire_if_unused(conn: asyncpg.Connection, model: str) -> bool:
     """Once no vector of ``model`` is left: drop its HNSW index (CONCURRENTLY, so outside any
     transaction: search goes on) and forget the model, so later sweeps need not look at it.
     Returns whether it was retired."""
-    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = $1)",
-                           model):  # fmt: skip
+    if await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = $1)", model
+    ):
         return False
     await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index_name(model)}")
     status: str = await conn.execute(
         "DELETE FROM embedding_models WHERE name = $1"
         " AND NOT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = $1)",
         model,
-    )  # fmt: skip
+    )
     return status == "DELETE 1"

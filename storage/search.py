@@ -30,8 +30,10 @@ _COLUMNS = "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading"
 
 
 def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
-    return [Hit(r["id"], r["doc_id"], r["page"], r["content"], r["heading"], float(r["score"]))
-            for r in rows]  # fmt: skip
+    return [
+        Hit(r["id"], r["doc_id"], r["page"], r["content"], r["heading"], float(r["score"]))
+        for r in rows
+    ]
 
 
 async def nearest(
@@ -48,8 +50,10 @@ async def nearest(
     in_scope = await conn.fetchval(
         "SELECT count(*) FROM segment_embeddings WHERE tenant_id = $1 AND model = $2"
         " AND ($3::uuid[] IS NULL OR doc_id = ANY($3))",
-        tenant_id, model, document_ids,
-    )  # fmt: skip
+        tenant_id,
+        model,
+        document_ids,
+    )
     cast = f"::vector({int(dimension)})"
     # The indexed expression (with the cast) lets the planner use the model's HNSW index;
     # the uncast one forces the exact scan.
@@ -71,8 +75,11 @@ async def nearest(
         JOIN segments s ON s.id = n.segment_id
         ORDER BY n.distance
         """,
-        tenant_id, list(query), document_ids, limit,
-    )  # fmt: skip
+        tenant_id,
+        list(query),
+        document_ids,
+        limit,
+    )
     return _hits(rows)
 
 
@@ -117,6 +124,9 @@ async def full_text(
         ORDER BY score DESC, s.seq, s.content  -- ties in a stable order: ids are random
         LIMIT $4
         """,
-        tenant_id, query, document_ids, limit,
-    )  # fmt: skip
+        tenant_id,
+        query,
+        document_ids,
+        limit,
+    )
     return _hits(rows)

@@ -1,4 +1,4 @@
-"""Page-aware chunks of documents (``segments``), scoped by tenant."""
+"""Page-aware segments of documents (``segments``), scoped by tenant."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ async def replace_for_document(
 ) -> int:
     """Make ``segments`` the document's only segments. Run in the transaction that records
     the parse, so a redelivered parse replaces rather than duplicates."""
-    await conn.execute("DELETE FROM segments WHERE tenant_id = $1 AND doc_id = $2",
-                       tenant_id, doc_id)  # fmt: skip
+    await conn.execute(
+        "DELETE FROM segments WHERE tenant_id = $1 AND doc_id = $2", tenant_id, doc_id
+    )
     await conn.copy_records_to_table(
         "segments",
         columns=["id", "tenant_id", "doc_id", "seq", "page", "content", "meta"],
@@ -47,6 +48,7 @@ async def list_for_document(
     rows = await conn.fetch(
         "SELECT id, seq, page, content, meta FROM segments"
         " WHERE tenant_id = $1 AND doc_id = $2 ORDER BY seq",
-        tenant_id, doc_id,
-    )  # fmt: skip
+        tenant_id,
+        doc_id,
+    )
     return [dict(r) for r in rows]

@@ -9,15 +9,18 @@ from typing import Any
 import asyncpg
 
 
-async def chunks_with_vectors(
+async def segments_with_vectors(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID, model: str
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT s.id, s.page, s.meta->>'heading' AS heading, s.content, e.embedding"
         " FROM segments s JOIN segment_embeddings e ON e.segment_id = s.id AND e.model = $3"
         " WHERE s.tenant_id = $1 AND s.doc_id = $2 ORDER BY s.seq",
-        tenant_id, doc_id, model,
-    )  # fmt: skip
+        tenant_id,
+        doc_id,
+        model,
+    )
+    return rows
 
 
 async def save(
@@ -29,14 +32,17 @@ async def save(
 ) -> bool:
     """Store (or replace) the map; False when the document is gone."""
     await conn.execute("DELETE FROM topic_map_requests WHERE doc_id = $1", doc_id)
-    status = await conn.execute(
+    status: str = await conn.execute(
         "INSERT INTO document_topic_maps (doc_id, tenant_id, model, topic_map)"
         " SELECT $2, $1, $3, $4 WHERE EXISTS"
         " (SELECT 1 FROM documents WHERE tenant_id = $1 AND id = $2)"
         " ON CONFLICT (doc_id) DO UPDATE SET model = EXCLUDED.model,"
         " topic_map = EXCLUDED.topic_map, created_at = now()",
-        tenant_id, doc_id, model, dict(topic_map),
-    )  # fmt: skip
+        tenant_id,
+        doc_id,
+        model,
+        dict(topic_map),
+    )
     return status != "INSERT 0 0"
 
 
@@ -46,12 +52,16 @@ async def get(
     row = await conn.fetchrow(
         "SELECT topic_map, model, created_at FROM document_topic_maps"
         " WHERE tenant_id = $1 AND doc_id = $2",
-        tenant_id, doc_id,
-    )  # fmt: skip
+        tenant_id,
+        doc_id,
+    )
     if row is None:
         return None
-    return {**_current_shape(row["topic_map"]), "model": row["model"],
-            "computed_at": row["created_at"].isoformat()}  # fmt: skip
+    return {
+        **_current_shape(row["topic_map"]),
+        "model": row["model"],
+        "computed_at": row["created_at"].isoformat(),
+    }
 
 
 def _current_shape(topic_map: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +79,7 @@ async def take_missing(
     ``version`` or later, not requested within ``older_than_s``, and requested fewer than
     ``max_requests`` times; each is recorded as requested now. Returns the fields of their
     DocumentReady event."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """
         WITH due AS (
             SELECT d.id, d.tenant_id, d.embedding_model, m.dimension, d.segment_count,
@@ -94,5 +104,9 @@ async def take_missing(
                coalesce(segment_count, 0) AS segments, updated_at AS ready_at
         FROM due
         """,
-        version, older_than_s, max_requests, limit,
-    )  # fmt: skip
+        version,
+        older_than_s,
+        max_requests,
+        limit,
+    )
+    return rows

@@ -38,9 +38,16 @@ async def record(conn: asyncpg.Connection | asyncpg.Pool, entry: Entry) -> bool:
         "INSERT INTO usage_ledger (id, tenant_id, user_id, conversation_id, model, tokens_in,"
         " tokens_out, cost_usd, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (id) DO NOTHING RETURNING id",
-        entry.id, entry.tenant_id, entry.user_id, entry.conversation_id, entry.model,
-        entry.tokens_in, entry.tokens_out, entry.cost_usd, entry.recorded_at,
-    )  # fmt: skip
+        entry.id,
+        entry.tenant_id,
+        entry.user_id,
+        entry.conversation_id,
+        entry.model,
+        entry.tokens_in,
+        entry.tokens_out,
+        entry.cost_usd,
+        entry.recorded_at,
+    )
     return row is not None
 
 
@@ -48,8 +55,9 @@ async def spent_since(pool: asyncpg.Pool, tenant_id: str, since: datetime) -> De
     value = await pool.fetchval(
         "SELECT coalesce(sum(cost_usd), 0) FROM usage_ledger"
         " WHERE tenant_id = $1 AND recorded_at >= $2",
-        tenant_id, since,
-    )  # fmt: skip
+        tenant_id,
+        since,
+    )
     return Decimal(value)
 
 
@@ -58,8 +66,9 @@ async def totals_by_model(pool: asyncpg.Pool, tenant_id: str, since: datetime) -
         "SELECT model, count(*) AS requests, sum(tokens_in) AS tokens_in,"
         " sum(tokens_out) AS tokens_out, sum(cost_usd) AS cost_usd FROM usage_ledger"
         " WHERE tenant_id = $1 AND recorded_at >= $2 GROUP BY model ORDER BY model",
-        tenant_id, since,
-    )  # fmt: skip
+        tenant_id,
+        since,
+    )
     return [ModelTotals(**dict(r)) for r in rows]
 
 
@@ -69,5 +78,5 @@ async def spent_by_tenant_since(pool: asyncpg.Pool, since: datetime) -> dict[str
         "SELECT tenant_id, sum(cost_usd) AS spent FROM usage_ledger"
         " WHERE recorded_at >= $1 GROUP BY tenant_id",
         since,
-    )  # fmt: skip
+    )
     return {r["tenant_id"]: Decimal(r["spent"]) for r in rows}

@@ -36,8 +36,13 @@ async def heartbeat(
         ON CONFLICT (id) DO UPDATE SET role = $2, agents = $3, pid = $4, started_at = $5,
                                        seen_at = now(), busy = $6
         """,
-        worker_id, role, list(agents), pid, started_at, dict(busy),
-    )  # fmt: skip
+        worker_id,
+        role,
+        list(agents),
+        pid,
+        started_at,
+        dict(busy),
+    )
 
 
 async def seen(conn: asyncpg.Connection | asyncpg.Pool) -> list[WorkerSeen]:
@@ -45,8 +50,12 @@ async def seen(conn: asyncpg.Connection | asyncpg.Pool) -> list[WorkerSeen]:
         "SELECT id, role, agents, pid, busy,"
         " extract(epoch FROM now() - seen_at)::float8 AS seen_s_ago FROM workers ORDER BY id"
     )
-    return [WorkerSeen(r["id"], r["role"], list(r["agents"]), r["pid"], r["seen_s_ago"],
-                       dict(r["busy"])) for r in rows]  # fmt: skip
+    return [
+        WorkerSeen(
+            r["id"], r["role"], list(r["agents"]), r["pid"], r["seen_s_ago"], dict(r["busy"])
+        )
+        for r in rows
+    ]
 
 
 async def forget_gone(conn: asyncpg.Connection | asyncpg.Pool, *, older_than_s: float) -> int:

@@ -28,8 +28,15 @@ from topics.documents import (
 )
 
 ALL_TOPICS = (
-    PARSE_REQUESTED, PARSE_DEAD_LETTERS, PARSED, STATUS, READY, CHAT_REQUESTED, ANSWERS, USAGE,
-)  # fmt: skip
+    PARSE_REQUESTED,
+    PARSE_DEAD_LETTERS,
+    PARSED,
+    STATUS,
+    READY,
+    CHAT_REQUESTED,
+    ANSWERS,
+    USAGE,
+)
 
 # How long a topic keeps its records, where the broker default (7 days) is not right. Answer
 # streams are replayed by web processes for reconnecting clients: an hour is ample, and they

@@ -97,8 +97,9 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
         return self.type in (END, ERROR)
 
 
-class UsageRecorded(faust.Record, serializer="json", isodates=True,
-                    namespace="pdfchat.chat.UsageRecorded.v1"):  # fmt: skip
+class UsageRecorded(
+    faust.Record, serializer="json", isodates=True, namespace="pdfchat.chat.UsageRecorded.v1"
+):
     """The model calls of one finished answer, priced. ``usage_id`` is the session id."""
 
     tenant_id: str

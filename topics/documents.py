@@ -41,7 +41,7 @@ class ParseRequested(DocumentRecord, namespace="pdfchat.documents.ParseRequested
 
 
 class DocumentParsed(DocumentRecord, namespace="pdfchat.documents.DocumentParsed.v1"):
-    """Text and chunks are in Postgres; the full parse result is in the blob store."""
+    """Text and segments are in Postgres; the full parse result is in the blob store."""
 
     pages: int
     segments: int
@@ -61,7 +61,7 @@ class DocumentStatusChanged(DocumentRecord, namespace="pdfchat.documents.StatusC
 
 
 class DocumentReady(DocumentRecord, namespace="pdfchat.documents.DocumentReady.v1"):
-    """Every chunk has a vector from ``model``: the document is searchable."""
+    """Every segment has a vector from ``model``: the document is searchable."""
 
     model: str
     dimension: int

@@ -8,6 +8,7 @@ import signal
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from quart import Quart
 
 from config import get_settings
 from core.logging import setup_logging
@@ -31,7 +32,7 @@ def main() -> None:
         shutdown_tracing()
 
 
-async def _serve(app, config: Config) -> None:
+async def _serve(app: Quart, config: Config) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncGenerator
 
 from quart import Quart
 
@@ -14,7 +15,7 @@ from core.tokens import TokenVerifier
 from llm.catalog import Catalog
 from retrieval import create_embedder, create_reranker
 from storage.blobs import create_blob_store
-from web import chat, documents, health, page, pages, search
+from web import chat, documents, health, pages, search, ui
 from web.errors import register_error_handlers
 from web.streams import AnswerStreams
 from web.telemetry import instrument
@@ -35,13 +36,13 @@ def create_app(settings: Settings) -> Quart:
     app.register_blueprint(search.blueprint)
     app.register_blueprint(chat.blueprint)
     app.register_blueprint(pages.blueprint)
-    app.register_blueprint(page.blueprint)
+    app.register_blueprint(ui.blueprint)
     register_error_handlers(app)
     # Request ids, a span per request and socket, HTTP metrics (web/telemetry.py).
     instrument(app)
 
     @app.while_serving
-    async def lifespan():
+    async def lifespan() -> AsyncGenerator[None, None]:
         verifier = TokenVerifier(settings)
         await verifier.load_keys()
         pool = await storage.create_pool(settings.dsn)

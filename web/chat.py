@@ -10,23 +10,23 @@ from typing import Any, Literal
 
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict
-from quart import Blueprint, current_app, websocket
+from quart import Blueprint, websocket
 
 from core import tracing
 from core.errors import (
-    Forbidden,
     Gone,
     InvalidInput,
     NotFound,
     PdfchatError,
     TransientError,
-    Unauthenticated,
 )
 from core.metrics import WEBSOCKETS
 from core.tokens import Principal
 from storage import chat
 from storage.chat import Conversation, Message, Session
-from web.auth import PERMISSIONS, principal, requires
+from web import resources
+from web.auth import authenticate, bearer_token, principal, requires
+from web.errors import CLOSE_NORMAL, CLOSE_TRY_AGAIN, close_code
 from web.params import int_arg, json_body
 from web.streams import AnswerStreams
 from workflows import chat as workflow
@@ -34,13 +34,6 @@ from workflows import usage
 
 blueprint = Blueprint("chat", __name__, url_prefix="/v1")
 
-# WebSocket close codes: 1000 after the end; 4000 + the HTTP status for a refusal.
-CLOSE_NORMAL = 1000
-CLOSE_TRY_AGAIN = 1013
-CLOSE_CODES: list[tuple[type[PdfchatError], int]] = [
-    (InvalidInput, 4400), (Unauthenticated, 4401), (Forbidden, 4403), (NotFound, 4404),
-    (Gone, 4410),
-]  # fmt: skip
 CATCH_UP_TIMEOUT_S = 15.0
 
 
@@ -58,12 +51,19 @@ class ChatRequest(BaseModel):
 async def ask() -> tuple[dict[str, Any], int]:
     body = await json_body(ChatRequest)
     who = principal()
-    pool = current_app.extensions["pool"]
-    await usage.ensure_can_answer(pool, who.tenant_id, current_app.extensions["budget"])
-    started = await workflow.start(pool, workflow.Question(
-        tenant_id=who.tenant_id, user_id=who.user_id, question=body.question,
-        document_ids=body.document_ids, conversation_id=body.conversation_id, sla=body.sla,
-    ))  # fmt: skip
+    pool = resources.pool()
+    await usage.ensure_can_answer(pool, who.tenant_id, resources.budget())
+    started = await workflow.start(
+        pool,
+        workflow.Question(
+            tenant_id=who.tenant_id,
+            user_id=who.user_id,
+            question=body.question,
+            document_ids=body.document_ids,
+            conversation_id=body.conversation_id,
+            sla=body.sla,
+        ),
+    )
     return {
         "stream_session_id": str(started.session_id),
         "conversation_id": str(started.conversation_id),
@@ -81,7 +81,7 @@ async def stream(session_id: str) -> None:
         await _relay(session_id)
     except PdfchatError as exc:
         await websocket.send_json({"type": "error", "code": exc.code, "message": exc.message})
-        code = next((c for cls, c in CLOSE_CODES if isinstance(exc, cls)), CLOSE_TRY_AGAIN)
+        code = close_code(exc)
         if code == CLOSE_TRY_AGAIN:  # ours, not the client's: the trace is kept as an error
             tracing.record_error(trace.get_current_span(), exc)
         await websocket.close(code, exc.code)
@@ -93,12 +93,13 @@ async def _relay(session_id: str) -> None:
     who = _socket_principal()
     after = _last_token_seq()
     session = await _own_session(who, session_id)
-    streams: AnswerStreams = current_app.extensions["streams"]
+    streams: AnswerStreams = resources.streams()
     try:
         await asyncio.wait_for(streams.caught_up.wait(), CATCH_UP_TIMEOUT_S)
     except TimeoutError:
-        raise TransientError("answer streams are not available yet; reconnect shortly",
-                             code="streams_unavailable") from None  # fmt: skip
+        raise TransientError(
+            "answer streams are not available yet; reconnect shortly", code="streams_unavailable"
+        ) from None
     key = str(session.id)
     _refuse_ended(session, streams, key, after)
     opened = time.perf_counter()
@@ -117,15 +118,7 @@ async def _relay(session_id: str) -> None:
 
 
 def _socket_principal() -> Principal:
-    header = websocket.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else websocket.args.get("access_token", "")
-    if not token:
-        raise Unauthenticated("send 'Authorization: Bearer <token>' or ?access_token=<token>")
-    who = current_app.extensions["verifier"].verify(token)
-    if not any("chat:ask" in PERMISSIONS.get(role, ()) for role in who.roles):
-        raise Forbidden(f"your roles {sorted(who.roles)} do not allow chat:ask")
-    return who
+    return authenticate(bearer_token(websocket.headers, websocket.args), "chat:ask")
 
 
 def _last_token_seq() -> int:
@@ -133,8 +126,9 @@ def _last_token_seq() -> int:
     if raw is None:
         return 0
     if not raw.isdecimal() or len(raw) > 9:
-        raise InvalidInput("last_token_seq must be a non-negative integer",
-                           code="bad_last_token_seq")  # fmt: skip
+        raise InvalidInput(
+            "last_token_seq must be a non-negative integer", code="bad_last_token_seq"
+        )
     return int(raw)
 
 
@@ -144,7 +138,7 @@ async def _own_session(who: Principal, session_id: str) -> Session:
         key = uuid.UUID(session_id)
     except ValueError:
         raise unknown from None
-    session = await chat.get_session(current_app.extensions["pool"], who.tenant_id, key)
+    session = await chat.get_session(resources.pool(), who.tenant_id, key)
     if session is None or session.user_id != who.user_id:
         raise unknown  # another user's session looks exactly like a missing one
     return session
@@ -159,8 +153,9 @@ def _refuse_ended(session: Session, streams: AnswerStreams, key: str, after: int
     if session.finished_at < horizon:
         raise Gone(
             "this answer is no longer streamed; read it with GET /v1/conversations/"
-            f"{session.conversation_id}", code="stream_expired",
-        )  # fmt: skip
+            f"{session.conversation_id}",
+            code="stream_expired",
+        )
     # Its end may still be on its way (committed, not yet relayed): then the socket waits.
     if streams.done(key) and after >= streams.last_seq(key):
         raise Gone("this answer has ended and you have all of it", code="stream_finished")
@@ -172,15 +167,16 @@ async def list_conversations() -> dict[str, Any]:
     who = principal()
     limit = int_arg("limit", default=50, low=1, high=500)
     offset = int_arg("offset", default=0, low=0, high=10**9)
-    found = await chat.list_conversations(current_app.extensions["pool"], who.tenant_id,
-                                          who.user_id, limit=limit, offset=offset)  # fmt: skip
+    found = await chat.list_conversations(
+        resources.pool(), who.tenant_id, who.user_id, limit=limit, offset=offset
+    )
     return {"conversations": [_conversation(c) for c in found], "limit": limit, "offset": offset}
 
 
 @blueprint.get("/conversations/<conversation_id>")
 @requires("chat:ask")
 async def get_conversation(conversation_id: str) -> dict[str, Any]:
-    pool = current_app.extensions["pool"]
+    pool = resources.pool()
     who = principal()
     found = await _own_conversation(who, conversation_id)
     history = await chat.messages(pool, who.tenant_id, found.id)
@@ -192,8 +188,7 @@ async def get_conversation(conversation_id: str) -> dict[str, Any]:
 async def delete_conversation(conversation_id: str) -> dict[str, Any]:
     who = principal()
     found = await _own_conversation(who, conversation_id)
-    await chat.delete_conversation(current_app.extensions["pool"], who.tenant_id, who.user_id,
-                                   found.id)  # fmt: skip
+    await chat.delete_conversation(resources.pool(), who.tenant_id, who.user_id, found.id)
     return {"conversation_id": str(found.id), "deleted": True}
 
 
@@ -203,8 +198,7 @@ async def _own_conversation(who: Principal, conversation_id: str) -> Conversatio
         key = uuid.UUID(conversation_id)
     except ValueError:
         raise unknown from None
-    found = await chat.get_conversation(current_app.extensions["pool"], who.tenant_id,
-                                        who.user_id, key)  # fmt: skip
+    found = await chat.get_conversation(resources.pool(), who.tenant_id, who.user_id, key)
     if found is None:
         raise unknown
     return found
@@ -220,14 +214,18 @@ def _conversation(c: Conversation) -> dict[str, Any]:
 
 
 def _message(m: Message) -> dict[str, Any]:
-    return {"message_id": str(m.id), "role": m.role, "content": m.content,
-            "citations": m.citations, "usage": m.usage,
-            "stream_session_id": str(m.session_id) if m.session_id else None,
-            "created_at": m.created_at.isoformat()}  # fmt: skip
+    return {
+        "message_id": str(m.id),
+        "role": m.role,
+        "content": m.content,
+        "citations": m.citations,
+        "usage": m.usage,
+        "stream_session_id": str(m.session_id) if m.session_id else None,
+        "created_at": m.created_at.isoformat(),
+    }
 
 
 @blueprint.get("/usage")
 @requires("chat:ask")
 async def get_usage() -> dict[str, Any]:
-    return await usage.report(current_app.extensions["pool"], principal().tenant_id,
-                              current_app.extensions["budget"])  # fmt: skip
+    return await usage.report(resources.pool(), principal().tenant_id, resources.budget())

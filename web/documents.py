@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from quart import Blueprint, current_app, request
+from quart import Blueprint, request
 
 from core.errors import Conflict, InvalidInput
 from storage import documents, topic_maps
 from storage.documents import STATUSES, Document
+from web import resources
 from web.auth import principal, requires
 from web.params import int_arg
 from workflows import documents as workflow
@@ -37,14 +38,19 @@ async def upload() -> tuple[dict[str, Any], int, dict[str, str]]:
         idempotency_key=_idempotency_key(),
     )
     document, created = await workflow.submit(
-        current_app.extensions["pool"], current_app.extensions["blobs"], new,
-        max_bytes=current_app.extensions["settings"].max_upload_bytes,
-    )  # fmt: skip
+        resources.pool(),
+        resources.blobs(),
+        new,
+        max_bytes=resources.settings().max_upload_bytes,
+    )
     headers = {"Location": f"/v1/documents/{document.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    body = {"document_id": str(document.id), "task_id": str(document.task_id),
-            "status": document.status}  # fmt: skip
+    body = {
+        "document_id": str(document.id),
+        "task_id": str(document.task_id),
+        "status": document.status,
+    }
     return body, 202, headers
 
 
@@ -57,16 +63,19 @@ async def list_documents() -> dict[str, Any]:
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
     found = await documents.list_for_tenant(
-        current_app.extensions["pool"], principal().tenant_id,
-        limit=limit, offset=offset, status=status,
-    )  # fmt: skip
+        resources.pool(),
+        principal().tenant_id,
+        limit=limit,
+        offset=offset,
+        status=status,
+    )
     return {"documents": [_view(d) for d in found], "limit": limit, "offset": offset}
 
 
 @blueprint.get("/<uuid:document_id>")
 @requires("documents:read")
 async def get_document(document_id: uuid.UUID) -> dict[str, Any]:
-    pool = current_app.extensions["pool"]
+    pool = resources.pool()
     tenant_id = principal().tenant_id
     document = await documents.get(pool, tenant_id, document_id)
     history = await documents.events(pool, tenant_id, document_id)
@@ -80,7 +89,7 @@ async def get_document(document_id: uuid.UUID) -> dict[str, Any]:
 async def get_topics(document_id: uuid.UUID) -> dict[str, Any]:
     """The topic map and reading guide, computed in the background once the document is
     ready."""
-    pool = current_app.extensions["pool"]
+    pool = resources.pool()
     tenant_id = principal().tenant_id
     document = await documents.get(pool, tenant_id, document_id)
     found = await topic_maps.get(pool, tenant_id, document_id)
@@ -97,9 +106,11 @@ async def get_topics(document_id: uuid.UUID) -> dict[str, Any]:
 @requires("documents:write")
 async def delete_document(document_id: uuid.UUID) -> dict[str, Any]:
     await workflow.delete(
-        current_app.extensions["pool"], current_app.extensions["blobs"],
-        principal().tenant_id, document_id,
-    )  # fmt: skip
+        resources.pool(),
+        resources.blobs(),
+        principal().tenant_id,
+        document_id,
+    )
     return {"document_id": str(document_id), "deleted": True}
 
 

@@ -1,4 +1,4 @@
-"""Maps the error hierarchy to HTTP responses, in one place."""
+"""Maps the error hierarchy to HTTP statuses and answer-socket close codes, in one place."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import logging
 
 from quart import Quart, current_app, has_request_context, jsonify, request
+from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from core import kafka
@@ -26,25 +27,35 @@ from storage.availability import is_unavailable as database_unavailable
 
 log = logging.getLogger("pdfchat.web")
 
-# Most specific first: the first matching class wins.
-HTTP_STATUS: list[tuple[type[PdfchatError], int]] = [
-    (PayloadTooLarge, 413),
-    (UnsupportedMedia, 415),
-    (InvalidInput, 400),
-    (Unauthenticated, 401),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (Gone, 410),
-    (BudgetExceeded, 402),
-    (ProviderError, 502),
+# A socket closes with 1000 after the end of the answer, 1013 (try again later) when the fault
+# is ours or a dependency's, and 4000 + the HTTP status when the client's request is refused.
+CLOSE_NORMAL = 1000
+CLOSE_TRY_AGAIN = 1013
+
+# Most specific first: the first matching class wins; anything else is 500 and 1013.
+ERRORS: list[tuple[type[PdfchatError], int, int]] = [
+    # (error, HTTP status, socket close code)
+    (PayloadTooLarge, 413, CLOSE_TRY_AGAIN),
+    (UnsupportedMedia, 415, CLOSE_TRY_AGAIN),
+    (InvalidInput, 400, 4400),
+    (Unauthenticated, 401, 4401),
+    (Forbidden, 403, 4403),
+    (NotFound, 404, 4404),
+    (Conflict, 409, CLOSE_TRY_AGAIN),
+    (Gone, 410, 4410),
+    (BudgetExceeded, 402, CLOSE_TRY_AGAIN),
+    (ProviderError, 502, CLOSE_TRY_AGAIN),
 ]
 # A dependency (Postgres, Kafka) is down or restarting: the client should come back shortly.
 UNAVAILABLE_RETRY_AFTER_S = 2
 
 
 def http_status(exc: PdfchatError) -> int:
-    return next((status for cls, status in HTTP_STATUS if isinstance(exc, cls)), 500)
+    return next((status for cls, status, _ in ERRORS if isinstance(exc, cls)), 500)
+
+
+def close_code(exc: PdfchatError) -> int:
+    return next((code for cls, _, code in ERRORS if isinstance(exc, cls)), CLOSE_TRY_AGAIN)
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -62,7 +73,7 @@ async def _drain_body() -> None:
 
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(PdfchatError)
-    async def on_pdfchat_error(exc: PdfchatError):
+    async def on_pdfchat_error(exc: PdfchatError) -> ResponseReturnValue:
         status = http_status(exc)
         await _drain_body()
         if status >= 500:
@@ -73,12 +84,12 @@ def register_error_handlers(app: Quart) -> None:
         return response, status
 
     @app.errorhandler(HTTPException)
-    async def on_http_error(exc: HTTPException):
+    async def on_http_error(exc: HTTPException) -> ResponseReturnValue:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify(error_body(code, exc.description or exc.name)), exc.code
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
 
     @app.errorhandler(Exception)
-    async def on_unexpected(exc: Exception):
+    async def on_unexpected(exc: Exception) -> ResponseReturnValue:
         if database_unavailable(exc) or kafka.is_unavailable(exc):
             log.warning("a dependency is unavailable", extra={"error": repr(exc)})
             if database_unavailable(exc) and "pool" in current_app.extensions:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Response
 
 from storage import outbox, workers
+from web import resources
 
 blueprint = Blueprint("health", __name__)
 
@@ -22,9 +24,12 @@ async def healthz() -> dict[str, str]:
 
 @blueprint.get("/readyz")
 async def readyz() -> tuple[dict[str, Any], int]:
-    checks = {"database": await _check(_database), "kafka": await _check(_kafka),
-              "answer_streams": await _check(_answer_streams),
-              "workers": await _check(_workers)}  # fmt: skip
+    checks = {
+        "database": await _check(_database),
+        "kafka": await _check(_kafka),
+        "answer_streams": await _check(_answer_streams),
+        "workers": await _check(_workers),
+    }
     ready = all(c["ok"] for c in checks.values())
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
 
@@ -34,7 +39,7 @@ async def metrics() -> Response:
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
-async def _check(probe) -> dict[str, Any]:
+async def _check(probe: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
     try:
         detail = await asyncio.wait_for(probe(), CHECK_TIMEOUT_S)
         return {"ok": True, **detail}
@@ -43,7 +48,7 @@ async def _check(probe) -> dict[str, Any]:
 
 
 async def _database() -> dict[str, Any]:
-    async with current_app.extensions["pool"].acquire() as conn:
+    async with resources.pool().acquire() as conn:
         waiting, age = await outbox.backlog(conn)
     return {"outbox_backlog": waiting, "outbox_oldest_s": round(age, 3)}
 
@@ -51,24 +56,31 @@ async def _database() -> dict[str, Any]:
 async def _workers() -> dict[str, Any]:
     """Every agent any worker ran lately still runs in a worker that beats, and none of them
     has held one event for too long: otherwise documents or answers stall, silently."""
-    settings = current_app.extensions["settings"]
-    seen = await workers.seen(current_app.extensions["pool"])
+    settings = resources.settings()
+    seen = await workers.seen(resources.pool())
     if not seen:
         raise RuntimeError("no worker has started yet")
     live = [w for w in seen if w.seen_s_ago <= settings.worker_missing_after_s]
     missing = sorted({a for w in seen for a in w.agents} - {a for w in live for a in w.agents})
-    stuck = [f"{w.id}: {agent} on one event for {age:.0f} s" for w in live
-             for agent, age in w.busy.items() if age > settings.event_stuck_after_s]  # fmt: skip
+    stuck = [
+        f"{w.id}: {agent} on one event for {age:.0f} s"
+        for w in live
+        for agent, age in w.busy.items()
+        if age > settings.event_stuck_after_s
+    ]
     gone = [f"{w.id} (last seen {w.seen_s_ago:.0f} s ago)" for w in seen if w not in live]
     if missing or stuck:
-        problems = ([f"no live worker runs {', '.join(missing)}; gone: {', '.join(gone)}"]
-                    if missing else []) + stuck  # fmt: skip
+        problems = (
+            [f"no live worker runs {', '.join(missing)}; gone: {', '.join(gone)}"]
+            if missing
+            else []
+        ) + stuck
         raise RuntimeError("; ".join(problems))
     return {"live": [w.id for w in live]}
 
 
 async def _kafka() -> dict[str, Any]:
-    settings = current_app.extensions["settings"]
+    settings = resources.settings()
     _, writer = await asyncio.open_connection(settings.kafka_host, settings.kafka_port)
     writer.close()
     await writer.wait_closed()
@@ -76,6 +88,6 @@ async def _kafka() -> dict[str, Any]:
 
 
 async def _answer_streams() -> dict[str, Any]:
-    if not current_app.extensions["streams"].caught_up.is_set():
+    if not resources.streams().caught_up.is_set():
         raise RuntimeError("still replaying the answers topic")
     return {}

@@ -15,6 +15,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from pdf import join_lines, render_page
 from storage import documents
 from storage.documents import Document
+from web import resources
 from web.auth import principal, requires
 
 blueprint = Blueprint("pages", __name__, url_prefix="/v1/documents")
@@ -40,7 +41,7 @@ async def page_text(document_id: uuid.UUID, number: int) -> dict[str, Any]:
         "page": number,
         "pages": document.pages,
         "text": text,
-        # Wrapped lines joined and hyphenation mended, as in the chunks citations quote from:
+        # Wrapped lines joined and hyphenation mended, as in the segments citations quote from:
         # a quote is found in these, not always in the raw text.
         "paragraphs": [p for p in (join_lines(raw) for raw in text.split("\n\n")) if p],
         "headings": headings,
@@ -52,16 +53,14 @@ async def page_text(document_id: uuid.UUID, number: int) -> dict[str, Any]:
 async def page_image(document_id: uuid.UUID, number: int) -> Response:
     width = _width()
     document = await _parsed_page(document_id, number)
-    data = await current_app.extensions["blobs"].get(document.blob_key)
+    data = await resources.blobs().get(document.blob_key)
     png = await asyncio.to_thread(render_page, data, number, width)
     return Response(png, mimetype="image/png", headers={"Cache-Control": IMAGE_CACHE})
 
 
 async def _parsed_page(document_id: uuid.UUID, number: int) -> Document:
     """The caller's document, once parsed and if it has page ``number``."""
-    document = await documents.get(
-        current_app.extensions["pool"], principal().tenant_id, document_id
-    )
+    document = await documents.get(resources.pool(), principal().tenant_id, document_id)
     if document.status == "failed" and document.parse_result_key is None:
         raise Conflict(
             f"this document could not be read, so it has no pages to show: {document.error}",
@@ -94,7 +93,7 @@ async def _page_texts(document: Document) -> list[tuple[str, list[str]]]:
         cache.move_to_end(key)
         return cache[key]
     assert document.parse_result_key is not None
-    raw = await current_app.extensions["blobs"].get(document.parse_result_key)
+    raw = await resources.blobs().get(document.parse_result_key)
     pages = await asyncio.to_thread(_decode_pages, raw)
     cache[key] = pages
     while len(cache) > CACHED_DOCUMENTS:
@@ -103,5 +102,5 @@ async def _page_texts(document: Document) -> list[tuple[str, list[str]]]:
 
 
 def _decode_pages(raw: bytes) -> list[tuple[str, list[str]]]:
-    # Only the pages: ParsedPdf.from_json would also build every chunk.
+    # Only the pages: ParsedPdf.from_json would also build every segment.
     return [(p["text"], list(p["headings"])) for p in json.loads(raw)["pages"]]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from quart import Blueprint, current_app
+from quart import Blueprint
 
+from web import resources
 from web.auth import principal, requires
 from web.params import json_body
 from workflows.search import Mode, search_segments
@@ -28,12 +29,25 @@ class SearchRequest(BaseModel):
 async def search() -> dict[str, Any]:
     body = await json_body(SearchRequest)
     hits = await search_segments(
-        current_app.extensions["pool"], current_app.extensions["embedders"],
-        current_app.extensions["reranker"], principal().tenant_id, body.query,
-        top_k=body.top_k, document_ids=body.document_ids, mode=body.mode,
-    )  # fmt: skip
-    return {"results": [
-        {"document_id": str(h.document_id), "page": h.page, "segment_id": str(h.segment_id),
-         "text": h.content, "heading": h.heading, "score": round(h.score, 6)}
-        for h in hits
-    ]}  # fmt: skip
+        resources.pool(),
+        resources.embedders(),
+        resources.reranker(),
+        principal().tenant_id,
+        body.query,
+        top_k=body.top_k,
+        document_ids=body.document_ids,
+        mode=body.mode,
+    )
+    return {
+        "results": [
+            {
+                "document_id": str(h.document_id),
+                "page": h.page,
+                "segment_id": str(h.segment_id),
+                "text": h.content,
+                "heading": h.heading,
+                "score": round(h.score, 6),
+            }
+            for h in hits
+        ]
+    }

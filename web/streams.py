@@ -93,18 +93,22 @@ class AnswerStreams:
                 try:
                     await self._follow()
                 except KafkaError as exc:
-                    log.warning("answer streams lost the broker; reconnecting",
-                                extra={"error": str(exc)})  # fmt: skip
+                    log.warning(
+                        "answer streams lost the broker; reconnecting", extra={"error": str(exc)}
+                    )
                     await asyncio.sleep(RECONNECT_S)
         finally:
             evictor.cancel()
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
             # Under load, one fetch per few tokens instead of one per token: the broker holds a
             # fetch up to 5 ms for 16 KB (Kafka's CPU per answer 22 -> 17 ms in one run each).
-            fetch_min_bytes=16384, fetch_max_wait_ms=5,
+            fetch_min_bytes=16384,
+            fetch_max_wait_ms=5,
         )
         await consumer.start()
         try:
@@ -161,8 +165,11 @@ class AnswerStreams:
 
     def evict(self) -> None:
         horizon = time.monotonic() - self.retention_s
-        for session_id in [s for s, stream in self._streams.items()
-                           if stream.touched < horizon and not stream.listeners]:  # fmt: skip
+        for session_id in [
+            s
+            for s, stream in self._streams.items()
+            if stream.touched < horizon and not stream.listeners
+        ]:
             del self._streams[session_id]
 
 

@@ -54,8 +54,9 @@ def validate(question: Question) -> None:
     if not question.question.strip():
         raise InvalidInput("question must not be empty", code="empty_question")
     if len(question.question) > MAX_QUESTION_CHARS:
-        raise InvalidInput(f"question is longer than {MAX_QUESTION_CHARS} characters",
-                           code="question_too_long")  # fmt: skip
+        raise InvalidInput(
+            f"question is longer than {MAX_QUESTION_CHARS} characters", code="question_too_long"
+        )
     if question.document_ids is not None and len(question.document_ids) > MAX_DOCUMENT_IDS:
         raise InvalidInput(f"at most {MAX_DOCUMENT_IDS} document_ids", code="too_many_documents")
 
@@ -74,21 +75,34 @@ async def start(pool: asyncpg.Pool, question: Question) -> Started:
     async with pool.acquire() as conn, conn.transaction():
         conversation_id = await _conversation(conn, question)
         message_id = await chat.add_message(
-            conn, question.tenant_id, conversation_id, role="user", content=question.question,
+            conn,
+            question.tenant_id,
+            conversation_id,
+            role="user",
+            content=question.question,
             session_id=session_id,
-        )  # fmt: skip
+        )
         await chat.create_session(
-            conn, session_id=session_id, tenant_id=question.tenant_id, user_id=question.user_id,
-            conversation_id=conversation_id, question_message_id=message_id,
-            question=question.question, document_ids=document_ids,
-        )  # fmt: skip
+            conn,
+            session_id=session_id,
+            tenant_id=question.tenant_id,
+            user_id=question.user_id,
+            conversation_id=conversation_id,
+            question_message_id=message_id,
+            question=question.question,
+            document_ids=document_ids,
+        )
         requested = topics.ChatRequested(
-            tenant_id=question.tenant_id, session_id=str(session_id), user_id=question.user_id,
-            conversation_id=str(conversation_id), message_id=str(message_id),
+            tenant_id=question.tenant_id,
+            session_id=str(session_id),
+            user_id=question.user_id,
+            conversation_id=str(conversation_id),
+            message_id=str(message_id),
             question=question.question,
             document_ids=[str(d) for d in document_ids] if document_ids is not None else None,
-            requested_at=datetime.now(UTC), sla=question.sla,
-        )  # fmt: skip
+            requested_at=datetime.now(UTC),
+            sla=question.sla,
+        )
         await outbox.enqueue(conn, [OutboxMessage.of(topics.CHAT_REQUESTED, requested)])
     return Started(session_id, conversation_id)
 
@@ -110,8 +124,7 @@ async def _conversation(conn: asyncpg.Connection, question: Question) -> uuid.UU
         created = await chat.create_conversation(conn, question.tenant_id, question.user_id, title)
         return created.id
     conversation_id = parse_id(question.conversation_id, "conversation_id")
-    found = await chat.get_conversation(conn, question.tenant_id, question.user_id,
-                                        conversation_id)  # fmt: skip
+    found = await chat.get_conversation(conn, question.tenant_id, question.user_id, conversation_id)
     if found is None:
         raise NotFound(f"no conversation {conversation_id}", code="unknown_conversation")
     return found.id
@@ -127,10 +140,12 @@ async def touch(pool: asyncpg.Pool, session: Session) -> None:
 
 async def history(pool: asyncpg.Pool, session: Session) -> list[chat.Message]:
     """The messages before this session's question, oldest first."""
-    earlier = await chat.messages(pool, session.tenant_id, session.conversation_id,
-                                  limit=HISTORY_MESSAGES + 1)  # fmt: skip
-    return [m for m in earlier
-            if m.id != session.question_message_id and m.session_id != session.id]  # fmt: skip
+    earlier = await chat.messages(
+        pool, session.tenant_id, session.conversation_id, limit=HISTORY_MESSAGES + 1
+    )
+    return [
+        m for m in earlier if m.id != session.question_message_id and m.session_id != session.id
+    ]
 
 
 async def finish(
@@ -146,22 +161,34 @@ async def finish(
     now = datetime.now(UTC)
     end = _event(session, seq, topics.chat.END, now, usage=usage)
     spent = topics.UsageRecorded(
-        tenant_id=session.tenant_id, usage_id=str(session.id), user_id=session.user_id,
-        conversation_id=str(session.conversation_id), model=usage.model,
-        tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, cost_usd=usage.cost_usd,
+        tenant_id=session.tenant_id,
+        usage_id=str(session.id),
+        user_id=session.user_id,
+        conversation_id=str(session.conversation_id),
+        model=usage.model,
+        tokens_in=usage.tokens_in,
+        tokens_out=usage.tokens_out,
+        cost_usd=usage.cost_usd,
         recorded_at=now,
-    )  # fmt: skip
+    )
     async with pool.acquire() as conn, conn.transaction():
-        if not await chat.end_session(conn, session.tenant_id, session.id, status="finished",
-                                      last_seq=seq, model=usage.model):  # fmt: skip
+        if not await chat.end_session(
+            conn, session.tenant_id, session.id, status="finished", last_seq=seq, model=usage.model
+        ):
             return False
         await chat.add_message(
-            conn, session.tenant_id, session.conversation_id, role="assistant", content=answer,
-            citations=[c.asdict() for c in citations], usage=usage.asdict(),
+            conn,
+            session.tenant_id,
+            session.conversation_id,
+            role="assistant",
+            content=answer,
+            citations=[c.asdict() for c in citations],
+            usage=usage.asdict(),
             session_id=session.id,
-        )  # fmt: skip
-        await outbox.enqueue(conn, [OutboxMessage.of(topics.ANSWERS, end),
-                                    OutboxMessage.of(topics.USAGE, spent)])  # fmt: skip
+        )
+        await outbox.enqueue(
+            conn, [OutboxMessage.of(topics.ANSWERS, end), OutboxMessage.of(topics.USAGE, spent)]
+        )
     return True
 
 
@@ -179,16 +206,28 @@ async def fail_stale(pool: asyncpg.Pool, *, lease_s: float) -> list[str]:
     async with pool.acquire() as conn, conn.transaction():
         stale = await chat.take_stale_sessions(conn, older_than_s=lease_s)
         for session in stale:
-            await _fail(conn, session, code="answer_interrupted", seq=0,
-                        message="the answer was interrupted; please ask again")  # fmt: skip
+            await _fail(
+                conn,
+                session,
+                code="answer_interrupted",
+                seq=0,
+                message="the answer was interrupted; please ask again",
+            )
     return [str(s.id) for s in stale]
 
 
 async def _fail(
     conn: asyncpg.Connection, session: Session, *, code: str, message: str, seq: int
 ) -> bool:
-    if not await chat.end_session(conn, session.tenant_id, session.id, status="failed",
-                                  last_seq=seq, error_code=code, error=message):  # fmt: skip
+    if not await chat.end_session(
+        conn,
+        session.tenant_id,
+        session.id,
+        status="failed",
+        last_seq=seq,
+        error_code=code,
+        error=message,
+    ):
         return False
     error = _event(session, seq, topics.chat.ERROR, datetime.now(UTC), code=code, message=message)
     await outbox.enqueue(conn, [OutboxMessage.of(topics.ANSWERS, error)])
@@ -198,5 +237,6 @@ async def _fail(
 def _event(
     session: Session, seq: int, kind: str, at: datetime, **fields: Any
 ) -> topics.AnswerEvent:
-    return topics.AnswerEvent(tenant_id=session.tenant_id, session_id=str(session.id), seq=seq,
-                              type=kind, at=at, **fields)  # fmt: skip
+    return topics.AnswerEvent(
+        tenant_id=session.tenant_id, session_id=str(session.id), seq=seq, type=kind, at=at, **fields
+    )

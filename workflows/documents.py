@@ -110,9 +110,14 @@ async def move(
 ) -> Transition | None:
     """Transition the document and publish the change, in the caller's transaction."""
     moved = await documents.transition(
-        conn, document.tenant_id, document.id, to_status,
-        allowed_from=allowed_from, detail=detail, changes=changes,
-    )  # fmt: skip
+        conn,
+        document.tenant_id,
+        document.id,
+        to_status,
+        allowed_from=allowed_from,
+        detail=detail,
+        changes=changes,
+    )
     if moved is not None:
         await outbox.enqueue(
             conn, [status_event(moved.document, moved.previous, moved.at), *also_publish]

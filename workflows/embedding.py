@@ -33,8 +33,13 @@ async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str
         if taken is None or taken.document.status not in ("parsed", "embedding", "ready"):
             return None
         if taken.document.status == "parsed":
-            await move(conn, taken.document, "embedding", allowed_from=("parsed",),
-                       detail={"attempt": taken.attempts, "worker": worker})  # fmt: skip
+            await move(
+                conn,
+                taken.document,
+                "embedding",
+                allowed_from=("parsed",),
+                detail={"attempt": taken.attempts, "worker": worker},
+            )
         return taken
 
 
@@ -55,8 +60,7 @@ async def complete(
     """Store the vectors and mark the document ready, in one transaction; False (and nothing
     stored) when the document was deleted or failed meanwhile."""
     try:
-        await _store(pool, claim, model=model, dimension=dimension, vectors=vectors,
-                     worker=worker)  # fmt: skip
+        await _store(pool, claim, model=model, dimension=dimension, vectors=vectors, worker=worker)
     except _Gone:
         return False
     return True
@@ -78,18 +82,24 @@ async def _store(
     document = claim.document
     async with pool.acquire() as conn, conn.transaction():
         await embeddings.register_model(conn, model, dimension)
-        await embeddings.replace_for_document(conn, document.tenant_id, document.id, model,
-                                              vectors)  # fmt: skip
+        await embeddings.replace_for_document(conn, document.tenant_id, document.id, model, vectors)
         ready = topics.DocumentReady(
-            tenant_id=document.tenant_id, document_id=str(document.id), model=model,
-            dimension=dimension, segments=len(vectors), ready_at=datetime.now(UTC),
-        )  # fmt: skip
+            tenant_id=document.tenant_id,
+            document_id=str(document.id),
+            model=model,
+            dimension=dimension,
+            segments=len(vectors),
+            ready_at=datetime.now(UTC),
+        )
         moved = await move(
-            conn, document, "ready", allowed_from=("embedding", "ready"),
+            conn,
+            document,
+            "ready",
+            allowed_from=("embedding", "ready"),
             detail={"attempt": claim.attempts, "worker": worker, "model": model},
             changes={"embedding_model": model},
             also_publish=[OutboxMessage.of(topics.READY, ready)],
-        )  # fmt: skip
+        )
         if moved is None:
             raise _Gone
         await documents.finish_task(conn, document.tenant_id, claim.task_id)
@@ -119,12 +129,13 @@ async def purge_replaced(pool: asyncpg.Pool, model: str, *, tenants_per_model: i
     deleted = 0
     for old in await embeddings.other_models(pool, model):
         async with pool.acquire() as conn:
-            tenants = await embeddings.tenants_covered_by(conn, old, model,
-                                                          limit=tenants_per_model)  # fmt: skip
+            tenants = await embeddings.tenants_covered_by(conn, old, model, limit=tenants_per_model)
             if tenants:
                 deleted += await embeddings.delete_for_tenants(conn, old, tenants)
-                log.info("purged the vectors of a replaced model",
-                         extra={"model": old, "tenants": len(tenants)})  # fmt: skip
+                log.info(
+                    "purged the vectors of a replaced model",
+                    extra={"model": old, "tenants": len(tenants)},
+                )
             if await embeddings.retire_if_unused(conn, old):
                 log.info("retired a replaced model and its index", extra={"model": old})
     return deleted
@@ -149,9 +160,12 @@ async def retry_later_or_fail(
             return False
         reason = f"embedding failed after {claim.attempts} attempts: {error}"
         await move(
-            conn, document, "failed", allowed_from=("embedding",),
+            conn,
+            document,
+            "failed",
+            allowed_from=("embedding",),
             detail={"attempt": claim.attempts, "worker": worker, "code": "embedding_failed"},
             changes={"error_code": "embedding_failed", "error": reason},
-        )  # fmt: skip
+        )
         await documents.finish_task(conn, document.tenant_id, claim.task_id, error=reason)
     return True

@@ -36,8 +36,9 @@ log = logging.getLogger("pdfchat.gauges")
 DEAD_LETTER_TOPICS = (topics.PARSE_DEAD_LETTERS,)
 # What the workers' consumer group reads: nobody consumes dead letters, and web processes read
 # the answers without a group.
-WORKER_SOURCES = tuple(t for t in topics.ALL_TOPICS if t not in (topics.PARSE_DEAD_LETTERS,
-                                                                  topics.ANSWERS))  # fmt: skip
+WORKER_SOURCES = tuple(
+    t for t in topics.ALL_TOPICS if t not in (topics.PARSE_DEAD_LETTERS, topics.ANSWERS)
+)
 # Budgets move slowly and their query reads the month's ledger: poll them less often.
 BUDGET_EVERY_S = 60.0
 
@@ -64,8 +65,7 @@ async def _poll_kafka(settings: Settings, probe: LagProbe | None) -> LagProbe | 
     try:
         if fresh:
             await probe.start()
-        await asyncio.wait_for(_kafka(probe, settings.app_id),
-                               timeout=settings.metrics_poll_s * 2)  # fmt: skip
+        await asyncio.wait_for(_kafka(probe, settings.app_id), timeout=settings.metrics_poll_s * 2)
         return probe
     except BaseException as exc:
         await _close(probe)  # also when cancelled: its clients must not leak

@@ -17,38 +17,44 @@ from storage.segments import NewSegment
 from workflows.documents import move
 
 
-async def claim(
-    pool: asyncpg.Pool, request: topics.ParseRequested, *, worker: str
-) -> Claim | None:
+async def claim(pool: asyncpg.Pool, request: topics.ParseRequested, *, worker: str) -> Claim | None:
     """Count an attempt and mark the document parsing; None for a duplicate delivery."""
     async with pool.acquire() as conn, conn.transaction():
         taken = await documents.claim_task(conn, request.tenant_id, uuid.UUID(request.task_id))
         if taken is None:
             return None
         await move(
-            conn, taken.document, "parsing",
+            conn,
+            taken.document,
+            "parsing",
             allowed_from=("queued", "parsing"),
             detail={"attempt": taken.attempts, "worker": worker},
-        )  # fmt: skip
+        )
         return taken
 
 
 async def complete(
     pool: asyncpg.Pool, store: BlobStore, claim: Claim, parsed: ParsedPdf, *, worker: str
 ) -> bool:
-    """Store the parse result and the chunks and mark the document parsed, exactly once:
+    """Store the parse result and the segments and mark the document parsed, exactly once:
     False when another delivery finished first or the document was deleted meanwhile."""
     document = claim.document
     result_key = blobs.parse_result_key(document.tenant_id, str(document.id))
     await store.put(result_key, parsed.to_json())
     async with pool.acquire() as conn, conn.transaction():
         moved = await move(
-            conn, document, "parsed",
+            conn,
+            document,
+            "parsed",
             allowed_from=("parsing",),
-            detail={"attempt": claim.attempts, "worker": worker, "segments": len(parsed.chunks)},
-            changes={"pages": parsed.page_count, "title": parsed.title,
-                     "segment_count": len(parsed.chunks), "parse_result_key": result_key},
-        )  # fmt: skip
+            detail={"attempt": claim.attempts, "worker": worker, "segments": len(parsed.segments)},
+            changes={
+                "pages": parsed.page_count,
+                "title": parsed.title,
+                "segment_count": len(parsed.segments),
+                "parse_result_key": result_key,
+            },
+        )
         if moved is None:
             return False
         await outbox.enqueue(conn, [parsed_event(moved.document)])
@@ -72,12 +78,14 @@ async def fail(
     extra = [OutboxMessage.of(topics.PARSE_DEAD_LETTERS, dead_letter)] if dead_letter else []
     async with pool.acquire() as conn, conn.transaction():
         await move(
-            conn, claim.document, "failed",
+            conn,
+            claim.document,
+            "failed",
             allowed_from=("queued", "parsing"),
             detail={"attempt": claim.attempts, "worker": worker, "code": code},
             changes={"error_code": code, "error": reason},
             also_publish=extra,
-        )  # fmt: skip
+        )
         await documents.finish_task(conn, claim.document.tenant_id, claim.task_id, error=reason)
 
 
@@ -112,5 +120,5 @@ def dead_letter(
 def _segments(parsed: ParsedPdf) -> list[NewSegment]:
     return [
         NewSegment(seq=c.seq, page=c.page, content=c.text, meta={"heading": c.heading})
-        for c in parsed.chunks
+        for c in parsed.segments
     ]

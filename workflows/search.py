@@ -39,8 +39,9 @@ def validate(query: str, top_k: int, document_ids: Sequence[str] | None, mode: s
     if not query.strip():
         raise InvalidInput("query must not be empty", code="empty_query")
     if len(query) > MAX_QUERY_CHARS:
-        raise InvalidInput(f"query is longer than {MAX_QUERY_CHARS} characters",
-                           code="query_too_long")  # fmt: skip
+        raise InvalidInput(
+            f"query is longer than {MAX_QUERY_CHARS} characters", code="query_too_long"
+        )
     if not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}", code="bad_top_k")
     if mode not in MODES:
@@ -100,8 +101,16 @@ async def search_segments(
         "search", attributes={"pdfchat.search.mode": mode, "pdfchat.search.top_k": top_k}
     ) as span:
         try:
-            hits = await _search(pool, embedders, reranker, tenant_id, query, top_k=top_k,
-                                 document_ids=document_ids, mode=mode)  # fmt: skip
+            hits = await _search(
+                pool,
+                embedders,
+                reranker,
+                tenant_id,
+                query,
+                top_k=top_k,
+                document_ids=document_ids,
+                mode=mode,
+            )
         finally:
             SEARCH_DURATION.labels(mode).observe(time.perf_counter() - started)
         span.set_attribute("pdfchat.search.hits", len(hits))
@@ -128,25 +137,35 @@ async def _search(
             embedder = embedders.for_model(model)
             vector = await embedder.embed_query(query)
             async with pool.acquire() as conn, conn.transaction():
-                ranked.append(await search.nearest(
-                    conn, tenant_id, model=embedder.model, dimension=embedder.dimension,
-                    query=vector, limit=candidates, document_ids=scope,
-                ))  # fmt: skip
-            span.set_attributes({"pdfchat.embedding.model": embedder.model,
-                                 "pdfchat.search.hits": len(ranked[-1])})  # fmt: skip
+                ranked.append(
+                    await search.nearest(
+                        conn,
+                        tenant_id,
+                        model=embedder.model,
+                        dimension=embedder.dimension,
+                        query=vector,
+                        limit=candidates,
+                        document_ids=scope,
+                    )
+                )
+            span.set_attributes(
+                {"pdfchat.embedding.model": embedder.model, "pdfchat.search.hits": len(ranked[-1])}
+            )
     if mode != "vector":
         with tracer.start_as_current_span("search.text") as span:
-            ranked.append(await search.full_text(pool, tenant_id, query=query,
-                                                 limit=candidates, document_ids=scope))  # fmt: skip
+            ranked.append(
+                await search.full_text(
+                    pool, tenant_id, query=query, limit=candidates, document_ids=scope
+                )
+            )
             span.set_attribute("pdfchat.search.hits", len(ranked[-1]))
     fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
     with tracer.start_as_current_span(
         "search.rerank",
-        attributes={"pdfchat.rerank.candidates": len(fused),
-                    "pdfchat.rerank.model": reranker.name},
-    ):  # fmt: skip
+        attributes={"pdfchat.rerank.candidates": len(fused), "pdfchat.rerank.model": reranker.name},
+    ):
         order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k)
     return [replace(fused[i], score=score) for i, score in order]
 
@@ -174,8 +193,9 @@ async def _own_documents(
     try:
         wanted = [uuid.UUID(str(d)) for d in document_ids]
     except ValueError:
-        raise InvalidInput("document_ids must be document ids (UUIDs)",
-                           code="bad_document_id") from None  # fmt: skip
+        raise InvalidInput(
+            "document_ids must be document ids (UUIDs)", code="bad_document_id"
+        ) from None
     missing = set(wanted) - await documents.existing(pool, tenant_id, wanted)
     if missing:
         raise NotFound(f"unknown documents: {', '.join(sorted(map(str, missing)))}")

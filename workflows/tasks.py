@@ -48,13 +48,18 @@ async def fail_overdue(pool: asyncpg.Pool, *, deadline_s: float) -> int:
     async with pool.acquire() as conn, conn.transaction():
         overdue = await documents.take_overdue(conn, older_than_s=deadline_s)
         for document in overdue:
-            reason = (f"no progress while {document.status} for more than {deadline_s:.0f} s;"
-                      " upload it again, or see docs/runbook.md#stuck-document")  # fmt: skip
+            reason = (
+                f"no progress while {document.status} for more than {deadline_s:.0f} s;"
+                " upload it again, or see docs/runbook.md#stuck-document"
+            )
             await move(
-                conn, document, "failed", allowed_from=UNFINISHED,
+                conn,
+                document,
+                "failed",
+                allowed_from=UNFINISHED,
                 detail={"code": STUCK, "stuck_in": document.status},
                 changes={"error_code": STUCK, "error": reason},
-            )  # fmt: skip
+            )
             await documents.finish_open_tasks(conn, document.tenant_id, document.id, error=reason)
     return len(overdue)
 

@@ -7,7 +7,7 @@ import logging
 import asyncpg
 
 import topics
-from retrieval.topics import VERSION
+from retrieval.topic_map import VERSION
 from storage import outbox, topic_maps
 from storage.outbox import OutboxMessage
 
@@ -35,6 +35,10 @@ async def request_missing(pool: asyncpg.Pool, *, lease_s: float, limit: int = 20
 
 def _ready(row: asyncpg.Record) -> topics.DocumentReady:
     return topics.DocumentReady(
-        tenant_id=row["tenant_id"], document_id=str(row["id"]), model=row["model"],
-        dimension=row["dimension"], segments=row["segments"], ready_at=row["ready_at"],
-    )  # fmt: skip
+        tenant_id=row["tenant_id"],
+        document_id=str(row["id"]),
+        model=row["model"],
+        dimension=row["dimension"],
+        segments=row["segments"],
+        ready_at=row["ready_at"],
+    )

@@ -36,8 +36,11 @@ class Budget:
 
 def budget_of(settings: Settings, catalog: Catalog) -> Budget:
     free = any(m.usd_in_per_m == 0 and m.usd_out_per_m == 0 for m in catalog.models)
-    return Budget(monthly_usd=settings.tenant_budget_usd, has_free_model=free,
-                  per_tenant_usd=dict(settings.tenant_budgets_usd))  # fmt: skip
+    return Budget(
+        monthly_usd=settings.tenant_budget_usd,
+        has_free_model=free,
+        per_tenant_usd=dict(settings.tenant_budgets_usd),
+    )
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -64,11 +67,16 @@ async def ensure_can_answer(pool: asyncpg.Pool, tenant_id: str, budget: Budget) 
 async def record(pool: asyncpg.Pool, event: topics.UsageRecorded) -> bool:
     """Write the event to the ledger once; False for a redelivered event."""
     entry = Entry(
-        id=uuid.UUID(event.usage_id), tenant_id=event.tenant_id, user_id=event.user_id,
+        id=uuid.UUID(event.usage_id),
+        tenant_id=event.tenant_id,
+        user_id=event.user_id,
         conversation_id=uuid.UUID(event.conversation_id) if event.conversation_id else None,
-        model=event.model, tokens_in=event.tokens_in, tokens_out=event.tokens_out,
-        cost_usd=Decimal(str(event.cost_usd)), recorded_at=event.recorded_at,
-    )  # fmt: skip
+        model=event.model,
+        tokens_in=event.tokens_in,
+        tokens_out=event.tokens_out,
+        cost_usd=Decimal(str(event.cost_usd)),
+        recorded_at=event.recorded_at,
+    )
     return await usage.record(pool, entry)
 
 
@@ -91,8 +99,13 @@ async def report(pool: asyncpg.Pool, tenant_id: str, budget: Budget) -> dict[str
             "cost_usd": float(spent),
         },
         "by_model": [
-            {"model": m.model, "requests": m.requests, "tokens_in": m.tokens_in,
-             "tokens_out": m.tokens_out, "cost_usd": float(m.cost_usd)}
+            {
+                "model": m.model,
+                "requests": m.requests,
+                "tokens_in": m.tokens_in,
+                "tokens_out": m.tokens_out,
+                "cost_usd": float(m.cost_usd),
+            }
             for m in by_model
         ],
     }

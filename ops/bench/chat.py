@@ -60,11 +60,13 @@ class Run:
     def row(self) -> str:
         answers = len(self.ttft_s)
         ttft = sorted(self.ttft_s)
-        return (f"| {self.clients} | {answers} | {_ms(_pct(ttft, 50))} | {_ms(_pct(ttft, 95))} | "
-                f"{_ms(max(ttft, default=0))} | "
-                f"{statistics.median(self.stream_tokens_per_s or [0]):.0f} | "
-                f"{self.tokens / self.wall_s:.0f} | {answers / self.wall_s:.1f} | "
-                f"{len(self.errors)} |")  # fmt: skip
+        return (
+            f"| {self.clients} | {answers} | {_ms(_pct(ttft, 50))} | {_ms(_pct(ttft, 95))} | "
+            f"{_ms(max(ttft, default=0))} | "
+            f"{statistics.median(self.stream_tokens_per_s or [0]):.0f} | "
+            f"{self.tokens / self.wall_s:.0f} | {answers / self.wall_s:.1f} | "
+            f"{len(self.errors)} |"
+        )
 
 
 def _pct(values: list[float], p: int) -> float:
@@ -133,15 +135,19 @@ async def ingest_load(settings: Settings, pages: int, busy: asyncio.Event, run: 
         for seed in itertools.count():
             pdf = await asyncio.to_thread(pdfgen.big_pdf, pages, seed)
             document_id = (await client.upload(pdf, f"load-{seed}.pdf"))["document_id"]
-            await client.wait_for([document_id], statuses=frozenset({"parsing", "parsed",
-                                   "embedding", "ready", "failed"}), interval=0.02)  # fmt: skip
+            await client.wait_for(
+                [document_id],
+                statuses=frozenset({"parsing", "parsed", "embedding", "ready", "failed"}),
+                interval=0.02,
+            )
             busy.set()
             views = await client.wait_for([document_id], interval=0.1)
             run.pages_ingested += views[document_id]["pages"] or 0
 
 
-async def measured(settings: Settings, token: str, pool: list[str], clients: int,
-                   args: argparse.Namespace) -> Run:  # fmt: skip
+async def measured(
+    settings: Settings, token: str, pool: list[str], clients: int, args: argparse.Namespace
+) -> Run:
     run = Run(clients)
     load = None
     if args.ingest_pages:
@@ -149,12 +155,17 @@ async def measured(settings: Settings, token: str, pool: list[str], clients: int
         load = asyncio.create_task(ingest_load(settings, args.ingest_pages, busy, run))
         await busy.wait()
     started = time.perf_counter()
-    await asyncio.gather(*(
-        client_loop(settings.web_url, token, [
-            pool[(c * args.questions + i) % len(pool)] for i in range(args.questions)
-        ], run)
-        for c in range(clients)
-    ))  # fmt: skip
+    await asyncio.gather(
+        *(
+            client_loop(
+                settings.web_url,
+                token,
+                [pool[(c * args.questions + i) % len(pool)] for i in range(args.questions)],
+                run,
+            )
+            for c in range(clients)
+        )
+    )
     run.wall_s = time.perf_counter() - started
     if load is not None:
         load.cancel()
@@ -166,9 +177,13 @@ async def bench(args: argparse.Namespace) -> None:
     pdfs = render(corpus)
     pool = [q["question"] for q in json.loads(QUESTIONS_FILE.read_text())["questions"]]
     with tempfile.TemporaryDirectory(prefix="pdfchat-bench-") as home:
-        settings = isolated_settings(Path(home), chat_concurrency=args.concurrency,
-                                     workers=args.workers, chat_workers=args.chat_workers,
-                                     log_level="WARNING")  # fmt: skip
+        settings = isolated_settings(
+            Path(home),
+            chat_concurrency=args.concurrency,
+            workers=args.workers,
+            chat_workers=args.chat_workers,
+            log_level="WARNING",
+        )
         stack = Stack(settings)
         stack.up(prepare=migrate_database)
         try:
@@ -177,10 +192,13 @@ async def bench(args: argparse.Namespace) -> None:
                 ids = await ingest(client, corpus, pdfs)
                 await until_idle(client, list(ids.values()))
             # Not measured: loads models and caches in every process, as traffic would.
-            await asyncio.gather(*(client_loop(settings.web_url, token, pool[c::10][:3], Run(0))
-                                   for c in range(10)))  # fmt: skip
-            print("| clients | answers | TTFT p50 ms | TTFT p95 ms | TTFT max ms | "
-                  "stream tokens/s (median) | tokens/s (all) | answers/s | errors |")  # fmt: skip
+            await asyncio.gather(
+                *(client_loop(settings.web_url, token, pool[c::10][:3], Run(0)) for c in range(10))
+            )
+            print(
+                "| clients | answers | TTFT p50 ms | TTFT p95 ms | TTFT max ms | "
+                "stream tokens/s (median) | tokens/s (all) | answers/s | errors |"
+            )
             print("|---|---|---|---|---|---|---|---|---|")
             for clients in args.clients:
                 run = await measured(settings, token, pool, clients, args)
@@ -198,12 +216,24 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--questions", type=int, default=3, help="per client, in sequence")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--concurrency", type=int, default=32,
-                        help="answers in flight per worker (PDFCHAT_CHAT_CONCURRENCY)")
-    parser.add_argument("--chat-workers", type=int, default=0,
-                        help="of the workers, these run only chat (PDFCHAT_CHAT_WORKERS)")
-    parser.add_argument("--ingest-pages", type=int, default=0,
-                        help="while measuring, keep ingesting PDFs of this many pages")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        help="answers in flight per worker (PDFCHAT_CHAT_CONCURRENCY)",
+    )
+    parser.add_argument(
+        "--chat-workers",
+        type=int,
+        default=0,
+        help="of the workers, these run only chat (PDFCHAT_CHAT_WORKERS)",
+    )
+    parser.add_argument(
+        "--ingest-pages",
+        type=int,
+        default=0,
+        help="while measuring, keep ingesting PDFs of this many pages",
+    )
     asyncio.run(bench(parser.parse_args()))
 
 

@@ -1,4 +1,4 @@
-"""Local embedder throughput: 1,000 chunks of ~1,000 characters through wordllama.
+"""Local embedder throughput: 1,000 segments of ~1,000 characters through wordllama.
 
     .venv/bin/python ops/bench/embed.py
 
@@ -13,25 +13,30 @@ import time
 import pdfgen
 from retrieval import LocalEmbedder
 
-CHUNKS = 1000
-CHUNK_CHARS = 1000
+SEGMENTS = 1000
+SEGMENT_CHARS = 1000
 ROUNDS = 3
 
 
-def chunks() -> list[str]:
-    paragraphs = [text for seed in range(300) for page in pdfgen.sample_document(4, seed)
-                  for kind, text in page if kind == "p"]  # fmt: skip
+def segments() -> list[str]:
+    paragraphs = [
+        text
+        for seed in range(300)
+        for page in pdfgen.sample_document(4, seed)
+        for kind, text in page
+        if kind == "p"
+    ]
     out, current = [], ""
     for paragraph in paragraphs:
         current = f"{current} {paragraph}".strip()
-        if len(current) >= CHUNK_CHARS:
-            out.append(current[:CHUNK_CHARS])
+        if len(current) >= SEGMENT_CHARS:
+            out.append(current[:SEGMENT_CHARS])
             current = ""
-    return out[:CHUNKS]
+    return out[:SEGMENTS]
 
 
 async def main() -> None:
-    texts = chunks()
+    texts = segments()
     embedder = LocalEmbedder()
     started = time.perf_counter()
     await embedder.embed_query("warm up")
@@ -40,7 +45,9 @@ async def main() -> None:
         started = time.perf_counter()
         vectors = await embedder.embed_documents(texts)
         elapsed = time.perf_counter() - started
-        print(f"{len(vectors)} chunks: {elapsed:.3f} s = {len(vectors) / elapsed:,.0f} chunks/s")
+        print(
+            f"{len(vectors)} segments: {elapsed:.3f} s = {len(vectors) / elapsed:,.0f} segments/s"
+        )
     await embedder.aclose()
 
 

@@ -51,19 +51,27 @@ async def load(pool, embedder: LocalEmbedder, texts: list[str]) -> None:
             await conn.execute(
                 "INSERT INTO documents (id, tenant_id, filename, content_type, size_bytes,"
                 " sha256, blob_key, status, created_by) VALUES ($1, $2, 'b.pdf',"
-                " 'application/pdf', 1, '', '', 'ready', 'bench')", doc_id, TENANT,
-            )  # fmt: skip
+                " 'application/pdf', 1, '', '', 'ready', 'bench')",
+                doc_id,
+                TENANT,
+            )
             batch = range(start, min(start + SEGMENTS_PER_DOCUMENT, len(texts)))
             ids = [uuid.uuid4() for _ in batch]
             await conn.copy_records_to_table(
-                "segments", columns=["id", "tenant_id", "doc_id", "seq", "page", "content"],
-                records=[(sid, TENANT, doc_id, i, 1 + i // 4, texts[j])
-                         for i, (sid, j) in enumerate(zip(ids, batch, strict=True))],
-            )  # fmt: skip
+                "segments",
+                columns=["id", "tenant_id", "doc_id", "seq", "page", "content"],
+                records=[
+                    (sid, TENANT, doc_id, i, 1 + i // 4, texts[j])
+                    for i, (sid, j) in enumerate(zip(ids, batch, strict=True))
+                ],
+            )
             await embeddings.replace_for_document(
-                conn, TENANT, doc_id, embedder.model,
+                conn,
+                TENANT,
+                doc_id,
+                embedder.model,
                 [(sid, vectors[j]) for sid, j in zip(ids, batch, strict=True)],
-            )  # fmt: skip
+            )
 
 
 async def timed(call) -> tuple[float, object]:
@@ -93,8 +101,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
 
     async def nearest(vector):
         async with pool.acquire() as conn, conn.transaction():
-            return await search.nearest(conn, TENANT, model=embedder.model,
-                                        dimension=embedder.dimension, query=vector, limit=10)
+            return await search.nearest(
+                conn,
+                TENANT,
+                model=embedder.model,
+                dimension=embedder.dimension,
+                query=vector,
+                limit=10,
+            )
 
     exact = [await timed(lambda v=v: nearest(v)) for v in vectors]
     started = time.perf_counter()
@@ -104,11 +118,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     print(f"HNSW index built in {time.perf_counter() - started:.1f} s")
     search.INDEX_MIN_ROWS = 0
     indexed = [await timed(lambda v=v: nearest(v)) for v in vectors]
-    text = [await timed(lambda q=q: search.full_text(pool, TENANT, query=q, limit=50))
-            for q in questions]  # fmt: skip
+    text = [
+        await timed(lambda q=q: search.full_text(pool, TENANT, query=q, limit=50))
+        for q in questions
+    ]
     embedders = Embedders(settings, embedder)
-    hybrid = [await timed(lambda q=q: search_segments(pool, embedders, reranker, TENANT, q,
-                                                      top_k=8)) for q in questions]  # fmt: skip
+    hybrid = [
+        await timed(lambda q=q: search_segments(pool, embedders, reranker, TENANT, q, top_k=8))
+        for q in questions
+    ]
     recall = statistics.mean(
         len({h.segment_id for h in i[1]} & {h.segment_id for h in e[1]}) / 10
         for i, e in zip(indexed, exact, strict=True)

@@ -82,20 +82,30 @@ def trace_decisions(settings: Settings) -> str:
                 if sample.name == "pdfchat_traces_total":
                     counts[sample.labels["decision"]] += int(sample.value)
     total = sum(counts.values()) or 1
-    return ", ".join(f"{d} {counts[d]} ({counts[d] / total:.0%})"
-                     for d in ("error", "slow", "sampled", "dropped"))  # fmt: skip
+    return ", ".join(
+        f"{d} {counts[d]} ({counts[d] / total:.0%})"
+        for d in ("error", "slow", "sampled", "dropped")
+    )
 
 
 async def chat(settings: Settings, questions: list[str], args: argparse.Namespace) -> int:
     """Answers ``--clients`` × ``--questions`` questions; returns how many were answered."""
     token = mint(settings, tenant="bench", user="bench", roles=["editor"])
     run = Run(args.clients)
-    await asyncio.gather(*(
-        client_loop(settings.web_url, token, [
-            questions[(c * args.questions + i) % len(questions)] for i in range(args.questions)
-        ], run)
-        for c in range(args.clients)
-    ))  # fmt: skip
+    await asyncio.gather(
+        *(
+            client_loop(
+                settings.web_url,
+                token,
+                [
+                    questions[(c * args.questions + i) % len(questions)]
+                    for i in range(args.questions)
+                ],
+                run,
+            )
+            for c in range(args.clients)
+        )
+    )
     if run.errors:
         raise SystemExit(f"answers failed: {sorted(set(run.errors))}")
     return len(run.ttft_s)
@@ -148,8 +158,9 @@ def bench(args: argparse.Namespace, home: Path) -> list[Row]:
             restart_apps(stack, settings)
             meter = CpuMeter([stack.pid("web"), stack.pid("worker-1"), collector.pid()])
             meter.settle()
-            files = [pdfgen.sample_pdf(args.pages, seed=1000 * round_ + i)
-                     for i in range(args.docs)]  # fmt: skip
+            files = [
+                pdfgen.sample_pdf(args.pages, seed=1000 * round_ + i) for i in range(args.docs)
+            ]
             cpu, started = meter.seconds(), time.perf_counter()
             pages, seconds = asyncio.run(end_to_end(files, settings, f"bench-ingest-{round_}"))
             meter.settle()  # what follows ready (topic maps) is part of ingesting too
@@ -157,13 +168,20 @@ def bench(args: argparse.Namespace, home: Path) -> list[Row]:
             cpu, started = meter.seconds(), time.perf_counter()
             answers = asyncio.run(chat(settings, questions, args))
             chat_s, chat_cpu = time.perf_counter() - started, meter.seconds() - cpu
-            row = Row(label, pages / seconds, answers / chat_s,
-                      ingest_cpu / pages * 1000, chat_cpu / answers * 1000)  # fmt: skip
+            row = Row(
+                label,
+                pages / seconds,
+                answers / chat_s,
+                ingest_cpu / pages * 1000,
+                chat_cpu / answers * 1000,
+            )
             rows.append(row)
             decided = trace_decisions(settings) if label == "on" else ""
-            print(f"| {label} | {row.pages_per_s:.0f} | {row.answers_per_s:.1f} | "
-                  f"{row.cpu_ms_per_page:.1f} | {row.cpu_ms_per_answer:.0f} | {decided} |",
-                  flush=True)  # fmt: skip
+            print(
+                f"| {label} | {row.pages_per_s:.0f} | {row.answers_per_s:.1f} | "
+                f"{row.cpu_ms_per_page:.1f} | {row.cpu_ms_per_answer:.0f} | {decided} |",
+                flush=True,
+            )
     finally:
         collector.stop()
         stack.down()

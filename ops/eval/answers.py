@@ -47,8 +47,10 @@ class Outcome:
 
     @property
     def cites_an_answer_page(self) -> bool:
-        return any(doc == self.question.document and page in self.question.pages
-                   for doc, page in self.cited)  # fmt: skip
+        return any(
+            doc == self.question.document and page in self.question.pages
+            for doc, page in self.cited
+        )
 
     @property
     def quotes_the_evidence(self) -> bool:
@@ -64,14 +66,17 @@ class Report:
 
     def table(self) -> str:
         ttft = sorted(o.ttft_s for o in self.outcomes)
-        return "\n".join([
-            "| questions | answered | cites an answer page | quotes the evidence | TTFT p50 ms |",
-            "|---|---|---|---|---|",
-            f"| {len(self.outcomes)} | {self.share(lambda o: o.answered):.2f} | "
-            f"{self.share(lambda o: o.cites_an_answer_page):.2f} | "
-            f"{self.share(lambda o: o.quotes_the_evidence):.2f} | "
-            f"{ttft[len(ttft) // 2] * 1000:.0f} |",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                "| questions | answered | cites an answer page | quotes the evidence "
+                "| TTFT p50 ms |",
+                "|---|---|---|---|---|",
+                f"| {len(self.outcomes)} | {self.share(lambda o: o.answered):.2f} | "
+                f"{self.share(lambda o: o.cites_an_answer_page):.2f} | "
+                f"{self.share(lambda o: o.quotes_the_evidence):.2f} | "
+                f"{ttft[len(ttft) // 2] * 1000:.0f} |",
+            ]
+        )
 
 
 def _norm(text: str) -> str:
@@ -112,8 +117,9 @@ def main() -> None:
     corpus = load_corpus()
     pdfs = render(corpus)
     questions = load_questions(pdfs)
-    settings = isolated_settings(Path(tempfile.mkdtemp(prefix="pdfchat-eval-")),
-                                 log_level="WARNING")  # fmt: skip
+    settings = isolated_settings(
+        Path(tempfile.mkdtemp(prefix="pdfchat-eval-")), log_level="WARNING"
+    )
     stack = Stack(settings)
     try:
         stack.up(prepare=migrate_database)
@@ -123,8 +129,10 @@ def main() -> None:
         stack.down()
     print(report.table())
     for outcome in [o for o in report.outcomes if not o.cites_an_answer_page][: args.misses]:
-        print(f"- [{outcome.question.id}] {outcome.question.question}\n  → "
-              f"{outcome.answer[:160]!r} cited {outcome.cited[:3]}")  # fmt: skip
+        print(
+            f"- [{outcome.question.id}] {outcome.question.question}\n  → "
+            f"{outcome.answer[:160]!r} cited {outcome.cited[:3]}"
+        )
 
 
 if __name__ == "__main__":

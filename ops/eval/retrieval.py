@@ -73,8 +73,10 @@ class Document:
         data = pdfgen.text_pdf(self.pages, title=self.title, page_numbers=True)
         with pymupdf.open(stream=data, filetype="pdf") as doc:
             if doc.page_count != len(self.pages):
-                raise ValueError(f"{self.id}: a page overflowed ({doc.page_count} PDF pages for "
-                                 f"{len(self.pages)} corpus pages); shorten it")  # fmt: skip
+                raise ValueError(
+                    f"{self.id}: a page overflowed ({doc.page_count} PDF pages for "
+                    f"{len(self.pages)} corpus pages); shorten it"
+                )
         return data
 
 
@@ -147,12 +149,17 @@ def load_questions(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> li
     if len(set(ids)) != len(ids):
         raise ValueError("question ids are not unique")
     derived = derive_pages(raw, pdfs)
-    drift = [f"{q['id']}: recorded {q.get('pages')}, rendered {list(derived[q['id']])}"
-             for q in raw if tuple(q.get("pages", ())) != derived[q["id"]]]  # fmt: skip
+    drift = [
+        f"{q['id']}: recorded {q.get('pages')}, rendered {list(derived[q['id']])}"
+        for q in raw
+        if tuple(q.get("pages", ())) != derived[q["id"]]
+    ]
     if drift:
         raise ValueError("answer pages drifted from the layout:\n" + "\n".join(drift))
-    return [Question(q["id"], q["document"], q["question"], tuple(q["evidence"]),
-                     derived[q["id"]]) for q in raw]  # fmt: skip
+    return [
+        Question(q["id"], q["document"], q["question"], tuple(q["evidence"]), derived[q["id"]])
+        for q in raw
+    ]
 
 
 def write_pages(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> int:
@@ -231,13 +238,18 @@ class Report:
         for result in self.modes.values():
             out.append(f"{result.mode}: {len(result.misses)} misses at {max(self.ks)}")
             for miss in result.misses[:limit]:
-                out.append(f"  - [{miss['id']}] {miss['question']} (wanted {miss['document']} "
-                           f"p.{miss['pages']}; got {miss['got']})")  # fmt: skip
+                out.append(
+                    f"  - [{miss['id']}] {miss['question']} (wanted {miss['document']} "
+                    f"p.{miss['pages']}; got {miss['got']})"
+                )
         return "\n".join(out)
 
     def to_json(self) -> dict[str, Any]:
-        return {"questions": self.questions, "ks": list(self.ks),
-                "modes": {m: asdict(r) for m, r in self.modes.items()}}  # fmt: skip
+        return {
+            "questions": self.questions,
+            "ks": list(self.ks),
+            "modes": {m: asdict(r) for m, r in self.modes.items()},
+        }
 
 
 async def search(
@@ -285,14 +297,22 @@ async def evaluate(
     report = Report(len(questions), ks, {})
     for i, mode in enumerate(modes):
         result = ModeResult(mode, {}, 0.0)
-        for q, results in zip(questions, answers[i * len(questions):(i + 1) * len(questions)],
-                              strict=True):  # fmt: skip
+        for q, results in zip(
+            questions, answers[i * len(questions) : (i + 1) * len(questions)], strict=True
+        ):
             rank = first_hit(results, document_ids[q.document], q.pages)
             result.ranks[q.id] = rank
             if rank is None:
                 got = [f"{names.get(r['document_id'], '?')} p.{r['page']}" for r in results[:3]]
-                result.misses.append({"id": q.id, "question": q.question, "document": q.document,
-                                      "pages": list(q.pages), "got": got})  # fmt: skip
+                result.misses.append(
+                    {
+                        "id": q.id,
+                        "question": q.question,
+                        "document": q.document,
+                        "pages": list(q.pages),
+                        "got": got,
+                    }
+                )
         n = len(questions)
         ranks = list(result.ranks.values())
         result.hits = {k: sum(1 for r in ranks if r is not None and r <= k) / n for k in ks}
@@ -352,10 +372,12 @@ def main() -> None:
         stack.down()
 
     pages = sum(len(d.pages) for d in corpus.values())
-    print(f"{len(questions)} questions over {len(corpus)} documents, {pages} pages; "
-          f"embedding provider {settings.embedding_provider}, re-ranker "
-          f"{settings.rerank_provider}; ingest {ingest_s:.1f} s, "
-          f"total {time.perf_counter() - started:.0f} s\n")  # fmt: skip
+    print(
+        f"{len(questions)} questions over {len(corpus)} documents, {pages} pages; "
+        f"embedding provider {settings.embedding_provider}, re-ranker "
+        f"{settings.rerank_provider}; ingest {ingest_s:.1f} s, "
+        f"total {time.perf_counter() - started:.0f} s\n"
+    )
     print(report.table())
     print()
     print(report.misses_text(args.misses))

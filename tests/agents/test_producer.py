@@ -22,8 +22,11 @@ async def test_a_new_topic_leaves_every_known_topic_in_the_metadata(settings, st
         cluster = producer._ensure_producer().client.cluster
         # Known from the metadata of all topics, as a worker knows its topics at start.
         await producer._ensure_producer().client.force_metadata_update()
-        await (await producer.send(topics.ANSWERS, key=b"k", value=b"v", partition=None,
-                                   timestamp=None, headers=None))  # fmt: skip
+        await (
+            await producer.send(
+                topics.ANSWERS, key=b"k", value=b"v", partition=None, timestamp=None, headers=None
+            )
+        )
         assert cluster.partitions_for_topic(topics.ANSWERS)
 
         changelog = f"test-changelog-{uuid.uuid4().hex[:8]}"  # as a table's, made later
@@ -33,8 +36,11 @@ async def test_a_new_topic_leaves_every_known_topic_in_the_metadata(settings, st
             await admin.create_topics([NewTopic(changelog, 2, 1)])
         finally:
             await admin.close()
-        await (await producer.send(changelog, key=b"k", value=b"v", partition=None,
-                                   timestamp=None, headers=None))  # fmt: skip
+        await (
+            await producer.send(
+                changelog, key=b"k", value=b"v", partition=None, timestamp=None, headers=None
+            )
+        )
 
         # Before the fix the metadata now named the changelog alone, and a batch still
         # waiting for the answers topic would have waited for its leader forever.

@@ -46,8 +46,11 @@ def _fast_outage_retries(monkeypatch):
 
 
 async def test_an_outage_holds_the_event_until_it_passes():
-    outages = (ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
-               asyncpg.CannotConnectNowError("starting up"), KafkaConnectionError())  # fmt: skip
+    outages = (
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+        asyncpg.CannotConnectNowError("starting up"),
+        KafkaConnectionError(),
+    )
     handle = Flaky(*outages)
     waits, ok = _count(DEPENDENCY_WAITS, "t-outage"), _count(AGENT_EVENTS, "t-outage", "ok")
     await runner.process("t-outage", Event("d1"), handle)

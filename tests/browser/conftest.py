@@ -31,8 +31,10 @@ def _running_stack(stack: Stack) -> Stack:
 def _chromium() -> str:
     found = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
     if not found:
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make install` (it installs Debian's"
-                    " chromium package) or `apt-get install chromium`")  # fmt: skip
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: run `make install` (it installs Debian's"
+            " chromium package) or `apt-get install chromium`"
+        )
     return str(found)
 
 

@@ -169,8 +169,9 @@ async def _saved_answer(page: Page, settings: Settings) -> str:
     conversation = await session_value(page, "pdfchat.conversation")
     token = await session_value(page, "pdfchat.token")
     async with httpx.AsyncClient(base_url=settings.web_url) as http:
-        response = await http.get(f"/v1/conversations/{conversation}",
-                                  headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        response = await http.get(
+            f"/v1/conversations/{conversation}", headers={"Authorization": f"Bearer {token}"}
+        )
     response.raise_for_status()
     return [m for m in response.json()["messages"] if m["role"] == "assistant"][-1]["content"]
 

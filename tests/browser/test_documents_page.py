@@ -17,9 +17,11 @@ async def test_a_bad_token_is_refused_in_words(page: Page):
     await page.get_by_label("Access token").fill("eyJhbGciOiJFUzI1NiJ9.e30.c2lnbmF0dXJl")
     await page.get_by_role("button", name="Use this token").click()
     alert = page.locator("#signin-error")
-    await expect(alert).to_have_text("This token was not accepted: it may have expired, be meant"
-                                     " for another server, or be incomplete. Please check it, or"
-                                     " get a new one.")  # fmt: skip
+    await expect(alert).to_have_text(
+        "This token was not accepted: it may have expired, be meant"
+        " for another server, or be incomplete. Please check it, or"
+        " get a new one."
+    )
     await expect(page.locator("#workspace")).to_be_hidden()
 
 
@@ -30,9 +32,15 @@ async def test_upload_with_the_file_picker_shows_progress_then_live_status(
     # Slow the network down so the upload takes a few seconds and its progress can be seen.
     cdp = await page.context.new_cdp_session(page)
     await cdp.send("Network.enable")
-    await cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 90_000,
-    })  # fmt: skip
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": 90_000,
+        },
+    )
     await page.evaluate("""() => {
         window.__notes = [];
         new MutationObserver(() => document.querySelectorAll("#uploads .upload-note")
@@ -49,12 +57,21 @@ async def test_upload_with_the_file_picker_shows_progress_then_live_status(
 
     await expect(page.locator("#uploads .upload-note")).to_have_text("Uploaded")
     notes = await page.evaluate("window.__notes")
-    partial = [n for n in notes if n.startswith("Uploading… ") and n not in
-               ("Uploading… 0%", "Uploading… 100%")]  # fmt: skip
+    partial = [
+        n
+        for n in notes
+        if n.startswith("Uploading… ") and n not in ("Uploading… 0%", "Uploading… 100%")
+    ]
     assert partial, notes
-    await cdp.send("Network.emulateNetworkConditions", {
-        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
-    })  # fmt: skip
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": -1,
+        },
+    )
 
     item = page.locator("#documents li.document")
     await expect(item).to_have_count(1)
@@ -80,9 +97,7 @@ async def test_a_failed_document_says_why_and_can_be_deleted(page: Page, sign_in
 
 async def test_topic_map_and_reading_guide_link_to_pages(page: Page, sign_in, api, tenant):
     client = api(tenant)
-    document_id = (await client.upload(pdfgen.sample_pdf(6, seed=63), "notes.pdf"))[
-        "document_id"
-    ]
+    document_id = (await client.upload(pdfgen.sample_pdf(6, seed=63), "notes.pdf"))["document_id"]
     await sign_in(page)
     item = page.locator(f'#documents li[data-id="{document_id}"]')
     await expect(item.locator(".status")).to_have_text("Ready")
@@ -104,10 +119,11 @@ async def test_a_phone_sized_screen_has_no_sideways_scrolling(phone: Page, sign_
     assert await no_horizontal_scroll(phone)
 
     client = api(tenant)
-    document_id = (await client.upload(pdfgen.sample_pdf(2, seed=64),
-                                       "a-rather-long-file-name-for-a-small-screen.pdf"))[
-        "document_id"
-    ]  # fmt: skip
+    document_id = (
+        await client.upload(
+            pdfgen.sample_pdf(2, seed=64), "a-rather-long-file-name-for-a-small-screen.pdf"
+        )
+    )["document_id"]
     await sign_in(phone)
     item = phone.locator(f'#documents li[data-id="{document_id}"]')
     await expect(item.locator(".status")).to_have_text("Ready")

@@ -18,6 +18,8 @@ def test_quotes_of_one_source_share_its_line_and_number() -> None:
 
 
 def test_without_markers_sources_are_numbered_by_place() -> None:
-    citations = [{"document_id": "d1", "page": 1, "quote": "A."},
-                 {"document_id": "d1", "page": 2, "quote": "B."}]  # fmt: skip
+    citations = [
+        {"document_id": "d1", "page": 1, "quote": "A."},
+        {"document_id": "d1", "page": 2, "quote": "B."},
+    ]
     assert list(group_by_source(citations)) == [(1, "d1", 1), (2, "d1", 2)]

@@ -37,10 +37,18 @@ from config import Settings
 from tests.waiting import wait_until
 
 ALERTS = {
-    "ConsumerLagHigh", "TaskAgeOverDeadline", "DeadLettersGrowing", "FailureRateHigh",
-    "TimeToFirstTokenSlow", "CircuitOpen", "TenantNearBudget", "WorkerDown", "WebDown",
-    "SupervisorDown", "SupervisorRestarting",
-}  # fmt: skip
+    "ConsumerLagHigh",
+    "TaskAgeOverDeadline",
+    "DeadLettersGrowing",
+    "FailureRateHigh",
+    "TimeToFirstTokenSlow",
+    "CircuitOpen",
+    "TenantNearBudget",
+    "WorkerDown",
+    "WebDown",
+    "SupervisorDown",
+    "SupervisorRestarting",
+}
 SLOW_MS = 1000
 
 
@@ -104,9 +112,12 @@ def obs(
     # trace one second after its first span, keep no normal trace (so a kept one proves a rule).
     settings = isolated_settings(
         tmp_path_factory.mktemp("observability"),
-        scrape_interval_s=1, alert_for_s=1, trace_sample_percent=0, trace_slow_ms=SLOW_MS,
+        scrape_interval_s=1,
+        alert_for_s=1,
+        trace_sample_percent=0,
+        trace_slow_ms=SLOW_MS,
         workers=2,
-    )  # fmt: skip
+    )
     found = Observability(
         settings,
         Collector(settings, decision_wait_s=1),
@@ -165,8 +176,10 @@ async def test_prometheus_scrapes_every_job_from_the_targets_files(obs: Observab
 
     async def all_scraped() -> bool:
         targets = (await get_json(f"{obs.prometheus.url}/api/v1/targets"))["data"]
-        seen = {(t["labels"]["job"], t["labels"]["instance"]): t["health"]
-                for t in targets["activeTargets"]}  # fmt: skip
+        seen = {
+            (t["labels"]["job"], t["labels"]["instance"]): t["health"]
+            for t in targets["activeTargets"]
+        }
         return set(seen) == expected and "unknown" not in seen.values()
 
     await wait_until(all_scraped, within_s=30)
@@ -180,9 +193,13 @@ async def test_a_worker_down_is_alerted_through_alertmanager_to_the_webhook(
 ) -> None:
     # Nothing listens on the workers' ports in this home: each is a worker down.
     port = obs.settings.worker_web_port_base
-    wanted = {"alertname": "WorkerDown", "service": "worker-1",
-              "instance": f"127.0.0.1:{port}", "job": "pdfchat-workers",
-              "severity": "critical"}  # fmt: skip
+    wanted = {
+        "alertname": "WorkerDown",
+        "service": "worker-1",
+        "instance": f"127.0.0.1:{port}",
+        "job": "pdfchat-workers",
+        "severity": "critical",
+    }
 
     async def in_alertmanager() -> bool:
         alerts = await get_json(f"{obs.alertmanager.url}/api/v2/alerts")
@@ -191,8 +208,12 @@ async def test_a_worker_down_is_alerted_through_alertmanager_to_the_webhook(
     await wait_until(in_alertmanager, within_s=60)
 
     def posted() -> list[dict[str, Any]]:
-        return [alert for message in obs.webhook.received for alert in message["alerts"]
-                if alert["labels"] == wanted and alert["status"] == "firing"]  # fmt: skip
+        return [
+            alert
+            for message in obs.webhook.received
+            for alert in message["alerts"]
+            if alert["labels"] == wanted and alert["status"] == "firing"
+        ]
 
     await wait_until(lambda: bool(posted()), within_s=60)  # after Alertmanager's group_wait
     annotations = posted()[0]["annotations"]
@@ -284,8 +305,11 @@ def listeners(port: int) -> list[str]:
 
 
 def port_of(kind: type[Daemon], port: int) -> dict[str, int]:
-    setting = {Prometheus: "prometheus_port", Alertmanager: "alertmanager_port",
-               Collector: "collector_otlp_port"}[kind]  # fmt: skip
+    setting = {
+        Prometheus: "prometheus_port",
+        Alertmanager: "alertmanager_port",
+        Collector: "collector_otlp_port",
+    }[kind]
     return {setting: port, "collector_query_port": free_port()}
 
 
@@ -313,13 +337,18 @@ def config_loads(obs: Observability) -> int:
 
 async def lag_rule_query(obs: Observability) -> str:
     rules = await get_json(f"{obs.prometheus.url}/api/v1/rules")
-    [lag] = [rule for group in rules["data"]["groups"] for rule in group["rules"]
-             if rule["name"] == "ConsumerLagHigh"]  # fmt: skip
+    [lag] = [
+        rule
+        for group in rules["data"]["groups"]
+        for rule in group["rules"]
+        if rule["name"] == "ConsumerLagHigh"
+    ]
     return lag["query"]
 
 
-def export_trace(obs: Observability, name: str, *, error: bool = False,
-                 duration_ms: int = 5) -> str:  # fmt: skip
+def export_trace(
+    obs: Observability, name: str, *, error: bool = False, duration_ms: int = 5
+) -> str:
     """One span as a trace of its own, exported with the OpenTelemetry SDK over OTLP/HTTP (as
     core/tracing.py does); returns its trace id."""
     provider = TracerProvider(resource=Resource.create({"service.name": "observability-test"}))

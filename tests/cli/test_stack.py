@@ -144,8 +144,9 @@ async def test_kafka_round_trip_on_a_declared_topic(infra, cli_settings):
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=topic,
-                                auto_offset_reset="earliest")  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=topic, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         message = await consumer.getone()

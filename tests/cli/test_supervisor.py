@@ -30,8 +30,9 @@ LOOKS_S = 6 * POLL_S
 
 def _app(name: str, code: str) -> AppSpec:
     port = free_port()
-    return AppSpec(name, [sys.executable, "-c", code, str(port)], port,
-                   f"http://127.0.0.1:{port}/healthz")  # fmt: skip
+    return AppSpec(
+        name, [sys.executable, "-c", code, str(port)], port, f"http://127.0.0.1:{port}/healthz"
+    )
 
 
 @pytest.fixture
@@ -98,8 +99,11 @@ async def test_a_crash_loop_is_restarted_with_growing_pauses(supervised, setting
 def _restart_times(settings: Settings, service: str) -> list[datetime]:
     lines = (settings.log_dir / "supervisor.log").read_text().splitlines()
     records = [json.loads(line) for line in lines if line.startswith("{")]
-    return [datetime.fromisoformat(r["ts"].replace(",", ".")) for r in records
-            if r.get("target") == service and r["message"].startswith("restarting")]  # fmt: skip
+    return [
+        datetime.fromisoformat(r["ts"].replace(",", "."))
+        for r in records
+        if r.get("target") == service and r["message"].startswith("restarting")
+    ]
 
 
 async def test_status_lists_the_supervisor(supervised):

@@ -43,3 +43,13 @@ def test_every_worker_cannot_be_a_chat_worker(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PDFCHAT_CHAT_WORKERS", "2")
     with pytest.raises(ValueError, match="leaves none of the PDFCHAT_WORKERS=2 to ingest"):
         get_settings()
+
+
+def test_segment_size_is_read_under_its_old_name_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDFCHAT_CHUNK_CHARS", "800")
+    assert get_settings().segment_chars == 800
+    monkeypatch.setenv("PDFCHAT_SEGMENT_CHARS", "900")  # the new name wins
+    assert get_settings().segment_chars == 900
+    monkeypatch.setenv("PDFCHAT_SEGMENT_CHARS", "10")
+    with pytest.raises(ValueError, match="greater than or equal to 200"):
+        get_settings()

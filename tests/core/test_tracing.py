@@ -37,8 +37,9 @@ def _aiokafka_form(headers: dict[str, str]) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in headers.items()]
 
 
-@pytest.mark.parametrize("form", [_faust_form, _aiokafka_form, dict], ids=["faust", "aiokafka",
-                                                                           "outbox"])  # fmt: skip
+@pytest.mark.parametrize(
+    "form", [_faust_form, _aiokafka_form, dict], ids=["faust", "aiokafka", "outbox"]
+)
 def test_context_and_request_id_survive_the_headers(spans, form) -> None:
     token = request_id.set("req-42")
     try:
@@ -105,8 +106,9 @@ async def test_enqueued_messages_carry_the_committing_request(pg, spans) -> None
             await tx.start()
             try:
                 with tracing.tracer.start_as_current_span("upload") as span:
-                    await outbox.enqueue(conn, [outbox.OutboxMessage.of("t.a", _Record(key)),
-                                                explicit])  # fmt: skip
+                    await outbox.enqueue(
+                        conn, [outbox.OutboxMessage.of("t.a", _Record(key)), explicit]
+                    )
                 rows = [m for m in await outbox.pending(conn) if m.key == key]
             finally:
                 await tx.rollback()
@@ -118,8 +120,10 @@ async def test_enqueued_messages_carry_the_committing_request(pg, spans) -> None
     for row in rows:
         assert trace_id in row.headers["traceparent"]
         # What the relay does with the row: the same trace goes on from its headers.
-        assert trace.get_current_span(tracing.extract(row.headers)).get_span_context().trace_id \
+        assert (
+            trace.get_current_span(tracing.extract(row.headers)).get_span_context().trace_id
             == span.get_span_context().trace_id
+        )
     assert rows[0].headers["x-request-id"] == "req-outbox"
     assert rows[1].headers["x-request-id"] == "explicit"  # the caller's headers win
 
@@ -156,7 +160,9 @@ def test_json_log_lines_name_their_trace(spans, json_log) -> None:
     assert inside["trace_id"] == f"{context.trace_id:032x}"
     assert inside["span_id"] == f"{context.span_id:016x}"
     assert (inside["service"], inside["request_id"], inside["message"]) == (
-        "test-service", "req-log", "inside"
+        "test-service",
+        "req-log",
+        "inside",
     )
     assert outside["trace_id"] is None and outside["span_id"] is None
 
@@ -166,8 +172,14 @@ def test_json_log_lines_name_their_trace(spans, json_log) -> None:
 
 
 def _run(script: str, **env: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **env})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -215,9 +227,11 @@ class _Collector(ThreadingHTTPServer):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = ExportTraceServiceRequest.FromString(body)
                 for resource_spans in request.resource_spans:
-                    service = next(a.value.string_value for a in
-                                   resource_spans.resource.attributes
-                                   if a.key == "service.name")  # fmt: skip
+                    service = next(
+                        a.value.string_value
+                        for a in resource_spans.resource.attributes
+                        if a.key == "service.name"
+                    )
                     for scope_spans in resource_spans.scope_spans:
                         collector.spans += [(service, s) for s in scope_spans.spans]
                 self.send_response(200)
@@ -236,8 +250,11 @@ def test_setup_exports_spans_and_traces_queries_only_inside_something(postgres_s
     thread = threading.Thread(target=collector.serve_forever, daemon=True)
     thread.start()
     try:
-        result = _run(EXPORTING, ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
-                      DSN=postgres_settings.dsn)  # fmt: skip
+        result = _run(
+            EXPORTING,
+            ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
+            DSN=postgres_settings.dsn,
+        )
     finally:
         collector.shutdown()
         collector.server_close()

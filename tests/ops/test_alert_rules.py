@@ -33,8 +33,13 @@ RULE_TESTS = OPS_DIR / "rules" / "pdfchat.tests.yml"
 GRAFANA_DIR = OPS_DIR / "grafana"
 DASHBOARDS = ("lag", "ingestion", "chat", "cost")
 # What the promtool unit tests were written for: the defaults of these settings.
-THRESHOLDS = ("alert_lag_messages", "alert_for_s", "document_deadline_s",
-              "chat_interactive_ttft_ms", "scrape_interval_s")  # fmt: skip
+THRESHOLDS = (
+    "alert_lag_messages",
+    "alert_for_s",
+    "document_deadline_s",
+    "chat_interactive_ttft_ms",
+    "scrape_interval_s",
+)
 RUNBOOK = REPO_ROOT / "docs" / "runbook.md"
 
 
@@ -44,13 +49,22 @@ def _anchor(heading: str) -> str:
 
 
 # Sections of docs/runbook.md an alert may link to: its second-level headings.
-RUNBOOK_ANCHORS = {_anchor(line[3:]) for line in RUNBOOK.read_text().splitlines()
-                   if line.startswith("## ")}  # fmt: skip
+RUNBOOK_ANCHORS = {
+    _anchor(line[3:]) for line in RUNBOOK.read_text().splitlines() if line.startswith("## ")
+}
 ALERTS = {
-    "ConsumerLagHigh", "TaskAgeOverDeadline", "DeadLettersGrowing", "FailureRateHigh",
-    "TimeToFirstTokenSlow", "CircuitOpen", "TenantNearBudget", "WorkerDown", "WebDown",
-    "SupervisorDown", "SupervisorRestarting",
-}  # fmt: skip
+    "ConsumerLagHigh",
+    "TaskAgeOverDeadline",
+    "DeadLettersGrowing",
+    "FailureRateHigh",
+    "TimeToFirstTokenSlow",
+    "CircuitOpen",
+    "TenantNearBudget",
+    "WorkerDown",
+    "WebDown",
+    "SupervisorDown",
+    "SupervisorRestarting",
+}
 # Metrics dashboards may use besides core/metrics.py: Prometheus' own and prometheus_client's.
 STANDARD_METRICS = {"up", "ALERTS", "process_resident_memory_bytes"}
 
@@ -66,8 +80,7 @@ def run(*command: str | Path, cwd: Path | None = None) -> subprocess.CompletedPr
         f"{command[0]} is missing: apt-get install prometheus prometheus-alertmanager "
         "(`make test` does)"
     )
-    return subprocess.run([str(part) for part in command], capture_output=True, text=True,
-                          cwd=cwd)  # fmt: skip
+    return subprocess.run([str(part) for part in command], capture_output=True, text=True, cwd=cwd)
 
 
 def rules_with_tests(settings: Settings, directory: Path) -> Path:
@@ -162,9 +175,10 @@ def test_targets_name_every_worker(tmp_path: Path) -> None:
     targets = tmp_path / "observability" / "targets"
     workers = json.loads((targets / "workers.json").read_text())
     assert [(t["targets"], t["labels"]["service"]) for t in workers] == [
-        (["127.0.0.1:7000"], "worker-1"), (["127.0.0.1:7001"], "worker-2"),
+        (["127.0.0.1:7000"], "worker-1"),
+        (["127.0.0.1:7001"], "worker-2"),
         (["127.0.0.1:7002"], "worker-3"),
-    ]  # fmt: skip
+    ]
     web = json.loads((targets / "web.json").read_text())
     assert web == [{"targets": [f"127.0.0.1:{settings.web_port}"], "labels": {"service": "web"}}]
     supervisor = json.loads((targets / "supervisor.json").read_text())
@@ -186,8 +200,13 @@ def test_alertmanager_config_passes_amtool(tmp_path: Path, webhook_url: str | No
 
 
 def test_duration_is_what_prometheus_parses() -> None:
-    assert [duration(s) for s in (120, 15, 1.5, 3600, 0.25)] == ["2m", "15s", "1500ms", "1h",
-                                                                  "250ms"]  # fmt: skip
+    assert [duration(s) for s in (120, 15, 1.5, 3600, 0.25)] == [
+        "2m",
+        "15s",
+        "1500ms",
+        "1h",
+        "250ms",
+    ]
 
 
 # --- dashboards -------------------------------------------------------------------------------
@@ -208,8 +227,10 @@ def test_grafana_dashboard_is_importable(name: str) -> None:
     assert 36 <= board["schemaVersion"] <= 41
     [variable] = board["templating"]["list"]
     assert (variable["name"], variable["type"], variable["query"]) == (
-        "DS_PROMETHEUS", "datasource", "prometheus",
-    )  # fmt: skip
+        "DS_PROMETHEUS",
+        "datasource",
+        "prometheus",
+    )
     ids = [panel["id"] for panel in board["panels"]]
     assert len(ids) == len(set(ids)) and ids
     for panel in board["panels"]:
@@ -260,16 +281,31 @@ def load_generator() -> ModuleType:
 
 
 def test_metric_names_finds_metrics_not_labels_or_functions() -> None:
-    expr = ('histogram_quantile(0.95, sum by (le, mode) (rate(pdfchat_search_duration_seconds_'
-            'bucket{job="pdfchat-web", mode=~"vector|text"}[5m]))) / on (mode) group_left '
-            'max by (mode) (up offset 5m) > bool 2')  # fmt: skip
+    expr = (
+        "histogram_quantile(0.95, sum by (le, mode) (rate(pdfchat_search_duration_seconds_"
+        'bucket{job="pdfchat-web", mode=~"vector|text"}[5m]))) / on (mode) group_left '
+        "max by (mode) (up offset 5m) > bool 2"
+    )
     assert metric_names(expr) == {"pdfchat_search_duration_seconds_bucket", "up"}
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
-            "unless", "bool", "offset", "inf", "nan"}  # fmt: skip
+KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+}
 
 
 def metric_names(expr: str) -> set[str]:

@@ -1,4 +1,4 @@
-"""parse_pdf on real PDFs built by pdfgen: rejections, headings, pages, chunks."""
+"""parse_pdf on real PDFs built by pdfgen: rejections, headings, pages, segments."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def rejection(data: bytes, **options) -> DocumentRejected:
 
 
 def flat(text: str) -> str:
-    """Text as a chunk holds it: paragraphs joined (hyphens mended), white space single."""
+    """Text as a segment holds it: paragraphs joined (hyphens mended), white space single."""
     return " ".join(join_lines(p) for p in text.split("\n\n") if p.strip())
 
 
@@ -142,7 +142,7 @@ def test_owner_password_only_parses():
     with pymupdf.open(stream=data) as doc:
         assert doc.metadata["encryption"]  # really encrypted, yet opens without a password
     parsed = parse(data)
-    assert parsed.page_count == 2 and parsed.chunks
+    assert parsed.page_count == 2 and parsed.segments
     assert "deliveries" in parsed.pages[0].text
 
 
@@ -163,7 +163,7 @@ def test_almost_no_text_needs_ocr_but_a_short_real_text_does_not():
     stamps = pdfgen.text_pdf([[("small", f"Scan {n}")] for n in range(1, 5)])
     assert rejection(stamps).code == "needs_ocr"
     note = pdfgen.text_pdf([[("p", "Please call the office before Friday.")]])
-    assert parse(note).chunks[0].text == "Please call the office before Friday."
+    assert parse(note).segments[0].text == "Please call the office before Friday."
 
 
 def test_rejections_leave_no_mupdf_warnings_behind():
@@ -235,7 +235,7 @@ def test_uniform_text_has_no_headings():
     data = pdfgen.text_pdf([[("p", "Short line"), ("p", "Another line of text here " * 20)]])
     parsed = parse(data)
     assert parsed.pages[0].headings == [] and parsed.title is None
-    assert {c.heading for c in parsed.chunks} == {None}
+    assert {c.heading for c in parsed.segments} == {None}
 
 
 def test_running_headers_are_neither_text_nor_headings():
@@ -251,7 +251,7 @@ def test_a_big_line_on_every_page_is_not_a_heading():
     ]
     parsed = parse(pdfgen.text_pdf(pages))
     assert [p.headings for p in parsed.pages] == [[f"Part {n}"] for n in range(1, 6)]
-    assert "Acme Corporation" in parsed.chunks[0].text  # still text, just not a heading
+    assert "Acme Corporation" in parsed.segments[0].text  # still text, just not a heading
 
 
 def test_a_heading_split_at_a_wide_gap_and_rotated_margin_text():
@@ -300,7 +300,7 @@ def test_title_from_metadata_else_first_heading():
     assert parse(pdfgen.text_pdf(content, title="report.docx")).title == "Field Guide"
 
 
-# --- chunks -------------------------------------------------------------------------------
+# --- segments -------------------------------------------------------------------------------
 
 
 def test_a_sentence_unique_to_a_page_is_cited_with_that_page():
@@ -308,51 +308,53 @@ def test_a_sentence_unique_to_a_page_is_cited_with_that_page():
     parsed = parse(pdfgen.sample_pdf(5, seed=11))
     for page in range(1, 6):
         sentence = fact(page, content)
-        holders = [c.page for c in parsed.chunks if sentence in c.text]
+        holders = [c.page for c in parsed.segments if sentence in c.text]
         assert holders == [page]
 
 
-def test_chunks_never_cross_pages_and_cover_each_page_in_order():
-    parsed = parse(pdfgen.sample_pdf(8, seed=4), chunk_chars=400)
+def test_segments_never_cross_pages_and_cover_each_page_in_order():
+    parsed = parse(pdfgen.sample_pdf(8, seed=4), segment_chars=400)
     for page in parsed.pages:
-        chunks = [c for c in parsed.chunks if c.page == page.number]
-        assert chunks, page.number
+        segments = [c for c in parsed.segments if c.page == page.number]
+        assert segments, page.number
         # Contiguous pieces of this page, in order, together all of it: nothing crosses over.
-        assert " ".join(flat(c.text) for c in chunks) == flat(page.text)
-    assert [c.seq for c in parsed.chunks] == list(range(len(parsed.chunks)))
-    assert [c.page for c in parsed.chunks] == sorted(c.page for c in parsed.chunks)
+        assert " ".join(flat(c.text) for c in segments) == flat(page.text)
+    assert [c.seq for c in parsed.segments] == list(range(len(parsed.segments)))
+    assert [c.page for c in parsed.segments] == sorted(c.page for c in parsed.segments)
 
 
-def test_headings_are_carried_into_chunks_across_pages():
+def test_headings_are_carried_into_segments_across_pages():
     pages = [
         [("h2", "2 Methods"), ("p", "We sampled forty ponds in spring. " * 12)],
         [("p", "Each pond was visited twice a week. " * 12)],  # continues section 2
         [("h3", "2.1 Water Quality"), ("p", "Nitrate was measured on site. " * 12)],
         [("p", "Results were logged by hand. " * 12)],
     ]
-    parsed = parse(pdfgen.text_pdf(pages), chunk_chars=300)
-    headings = {page: {c.heading for c in parsed.chunks if c.page == page} for page in (1, 2, 3, 4)}
+    parsed = parse(pdfgen.text_pdf(pages), segment_chars=300)
+    headings = {
+        page: {c.heading for c in parsed.segments if c.page == page} for page in (1, 2, 3, 4)
+    }
     assert headings == {
         1: {"2 Methods"},
         2: {"2 Methods"},
         3: {"2.1 Water Quality"},
         4: {"2.1 Water Quality"},
     }
-    assert parsed.chunks[0].text.startswith("2 Methods\n\nWe sampled")
-    assert next(c for c in parsed.chunks if c.page == 3).text.startswith("2.1 Water Quality\n\n")
+    assert parsed.segments[0].text.startswith("2 Methods\n\nWe sampled")
+    assert next(c for c in parsed.segments if c.page == 3).text.startswith("2.1 Water Quality\n\n")
 
 
-@pytest.mark.parametrize("chunk_chars", [300, 800, 1200])
-def test_chunk_sizes_are_near_the_target(chunk_chars):
-    parsed = parse(pdfgen.big_pdf(60, seed=2), chunk_chars=chunk_chars)
-    sizes = [len(c.text) for c in parsed.chunks]
-    assert max(sizes) <= chunk_chars * 1.25  # at most a small merged tail over the target
-    # Pages hold ~600–1 700 characters, so full-size chunks are the rule when they fit.
-    filled = [s for s in sizes if s >= chunk_chars * 0.5]
-    assert len(filled) >= len(sizes) * (0.7 if chunk_chars < 800 else 0.4)
+@pytest.mark.parametrize("segment_chars", [300, 800, 1200])
+def test_segment_sizes_are_near_the_target(segment_chars):
+    parsed = parse(pdfgen.big_pdf(60, seed=2), segment_chars=segment_chars)
+    sizes = [len(c.text) for c in parsed.segments]
+    assert max(sizes) <= segment_chars * 1.25  # at most a small merged tail over the target
+    # Pages hold ~600–1 700 characters, so full-size segments are the rule when they fit.
+    filled = [s for s in sizes if s >= segment_chars * 0.5]
+    assert len(filled) >= len(sizes) * (0.7 if segment_chars < 800 else 0.4)
 
 
-def test_hyphenated_words_are_mended_in_chunks():
+def test_hyphenated_words_are_mended_in_segments():
     data = pdfgen.text_pdf(
         [
             [
@@ -367,7 +369,7 @@ def test_hyphenated_words_are_mended_in_chunks():
     parsed = parse(data)
     assert "exam-\nple" in parsed.pages[0].text  # the page text keeps its lines
     assert "an example of a word broken across two lines, and Jean-Paul kept" in (
-        parsed.chunks[0].text
+        parsed.segments[0].text
     )
 
 
@@ -383,14 +385,19 @@ def test_to_json_round_trips():
     assert data == parsed.to_dict()
     assert data["page_count"] == 1 and data["title"] == "Tïtle"
     assert data["pages"][0]["headings"] == ["Café naïve – “quotes”"]
-    assert data["chunks"][0] == {
+    assert data["segments"][0] == {
         "seq": 0,
         "page": 1,
         "heading": "Café naïve – “quotes”",
-        "text": parsed.chunks[0].text,
+        "text": parsed.segments[0].text,
     }
     assert data["metadata"]["title"] == "Tïtle"
     assert ParsedPdf.from_json(raw) == parsed
+
+    # Results stored before version 2 called the segments "chunks": they still read the same.
+    old = {k: v for k, v in data.items() if k != "segments"}
+    old |= {"schema_version": 1, "chunks": data["segments"]}
+    assert ParsedPdf.from_json(json.dumps(old)) == parsed
 
 
 def test_parsing_is_deterministic_and_documents_differ():
@@ -423,5 +430,5 @@ def test_a_long_document_parses_fast():
     started = time.perf_counter()
     parsed = parse(data, max_pages=1000)
     elapsed = time.perf_counter() - started
-    assert parsed.page_count == 500 and len(parsed.chunks) >= 500
+    assert parsed.page_count == 500 and len(parsed.segments) >= 500
     assert elapsed < 5.0, f"{500 / elapsed:.0f} pages/s"  # ~2 000 pages/s on a laptop core

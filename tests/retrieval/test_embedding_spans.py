@@ -47,10 +47,13 @@ async def embedders() -> AsyncIterator[list[Embedder]]:
 
 def remote(apis: FakeAPIs, provider: str) -> Embedder:
     values: dict[str, object] = {
-        "embedding_provider": provider, "embedding_batch_size": 2,
-        "openai_api_key": API_KEY, "openai_base_url": f"{apis.url}/v1",
-        "cohere_api_key": API_KEY, "cohere_base_url": apis.url,
-    }  # fmt: skip
+        "embedding_provider": provider,
+        "embedding_batch_size": 2,
+        "openai_api_key": API_KEY,
+        "openai_base_url": f"{apis.url}/v1",
+        "cohere_api_key": API_KEY,
+        "cohere_base_url": apis.url,
+    }
     return create_embedder(Settings(**values), retry=FAST)  # type: ignore[arg-type]
 
 
@@ -58,8 +61,9 @@ def embed_spans(exporter: InMemorySpanExporter):
     return [s for s in exporter.get_finished_spans() if s.name.startswith("embed ")]
 
 
-@pytest.mark.parametrize(("provider", "path"), [("openai", "/v1/embeddings"),
-                                                ("cohere", "/v2/embed")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("provider", "path"), [("openai", "/v1/embeddings"), ("cohere", "/v2/embed")]
+)
 async def test_a_span_per_remote_batch(apis, embedders, spans, provider, path) -> None:
     embedder = remote(apis, provider)
     embedders.append(embedder)

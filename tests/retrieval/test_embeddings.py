@@ -105,7 +105,7 @@ async def test_local_embedding_keeps_the_event_loop_responsive():
     embedder = LocalEmbedder()
     await embedder.embed_query("warm up: the model loads once per process")
     texts = [
-        f"chunk {i}: " + "the ledger records deliveries of grain and salt " * 20
+        f"segment {i}: " + "the ledger records deliveries of grain and salt " * 20
         for i in range(3000)
     ]
     gaps: list[float] = []

@@ -33,7 +33,7 @@ COSINE_ONLY = LocalReranker(EMBEDDER, weights={"cosine": 1.0})
 
 # ---------------------------------------------------------------------------------------------
 # Question sets. Each question paraphrases the one sentence that answers it; sentences are
-# grouped by four into page-like chunks. HANDBOOK and MANUAL were used to choose the weights,
+# grouped by four into page-like segments. HANDBOOK and MANUAL were used to choose the weights,
 # TENANT was written afterwards and only measured.
 
 HANDBOOK = [
@@ -242,7 +242,7 @@ SETS = {
 }
 
 
-def chunks(sentences: list[str], size: int = 4) -> list[str]:
+def segments(sentences: list[str], size: int = 4) -> list[str]:
     return [" ".join(sentences[i : i + size]) for i in range(0, len(sentences), size)]
 
 
@@ -282,9 +282,9 @@ def ledger_questions(seed: int) -> tuple[list[str], list[tuple[str, int]]]:
 @pytest.mark.parametrize("name", list(SETS))
 async def test_local_reranker_is_at_least_as_good_as_cosine_on_paraphrased_questions(name):
     sentences, questions = SETS[name]
-    by_chunk = [(q, i // 4) for q, i in questions]
-    hybrid = await mean_reciprocal_rank(HYBRID, chunks(sentences), by_chunk)
-    cosine = await mean_reciprocal_rank(COSINE_ONLY, chunks(sentences), by_chunk)
+    by_segment = [(q, i // 4) for q, i in questions]
+    hybrid = await mean_reciprocal_rank(HYBRID, segments(sentences), by_segment)
+    cosine = await mean_reciprocal_rank(COSINE_ONLY, segments(sentences), by_segment)
     # Measured: handbook 0.938 → 0.961, manual 0.800 → 0.878, tenant (held out) 0.941 → 0.941.
     assert hybrid >= cosine, (hybrid, cosine)
     assert hybrid >= 0.87
@@ -295,21 +295,21 @@ async def test_local_reranker_is_at_least_as_good_as_cosine_on_paraphrased_quest
     assert hybrid_s >= cosine_s - 0.01, (hybrid_s, cosine_s)
 
 
-async def test_local_reranker_improves_on_cosine_where_chunks_blur_the_answer():
+async def test_local_reranker_improves_on_cosine_where_segments_blur_the_answer():
     """Over the two sets the weights were chosen on, the gain over cosine is clear."""
     gains = []
     for name in ("handbook", "manual"):
         sentences, questions = SETS[name]
-        by_chunk = [(q, i // 4) for q, i in questions]
+        by_segment = [(q, i // 4) for q, i in questions]
         gains.append(
-            await mean_reciprocal_rank(HYBRID, chunks(sentences), by_chunk)
-            - await mean_reciprocal_rank(COSINE_ONLY, chunks(sentences), by_chunk)
+            await mean_reciprocal_rank(HYBRID, segments(sentences), by_segment)
+            - await mean_reciprocal_rank(COSINE_ONLY, segments(sentences), by_segment)
         )
     assert min(gains) > 0.015 and sum(gains) > 0.08, gains
 
 
 @pytest.mark.parametrize("seed", [7, 51, 52])
-async def test_local_reranker_finds_the_exact_fact_among_look_alike_chunks(seed):
+async def test_local_reranker_finds_the_exact_fact_among_look_alike_segments(seed):
     """Averaged word vectors barely tell these paragraphs apart (cosine alone: MRR 0.57-0.68);
     the names and numbers in the question do."""
     paragraphs, questions = ledger_questions(seed)
@@ -409,7 +409,7 @@ async def test_known_limit_distractors_that_echo_the_question():
 
 
 async def test_local_reranker_contract():
-    passages = chunks(HANDBOOK)
+    passages = segments(HANDBOOK)
     ranked = await HYBRID.rerank("Where can I put my bike?", passages, top_n=3)
     assert len(ranked) == 3
     assert ranked[0][0] == 8  # parking and bicycles
@@ -452,7 +452,7 @@ def test_stemming_is_light():
     ]
 
 
-async def test_local_reranker_speed_on_100_chunks():
+async def test_local_reranker_speed_on_100_segments():
     paragraphs = [
         text
         for seed in range(1, 50)

@@ -57,8 +57,11 @@ def _prometheus_alerts(settings: Settings) -> list[tuple[str, str]]:
 def _workers_scraped(settings: Settings) -> bool:
     url = f"http://127.0.0.1:{settings.prometheus_port}/api/v1/targets"
     targets = httpx.get(url, timeout=5).json()["data"]["activeTargets"]
-    up = {t["labels"]["service"] for t in targets
-          if t["labels"]["job"] == "pdfchat-workers" and t["health"] == "up"}  # fmt: skip
+    up = {
+        t["labels"]["service"]
+        for t in targets
+        if t["labels"]["job"] == "pdfchat-workers" and t["health"] == "up"
+    }
     return up == {"worker-1", "worker-2"}
 
 
@@ -71,14 +74,20 @@ async def test_a_stopped_worker_fires_the_lag_and_worker_down_alerts(stack, aler
         client = api(tenant)
         stack.stop("worker-2")
         try:
-            ids = [(await client.upload(pdfgen.sample_pdf(1, seed=500 + i), f"{i}.pdf"))
-                   ["document_id"] for i in range(UPLOADS)]  # fmt: skip
+            ids = [
+                (await client.upload(pdfgen.sample_pdf(1, seed=500 + i), f"{i}.pdf"))["document_id"]
+                for i in range(UPLOADS)
+            ]
             try:
-                await wait_until(lambda: {"WorkerDown", "ConsumerLagHigh"} <= _firing(alerting),
-                                 within_s=TIMEOUT_S)  # fmt: skip
+                await wait_until(
+                    lambda: {"WorkerDown", "ConsumerLagHigh"} <= _firing(alerting),
+                    within_s=TIMEOUT_S,
+                )
             except TimeoutError:
-                raise AssertionError(f"alertmanager has {_firing(alerting)}; prometheus has"
-                                     f" {_prometheus_alerts(alerting)}") from None
+                raise AssertionError(
+                    f"alertmanager has {_firing(alerting)}; prometheus has"
+                    f" {_prometheus_alerts(alerting)}"
+                ) from None
             # The worker being down explains the lag: its alert holds back the lag's notice.
             lag = _alertmanager(alerting)["ConsumerLagHigh"]["status"]
             assert lag["state"] == "suppressed" and lag["inhibitedBy"], lag

@@ -36,15 +36,23 @@ async def test_requests_without_a_valid_token_are_refused(settings, authorizatio
 
 async def test_tokens_signed_by_another_key_expired_or_for_another_audience(settings, tenant):
     now = int(time.time())
-    good = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": "u",
-            "tenant": tenant, "roles": ["admin"], "iat": now, "exp": now + 60}  # fmt: skip
+    good = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": "u",
+        "tenant": tenant,
+        "roles": ["admin"],
+        "iat": now,
+        "exp": now + 60,
+    }
     stranger = ECKey.generate_key("P-256")
     forged = jwt.encode({"alg": "ES256"}, good, stranger)
     expired = mint(settings, tenant=tenant, user="u", roles=["admin"], ttl_s=-120)
     own_key = ECKey.import_key(settings.signing_key_path.read_bytes())
     wrong_aud = jwt.encode({"alg": "ES256"}, good | {"aud": "someone-else"}, own_key)
-    no_tenant = jwt.encode({"alg": "ES256"}, {k: v for k, v in good.items() if k != "tenant"},
-                           own_key)  # fmt: skip
+    no_tenant = jwt.encode(
+        {"alg": "ES256"}, {k: v for k, v in good.items() if k != "tenant"}, own_key
+    )
     for token in (forged, expired, wrong_aud, no_tenant):
         response = await _get(settings, "/v1/documents", {"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, response.text
@@ -81,6 +89,7 @@ async def test_a_tenant_never_sees_another_tenants_documents(api, tenant, db):
 
     # Every row of the document carries the owner's tenant.
     for table in ("documents", "tasks", "document_events", "segments"):
-        tenants = await db.fetch(f"SELECT DISTINCT tenant_id FROM {table} WHERE tenant_id LIKE $1",
-                                 f"{tenant}%")  # fmt: skip
+        tenants = await db.fetch(
+            f"SELECT DISTINCT tenant_id FROM {table} WHERE tenant_id LIKE $1", f"{tenant}%"
+        )
         assert {r["tenant_id"] for r in tenants} == {tenant}, table

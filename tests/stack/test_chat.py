@@ -23,19 +23,34 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.stack
 
 HANDBOOK = [
-    [("h1", "The Lighthouse at Gull Point"),
-     ("p", "The lighthouse at Gull Point was built in 1871 from granite quarried on the island. "
-           "Its lamp is lit every evening at sunset by the keeper, Martha Quayle, who has kept "
-           "the light for nineteen years. The beam can be seen thirty kilometres out to sea.")],
-    [("h1", "Baking Rye Bread"),
-     ("p", "Rye bread needs a sourdough starter fed the night before. Mix four hundred grams of "
-           "rye flour with the starter and warm water, then let the dough rise for three hours. "
-           "Bake it at two hundred and twenty degrees for fifty minutes.")],
-    [("h1", "The Night Train Timetable"),
-     ("p", "The night train to Inverness leaves the central station at 21:40 every weekday. "
-           "Sleeping cars must be booked two weeks in advance. The train carries a dining car "
-           "that serves porridge at breakfast before the arrival at 07:15.")],
-]  # fmt: skip
+    [
+        ("h1", "The Lighthouse at Gull Point"),
+        (
+            "p",
+            "The lighthouse at Gull Point was built in 1871 from granite quarried on the island. "
+            "Its lamp is lit every evening at sunset by the keeper, Martha Quayle, who has kept "
+            "the light for nineteen years. The beam can be seen thirty kilometres out to sea.",
+        ),
+    ],
+    [
+        ("h1", "Baking Rye Bread"),
+        (
+            "p",
+            "Rye bread needs a sourdough starter fed the night before. Mix four hundred grams of "
+            "rye flour with the starter and warm water, then let the dough rise for three hours. "
+            "Bake it at two hundred and twenty degrees for fifty minutes.",
+        ),
+    ],
+    [
+        ("h1", "The Night Train Timetable"),
+        (
+            "p",
+            "The night train to Inverness leaves the central station at 21:40 every weekday. "
+            "Sleeping cars must be booked two weeks in advance. The train carries a dining car "
+            "that serves porridge at breakfast before the arrival at 07:15.",
+        ),
+    ],
+]
 
 
 @pytest.fixture
@@ -49,16 +64,22 @@ async def handbook(api, tenant) -> tuple[PdfchatClient, str]:
 
 
 async def _messages(
-    settings, token: str, session_id: str, *, last: int | None = None, port: int | None = None,
+    settings,
+    token: str,
+    session_id: str,
+    *,
+    last: int | None = None,
+    port: int | None = None,
     stop_after: int | None = None,
 ) -> tuple[list[dict], int | None]:
     """The messages one socket delivers, and its close code."""
     query = f"?last_token_seq={last}" if last is not None else ""
     url = f"ws://127.0.0.1:{port or settings.web_port}/v1/chat/stream/{session_id}{query}"
     received: list[dict] = []
-    async with asyncio.timeout(60), websockets.connect(
-        url, additional_headers={"Authorization": f"Bearer {token}"}
-    ) as socket:
+    async with (
+        asyncio.timeout(60),
+        websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as socket,
+    ):
         try:
             async for raw in socket:
                 received.append(json.loads(raw))
@@ -104,8 +125,9 @@ async def test_a_follow_up_uses_the_conversation(settings, token, tenant, handbo
     client, _ = handbook
     first = await client.chat("How long must the rye bread dough rise?")
     await _messages(settings, token(tenant), first["stream_session_id"])
-    follow = await client.chat("And at what temperature is it baked?",
-                               conversation_id=first["conversation_id"])  # fmt: skip
+    follow = await client.chat(
+        "And at what temperature is it baked?", conversation_id=first["conversation_id"]
+    )
     assert follow["conversation_id"] == first["conversation_id"]
     messages, _ = await _messages(settings, token(tenant), follow["stream_session_id"])
     assert "two hundred and twenty degrees" in _text(messages)
@@ -148,12 +170,14 @@ async def test_another_web_process_resumes_the_same_stream(settings, token, tena
     head, _ = await _messages(settings, token(tenant), session_id, stop_after=2)
     other = settings.model_copy(update={"web_port": free_port()})
     url = f"http://127.0.0.1:{other.web_port}/healthz"
-    second = AppProcess(other, AppSpec("web-second", [sys.executable, "-m", "web"],
-                                       other.web_port, url))  # fmt: skip
+    second = AppProcess(
+        other, AppSpec("web-second", [sys.executable, "-m", "web"], other.web_port, url)
+    )
     await asyncio.to_thread(second.start)
     try:
-        tail, code = await _messages(settings, token(tenant), session_id,
-                                     last=head[-1]["seq"], port=other.web_port)  # fmt: skip
+        tail, code = await _messages(
+            settings, token(tenant), session_id, last=head[-1]["seq"], port=other.web_port
+        )
     finally:
         await asyncio.to_thread(second.stop)
     assert code == 1000
@@ -177,9 +201,12 @@ async def test_sockets_refuse_clearly(settings, token, tenant, handbook):
     for bearer, target, last, want_code, want_error in cases:
         query = f"?last_token_seq={last}" if last is not None else ""
         url = f"ws://127.0.0.1:{settings.web_port}/v1/chat/stream/{target}{query}"
-        async with asyncio.timeout(30), websockets.connect(
-            url, additional_headers={"Authorization": f"Bearer {bearer}"}
-        ) as socket:
+        async with (
+            asyncio.timeout(30),
+            websockets.connect(
+                url, additional_headers={"Authorization": f"Bearer {bearer}"}
+            ) as socket,
+        ):
             message = json.loads(await socket.recv())
             with pytest.raises(ConnectionClosed):
                 await socket.recv()
@@ -187,26 +214,31 @@ async def test_sockets_refuse_clearly(settings, token, tenant, handbook):
         assert message["message"]
         assert socket.close_code == want_code, (target, last)
     # The token may also come as a query parameter (browsers cannot set headers on sockets).
-    url = (f"ws://127.0.0.1:{settings.web_port}/v1/chat/stream/{session_id}"
-           f"?access_token={token(tenant)}")  # fmt: skip
+    url = (
+        f"ws://127.0.0.1:{settings.web_port}/v1/chat/stream/{session_id}"
+        f"?access_token={token(tenant)}"
+    )
     async with asyncio.timeout(30), websockets.connect(url) as socket:
         first = json.loads(await socket.recv())
     assert first["type"] == "token", first
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"question": ""}, 400, "empty_question"),
-    ({"question": "   "}, 400, "empty_question"),
-    ({"question": "x" * 4001}, 400, "question_too_long"),
-    ({"question": "hi", "conversation_id": "nope"}, 400, "bad_conversation_id"),
-    ({"question": "hi", "conversation_id": str(uuid.uuid4())}, 404, "unknown_conversation"),
-    ({"question": "hi", "document_ids": ["nope"]}, 400, "bad_document_id"),
-    ({"question": "hi", "document_ids": [str(uuid.uuid4())]}, 404, "unknown_document"),
-    ({"question": "hi", "model": "gpt-9"}, 400, "invalid_input"),
-    ({"question": "hi", "sla": "instant"}, 400, "invalid_input"),
-    ({"question": 42}, 400, "invalid_input"),
-    ([], 400, "invalid_input"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"question": ""}, 400, "empty_question"),
+        ({"question": "   "}, 400, "empty_question"),
+        ({"question": "x" * 4001}, 400, "question_too_long"),
+        ({"question": "hi", "conversation_id": "nope"}, 400, "bad_conversation_id"),
+        ({"question": "hi", "conversation_id": str(uuid.uuid4())}, 404, "unknown_conversation"),
+        ({"question": "hi", "document_ids": ["nope"]}, 400, "bad_document_id"),
+        ({"question": "hi", "document_ids": [str(uuid.uuid4())]}, 404, "unknown_document"),
+        ({"question": "hi", "model": "gpt-9"}, 400, "invalid_input"),
+        ({"question": "hi", "sla": "instant"}, 400, "invalid_input"),
+        ({"question": 42}, 400, "invalid_input"),
+        ([], 400, "invalid_input"),
+    ],
+)
 async def test_bad_questions_get_a_clear_error(settings, token, tenant, body, status, code):
     async with httpx.AsyncClient(base_url=settings.web_url, timeout=30) as http:
         headers = {"Authorization": f"Bearer {token(tenant)}"}
@@ -251,16 +283,23 @@ async def test_a_session_whose_orchestrator_died_ends_with_an_error(settings, to
     session_id = uuid.uuid4()
     async with db.acquire() as conn, conn.transaction():
         conversation = await chat.create_conversation(conn, tenant, "tester", "lost")
-        message_id = await chat.add_message(conn, tenant, conversation.id, role="user",
-                                            content="lost question")  # fmt: skip
+        message_id = await chat.add_message(
+            conn, tenant, conversation.id, role="user", content="lost question"
+        )
         await chat.create_session(
-            conn, session_id=session_id, tenant_id=tenant, user_id="tester",
-            conversation_id=conversation.id, question_message_id=message_id,
-            question="lost question", document_ids=None,
-        )  # fmt: skip
+            conn,
+            session_id=session_id,
+            tenant_id=tenant,
+            user_id="tester",
+            conversation_id=conversation.id,
+            question_message_id=message_id,
+            question="lost question",
+            document_ids=None,
+        )
     messages, code = await _messages(settings, token(tenant), str(session_id))
-    assert messages == [{"type": "error", "seq": 1, "code": "answer_interrupted",
-                         "message": messages[0]["message"]}]  # fmt: skip
+    assert messages == [
+        {"type": "error", "seq": 1, "code": "answer_interrupted", "message": messages[0]["message"]}
+    ]
     assert code == 1000
     found = await chat.get_session(db, tenant, session_id)
     assert found is not None and found.status == "failed"

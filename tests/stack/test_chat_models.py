@@ -45,11 +45,16 @@ async def test_a_paid_model_answers_falls_back_and_is_budgeted(stack, settings, 
         await client.wait_for([created["document_id"]])
     with FakeChatAPIs() as fake:
         fake.replies["gpt-4o-mini"] = "The lighthouse was built in 1871 [1]."
-        paid_first = settings.model_copy(update={
-            "chat_models": f"{PAID},local:extractive", "tenant_budget_usd": 1.0,
-            "openai_api_key": SecretStr(API_KEY), "openai_base_url": f"{fake.url}/v1",
-            "chat_retry_max_s": 0.05, "chat_breaker_failures": 100,
-        })  # fmt: skip
+        paid_first = settings.model_copy(
+            update={
+                "chat_models": f"{PAID},local:extractive",
+                "tenant_budget_usd": 1.0,
+                "openai_api_key": SecretStr(API_KEY),
+                "openai_base_url": f"{fake.url}/v1",
+                "chat_retry_max_s": 0.05,
+                "chat_breaker_failures": 100,
+            }
+        )
         with apps_with(stack, paid_first):
             answer = await _answer(client, "When was the lighthouse at Gull Point built?")
             assert _text(answer) == "The lighthouse was built in 1871 [1]."
@@ -71,11 +76,20 @@ async def test_a_paid_model_answers_falls_back_and_is_budgeted(stack, settings, 
             fake.heal("gpt-4o-mini")
 
             # All but a hundredth of a cent spent: the paid model no longer fits the budget.
-            await usage.record(db, Entry(
-                id=uuid.uuid4(), tenant_id=tenant, user_id="tester", conversation_id=None,
-                model=PAID, tokens_in=0, tokens_out=0, cost_usd=Decimal("0.9999"),
-                recorded_at=datetime.now(UTC),
-            ))  # fmt: skip
+            await usage.record(
+                db,
+                Entry(
+                    id=uuid.uuid4(),
+                    tenant_id=tenant,
+                    user_id="tester",
+                    conversation_id=None,
+                    model=PAID,
+                    tokens_in=0,
+                    tokens_out=0,
+                    cost_usd=Decimal("0.9999"),
+                    recorded_at=datetime.now(UTC),
+                ),
+            )
             calls = len(fake.calls("gpt-4o-mini"))
             routed = await _answer(client, "When does the night train leave?")
             assert routed[-1]["usage"]["model"] == "local:extractive"

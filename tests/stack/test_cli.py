@@ -33,8 +33,10 @@ def test_status_lists_every_service_healthy(settings):
 def test_token_is_accepted_by_the_api_and_scoped_to_its_tenant(settings, tenant):
     token = _run(settings, "token", "--tenant", tenant, "--user", "ann", "--role", "viewer")
     assert token.returncode == 0, token.stderr
-    response = httpx.get(f"{settings.web_url}/v1/documents",
-                         headers={"Authorization": f"Bearer {token.stdout.strip()}"})  # fmt: skip
+    response = httpx.get(
+        f"{settings.web_url}/v1/documents",
+        headers={"Authorization": f"Bearer {token.stdout.strip()}"},
+    )
     assert response.status_code == 200
     assert response.json()["documents"] == []
     bad = _run(settings, "token", "--tenant", "no spaces allowed")
@@ -46,8 +48,9 @@ def test_without_a_tenant_token_ingest_and_ask_agree_on_one(settings, tmp_path):
     note.write_bytes(pdfgen.text_pdf([[("p", "The boiler is serviced every October.")]]))
     assert _run(settings, "ingest", str(note)).returncode == 0
     token = _run(settings, "token").stdout.strip()
-    listed = httpx.get(f"{settings.web_url}/v1/documents",
-                       headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    listed = httpx.get(
+        f"{settings.web_url}/v1/documents", headers={"Authorization": f"Bearer {token}"}
+    ).json()
     assert "note.pdf" in [d["filename"] for d in listed["documents"]]
 
 
@@ -69,11 +72,21 @@ def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
 
 def test_ask_streams_the_answer_then_its_sources(settings, tenant, tmp_path):
     handbook = tmp_path / "handbook.pdf"
-    handbook.write_bytes(pdfgen.text_pdf([[
-        ("h1", "Opening Hours"),
-        ("p", "The reading room of the Harbour Library opens at nine in the morning and closes at "
-              "half past six in the evening, except on Sundays, when it stays closed."),
-    ]]))  # fmt: skip
+    handbook.write_bytes(
+        pdfgen.text_pdf(
+            [
+                [
+                    ("h1", "Opening Hours"),
+                    (
+                        "p",
+                        "The reading room of the Harbour Library opens at nine in the morning and "
+                        "closes at half past six in the evening, except on Sundays, when it stays "
+                        "closed.",
+                    ),
+                ]
+            ]
+        )
+    )
     assert _run(settings, "ingest", "--tenant", tenant, str(handbook)).returncode == 0
 
     result = _run(settings, "ask", "--tenant", tenant, "When does the reading room close?")
@@ -84,8 +97,9 @@ def test_ask_streams_the_answer_then_its_sources(settings, tenant, tmp_path):
     assert "local:extractive" in result.stderr and "conversation " in result.stderr
 
     conversation = result.stderr.split("conversation ")[1].split()[0]
-    follow = _run(settings, "ask", "--tenant", tenant, "--conversation", conversation,
-                  "And on Sundays?")  # fmt: skip
+    follow = _run(
+        settings, "ask", "--tenant", tenant, "--conversation", conversation, "And on Sundays?"
+    )
     assert follow.returncode == 0, follow.stdout + follow.stderr
     assert "closed" in follow.stdout.partition("\nSources:\n")[0]
 

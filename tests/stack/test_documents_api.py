@@ -1,4 +1,4 @@
-"""API v1 documents against the real stack: upload → parse → chunks, listing, deletion."""
+"""API v1 documents against the real stack: upload → parse → segments, listing, deletion."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ PARSE_TIMEOUT_S = 90
 
 async def test_several_pdfs_end_to_end(api, tenant, settings, db):
     client = api(tenant)
-    files = {f"doc-{seed}.pdf": pdfgen.sample_pdf(n_pages=3 + seed, seed=seed)
-             for seed in range(3)}  # fmt: skip
+    files = {f"doc-{seed}.pdf": pdfgen.sample_pdf(n_pages=3 + seed, seed=seed) for seed in range(3)}
     created = {}
     for name, data in files.items():
         body = await client.upload(data, name)
@@ -33,27 +32,34 @@ async def test_several_pdfs_end_to_end(api, tenant, settings, db):
 
     for document_id, name in created.items():
         view = views[document_id]
-        expected = parse_pdf(files[name], max_pages=settings.max_pages,
-                             chunk_chars=settings.chunk_chars)  # fmt: skip
+        expected = parse_pdf(
+            files[name], max_pages=settings.max_pages, segment_chars=settings.segment_chars
+        )
         assert view["status"] == "ready", view
         assert view["filename"] == name
         assert view["pages"] == expected.page_count
-        assert view["segments"] == len(expected.chunks) > 0
+        assert view["segments"] == len(expected.segments) > 0
         assert view["error"] is None
         history = view["history"]
         assert [h["status"] for h in history] == [
-            "queued", "parsing", "parsed", "embedding", "ready"
+            "queued",
+            "parsing",
+            "parsed",
+            "embedding",
+            "ready",
         ]
         assert [h["at"] for h in history] == sorted(h["at"] for h in history)
 
         rows = await db.fetch(
             "SELECT seq, page, content, meta FROM segments WHERE tenant_id = $1 AND doc_id = $2"
-            " ORDER BY seq", tenant, uuid.UUID(document_id),
-        )  # fmt: skip
+            " ORDER BY seq",
+            tenant,
+            uuid.UUID(document_id),
+        )
         assert [(r["page"], r["content"]) for r in rows] == [
-            (c.page, c.text) for c in expected.chunks
+            (c.page, c.text) for c in expected.segments
         ]
-        assert [r["meta"]["heading"] for r in rows] == [c.heading for c in expected.chunks]
+        assert [r["meta"]["heading"] for r in rows] == [c.heading for c in expected.segments]
         blob_dir = Path(settings.blob_root) / tenant / document_id
         assert (blob_dir / "original.pdf").read_bytes() == files[name]
         assert (blob_dir / "parse.json").is_file()
@@ -64,8 +70,10 @@ async def test_several_pdfs_end_to_end(api, tenant, settings, db):
 
 async def test_listing_filters_and_pages(api, tenant):
     client = api(tenant)
-    ids = [(await client.upload(pdfgen.sample_pdf(1, seed=s), f"{s}.pdf"))["document_id"]
-           for s in range(3)]  # fmt: skip
+    ids = [
+        (await client.upload(pdfgen.sample_pdf(1, seed=s), f"{s}.pdf"))["document_id"]
+        for s in range(3)
+    ]
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         await client.wait_for(ids)
     first = await client.documents(limit=2)
@@ -80,7 +88,7 @@ async def test_listing_filters_and_pages(api, tenant):
         assert caught.value.status == 400
 
 
-async def test_delete_removes_blobs_rows_and_chunks(api, tenant, settings, db):
+async def test_delete_removes_blobs_rows_and_segments(api, tenant, settings, db):
     client = api(tenant)
     kept = (await client.upload(pdfgen.sample_pdf(2, seed=7), "kept.pdf"))["document_id"]
     gone = (await client.upload(pdfgen.sample_pdf(2, seed=8), "gone.pdf"))["document_id"]
@@ -95,10 +103,15 @@ async def test_delete_removes_blobs_rows_and_chunks(api, tenant, settings, db):
     with pytest.raises(ApiError) as caught:
         await client.delete(gone)
     assert caught.value.status == 404
-    for table, column in (("documents", "id"), ("segments", "doc_id"), ("tasks", "document_id"),
-                          ("document_events", "document_id")):  # fmt: skip
-        count = await db.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1",
-                                  uuid.UUID(gone))  # fmt: skip
+    for table, column in (
+        ("documents", "id"),
+        ("segments", "doc_id"),
+        ("tasks", "document_id"),
+        ("document_events", "document_id"),
+    ):
+        count = await db.fetchval(
+            f"SELECT count(*) FROM {table} WHERE {column} = $1", uuid.UUID(gone)
+        )
         assert count == 0, table
     assert not (Path(settings.blob_root) / tenant / gone).exists()
     # The other document is untouched.
@@ -121,14 +134,16 @@ async def test_idempotency_key_retry_returns_the_same_document(api, tenant, db):
     assert len({r["document_id"] for r in racing}) == 1
 
     with pytest.raises(ApiError) as caught:
-        await client.upload(pdfgen.sample_pdf(2, seed=12), "c.pdf",
-                            idempotency_key="upload-1")  # fmt: skip
+        await client.upload(pdfgen.sample_pdf(2, seed=12), "c.pdf", idempotency_key="upload-1")
     assert (caught.value.status, caught.value.code) == (409, "idempotency_key_reused")
 
     assert await db.fetchval("SELECT count(*) FROM documents WHERE tenant_id = $1", tenant) == 2
-    assert await db.fetchval(
-        "SELECT count(*) FROM tasks WHERE tenant_id = $1 AND kind = 'parse'", tenant
-    ) == 2
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM tasks WHERE tenant_id = $1 AND kind = 'parse'", tenant
+        )
+        == 2
+    )
     async with asyncio.timeout(PARSE_TIMEOUT_S):
         views = await client.wait_for([first["document_id"], racing[0]["document_id"]])
     assert {v["status"] for v in views.values()} == {"ready"}

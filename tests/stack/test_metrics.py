@@ -89,5 +89,8 @@ async def test_every_process_exports_its_families(api, tenant, settings):
     assert "corrupt" in failures, failures
     supervisor = _scrape(f"http://127.0.0.1:{settings.supervisor_port}/metrics")
     assert {s.labels["service"] for s in supervisor["pdfchat_supervisor_service_up"]} >= {
-        "postgres", "kafka", "worker-1", "web"
+        "postgres",
+        "kafka",
+        "worker-1",
+        "web",
     }

@@ -28,8 +28,10 @@ OTHER = "test:other-4"
 
 async def _ready_documents(api, tenant: str, seeds: list[int]) -> list[str]:
     client = api(tenant)
-    ids = [(await client.upload(pdfgen.sample_pdf(2, seed=s), f"{s}.pdf"))["document_id"]
-           for s in seeds]  # fmt: skip
+    ids = [
+        (await client.upload(pdfgen.sample_pdf(2, seed=s), f"{s}.pdf"))["document_id"]
+        for s in seeds
+    ]
     async with asyncio.timeout(90):
         views = await client.wait_for(ids)
     assert {v["status"] for v in views.values()} == {"ready"}
@@ -42,17 +44,22 @@ async def _add_vectors(db, tenant: str, document_id: str, model: str = OTHER) ->
     async with db.acquire() as conn, conn.transaction():
         await embeddings.register_model(conn, model, 4)
         await embeddings.replace_for_document(
-            conn, tenant, uuid.UUID(document_id), model,
+            conn,
+            tenant,
+            uuid.UUID(document_id),
+            model,
             [(r["id"], [rng.uniform(-1, 1) for _ in range(4)]) for r in rows],
-        )  # fmt: skip
+        )
 
 
 async def _drop_local_vectors(db, document_id: str) -> list[tuple]:
     """The configured model no longer covers the document; returns its vectors, to put back."""
     rows = await db.fetch(
         "DELETE FROM segment_embeddings WHERE doc_id = $1 AND model = $2"
-        " RETURNING segment_id, embedding", uuid.UUID(document_id), LOCAL_MODEL,
-    )  # fmt: skip
+        " RETURNING segment_id, embedding",
+        uuid.UUID(document_id),
+        LOCAL_MODEL,
+    )
     assert rows
     return [(r["segment_id"], r["embedding"].to_list()) for r in rows]
 
@@ -60,8 +67,9 @@ async def _drop_local_vectors(db, document_id: str) -> list[tuple]:
 async def _vectors(db, tenant: str, model: str) -> int:
     return await db.fetchval(
         "SELECT count(*) FROM segment_embeddings WHERE tenant_id = $1 AND model = $2",
-        tenant, model,
-    )  # fmt: skip
+        tenant,
+        model,
+    )
 
 
 async def test_search_keeps_the_old_model_until_the_new_one_covers_the_tenant(api, tenant, db):
@@ -85,8 +93,9 @@ async def test_documents_of_another_model_are_embedded_again_and_stay_ready(
 ):
     (document_id,) = await _ready_documents(api, tenant, [73])
     # Pretend the document was embedded with a model the stack is no longer configured for.
-    await db.execute("UPDATE documents SET embedding_model = $2 WHERE id = $1",
-                     uuid.UUID(document_id), OTHER)  # fmt: skip
+    await db.execute(
+        "UPDATE documents SET embedding_model = $2 WHERE id = $1", uuid.UUID(document_id), OTHER
+    )
     client = api(tenant)
 
     async def embedded_again() -> bool:
@@ -96,8 +105,9 @@ async def test_documents_of_another_model_are_embedded_again_and_stay_ready(
         return [h["status"] for h in view["history"]].count("ready") == 2
 
     await wait_until(embedded_again, within_s=60)
-    model = await db.fetchval("SELECT embedding_model FROM documents WHERE id = $1",
-                              uuid.UUID(document_id))  # fmt: skip
+    model = await db.fetchval(
+        "SELECT embedding_model FROM documents WHERE id = $1", uuid.UUID(document_id)
+    )
     assert model == LOCAL_MODEL
     async with db.acquire() as conn:
         pending = await documents.embedded_with_other_model(conn, LOCAL_MODEL, limit=10_000)
@@ -122,8 +132,9 @@ async def test_a_replaced_model_is_purged_only_once_covered_then_its_index_dropp
     assert await embeddings.has_index(db, old)
 
     async with db.acquire() as conn, conn.transaction():
-        await embeddings.replace_for_document(conn, tenant, uuid.UUID(second), LOCAL_MODEL,
-                                              put_back)  # fmt: skip
+        await embeddings.replace_for_document(
+            conn, tenant, uuid.UUID(second), LOCAL_MODEL, put_back
+        )
 
     async def retired() -> bool:
         return not await embeddings.has_index(db, old)
@@ -139,8 +150,11 @@ async def test_a_replaced_model_is_purged_only_once_covered_then_its_index_dropp
 
 async def _vector_search(settings, token: str, query: str) -> list[dict]:
     async with httpx.AsyncClient(base_url=settings.web_url, timeout=30) as http:
-        response = await http.post("/v1/search", json={"query": query, "mode": "vector"},
-                                   headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        response = await http.post(
+            "/v1/search",
+            json={"query": query, "mode": "vector"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert response.status_code == 200, response.text
     return response.json()["results"]
 
@@ -152,10 +166,14 @@ async def test_switching_providers_re_embeds_answers_throughout_then_purges(
     assert await _vectors(db, tenant, LOCAL_MODEL) > 0
     query = "Who kept a diary of the weather?"
     with FakeAPIs() as fake:
-        switched = settings.model_copy(update={
-            "embedding_provider": "openai", "embedding_model": "fake-embed",
-            "openai_api_key": SecretStr(API_KEY), "openai_base_url": f"{fake.url}/v1",
-        })  # fmt: skip
+        switched = settings.model_copy(
+            update={
+                "embedding_provider": "openai",
+                "embedding_model": "fake-embed",
+                "openai_api_key": SecretStr(API_KEY),
+                "openai_base_url": f"{fake.url}/v1",
+            }
+        )
         new = "openai:fake-embed"  # model B: an OpenAI-compatible server
         with apps_with(stack, switched):
             answers: list[int] = []
@@ -169,8 +187,10 @@ async def test_switching_providers_re_embeds_answers_throughout_then_purges(
             # session's earlier tests time.
             await wait_until(switched_over, within_s=240, poll=0.5)
             assert await _vectors(db, tenant, new) > 0
-            models = await db.fetch("SELECT embedding_model FROM documents WHERE id = ANY($1)",
-                                    [uuid.UUID(d) for d in ids])  # fmt: skip
+            models = await db.fetch(
+                "SELECT embedding_model FROM documents WHERE id = ANY($1)",
+                [uuid.UUID(d) for d in ids],
+            )
             assert {r["embedding_model"] for r in models} == {new}
             assert len(await _vector_search(settings, token(tenant), query)) > 0
             embedded = [c.body["input"] for c in fake.calls("/v1/embeddings")]

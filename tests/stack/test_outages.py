@@ -31,8 +31,9 @@ async def _ingest_through_outage(stack, api, tenant, settings, db, service: str)
     client = api(tenant)
     files = [pdfgen.sample_pdf(4 + i % 5, seed=1000 + i) for i in range(DOCUMENTS)]
     apps = {name: stack.pid(name) for name in ("worker-1", "web")}
-    ids = [(await client.upload(data, f"doc-{i}.pdf"))["document_id"]
-           for i, data in enumerate(files)]  # fmt: skip
+    ids = [
+        (await client.upload(data, f"doc-{i}.pdf"))["document_id"] for i, data in enumerate(files)
+    ]
 
     async def some_ready() -> bool:
         return any(d["status"] == "ready" for d in await client.documents(limit=100))
@@ -51,15 +52,15 @@ async def _ingest_through_outage(stack, api, tenant, settings, db, service: str)
         views = await client.wait_for(ids)
     assert {v["status"] for v in views.values()} == {"ready"}, views
     for document_id, data in zip(ids, files, strict=True):
-        clean = parse_pdf(data, max_pages=settings.max_pages, chunk_chars=settings.chunk_chars)
+        clean = parse_pdf(data, max_pages=settings.max_pages, segment_chars=settings.segment_chars)
         doc = uuid.UUID(document_id)
         assert await db.fetchval("SELECT count(*) FROM segments WHERE doc_id = $1", doc) == len(
-            clean.chunks
+            clean.segments
         )
         embedded = await db.fetchval(
             "SELECT count(*) FROM segment_embeddings WHERE doc_id = $1", doc
         )
-        assert embedded == len(clean.chunks)
+        assert embedded == len(clean.segments)
     assert {name: stack.pid(name) for name in apps} == apps, "an app was restarted"
 
 
@@ -129,8 +130,9 @@ async def test_a_document_whose_work_order_was_lost_is_driven_again(api, tenant,
     # As if the parsed event had been lost before the embed task existed.
     await db.execute(
         "UPDATE documents SET status = 'parsed', updated_at = now() - interval '60 seconds'"
-        " WHERE id = $1", uuid.UUID(doc)
-    )  # fmt: skip
+        " WHERE id = $1",
+        uuid.UUID(doc),
+    )
     await db.execute("DELETE FROM tasks WHERE document_id = $1 AND kind = 'embed'", uuid.UUID(doc))
 
     async def ready_again() -> bool:
@@ -148,8 +150,9 @@ async def test_a_document_stuck_past_its_deadline_fails_with_a_reason(api, tenan
     await db.execute(
         "UPDATE documents SET status = 'embedding',"
         " updated_at = now() - make_interval(secs => $2) WHERE id = $1",
-        uuid.UUID(doc), settings.document_deadline_s + 60,
-    )  # fmt: skip
+        uuid.UUID(doc),
+        settings.document_deadline_s + 60,
+    )
 
     async def failed() -> bool:
         return (await client.document(doc))["status"] == "failed"

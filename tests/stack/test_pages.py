@@ -54,7 +54,7 @@ async def test_page_text_and_image(settings, token, api, tenant):
     assert (body["document_id"], body["page"], body["pages"]) == (document_id, 2, 3)
     fact = next(text for kind, text in content[1] if "On page 2 the ledger" in text)
     sentence = fact[fact.index("On page 2 the ledger") :]
-    assert sentence in " ".join(body["paragraphs"])  # wrapped lines joined, as chunks are
+    assert sentence in " ".join(body["paragraphs"])  # wrapped lines joined, as segments are
     assert "On page 2 the ledger" in body["text"]
     assert "On page 1 the ledger" not in body["text"]
 
@@ -98,11 +98,20 @@ async def test_pages_of_an_unparsed_or_failed_document_are_409(settings, token, 
     # A queued document nobody will parse: created in the database without its queue event.
     waiting = uuid.uuid4()
     async with db.acquire() as conn, conn.transaction():
-        await documents.create(conn, NewDocument(
-            id=waiting, task_id=uuid.uuid4(), tenant_id=tenant, filename="later.pdf",
-            content_type="application/pdf", size_bytes=10, sha256="0" * 64,
-            blob_key=f"{tenant}/{waiting}/original.pdf", created_by="tester",
-        ))  # fmt: skip
+        await documents.create(
+            conn,
+            NewDocument(
+                id=waiting,
+                task_id=uuid.uuid4(),
+                tenant_id=tenant,
+                filename="later.pdf",
+                content_type="application/pdf",
+                size_bytes=10,
+                sha256="0" * 64,
+                blob_key=f"{tenant}/{waiting}/original.pdf",
+                created_by="tester",
+            ),
+        )
     for path in (f"/v1/documents/{waiting}/pages/1", f"/v1/documents/{waiting}/pages/1/image"):
         response = await _get(settings, path, token(tenant))
         assert response.status_code == 409, response.text
@@ -125,8 +134,9 @@ async def _post_token(settings: Settings, payload: object) -> httpx.Response:
 
 
 async def test_dev_token_signs_in_with_the_chosen_role(settings, tenant):
-    response = await _post_token(settings, {"tenant_id": tenant, "user_id": "ann@example.org",
-                                            "role": "viewer"})  # fmt: skip
+    response = await _post_token(
+        settings, {"tenant_id": tenant, "user_id": "ann@example.org", "role": "viewer"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["expires_in"] == settings.jwt_ttl_s and body["token_type"] == "Bearer"
@@ -163,8 +173,9 @@ def test_dev_login_is_on_only_without_an_identity_provider(tmp_path):
     assert Settings(home=tmp_path).dev_login_enabled
     assert not Settings(home=tmp_path, dev_login=False).dev_login_enabled
     assert not Settings(home=tmp_path, oidc_issuer="https://id.example.org").dev_login_enabled
-    assert not Settings(home=tmp_path, oidc_issuer="https://id.example.org",
-                        dev_login=True).dev_login_enabled  # fmt: skip
+    assert not Settings(
+        home=tmp_path, oidc_issuer="https://id.example.org", dev_login=True
+    ).dev_login_enabled
 
 
 async def test_dev_token_is_404_when_dev_login_is_off(settings):

@@ -20,8 +20,9 @@ def _fact_on_page(seed: int, n_pages: int, page: int) -> tuple[str, str]:
     """The unique sentence of ``page`` and the ledger's place and count in it."""
     blocks = pdfgen.sample_document(n_pages, seed)[page - 1]
     fact = next(text for _, text in blocks if f"On page {page} the ledger" in text)
-    sentence = re.search(rf"On page {page} the ledger of \w+ records exactly \d+ deliveries\.",
-                         fact)  # fmt: skip
+    sentence = re.search(
+        rf"On page {page} the ledger of \w+ records exactly \d+ deliveries\.", fact
+    )
     assert sentence is not None
     place, count = re.search(r"ledger of (\w+) records exactly (\d+)", sentence[0]).groups()
     return place, count
@@ -43,8 +44,9 @@ async def library(api, tenant):
 
 async def _search(settings, token: str, body: object) -> httpx.Response:
     async with httpx.AsyncClient(base_url=settings.web_url, timeout=30) as http:
-        return await http.post("/v1/search", json=body,
-                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        return await http.post(
+            "/v1/search", json=body, headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.stack
 
 async def _topics(settings, token: str, document_id: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=settings.web_url) as http:
-        return await http.get(f"/v1/documents/{document_id}/topics",
-                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        return await http.get(
+            f"/v1/documents/{document_id}/topics", headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 async def _ready(api, tenant: str, data: bytes) -> str:
@@ -45,10 +46,14 @@ async def test_a_ready_document_gets_a_two_level_topic_map(settings, token, api,
     body = await _computed(settings, token(tenant), document_id)
     assert body["document_id"] == document_id
     assert body["topics"], body
-    segments = {str(r["id"]): r["page"] for r in await db.fetch(
-        "SELECT id, page FROM segments WHERE doc_id = $1", uuid.UUID(document_id))}  # fmt: skip
+    segments = {
+        str(r["id"]): r["page"]
+        for r in await db.fetch(
+            "SELECT id, page FROM segments WHERE doc_id = $1", uuid.UUID(document_id)
+        )
+    }
     covered = [sid for topic in body["topics"] for sid in topic["segment_ids"]]
-    assert sorted(covered) == sorted(segments)  # every chunk in exactly one topic
+    assert sorted(covered) == sorted(segments)  # every segment in exactly one topic
     for topic in body["topics"]:
         assert topic["label"] and topic["summary"]
         assert topic["pages"] == sorted({segments[s] for s in topic["segment_ids"]})
@@ -83,8 +88,9 @@ async def test_a_missing_or_outdated_map_is_computed_again(settings, token, api,
     # A map from before sub-topics and the guide (version 1).
     await db.execute(
         "UPDATE document_topic_maps SET topic_map = topic_map - 'version' - 'guide'"
-        " WHERE doc_id = $1", doc,
-    )  # fmt: skip
+        " WHERE doc_id = $1",
+        doc,
+    )
 
     async def upgraded() -> bool:
         body = (await _topics(settings, token(tenant), document_id)).json()

@@ -29,10 +29,12 @@ TIMEOUT_S = 120
 
 @pytest.fixture(scope="module")
 def collector(stack: Stack, settings: Settings) -> Iterator[Collector]:
-    traced = settings.model_copy(update={
-        "otel_endpoint": f"http://127.0.0.1:{settings.collector_otlp_port}",
-        "trace_sample_percent": 100.0,
-    })  # fmt: skip
+    traced = settings.model_copy(
+        update={
+            "otel_endpoint": f"http://127.0.0.1:{settings.collector_otlp_port}",
+            "trace_sample_percent": 100.0,
+        }
+    )
     server = Collector(traced, decision_wait_s=1)
     server.start()
     try:
@@ -81,15 +83,19 @@ async def test_an_upload_is_one_trace_from_the_request_to_every_agent(
     async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
         response = await http.post("/v1/documents", files=upload)
     assert response.status_code == 202
-    spans = await _trace_holding(collector, trace_id, {
-        ("pdfchat-web", "POST /v1/documents"),
-        ("pdfchat-worker", "publish pdfchat.documents.parse-requested.v1"),
-        ("pdfchat-worker", "parse"),
-        ("pdfchat-worker", "publish pdfchat.documents.parsed.v1"),
-        ("pdfchat-worker", "embed"),
-        ("pdfchat-worker", "publish pdfchat.documents.ready.v1"),
-        ("pdfchat-worker", "topic_map"),
-    })  # fmt: skip
+    spans = await _trace_holding(
+        collector,
+        trace_id,
+        {
+            ("pdfchat-web", "POST /v1/documents"),
+            ("pdfchat-worker", "publish pdfchat.documents.parse-requested.v1"),
+            ("pdfchat-worker", "parse"),
+            ("pdfchat-worker", "publish pdfchat.documents.parsed.v1"),
+            ("pdfchat-worker", "embed"),
+            ("pdfchat-worker", "publish pdfchat.documents.ready.v1"),
+            ("pdfchat-worker", "topic_map"),
+        },
+    )
     services = {service for service, _ in spans}
     assert services == {"pdfchat-web", "pdfchat-worker"}
     # The database calls of the web request and of the agents are in the trace too.
@@ -109,15 +115,19 @@ async def test_a_question_is_one_trace_down_to_the_search_and_the_model(
     async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
         response = await http.post("/v1/chat", json={"question": "what is this about?"})
     assert response.status_code == 202, response.text
-    await _trace_holding(collector, trace_id, {
-        ("pdfchat-web", "POST /v1/chat"),
-        ("pdfchat-worker", "publish pdfchat.chat.requested.v1"),
-        ("pdfchat-worker", "orchestrator"),
-        ("pdfchat-worker", "search"),
-        ("pdfchat-worker", "search.vector"),
-        ("pdfchat-worker", "search.text"),
-        ("pdfchat-worker", "search.rerank"),
-        ("pdfchat-worker", "chat local:extractive"),
-        ("pdfchat-worker", "publish pdfchat.chat.usage.v1"),
-        ("pdfchat-worker", "accounting"),
-    })  # fmt: skip
+    await _trace_holding(
+        collector,
+        trace_id,
+        {
+            ("pdfchat-web", "POST /v1/chat"),
+            ("pdfchat-worker", "publish pdfchat.chat.requested.v1"),
+            ("pdfchat-worker", "orchestrator"),
+            ("pdfchat-worker", "search"),
+            ("pdfchat-worker", "search.vector"),
+            ("pdfchat-worker", "search.text"),
+            ("pdfchat-worker", "search.rerank"),
+            ("pdfchat-worker", "chat local:extractive"),
+            ("pdfchat-worker", "publish pdfchat.chat.usage.v1"),
+            ("pdfchat-worker", "accounting"),
+        },
+    )

@@ -24,8 +24,10 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
     document_id = (await client.upload(pdfgen.sample_pdf(4, seed=61), "a.pdf"))["document_id"]
     async with asyncio.timeout(90):
         await client.wait_for([document_id])
-    segment_ids = [r["id"] for r in await db.fetch(
-        "SELECT id FROM segments WHERE doc_id = $1", uuid.UUID(document_id))]  # fmt: skip
+    segment_ids = [
+        r["id"]
+        for r in await db.fetch("SELECT id FROM segments WHERE doc_id = $1", uuid.UUID(document_id))
+    ]
     model = f"test:random-{uuid.uuid4().hex[:8]}"
     rng = random.Random(7)
     vectors = [(sid, [rng.uniform(-1, 1) for _ in range(DIMENSION)]) for sid in segment_ids]
@@ -35,14 +37,17 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
         async with conn.transaction():
             # Only the test model's vectors: were the configured model's vectors still there,
             # the relay's sweep would purge the test model's as those of a replaced model.
-            await conn.execute("DELETE FROM segment_embeddings WHERE doc_id = $1",
-                               uuid.UUID(document_id))  # fmt: skip
+            await conn.execute(
+                "DELETE FROM segment_embeddings WHERE doc_id = $1", uuid.UUID(document_id)
+            )
             await embeddings.register_model(conn, model, DIMENSION)
-            await embeddings.replace_for_document(conn, tenant, uuid.UUID(document_id), model,
-                                                  vectors)  # fmt: skip
+            await embeddings.replace_for_document(
+                conn, tenant, uuid.UUID(document_id), model, vectors
+            )
         async with conn.transaction():
-            exact = await search.nearest(conn, tenant, model=model, dimension=DIMENSION,
-                                         query=query, limit=3)  # fmt: skip
+            exact = await search.nearest(
+                conn, tenant, model=model, dimension=DIMENSION, query=query, limit=3
+            )
         assert not await embeddings.has_index(conn, model)
         assert not await embeddings.ensure_index(conn, model, DIMENSION)  # below the threshold
 
@@ -51,7 +56,8 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
         assert await embeddings.ensure_index(conn, model, DIMENSION)
         assert await embeddings.has_index(conn, model)
         async with conn.transaction():
-            indexed = await search.nearest(conn, tenant, model=model, dimension=DIMENSION,
-                                           query=query, limit=3)  # fmt: skip
+            indexed = await search.nearest(
+                conn, tenant, model=model, dimension=DIMENSION, query=query, limit=3
+            )
     assert [h.segment_id for h in indexed] == [h.segment_id for h in exact]
     assert len(exact) == 3

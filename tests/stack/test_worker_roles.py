@@ -35,10 +35,17 @@ async def test_chat_workers_answer_and_the_others_ingest_at_lower_priority(
         assert os.getpriority(os.PRIO_PROCESS, stack.pid("worker-2")) == 7
 
         client = api(tenant)
-        pdf = pdfgen.text_pdf([[
-            ("h1", "Ferry Timetable"),
-            ("p", "The first ferry to Inchmore leaves the harbour at a quarter past seven."),
-        ]])  # fmt: skip
+        pdf = pdfgen.text_pdf(
+            [
+                [
+                    ("h1", "Ferry Timetable"),
+                    (
+                        "p",
+                        "The first ferry to Inchmore leaves the harbour at a quarter past seven.",
+                    ),
+                ]
+            ]
+        )
         document_id = (await client.upload(pdf, "ferry.pdf"))["document_id"]
         async with asyncio.timeout(TIMEOUT_S):
             views = await client.wait_for([document_id])
@@ -47,4 +54,3 @@ async def test_chat_workers_answer_and_the_others_ingest_at_lower_priority(
             messages = [m async for m in client.answer(started["stream_session_id"])]
         text = "".join(m["content"] for m in messages if m["type"] == "token")
         assert "quarter past seven" in text and messages[-1]["type"] == "end"
-

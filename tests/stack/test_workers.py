@@ -31,8 +31,9 @@ TIMEOUT_S = 120
 async def _parsed_counts(db, tenant: str) -> dict[str, int]:
     rows = await db.fetch(
         "SELECT document_id::text AS id, count(*) AS n FROM document_events"
-        " WHERE tenant_id = $1 AND status = 'parsed' GROUP BY document_id", tenant
-    )  # fmt: skip
+        " WHERE tenant_id = $1 AND status = 'parsed' GROUP BY document_id",
+        tenant,
+    )
     return {r["id"]: r["n"] for r in rows}
 
 
@@ -41,8 +42,9 @@ async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
 ):
     client = api(tenant)
     files = [pdfgen.big_pdf(150 + 10 * i) for i in range(6)]
-    ids = [(await client.upload(data, f"big-{i}.pdf"))["document_id"]
-           for i, data in enumerate(files)]  # fmt: skip
+    ids = [
+        (await client.upload(data, f"big-{i}.pdf"))["document_id"] for i, data in enumerate(files)
+    ]
 
     async def someone_parsing() -> bool:
         return any(d["status"] == "parsing" for d in await client.documents())
@@ -56,11 +58,13 @@ async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
     assert {v["status"] for v in views.values()} == {"ready"}
     assert await _parsed_counts(db, tenant) == dict.fromkeys(ids, 1)
     for document_id, data in zip(ids, files, strict=True):
-        expected = parse_pdf(data, max_pages=settings.max_pages, chunk_chars=settings.chunk_chars)
+        expected = parse_pdf(
+            data, max_pages=settings.max_pages, segment_chars=settings.segment_chars
+        )
         rows = await db.fetch(
             "SELECT seq, page FROM segments WHERE doc_id = $1 ORDER BY seq", uuid.UUID(document_id)
         )
-        assert [(r["seq"], r["page"]) for r in rows] == [(c.seq, c.page) for c in expected.chunks]
+        assert [(r["seq"], r["page"]) for r in rows] == [(c.seq, c.page) for c in expected.segments]
     # At least one document was interrupted and needed a second attempt.
     attempts = await db.fetch("SELECT attempts FROM tasks WHERE tenant_id = $1", tenant)
     assert max(r["attempts"] for r in attempts) >= 2
@@ -69,22 +73,27 @@ async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
 async def test_two_workers_share_the_partitions(stack, api, tenant, settings, db):
     stack.start("worker-2")
     try:
-        await wait_until(lambda: _members_with_partitions(settings, topics.PARSE_REQUESTED, 2),
-                         within_s=TIMEOUT_S)  # fmt: skip
+        await wait_until(
+            lambda: _members_with_partitions(settings, topics.PARSE_REQUESTED, 2),
+            within_s=TIMEOUT_S,
+        )
         client = api(tenant)
         workers: set[str] = set()
         ids: list[str] = []
         # Keys are random, so upload until both workers have parsed something (bounded).
         while len(workers) < 2 and len(ids) < 40:
-            batch = [(await client.upload(pdfgen.sample_pdf(1, seed=i), f"{i}.pdf"))
-                     ["document_id"] for i in range(len(ids), len(ids) + 8)]  # fmt: skip
+            batch = [
+                (await client.upload(pdfgen.sample_pdf(1, seed=i), f"{i}.pdf"))["document_id"]
+                for i in range(len(ids), len(ids) + 8)
+            ]
             ids += batch
             async with asyncio.timeout(TIMEOUT_S):
                 await client.wait_for(batch)
             rows = await db.fetch(
                 "SELECT detail->>'worker' AS worker FROM document_events"
-                " WHERE tenant_id = $1 AND status = 'parsed'", tenant
-            )  # fmt: skip
+                " WHERE tenant_id = $1 AND status = 'parsed'",
+                tenant,
+            )
             workers = {r["worker"] for r in rows}
         assert len(workers) == 2
         assert await _parsed_counts(db, tenant) == dict.fromkeys(ids, 1)
@@ -117,8 +126,9 @@ async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant
         body = await client.upload(pdfgen.sample_pdf(1), "vanishing.pdf")
         document_id = body["document_id"]
         # The committed task's event waits in the outbox while no worker runs.
-        waiting = await db.fetchval("SELECT count(*) FROM outbox WHERE key = $1",
-                                    f"{tenant}:{document_id}")  # fmt: skip
+        waiting = await db.fetchval(
+            "SELECT count(*) FROM outbox WHERE key = $1", f"{tenant}:{document_id}"
+        )
         assert waiting >= 1
         (Path(settings.blob_root) / tenant / document_id / "original.pdf").unlink()
     finally:
@@ -128,8 +138,9 @@ async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant
         view = (await client.wait_for([document_id]))[document_id]
     assert view["status"] == "failed"
     assert f"after {settings.parse_max_attempts} attempts" in view["error"]
-    attempts = await db.fetchval("SELECT attempts FROM tasks WHERE document_id = $1",
-                                 uuid.UUID(document_id))  # fmt: skip
+    attempts = await db.fetchval(
+        "SELECT attempts FROM tasks WHERE document_id = $1", uuid.UUID(document_id)
+    )
     assert attempts == settings.parse_max_attempts
 
     letters = await _read_all(settings, topics.PARSE_DEAD_LETTERS)
@@ -163,10 +174,15 @@ async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
     key = f"{tenant}:{document_id}".encode()
 
     async def all_three_published() -> bool:
-        events = [json.loads(m.value) for m in await _read_all(settings, topics.STATUS)
-                  if m.key == key]  # fmt: skip
+        events = [
+            json.loads(m.value) for m in await _read_all(settings, topics.STATUS) if m.key == key
+        ]
         return [e["status"] for e in events] == [
-            "queued", "parsing", "parsed", "embedding", "ready"
+            "queued",
+            "parsing",
+            "parsed",
+            "embedding",
+            "ready",
         ]
 
     await wait_until(all_three_published, within_s=TIMEOUT_S)
@@ -174,8 +190,10 @@ async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
 
 async def test_progress_table_is_recovered_after_a_restart(stack, api, tenant, settings):
     client = api(tenant)
-    ids = [(await client.upload(pdfgen.sample_pdf(1, seed=i), f"{i}.pdf"))["document_id"]
-           for i in range(3)]  # fmt: skip
+    ids = [
+        (await client.upload(pdfgen.sample_pdf(1, seed=i), f"{i}.pdf"))["document_id"]
+        for i in range(3)
+    ]
     bad = (await client.upload(pdfgen.encrypted_pdf(), "locked.pdf"))["document_id"]
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([*ids, bad])
@@ -228,9 +246,11 @@ async def _worker_page(settings, path: str) -> dict | None:
 
 async def _read_all(settings, topic: str) -> list:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None,
-    )  # fmt: skip
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await consumer.start()
     try:
         # The workers declare every topic with the configured partition count.

@@ -34,8 +34,9 @@ async def test_orphans_are_unfinished_idle_documents_without_a_live_task(pg, ten
     recent = await new_document(pg, tenant, status="parsed", idle_s=0)
     ready = await new_document(pg, tenant, status="ready", idle_s=600)
     parsing_task_done = await new_document(pg, tenant, status="parsing", idle_s=600)
-    await pg.execute("UPDATE tasks SET status = 'succeeded' WHERE document_id = $1",
-                     parsing_task_done)  # fmt: skip
+    await pg.execute(
+        "UPDATE tasks SET status = 'succeeded' WHERE document_id = $1", parsing_task_done
+    )
 
     taken = await _taken(pg, documents.take_orphans, older_than_s=300)
     assert parsed_without_task in taken and parsing_task_done in taken
@@ -60,13 +61,25 @@ async def test_unfinished_by_state_lists_every_state_with_its_oldest(pg, tenant)
 async def test_heartbeats_record_agents_and_busy_events(pg):
     name = f"w-{uuid.uuid4().hex[:6]}"
     started = datetime.now(UTC)
-    await workers.heartbeat(pg, worker_id=name, role="all", agents=["a.parse"], pid=1,
-                            started_at=started, busy={})  # fmt: skip
-    await workers.heartbeat(pg, worker_id=name, role="ingest", agents=["a.parse", "a.embed"],
-                            pid=2, started_at=started, busy={"parse": 12.5})  # fmt: skip
+    await workers.heartbeat(
+        pg, worker_id=name, role="all", agents=["a.parse"], pid=1, started_at=started, busy={}
+    )
+    await workers.heartbeat(
+        pg,
+        worker_id=name,
+        role="ingest",
+        agents=["a.parse", "a.embed"],
+        pid=2,
+        started_at=started,
+        busy={"parse": 12.5},
+    )
     (seen,) = [w for w in await workers.seen(pg) if w.id == name]
-    assert (seen.role, seen.agents, seen.pid, seen.busy) == ("ingest", ["a.parse", "a.embed"], 2,
-                                                             {"parse": 12.5})  # fmt: skip
+    assert (seen.role, seen.agents, seen.pid, seen.busy) == (
+        "ingest",
+        ["a.parse", "a.embed"],
+        2,
+        {"parse": 12.5},
+    )
     assert seen.seen_s_ago < 5
     await pg.execute("UPDATE workers SET seen_at = now() - interval '2 days' WHERE id = $1", name)
     assert await workers.forget_gone(pg, older_than_s=86400) >= 1

@@ -43,13 +43,32 @@ def _expected_key(record) -> str:
 
 
 def test_public_names_are_pinned():
-    assert sorted(topics.__all__) == sorted([
-        "ALL_TOPICS", "PARSED", "PARSE_DEAD_LETTERS", "PARSE_REQUESTED", "READY", "STATUS",
-        "DocumentParsed", "DocumentReady", "DocumentStatusChanged", "ParseDeadLetter",
-        "ParseRequested", "document_key",
-        "ANSWERS", "CHAT_REQUESTED", "USAGE", "RETENTION", "AnswerEvent", "ChatRequested",
-        "Citation", "Usage", "UsageRecorded", "session_key",
-    ])  # fmt: skip
+    assert sorted(topics.__all__) == sorted(
+        [
+            "ALL_TOPICS",
+            "PARSED",
+            "PARSE_DEAD_LETTERS",
+            "PARSE_REQUESTED",
+            "READY",
+            "STATUS",
+            "DocumentParsed",
+            "DocumentReady",
+            "DocumentStatusChanged",
+            "ParseDeadLetter",
+            "ParseRequested",
+            "document_key",
+            "ANSWERS",
+            "CHAT_REQUESTED",
+            "USAGE",
+            "RETENTION",
+            "AnswerEvent",
+            "ChatRequested",
+            "Citation",
+            "Usage",
+            "UsageRecorded",
+            "session_key",
+        ]
+    )
     assert set(topics.ALL_TOPICS) == set(RECORD_OF_TOPIC)
     for name in topics.ALL_TOPICS:
         assert name.startswith("pdfchat.") and name.endswith(".v1")
@@ -75,6 +94,11 @@ def test_namespaces_are_versioned(filename):
     payload = json.loads((GOLDEN / filename).read_text())
     assert payload["__faust"]["ns"].endswith(".v1")
     nested = [v for v in payload.values() if isinstance(v, dict) and "__faust" in v]
-    nested += [i for v in payload.values() if isinstance(v, list) for i in v
-               if isinstance(i, dict) and "__faust" in i]  # fmt: skip
+    nested += [
+        i
+        for v in payload.values()
+        if isinstance(v, list)
+        for i in v
+        if isinstance(i, dict) and "__faust" in i
+    ]
     assert all(n["__faust"]["ns"].endswith(".v1") for n in nested)

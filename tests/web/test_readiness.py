@@ -17,17 +17,29 @@ async def app(pg, postgres_settings):
     await pg.execute("DELETE FROM workers")
     app = Quart("readiness")
     app.register_blueprint(health.blueprint)
-    app.extensions.update(pool=pg, settings=postgres_settings.model_copy(
-        update={"worker_missing_after_s": 20.0, "event_stuck_after_s": 600.0}))  # fmt: skip
+    app.extensions.update(
+        pool=pg,
+        settings=postgres_settings.model_copy(
+            update={"worker_missing_after_s": 20.0, "event_stuck_after_s": 600.0}
+        ),
+    )
     yield app
     await pg.execute("DELETE FROM workers")
 
 
 async def _beat(pg, name: str, agents: list[str], *, ago_s: float = 0, busy=None) -> None:
-    await workers.heartbeat(pg, worker_id=name, role="all", agents=agents, pid=1,
-                            started_at=datetime.now(UTC), busy=busy or {})  # fmt: skip
-    await pg.execute("UPDATE workers SET seen_at = now() - make_interval(secs => $2)"
-                     " WHERE id = $1", name, ago_s)  # fmt: skip
+    await workers.heartbeat(
+        pg,
+        worker_id=name,
+        role="all",
+        agents=agents,
+        pid=1,
+        started_at=datetime.now(UTC),
+        busy=busy or {},
+    )
+    await pg.execute(
+        "UPDATE workers SET seen_at = now() - make_interval(secs => $2) WHERE id = $1", name, ago_s
+    )
 
 
 async def _workers_check(app: Quart) -> dict:

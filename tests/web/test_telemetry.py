@@ -54,8 +54,11 @@ def tiny() -> Quart:
 
     @app.get("/v1/things/<thing_id>")
     async def thing(thing_id: str):
-        return {"thing": thing_id, "request_id": request_id.get(),
-                "trace_id": tracing.current_trace_id()}  # fmt: skip
+        return {
+            "thing": thing_id,
+            "request_id": request_id.get(),
+            "trace_id": tracing.current_trace_id(),
+        }
 
     @app.get("/boom")
     async def boom():
@@ -68,8 +71,9 @@ def tiny() -> Quart:
     @app.websocket("/ws/<room>")
     async def socket(room: str):
         await websocket.accept()
-        await websocket.send_json({"request_id": request_id.get(),
-                                   "trace_id": tracing.current_trace_id()})  # fmt: skip
+        await websocket.send_json(
+            {"request_id": request_id.get(), "trace_id": tracing.current_trace_id()}
+        )
 
     return instrument(app)
 
@@ -102,14 +106,22 @@ async def test_a_caller_trace_goes_on_and_a_missing_request_id_is_made(tiny, spa
 
 async def test_unmatched_failed_and_probe_requests(tiny, spans) -> None:
     client = tiny.test_client()
-    before = (requests(UNMATCHED, "GET", 404), requests("/boom", "GET", 500),
-              requests("/healthz", "GET", 200), requests(UNMATCHED, "OTHER", 405))  # fmt: skip
+    before = (
+        requests(UNMATCHED, "GET", 404),
+        requests("/boom", "GET", 500),
+        requests("/healthz", "GET", 200),
+        requests(UNMATCHED, "OTHER", 405),
+    )
     assert (await client.get("/no/such/path/123")).status_code == 404
     assert (await client.get("/boom")).status_code == 500
     assert (await client.get("/healthz")).status_code == 200
     await client.open("/healthz", method="BREW")
-    after = (requests(UNMATCHED, "GET", 404), requests("/boom", "GET", 500),
-             requests("/healthz", "GET", 200), requests(UNMATCHED, "OTHER", 405))  # fmt: skip
+    after = (
+        requests(UNMATCHED, "GET", 404),
+        requests("/boom", "GET", 500),
+        requests("/healthz", "GET", 200),
+        requests(UNMATCHED, "OTHER", 405),
+    )
     assert after == tuple(n + 1 for n in before)
 
     names = [s.name for s in spans.get_finished_spans()]
@@ -142,10 +154,12 @@ async def app(postgres_settings, pg):
     await verifier.load_keys()
     embedder = LocalEmbedder()
     app.extensions.update(
-        pool=pg, verifier=verifier, embedders=Embedders(settings, embedder),
+        pool=pg,
+        verifier=verifier,
+        embedders=Embedders(settings, embedder),
         reranker=create_reranker(settings, embedder),
         blobs=create_blob_store(settings.blob_backend, settings.blob_root),
-    )  # fmt: skip
+    )
     return app
 
 
@@ -170,42 +184,58 @@ async def _seed(pg, tenant: str, texts: list[str]) -> None:
         vectors = await embedder.embed_documents([r["content"] for r in rows])
         await embeddings.register_model(conn, embedder.model, embedder.dimension)
         await embeddings.replace_for_document(
-            conn, tenant, doc, embedder.model, [(r["id"], v) for r, v in zip(rows, vectors,
-                                                                             strict=True)]
-        )  # fmt: skip
+            conn,
+            tenant,
+            doc,
+            embedder.model,
+            [(r["id"], v) for r, v in zip(rows, vectors, strict=True)],
+        )
 
 
 async def test_a_search_request_traces_each_stage(app, auth, pg, spans) -> None:
     tenant = f"t-{uuid.uuid4().hex[:12]}"
-    await _seed(pg, tenant, ["Refunds are paid within 14 days of the return.",
-                             "The warranty covers parts for two years.",
-                             "Shipping is free above 50 euros."])  # fmt: skip
+    await _seed(
+        pg,
+        tenant,
+        [
+            "Refunds are paid within 14 days of the return.",
+            "The warranty covers parts for two years.",
+            "Shipping is free above 50 euros.",
+        ],
+    )
     before = requests("/v1/search", "POST", 200), searches("hybrid+rerank")
     response = await app.test_client().post(
-        "/v1/search", json={"query": "how long do refunds take?", "top_k": 2},
+        "/v1/search",
+        json={"query": "how long do refunds take?", "top_k": 2},
         headers=auth(tenant, **{"X-Request-ID": "search-1"}),
-    )  # fmt: skip
+    )
     results = (await response.get_json())["results"]
 
     assert response.status_code == 200 and "14 days" in results[0]["text"]
     assert (requests("/v1/search", "POST", 200), searches("hybrid+rerank")) == (
-        before[0] + 1, before[1] + 1
-    )  # fmt: skip
+        before[0] + 1,
+        before[1] + 1,
+    )
     (server,) = named(spans, "POST /v1/search")
     (search,) = named(spans, "search")
     assert server.attributes["pdfchat.request_id"] == "search-1"
     assert search.parent.span_id == server.context.span_id
-    assert (search.attributes["pdfchat.search.mode"], search.attributes["pdfchat.search.top_k"],
-            search.attributes["pdfchat.search.hits"]) == ("hybrid+rerank", 2, 2)  # fmt: skip
-    stages = {name: named(spans, name)[0] for name in ("search.vector", "search.text",
-                                                       "search.rerank")}  # fmt: skip
+    assert (
+        search.attributes["pdfchat.search.mode"],
+        search.attributes["pdfchat.search.top_k"],
+        search.attributes["pdfchat.search.hits"],
+    ) == ("hybrid+rerank", 2, 2)
+    stages = {
+        name: named(spans, name)[0] for name in ("search.vector", "search.text", "search.rerank")
+    }
     assert all(s.parent.span_id == search.context.span_id for s in stages.values())
     assert stages["search.rerank"].attributes["pdfchat.rerank.candidates"] == 3
     vector = stages["search.vector"].context.span_id
     (embed,) = [
-        s for s in spans.get_finished_spans()
+        s
+        for s in spans.get_finished_spans()
         if s.name.startswith("embed ") and s.parent and s.parent.span_id == vector
-    ]  # fmt: skip
+    ]
     assert embed.attributes["pdfchat.embedding.batch_size"] == 1
     assert embed.attributes["pdfchat.embedding.model"] == LocalEmbedder.model
 
@@ -213,14 +243,16 @@ async def test_a_search_request_traces_each_stage(app, auth, pg, spans) -> None:
 async def test_an_upload_hands_its_trace_and_request_id_to_the_outbox(app, auth, pg, spans):
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     response = await app.test_client().post(
-        "/v1/documents", files={"file": _file(pdfgen.sample_pdf(1, seed=3))},
+        "/v1/documents",
+        files={"file": _file(pdfgen.sample_pdf(1, seed=3))},
         headers=auth(tenant, **{"X-Request-ID": "upload-1", "traceparent": TRACEPARENT}),
-    )  # fmt: skip
+    )
     assert response.status_code == 202, await response.get_data()
     document_id = (await response.get_json())["document_id"]
 
-    rows = await pg.fetch("SELECT topic, headers FROM outbox WHERE value->>'document_id' = $1",
-                          document_id)  # fmt: skip
+    rows = await pg.fetch(
+        "SELECT topic, headers FROM outbox WHERE value->>'document_id' = $1", document_id
+    )
     assert rows
     (server,) = named(spans, "POST /v1/documents")
     for row in rows:
@@ -241,8 +273,9 @@ async def test_real_routes_are_labelled_by_rule(app, auth, spans) -> None:
     assert missing.status_code == 404
     assert (await client.get("/healthz")).status_code == 200
     assert (requests(rule, "GET", 404), requests("/healthz", "GET", 200)) == (
-        before[0] + 1, before[1] + 1
-    )  # fmt: skip
+        before[0] + 1,
+        before[1] + 1,
+    )
     assert [s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == [
         f"GET {rule}"
     ]
@@ -258,8 +291,9 @@ def open_sockets() -> float:
 
 async def test_the_answer_socket_is_counted_while_open(app, auth, pg, spans) -> None:
     tenant = f"t-{uuid.uuid4().hex[:12]}"
-    started = await chat.start(pg, chat.Question(tenant_id=tenant, user_id="tester",
-                                                 question="how long do refunds take?"))  # fmt: skip
+    started = await chat.start(
+        pg, chat.Question(tenant_id=tenant, user_id="tester", question="how long do refunds take?")
+    )
     # Never caught up (no Kafka here): the socket waits for the answer stream, open.
     app.extensions["streams"] = AnswerStreams("127.0.0.1:1", retention_s=60)
     before = open_sockets()

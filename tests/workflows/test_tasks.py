@@ -18,8 +18,9 @@ def tenant() -> str:
 
 
 async def _outbox(pg, doc: uuid.UUID) -> list[tuple[str, dict]]:
-    rows = await pg.fetch("SELECT topic, value FROM outbox WHERE value->>'document_id' = $1"
-                          " ORDER BY id", str(doc))  # fmt: skip
+    rows = await pg.fetch(
+        "SELECT topic, value FROM outbox WHERE value->>'document_id' = $1 ORDER BY id", str(doc)
+    )
     return [(r["topic"], r["value"]) for r in rows]
 
 
@@ -29,8 +30,9 @@ async def test_an_orphan_gets_its_next_task_and_its_request(pg, tenant):
     await pg.execute("UPDATE tasks SET status = 'failed' WHERE document_id = $1", queued)
 
     assert await redrive_orphans(pg, lease_s=300) >= 2
-    embed = await pg.fetchrow("SELECT status, error FROM tasks WHERE document_id = $1"
-                              " AND kind = 'embed'", parsed)  # fmt: skip
+    embed = await pg.fetchrow(
+        "SELECT status, error FROM tasks WHERE document_id = $1 AND kind = 'embed'", parsed
+    )
     assert embed["status"] == "queued" and "re-driven" in embed["error"]
     assert [t for t, _ in await _outbox(pg, parsed)] == [topics.PARSED]
     assert [t for t, _ in await _outbox(pg, queued)] == [topics.PARSE_REQUESTED]

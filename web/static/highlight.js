@@ -1,6 +1,6 @@
 // Finding a citation's quote in a page's text and marking it.
 //
-// Quotes come from chunks, whose text may differ from the page's in spacing, case or a cut
+// Quotes come from segments, whose text may differ from the page's in spacing, case or a cut
 // at either end ("…"), so the search ignores those; when the whole quote is not found, the
 // longest run of its leading words that is found gets the mark.
 

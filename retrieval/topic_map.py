@@ -1,4 +1,4 @@
-"""A document's topic map: its chunks clustered into topics and sub-topics, each labelled, and
+"""A document's topic map: its segments clustered into topics and sub-topics, each labelled, and
 an extractive guide to the document built from them.
 
 Pure computation on vectors and texts; the topic-map agent stores the result.
@@ -10,6 +10,7 @@ import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,39 +23,156 @@ from sklearn.metrics import silhouette_score
 VERSION = 2
 MAX_TOPICS = 12
 MAX_SUBTOPICS = 6
-# A topic needs this many chunks to be split into sub-topics: below it, the guide's second
+# A topic needs this many segments to be split into sub-topics: below it, the guide's second
 # level would only repeat the first.
-MIN_CHUNKS_TO_SPLIT = 6
+MIN_SEGMENTS_TO_SPLIT = 6
 LABEL_TERMS = 3
 KEY_SENTENCES = 2
-# Silhouette is quadratic in the chunks; a sample of this size chooses k as well.
+# Silhouette is quadratic in the segments; a sample of this size chooses k as well.
 SILHOUETTE_SAMPLE = 2000
-# A heading labels a group only when it covers this share of the group's chunks: a topic whose
-# chunks come from many sections is better described by its words.
+# A heading labels a group only when it covers this share of the group's segments: a topic whose
+# segments come from many sections is better described by its words.
 HEADING_SHARE = 0.5
 SEED = 0  # the same document always gets the same map
 
 # Words that make junk labels: English function words, the modal and archaic words of legal
 # and formal prose, ordinals and number words, and page furniture.
 STOP_WORDS = ENGLISH_STOP_WORDS | {
-    "shall", "may", "might", "must", "upon", "unto", "thereof", "therein", "thereby",
-    "whereof", "wherein", "whereas", "hereby", "herein", "said", "such", "also", "let", "made",
-    "make", "like", "would", "could", "should", "every", "shalt", "hath", "doth", "thee",
-    "thou", "thy", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-    "ninth", "tenth", "hundred", "thousand", "page", "pages", "chapter", "section",
-    "article", "part", "contents", "continued", "appendix", "figure", "table", "tables",
-    "fig", "vol", "etc", "ibid", "per", "via", "mr", "mrs", "dr", "http", "https", "www",
-    "com", "org", "pdf", "copyright", "rights", "reserved",
-}  # fmt: skip
+    "shall",
+    "may",
+    "might",
+    "must",
+    "upon",
+    "unto",
+    "thereof",
+    "therein",
+    "thereby",
+    "whereof",
+    "wherein",
+    "whereas",
+    "hereby",
+    "herein",
+    "said",
+    "such",
+    "also",
+    "let",
+    "made",
+    "make",
+    "like",
+    "would",
+    "could",
+    "should",
+    "every",
+    "shalt",
+    "hath",
+    "doth",
+    "thee",
+    "thou",
+    "thy",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "hundred",
+    "thousand",
+    "page",
+    "pages",
+    "chapter",
+    "section",
+    "article",
+    "part",
+    "contents",
+    "continued",
+    "appendix",
+    "figure",
+    "table",
+    "tables",
+    "fig",
+    "vol",
+    "etc",
+    "ibid",
+    "per",
+    "via",
+    "mr",
+    "mrs",
+    "dr",
+    "http",
+    "https",
+    "www",
+    "com",
+    "org",
+    "pdf",
+    "copyright",
+    "rights",
+    "reserved",
+}
 # Words too vague to label a topic on their own (they may still be part of a phrase).
-GENERIC_WORDS = frozenset({
-    "time", "times", "number", "provide", "provided", "different", "able", "according",
-    "little", "certain", "way", "use", "used", "using", "given", "general", "case", "new",
-    "good", "great", "long", "kept", "work", "day", "days", "year", "years", "thing", "things",
-    "shown", "known", "following", "said", "including", "example", "important", "various",
-    "whole", "likely", "possible", "usually", "often", "order", "place", "end", "set",
-})  # fmt: skip
+GENERIC_WORDS = frozenset(
+    {
+        "time",
+        "times",
+        "number",
+        "provide",
+        "provided",
+        "different",
+        "able",
+        "according",
+        "little",
+        "certain",
+        "way",
+        "use",
+        "used",
+        "using",
+        "given",
+        "general",
+        "case",
+        "new",
+        "good",
+        "great",
+        "long",
+        "kept",
+        "work",
+        "day",
+        "days",
+        "year",
+        "years",
+        "thing",
+        "things",
+        "shown",
+        "known",
+        "following",
+        "said",
+        "including",
+        "example",
+        "important",
+        "various",
+        "whole",
+        "likely",
+        "possible",
+        "usually",
+        "often",
+        "order",
+        "place",
+        "end",
+        "set",
+    }
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
 _ROMAN = re.compile(r"m{0,4}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 # "3", "2.1", "IV.", "A)" and the like before a heading's words.
@@ -69,7 +187,7 @@ _STRUCTURAL = re.compile(
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Segment:
     segment_id: str
     page: int
     heading: str | None
@@ -110,24 +228,29 @@ class TopicMap:
         return asdict(self)
 
 
-def topic_map(title: str | None, chunks: list[Chunk]) -> TopicMap:
+def topic_map(title: str | None, segments: list[Segment]) -> TopicMap:
     """Topics in reading order; the number of topics is the one whose k-means clustering
-    separates the chunks best (silhouette), between 1 and MAX_TOPICS. Topics of at least
-    MIN_CHUNKS_TO_SPLIT chunks are split the same way into sub-topics, also in reading order."""
-    if not chunks:
-        return TopicMap(title=title, overview="The document has no text.", topics=[],
-                        guide="The document has no text.")  # fmt: skip
-    words = _Words([c.text for c in chunks])
-    vectors = np.asarray([c.vector for c in chunks], dtype=np.float32)
-    groups = _groups(_cluster(vectors, MAX_TOPICS), range(len(chunks)))
-    terms = words.distinctive(groups, context=range(len(chunks)))
-    labels = _labels(chunks, groups, terms, words, title)
+    separates the segments best (silhouette), between 1 and MAX_TOPICS. Topics of at least
+    MIN_SEGMENTS_TO_SPLIT segments are split the same way into sub-topics, also in reading order."""
+    if not segments:
+        return TopicMap(
+            title=title,
+            overview="The document has no text.",
+            topics=[],
+            guide="The document has no text.",
+        )
+    words = _Words([c.text for c in segments])
+    vectors = np.asarray([c.vector for c in segments], dtype=np.float32)
+    groups = _groups(_cluster(vectors, MAX_TOPICS), range(len(segments)))
+    terms = words.distinctive(groups, context=range(len(segments)))
+    labels = _labels(segments, groups, terms, words, title)
     topics = [
-        _topic(chunks, vectors, words, members, label, group_terms, title)
+        _topic(segments, vectors, words, members, label, group_terms, title)
         for members, label, group_terms in zip(groups, labels, terms, strict=True)
     ]
-    return TopicMap(title=title, overview=_overview(title, topics), topics=topics,
-                    guide=_guide(title, topics))  # fmt: skip
+    return TopicMap(
+        title=title, overview=_overview(title, topics), topics=topics, guide=_guide(title, topics)
+    )
 
 
 # --- clustering -------------------------------------------------------------------------------
@@ -142,16 +265,20 @@ def _cluster(vectors: np.ndarray, max_k: int) -> np.ndarray:
         labels = KMeans(n_clusters=k, n_init=4, random_state=SEED).fit_predict(vectors)
         if len(set(labels)) < 2:
             continue
-        score = silhouette_score(vectors, labels, metric="cosine",
-                                 sample_size=min(n, SILHOUETTE_SAMPLE),
-                                 random_state=SEED)  # fmt: skip
+        score = silhouette_score(
+            vectors,
+            labels,
+            metric="cosine",
+            sample_size=min(n, SILHOUETTE_SAMPLE),
+            random_state=SEED,
+        )
         if score > best_score:
             best_labels, best_score = labels, score
     return best_labels
 
 
 def _groups(labels: np.ndarray, members: Sequence[int]) -> list[list[int]]:
-    """Chunk indexes per cluster, the clusters in reading order (chunks come in reading order,
+    """Segment indexes per cluster, the clusters in reading order (segments come in reading order,
     so a group's first index is where the reader meets it first)."""
     by_cluster: dict[int, list[int]] = defaultdict(list)
     for label, index in zip(labels, members, strict=True):
@@ -163,7 +290,7 @@ def _groups(labels: np.ndarray, members: Sequence[int]) -> list[list[int]]:
 
 
 class _Words:
-    """Unigrams and bigrams of content words per chunk, and how they are usually spelled.
+    """Unigrams and bigrams of content words per segment, and how they are usually spelled.
 
     A plural counts as its singular when the document uses both ("States", "State"), so a
     label never names the same thing twice."""
@@ -171,9 +298,11 @@ class _Words:
     def __init__(self, texts: Sequence[str]) -> None:
         tokens = [[m.lower() for m in _WORD.findall(t)] for t in texts]
         vocabulary = {w for words in tokens for w in words}
-        self._fold = {w: w[:-1] for w in vocabulary
-                      if len(w) > 3 and w.endswith("s") and not w.endswith("ss")
-                      and w[:-1] in vocabulary}  # fmt: skip
+        self._fold = {
+            w: w[:-1]
+            for w in vocabulary
+            if len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[:-1] in vocabulary
+        }
         self.counts: list[Counter[str]] = [Counter(self._terms(words)) for words in tokens]
         self._spelling: dict[str, Counter[str]] = defaultdict(Counter)
         for text in texts:
@@ -187,10 +316,14 @@ class _Words:
         return [w for w in kept if w and w not in GENERIC_WORDS] + bigrams
 
     def distinctive(
-        self, groups: list[list[int]], *, context: Sequence[int], exclude: set[str] = frozenset()
-    ) -> list[list[str]]:  # fmt: skip
-        """Per group, the terms frequent in it and rare in the other chunks of ``context``
-        (class-based TF-IDF: term frequency in the group, inverse chunk frequency in the
+        self,
+        groups: list[list[int]],
+        *,
+        context: Sequence[int],
+        exclude: AbstractSet[str] = frozenset(),
+    ) -> list[list[str]]:
+        """Per group, the terms frequent in it and rare in the other segments of ``context``
+        (class-based TF-IDF: term frequency in the group, inverse segment frequency in the
         context), a bigram replacing the words it is made of when it carries most of them.
         Terms sharing a word with ``exclude`` (the parent topic's label) are left out."""
         df: Counter[str] = Counter()
@@ -202,8 +335,11 @@ class _Words:
             tf: Counter[str] = Counter()
             for i in group:
                 tf.update(self.counts[i])
-            scores = {t: c * (np.log((1 + n) / (1 + df[t])) + 1) for t, c in tf.items()
-                      if not exclude.intersection(t.split())}  # fmt: skip
+            scores = {
+                t: c * (np.log((1 + n) / (1 + df[t])) + 1)
+                for t, c in tf.items()
+                if exclude.isdisjoint(t.split())
+            }
             ranked = sorted(scores, key=lambda t: (-scores[t], t))
             result.append(_pick_terms(ranked, tf, LABEL_TERMS * 2))
         return result
@@ -234,8 +370,11 @@ def _pick_terms(ranked: list[str], tf: Counter[str], limit: int) -> list[str]:
         overlapping = [p for p in picked if set(p.split()) & set(words)]
         if not overlapping:
             picked.append(term)
-        elif (len(words) == 2 and all(len(p.split()) == 1 for p in overlapping)
-              and any(tf[term] >= 0.6 * tf[p] for p in overlapping)):  # fmt: skip
+        elif (
+            len(words) == 2
+            and all(len(p.split()) == 1 for p in overlapping)
+            and any(tf[term] >= 0.6 * tf[p] for p in overlapping)
+        ):
             # A word that mostly occurs in this phrase: the phrase says more.
             picked = [p for p in picked if p not in overlapping] + [term]
     return picked
@@ -247,31 +386,40 @@ def clean_heading(heading: str | None, title: str | None = None) -> str | None:
     if not heading:
         return None
     text = _NUMBERING.sub("", " ".join(heading.split())).strip(" .:-–—")
-    if (len(_WORD.findall(text)) == 0 or len(text) > 80 or _STRUCTURAL.fullmatch(text)
-            or (title and text.casefold() == " ".join(title.split()).casefold())):  # fmt: skip
+    if (
+        len(_WORD.findall(text)) == 0
+        or len(text) > 80
+        or _STRUCTURAL.fullmatch(text)
+        or (title and text.casefold() == " ".join(title.split()).casefold())
+    ):
         return None
     return text
 
 
 def _labels(
-    chunks: list[Chunk], groups: list[list[int]], terms: list[list[str]], words: _Words,
+    segments: list[Segment],
+    groups: list[list[int]],
+    terms: list[list[str]],
+    words: _Words,
     title: str | None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """A label per group, none twice: the group's dominant heading, else its distinctive
     words; a repeated heading gives way to the words, and repeated words to the pages."""
     by_words = [_terms_label(t, words) or "Untitled" for t in terms]
-    labels = [_dominant_heading(chunks, g, title) or w
-              for g, w in zip(groups, by_words, strict=True)]  # fmt: skip
+    labels = [
+        _dominant_heading(segments, g, title) or w for g, w in zip(groups, by_words, strict=True)
+    ]
     repeated = {label for label, n in Counter(labels).items() if n > 1}
-    labels = [w if label in repeated else label
-              for label, w in zip(labels, by_words, strict=True)]  # fmt: skip
+    labels = [w if label in repeated else label for label, w in zip(labels, by_words, strict=True)]
     repeated = {label for label, n in Counter(labels).items() if n > 1}
-    return [f"{label} (pages {_span(_pages(chunks, g))})" if label in repeated else label
-            for label, g in zip(labels, groups, strict=True)]  # fmt: skip
+    return [
+        f"{label} (pages {_span(_pages(segments, g))})" if label in repeated else label
+        for label, g in zip(labels, groups, strict=True)
+    ]
 
 
-def _dominant_heading(chunks: list[Chunk], members: list[int], title: str | None) -> str | None:
-    counts = Counter(clean_heading(chunks[i].heading, title) for i in members)
+def _dominant_heading(segments: list[Segment], members: list[int], title: str | None) -> str | None:
+    counts = Counter(clean_heading(segments[i].heading, title) for i in members)
     counts.pop(None, None)
     if not counts:
         return None
@@ -291,29 +439,40 @@ def _terms_label(terms: list[str], words: _Words) -> str:
 
 
 def _topic(
-    chunks: list[Chunk], vectors: np.ndarray, words: _Words, members: list[int], label: str,
-    terms: list[str], title: str | None,
-) -> Topic:  # fmt: skip
-    summary = _central_sentences(chunks, vectors, members, KEY_SENTENCES)
+    segments: list[Segment],
+    vectors: np.ndarray,
+    words: _Words,
+    members: list[int],
+    label: str,
+    terms: list[str],
+    title: str | None,
+) -> Topic:
+    summary = _central_sentences(segments, vectors, members, KEY_SENTENCES)
     parent_words = {w for t in terms[:LABEL_TERMS] for w in t.split()}
     return Topic(
         label=label,
         terms=[words.spelled(t) for t in terms],
-        pages=_pages(chunks, members),
-        segment_ids=[chunks[i].segment_id for i in members],
-        headings=_headings(chunks, members),
+        pages=_pages(segments, members),
+        segment_ids=[segments[i].segment_id for i in members],
+        headings=_headings(segments, members),
         summary=" ".join(summary),
         subtopics=_subtopics(
-            chunks, vectors, words, members, title, used=set(summary), parent_words=parent_words
+            segments, vectors, words, members, title, used=set(summary), parent_words=parent_words
         ),
     )
 
 
 def _subtopics(
-    chunks: list[Chunk], vectors: np.ndarray, words: _Words, members: list[int],
-    title: str | None, *, used: set[str], parent_words: set[str],
-) -> list[Subtopic]:  # fmt: skip
-    if len(members) < MIN_CHUNKS_TO_SPLIT:
+    segments: list[Segment],
+    vectors: np.ndarray,
+    words: _Words,
+    members: list[int],
+    title: str | None,
+    *,
+    used: set[str],
+    parent_words: set[str],
+) -> list[Subtopic]:
+    if len(members) < MIN_SEGMENTS_TO_SPLIT:
         return []
     max_k = min(MAX_SUBTOPICS, len(members) // 2)
     groups = _groups(_cluster(vectors[members], max_k), members)
@@ -321,34 +480,38 @@ def _subtopics(
         return []
     # Words that tell the sub-topics apart, not those of the whole topic again.
     terms = words.distinctive(groups, context=members, exclude=parent_words)
-    labels = _labels(chunks, groups, terms, words, title)
+    labels = _labels(segments, groups, terms, words, title)
     return [
         Subtopic(
             label=label,
             terms=[words.spelled(t) for t in group_terms],
-            pages=_pages(chunks, group),
-            segment_ids=[chunks[i].segment_id for i in group],
-            headings=_headings(chunks, group),
-            summary=" ".join(_central_sentences(chunks, vectors, group, 1, used=used)),
+            pages=_pages(segments, group),
+            segment_ids=[segments[i].segment_id for i in group],
+            headings=_headings(segments, group),
+            summary=" ".join(_central_sentences(segments, vectors, group, 1, used=used)),
         )
         for group, label, group_terms in zip(groups, labels, terms, strict=True)
     ]
 
 
-def _pages(chunks: list[Chunk], members: list[int]) -> list[int]:
-    return sorted({chunks[i].page for i in members})
+def _pages(segments: list[Segment], members: list[int]) -> list[int]:
+    return sorted({segments[i].page for i in members})
 
 
-def _headings(chunks: list[Chunk], members: list[int]) -> list[str]:
-    counts = Counter(chunks[i].heading for i in members if chunks[i].heading)
+def _headings(segments: list[Segment], members: list[int]) -> list[str]:
+    counts = Counter(heading for i in members if (heading := segments[i].heading))
     return [h for h, _ in counts.most_common(3)]
 
 
 def _central_sentences(
-    chunks: list[Chunk], vectors: np.ndarray, members: list[int], n: int,
-    *, used: set[str] | None = None,
-) -> list[str]:  # fmt: skip
-    """First sentences of the chunks closest to the group's centre, in reading order; a
+    segments: list[Segment],
+    vectors: np.ndarray,
+    members: list[int],
+    n: int,
+    *,
+    used: set[str] | None = None,
+) -> list[str]:
+    """First sentences of the segments closest to the group's centre, in reading order; a
     sentence already in ``used`` (the parent topic's summary) is passed over."""
     group = vectors[members]
     centre = group.mean(axis=0)
@@ -356,17 +519,17 @@ def _central_sentences(
     seen = set(used or ())
     for position in np.argsort(-(group @ centre), kind="stable"):
         index = members[int(position)]
-        sentence = first_sentence(chunks[index].text)
+        sentence = first_sentence(segments[index].text)
         if sentence and sentence not in seen:
             chosen.append(index)
             seen.add(sentence)
         if len(chosen) == n:
             break
-    return [first_sentence(chunks[i].text) for i in sorted(chosen)]
+    return [first_sentence(segments[i].text) for i in sorted(chosen)]
 
 
 def first_sentence(text: str) -> str:
-    """The first sentence of a chunk's prose, past the title and heading lines it may open
+    """The first sentence of a segment's prose, past the title and heading lines it may open
     with (short paragraphs without a full stop)."""
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
     prose = [p for p in paragraphs if p and (len(p) > 80 or p[-1] in '.!?;:"”')]
@@ -413,5 +576,13 @@ def _span(pages: list[int], *, max_runs: int = 4) -> str:
     return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
-__all__ = ["VERSION", "Chunk", "Subtopic", "Topic", "TopicMap", "clean_heading",
-           "first_sentence", "topic_map"]  # fmt: skip
+__all__ = [
+    "VERSION",
+    "Segment",
+    "Subtopic",
+    "Topic",
+    "TopicMap",
+    "clean_heading",
+    "first_sentence",
+    "topic_map",
+]

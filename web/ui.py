@@ -1,4 +1,4 @@
-"""The web page (one HTML page, its scripts and styles; no build step, no CDN) and the
+"""The browser UI: one HTML page, its scripts and styles (no build step, no CDN), and the
 development sign-in that mints a token for any tenant when no identity provider is set up."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from quart import Blueprint, Response, current_app, send_from_directory
+from quart import Blueprint, Response, send_from_directory
 
 from config import Settings
 from core.errors import NotFound
 from core.tokens import TENANT_PATTERN, mint
+from web import resources
 from web.params import json_body
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,7 +44,7 @@ class DevTokenRequest(BaseModel):
 
 @blueprint.get("/")
 async def index() -> Response:
-    settings: Settings = current_app.extensions["settings"]
+    settings: Settings = resources.settings()
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     # The page asks for the dev sign-in form only when the server would accept its tokens.
     html = html.replace("{{dev_login}}", "true" if settings.dev_login_enabled else "false")
@@ -57,15 +58,21 @@ async def asset(filename: str) -> Response:
 
 @blueprint.post("/v1/dev/token")
 async def dev_token() -> dict[str, Any]:
-    settings: Settings = current_app.extensions["settings"]
+    settings: Settings = resources.settings()
     if not settings.dev_login_enabled:
         raise NotFound("development sign-in is off on this server; sign in with your provider")
     body = await json_body(DevTokenRequest, hints=_HINTS)
     token = await asyncio.to_thread(
         mint, settings, tenant=body.tenant_id, user=body.user_id, roles=[body.role]
     )  # reads (or on first use writes) the signing key file
-    return {"access_token": token, "token_type": "Bearer", "expires_in": settings.jwt_ttl_s,
-            "tenant_id": body.tenant_id, "user_id": body.user_id, "role": body.role}  # fmt: skip
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": settings.jwt_ttl_s,
+        "tenant_id": body.tenant_id,
+        "user_id": body.user_id,
+        "role": body.role,
+    }
 
 
 _HINTS = {

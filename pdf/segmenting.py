@@ -1,17 +1,17 @@
-"""Page-aware chunking: pages of text in, retrieval-sized chunks out.
+"""Page-aware segmenting: pages of text in, retrieval-sized segments out.
 
 The rules, and why:
 
-- A chunk never crosses a page, so every chunk cites exactly one page.
-- A heading starts a new chunk and is repeated at the top of its text, so a chunk read alone
+- A segment never crosses a page, so every segment cites exactly one page.
+- A heading starts a new segment and is repeated at the top of its text, so a segment read alone
   (by a re-ranker, or quoted to a user) says what it is about. The heading in force is carried
-  over page breaks into the next page's chunks (``Chunk.heading``).
-- Chunks aim at ``chunk_chars`` characters: whole paragraphs when they fit, otherwise whole
-  sentences, otherwise whole words. Only a single "word" longer than a chunk (a URL, a hash) is
+  over page breaks into the next page's segments (``Segment.heading``).
+- Segments aim at ``segment_chars`` characters: whole paragraphs when they fit, otherwise whole
+  sentences, otherwise whole words. Only a single "word" longer than a segment (a URL, a hash) is
   ever cut, because there is nothing better to do with it.
-- A tiny piece left over (under ``TAIL_FRACTION`` of a chunk) joins the chunk before it on the
-  same page and in the same section, instead of becoming a chunk too small to retrieve well.
-  A new section that happens to be short keeps its own chunk: its heading matters more.
+- A tiny piece left over (under ``TAIL_FRACTION`` of a segment) joins the segment before it on the
+  same page and in the same section, instead of becoming a segment too small to retrieve well.
+  A new section that happens to be short keeps its own segment: its heading matters more.
 - Lines wrapped inside a paragraph are joined, and words hyphenated across a line end are
   mended ("exam-\\nple" → "example"), because embedding models and search read words, not
   line boxes.
@@ -23,12 +23,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["TAIL_FRACTION", "Chunk", "PageText", "chunk_pages", "join_lines", "split_sentences"]
+__all__ = ["TAIL_FRACTION", "PageText", "Segment", "join_lines", "segment_pages", "split_sentences"]
 
 TAIL_FRACTION = 0.2
-"""Pieces smaller than this share of ``chunk_chars`` are merged into the chunk before them."""
+"""Pieces smaller than this share of ``segment_chars`` are merged into the segment before them."""
 
-# Below half a chunk, a paragraph that does not fit is split on sentences to fill the chunk up
+# Below half a segment, a paragraph that does not fit is split on sentences to fill the segment up
 # rather than leaving it this small.
 _FILL_FRACTION = 0.5
 
@@ -40,10 +40,42 @@ _SPACES = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+")
 # Words after which a full stop rarely ends a sentence.
 _ABBREVIATIONS = frozenset(
-    ["al", "approx", "art", "cf", "ch", "col", "dr", "e.g", "eq", "eqs", "fig", "figs", "i.e",
-     "inc", "jr", "ltd", "mr", "mrs", "ms", "no", "nos", "p", "pp", "prof", "ref", "refs", "sec",
-     "sect", "sr", "st", "vol", "vols", "vs"]
-)  # fmt: skip
+    [
+        "al",
+        "approx",
+        "art",
+        "cf",
+        "ch",
+        "col",
+        "dr",
+        "e.g",
+        "eq",
+        "eqs",
+        "fig",
+        "figs",
+        "i.e",
+        "inc",
+        "jr",
+        "ltd",
+        "mr",
+        "mrs",
+        "ms",
+        "no",
+        "nos",
+        "p",
+        "pp",
+        "prof",
+        "ref",
+        "refs",
+        "sec",
+        "sect",
+        "sr",
+        "st",
+        "vol",
+        "vols",
+        "vs",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +90,7 @@ class PageText:
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Segment:
     """A piece of a document sized for retrieval; it always comes from exactly one page."""
 
     seq: int  # 0-based order within the document
@@ -108,14 +140,14 @@ def _ends_sentence(before: str, next_char: str) -> bool:
     return not (is_initial or word in _ABBREVIATIONS)
 
 
-def chunk_pages(pages: list[PageText], *, chunk_chars: int = 1200) -> list[Chunk]:
-    """Cut pages into chunks of about ``chunk_chars`` characters; see the module docstring."""
-    if chunk_chars < 1:
-        raise ValueError(f"chunk_chars must be positive, not {chunk_chars}")
-    chunks: list[Chunk] = []
+def segment_pages(pages: list[PageText], *, segment_chars: int = 1200) -> list[Segment]:
+    """Cut pages into segments of about ``segment_chars`` characters; see the module docstring."""
+    if segment_chars < 1:
+        raise ValueError(f"segment_chars must be positive, not {segment_chars}")
+    segments: list[Segment] = []
     heading: str | None = None
     for page in pages:
-        builder = _PageChunks(page.number, heading, chunk_chars)
+        builder = _PageSegments(page.number, heading, segment_chars)
         for is_heading, paragraph in _paragraphs(page):
             if is_heading:
                 builder.add_heading(paragraph)
@@ -123,8 +155,8 @@ def chunk_pages(pages: list[PageText], *, chunk_chars: int = 1200) -> list[Chunk
                 builder.add_paragraph(paragraph)
         heading = builder.heading
         for draft in builder.finish():
-            chunks.append(Chunk(len(chunks), page.number, draft.heading, draft.text))
-    return chunks
+            segments.append(Segment(len(segments), page.number, draft.heading, draft.text))
+    return segments
 
 
 def _paragraphs(page: PageText) -> Iterator[tuple[bool, str]]:
@@ -153,8 +185,8 @@ class _Draft:
         self.text += separator + piece
 
 
-class _PageChunks:
-    """Packs the paragraphs of one page into drafts of chunks."""
+class _PageSegments:
+    """Packs the paragraphs of one page into drafts of segments."""
 
     def __init__(self, page: int, heading: str | None, limit: int) -> None:
         self.page = page
@@ -170,7 +202,7 @@ class _PageChunks:
         self.heading = heading
         current = self.current
         if current is not None and current.opens_section and not current.body:
-            # "2 Methods" straight followed by "2.1 Data": one chunk, under the nearest one.
+            # "2 Methods" straight followed by "2.1 Data": one segment, under the nearest one.
             current.add(heading, new_paragraph=True)
             current.heading = heading
             return
@@ -241,7 +273,7 @@ def _pieces(paragraph: str, limit: int) -> Iterator[str]:
 def _word_runs(text: str, limit: int) -> Iterator[str]:
     run = ""
     for word in text.split():
-        while len(word) > limit:  # one "word" longer than a chunk: nothing better than a cut
+        while len(word) > limit:  # one "word" longer than a segment: nothing better than a cut
             if run:
                 yield run
                 run = ""

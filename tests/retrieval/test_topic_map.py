@@ -11,11 +11,11 @@ import pytest
 from ops.eval.retrieval import load_corpus
 from pdf import parse_pdf
 from retrieval import LocalEmbedder
-from retrieval.topics import (
-    MIN_CHUNKS_TO_SPLIT,
+from retrieval.topic_map import (
+    MIN_SEGMENTS_TO_SPLIT,
     STOP_WORDS,
     VERSION,
-    Chunk,
+    Segment,
     TopicMap,
     clean_heading,
     first_sentence,
@@ -39,19 +39,22 @@ def _vector(subject: int, sub: int, i: int) -> list[float]:
     return (v / np.linalg.norm(v)).tolist()
 
 
-def _chunks() -> list[Chunk]:
-    """Four chunks per sub-subject, subjects in blocks of pages (as a book has chapters)."""
-    chunks, page = [], 1
+def _segments() -> list[Segment]:
+    """Four segments per sub-subject, subjects in blocks of pages (as a book has chapters)."""
+    segments, page = [], 1
     for s, (name, parts) in enumerate(SUBJECTS.items()):
         for sub, words in enumerate(parts):
             for i in range(4):
-                text = (f"Section {s + 1}.{sub + 1}\n\nThe {words[0]} and the {words[1]} shall be "
-                        f"kept by the {words[2]} of page {page} in 1887. The {words[0]} of the "
-                        f"{name} upon the {words[1]} III.")  # fmt: skip
-                chunks.append(Chunk(f"{name}-{sub}-{i}", page, f"{s + 1} Chapter", text,
-                                    _vector(s, sub, i)))  # fmt: skip
+                text = (
+                    f"Section {s + 1}.{sub + 1}\n\nThe {words[0]} and the {words[1]} shall be "
+                    f"kept by the {words[2]} of page {page} in 1887. The {words[0]} of the "
+                    f"{name} upon the {words[1]} III."
+                )
+                segments.append(
+                    Segment(f"{name}-{sub}-{i}", page, f"{s + 1} Chapter", text, _vector(s, sub, i))
+                )
                 page += i % 2
-    return chunks
+    return segments
 
 
 def _label_words(label: str) -> list[str]:
@@ -64,11 +67,11 @@ def test_no_text_gives_an_empty_map():
     assert result.overview == result.guide == "The document has no text."
 
 
-def test_topics_split_into_subtopics_covering_every_chunk_once():
-    chunks = _chunks()
-    result = topic_map("Crafts", chunks)
+def test_topics_split_into_subtopics_covering_every_segment_once():
+    segments = _segments()
+    result = topic_map("Crafts", segments)
     assert len(result.topics) == len(SUBJECTS)
-    pages = {c.segment_id: c.page for c in chunks}
+    pages = {c.segment_id: c.page for c in segments}
     covered = [sid for t in result.topics for sid in t.segment_ids]
     assert sorted(covered) == sorted(pages)
     for topic in result.topics:
@@ -88,7 +91,7 @@ def test_topics_split_into_subtopics_covering_every_chunk_once():
 
 
 def test_labels_are_words_of_the_topic_not_junk():
-    result = topic_map("Crafts", _chunks())
+    result = topic_map("Crafts", _segments())
     labels = [t.label for t in result.topics]
     sublabels = [s.label for t in result.topics for s in t.subtopics]
     assert len(set(labels)) == len(labels) and len(set(sublabels)) == len(sublabels)
@@ -104,14 +107,16 @@ def test_labels_are_words_of_the_topic_not_junk():
 
 
 def test_small_topics_are_not_split():
-    chunks = [c for c in _chunks() if c.segment_id.endswith(("-0", "-1"))][:MIN_CHUNKS_TO_SPLIT]
-    result = topic_map(None, chunks)
-    assert all(len(t.segment_ids) < MIN_CHUNKS_TO_SPLIT for t in result.topics)
+    segments = [c for c in _segments() if c.segment_id.endswith(("-0", "-1"))][
+        :MIN_SEGMENTS_TO_SPLIT
+    ]
+    result = topic_map(None, segments)
+    assert all(len(t.segment_ids) < MIN_SEGMENTS_TO_SPLIT for t in result.topics)
     assert all(t.subtopics == [] for t in result.topics)
 
 
 def test_the_guide_is_an_outline_in_reading_order():
-    result = topic_map("Crafts", _chunks())
+    result = topic_map("Crafts", _segments())
     lines = result.guide.splitlines()
     assert lines[0] == result.overview
     outline = [ln.strip() for ln in lines if re.match(r"\s*\d+(\.\d+)? ?", ln)]
@@ -125,13 +130,19 @@ def test_the_guide_is_an_outline_in_reading_order():
 
 
 def test_the_map_serialises_with_its_version_and_the_old_fields():
-    data = topic_map("Crafts", _chunks()).to_dict()
+    data = topic_map("Crafts", _segments()).to_dict()
     assert data["version"] == VERSION
     assert set(data) >= {"title", "overview", "topics", "guide"}
     topic = data["topics"][0]
     assert set(topic) >= {"label", "terms", "pages", "segment_ids", "headings", "summary"}
-    assert set(topic["subtopics"][0]) == {"label", "terms", "pages", "segment_ids", "headings",
-                                          "summary"}  # fmt: skip
+    assert set(topic["subtopics"][0]) == {
+        "label",
+        "terms",
+        "pages",
+        "segment_ids",
+        "headings",
+        "summary",
+    }
 
 
 @pytest.mark.parametrize(
@@ -162,12 +173,13 @@ def test_first_sentence_skips_title_and_heading_lines():
 def test_a_real_document_gets_two_levels_and_clean_labels():
     """The Constitution (eval corpus): numbered 'Section n' headings, 'shall' everywhere."""
     document = load_corpus()["constitution"]
-    parsed = parse_pdf(document.pdf(), max_pages=100, chunk_chars=1200)
-    result = _map_with_local_vectors(document.title, parsed.chunks)
+    parsed = parse_pdf(document.pdf(), max_pages=100, segment_chars=1200)
+    result = _map_with_local_vectors(document.title, parsed.segments)
     assert len(result.topics) >= 2
     assert any(t.subtopics for t in result.topics)
-    labels = [t.label for t in result.topics] + [s.label for t in result.topics
-                                                 for s in t.subtopics]  # fmt: skip
+    labels = [t.label for t in result.topics] + [
+        s.label for t in result.topics for s in t.subtopics
+    ]
     for label in labels:
         assert not re.fullmatch(r"(Section|Article) \w+", label), label
         for word in _label_words(label):
@@ -175,17 +187,33 @@ def test_a_real_document_gets_two_levels_and_clean_labels():
     assert len(set(t.label for t in result.topics)) == len(result.topics)
 
 
-def _map_with_local_vectors(title: str, chunks) -> TopicMap:
+def _map_with_local_vectors(title: str, segments) -> TopicMap:
     embedder = LocalEmbedder()
-    vectors = asyncio.run(embedder.embed_documents([c.text for c in chunks]))
-    return topic_map(title, [Chunk(str(c.seq), c.page, c.heading, c.text, v)
-                             for c, v in zip(chunks, vectors, strict=True)])  # fmt: skip
+    vectors = asyncio.run(embedder.embed_documents([c.text for c in segments]))
+    return topic_map(
+        title,
+        [
+            Segment(str(c.seq), c.page, c.heading, c.text, v)
+            for c, v in zip(segments, vectors, strict=True)
+        ],
+    )
 
 
 def test_a_map_of_version_1_is_served_in_todays_shape():
-    old = {"title": "T", "overview": "T covers one topic: A (pages 1).",
-           "topics": [{"label": "A", "terms": [], "pages": [1], "segment_ids": ["s"],
-                       "headings": [], "summary": "S."}]}  # fmt: skip
+    old = {
+        "title": "T",
+        "overview": "T covers one topic: A (pages 1).",
+        "topics": [
+            {
+                "label": "A",
+                "terms": [],
+                "pages": [1],
+                "segment_ids": ["s"],
+                "headings": [],
+                "summary": "S.",
+            }
+        ],
+    }
     shaped = _current_shape(old)
     assert shaped["version"] == 1
     assert shaped["guide"] == old["overview"]
