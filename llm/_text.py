@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from retrieval.rerank import STOPWORDS
+from retrieval import STOPWORDS
 
 # Words, numbers, CJK/kana/hangul characters one by one, and any other visible character.
 _PIECE = re.compile(

@@ -52,7 +52,7 @@ from llm.catalog import LOCAL_MODEL
 from llm.citations import shorten
 from llm.events import Citation, Delta, Finished, Usage
 from llm.prompt import Evidence, Prompt, Turn, is_follow_up, ranked
-from retrieval.rerank import text_vectors
+from retrieval import text_vectors
 
 NOT_FOUND = (
     "I could not find this in your documents. Try rephrasing the question, or check that "

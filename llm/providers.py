@@ -18,7 +18,7 @@ from config import Settings
 from llm.catalog import ModelInfo
 from llm.events import Delta, Finished
 from llm.prompt import Prompt
-from retrieval.embeddings import api_key_for
+from providers import api_key_for
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from llm.catalog import ModelInfo
 from llm.citations import citations_from_markers
 from llm.events import Delta, Finished, Usage
 from llm.prompt import Prompt, Rendered, render
-from retrieval.embeddings import OPENAI_DEFAULT_URL, cohere_client, cohere_error, openai_error
+from providers import cohere_client, cohere_error, openai_client, openai_error
 
 TEMPERATURE = 0.2  # grounded answers: little creativity wanted
 
@@ -36,20 +36,12 @@ class OpenAIChat:
     def __init__(
         self, info: ModelInfo, *, api_key: str, base_url: str | None, timeout_s: float
     ) -> None:
-        import openai
-
         self.model = info.model
         self._info = info
         # OpenAI's newer models refuse max_tokens and want max_completion_tokens, which
         # OpenAI-compatible servers (Ollama, llama.cpp) do not all know yet.
         self._max_tokens_field = "max_tokens" if base_url else "max_completion_tokens"
-        # Explicit base URL so OPENAI_BASE_URL in the environment cannot redirect us unseen.
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url or OPENAI_DEFAULT_URL,
-            max_retries=0,
-            timeout=timeout_s,
-        )
+        self._client = openai_client(api_key=api_key, base_url=base_url, timeout_s=timeout_s)
 
     async def aclose(self) -> None:
         await self._client.close()

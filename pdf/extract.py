@@ -164,7 +164,7 @@ class ParsedPdf:
         return cls(
             page_count=data["page_count"],
             title=data["title"],
-            pages=[PageText(p["number"], p["text"], list(p["headings"])) for p in data["pages"]],
+            pages=[_page_text(p) for p in data["pages"]],
             segments=[
                 Segment(s["seq"], s["page"], s["heading"], s["text"])
                 for s in data["segments" if "segments" in data else "chunks"]
@@ -175,6 +175,15 @@ class ParsedPdf:
     @classmethod
     def from_json(cls, raw: bytes | str) -> ParsedPdf:
         return cls.from_dict(json.loads(raw))
+
+    @staticmethod
+    def pages_from_json(raw: bytes | str) -> list[PageText]:
+        """Only the pages of a stored result: a page viewer needs no segments."""
+        return [_page_text(p) for p in json.loads(raw)["pages"]]
+
+
+def _page_text(page: dict[str, Any]) -> PageText:
+    return PageText(page["number"], page["text"], list(page["headings"]))
 
 
 def parse_pdf(data: bytes, *, max_pages: int, segment_chars: int = 1200) -> ParsedPdf:

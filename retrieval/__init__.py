@@ -5,8 +5,13 @@ reranker = create_reranker(settings, embedder)  # settings.rerank_provider
 vectors = await embedder.embed_documents(segments)
 order = await reranker.rerank(query, passages, top_n=5)
 await reranker.aclose(); await embedder.aclose()  # at shutdown
+
+``ProviderError`` and ``RetryPolicy`` come from providers/ (shared with llm/); ``STOPWORDS``
+and ``text_vectors`` are the local re-ranker's text analysis, which the local answer model
+reuses.
 """
 
+from providers import ProviderError, RetryPolicy
 from retrieval.embeddings import (
     COHERE_DEFAULT_MODEL,
     LOCAL_MODEL,
@@ -17,18 +22,18 @@ from retrieval.embeddings import (
     LocalEmbedder,
     MiniLMEmbedder,
     OpenAIEmbedder,
-    ProviderError,
-    RetryPolicy,
     create_embedder,
     create_embedder_for_model,
 )
 from retrieval.rerank import (
     COHERE_DEFAULT_RERANK_MODEL,
+    STOPWORDS,
     WEIGHTS,
     CohereReranker,
     LocalReranker,
     Reranker,
     create_reranker,
+    text_vectors,
 )
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "LOCAL_MODEL",
     "MINILM_MODEL",
     "OPENAI_DEFAULT_MODEL",
+    "STOPWORDS",
     "WEIGHTS",
     "CohereEmbedder",
     "CohereReranker",
@@ -51,4 +57,5 @@ __all__ = [
     "create_embedder",
     "create_embedder_for_model",
     "create_reranker",
+    "text_vectors",
 ]

@@ -22,37 +22,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-import httpx
 import numpy as np
 from opentelemetry.trace import SpanKind
 
 from config import Settings
-from core.errors import InvalidInput, PdfchatError, TransientError
-from core.retry import backoff
+from core.errors import InvalidInput, TransientError
 from core.tracing import tracer
+from providers import (
+    ProviderError,
+    RetryPolicy,
+    api_key_for,
+    call_with_retry,
+    cohere_client,
+    cohere_error,
+    openai_client,
+    openai_error,
+)
 
 if TYPE_CHECKING:
     from wordllama.inference import WordLlamaInference
 
 log = logging.getLogger("pdfchat.retrieval")
 
-T = TypeVar("T")
-
-# Attempts per remote call (the first one included). The embedding agent re-queues a document
-# whose embedding still fails, so a handful of quick attempts is enough here.
-DEFAULT_ATTEMPTS = 4
-# Per HTTP request. Generous: a batch of 2048 long segments can take a while on a busy server.
-DEFAULT_TIMEOUT_S = 60.0
-
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
-COHERE_DEFAULT_URL = "https://api.cohere.com"
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 COHERE_DEFAULT_MODEL = "embed-english-v3.0"
 # Dimensions of the models we know; any other model's is learnt from its first response.
@@ -79,18 +76,6 @@ MINILM_DIM = 384
 LOCAL_BATCH_CHAR_BUDGET = 256_000
 
 
-class ProviderError(PdfchatError):
-    """The provider refused the request in a way retrying cannot fix (bad key, unknown model,
-    input it rejects). ``status`` is the HTTP status when there was one."""
-
-    code = "provider_error"
-
-    def __init__(self, message: str, *, provider: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.status = status
-
-
 @runtime_checkable
 class Embedder(Protocol):
     model: str
@@ -101,28 +86,6 @@ class Embedder(Protocol):
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
     async def embed_query(self, text: str) -> list[float]: ...
     async def aclose(self) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = DEFAULT_ATTEMPTS
-    base_s: float = 0.5
-    max_s: float = 30.0
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(base_s=settings.retry_base_s, max_s=settings.retry_max_s)
-
-
-async def call_with_retry(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
-    """Run ``call`` under the project's one backoff policy (only retriable errors retried)."""
-    async for attempt in backoff(
-        attempts=policy.attempts, base_s=policy.base_s, max_s=policy.max_s
-    ):
-        with attempt:
-            return await call()
-    raise AssertionError("unreachable: backoff reraises the last error")
 
 
 @contextmanager
@@ -343,56 +306,6 @@ class MiniLMEmbedder:
 # Remote providers
 
 
-def api_key_for(provider: str, secret: Any, base_url: str | None) -> str:
-    """The configured key; servers behind a custom base URL (vLLM, Ollama) often need none."""
-    if secret is not None and secret.get_secret_value():
-        return str(secret.get_secret_value())
-    if base_url:
-        return "unused"
-    raise InvalidInput(
-        f"{provider} needs an API key: set PDFCHAT_{provider.upper()}_API_KEY "
-        f"(or PDFCHAT_{provider.upper()}_BASE_URL for a server without keys)"
-    )
-
-
-def transient_status(status: int | None) -> bool:
-    return status is not None and (status in (408, 409, 429) or status >= 500)
-
-
-def status_error(provider: str, operation: str, status: int | None, detail: str) -> PdfchatError:
-    """TransientError for statuses worth retrying, otherwise a clear ProviderError."""
-    message = f"{provider} {operation} failed with HTTP {status}: {detail}"
-    if transient_status(status):
-        return TransientError(message)
-    if status in (401, 403):
-        message += f" (check PDFCHAT_{provider.upper()}_API_KEY)"
-    elif status == 404:
-        message += " (check the model name and the base URL)"
-    return ProviderError(message, provider=provider, status=status)
-
-
-def openai_error(exc: Exception, operation: str) -> PdfchatError:
-    import openai
-
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return TransientError(f"openai {operation}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, openai.APIStatusError):
-        return status_error("openai", operation, exc.status_code, exc.message)
-    return ProviderError(f"openai {operation}: {type(exc).__name__}: {exc}", provider="openai")
-
-
-def cohere_error(exc: Exception, operation: str) -> PdfchatError:
-    from cohere.core.api_error import ApiError
-
-    if isinstance(exc, httpx.TransportError):  # timeouts, refused and dropped connections
-        return TransientError(f"cohere {operation}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, ApiError):
-        body = exc.body
-        detail = body.get("message", body) if isinstance(body, dict) else body
-        return status_error("cohere", operation, exc.status_code, str(detail))
-    return ProviderError(f"cohere {operation}: {type(exc).__name__}: {exc}", provider="cohere")
-
-
 def _check_dimension(embedder: Any, matrix: np.ndarray, expected: int) -> None:
     got = int(matrix.shape[1]) if matrix.ndim == 2 else 0
     if expected and got != expected:
@@ -415,20 +328,12 @@ class OpenAIEmbedder:
         batch_size: int = 64,
         retry: RetryPolicy = RetryPolicy(),  # frozen dataclass: safe to share
     ) -> None:
-        import openai
-
         self.model = f"openai:{model}"
         self.dimension = OPENAI_DIMENSIONS.get(model, 0)
         self._name = model
         self._batch_size = batch_size
         self._retry = retry
-        # Explicit base URL so OPENAI_BASE_URL in the environment cannot redirect us unseen.
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url or OPENAI_DEFAULT_URL,
-            max_retries=0,
-            timeout=retry.timeout_s,
-        )
+        self._client = openai_client(api_key=api_key, base_url=base_url, timeout_s=retry.timeout_s)
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
@@ -459,24 +364,6 @@ class OpenAIEmbedder:
         matrix = np.asarray([row.embedding for row in rows], dtype=np.float32)
         _check_dimension(self, matrix, self.dimension)
         return normalise(matrix)
-
-
-def cohere_client(
-    *, api_key: str, base_url: str | None, timeout_s: float
-) -> tuple[Any, httpx.AsyncClient]:
-    """AsyncClientV2 on an httpx client we own (so ``aclose`` really closes it), own retries
-    off, and an explicit base URL so CO_API_URL in the environment cannot redirect us."""
-    import cohere
-
-    http = httpx.AsyncClient(timeout=timeout_s)
-    client = cohere.AsyncClientV2(
-        api_key=api_key,
-        base_url=base_url or COHERE_DEFAULT_URL,
-        timeout=timeout_s,
-        max_retries=0,
-        httpx_client=http,
-    )
-    return client, http
 
 
 CohereInputType = Literal["search_document", "search_query"]

@@ -21,16 +21,12 @@ import numpy as np
 
 from config import Settings
 from core.errors import InvalidInput, PdfchatError
+from providers import RetryPolicy, api_key_for, call_with_retry, cohere_client, cohere_error
 from retrieval.embeddings import (
     LOCAL_BATCH_CHAR_BUDGET,
     WORDLLAMA_DIM,
     Embedder,
     LocalEmbedder,
-    RetryPolicy,
-    api_key_for,
-    call_with_retry,
-    cohere_client,
-    cohere_error,
     length_batches,
     load_wordllama,
 )
@@ -354,7 +350,7 @@ class CohereReranker:
         api_key: str,
         base_url: str | None = None,
         model: str = COHERE_DEFAULT_RERANK_MODEL,
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe to share
+        retry: RetryPolicy = RetryPolicy(),  # frozen dataclass: safe to share
     ) -> None:
         self.name = f"cohere:{model}"
         self._model = model

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from storage.chat import Conversation, Message, Session
 from web import resources
 from web.auth import authenticate, bearer_token, principal, requires
 from web.errors import CLOSE_NORMAL, CLOSE_TRY_AGAIN, close_code
-from web.params import int_arg, json_body
+from web.params import int_arg, json_body, uuid_or
 from web.streams import AnswerStreams
 from workflows import chat as workflow
 from workflows import usage
@@ -134,10 +133,7 @@ def _last_token_seq() -> int:
 
 async def _own_session(who: Principal, session_id: str) -> Session:
     unknown = NotFound(f"no stream session {session_id}", code="unknown_session")
-    try:
-        key = uuid.UUID(session_id)
-    except ValueError:
-        raise unknown from None
+    key = uuid_or(session_id, unknown)
     session = await chat.get_session(resources.pool(), who.tenant_id, key)
     if session is None or session.user_id != who.user_id:
         raise unknown  # another user's session looks exactly like a missing one
@@ -194,10 +190,7 @@ async def delete_conversation(conversation_id: str) -> dict[str, Any]:
 
 async def _own_conversation(who: Principal, conversation_id: str) -> Conversation:
     unknown = NotFound(f"no conversation {conversation_id}", code="unknown_conversation")
-    try:
-        key = uuid.UUID(conversation_id)
-    except ValueError:
-        raise unknown from None
+    key = uuid_or(conversation_id, unknown)
     found = await chat.get_conversation(resources.pool(), who.tenant_id, who.user_id, key)
     if found is None:
         raise unknown

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, request
 
 from core.errors import Conflict, InvalidInput, NotFound
-from pdf import join_lines, render_page
+from pdf import PageText, ParsedPdf, join_lines, render_page
 from storage import documents
 from storage.documents import Document
 from web import resources
@@ -35,16 +34,16 @@ async def page_text(document_id: uuid.UUID, number: int) -> dict[str, Any]:
     pages = await _page_texts(document)
     if number > len(pages):
         raise NotFound(f"document {document_id} has no page {number}")
-    text, headings = pages[number - 1]
+    page = pages[number - 1]
     return {
         "document_id": str(document_id),
         "page": number,
         "pages": document.pages,
-        "text": text,
+        "text": page.text,
         # Wrapped lines joined and hyphenation mended, as in the segments citations quote from:
         # a quote is found in these, not always in the raw text.
-        "paragraphs": [p for p in (join_lines(raw) for raw in text.split("\n\n")) if p],
-        "headings": headings,
+        "paragraphs": [p for p in (join_lines(raw) for raw in page.text.split("\n\n")) if p],
+        "headings": page.headings,
     }
 
 
@@ -84,8 +83,8 @@ def _width() -> int:
     return int(raw)
 
 
-async def _page_texts(document: Document) -> list[tuple[str, list[str]]]:
-    cache: OrderedDict[tuple[Any, ...], list[tuple[str, list[str]]]]
+async def _page_texts(document: Document) -> list[PageText]:
+    cache: OrderedDict[tuple[Any, ...], list[PageText]]
     cache = current_app.extensions.setdefault("page_texts", OrderedDict())
     # The key changes if the document is parsed again (a redelivered parse writes anew).
     key = (document.id, document.parse_result_key, document.segment_count)
@@ -94,13 +93,8 @@ async def _page_texts(document: Document) -> list[tuple[str, list[str]]]:
         return cache[key]
     assert document.parse_result_key is not None
     raw = await resources.blobs().get(document.parse_result_key)
-    pages = await asyncio.to_thread(_decode_pages, raw)
+    pages = await asyncio.to_thread(ParsedPdf.pages_from_json, raw)
     cache[key] = pages
     while len(cache) > CACHED_DOCUMENTS:
         cache.popitem(last=False)
     return pages
-
-
-def _decode_pages(raw: bytes) -> list[tuple[str, list[str]]]:
-    # Only the pages: ParsedPdf.from_json would also build every segment.
-    return [(p["text"], list(p["headings"])) for p in json.loads(raw)["pages"]]

@@ -1,14 +1,15 @@
-"""Reading request parameters: one JSON body model, bounded integer query arguments."""
+"""Reading request parameters: one JSON body model, bounded integer query arguments, ids."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from quart import request
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,3 +39,11 @@ def int_arg(name: str, *, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}")
     return value
+
+
+def uuid_or(raw: str, missing: NotFound) -> uuid.UUID:
+    """``raw`` as a UUID; a string that is not one names nothing, so ``missing`` is raised."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise missing from None
