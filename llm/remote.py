@@ -4,7 +4,7 @@ through ``llm.citations``. The clients' own retries are off: ``llm.ChatModels`` 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from core.errors import PdfchatError, TransientError
@@ -16,6 +16,26 @@ from llm.prompt import Prompt, Rendered, render
 from providers import cohere_client, cohere_error, openai_client, openai_error
 
 TEMPERATURE = 0.2  # grounded answers: little creativity wanted
+
+# What a provider's stream yields: a piece of the answer's text, or the token counts it
+# reported (tokens in, tokens out).
+Piece = str | tuple[int, int]
+
+
+async def answer_events(
+    model: str, rendered: Rendered, pieces: AsyncIterator[Piece]
+) -> AsyncGenerator[Delta | Finished, None]:
+    """A provider's pieces as the events of an answer: a Delta per piece of text, then one
+    Finished with the whole text, its citations and the token counts."""
+    parts: list[str] = []
+    reported: tuple[int, int] | None = None
+    async for piece in pieces:
+        if isinstance(piece, str):
+            parts.append(piece)
+            yield Delta(piece)
+        else:
+            reported = piece
+    yield finished(model, rendered, "".join(parts), reported)
 
 
 def finished(
@@ -49,11 +69,13 @@ class OpenAIChat:
     async def stream(
         self, prompt: Prompt, *, max_tokens: int
     ) -> AsyncGenerator[Delta | Finished, None]:
+        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
+        async for event in answer_events(self.model, rendered, self._pieces(rendered, max_tokens)):
+            yield event
+
+    async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
         import openai
 
-        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
-        parts: list[str] = []
-        reported: tuple[int, int] | None = None
         try:
             # The messages are plain role/content dicts, which the SDK's TypedDicts accept.
             stream = await self._client.chat.completions.create(  # type: ignore[call-overload]
@@ -67,14 +89,12 @@ class OpenAIChat:
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
-                        reported = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                        yield (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                     for choice in chunk.choices[:1]:
                         if choice.delta.content:
-                            parts.append(choice.delta.content)
-                            yield Delta(choice.delta.content)
+                            yield choice.delta.content
         except openai.OpenAIError as exc:
             raise openai_error(exc, "chat") from exc
-        yield finished(self.model, rendered, "".join(parts), reported)
 
 
 class CohereChat:
@@ -96,8 +116,10 @@ class CohereChat:
         self, prompt: Prompt, *, max_tokens: int
     ) -> AsyncGenerator[Delta | Finished, None]:
         rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
-        parts: list[str] = []
-        reported: tuple[int, int] | None = None
+        async for event in answer_events(self.model, rendered, self._pieces(rendered, max_tokens)):
+            yield event
+
+    async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
         try:
             events = self._client.chat_stream(
                 model=self._info.name,
@@ -109,15 +131,15 @@ class CohereChat:
                 if event.type == "content-delta":
                     text = _delta_text(event)
                     if text:
-                        parts.append(text)
-                        yield Delta(text)
+                        yield text
                 elif event.type == "message-end":
-                    reported = _cohere_usage(event)
+                    usage = _cohere_usage(event)
+                    if usage is not None:
+                        yield usage
         except PdfchatError:
             raise
         except Exception as exc:  # the client raises ApiError subclasses and raw httpx errors
             raise cohere_error(exc, "chat") from exc
-        yield finished(self.model, rendered, "".join(parts), reported)
 
 
 def _delta_text(event: Any) -> str:

@@ -196,13 +196,11 @@ def length_batches(texts: list[str], *, max_batch: int, char_budget: int) -> lis
     return groups
 
 
-class LocalEmbedder:
-    """wordllama l2_supercat (256 dims): average-pooled static token embeddings. Fast (thousands
-    of segments per second on one core) and fully offline; weaker on deep paraphrase than a
-    transformer, which is what the local re-ranker's lexical part makes up for."""
+class InProcessEmbedder:
+    """An embedder whose model runs in this process: ``_embed_sync`` in a worker thread."""
 
-    model = LOCAL_MODEL
-    dimension = WORDLLAMA_DIM
+    model: str
+    dimension: int
 
     def __init__(self, *, batch_size: int = 64) -> None:
         self.batch_size = batch_size
@@ -220,6 +218,18 @@ class LocalEmbedder:
 
     async def aclose(self) -> None:
         """Nothing to release: the model is shared by the whole process."""
+
+    def _embed_sync(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+
+class LocalEmbedder(InProcessEmbedder):
+    """wordllama l2_supercat (256 dims): average-pooled static token embeddings. Fast (thousands
+    of segments per second on one core) and fully offline; weaker on deep paraphrase than a
+    transformer, which is what the local re-ranker's lexical part makes up for."""
+
+    model = LOCAL_MODEL
+    dimension = WORDLLAMA_DIM
 
     def _embed_sync(self, texts: list[str]) -> list[list[float]]:
         model = load_wordllama()
@@ -267,7 +277,7 @@ def load_minilm() -> Any:
         return _minilm
 
 
-class MiniLMEmbedder:
+class MiniLMEmbedder(InProcessEmbedder):
     """all-MiniLM-L6-v2 (384 dims) on the CPU. Better on paraphrase than wordllama, ~50x slower;
     reads at most 256 word pieces of each text (longer segments are cut by the model)."""
 
@@ -276,20 +286,7 @@ class MiniLMEmbedder:
 
     def __init__(self, *, batch_size: int = 64) -> None:
         _check_minilm_installed()  # fail at start-up, not on the first document
-        self.batch_size = batch_size
-
-    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        checked = check_texts(texts)
-        if not checked:
-            return []
-        with embedding_span(self.model, len(checked), remote=False):
-            return await asyncio.to_thread(self._embed_sync, checked)
-
-    async def embed_query(self, text: str) -> list[float]:
-        return (await self.embed_documents([text]))[0]
-
-    async def aclose(self) -> None:
-        """Nothing to release: the model is shared by the whole process."""
+        super().__init__(batch_size=batch_size)
 
     def _embed_sync(self, texts: list[str]) -> list[list[float]]:
         matrix = load_minilm().encode(
