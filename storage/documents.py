@@ -329,33 +329,38 @@ async def take_orphans(
     """Unfinished documents (of any tenant: maintenance) that have not moved for
     ``older_than_s`` and whose next task is neither queued nor running: the event that would
     have created or queued it was lost, so nothing would ever move them on."""
-    rows = await conn.fetch(
-        _SELECT
-        + """
-        WHERE d.status = ANY($3::text[])
-          AND d.updated_at < now() - make_interval(secs => $1)
+    return await _take_unmoved(
+        conn,
+        older_than_s,
+        limit,
+        also="""
           AND NOT EXISTS (
               SELECT 1 FROM tasks t
               WHERE t.document_id = d.id AND t.status IN ('queued', 'running')
                 AND t.kind = CASE WHEN d.status IN ('queued', 'parsing') THEN 'parse'
                                   ELSE 'embed' END)
-        ORDER BY d.updated_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
         """,
-        older_than_s,
-        limit,
-        list(UNFINISHED),
     )
-    return [_document(r) for r in rows]
 
 
 async def take_overdue(
     conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
 ) -> list[Document]:
     """Unfinished documents (of any tenant) that have not moved for ``older_than_s``."""
+    return await _take_unmoved(conn, older_than_s, limit)
+
+
+async def _take_unmoved(
+    conn: asyncpg.Connection, older_than_s: float, limit: int, *, also: str = ""
+) -> list[Document]:
+    """Unfinished documents untouched for ``older_than_s`` that also meet the SQL condition
+    ``also`` (a constant of ours, never input), oldest first, locked for this transaction;
+    rows another transaction holds are skipped."""
     rows = await conn.fetch(
         _SELECT
-        + """
+        + f"""
         WHERE d.status = ANY($3::text[]) AND d.updated_at < now() - make_interval(secs => $1)
+        {also}
         ORDER BY d.updated_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED
         """,
         older_than_s,
