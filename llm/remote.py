@@ -49,7 +49,25 @@ def finished(
     return Finished(text, usage, citations_from_markers(text, rendered.evidence))
 
 
-class OpenAIChat:
+class RemoteChat:
+    """A chat model behind an API: the prompt rendered for its context window, its streamed
+    pieces turned into the answer's events. Subclasses say how to get the pieces."""
+
+    model: str
+    _info: ModelInfo
+
+    async def stream(
+        self, prompt: Prompt, *, max_tokens: int
+    ) -> AsyncGenerator[Delta | Finished, None]:
+        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
+        async for event in answer_events(self.model, rendered, self._pieces(rendered, max_tokens)):
+            yield event
+
+    def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
+        raise NotImplementedError
+
+
+class OpenAIChat(RemoteChat):
     """``chat.completions`` streaming with ``stream_options.include_usage`` (the last chunk
     carries the token counts; servers that ignore the option get estimates)."""
 
@@ -65,13 +83,6 @@ class OpenAIChat:
 
     async def aclose(self) -> None:
         await self._client.close()
-
-    async def stream(
-        self, prompt: Prompt, *, max_tokens: int
-    ) -> AsyncGenerator[Delta | Finished, None]:
-        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
-        async for event in answer_events(self.model, rendered, self._pieces(rendered, max_tokens)):
-            yield event
 
     async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
         import openai
@@ -97,7 +108,7 @@ class OpenAIChat:
             raise openai_error(exc, "chat") from exc
 
 
-class CohereChat:
+class CohereChat(RemoteChat):
     """Cohere v2 ``chat_stream``: text from content-delta events, usage from message-end."""
 
     def __init__(
@@ -111,13 +122,6 @@ class CohereChat:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def stream(
-        self, prompt: Prompt, *, max_tokens: int
-    ) -> AsyncGenerator[Delta | Finished, None]:
-        rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
-        async for event in answer_events(self.model, rendered, self._pieces(rendered, max_tokens)):
-            yield event
 
     async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
         try:
