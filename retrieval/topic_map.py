@@ -206,13 +206,9 @@ class Subtopic:
 
 
 @dataclass(frozen=True)
-class Topic:
-    label: str
-    terms: list[str]
-    pages: list[int]
-    segment_ids: list[str]
-    headings: list[str]
-    summary: str
+class Topic(Subtopic):
+    """A topic is described as its subtopics are, and has them."""
+
     subtopics: list[Subtopic] = field(default_factory=list)
 
 
