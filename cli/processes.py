@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import signal
 import socket
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from config import Settings
 
 POLL_S = 0.1
 
@@ -55,12 +58,52 @@ def ensure_port_free(host: str, port: int, what: str, *, within_s: float = 0.0) 
         time.sleep(POLL_S)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now, for a second stack beside the first."""
+# Ports handed out by free_port in this process: never the same one twice.
+_handed_out: set[int] = set()
+LOWEST_FREE_PORT = 10_000
+# The ports `pdfchat up` uses by default stay free for it (workers: a few above their base).
+_DEFAULT_PORTS = {
+    field.default + extra
+    for name, field in Settings.model_fields.items()
+    if name.endswith(("_port", "_port_base")) and isinstance(field.default, int)
+    for extra in range(8 if name.endswith("_base") else 1)
+}
+
+
+def free_port(count: int = 1) -> int:
+    """The first of ``count`` consecutive TCP ports free right now, for a second stack beside the
+    first. Below the kernel's ephemeral range: a port in it may become the source port of any
+    outgoing connection at any moment, and a server started later could not bind it."""
+    below = _ephemeral_range()[0] - count
+    for _ in range(1000):
+        first = random.randrange(LOWEST_FREE_PORT, below)
+        ports = range(first, first + count)
+        if (
+            _handed_out.isdisjoint(ports)
+            and _DEFAULT_PORTS.isdisjoint(ports)
+            and all(_bindable(p) for p in ports)
+        ):
+            _handed_out.update(ports)
+            return first
+    raise StackError(f"no {count} free consecutive ports between {LOWEST_FREE_PORT} and {below}")
+
+
+def _bindable(port: int) -> bool:
+    # All interfaces, as Faust's web server binds.
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def http_ok(url: str) -> bool:

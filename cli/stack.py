@@ -45,6 +45,8 @@ from config import Settings
 APP_START_TIMEOUT_S = 120
 APP_STOP_GRACE_S = 20
 PORT_RELEASE_S = 10
+# Consecutive ports an isolated stack keeps for its workers' web servers.
+WORKER_PORTS = 8
 INFRASTRUCTURE = ("postgres", "kafka")
 SUPERVISOR = "supervisor"
 WORKER_NAME = re.compile(r"worker-([1-9][0-9]*)")
@@ -87,14 +89,16 @@ def isolated_settings(home: Path, **overrides: Any) -> Settings:
         "kafka_port",
         "kafka_controller_port",
         "postgres_port",
-        "worker_web_port_base",
         "supervisor_port",
         "prometheus_port",
         "alertmanager_port",
         "collector_otlp_port",
         "collector_query_port",
     )
-    return Settings(home=home, **({name: free_port() for name in names} | overrides))
+    ports = {name: free_port() for name in names}
+    # Worker n listens on worker_web_port_base + n - 1: keep a block free for a few of them.
+    ports["worker_web_port_base"] = free_port(count=WORKER_PORTS)
+    return Settings(home=home, **(ports | overrides))
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:
