@@ -4,8 +4,10 @@ the re-ranker and the chat models."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
 
 import asyncpg
 import mode
@@ -59,3 +61,17 @@ async def resources() -> Resources:
     await _started.wait()
     assert _current is not None
     return _current
+
+
+@contextlib.contextmanager
+def provided(deps: Resources) -> Iterator[None]:
+    """Agents get ``deps`` instead of the worker's own: for an agent run without a worker
+    (Faust's ``agent.test_context()`` in tests)."""
+    global _current
+    _current = deps
+    _started.set()
+    try:
+        yield
+    finally:
+        _current = None
+        _started.clear()

@@ -66,6 +66,8 @@ async def test_a_killed_app_is_started_again(supervised, settings):
         return supervised.pid("fake") not in (None, first) and supervised.service("fake").healthy()
 
     await wait_until(back, within_s=30)
+    # Counted once the new process is up, which the supervisor sees a moment after we may.
+    await wait_until(lambda: _restarts(settings, "fake") >= 1, within_s=10)
     assert _restarts(settings, "fake") == 1
 
 
