@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -154,16 +155,7 @@ class AnswerStream:
             await chat.touch(self._deps.pool, self._session)
 
     async def end(self, finished: Finished) -> None:
-        citations = [
-            topics.Citation(
-                document_id=c.document_id,
-                page=c.page,
-                segment_id=c.segment_id,
-                quote=c.quote,
-                marker=c.marker,
-            )
-            for c in finished.citations
-        ]
+        citations = [topics.Citation(**asdict(c)) for c in finished.citations]
         await self._send(topics.chat.CITATIONS, items=citations)
         await self._flush()
         model_usage = topics.Usage(

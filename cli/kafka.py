@@ -9,16 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from cli.processes import (
-    PidFile,
-    StartupError,
-    ensure_port_free,
-    log_tail,
-    port_open,
-    spawn,
-    terminate,
-    wait_until,
-)
+from cli.processes import Detached, StartupError, ensure_port_free, port_open
 from config import REPO_ROOT, Settings
 
 KAFKA_DIR = REPO_ROOT / "ops" / "kafka"
@@ -69,19 +60,15 @@ def ensure_jars() -> None:
         raise StartupError(f"fetching the Kafka jars failed: {' '.join(command)}\n{output}")
 
 
-class Kafka:
+class Kafka(Detached):
     name = "kafka"
+    stop_grace_s = STOP_GRACE_S
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.host = settings.kafka_host
         self.port = settings.kafka_port
         self.root = settings.home / "kafka"
-        self.log = settings.log_dir / "kafka.log"
-        self.pid_file = PidFile(settings.run_dir / "kafka.pid")
-
-    def pid(self) -> int | None:
-        return self.pid_file.alive_pid()
 
     def healthy(self) -> bool:
         return self.pid() is not None and port_open(self.host, self.port)
@@ -93,18 +80,12 @@ class Kafka:
         properties = self._write_properties()
         self._format(properties)
         offset = self.log.stat().st_size if self.log.exists() else 0
-        self.pid_file.write(spawn(self._command(properties), env=os.environ, log=self.log))
-        try:
-            wait_until(lambda: self._started(offset), within_s=START_TIMEOUT_S, what="kafka")
-        except StartupError as exc:
-            self.stop()
-            raise StartupError(f"{exc}\n{log_tail(self.log)}") from None
-
-    def stop(self) -> None:
-        pid = self.pid()
-        if pid is not None:
-            terminate(pid, grace_s=STOP_GRACE_S)
-        self.pid_file.remove()
+        self.launch(
+            self._command(properties),
+            env=os.environ,
+            ready=lambda: self._started(offset),
+            within_s=START_TIMEOUT_S,
+        )
 
     def _command(self, properties: Path) -> list[str]:
         return [

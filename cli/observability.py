@@ -26,16 +26,13 @@ from typing import Any
 import httpx
 
 from cli.processes import (
-    PidFile,
+    Detached,
     StartupError,
     ensure_port_free,
     exclusive,
     http_ok,
     log_tail,
     port_open,
-    spawn,
-    terminate,
-    wait_until,
 )
 from config import REPO_ROOT, Settings
 
@@ -147,26 +144,21 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-class Daemon:
+class Daemon(Detached):
     """A detached server of ours on 127.0.0.1 with a pid file, a log and a rendered config.
 
     ``start`` is safe to repeat: when the server already runs, a changed config is applied
     (``_apply``) instead of starting a second one.
     """
 
-    name: str
     port: int
+    stop_grace_s = STOP_GRACE_S
 
     def __init__(self, settings: Settings, port: int, config_name: str) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.port = port
         self.dir = config_dir(settings)
         self.config = self.dir / config_name
-        self.log = settings.log_dir / f"{self.name}.log"
-        self.pid_file = PidFile(settings.run_dir / f"{self.name}.pid")
-
-    def pid(self) -> int | None:
-        return self.pid_file.alive_pid()
 
     def healthy(self) -> bool:
         return self.pid() is not None and self._answers()
@@ -186,12 +178,6 @@ class Daemon:
         if self.pid() is not None:
             self.stop()  # running but not answering: start afresh
         self._launch()
-
-    def stop(self) -> None:
-        pid = self.pid()
-        if pid is not None:
-            terminate(pid, grace_s=STOP_GRACE_S)
-        self.pid_file.remove()
 
     def render(self) -> bool:
         """Write this server's configuration; True if it changed."""
@@ -213,23 +199,28 @@ class Daemon:
         if shutil.which(command[0]) is None:
             raise StartupError(f"{self.name}: {command[0]} not found; run {INSTALL_HINT}")
         ensure_port_free(HOST, self.port, self.name)
-        self.pid_file.write(spawn(command, env=os.environ, log=self.log))
-        try:
-            wait_until(self._ready, within_s=START_TIMEOUT_S, what=self.name)
-        except StartupError as exc:
-            self.stop()  # never leave behind a server that did not come up
-            raise StartupError(f"{exc}\n{log_tail(self.log)}") from None
+        self.launch(command, env=os.environ, ready=self._ready, within_s=START_TIMEOUT_S)
 
     def _ready(self) -> bool:
         if self.pid() is None:
             raise StartupError(f"{self.name} exited during start-up")
         return self._answers()
 
-    def _reload(self, url: str) -> None:
-        """POST <url>/-/reload (Prometheus, Alertmanager): a bad config is refused, and the
-        server keeps the old one, so say why."""
+
+class PrometheusStyleDaemon(Daemon):
+    """Prometheus and Alertmanager: ready at /-/ready, and a new config is applied by
+    POST /-/reload, which refuses a bad one and keeps the old."""
+
+    def __init__(self, settings: Settings, port: int, config_name: str) -> None:
+        super().__init__(settings, port, config_name)
+        self.url = f"http://{HOST}:{port}"
+
+    def _answers(self) -> bool:
+        return http_ok(f"{self.url}/-/ready")
+
+    def _apply(self) -> None:
         try:
-            response = httpx.post(f"{url}/-/reload", timeout=10, trust_env=False)
+            response = httpx.post(f"{self.url}/-/reload", timeout=10, trust_env=False)
         except httpx.HTTPError as exc:
             raise StartupError(f"{self.name}: reloading the configuration failed: {exc}") from exc
         if response.status_code != 200:
@@ -239,7 +230,7 @@ class Daemon:
             )
 
 
-class Prometheus(Daemon):
+class Prometheus(PrometheusStyleDaemon):
     """Scrapes the web server, every worker and the supervisor; evaluates the alert rules;
     serves the consoles at /consoles/index.html."""
 
@@ -247,7 +238,6 @@ class Prometheus(Daemon):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, settings.prometheus_port, "prometheus.yml")
-        self.url = f"http://{HOST}:{self.port}"
 
     def render(self) -> bool:
         write_targets(self.settings)
@@ -280,14 +270,8 @@ class Prometheus(Daemon):
             "--log.format=json",
         ]
 
-    def _answers(self) -> bool:
-        return http_ok(f"{self.url}/-/ready")
 
-    def _apply(self) -> None:
-        self._reload(self.url)
-
-
-class Alertmanager(Daemon):
+class Alertmanager(PrometheusStyleDaemon):
     """Groups and routes the alerts; lists them at /api/v2/alerts, and posts them to a webhook
     when one is configured (``webhook_url``, or a setting ``alert_webhook_url``)."""
 
@@ -295,7 +279,6 @@ class Alertmanager(Daemon):
 
     def __init__(self, settings: Settings, *, webhook_url: str | None = None) -> None:
         super().__init__(settings, settings.alertmanager_port, "alertmanager.yml")
-        self.url = f"http://{HOST}:{self.port}"
         self.webhook_url = webhook_url or getattr(settings, "alert_webhook_url", None)
 
     def render(self) -> bool:
@@ -319,12 +302,6 @@ class Alertmanager(Daemon):
             f"--storage.path={self.dir / 'alertmanager-data'}",
             "--log.format=json",
         ]
-
-    def _answers(self) -> bool:
-        return http_ok(f"{self.url}/-/ready")
-
-    def _apply(self) -> None:
-        self._reload(self.url)
 
 
 class Collector(Daemon):

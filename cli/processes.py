@@ -159,6 +159,45 @@ class PidFile:
         self.path.unlink(missing_ok=True)
 
 
+class Detached:
+    """A detached process of ours with a pid file and a log: launched, awaited until ready,
+    and stopped (SIGTERM, then SIGKILL after ``stop_grace_s``). Subclasses say how it runs."""
+
+    name: str
+    stop_grace_s: float = 20.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log = settings.log_dir / f"{self.name}.log"
+        self.pid_file = PidFile(settings.run_dir / f"{self.name}.pid")
+
+    def pid(self) -> int | None:
+        return self.pid_file.alive_pid()
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            terminate(pid, grace_s=self.stop_grace_s)
+        self.pid_file.remove()
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        ready: Callable[[], bool],
+        within_s: float,
+    ) -> None:
+        """Spawn the process and wait until ``ready``; one that never gets there is stopped,
+        not left behind, and the error ends with the tail of its log."""
+        self.pid_file.write(spawn(argv, env=env, log=self.log))
+        try:
+            wait_until(ready, within_s=within_s, what=self.name)
+        except StartupError as exc:
+            self.stop()
+            raise StartupError(f"{exc}\n{log_tail(self.log)}") from None
+
+
 def spawn(argv: Sequence[str], *, env: Mapping[str, str], log: Path) -> int:
     """Start a detached process writing to ``log``; returns its pid.
 

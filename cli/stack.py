@@ -17,8 +17,10 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,18 +29,14 @@ from cli.kafka import Kafka
 from cli.observability import observability_services, write_targets
 from cli.postgres import Postgres
 from cli.processes import (
-    PidFile,
+    Detached,
     StackError,
     StartupError,
     ensure_port_free,
     exclusive,
     free_port,
     http_ok,
-    log_tail,
     send_signal,
-    spawn,
-    terminate,
-    wait_until,
 )
 from config import Settings
 
@@ -99,6 +97,19 @@ def isolated_settings(home: Path, **overrides: Any) -> Settings:
     # Worker n listens on worker_web_port_base + n - 1: keep a block free for a few of them.
     ports["worker_web_port_base"] = free_port(count=WORKER_PORTS)
     return Settings(home=home, **(ports | overrides))
+
+
+@contextmanager
+def scratch_stack(prepare: Prepare, *, prefix: str, **overrides: Any) -> Iterator[Settings]:
+    """A whole stack, up and prepared, in a temporary home on free ports: for a benchmark or
+    an evaluation that must not touch the stack of `pdfchat up`. Gone with its data after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as home:
+        stack = Stack(isolated_settings(Path(home), **overrides))
+        try:
+            stack.up(prepare=prepare)
+            yield stack.settings
+        finally:
+            stack.down()
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:
@@ -166,17 +177,14 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-class AppProcess:
+class AppProcess(Detached):
     """A detached Python process of ours, healthy when its health URL answers 200."""
 
-    def __init__(self, settings: Settings, spec: AppSpec) -> None:
-        self.settings, self.spec = settings, spec
-        self.name, self.port = spec.name, spec.port
-        self.log = settings.log_dir / f"{spec.name}.log"
-        self.pid_file = PidFile(settings.run_dir / f"{spec.name}.pid")
+    stop_grace_s = APP_STOP_GRACE_S
 
-    def pid(self) -> int | None:
-        return self.pid_file.alive_pid()
+    def __init__(self, settings: Settings, spec: AppSpec) -> None:
+        self.spec, self.name, self.port = spec, spec.name, spec.port
+        super().__init__(settings)
 
     def healthy(self) -> bool:
         return self.pid() is not None and http_ok(self.spec.health_url)
@@ -204,18 +212,7 @@ class AppProcess:
         # parent) a moment before its last thread closes its sockets.
         ensure_port_free("127.0.0.1", self.port, self.name, within_s=PORT_RELEASE_S)
         env = os.environ | self.settings.to_env() | dict(self.spec.env)
-        self.pid_file.write(spawn(self.spec.argv, env=env, log=self.log))
-        try:
-            wait_until(self._ready, within_s=APP_START_TIMEOUT_S, what=self.name)
-        except StartupError as exc:
-            self.stop()  # a process that never became healthy is not left behind
-            raise StartupError(f"{exc}\n{log_tail(self.log)}") from None
-
-    def stop(self) -> None:
-        pid = self.pid()
-        if pid is not None:
-            terminate(pid, grace_s=APP_STOP_GRACE_S)
-        self.pid_file.remove()
+        self.launch(self.spec.argv, env=env, ready=self._ready, within_s=APP_START_TIMEOUT_S)
 
     def _ready(self) -> bool:
         if self.pid() is None:

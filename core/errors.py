@@ -30,35 +30,35 @@ class PdfchatError(Exception):
 
 
 class InvalidInput(PdfchatError):
-    code = "invalid_input"
+    code = "invalid_input"  # a field, parameter or file that breaks the API's rules
 
 
 class PayloadTooLarge(InvalidInput):
-    code = "too_large"
+    code = "too_large"  # an upload, page count or question over its configured limit
 
 
 class UnsupportedMedia(InvalidInput):
-    code = "unsupported_media_type"
+    code = "unsupported_media_type"  # a file that is not a PDF
 
 
 class Unauthenticated(PdfchatError):
-    code = "unauthenticated"
+    code = "unauthenticated"  # no bearer token, or one that fails verification
 
 
 class Forbidden(PdfchatError):
-    code = "forbidden"
+    code = "forbidden"  # the token's role may not do this
 
 
 class NotFound(PdfchatError):
-    code = "not_found"
+    code = "not_found"  # absent, or owned by another tenant: the two look alike
 
 
 class Conflict(PdfchatError):
-    code = "conflict"
+    code = "conflict"  # e.g. an Idempotency-Key reused for another file
 
 
 class Gone(PdfchatError):
-    code = "gone"
+    code = "gone"  # e.g. an answer stream already ended, or past its retention
 
 
 class DocumentRejected(PdfchatError):
@@ -68,5 +68,5 @@ class DocumentRejected(PdfchatError):
 
 
 class TransientError(PdfchatError):
-    code = "transient"
+    code = "transient"  # a dependency is down or slow; the caller may retry
     retriable = True

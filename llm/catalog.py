@@ -53,26 +53,34 @@ class ModelInfo:
         return (tokens_in * self.usd_in_per_m + tokens_out * self.usd_out_per_m) / 1_000_000
 
 
-def _m(model: str, window: int, usd_in: float, usd_out: float, ttft_ms: int) -> ModelInfo:
-    return ModelInfo(model, window, usd_in, usd_out, ttft_ms)
+# model                         context window   USD in/M   USD out/M   ttft ms
+_PRICE_LIST = """
+openai:gpt-4o                     128000           2.50       10.00       700
+openai:gpt-4o-mini                128000           0.15       0.60        500
+openai:gpt-4.1                    1047576          2.00       8.00        800
+openai:gpt-4.1-mini               1047576          0.40       1.60        500
+openai:gpt-4.1-nano               1047576          0.10       0.40        350
+openai:gpt-3.5-turbo              16385            0.50       1.50        400
+cohere:command-a-03-2025          256000           2.50       10.00       900
+cohere:command-r-plus             128000           2.50       10.00       800
+cohere:command-r-plus-08-2024     128000           2.50       10.00       800
+cohere:command-r                  128000           0.15       0.60        500
+cohere:command-r-08-2024          128000           0.15       0.60        500
+cohere:command-r7b-12-2024        128000           0.0375     0.15        350
+"""
+
+
+def _price_list(text: str) -> Iterable[ModelInfo]:
+    for line in text.strip().splitlines():
+        model, window, usd_in, usd_out, ttft_ms = line.split()
+        yield ModelInfo(model, int(window), float(usd_in), float(usd_out), int(ttft_ms))
 
 
 BUILTIN: dict[str, ModelInfo] = {
     m.model: m
     for m in (
-        _m("openai:gpt-4o", 128_000, 2.50, 10.00, 700),
-        _m("openai:gpt-4o-mini", 128_000, 0.15, 0.60, 500),
-        _m("openai:gpt-4.1", 1_047_576, 2.00, 8.00, 800),
-        _m("openai:gpt-4.1-mini", 1_047_576, 0.40, 1.60, 500),
-        _m("openai:gpt-4.1-nano", 1_047_576, 0.10, 0.40, 350),
-        _m("openai:gpt-3.5-turbo", 16_385, 0.50, 1.50, 400),
-        _m("cohere:command-a-03-2025", 256_000, 2.50, 10.00, 900),
-        _m("cohere:command-r-plus", 128_000, 2.50, 10.00, 800),
-        _m("cohere:command-r-plus-08-2024", 128_000, 2.50, 10.00, 800),
-        _m("cohere:command-r", 128_000, 0.15, 0.60, 500),
-        _m("cohere:command-r-08-2024", 128_000, 0.15, 0.60, 500),
-        _m("cohere:command-r7b-12-2024", 128_000, 0.0375, 0.15, 350),
-        _m(LOCAL_MODEL, UNLIMITED_WINDOW, 0.0, 0.0, 20),
+        *_price_list(_PRICE_LIST),
+        ModelInfo(LOCAL_MODEL, UNLIMITED_WINDOW, 0.0, 0.0, ttft_ms=20),
     )
 }
 BUILTIN["cohere:command-a"] = replace(BUILTIN["cohere:command-a-03-2025"], model="cohere:command-a")

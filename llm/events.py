@@ -27,15 +27,6 @@ class Citation:
     quote: str  # verbatim from the evidence text
     marker: int | None = None  # the [n] in the answer text that points here
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "document_id": self.document_id,
-            "page": self.page,
-            "segment_id": self.segment_id,
-            "quote": self.quote,
-            "marker": self.marker,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Finished:

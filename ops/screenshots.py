@@ -19,7 +19,7 @@ from pathlib import Path
 from playwright.async_api import Page, async_playwright, expect
 
 import pdfgen
-from cli.stack import Stack, isolated_settings
+from cli.stack import scratch_stack
 from storage import migrate_database
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,13 +100,11 @@ def main() -> None:
     if args.url:
         asyncio.run(shoot(args.url, args.out))
         return
-    with tempfile.TemporaryDirectory(prefix="pdfchat-shots-") as home:
-        stack = Stack(isolated_settings(Path(home), kafka_heap="512m", topic_partitions=2))
-        try:
-            stack.up(prepare=migrate_database)
-            asyncio.run(shoot(stack.settings.web_url, args.out))
-        finally:
-            stack.down()
+    stack = scratch_stack(
+        migrate_database, prefix="pdfchat-shots-", kafka_heap="512m", topic_partitions=2
+    )
+    with stack as settings:
+        asyncio.run(shoot(settings.web_url, args.out))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ The main entry points:
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -222,19 +223,23 @@ def text_pdf(
 
 # --- realistic prose ----------------------------------------------------------------------
 
+# topic | thing | people | place | activity
 _TOPICS = [
-    ("tidal mills", "mill", "millers", "the tide pond", "grinding grain"),
-    ("lighthouse keeping", "lamp", "keepers", "the lantern room", "trimming wicks"),
-    ("orchard pruning", "orchard", "growers", "the winter canopy", "shaping young trees"),
-    ("canal engineering", "lock", "engineers", "the summit reservoir", "lining the channel"),
-    ("bee keeping", "hive", "beekeepers", "the brood chamber", "moving colonies"),
-    ("glass blowing", "furnace", "glassmakers", "the annealing oven", "gathering molten glass"),
-    ("clock making", "movement", "clockmakers", "the escapement", "cutting wheels"),
-    ("salt making", "pan", "salters", "the evaporation house", "boiling brine"),
-    ("bridge building", "arch", "masons", "the centring", "setting voussoirs"),
-    ("map making", "survey", "surveyors", "the baseline", "measuring angles"),
-    ("rope making", "ropewalk", "spinners", "the long shed", "twisting yarn"),
-    ("sheep farming", "flock", "shepherds", "the upland pasture", "shearing"),
+    tuple(line.split(" | "))
+    for line in """
+tidal mills | mill | millers | the tide pond | grinding grain
+lighthouse keeping | lamp | keepers | the lantern room | trimming wicks
+orchard pruning | orchard | growers | the winter canopy | shaping young trees
+canal engineering | lock | engineers | the summit reservoir | lining the channel
+bee keeping | hive | beekeepers | the brood chamber | moving colonies
+glass blowing | furnace | glassmakers | the annealing oven | gathering molten glass
+clock making | movement | clockmakers | the escapement | cutting wheels
+salt making | pan | salters | the evaporation house | boiling brine
+bridge building | arch | masons | the centring | setting voussoirs
+map making | survey | surveyors | the baseline | measuring angles
+rope making | ropewalk | spinners | the long shed | twisting yarn
+sheep farming | flock | shepherds | the upland pasture | shearing
+""".strip().splitlines()
 ]
 _SYLLABLES = [
     "ar",
@@ -390,6 +395,26 @@ def sample_document(
         blocks += [("p", text) for text in texts]
         pages.append(blocks)
     return pages
+
+
+def sample_passages(count: int, *, chars: int = 1000, first_seed: int = 0) -> list[str]:
+    """``count`` passages of ``chars`` characters of the sample prose (paragraphs of
+    :func:`sample_document`, seed after seed, joined until long enough): what an embedder or
+    a re-ranker meets in a benchmark."""
+    passages: list[str] = []
+    current = ""
+    for seed in itertools.count(first_seed):
+        paragraphs = [
+            text for page in sample_document(4, seed) for kind, text in page if kind == "p"
+        ]
+        for paragraph in paragraphs:
+            current = f"{current} {paragraph}".strip()
+            if len(current) >= chars:
+                passages.append(current[:chars])
+                current = ""
+                if len(passages) == count:
+                    return passages
+    raise AssertionError("unreachable: itertools.count never ends")
 
 
 def sample_pdf(n_pages: int = 3, seed: int = 0) -> bytes:

@@ -303,49 +303,89 @@ class MiniLMEmbedder(InProcessEmbedder):
 # Remote providers
 
 
-def _check_dimension(embedder: Any, matrix: np.ndarray, expected: int) -> None:
-    got = int(matrix.shape[1]) if matrix.ndim == 2 else 0
-    if expected and got != expected:
-        raise ProviderError(
-            f"{embedder.model} returned {got}-dimensional vectors, expected {expected}",
-            provider=embedder.model.split(":", 1)[0],
-        )
-    embedder.dimension = got
+InputKind = Literal["document", "query"]
 
 
-class OpenAIEmbedder:
-    """OpenAI embeddings (or any OpenAI-compatible server) in batches of ``batch_size``."""
+class RemoteEmbedder:
+    """An embedder behind a provider's API: batches of ``batch_size``, each one call retried
+    by our policy; ``_connect`` and ``_request`` are what a provider does its own way."""
+
+    provider: str
+    default_model: str
+    dimensions: dict[str, int]  # of the models we know; another's is learnt from its first batch
+    max_batch = 2048
 
     def __init__(
         self,
         *,
         api_key: str,
         base_url: str | None = None,
-        model: str = OPENAI_DEFAULT_MODEL,
+        model: str | None = None,
         batch_size: int = 64,
         retry: RetryPolicy = RetryPolicy(),  # frozen dataclass: safe to share
     ) -> None:
-        self.model = f"openai:{model}"
-        self.dimension = OPENAI_DIMENSIONS.get(model, 0)
-        self._name = model
-        self._batch_size = batch_size
+        self._name = model or self.default_model
+        self.model = f"{self.provider}:{self._name}"
+        self.dimension = self.dimensions.get(self._name, 0)
+        self._batch_size = min(batch_size, self.max_batch)
         self._retry = retry
-        self._client = openai_client(api_key=api_key, base_url=base_url, timeout_s=retry.timeout_s)
+        self._connect(api_key, base_url, retry.timeout_s)
 
     async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for batch in _batches(check_texts(texts), self._batch_size):
-            with embedding_span(self.model, len(batch), remote=True):
-                vectors += await call_with_retry(partial(self._embed_batch, batch), self._retry)
-        return vectors
+        return await self._embed(check_texts(texts), "document")
 
     async def embed_query(self, text: str) -> list[float]:
-        return (await self.embed_documents([text]))[0]
+        return (await self._embed(check_texts([text]), "query"))[0]
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    def _connect(self, api_key: str, base_url: str | None, timeout_s: float) -> None:
+        raise NotImplementedError
+
+    async def _request(self, texts: list[str], kind: InputKind) -> list[list[float]]:
+        raise NotImplementedError
+
+    async def _embed(self, texts: list[str], kind: InputKind) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for batch in _batches(texts, self._batch_size):
+            with embedding_span(self.model, len(batch), remote=True):
+                vectors += await call_with_retry(
+                    partial(self._embed_batch, batch, kind), self._retry
+                )
+        return vectors
+
+    async def _embed_batch(self, texts: list[str], kind: InputKind) -> list[list[float]]:
+        rows = await self._request(texts, kind)
+        if len(rows) != len(texts):
+            raise TransientError(
+                f"{self.provider} returned {len(rows)} embeddings for {len(texts)} texts"
+            )
+        matrix = np.asarray(rows, dtype=np.float32)
+        got = int(matrix.shape[1]) if matrix.ndim == 2 else 0
+        if self.dimension and got != self.dimension:
+            raise ProviderError(
+                f"{self.model} returned {got}-dimensional vectors, expected {self.dimension}",
+                provider=self.provider,
+            )
+        self.dimension = got
+        return normalise(matrix)
+
+
+class OpenAIEmbedder(RemoteEmbedder):
+    """OpenAI embeddings (or any OpenAI-compatible server) in batches of ``batch_size``."""
+
+    provider = "openai"
+    default_model = OPENAI_DEFAULT_MODEL
+    dimensions = OPENAI_DIMENSIONS
+
+    def _connect(self, api_key: str, base_url: str | None, timeout_s: float) -> None:
+        self._client = openai_client(api_key=api_key, base_url=base_url, timeout_s=timeout_s)
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+    async def _request(self, texts: list[str], kind: InputKind) -> list[list[float]]:
         import openai
 
         try:
@@ -355,72 +395,34 @@ class OpenAIEmbedder:
             )
         except openai.OpenAIError as exc:
             raise openai_error(exc, "embeddings") from exc
-        rows = sorted(response.data, key=lambda item: item.index)
-        if len(rows) != len(texts):
-            raise TransientError(f"openai returned {len(rows)} embeddings for {len(texts)} texts")
-        matrix = np.asarray([row.embedding for row in rows], dtype=np.float32)
-        _check_dimension(self, matrix, self.dimension)
-        return normalise(matrix)
+        return [row.embedding for row in sorted(response.data, key=lambda item: item.index)]
 
 
-CohereInputType = Literal["search_document", "search_query"]
-
-
-class CohereEmbedder:
+class CohereEmbedder(RemoteEmbedder):
     """Cohere embed v2: documents as ``search_document``, queries as ``search_query``."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str | None = None,
-        model: str = COHERE_DEFAULT_MODEL,
-        batch_size: int = 64,
-        retry: RetryPolicy = RetryPolicy(),  # frozen dataclass: safe to share
-    ) -> None:
-        self.model = f"cohere:{model}"
-        self.dimension = COHERE_DIMENSIONS.get(model, 0)
-        self._name = model
-        # Cohere accepts at most 96 texts per embed call.
-        self._batch_size = min(batch_size, 96)
-        self._retry = retry
+    provider = "cohere"
+    default_model = COHERE_DEFAULT_MODEL
+    dimensions = COHERE_DIMENSIONS
+    max_batch = 96  # Cohere accepts at most 96 texts per embed call
+
+    def _connect(self, api_key: str, base_url: str | None, timeout_s: float) -> None:
         self._client, self._http = cohere_client(
-            api_key=api_key, base_url=base_url, timeout_s=retry.timeout_s
+            api_key=api_key, base_url=base_url, timeout_s=timeout_s
         )
-
-    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return await self._embed(check_texts(texts), "search_document")
-
-    async def embed_query(self, text: str) -> list[float]:
-        return (await self._embed(check_texts([text]), "search_query"))[0]
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _embed(self, texts: list[str], input_type: CohereInputType) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for batch in _batches(texts, self._batch_size):
-            with embedding_span(self.model, len(batch), remote=True):
-                vectors += await call_with_retry(
-                    partial(self._embed_batch, batch, input_type), self._retry
-                )
-        return vectors
-
-    async def _embed_batch(
-        self, texts: list[str], input_type: CohereInputType
-    ) -> list[list[float]]:
+    async def _request(self, texts: list[str], kind: InputKind) -> list[list[float]]:
+        input_type = "search_document" if kind == "document" else "search_query"
         try:
             response = await self._client.embed(
                 model=self._name, texts=texts, input_type=input_type, embedding_types=["float"]
             )
         except Exception as exc:  # the client raises ApiError subclasses and raw httpx errors
             raise cohere_error(exc, "embed") from exc
-        rows = response.embeddings.float_ or []
-        if len(rows) != len(texts):
-            raise TransientError(f"cohere returned {len(rows)} embeddings for {len(texts)} texts")
-        matrix = np.asarray(rows, dtype=np.float32)
-        _check_dimension(self, matrix, self.dimension)
-        return normalise(matrix)
+        return response.embeddings.float_ or []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,21 +441,16 @@ def create_embedder(settings: Settings, *, retry: RetryPolicy | None = None) -> 
     if provider == "minilm":
         _only_model(model, MINILM_MODEL, ("all-MiniLM-L6-v2",))
         return MiniLMEmbedder(batch_size=batch)
-    if provider == "openai":
-        key = api_key_for("openai", settings.openai_api_key, settings.openai_base_url)
-        return OpenAIEmbedder(
-            api_key=key,
-            base_url=settings.openai_base_url,
-            model=model or OPENAI_DEFAULT_MODEL,
-            batch_size=batch,
-            retry=retry,
-        )
-    if provider == "cohere":
-        key = api_key_for("cohere", settings.cohere_api_key, settings.cohere_base_url)
-        return CohereEmbedder(
-            api_key=key,
-            base_url=settings.cohere_base_url,
-            model=model or COHERE_DEFAULT_MODEL,
+    remote = {
+        "openai": (OpenAIEmbedder, settings.openai_api_key, settings.openai_base_url),
+        "cohere": (CohereEmbedder, settings.cohere_api_key, settings.cohere_base_url),
+    }
+    if provider in remote:
+        embedder, secret, base_url = remote[provider]
+        return embedder(
+            api_key=api_key_for(provider, secret, base_url),
+            base_url=base_url,
+            model=model,
             batch_size=batch,
             retry=retry,
         )

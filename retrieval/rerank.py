@@ -59,6 +59,27 @@ def _check(query: str, passages: Sequence[str], top_n: int) -> list[str]:
     return checked
 
 
+class CheckedReranker:
+    """What every re-ranker does before ranking: refuse bad input, return nothing for no
+    passages, and never ask for more than there are. ``_rank`` does the ranking."""
+
+    name: str
+
+    async def rerank(
+        self, query: str, passages: Sequence[str], *, top_n: int
+    ) -> list[tuple[int, float]]:
+        texts = _check(query, passages, top_n)
+        if not texts:
+            return []
+        return await self._rank(query, texts, min(top_n, len(texts)))
+
+    async def aclose(self) -> None:
+        """Nothing of its own to release unless a subclass says otherwise."""
+
+    async def _rank(self, query: str, texts: list[str], top_n: int) -> list[tuple[int, float]]:
+        raise NotImplementedError
+
+
 # ---------------------------------------------------------------------------------------------
 # Lexical analysis: lower-case words, no stopwords, light suffix stripping
 
@@ -287,7 +308,7 @@ def best_first(scores: np.ndarray, top_n: int) -> list[tuple[int, float]]:
     return [(int(i), float(scores[i])) for i in order]
 
 
-class LocalReranker:
+class LocalReranker(CheckedReranker):
     """Offline, deterministic hybrid of the embedder's cosine, sentence-level and word-level
     wordllama similarity, and lexical evidence (formula above).
 
@@ -301,21 +322,13 @@ class LocalReranker:
         self.name = f"local-hybrid:{embedder.model}"
         self._passages: dict[str, np.ndarray] = {}
 
-    async def rerank(
-        self, query: str, passages: Sequence[str], *, top_n: int
-    ) -> list[tuple[int, float]]:
-        texts = _check(query, passages, top_n)
-        if not texts:
-            return []
+    async def _rank(self, query: str, texts: list[str], top_n: int) -> list[tuple[int, float]]:
         # The local features are CPU work: a thread, running alongside the embedder.
         cosine, features = await asyncio.gather(
             self._cosine(query, texts), asyncio.to_thread(local_features, query, texts)
         )
         features["cosine"] = cosine
         return best_first(combine(features, self.weights), top_n)
-
-    async def aclose(self) -> None:
-        """The embedder belongs to whoever passed it in; nothing of our own to release."""
 
     async def _passage_vectors(self, texts: list[str]) -> np.ndarray:
         """The embedder's vectors of the passages; the same passages come back question after
@@ -343,7 +356,7 @@ class LocalReranker:
 # Cohere rerank v2
 
 
-class CohereReranker:
+class CohereReranker(CheckedReranker):
     def __init__(
         self,
         *,
@@ -359,13 +372,7 @@ class CohereReranker:
             api_key=api_key, base_url=base_url, timeout_s=retry.timeout_s
         )
 
-    async def rerank(
-        self, query: str, passages: Sequence[str], *, top_n: int
-    ) -> list[tuple[int, float]]:
-        texts = _check(query, passages, top_n)
-        if not texts:
-            return []
-        top_n = min(top_n, len(texts))
+    async def _rank(self, query: str, texts: list[str], top_n: int) -> list[tuple[int, float]]:
         return await call_with_retry(partial(self._rerank, query, texts, top_n), self._retry)
 
     async def aclose(self) -> None:

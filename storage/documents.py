@@ -60,8 +60,8 @@ class Document:
 @dataclass(frozen=True)
 class NewDocument:
     id: uuid.UUID
-    task_id: uuid.UUID
     tenant_id: str
+    task_id: uuid.UUID  # its parse task, created in the same transaction
     filename: str
     content_type: str
     size_bytes: int
@@ -243,26 +243,19 @@ async def ensure_task(
     return task_id
 
 
-async def reopen_task(
-    conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, *, error: str
+async def requeue_task(
+    conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, *, error: str | None = None
 ) -> None:
-    """Put a task back in the queue after a failed attempt; the stale-task sweep retries it."""
+    """Put a task back in the queue: after a failed attempt, with its ``error`` and its attempts
+    counted on (the stale-task sweep retries it); or, with no error, from scratch for new work
+    on the same document."""
     await conn.execute(
-        "UPDATE tasks SET status = 'queued', error = $3, updated_at = now()"
+        "UPDATE tasks SET status = 'queued', error = $3, updated_at = now(),"
+        " attempts = CASE WHEN $3::text IS NULL THEN 0 ELSE attempts END"
         " WHERE tenant_id = $1 AND id = $2",
         tenant_id,
         task_id,
         error,
-    )
-
-
-async def restart_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID) -> None:
-    """Queue a finished task again from scratch (new work for the same document)."""
-    await conn.execute(
-        "UPDATE tasks SET status = 'queued', attempts = 0, error = NULL, updated_at = now()"
-        " WHERE tenant_id = $1 AND id = $2",
-        tenant_id,
-        task_id,
     )
 
 

@@ -40,15 +40,13 @@ async def replace_for_document(
     return len(segments)
 
 
-async def list_for_document(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    tenant_id: str,
-    doc_id: uuid.UUID,
-) -> list[dict[str, Any]]:
+async def texts(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    """The document's segments as (id, content), in reading order: what the embedder needs."""
     rows = await conn.fetch(
-        "SELECT id, seq, page, content, meta FROM segments"
-        " WHERE tenant_id = $1 AND doc_id = $2 ORDER BY seq",
+        "SELECT id, content FROM segments WHERE tenant_id = $1 AND doc_id = $2 ORDER BY seq",
         tenant_id,
         doc_id,
     )
-    return [dict(r) for r in rows]
+    return [(row["id"], row["content"]) for row in rows]

@@ -12,15 +12,17 @@ import asyncpg
 async def segments_with_vectors(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID, model: str
 ) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT s.id, s.page, s.meta->>'heading' AS heading, s.content, e.embedding"
-        " FROM segments s JOIN segment_embeddings e ON e.segment_id = s.id AND e.model = $3"
-        " WHERE s.tenant_id = $1 AND s.doc_id = $2 ORDER BY s.seq",
-        tenant_id,
-        doc_id,
-        model,
+    """The document's segments with their vectors of ``model``, in reading order."""
+    return list(
+        await conn.fetch(
+            "SELECT s.id, s.page, s.meta->>'heading' AS heading, s.content, e.embedding"
+            " FROM segments s JOIN segment_embeddings e ON e.segment_id = s.id AND e.model = $3"
+            " WHERE s.tenant_id = $1 AND s.doc_id = $2 ORDER BY s.seq",
+            tenant_id,
+            doc_id,
+            model,
+        )
     )
-    return rows
 
 
 async def save(

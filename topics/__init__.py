@@ -11,7 +11,6 @@ from topics.chat import (
     Citation,
     Usage,
     UsageRecorded,
-    session_key,
 )
 from topics.documents import (
     PARSE_DEAD_LETTERS,
@@ -24,8 +23,8 @@ from topics.documents import (
     DocumentStatusChanged,
     ParseDeadLetter,
     ParseRequested,
-    document_key,
 )
+from topics.keys import document_key, session_key
 
 ALL_TOPICS = (
     PARSE_REQUESTED,

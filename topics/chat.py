@@ -14,24 +14,14 @@ from datetime import datetime
 
 import faust
 
+from topics.keys import SessionRecord
+
 CHAT_REQUESTED = "pdfchat.chat.requested.v1"
 ANSWERS = "pdfchat.chat.answers.v1"
 USAGE = "pdfchat.chat.usage.v1"
 
 # The answer stream types, in the order a session emits them.
 TOKEN, CITATIONS, END, ERROR = "token", "citations", "end", "error"
-
-
-def session_key(tenant_id: str, session_id: str) -> str:
-    return f"{tenant_id}:{session_id}"
-
-
-class SessionRecord(faust.Record, abstract=True, serializer="json", isodates=True):
-    tenant_id: str
-    session_id: str
-
-    def kafka_key(self) -> str:
-        return session_key(self.tenant_id, self.session_id)
 
 
 class ChatRequested(SessionRecord, namespace="pdfchat.chat.ChatRequested.v1"):

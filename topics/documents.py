@@ -9,25 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import faust
+from topics.keys import DocumentRecord
 
 PARSE_REQUESTED = "pdfchat.documents.parse-requested.v1"
 PARSE_DEAD_LETTERS = "pdfchat.documents.parse-requested.dlq.v1"
 PARSED = "pdfchat.documents.parsed.v1"
 STATUS = "pdfchat.documents.status.v1"
 READY = "pdfchat.documents.ready.v1"
-
-
-def document_key(tenant_id: str, document_id: str) -> str:
-    return f"{tenant_id}:{document_id}"
-
-
-class DocumentRecord(faust.Record, abstract=True, serializer="json", isodates=True):
-    tenant_id: str
-    document_id: str
-
-    def kafka_key(self) -> str:
-        return document_key(self.tenant_id, self.document_id)
 
 
 class ParseRequested(DocumentRecord, namespace="pdfchat.documents.ParseRequested.v1"):

@@ -52,14 +52,15 @@ def create_app(settings: Settings) -> Quart:
         following = asyncio.create_task(streams.run(), name="answer-streams")
         budget = budget_of(settings, Catalog.from_settings(settings))
         gauging = asyncio.create_task(gauges.poll_forever(settings, pool, budget), name="gauges")
+        # Not the main embedder: with a paid one, every search would re-embed its candidates
+        # through the provider's API. The local re-ranker brings its own.
+        reranker = create_reranker(settings)
         app.extensions.update(
             pool=pool,
             verifier=verifier,
             blobs=create_blob_store(settings.blob_backend, settings.blob_root),
             embedders=embedders,
-            # Not the main embedder: with a paid one, every search would re-embed its
-            # candidates through the provider's API. The local re-ranker brings its own.
-            reranker=create_reranker(settings),
+            reranker=reranker,
             streams=streams,
             budget=budget,
         )
@@ -70,7 +71,7 @@ def create_app(settings: Settings) -> Quart:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task  # each closes its Kafka clients
-            await app.extensions["reranker"].aclose()
+            await reranker.aclose()
             await embedders.aclose()
             await pool.close()
 

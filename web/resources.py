@@ -6,7 +6,7 @@ starts serving (tests of one route set only what it needs).
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 import asyncpg
 from quart import current_app
@@ -19,34 +19,24 @@ from web.streams import AnswerStreams
 from workflows.search import Embedders
 from workflows.usage import Budget
 
-
-def settings() -> Settings:
-    return cast(Settings, current_app.extensions["settings"])
+T = TypeVar("T")
 
 
-def pool() -> asyncpg.Pool:
-    return cast(asyncpg.Pool, current_app.extensions["pool"])
+class _Extension(Generic[T]):
+    """``resources.pool()`` reads ``current_app.extensions["pool"]``, typed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self) -> T:
+        return cast(T, current_app.extensions[self.name])
 
 
-def verifier() -> TokenVerifier:
-    return cast(TokenVerifier, current_app.extensions["verifier"])
-
-
-def blobs() -> BlobStore:
-    return cast(BlobStore, current_app.extensions["blobs"])
-
-
-def embedders() -> Embedders:
-    return cast(Embedders, current_app.extensions["embedders"])
-
-
-def reranker() -> Reranker:
-    return cast(Reranker, current_app.extensions["reranker"])
-
-
-def streams() -> AnswerStreams:
-    return cast(AnswerStreams, current_app.extensions["streams"])
-
-
-def budget() -> Budget:
-    return cast(Budget, current_app.extensions["budget"])
+settings = _Extension[Settings]("settings")
+pool = _Extension[asyncpg.Pool]("pool")
+verifier = _Extension[TokenVerifier]("verifier")
+blobs = _Extension[BlobStore]("blobs")
+embedders = _Extension[Embedders]("embedders")
+reranker = _Extension[Reranker]("reranker")
+streams = _Extension[AnswerStreams]("streams")
+budget = _Extension[Budget]("budget")

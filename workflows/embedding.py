@@ -44,8 +44,7 @@ async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str
 
 
 async def segment_texts(pool: asyncpg.Pool, claim: Claim) -> list[tuple[uuid.UUID, str]]:
-    rows = await segments.list_for_document(pool, claim.document.tenant_id, claim.document.id)
-    return [(r["id"], r["content"]) for r in rows]
+    return await segments.texts(pool, claim.document.tenant_id, claim.document.id)
 
 
 async def complete(
@@ -59,8 +58,33 @@ async def complete(
 ) -> bool:
     """Store the vectors and mark the document ready, in one transaction; False (and nothing
     stored) when the document was deleted or failed meanwhile."""
+    document = claim.document
     try:
-        await _store(pool, claim, model=model, dimension=dimension, vectors=vectors, worker=worker)
+        async with pool.acquire() as conn, conn.transaction():
+            await embeddings.register_model(conn, model, dimension)
+            await embeddings.replace_for_document(
+                conn, document.tenant_id, document.id, model, vectors
+            )
+            ready = topics.DocumentReady(
+                tenant_id=document.tenant_id,
+                document_id=str(document.id),
+                model=model,
+                dimension=dimension,
+                segments=len(vectors),
+                ready_at=datetime.now(UTC),
+            )
+            moved = await move(
+                conn,
+                document,
+                "ready",
+                allowed_from=("embedding", "ready"),
+                detail={"attempt": claim.attempts, "worker": worker, "model": model},
+                changes={"embedding_model": model},
+                also_publish=[OutboxMessage.of(topics.READY, ready)],
+            )
+            if moved is None:
+                raise _Gone
+            await documents.finish_task(conn, document.tenant_id, claim.task_id)
     except _Gone:
         return False
     return True
@@ -68,41 +92,6 @@ async def complete(
 
 class _Gone(Exception):
     """Rolls back the transaction of a document that moved on without us."""
-
-
-async def _store(
-    pool: asyncpg.Pool,
-    claim: Claim,
-    *,
-    model: str,
-    dimension: int,
-    vectors: Sequence[tuple[uuid.UUID, Sequence[float]]],
-    worker: str,
-) -> None:
-    document = claim.document
-    async with pool.acquire() as conn, conn.transaction():
-        await embeddings.register_model(conn, model, dimension)
-        await embeddings.replace_for_document(conn, document.tenant_id, document.id, model, vectors)
-        ready = topics.DocumentReady(
-            tenant_id=document.tenant_id,
-            document_id=str(document.id),
-            model=model,
-            dimension=dimension,
-            segments=len(vectors),
-            ready_at=datetime.now(UTC),
-        )
-        moved = await move(
-            conn,
-            document,
-            "ready",
-            allowed_from=("embedding", "ready"),
-            detail={"attempt": claim.attempts, "worker": worker, "model": model},
-            changes={"embedding_model": model},
-            also_publish=[OutboxMessage.of(topics.READY, ready)],
-        )
-        if moved is None:
-            raise _Gone
-        await documents.finish_task(conn, document.tenant_id, claim.task_id)
 
 
 async def schedule_reembedding(pool: asyncpg.Pool, model: str, *, limit: int = 100) -> int:
@@ -114,7 +103,7 @@ async def schedule_reembedding(pool: asyncpg.Pool, model: str, *, limit: int = 1
         for document in await documents.embedded_with_other_model(conn, model, limit=limit):
             task_id = await documents.ensure_task(conn, document.tenant_id, document.id, KIND)
             if task_id is not None:  # None: deleted since the query
-                await documents.restart_task(conn, document.tenant_id, task_id)
+                await documents.requeue_task(conn, document.tenant_id, task_id)
                 scheduled.append(parsed_event(document))
         await outbox.enqueue(conn, scheduled)
     await purge_replaced(pool, model)
@@ -156,7 +145,7 @@ async def retry_later_or_fail(
     document = claim.document
     async with pool.acquire() as conn, conn.transaction():
         if claim.attempts < max_attempts:
-            await documents.reopen_task(conn, document.tenant_id, claim.task_id, error=error)
+            await documents.requeue_task(conn, document.tenant_id, claim.task_id, error=error)
             return False
         reason = f"embedding failed after {claim.attempts} attempts: {error}"
         await move(

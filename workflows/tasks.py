@@ -68,5 +68,5 @@ async def _queue_next_task(conn: asyncpg.Connection, document: Document) -> Outb
     kind = TASK_OF_STATE[document.status]
     task_id = await documents.ensure_task(conn, document.tenant_id, document.id, kind)
     assert task_id is not None, "the document row is locked: it cannot be gone"
-    await documents.reopen_task(conn, document.tenant_id, task_id, error="re-driven: lost event")
+    await documents.requeue_task(conn, document.tenant_id, task_id, error="re-driven: lost event")
     return parse_requested(document, task_id) if kind == "parse" else parsed_event(document)

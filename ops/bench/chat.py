@@ -26,7 +26,6 @@ import itertools
 import json
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pdfgen
 from cli.client import ApiError, PdfchatClient
-from cli.stack import Stack, isolated_settings
+from cli.stack import scratch_stack
 from config import Settings
 from core.tokens import mint
 from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
@@ -176,39 +175,35 @@ async def bench(args: argparse.Namespace) -> None:
     corpus = load_corpus()
     pdfs = render(corpus)
     pool = [q["question"] for q in json.loads(QUESTIONS_FILE.read_text())["questions"]]
-    with tempfile.TemporaryDirectory(prefix="pdfchat-bench-") as home:
-        settings = isolated_settings(
-            Path(home),
-            chat_concurrency=args.concurrency,
-            workers=args.workers,
-            chat_workers=args.chat_workers,
-            log_level="WARNING",
+    stack = scratch_stack(
+        migrate_database,
+        prefix="pdfchat-bench-",
+        chat_concurrency=args.concurrency,
+        workers=args.workers,
+        chat_workers=args.chat_workers,
+        log_level="WARNING",
+    )
+    with stack as settings:
+        token = mint(settings, tenant="bench", user="bench", roles=["editor"])
+        async with PdfchatClient(settings.web_url, token, timeout=300) as client:
+            ids = await ingest(client, corpus, pdfs)
+            await until_idle(client, list(ids.values()))
+        # Not measured: loads models and caches in every process, as traffic would.
+        await asyncio.gather(
+            *(client_loop(settings.web_url, token, pool[c::10][:3], Run(0)) for c in range(10))
         )
-        stack = Stack(settings)
-        stack.up(prepare=migrate_database)
-        try:
-            token = mint(settings, tenant="bench", user="bench", roles=["editor"])
-            async with PdfchatClient(settings.web_url, token, timeout=300) as client:
-                ids = await ingest(client, corpus, pdfs)
-                await until_idle(client, list(ids.values()))
-            # Not measured: loads models and caches in every process, as traffic would.
-            await asyncio.gather(
-                *(client_loop(settings.web_url, token, pool[c::10][:3], Run(0)) for c in range(10))
-            )
-            print(
-                "| clients | answers | TTFT p50 ms | TTFT p95 ms | TTFT max ms | "
-                "stream tokens/s (median) | tokens/s (all) | answers/s | errors |"
-            )
-            print("|---|---|---|---|---|---|---|---|---|")
-            for clients in args.clients:
-                run = await measured(settings, token, pool, clients, args)
-                print(run.row(), flush=True)
-                if args.ingest_pages:
-                    print(f"  while ingesting: {run.pages_ingested} pages reached ready")
-                if run.errors:
-                    print(f"  errors: {sorted(set(run.errors))}")
-        finally:
-            stack.down()
+        print(
+            "| clients | answers | TTFT p50 ms | TTFT p95 ms | TTFT max ms | "
+            "stream tokens/s (median) | tokens/s (all) | answers/s | errors |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for clients in args.clients:
+            run = await measured(settings, token, pool, clients, args)
+            print(run.row(), flush=True)
+            if args.ingest_pages:
+                print(f"  while ingesting: {run.pages_ingested} pages reached ready")
+            if run.errors:
+                print(f"  errors: {sorted(set(run.errors))}")
 
 
 def main() -> None:

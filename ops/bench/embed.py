@@ -18,25 +18,8 @@ SEGMENT_CHARS = 1000
 ROUNDS = 3
 
 
-def segments() -> list[str]:
-    paragraphs = [
-        text
-        for seed in range(300)
-        for page in pdfgen.sample_document(4, seed)
-        for kind, text in page
-        if kind == "p"
-    ]
-    out, current = [], ""
-    for paragraph in paragraphs:
-        current = f"{current} {paragraph}".strip()
-        if len(current) >= SEGMENT_CHARS:
-            out.append(current[:SEGMENT_CHARS])
-            current = ""
-    return out[:SEGMENTS]
-
-
 async def main() -> None:
-    texts = segments()
+    texts = pdfgen.sample_passages(SEGMENTS, chars=SEGMENT_CHARS)
     embedder = LocalEmbedder()
     started = time.perf_counter()
     await embedder.embed_query("warm up")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pymupdf
 
 import pdfgen
 from cli.client import PdfchatClient
-from cli.stack import Stack, isolated_settings
+from cli.stack import scratch_stack
 from config import Settings
 from core.tokens import mint
 from pdf import parse_pdf
@@ -85,16 +84,13 @@ def main() -> None:
     args = parser.parse_args()
 
     files = load_files(args)
-    home = Path(tempfile.mkdtemp(prefix="pdfchat-bench-"))
-    settings = isolated_settings(home, workers=args.workers, log_level="WARNING")
-    stack = Stack(settings)
-    try:
-        stack.up(prepare=migrate_database)
+    stack = scratch_stack(
+        migrate_database, prefix="pdfchat-bench-", workers=args.workers, log_level="WARNING"
+    )
+    with stack as settings:
         raw_pages, raw_s = raw_extraction(files)
         parse_pages, parse_s = in_process_parse(files, settings)
         e2e_pages, e2e_s = asyncio.run(end_to_end(files, settings))
-    finally:
-        stack.down()
 
     raw_rate, parse_rate, e2e_rate = raw_pages / raw_s, parse_pages / parse_s, e2e_pages / e2e_s
     print(f"{len(files)} PDFs, {raw_pages} pages, {args.workers} worker(s)\n")

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cli.client import PdfchatClient
-from cli.stack import Stack, isolated_settings
+from cli.stack import scratch_stack
 from core.tokens import mint
 from llm import NOT_FOUND
 from ops.eval.retrieval import Question, ingest, load_corpus, load_questions, render
@@ -117,16 +116,9 @@ def main() -> None:
     corpus = load_corpus()
     pdfs = render(corpus)
     questions = load_questions(pdfs)
-    settings = isolated_settings(
-        Path(tempfile.mkdtemp(prefix="pdfchat-eval-")), log_level="WARNING"
-    )
-    stack = Stack(settings)
-    try:
-        stack.up(prepare=migrate_database)
+    with scratch_stack(migrate_database, prefix="pdfchat-eval-", log_level="WARNING") as settings:
         token = mint(settings, tenant="eval", user="eval", roles=["editor"])
         report = asyncio.run(evaluate(settings.web_url, token, corpus, pdfs, questions))
-    finally:
-        stack.down()
     print(report.table())
     for outcome in [o for o in report.outcomes if not o.cites_an_answer_page][: args.misses]:
         print(

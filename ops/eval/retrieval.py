@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pdfgen
 from cli.client import PdfchatClient
-from cli.stack import Stack, isolated_settings
+from cli.stack import scratch_stack
 from config import Settings
 from core.tokens import mint
 from storage import migrate_database
@@ -362,14 +361,11 @@ def main() -> None:
         return
     questions = load_questions(pdfs)
 
-    home = Path(tempfile.mkdtemp(prefix="pdfchat-eval-"))
-    settings = isolated_settings(home, workers=args.workers, log_level="WARNING")
-    stack = Stack(settings)
-    try:
-        stack.up(prepare=migrate_database)
+    stack = scratch_stack(
+        migrate_database, prefix="pdfchat-eval-", workers=args.workers, log_level="WARNING"
+    )
+    with stack as settings:
         report, ingest_s = asyncio.run(_run(settings, corpus, pdfs, questions, args.k))
-    finally:
-        stack.down()
 
     pages = sum(len(d.pages) for d in corpus.values())
     print(

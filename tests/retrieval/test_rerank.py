@@ -453,21 +453,7 @@ def test_stemming_is_light():
 
 
 async def test_local_reranker_speed_on_100_segments():
-    paragraphs = [
-        text
-        for seed in range(1, 50)
-        for page in pdfgen.sample_document(3, seed)
-        for kind, text in page
-        if kind == "p"
-    ]
-    passages, current = [], ""
-    for paragraph in paragraphs:
-        current = f"{current} {paragraph}".strip()
-        if len(current) >= 1000:
-            passages.append(current)
-            current = ""
-    passages = passages[:100]
-    assert len(passages) == 100
+    passages = pdfgen.sample_passages(100, first_seed=1)
     query = "How many deliveries were recorded in the Nortorpen ledger?"
     await HYBRID.rerank(query, passages, top_n=10)  # warm: model loaded, words cached
     timings = []

@@ -180,15 +180,15 @@ async def _seed(pg, tenant: str, texts: list[str]) -> None:
         await segments.replace_for_document(
             conn, tenant, doc, [NewSegment(i, i + 1, t) for i, t in enumerate(texts)]
         )
-        rows = await segments.list_for_document(conn, tenant, doc)
-        vectors = await embedder.embed_documents([r["content"] for r in rows])
+        rows = await segments.texts(conn, tenant, doc)
+        vectors = await embedder.embed_documents([content for _, content in rows])
         await embeddings.register_model(conn, embedder.model, embedder.dimension)
         await embeddings.replace_for_document(
             conn,
             tenant,
             doc,
             embedder.model,
-            [(r["id"], v) for r, v in zip(rows, vectors, strict=True)],
+            [(segment_id, v) for (segment_id, _), v in zip(rows, vectors, strict=True)],
         )
 
 

@@ -39,97 +39,84 @@ def q(expr: str, legend: str = "") -> Query:
     return Query(expr, legend)
 
 
+def graph(
+    title: str,
+    expr: str,
+    legend: str,
+    *,
+    unit: str = "short",
+    description: str = "",
+    width: int = 12,
+) -> Panel:
+    """A time series panel of one query."""
+    return Panel(title, (q(expr, legend),), unit=unit, description=description, width=width)
+
+
+def table(title: str, expr: str, *, unit: str = "short", description: str = "") -> Panel:
+    """A full-width table of one instant query, a row per series."""
+    return Panel(title, (q(expr),), unit=unit, kind="table", description=description, width=24)
+
+
+def quantile(level: str, histogram: str, by: str = "") -> str:
+    """The level quantile over 5 minutes of a histogram, summed by le (and by)."""
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile({level}, sum by ({labels}) (rate({histogram}_bucket[5m])))"
+
+
+def timings(title: str, histogram: str, *, description: str = "") -> Panel:
+    """p50 and p95 of a histogram of seconds."""
+    queries = (q(quantile("0.5", histogram), "p50"), q(quantile("0.95", histogram), "p95"))
+    return Panel(title, queries, unit="s", description=description)
+
+
+def p95_by(title: str, label: str, histogram: str) -> Panel:
+    """p95 of a histogram of seconds, a line per value of label."""
+    return graph(title, quantile("0.95", histogram, label), "{{" + label + "}}", unit="s")
+
+
 LAG = [
-    Panel(
+    table(
         "Consumer lag by partition (now)",
-        (q("max by (group, topic, partition) (pdfchat_consumer_lag_messages)"),),
-        kind="table",
+        "max by (group, topic, partition) (pdfchat_consumer_lag_messages)",
         description="Messages not yet committed, per consumer group, topic and partition.",
-        width=24,
     ),
-    Panel(
+    graph(
         "Consumer lag by group and topic",
-        (
-            q(
-                "max by (group, topic) (sum by (group, topic, instance) "
-                "(pdfchat_consumer_lag_messages))",
-                "{{group}} / {{topic}}",
-            ),
-        ),
+        "max by (group, topic) (sum by (group, topic, instance) (pdfchat_consumer_lag_messages))",
+        "{{group}} / {{topic}}",
         description="What ConsumerLagHigh alerts on (max over web processes of the sum "
         "over partitions).",
     ),
-    Panel(
+    graph(
         "Consumer lag by partition",
-        (
-            q(
-                "max by (group, topic, partition) (pdfchat_consumer_lag_messages)",
-                "{{topic}} [{{partition}}]",
-            ),
-        ),
+        "max by (group, topic, partition) (pdfchat_consumer_lag_messages)",
+        "{{topic}} [{{partition}}]",
     ),
-    Panel(
+    graph(
         "Events finished per second, by agent",
-        (q("sum by (agent) (rate(pdfchat_agent_events_total[5m]))", "{{agent}}"),),
+        "sum by (agent) (rate(pdfchat_agent_events_total[5m]))",
+        "{{agent}}",
         unit="ops",
     ),
-    Panel(
-        "Event time p95, by agent",
-        (
-            q(
-                "histogram_quantile(0.95, sum by (le, agent) "
-                "(rate(pdfchat_agent_event_duration_seconds_bucket[5m])))",
-                "{{agent}}",
-            ),
-        ),
-        unit="s",
-    ),
-    Panel(
+    p95_by("Event time p95, by agent", "agent", "pdfchat_agent_event_duration_seconds"),
+    graph(
         "Workers up",
-        (q('up{job="pdfchat-workers"}', "{{service}}"),),
+        'up{job="pdfchat-workers"}',
+        "{{service}}",
         description="0 is a worker down (alert WorkerDown).",
     ),
-    Panel(
+    graph(
         "Lag polls that failed per second",
-        (q("sum by (source) (rate(pdfchat_system_poll_errors_total[5m]))", "{{source}}"),),
+        "sum by (source) (rate(pdfchat_system_poll_errors_total[5m]))",
+        "{{source}}",
         unit="ops",
         description="Above zero, the lag and depth gauges are stale.",
     ),
 ]
 
 INGESTION = [
-    Panel(
-        "Parse time",
-        (
-            q(
-                "histogram_quantile(0.5, sum by (le) "
-                "(rate(pdfchat_parse_duration_seconds_bucket[5m])))",
-                "p50",
-            ),
-            q(
-                "histogram_quantile(0.95, sum by (le) "
-                "(rate(pdfchat_parse_duration_seconds_bucket[5m])))",
-                "p95",
-            ),
-        ),
-        unit="s",
-    ),
-    Panel(
-        "Embed time",
-        (
-            q(
-                "histogram_quantile(0.5, sum by (le) "
-                "(rate(pdfchat_embed_duration_seconds_bucket[5m])))",
-                "p50",
-            ),
-            q(
-                "histogram_quantile(0.95, sum by (le) "
-                "(rate(pdfchat_embed_duration_seconds_bucket[5m])))",
-                "p95",
-            ),
-        ),
-        unit="s",
-    ),
+    timings("Parse time", "pdfchat_parse_duration_seconds"),
+    timings("Embed time", "pdfchat_embed_duration_seconds"),
     Panel(
         "Pages per second",
         (
@@ -139,14 +126,10 @@ INGESTION = [
         ),
         unit="ops",
     ),
-    Panel(
+    graph(
         "Failures per second, by stage and code",
-        (
-            q(
-                "sum by (stage, error_code) (rate(pdfchat_failures_total[5m]))",
-                "{{stage}}: {{error_code}}",
-            ),
-        ),
+        "sum by (stage, error_code) (rate(pdfchat_failures_total[5m]))",
+        "{{stage}}: {{error_code}}",
         unit="ops",
     ),
     Panel(
@@ -163,9 +146,10 @@ INGESTION = [
         ),
         unit="ops",
     ),
-    Panel(
+    graph(
         "Dead letters",
-        (q("max by (topic) (pdfchat_dlq_messages)", "{{topic}}"),),
+        "max by (topic) (pdfchat_dlq_messages)",
+        "{{topic}}",
         description="Messages held in a dead-letter topic (alert DeadLettersGrowing).",
     ),
     Panel(
@@ -175,128 +159,83 @@ INGESTION = [
             q("max(pdfchat_outbox_oldest_age_seconds)", "oldest (s)"),
         ),
     ),
-    Panel(
-        "Documents by state",
-        (q("max by (status) (pdfchat_documents)", "{{status}}"),),
-    ),
-    Panel(
+    graph("Documents by state", "max by (status) (pdfchat_documents)", "{{status}}"),
+    graph(
         "Oldest document in each state",
-        (q("max by (state) (pdfchat_task_age_seconds)", "{{state}}"),),
+        "max by (state) (pdfchat_task_age_seconds)",
+        "{{state}}",
         unit="s",
         description="Alert TaskAgeOverDeadline past PDFCHAT_DOCUMENT_DEADLINE_S.",
     ),
-    Panel(
+    graph(
         "Resident memory, by process",
-        (
-            q(
-                'max by (job, instance) (process_resident_memory_bytes{job=~"pdfchat-.*"})',
-                "{{job}} {{instance}}",
-            ),
-        ),
+        'max by (job, instance) (process_resident_memory_bytes{job=~"pdfchat-.*"})',
+        "{{job}} {{instance}}",
         unit="bytes",
     ),
 ]
 
 CHAT = [
-    Panel(
+    timings(
         "Time to first token",
-        (
-            q(
-                "histogram_quantile(0.5, sum by (le) "
-                "(rate(pdfchat_chat_time_to_first_token_seconds_bucket[5m])))",
-                "p50",
-            ),
-            q(
-                "histogram_quantile(0.95, sum by (le) "
-                "(rate(pdfchat_chat_time_to_first_token_seconds_bucket[5m])))",
-                "p95",
-            ),
-        ),
-        unit="s",
+        "pdfchat_chat_time_to_first_token_seconds",
         description="Alert TimeToFirstTokenSlow when p95 is over 1.5 s.",
     ),
-    Panel(
+    graph(
         "Answers per second, by outcome",
-        (q("sum by (outcome) (rate(pdfchat_chat_answers_total[5m]))", "{{outcome}}"),),
+        "sum by (outcome) (rate(pdfchat_chat_answers_total[5m]))",
+        "{{outcome}}",
         unit="ops",
     ),
-    Panel(
+    graph(
         "Circuit breakers",
-        (q("max by (model) (pdfchat_circuit_breaker_state)", "{{model}}"),),
+        "max by (model) (pdfchat_circuit_breaker_state)",
+        "{{model}}",
         description="0 closed, 1 half-open, 2 open (alert CircuitOpen).",
     ),
-    Panel(
-        "Open answer sockets",
-        (q("sum(pdfchat_websocket_connections)", "sockets"),),
-    ),
-    Panel(
-        "Search time p95, by mode",
-        (
-            q(
-                "histogram_quantile(0.95, sum by (le, mode) "
-                "(rate(pdfchat_search_duration_seconds_bucket[5m])))",
-                "{{mode}}",
-            ),
-        ),
-        unit="s",
-    ),
-    Panel(
+    graph("Open answer sockets", "sum(pdfchat_websocket_connections)", "sockets"),
+    p95_by("Search time p95, by mode", "mode", "pdfchat_search_duration_seconds"),
+    graph(
         "HTTP requests per second, by route and status",
-        (
-            q(
-                "sum by (route, status) (rate(pdfchat_http_requests_total[5m]))",
-                "{{route}} {{status}}",
-            ),
-        ),
+        "sum by (route, status) (rate(pdfchat_http_requests_total[5m]))",
+        "{{route}} {{status}}",
         unit="reqps",
     ),
-    Panel(
-        "HTTP time p95, by route",
-        (
-            q(
-                "histogram_quantile(0.95, sum by (le, route) "
-                "(rate(pdfchat_http_request_duration_seconds_bucket[5m])))",
-                "{{route}}",
-            ),
-        ),
-        unit="s",
-    ),
+    p95_by("HTTP time p95, by route", "route", "pdfchat_http_request_duration_seconds"),
 ]
 
 COST = [
-    Panel(
+    table(
         "Spend in the last 24 hours, by tenant and model",
-        (q("sum by (tenant, model) (increase(pdfchat_chat_cost_usd_total[24h]))"),),
-        kind="table",
+        "sum by (tenant, model) (increase(pdfchat_chat_cost_usd_total[24h]))",
         unit="currencyUSD",
-        width=24,
     ),
-    Panel(
+    graph(
         "Spend per hour, by tenant",
-        (q("sum by (tenant) (rate(pdfchat_chat_cost_usd_total[1h])) * 3600", "{{tenant}}"),),
+        "sum by (tenant) (rate(pdfchat_chat_cost_usd_total[1h])) * 3600",
+        "{{tenant}}",
         unit="currencyUSD",
     ),
-    Panel(
+    graph(
         "Spend per hour, by model",
-        (q("sum by (model) (rate(pdfchat_chat_cost_usd_total[1h])) * 3600", "{{model}}"),),
+        "sum by (model) (rate(pdfchat_chat_cost_usd_total[1h])) * 3600",
+        "{{model}}",
         unit="currencyUSD",
     ),
-    Panel(
+    graph(
         "Tokens per minute, by model and direction",
-        (
-            q(
-                "sum by (model, direction) (rate(pdfchat_chat_tokens_total[5m])) * 60",
-                "{{model}} {{direction}}",
-            ),
-        ),
+        "sum by (model, direction) (rate(pdfchat_chat_tokens_total[5m])) * 60",
+        "{{model}} {{direction}}",
     ),
-    Panel(
+    graph(
         "Tokens per minute, by tenant",
-        (q("sum by (tenant) (rate(pdfchat_chat_tokens_total[5m])) * 60", "{{tenant}}"),),
+        "sum by (tenant) (rate(pdfchat_chat_tokens_total[5m])) * 60",
+        "{{tenant}}",
     ),
-    Panel(
+    graph(
         "Budget used this month, by tenant",
-        (q("max by (tenant) (pdfchat_tenant_budget_used_ratio)", "{{tenant}}"),),
+        "max by (tenant) (pdfchat_tenant_budget_used_ratio)",
+        "{{tenant}}",
         unit="percentunit",
         description="Alert TenantNearBudget over 90 %.",
         width=24,
