@@ -42,7 +42,7 @@ def static_member_id(instance: str) -> str:
 def main() -> None:
     setup_tracing(settings, "worker")
     register_agents(settings.worker_role)
-    asyncio.run(declare_topics(settings.kafka_bootstrap, settings.topic_partitions))
+    asyncio.run(declare_topics(settings))
     if settings.worker_instance_id:
         app.conf.consumer_group_instance_id = static_member_id(settings.worker_instance_id)
     app.main()

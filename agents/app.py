@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaDriverProducer
@@ -24,7 +26,11 @@ class Worker(faust.Worker):
 
 
 class TopicTrackingProducer(AIOKafkaDriverProducer):
-    """Faust's producer, with aiokafka's metadata tracking every topic from the start.
+    """Faust's producer, idempotent, with aiokafka's metadata tracking every topic from the
+    start.
+
+    Idempotent with acks=all (Faust turns both on only for exactly-once transactions): a send
+    retried after a broker dies is written once, and only once enough replicas have it.
 
     aiokafka's client starts out fetching the metadata of *all* topics. The first send to a
     topic it has not seen (a table's changelog, created after the worker started) makes it
@@ -34,6 +40,9 @@ class TopicTrackingProducer(AIOKafkaDriverProducer):
     never delivered: a document stuck in `queued` until its lease ran out). Tracking every
     topic that exists at start keeps them all in every response; new ones are added to it.
     """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -51,12 +60,12 @@ class App(faust.App):
 
 app = App(
     settings.app_id,
-    broker=f"kafka://{settings.kafka_bootstrap}",
+    broker=[f"kafka://{address}" for address in settings.kafka_bootstrap.split(",")],
     # Tables live in memory and are rebuilt from their changelog topics at start.
     store="memory://",
     datadir=str(settings.home / "faust"),
     topic_partitions=settings.topic_partitions,
-    topic_replication_factor=1,
+    topic_replication_factor=settings.topic_replication_factor,
     broker_session_timeout=settings.broker_session_timeout_s,
     broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
     producer_acks=-1,

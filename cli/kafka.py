@@ -1,4 +1,9 @@
-"""A single-node Apache Kafka 4 broker in KRaft mode, from its jars on Maven Central."""
+"""Apache Kafka 4 in KRaft mode, from its jars on Maven Central: one node, or a cluster of
+``kafka_brokers`` nodes on loopback, each a broker and a controller.
+
+One node finds its controller quorum through ``controller.quorum.bootstrap.servers`` and is
+formatted ``--standalone``; a cluster has a static quorum (``controller.quorum.voters``) of
+all its nodes, so it runs on while a majority of them do."""
 
 from __future__ import annotations
 
@@ -21,8 +26,8 @@ STARTED_MARK = b"Kafka Server started"
 PROPERTIES = """\
 # Written by `pdfchat up` on every start from the settings; edits here are overwritten.
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers={host}:{controller_port}
+node.id={node}
+{quorum}
 listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
 advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
 controller.listener.names=CONTROLLER
@@ -32,13 +37,16 @@ log.dirs={log_dirs}
 num.partitions={partitions}
 # Topics are declared by the workers with the partitions they need; a typo never makes one.
 auto.create.topics.enable=false
-# One broker: replication factors above 1 would leave the coordinators unavailable forever.
-offsets.topic.replication.factor=1
+# Never more replicas than brokers (a coordinator would wait for them forever); with three,
+# a write is acknowledged once two have it, so losing any one broker loses nothing.
+default.replication.factor={replicas}
+min.insync.replicas={min_isr}
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={replicas}
+share.coordinator.state.topic.min.isr={min_isr}
 group.initial.rebalance.delay.ms=0
 """
 
@@ -60,22 +68,31 @@ def ensure_jars() -> None:
         raise StartupError(f"fetching the Kafka jars failed: {' '.join(command)}\n{output}")
 
 
+def kafka_nodes(settings: Settings) -> list[Kafka]:
+    return [Kafka(settings, node) for node in range(1, settings.kafka_brokers + 1)]
+
+
 class Kafka(Detached):
-    name = "kafka"
+    """Node ``node`` (1-based): "kafka" when it is the only one, "kafka-<node>" in a cluster."""
+
     stop_grace_s = STOP_GRACE_S
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, node: int = 1) -> None:
+        alone = settings.kafka_brokers == 1
+        self.name = "kafka" if alone else f"kafka-{node}"
         super().__init__(settings)
+        self.node = node
         self.host = settings.kafka_host
-        self.port = settings.kafka_port
-        self.root = settings.home / "kafka"
+        self.port, self.controller_port = settings.kafka_nodes[node - 1]
+        self.cluster_root = settings.home / "kafka"
+        self.root = self.cluster_root if alone else self.cluster_root / f"node-{node}"
 
     def healthy(self) -> bool:
         return self.pid() is not None and port_open(self.host, self.port)
 
     def start(self) -> None:
         ensure_jars()
-        for port in (self.port, self.settings.kafka_controller_port):
+        for port in (self.port, self.controller_port):
             ensure_port_free(self.host, port, self.name)
         properties = self._write_properties()
         self._format(properties)
@@ -106,7 +123,7 @@ class Kafka(Detached):
     def _started(self, offset: int) -> bool:
         """Ready once this run's log says so and the port answers; fail fast if it died."""
         if self.pid() is None:
-            raise StartupError("kafka exited during start-up")
+            raise StartupError(f"{self.name} exited during start-up")
         with open(self.log, "rb") as log:
             log.seek(offset)
             return STARTED_MARK in log.read() and port_open(self.host, self.port)
@@ -116,20 +133,34 @@ class Kafka(Detached):
         path = self.root / "server.properties"
         path.write_text(
             PROPERTIES.format(
+                node=self.node,
+                quorum=self._quorum(),
                 host=self.host,
                 port=self.port,
-                controller_port=self.settings.kafka_controller_port,
+                controller_port=self.controller_port,
                 log_dirs=self.root / "data",
                 partitions=self.settings.topic_partitions,
+                replicas=self.settings.topic_replication_factor,
+                min_isr=self.settings.min_insync_replicas,
             )
         )
         return path
+
+    def _quorum(self) -> str:
+        if self.settings.kafka_brokers == 1:
+            return f"controller.quorum.bootstrap.servers={self.host}:{self.controller_port}"
+        voters = ",".join(
+            f"{n}@{self.host}:{controller}"
+            for n, (_, controller) in enumerate(self.settings.kafka_nodes, start=1)
+        )
+        return f"controller.quorum.voters={voters}"
 
     def _format(self, properties: Path) -> None:
         """Format the storage once, with a cluster id kept beside it."""
         if (self.root / "data" / "meta.properties").exists():
             return  # formatted; skipping saves a JVM start (about 1.5 s here)
-        cluster_id_file = self.root / "cluster-id"
+        cluster_id_file = self.cluster_root / "cluster-id"  # one id for every node
+        cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
         if not cluster_id_file.exists():
             cluster_id_file.write_text(_random_cluster_id())
         cluster_id = cluster_id_file.read_text().strip()
@@ -144,8 +175,9 @@ class Kafka(Detached):
             cluster_id,
             "-c",
             str(properties),
-            "--standalone",
             "-g",
+            # A static quorum (controller.quorum.voters) is formatted without either flag.
+            *(["--standalone"] if self.settings.kafka_brokers == 1 else []),
         ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:

@@ -16,7 +16,7 @@ from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
 from cli.observability import ensure_installed
 from cli.processes import StackError
-from cli.stack import ServiceStatus, Stack
+from cli.stack import ServiceStatus, Stack, with_brokers, with_recorded_brokers
 from config import Settings, get_settings
 from core.tokens import ROLES, ensure_signing_key, mint
 from storage import migrate_database
@@ -30,7 +30,7 @@ DEV_TENANT = "dev"
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """pdfchat: chat with your PDF documents."""
-    ctx.obj = get_settings()
+    ctx.obj = with_recorded_brokers(get_settings())
 
 
 @main.command()
@@ -39,10 +39,19 @@ def main(ctx: click.Context) -> None:
     is_flag=True,
     help="Also run Prometheus, Alertmanager and the trace collector.",
 )
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, 5),
+    default=None,
+    help="Kafka brokers on loopback: 3 replicates every topic three times, and writes go on"
+    " while any one broker is down. Remembered for this home.  [default: as last time, or 1]",
+)
 @click.pass_obj
-def up(settings: Settings, observability: bool) -> None:
+def up(settings: Settings, observability: bool, brokers: int | None) -> None:
     """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server,
     and the supervisor that restarts whatever dies."""
+    if brokers is not None:
+        settings = with_brokers(settings, brokers)
     if observability and not settings.otel_endpoint:
         endpoint = f"http://127.0.0.1:{settings.collector_otlp_port}"
         settings = settings.model_copy(update={"otel_endpoint": endpoint})

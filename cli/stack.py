@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from cli.kafka import Kafka
+from cli.kafka import Kafka, kafka_nodes
 from cli.observability import observability_services, write_targets
 from cli.postgres import Postgres
 from cli.processes import (
@@ -45,7 +45,6 @@ APP_STOP_GRACE_S = 20
 PORT_RELEASE_S = 10
 # Consecutive ports an isolated stack keeps for its workers' web servers.
 WORKER_PORTS = 8
-INFRASTRUCTURE = ("postgres", "kafka")
 SUPERVISOR = "supervisor"
 WORKER_NAME = re.compile(r"worker-([1-9][0-9]*)")
 
@@ -84,8 +83,6 @@ def isolated_settings(home: Path, **overrides: Any) -> Settings:
     ports, so it runs beside `pdfchat up`."""
     names = (
         "web_port",
-        "kafka_port",
-        "kafka_controller_port",
         "postgres_port",
         "supervisor_port",
         "prometheus_port",
@@ -94,9 +91,31 @@ def isolated_settings(home: Path, **overrides: Any) -> Settings:
         "collector_query_port",
     )
     ports = {name: free_port() for name in names}
+    # Node n of a cluster listens on kafka_port + 2(n - 1) and kafka_controller_port + 2(n - 1).
+    brokers = int(overrides.get("kafka_brokers", 1))
+    ports["kafka_port"] = free_port(count=2 * brokers)
+    ports["kafka_controller_port"] = ports["kafka_port"] + 1
     # Worker n listens on worker_web_port_base + n - 1: keep a block free for a few of them.
     ports["worker_web_port_base"] = free_port(count=WORKER_PORTS)
     return Settings(home=home, **(ports | overrides))
+
+
+def with_recorded_brokers(settings: Settings) -> Settings:
+    """The settings with the home's Kafka cluster size as the last `up` chose it (`--brokers`),
+    unless they choose one themselves (PDFCHAT_KAFKA_BROKERS): `status` and `down` then see
+    every broker, and clients are given every address."""
+    recorded = _brokers_file(settings)
+    if "kafka_brokers" in settings.model_fields_set or not recorded.exists():
+        return settings
+    return with_brokers(settings, int(recorded.read_text()))
+
+
+def with_brokers(settings: Settings, brokers: int) -> Settings:
+    return Settings.model_validate(settings.model_dump() | {"kafka_brokers": brokers})
+
+
+def _brokers_file(settings: Settings) -> Path:
+    return settings.home / "kafka" / "brokers"
 
 
 @contextmanager
@@ -234,7 +253,7 @@ class Stack:
         started they stay part of this home's stack until ``down``."""
         self.settings = settings
         self.postgres = Postgres(settings)
-        self.kafka = Kafka(settings)
+        self.kafka: dict[str, Kafka] = {node.name: node for node in kafka_nodes(settings)}
         specs = default_apps(settings) if apps is None else apps
         self.apps = {spec.name: AppProcess(settings, spec) for spec in specs}
         self.supervisor = AppProcess(settings, supervisor_spec(settings))
@@ -242,7 +261,8 @@ class Stack:
         if not observability and not any(self.wanted(o.name) for o in observers):
             observers = []
         self.observers = {o.name: o for o in observers}
-        self._expected = {*INFRASTRUCTURE, *self.observers, *self.apps, SUPERVISOR}
+        self.infrastructure = ["postgres", *self.kafka]
+        self._expected = {*self.infrastructure, *self.observers, *self.apps, SUPERVISOR}
 
     def up(
         self, *, prepare: Prepare | None = None, apps: bool = True, supervise: bool = True
@@ -253,7 +273,12 @@ class Stack:
         ``apps=False`` starts the infrastructure only (and still runs ``prepare``), without a
         supervisor.
         """
-        for name in [*INFRASTRUCTURE, *self.observers]:
+        self._record_brokers()
+        self.start("postgres")
+        # Together: a node of a cluster is not started until a majority of them runs.
+        with ThreadPoolExecutor(max_workers=len(self.kafka)) as starting:
+            list(starting.map(self.start, self.kafka))
+        for name in self.observers:
             self.start(name)
         if prepare is not None:
             _run_coroutine(prepare, self.settings)
@@ -269,11 +294,21 @@ class Stack:
         that another Stack of this home started."""
         self._adopt_apps()
         errors = []
-        for service in [self.supervisor, *reversed(self._services())]:
+
+        def stop(name: str) -> None:
             try:
-                self.stop(service.name)
+                self.stop(name)
             except StackError as exc:
-                errors.append(f"{service.name}: {exc}")
+                errors.append(f"{name}: {exc}")
+
+        for service in [self.supervisor, *reversed(self._services())]:
+            if service.name not in self.infrastructure:
+                stop(service.name)
+        # Brokers together: the last of a cluster to stop one by one would find no controller
+        # quorum left to let it shut down in order, and wait for it until killed.
+        with ThreadPoolExecutor(max_workers=len(self.kafka)) as stopping:
+            list(stopping.map(stop, self.kafka))
+        stop("postgres")
         if errors:
             raise StackError("\n".join(errors))
 
@@ -360,8 +395,8 @@ class Stack:
     def service(self, name: str) -> Service:
         if name == "postgres":
             return self.postgres
-        if name == "kafka":
-            return self.kafka
+        if name in self.kafka:
+            return self.kafka[name]
         if name == SUPERVISOR:
             return self.supervisor
         if name in self.observers:
@@ -372,10 +407,27 @@ class Stack:
             raise KeyError(f"no service named {name!r}")
         return self.apps[name]
 
+    def _record_brokers(self) -> None:
+        """Remember the cluster size; refuse another while brokers of the old one run (their
+        data and replication are that cluster's)."""
+        path = _brokers_file(self.settings)
+        recorded = int(path.read_text()) if path.exists() else self.settings.kafka_brokers
+        if recorded != self.settings.kafka_brokers:
+            running = [
+                n.name for n in kafka_nodes(with_brokers(self.settings, recorded)) if n.pid()
+            ]
+            if running:
+                raise StackError(
+                    f"this home runs {recorded} Kafka broker(s) ({', '.join(running)}): stop the"
+                    f" stack (pdfchat down) before starting it with {self.settings.kafka_brokers}"
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(self.settings.kafka_brokers))
+
     def _services(self) -> list[Service]:
         """In start order: infrastructure, workers by number, then the other apps."""
         apps = sorted(self.apps.values(), key=_worker_number)
-        return [self.postgres, self.kafka, *self.observers.values(), *apps]
+        return [self.postgres, *self.kafka.values(), *self.observers.values(), *apps]
 
     def _adopt(self, name: str) -> None:
         """Know an app from how it was last started (another Stack of this home started it),
@@ -392,7 +444,7 @@ class Stack:
         """Know every app that has a state file, so none is orphaned or left unsupervised."""
         for path in self.settings.run_dir.glob("*.state.json"):
             name = path.name.removesuffix(".state.json")
-            if name not in (*self.apps, *INFRASTRUCTURE, *self.observers, SUPERVISOR):
+            if name not in (*self.apps, *self.infrastructure, *self.observers, SUPERVISOR):
                 self._adopt(name)
 
     def _want(self, service: Service, wanted: bool) -> None:

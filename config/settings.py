@@ -27,10 +27,12 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8080
 
-    # Kafka (KRaft, single node when run by `pdfchat up`)
+    # Kafka (KRaft). `pdfchat up` runs `kafka_brokers` nodes, each broker and controller:
+    # node n listens on kafka_port + 2(n - 1), its controller on kafka_controller_port + 2(n - 1).
     kafka_host: str = "127.0.0.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    kafka_brokers: int = Field(default=1, ge=1, le=5)
     kafka_heap: str = "1g"
     topic_partitions: int = Field(default=8, ge=1, le=256)
 
@@ -137,6 +139,17 @@ class Settings(BaseSettings):
     dev_login: bool | None = None
 
     @model_validator(mode="after")
+    def _kafka_ports_distinct(self) -> Settings:
+        ports = [port for node in self.kafka_nodes for port in node]
+        if len(set(ports)) != len(ports):
+            raise ValueError(
+                f"PDFCHAT_KAFKA_PORT={self.kafka_port} and PDFCHAT_KAFKA_CONTROLLER_PORT="
+                f"{self.kafka_controller_port} give {self.kafka_brokers} brokers clashing ports"
+                f" {ports}: set them an odd number apart (e.g. 9092 and 9093)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _some_worker_ingests(self) -> Settings:
         if self.chat_workers and self.chat_workers >= self.workers:
             raise ValueError(
@@ -196,8 +209,27 @@ class Settings(BaseSettings):
         return f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
 
     @property
+    def kafka_nodes(self) -> list[tuple[int, int]]:
+        """(broker port, controller port) of each node, node 1 first."""
+        return [
+            (self.kafka_port + 2 * n, self.kafka_controller_port + 2 * n)
+            for n in range(self.kafka_brokers)
+        ]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        """Every broker, comma-separated (aiokafka's form): a client finds the cluster while
+        any one of them is up."""
+        return ",".join(f"{self.kafka_host}:{port}" for port, _ in self.kafka_nodes)
+
+    @property
+    def topic_replication_factor(self) -> int:
+        return min(3, self.kafka_brokers)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """Acknowledged writes survive the loss of one broker, and writes go on meanwhile."""
+        return max(1, self.topic_replication_factor - 1)
 
     @property
     def blob_root(self) -> Path:

@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsErr
 from faust.exceptions import ProducerSendError
 
 import topics
+from config import Settings
 from core.retry import backoff
 
 
@@ -27,14 +28,15 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, KafkaTimeoutError) or (isinstance(exc, KafkaError) and exc.retriable)
 
 
-async def declare_topics(bootstrap: str, partitions: int) -> list[str]:
-    """Create the topics that do not exist yet; returns their names."""
+async def declare_topics(settings: Settings) -> list[str]:
+    """Create the topics that do not exist yet, with the settings' partitions and replicas;
+    returns their names."""
     async for attempt in backoff(attempts=10, base_s=0.5, max_s=5):  # the broker may be starting
         with attempt:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
             await admin.start()
             try:
-                created = await _create_missing(admin, partitions)
+                created = await _create_missing(admin, settings)
             finally:
                 await admin.close()
     return created
@@ -52,10 +54,15 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     return sorted(p["partition"] for p in found["partitions"]) if found else []
 
 
-async def _create_missing(admin: AIOKafkaAdminClient, partitions: int) -> list[str]:
+async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> list[str]:
     existing = set(await admin.list_topics())
     missing = [
-        NewTopic(name, partitions, 1, topic_configs=_config(name))
+        NewTopic(
+            name,
+            settings.topic_partitions,
+            settings.topic_replication_factor,
+            topic_configs=_config(name, settings.min_insync_replicas),
+        )
         for name in topics.ALL_TOPICS
         if name not in existing
     ]
@@ -67,9 +74,11 @@ async def _create_missing(admin: AIOKafkaAdminClient, partitions: int) -> list[s
     return [t.name for t in missing]
 
 
-def _config(name: str) -> dict[str, str]:
-    retention = topics.RETENTION.get(name)
-    return {"retention.ms": str(int(retention.total_seconds() * 1000))} if retention else {}
+def _config(name: str, min_insync_replicas: int) -> dict[str, str]:
+    config = {"min.insync.replicas": str(min_insync_replicas)}
+    if retention := topics.RETENTION.get(name):
+        config["retention.ms"] = str(int(retention.total_seconds() * 1000))
+    return config
 
 
 @dataclass(frozen=True)

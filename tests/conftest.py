@@ -17,28 +17,30 @@ from config import Settings
 from core.tokens import mint
 from storage import migrate_database
 
+# Small limits and short timers, so that failures and recoveries happen within a test.
+TEST_SETTINGS = {
+    "topic_partitions": 4,
+    "kafka_heap": "512m",
+    "max_upload_bytes": 2 * 1024 * 1024,
+    "max_pages": 300,
+    "parse_max_attempts": 3,
+    "retry_base_s": 0.05,
+    "retry_max_s": 0.2,
+    "task_lease_s": 4.0,
+    "chat_lease_s": 10.0,
+    "broker_session_timeout_s": 6.0,
+    "broker_heartbeat_interval_s": 1.0,
+    "outage_retry_max_s": 1.0,
+    "worker_heartbeat_s": 1.0,
+    "worker_missing_after_s": 5.0,
+    "restart_backoff_max_s": 5.0,
+    "metrics_poll_s": 1.0,
+}
+
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return isolated_settings(
-        tmp_path_factory.mktemp("pdfchat-home"),
-        topic_partitions=4,
-        kafka_heap="512m",
-        max_upload_bytes=2 * 1024 * 1024,
-        max_pages=300,
-        parse_max_attempts=3,
-        retry_base_s=0.05,
-        retry_max_s=0.2,
-        task_lease_s=4.0,
-        chat_lease_s=10.0,
-        broker_session_timeout_s=6.0,
-        broker_heartbeat_interval_s=1.0,
-        outage_retry_max_s=1.0,
-        worker_heartbeat_s=1.0,
-        worker_missing_after_s=5.0,
-        restart_backoff_max_s=5.0,
-        metrics_poll_s=1.0,
-    )
+    return isolated_settings(tmp_path_factory.mktemp("pdfchat-home"), **TEST_SETTINGS)
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Quart:
         await verifier.load_keys()
         pool = await storage.create_pool(settings.dsn)
         embedders = Embedders(settings, create_embedder(settings))
-        await declare_topics(settings.kafka_bootstrap, settings.topic_partitions)
+        await declare_topics(settings)
         streams = AnswerStreams(settings.kafka_bootstrap, retention_s=settings.answer_retention_s)
         following = asyncio.create_task(streams.run(), name="answer-streams")
         budget = budget_of(settings, Catalog.from_settings(settings))

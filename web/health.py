@@ -80,11 +80,27 @@ async def _workers() -> dict[str, Any]:
 
 
 async def _kafka() -> dict[str, Any]:
+    """Ready while enough brokers answer to take acknowledged writes (min.insync.replicas)."""
     settings = resources.settings()
-    _, writer = await asyncio.open_connection(settings.kafka_host, settings.kafka_port)
+    answering = [
+        port for port, _ in settings.kafka_nodes if await _answers(settings.kafka_host, port)
+    ]
+    if len(answering) < settings.min_insync_replicas:
+        raise RuntimeError(
+            f"{len(answering)} of {settings.kafka_brokers} brokers answer; writes need"
+            f" {settings.min_insync_replicas}"
+        )
+    return {"bootstrap": settings.kafka_bootstrap, "brokers_answering": len(answering)}
+
+
+async def _answers(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=2)
+    except (OSError, TimeoutError):
+        return False
     writer.close()
     await writer.wait_closed()
-    return {"bootstrap": settings.kafka_bootstrap}
+    return True
 
 
 async def _answer_streams() -> dict[str, Any]:

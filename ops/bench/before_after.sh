@@ -3,6 +3,7 @@
 # show it changed no figure: the machine's drift falls on both sides alike.
 #
 #   ops/bench/before_after.sh BEFORE [AFTER] [ROUNDS]     (AFTER defaults to HEAD, ROUNDS to 2)
+#   BENCH="ops/bench/chat.py --clients 10" ops/bench/before_after.sh BEFORE   (one benchmark)
 #
 # Each commit is checked out in a temporary worktree and run with this checkout's virtualenv
 # (PYTHONPATH puts the worktree's packages first) and Kafka jars. Prints each benchmark's
@@ -28,6 +29,7 @@ benchmarks=(
   "ops/bench/chat.py --clients 10 --questions 3"
   "ops/bench/search.py --segments 20000 --queries 200"
 )
+if [[ -n "${BENCH:-}" ]]; then benchmarks=("$BENCH"); fi
 for round in $(seq 1 "$rounds"); do
   for tree in "$scratch"/*/; do
     for benchmark in "${benchmarks[@]}"; do
