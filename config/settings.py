@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     broker_session_timeout_s: float = 10.0
     broker_heartbeat_interval_s: float = 3.0
 
+    # Answer sockets: events waiting for a slow reader before it is cut off (it may resume),
+    # and the ping that finds dead clients.
+    socket_queue_max: int = Field(default=1000, ge=1)
+    ws_ping_interval_s: float = Field(default=10.0, gt=0)
+    ws_dead_after_s: float = Field(default=30.0, gt=0)
+
     # Ingestion limits and retries
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_pages: int = Field(default=2000, gt=0)
@@ -146,6 +152,16 @@ class Settings(BaseSettings):
                 f"PDFCHAT_KAFKA_PORT={self.kafka_port} and PDFCHAT_KAFKA_CONTROLLER_PORT="
                 f"{self.kafka_controller_port} give {self.kafka_brokers} brokers clashing ports"
                 f" {ports}: set them an odd number apart (e.g. 9092 and 9093)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pongs_have_time(self) -> Settings:
+        if self.ws_dead_after_s <= self.ws_ping_interval_s:
+            raise ValueError(
+                f"PDFCHAT_WS_DEAD_AFTER_S={self.ws_dead_after_s} must exceed"
+                f" PDFCHAT_WS_PING_INTERVAL_S={self.ws_ping_interval_s}: a live client answers"
+                " each ping, and needs one ping to answer before it is taken for dead"
             )
         return self
 

@@ -9,6 +9,8 @@
     ├── NotFound              no such resource in the caller's tenant (web: 404)
     ├── Conflict              state does not allow the operation (web: 409)
     ├── Gone                  existed, but no longer kept (web: 410)
+    ├── TooManyRequests       over a limit for now; carries ``retry_after_s`` (web: 429)
+    │   └── Overloaded        the whole system is over capacity, not just this caller (503)
     ├── DocumentRejected      a document that can never be parsed; carries a readable reason
     └── TransientError        worth retrying with backoff (``retriable = True``)
 
@@ -59,6 +61,20 @@ class Conflict(PdfchatError):
 
 class Gone(PdfchatError):
     code = "gone"  # e.g. an answer stream already ended, or past its retention
+
+
+class TooManyRequests(PdfchatError):
+    """Over a limit for the moment: the same request may succeed after ``retry_after_s``."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_s = retry_after_s
+
+
+class Overloaded(TooManyRequests):
+    code = "overloaded"  # every tenant's work together is over what the system takes
 
 
 class DocumentRejected(PdfchatError):

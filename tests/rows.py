@@ -1,4 +1,4 @@
-"""Rows for storage and workflow tests on PostgreSQL alone."""
+"""Rows written straight to PostgreSQL, for tests that need a state the API would not leave."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-from storage import documents
+from storage import chat, documents
 from storage.documents import NewDocument
 
 
@@ -35,3 +35,25 @@ async def new_document(
             idle_s,
         )
     return doc.id
+
+
+async def unrelayed_session(pool: asyncpg.Pool, tenant: str, question: str) -> uuid.UUID:
+    """A chat session committed without its request on Kafka, as if the worker died before it
+    answered: nobody answers it until the stale-session sweep ends it after chat_lease_s."""
+    session_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        conversation = await chat.create_conversation(conn, tenant, "tester", question[:40])
+        message_id = await chat.add_message(
+            conn, tenant, conversation.id, role="user", content=question, session_id=session_id
+        )
+        await chat.create_session(
+            conn,
+            session_id=session_id,
+            tenant_id=tenant,
+            user_id="tester",
+            conversation_id=conversation.id,
+            question_message_id=message_id,
+            question=question,
+            document_ids=None,
+        )
+    return session_id

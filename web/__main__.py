@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 
 from hypercorn.asyncio import serve
@@ -26,6 +27,10 @@ def main() -> None:
     config.accesslog = logging.getLogger("hypercorn.access")
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 5
+    # Answer sockets are pinged; a client that sends nothing back (not even the pong) for
+    # ws_dead_after_s is gone, and its connection is closed.
+    config.websocket_ping_interval = settings.ws_ping_interval_s
+    config.read_timeout = math.ceil(settings.ws_dead_after_s)
     try:
         asyncio.run(_serve(create_app(settings), config))
     finally:

@@ -48,7 +48,11 @@ def create_app(settings: Settings) -> Quart:
         pool = await storage.create_pool(settings.dsn)
         embedders = Embedders(settings, create_embedder(settings))
         await declare_topics(settings)
-        streams = AnswerStreams(settings.kafka_bootstrap, retention_s=settings.answer_retention_s)
+        streams = AnswerStreams(
+            settings.kafka_bootstrap,
+            retention_s=settings.answer_retention_s,
+            queue_max=settings.socket_queue_max,
+        )
         following = asyncio.create_task(streams.run(), name="answer-streams")
         budget = budget_of(settings, Catalog.from_settings(settings))
         gauging = asyncio.create_task(gauges.poll_forever(settings, pool, budget), name="gauges")

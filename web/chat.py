@@ -103,11 +103,9 @@ async def _relay(session_id: str) -> None:
     _refuse_ended(session, streams, key, after)
     opened = time.perf_counter()
     with streams.subscribe(key, after_seq=after) as subscription:
-        backlog = iter(subscription.backlog)
         first = True
         while True:
-            if (event := next(backlog, None)) is None:
-                event = await subscription.live.get()
+            event = await subscription.next()
             if first:  # the socket is as slow as its first event, however long the answer
                 tracing.mark_latency(time.perf_counter() - opened)
                 first = False

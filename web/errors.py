@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 
 from quart import Quart, current_app, has_request_context, jsonify, request
 from quart.typing import ResponseReturnValue
@@ -16,8 +17,10 @@ from core.errors import (
     Gone,
     InvalidInput,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     PdfchatError,
+    TooManyRequests,
     Unauthenticated,
     UnsupportedMedia,
 )
@@ -43,6 +46,8 @@ ERRORS: list[tuple[type[PdfchatError], int, int]] = [
     (NotFound, 404, 4404),
     (Conflict, 409, CLOSE_TRY_AGAIN),
     (Gone, 410, 4410),
+    (Overloaded, 503, CLOSE_TRY_AGAIN),
+    (TooManyRequests, 429, 4429),
     (BudgetExceeded, 402, CLOSE_TRY_AGAIN),
     (ProviderError, 502, CLOSE_TRY_AGAIN),
 ]
@@ -81,6 +86,8 @@ def register_error_handlers(app: Quart) -> None:
         response = jsonify(error_body(exc.code, exc.message))
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         return response, status
 
     @app.errorhandler(HTTPException)

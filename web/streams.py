@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 import topics
+from core.errors import TooManyRequests
 from core.kafka import partitions_of
 from topics import AnswerEvent
 
@@ -30,10 +31,44 @@ RECONNECT_S = 2.0
 EVICT_EVERY_S = 30.0
 
 
+class ReaderTooSlow(TooManyRequests):
+    code = "reader_too_slow"
+
+
+@dataclass(eq=False)  # by identity: a stream's set of listeners holds them
+class Subscription:
+    """A socket's view of one answer: the events so far, and a bounded queue of those still to
+    come. A socket that does not keep up is paused by its own sends; once its queue is full it
+    is cut off (``next`` raises ReaderTooSlow), and may resume from ``last_token_seq``."""
+
+    backlog: list[AnswerEvent]
+    live: asyncio.Queue[AnswerEvent]
+    overflowed: bool = False
+
+    async def next(self) -> AnswerEvent:
+        if self.backlog:
+            return self.backlog.pop(0)
+        if self.overflowed:
+            raise ReaderTooSlow(
+                f"the answer came faster than this socket read it (over {self.live.maxsize}"
+                " waiting events); reconnect with last_token_seq",
+                retry_after_s=0,
+            )
+        return await self.live.get()
+
+    def offer(self, event: AnswerEvent) -> bool:
+        """Queue ``event``; False (and cut off for good) when the queue is full."""
+        try:
+            self.live.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+        return not self.overflowed
+
+
 @dataclass
 class _Stream:
     events: list[AnswerEvent] = field(default_factory=list)
-    listeners: set[asyncio.Queue[AnswerEvent]] = field(default_factory=set)
+    listeners: set[Subscription] = field(default_factory=set)
     touched: float = field(default_factory=time.monotonic)
 
     @property
@@ -45,16 +80,11 @@ class _Stream:
         return bool(self.events) and self.events[-1].is_last
 
 
-@dataclass(frozen=True)
-class Subscription:
-    backlog: list[AnswerEvent]
-    live: asyncio.Queue[AnswerEvent]
-
-
 class AnswerStreams:
-    def __init__(self, bootstrap: str, *, retention_s: float) -> None:
+    def __init__(self, bootstrap: str, *, retention_s: float, queue_max: int = 1000) -> None:
         self._bootstrap = bootstrap
         self.retention_s = retention_s
+        self.queue_max = queue_max
         self._streams: dict[str, _Stream] = {}
         self.caught_up = asyncio.Event()
 
@@ -67,12 +97,13 @@ class AnswerStreams:
         Both are taken in one step of the event loop, so nothing falls between them.
         """
         stream = self._streams.setdefault(session_id, _Stream())
-        live: asyncio.Queue[AnswerEvent] = asyncio.Queue()
-        stream.listeners.add(live)
+        backlog = [e for e in stream.events if e.seq > after_seq]
+        subscription = Subscription(backlog, asyncio.Queue(maxsize=self.queue_max))
+        stream.listeners.add(subscription)
         try:
-            yield Subscription([e for e in stream.events if e.seq > after_seq], live)
+            yield subscription
         finally:
-            stream.listeners.discard(live)
+            stream.listeners.discard(subscription)
             stream.touched = time.monotonic()
 
     def last_seq(self, session_id: str) -> int:
@@ -118,7 +149,7 @@ class AnswerStreams:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
                 for records in batches.values():
                     for record in records:
-                        self._add(record.value)
+                        self.add(record.value)
                 if not self.caught_up.is_set() and await _reached(consumer, end):
                     self.caught_up.set()
                     log.info("answer streams caught up", extra={"sessions": len(self._streams)})
@@ -141,7 +172,8 @@ class AnswerStreams:
             consumer.seek(tp, found.offset if found is not None else end[tp])
         return partitions
 
-    def _add(self, value: bytes | None) -> None:
+    def add(self, value: bytes | None) -> None:
+        """One record of the answers topic, as read from Kafka."""
         try:
             event = AnswerEvent.loads(value or b"")
         except Exception:  # a foreign or broken record must not stop every stream
@@ -155,8 +187,9 @@ class AnswerStreams:
             return  # a duplicate (redelivery, replay after reconnect)
         stream.events.append(event)
         stream.touched = time.monotonic()
-        for listener in stream.listeners:
-            listener.put_nowait(event)
+        for listener in list(stream.listeners):
+            if not listener.offer(event):
+                stream.listeners.discard(listener)
 
     async def _evict_forever(self) -> None:
         while True:

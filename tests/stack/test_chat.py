@@ -18,6 +18,7 @@ from cli.processes import free_port
 from cli.stack import AppProcess, AppSpec
 from llm import NOT_FOUND
 from storage import chat
+from tests.rows import unrelayed_session
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -280,22 +281,7 @@ async def test_usage_is_accounted_per_tenant(settings, token, tenant, handbook, 
 async def test_a_session_whose_orchestrator_died_ends_with_an_error(settings, token, tenant, db):
     """A session committed without its request (as if the worker died mid-answer) is ended by
     the sweep once its lease runs out, and the socket says so."""
-    session_id = uuid.uuid4()
-    async with db.acquire() as conn, conn.transaction():
-        conversation = await chat.create_conversation(conn, tenant, "tester", "lost")
-        message_id = await chat.add_message(
-            conn, tenant, conversation.id, role="user", content="lost question"
-        )
-        await chat.create_session(
-            conn,
-            session_id=session_id,
-            tenant_id=tenant,
-            user_id="tester",
-            conversation_id=conversation.id,
-            question_message_id=message_id,
-            question="lost question",
-            document_ids=None,
-        )
+    session_id = await unrelayed_session(db, tenant, "lost question")
     messages, code = await _messages(settings, token(tenant), str(session_id))
     assert messages == [
         {"type": "error", "seq": 1, "code": "answer_interrupted", "message": messages[0]["message"]}
