@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     ws_ping_interval_s: float = Field(default=10.0, gt=0)
     ws_dead_after_s: float = Field(default=30.0, gt=0)
 
+    # Admission control: work in progress (documents not yet ready or failed, questions not
+    # yet answered) past which new work is refused with Retry-After: 429 past a tenant's own
+    # share, 503 past everyone's together.
+    tenant_max_pending_documents: int = Field(default=1000, ge=1)
+    max_pending_documents: int = Field(default=20_000, ge=1)
+    documents_retry_after_s: float = Field(default=10.0, gt=0)
+    tenant_max_pending_questions: int = Field(default=64, ge=1)
+    max_pending_questions: int = Field(default=512, ge=1)
+    questions_retry_after_s: float = Field(default=2.0, gt=0)
+
     # Ingestion limits and retries
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_pages: int = Field(default=2000, gt=0)

@@ -28,8 +28,8 @@ from web.auth import authenticate, bearer_token, principal, requires
 from web.errors import CLOSE_NORMAL, CLOSE_TRY_AGAIN, close_code
 from web.params import int_arg, json_body, uuid_or
 from web.streams import AnswerStreams
+from workflows import admission, usage
 from workflows import chat as workflow
-from workflows import usage
 
 blueprint = Blueprint("chat", __name__, url_prefix="/v1")
 
@@ -52,6 +52,8 @@ async def ask() -> tuple[dict[str, Any], int]:
     who = principal()
     pool = resources.pool()
     await usage.ensure_can_answer(pool, who.tenant_id, resources.budget())
+    limit = admission.limit_of(resources.settings(), "questions")
+    await admission.admit_question(pool, who.tenant_id, limit)
     started = await workflow.start(
         pool,
         workflow.Question(

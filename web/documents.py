@@ -13,6 +13,7 @@ from storage.documents import STATUSES, Document
 from web import resources
 from web.auth import principal, requires
 from web.params import int_arg
+from workflows import admission
 from workflows import documents as workflow
 from workflows.documents import Upload
 
@@ -42,6 +43,7 @@ async def upload() -> tuple[dict[str, Any], int, dict[str, str]]:
         resources.blobs(),
         new,
         max_bytes=resources.settings().max_upload_bytes,
+        limit=admission.limit_of(resources.settings(), "documents"),
     )
     headers = {"Location": f"/v1/documents/{document.id}"}
     if not created:

@@ -18,6 +18,7 @@ from storage import blobs, documents, outbox
 from storage.blobs import BlobStore
 from storage.documents import Document, NewDocument, Transition
 from storage.outbox import OutboxMessage
+from workflows.admission import Limit, admit_document
 
 MAX_FILENAME_CHARS = 255
 
@@ -46,10 +47,11 @@ def validate_upload(upload: Upload, *, max_bytes: int) -> None:
 
 
 async def submit(
-    pool: asyncpg.Pool, store: BlobStore, upload: Upload, *, max_bytes: int
+    pool: asyncpg.Pool, store: BlobStore, upload: Upload, *, max_bytes: int, limit: Limit
 ) -> tuple[Document, bool]:
     """Store the original, then commit the document, its task and its events together.
-    Returns the document and whether it was created (False: an idempotent retry)."""
+    Returns the document and whether it was created (False: an idempotent retry, admitted
+    whatever the backlog). A new document past ``limit`` is refused, and nothing is kept."""
     validate_upload(upload, max_bytes=max_bytes)
     document_id, task_id = uuid.uuid4(), uuid.uuid4()
     key = blobs.original_key(upload.tenant_id, str(document_id))
@@ -71,6 +73,7 @@ async def submit(
         async with pool.acquire() as conn, conn.transaction():
             document, created = await documents.create(conn, new)
             if created:
+                await admit_document(conn, upload.tenant_id, limit)
                 await outbox.enqueue(conn, [parse_requested(document, task_id)])
                 await outbox.enqueue(conn, [status_event(document, None, document.created_at)])
     except BaseException:

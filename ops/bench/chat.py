@@ -182,6 +182,9 @@ async def bench(args: argparse.Namespace) -> None:
         workers=args.workers,
         chat_workers=args.chat_workers,
         log_level="WARNING",
+        # One tenant plays every client: admission control is not what is measured here.
+        tenant_max_pending_questions=max(args.clients) + 1,
+        max_pending_questions=max(args.clients) + 1,
     )
     with stack as settings:
         token = mint(settings, tenant="bench", user="bench", roles=["editor"])

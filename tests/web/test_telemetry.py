@@ -5,31 +5,26 @@ alone (no Kafka: its lifespan is not run, the extensions it would set are set he
 
 from __future__ import annotations
 
-import io
 import uuid
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import REGISTRY
 from quart import Quart, websocket
-from quart.datastructures import FileStorage
 
 import pdfgen
 from core import tracing
 from core.logging import request_id
-from core.tokens import TokenVerifier, mint
-from retrieval import LocalEmbedder, create_reranker
+from retrieval import LocalEmbedder
 from storage import embeddings, segments
-from storage.blobs import create_blob_store
 from storage.segments import NewSegment
 from tests.core.spans import named
 from tests.rows import new_document
 from tests.waiting import wait_until
-from web.app import create_app
+from tests.web.files import pdf_file
 from web.streams import AnswerStreams
 from web.telemetry import UNMATCHED, instrument
 from workflows import chat
-from workflows.search import Embedders
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -146,32 +141,6 @@ async def test_a_socket_is_one_span_with_its_request_id(tiny, spans) -> None:
 # The real app
 
 
-@pytest.fixture
-async def app(postgres_settings, pg):
-    settings = postgres_settings
-    app = create_app(settings)
-    verifier = TokenVerifier(settings)
-    await verifier.load_keys()
-    embedder = LocalEmbedder()
-    app.extensions.update(
-        pool=pg,
-        verifier=verifier,
-        embedders=Embedders(settings, embedder),
-        reranker=create_reranker(settings, embedder),
-        blobs=create_blob_store(settings.blob_backend, settings.blob_root),
-    )
-    return app
-
-
-@pytest.fixture
-def auth(postgres_settings):
-    def headers(tenant: str, **extra: str) -> dict[str, str]:
-        token = mint(postgres_settings, tenant=tenant, user="tester", roles=["admin"])
-        return {"Authorization": f"Bearer {token}", **extra}
-
-    return headers
-
-
 async def _seed(pg, tenant: str, texts: list[str]) -> None:
     """A document with segments and local vectors, as the parse and embed agents leave it."""
     doc = await new_document(pg, tenant, status="ready")
@@ -244,7 +213,7 @@ async def test_an_upload_hands_its_trace_and_request_id_to_the_outbox(app, auth,
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     response = await app.test_client().post(
         "/v1/documents",
-        files={"file": _file(pdfgen.sample_pdf(1, seed=3))},
+        files={"file": pdf_file(pdfgen.sample_pdf(1, seed=3))},
         headers=auth(tenant, **{"X-Request-ID": "upload-1", "traceparent": TRACEPARENT}),
     )
     assert response.status_code == 202, await response.get_data()
@@ -279,10 +248,6 @@ async def test_real_routes_are_labelled_by_rule(app, auth, spans) -> None:
     assert [s.name for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == [
         f"GET {rule}"
     ]
-
-
-def _file(data: bytes) -> FileStorage:
-    return FileStorage(io.BytesIO(data), filename="a.pdf", content_type="application/pdf")
 
 
 def open_sockets() -> float:
