@@ -79,7 +79,7 @@ class Settings(BaseSettings):
 
     # Ingestion limits and retries
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
-    max_pages: int = Field(default=2000, gt=0)
+    max_pages: int = Field(default=10_000, gt=0)
     parse_max_attempts: int = Field(default=4, ge=1)
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)

@@ -2,6 +2,11 @@
 stack, compared with raw PyMuPDF text extraction of the same files in the same run.
 
     .venv/bin/python ops/bench/ingest.py --docs 20 --pages 30 [--workers 1] [--dir PDFS]
+    .venv/bin/python ops/bench/ingest.py --docs 1 --pages 2000      # one big document
+
+Also reports the peak memory (RSS) of every worker and of the web process while the
+documents go from upload to ready, and the largest a document may be (max_pages) is raised
+to fit what is benchmarked.
 
 Starts its own stack (PostgreSQL, Kafka, workers, web) in a temporary home on free ports, so it
 runs beside a `pdfchat up` stack, and stops it afterwards. Not a test: it asserts nothing.
@@ -11,20 +16,50 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import pymupdf
 
 import pdfgen
 from cli.client import PdfchatClient
-from cli.stack import scratch_stack
+from cli.stack import Stack, scratch_stack
 from config import Settings
 from core.tokens import mint
 from pdf import parse_pdf
 from storage import migrate_database
 
 UPLOAD_CONCURRENCY = 8
+RSS_EVERY_S = 0.05
+
+
+class PeakRss:
+    """Samples the resident memory of the stack's web and worker processes in a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        stack = Stack(settings)
+        names = ["web", *(f"worker-{n}" for n in range(1, settings.workers + 1))]
+        self.processes = {name: psutil.Process(stack.pid(name)) for name in names}
+        self.start_mb = {name: p.memory_info().rss / 2**20 for name, p in self.processes.items()}
+        self.peak_mb = dict(self.start_mb)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(RSS_EVERY_S):
+            for name, process in self.processes.items():
+                rss_mb = process.memory_info().rss / 2**20
+                self.peak_mb[name] = max(self.peak_mb[name], rss_mb)
 
 
 def raw_extraction(files: list[bytes]) -> tuple[int, float]:
@@ -84,13 +119,20 @@ def main() -> None:
     args = parser.parse_args()
 
     files = load_files(args)
+    largest = max(pymupdf.open(stream=data, filetype="pdf").page_count for data in files)
     stack = scratch_stack(
-        migrate_database, prefix="pdfchat-bench-", workers=args.workers, log_level="WARNING"
+        migrate_database,
+        prefix="pdfchat-bench-",
+        workers=args.workers,
+        log_level="WARNING",
+        max_pages=max(largest, Settings().max_pages),
+        max_upload_bytes=max(max(len(data) for data in files), Settings().max_upload_bytes),
     )
     with stack as settings:
         raw_pages, raw_s = raw_extraction(files)
         parse_pages, parse_s = in_process_parse(files, settings)
-        e2e_pages, e2e_s = asyncio.run(end_to_end(files, settings))
+        with PeakRss(settings) as rss:
+            e2e_pages, e2e_s = asyncio.run(end_to_end(files, settings))
 
     raw_rate, parse_rate, e2e_rate = raw_pages / raw_s, parse_pages / parse_s, e2e_pages / e2e_s
     print(f"{len(files)} PDFs, {raw_pages} pages, {args.workers} worker(s)\n")
@@ -105,6 +147,10 @@ def main() -> None:
         f"| end to end (upload → ready) | {e2e_pages} | {e2e_s:.2f} | {e2e_rate:.0f} | "
         f"{e2e_rate / raw_rate:.2f} |"
     )
+    peaks = ", ".join(
+        f"{name} {rss.start_mb[name]:.0f} → {mb:.0f} MB" for name, mb in rss.peak_mb.items()
+    )
+    print(f"\nRSS before the uploads → peak while ingesting: {peaks}")
 
 
 if __name__ == "__main__":
