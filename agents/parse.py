@@ -45,7 +45,7 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     RETRIES.labels("parse", "transient").inc()
-                claim = await parsing.claim(deps.pool, request, worker=WORKER_ID)
+                claim = await parsing.claim(deps.pool, request, worker=WORKER_ID, again=claim)
                 if claim is None:
                     return  # already finished, or deleted: a redelivered message
                 if claim.attempts > settings.parse_max_attempts:
@@ -61,15 +61,13 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
     except Exception as exc:
         if runner.is_outage(exc) or claim is None:
             raise  # the runner holds the event until the database or the broker is back
-        await _give_up(deps, request, claim, exc)
+        await _give_up(deps, claim, exc)
 
 
-async def _give_up(
-    deps: Resources, request: topics.ParseRequested, claim: Claim, exc: Exception
-) -> None:
+async def _give_up(deps: Resources, claim: Claim, exc: Exception) -> None:
     """Retries exhausted, or a fault we did not foresee: fail and dead-letter the request."""
     reason = f"could not be processed after {claim.attempts} attempts: {exc}"
-    letter = parsing.dead_letter(request, claim.document, attempts=claim.attempts, error=reason)
+    letter = parsing.dead_letter(claim, error=reason)
     await parsing.fail(
         deps.pool,
         claim,

@@ -1,3 +1,3 @@
-from config.settings import REPO_ROOT, Settings, get_settings
+from config.settings import HTTP_KEEP_ALIVE_S, REPO_ROOT, Settings, get_settings
 
-__all__ = ["REPO_ROOT", "Settings", "get_settings"]
+__all__ = ["HTTP_KEEP_ALIVE_S", "REPO_ROOT", "Settings", "get_settings"]

@@ -15,6 +15,8 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# How long the web server keeps an idle HTTP connection open for the next request.
+HTTP_KEEP_ALIVE_S = 5
 
 
 class Settings(BaseSettings):
@@ -167,6 +169,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _pongs_have_time(self) -> Settings:
+        if self.ws_dead_after_s <= HTTP_KEEP_ALIVE_S:
+            raise ValueError(
+                f"PDFCHAT_WS_DEAD_AFTER_S={self.ws_dead_after_s} must exceed {HTTP_KEEP_ALIVE_S}:"
+                " the silence limit applies to every connection, and an idle HTTP connection"
+                f" kept alive for {HTTP_KEEP_ALIVE_S} s must be closed by the keep-alive, not cut"
+            )
         if self.ws_dead_after_s <= self.ws_ping_interval_s:
             raise ValueError(
                 f"PDFCHAT_WS_DEAD_AFTER_S={self.ws_dead_after_s} must exceed"

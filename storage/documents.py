@@ -19,6 +19,10 @@ from core.errors import Conflict, NotFound
 STATUSES = ("queued", "parsing", "parsed", "embedding", "ready", "failed")
 # States a document passes through on its way to ready or failed, and the task that moves it on.
 UNFINISHED = ("queued", "parsing", "parsed", "embedding")
+# claim_next_task: how far back a tenant's started tasks count against its next turn, and how
+# many of the first turns are tried (others may hold them: SKIP LOCKED).
+FAIR_WINDOW_S = 60.0
+FAIR_CANDIDATES = 32
 TASK_OF_STATE = {"queued": "parse", "parsing": "parse", "parsed": "embed", "embedding": "embed"}
 _UPDATABLE = frozenset(
     {
@@ -294,6 +298,45 @@ async def claim_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUI
         return None
     document = await get(conn, tenant_id, row["document_id"])
     return Claim(document=document, task_id=task_id, attempts=row["attempts"])
+
+
+async def claim_next_task(
+    conn: asyncpg.Connection, kind: str, *, window_s: float = FAIR_WINDOW_S
+) -> Claim | None:
+    """Take the queued task of ``kind`` whose turn comes first, tenants taking turns: a
+    task's turn is its place in its tenant's queue plus the tenant's tasks of this kind
+    started in the last ``window_s``. One tenant's 200 uploads then go one by one between the
+    others' instead of ahead of them. None when nothing of this kind is queued."""
+    row = await conn.fetchrow(
+        """
+        UPDATE tasks SET status = 'running', attempts = attempts + 1, updated_at = now()
+        WHERE id = (
+            SELECT t.id FROM tasks t
+            JOIN (
+                SELECT q.id, q.created_at, coalesce(served.n, 0)
+                       + row_number() OVER (PARTITION BY q.tenant_id ORDER BY q.created_at) AS turn
+                FROM tasks q
+                LEFT JOIN (SELECT tenant_id, count(*) AS n FROM tasks
+                           WHERE kind = $1 AND status <> 'queued'
+                             AND updated_at > now() - make_interval(secs => $2)
+                           GROUP BY tenant_id) served USING (tenant_id)
+                WHERE q.kind = $1 AND q.status = 'queued'
+                ORDER BY turn, q.created_at LIMIT $3
+            ) next ON next.id = t.id
+            WHERE t.status = 'queued'
+            ORDER BY next.turn, next.created_at
+            LIMIT 1 FOR UPDATE OF t SKIP LOCKED
+        )
+        RETURNING tenant_id, document_id, id, attempts
+        """,
+        kind,
+        window_s,
+        FAIR_CANDIDATES,
+    )
+    if row is None:
+        return None
+    document = await get(conn, row["tenant_id"], row["document_id"])
+    return Claim(document=document, task_id=row["id"], attempts=row["attempts"])
 
 
 async def take_stale_tasks(

@@ -35,8 +35,8 @@ TEST_SETTINGS = {
     "worker_missing_after_s": 5.0,
     "restart_backoff_max_s": 5.0,
     "metrics_poll_s": 1.0,
-    "ws_ping_interval_s": 0.5,
-    "ws_dead_after_s": 3.0,
+    "ws_ping_interval_s": 1.0,
+    "ws_dead_after_s": 6.0,
 }
 
 

@@ -11,7 +11,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from quart import Quart
 
-from config import get_settings
+from config import HTTP_KEEP_ALIVE_S, get_settings
 from core.logging import setup_logging
 from core.tracing import setup_tracing, shutdown_tracing
 from web.app import create_app
@@ -29,6 +29,7 @@ def main() -> None:
     config.graceful_timeout = 5
     # Answer sockets are pinged; a client that sends nothing back (not even the pong) for
     # ws_dead_after_s is gone, and its connection is closed.
+    config.keep_alive_timeout = HTTP_KEEP_ALIVE_S
     config.websocket_ping_interval = settings.ws_ping_interval_s
     config.read_timeout = math.ceil(settings.ws_dead_after_s)
     try:

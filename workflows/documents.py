@@ -142,7 +142,12 @@ def status_event(document: Document, previous: str | None, at: datetime) -> Outb
 
 
 def parse_requested(document: Document, task_id: uuid.UUID) -> OutboxMessage:
-    record = topics.ParseRequested(
+    return OutboxMessage.of(topics.PARSE_REQUESTED, parse_request(document, task_id))
+
+
+def parse_request(document: Document, task_id: uuid.UUID) -> topics.ParseRequested:
+    """The work order of the document's parse task, as the upload published it."""
+    return topics.ParseRequested(
         tenant_id=document.tenant_id,
         document_id=str(document.id),
         task_id=str(task_id),
@@ -151,4 +156,3 @@ def parse_requested(document: Document, task_id: uuid.UUID) -> OutboxMessage:
         requested_at=document.created_at,
         requested_by=document.created_by,
     )
-    return OutboxMessage.of(topics.PARSE_REQUESTED, record)

@@ -14,13 +14,29 @@ from storage.blobs import BlobStore
 from storage.documents import Claim, Document
 from storage.outbox import OutboxMessage
 from storage.segments import NewSegment
-from workflows.documents import move
+from workflows.documents import move, parse_request
+
+KIND = "parse"
 
 
-async def claim(pool: asyncpg.Pool, request: topics.ParseRequested, *, worker: str) -> Claim | None:
-    """Count an attempt and mark the document parsing; None for a duplicate delivery."""
+async def claim(
+    pool: asyncpg.Pool, request: topics.ParseRequested, *, worker: str, again: Claim | None = None
+) -> Claim | None:
+    """Count an attempt and mark the document parsing.
+
+    A request is a turn, not an order: it takes the queued parse task whose turn comes first,
+    tenants taking turns (storage.documents.claim_next_task), and only when none is queued its
+    own task (one a dead worker left running). There is one request per task, so every task
+    gets its turn. ``again``: the same task once more, for a retry. None when there is
+    nothing left to do (a duplicate delivery)."""
     async with pool.acquire() as conn, conn.transaction():
-        taken = await documents.claim_task(conn, request.tenant_id, uuid.UUID(request.task_id))
+        if again is not None:
+            taken = await documents.claim_task(conn, again.document.tenant_id, again.task_id)
+        else:
+            taken = await documents.claim_next_task(conn, KIND)
+            taken = taken or await documents.claim_task(
+                conn, request.tenant_id, uuid.UUID(request.task_id)
+            )
         if taken is None:
             return None
         await move(
@@ -104,13 +120,13 @@ def parsed_event(document: Document) -> OutboxMessage:
     return OutboxMessage.of(topics.PARSED, record)
 
 
-def dead_letter(
-    request: topics.ParseRequested, document: Document, *, attempts: int, error: str
-) -> topics.ParseDeadLetter:
+def dead_letter(claim: Claim, *, error: str) -> topics.ParseDeadLetter:
+    """The work order of the claimed task (not necessarily the request that gave the turn)."""
+    document, attempts = claim.document, claim.attempts
     return topics.ParseDeadLetter(
         tenant_id=document.tenant_id,
         document_id=str(document.id),
-        request=request,
+        request=parse_request(document, claim.task_id),
         attempts=attempts,
         error=error,
         failed_at=datetime.now(UTC),

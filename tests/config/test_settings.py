@@ -28,11 +28,16 @@ def test_every_setting_survives_the_trip_through_the_environment(
         ("PDFCHAT_TENANT_BUDGETS_USD", '{"acme": "lots"}', "valid number"),
         ("PDFCHAT_WORKER_ROLE", "everything", "'all', 'chat' or 'ingest'"),
         ("PDFCHAT_INGEST_NICE", "25", "less than or equal to 19"),
+        ("PDFCHAT_KAFKA_CONTROLLER_PORT", "9094", "clashing ports"),  # with PDFCHAT_KAFKA_BROKERS=3
+        ("PDFCHAT_WS_DEAD_AFTER_S", "4", "PDFCHAT_WS_DEAD_AFTER_S=4.0 must exceed 5"),
+        ("PDFCHAT_WS_PING_INTERVAL_S", "40", "must exceed PDFCHAT_WS_PING_INTERVAL_S=40.0"),
+        ("PDFCHAT_KAFKA_BROKERS", "7", "less than or equal to 5"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_name(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, complaint: str
 ) -> None:
+    monkeypatch.setenv("PDFCHAT_KAFKA_BROKERS", "3")
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=complaint):
         get_settings()

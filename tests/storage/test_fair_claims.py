@@ -1,0 +1,62 @@
+"""Tenants take turns at the queue of parse tasks (storage.documents.claim_next_task), against
+PostgreSQL alone."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from storage import documents
+from tests.rows import new_document
+
+
+def tenants(n: int) -> list[str]:
+    return [f"t-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+
+
+async def _take_in_turn(pg: asyncpg.Pool, count: int) -> list[str]:
+    """Claim and finish ``count`` tasks one after another, as one worker would."""
+    order = []
+    for _ in range(count):
+        async with pg.acquire() as conn, conn.transaction():
+            claim = await documents.claim_next_task(conn, "parse")
+            assert claim is not None
+            await documents.finish_task(conn, claim.document.tenant_id, claim.task_id)
+        order.append(claim.document.tenant_id)
+    return order
+
+
+async def test_tenants_take_turns_whatever_the_order_of_arrival(pg: asyncpg.Pool) -> None:
+    flood, lone, pair = tenants(3)
+    await _drain(pg)  # other tests' queued tasks are not this test's
+    for _ in range(5):
+        await new_document(pg, flood)
+    await new_document(pg, lone)
+    for _ in range(2):
+        await new_document(pg, pair)
+    order = await _take_in_turn(pg, 8)
+    assert order == [flood, lone, pair, flood, pair, flood, flood, flood]
+
+
+async def test_a_task_held_by_another_worker_is_skipped_not_waited_for(pg: asyncpg.Pool) -> None:
+    first, second = tenants(2)
+    await _drain(pg)
+    await new_document(pg, first)
+    await new_document(pg, second)
+    async with pg.acquire() as holder, holder.transaction():
+        held = await holder.fetchval("SELECT id FROM tasks WHERE tenant_id = $1 FOR UPDATE", first)
+        async with pg.acquire() as conn, conn.transaction():
+            claim = await documents.claim_next_task(conn, "parse")
+    assert held is not None and claim is not None
+    assert claim.document.tenant_id == second
+
+
+async def test_nothing_queued_claims_nothing(pg: asyncpg.Pool) -> None:
+    await _drain(pg)
+    async with pg.acquire() as conn, conn.transaction():
+        assert await documents.claim_next_task(conn, "parse") is None
+
+
+async def _drain(pg: asyncpg.Pool) -> None:
+    await pg.execute("UPDATE tasks SET status = 'failed' WHERE status = 'queued'")
