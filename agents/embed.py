@@ -43,7 +43,8 @@ async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
         if runner.is_outage(exc):
             raise  # the database, not the provider: the runner holds the event
         # The provider failed even after its own retries: compensate in the background.
-        log.warning("embedding failed", extra={"document_id": event.document_id, "error": str(exc)})
+        document_id = str(claim.document.id)
+        log.warning("embedding failed", extra={"document_id": document_id, "error": str(exc)})
         gave_up = await embedding.retry_later_or_fail(
             deps.pool,
             claim,
@@ -65,7 +66,7 @@ async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
         worker=WORKER_ID,
     )
     EMBED_DURATION.observe(time.perf_counter() - started)
-    PAGES_EMBEDDED.inc(event.pages)
+    PAGES_EMBEDDED.inc(claim.document.pages or 0)
     SEGMENTS_EMBEDDED.inc(len(vectors))
     await embedding.index_when_large(deps.pool, deps.embedder.model, deps.embedder.dimension)
 

@@ -57,3 +57,9 @@ async def unrelayed_session(pool: asyncpg.Pool, tenant: str, question: str) -> u
             document_ids=None,
         )
     return session_id
+
+
+async def no_queued_tasks(pool: asyncpg.Pool) -> None:
+    """Fail the tasks other tests left queued: a claim takes whichever task's turn comes first,
+    and a test that counts turns must count only its own."""
+    await pool.execute("UPDATE tasks SET status = 'failed' WHERE status = 'queued'")

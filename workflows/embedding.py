@@ -19,18 +19,20 @@ from workflows.parsing import parsed_event
 log = logging.getLogger("pdfchat.embedding")
 
 KIND = "embed"
+# A parsed document is embedded; a ready one again, for a new model.
+EMBEDDABLE = ("parsed", "embedding", "ready")
 
 
 async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str) -> Claim | None:
     """Count an attempt; a parsed document becomes ``embedding``, a ready one (re-embedding
-    for a new model) stays ready and searchable. None for a duplicate or a deleted document."""
-    tenant_id, document_id = event.tenant_id, uuid.UUID(event.document_id)
+    for a new model) stays ready and searchable.
+
+    Like a parse request, the event is a turn: it takes the queued embed task whose turn comes
+    first, tenants taking turns, and its own document's only when none is queued. None when
+    there is nothing left to do (a duplicate, or a deleted document)."""
     async with pool.acquire() as conn, conn.transaction():
-        task_id = await documents.ensure_task(conn, tenant_id, document_id, KIND)
-        if task_id is None:
-            return None
-        taken = await documents.claim_task(conn, tenant_id, task_id)
-        if taken is None or taken.document.status not in ("parsed", "embedding", "ready"):
+        taken = await _next_task(conn) or await _own_task(conn, event)
+        if taken is None:
             return None
         if taken.document.status == "parsed":
             await move(
@@ -41,6 +43,25 @@ async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str
                 detail={"attempt": taken.attempts, "worker": worker},
             )
         return taken
+
+
+async def _next_task(conn: asyncpg.Connection) -> Claim | None:
+    while (taken := await documents.claim_next_task(conn, KIND)) is not None:
+        if taken.document.status in EMBEDDABLE:
+            return taken
+        # Its document moved on (failed meanwhile): the task has nothing left to do.
+        error = f"the document is {taken.document.status}"
+        await documents.finish_task(conn, taken.document.tenant_id, taken.task_id, error=error)
+    return None
+
+
+async def _own_task(conn: asyncpg.Connection, event: topics.DocumentParsed) -> Claim | None:
+    tenant_id, document_id = event.tenant_id, uuid.UUID(event.document_id)
+    task_id = await documents.ensure_task(conn, tenant_id, document_id, KIND)
+    if task_id is None:
+        return None
+    taken = await documents.claim_task(conn, tenant_id, task_id)
+    return taken if taken is not None and taken.document.status in EMBEDDABLE else None
 
 
 async def segment_texts(pool: asyncpg.Pool, claim: Claim) -> list[tuple[uuid.UUID, str]]:

@@ -17,6 +17,7 @@ from storage.segments import NewSegment
 from workflows.documents import move, parse_request
 
 KIND = "parse"
+EMBED = "embed"  # workflows.embedding.KIND, which imports this module
 
 
 async def claim(
@@ -78,6 +79,8 @@ async def complete(
             conn, document.tenant_id, document.id, _segments(parsed)
         )
         await documents.finish_task(conn, document.tenant_id, claim.task_id)
+        # Queued now, so that embed turns can pick it before its event arrives.
+        await documents.ensure_task(conn, document.tenant_id, document.id, EMBED)
     return True
 
 

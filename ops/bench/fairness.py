@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import statistics
 import time
+from datetime import datetime
 
 import pdfgen
 from cli.client import PdfchatClient
@@ -29,10 +30,19 @@ UPLOAD_CONCURRENCY = 8
 async def time_to_ready(client: PdfchatClient, data: bytes, name: str) -> float:
     started = time.perf_counter()
     document_id = (await client.upload(data, name))["document_id"]
+    uploaded = time.perf_counter()
     views = await client.wait_for([document_id], interval=0.05)
     if views[document_id]["status"] != "ready":
         raise SystemExit(f"{name} did not become ready: {views[document_id]}")
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    history = (await client.document(document_id))["history"]
+    stamps = [datetime.fromisoformat(h["at"]) for h in history]
+    steps = [
+        f"{h['status']} +{(t - stamps[0]).total_seconds():.2f}"
+        for h, t in zip(history[1:], stamps[1:], strict=True)
+    ]
+    print(f"{name}: upload {uploaded - started:.2f} s, then {', '.join(steps)}", flush=True)
+    return elapsed
 
 
 async def flood(client: PdfchatClient, files: list[bytes], started: asyncio.Event) -> list[str]:

@@ -17,19 +17,21 @@ from core.errors import TransientError
 from retrieval import LocalEmbedder
 from storage import documents, segments
 from storage.segments import NewSegment
-from tests.rows import new_document
+from tests.rows import new_document, no_queued_tasks
 from tests.waiting import wait_until
 
 TEXTS = ["The lighthouse at Gull Point was built in 1871.", "Its lamp burns whale oil."]
 
 
 async def _parsed(pg: asyncpg.Pool, tenant: str) -> topics.DocumentParsed:
-    """A parsed document with its segments, and the event that says so."""
+    """A parsed document with its segments and its queued embed task (as the parse agent
+    leaves them), and the event that says so."""
     doc = await new_document(pg, tenant, status="parsed")
     async with pg.acquire() as conn, conn.transaction():
         await segments.replace_for_document(
             conn, tenant, doc, [NewSegment(i, 1, text) for i, text in enumerate(TEXTS)]
         )
+        await documents.ensure_task(conn, tenant, doc, "embed")
     return topics.DocumentParsed(
         tenant_id=tenant,
         document_id=str(doc),
@@ -47,6 +49,7 @@ async def _status(pg: asyncpg.Pool, tenant: str, event: topics.DocumentParsed) -
 
 
 async def test_a_parsed_document_is_embedded_once_and_ready(pg: asyncpg.Pool, tenant: str) -> None:
+    await no_queued_tasks(pg)
     event, last = await _parsed(pg, tenant), await _parsed(pg, tenant)
     deps: Any = SimpleNamespace(pool=pg, embedder=LocalEmbedder())
     with provided(deps):
@@ -71,6 +74,7 @@ async def test_a_failing_embedder_puts_the_task_back_for_later(
         async def embed_documents(self, texts: Any) -> list[list[float]]:
             raise TransientError("the embedding service is unreachable")
 
+    await no_queued_tasks(pg)
     event = await _parsed(pg, tenant)
     deps: Any = SimpleNamespace(pool=pg, embedder=Unreachable())
     with provided(deps):

@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 
 from storage import documents
-from tests.rows import new_document
+from tests.rows import new_document, no_queued_tasks
 
 
 def tenants(n: int) -> list[str]:
@@ -29,7 +29,7 @@ async def _take_in_turn(pg: asyncpg.Pool, count: int) -> list[str]:
 
 async def test_tenants_take_turns_whatever_the_order_of_arrival(pg: asyncpg.Pool) -> None:
     flood, lone, pair = tenants(3)
-    await _drain(pg)  # other tests' queued tasks are not this test's
+    await no_queued_tasks(pg)
     for _ in range(5):
         await new_document(pg, flood)
     await new_document(pg, lone)
@@ -41,7 +41,7 @@ async def test_tenants_take_turns_whatever_the_order_of_arrival(pg: asyncpg.Pool
 
 async def test_a_task_held_by_another_worker_is_skipped_not_waited_for(pg: asyncpg.Pool) -> None:
     first, second = tenants(2)
-    await _drain(pg)
+    await no_queued_tasks(pg)
     await new_document(pg, first)
     await new_document(pg, second)
     async with pg.acquire() as holder, holder.transaction():
@@ -53,10 +53,6 @@ async def test_a_task_held_by_another_worker_is_skipped_not_waited_for(pg: async
 
 
 async def test_nothing_queued_claims_nothing(pg: asyncpg.Pool) -> None:
-    await _drain(pg)
+    await no_queued_tasks(pg)
     async with pg.acquire() as conn, conn.transaction():
         assert await documents.claim_next_task(conn, "parse") is None
-
-
-async def _drain(pg: asyncpg.Pool) -> None:
-    await pg.execute("UPDATE tasks SET status = 'failed' WHERE status = 'queued'")
