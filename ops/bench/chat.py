@@ -2,6 +2,7 @@
 
     .venv/bin/python ops/bench/chat.py [--clients 1 10 100] [--questions 5] [--workers 1]
                                        [--ingest-pages 900] [--workers 2 --chat-workers 1]
+                                       [--brokers 3]
 
 Starts its own stack (PostgreSQL, Kafka, worker(s), web) in a temporary home on free ports,
 uploads the six documents of ops/eval/corpus, warms up (30 answers, not measured), then for
@@ -181,6 +182,7 @@ async def bench(args: argparse.Namespace) -> None:
         chat_concurrency=args.concurrency,
         workers=args.workers,
         chat_workers=args.chat_workers,
+        kafka_brokers=args.brokers,
         log_level="WARNING",
         # One tenant plays every client: admission control is not what is measured here.
         tenant_max_pending_questions=max(args.clients) + 1,
@@ -214,6 +216,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--questions", type=int, default=3, help="per client, in sequence")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--brokers", type=int, default=1, help="Kafka brokers (1 or 3)")
     parser.add_argument(
         "--concurrency",
         type=int,
