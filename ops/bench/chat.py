@@ -2,7 +2,7 @@
 
     .venv/bin/python ops/bench/chat.py [--clients 1 10 100] [--questions 5] [--workers 1]
                                        [--ingest-pages 900] [--workers 2 --chat-workers 1]
-                                       [--brokers 3]
+                                       [--brokers 3] [--clients 1 --flood-chats 50]
 
 Starts its own stack (PostgreSQL, Kafka, worker(s), web) in a temporary home on free ports,
 uploads the six documents of ops/eval/corpus, warms up (30 answers, not measured), then for
@@ -45,6 +45,7 @@ from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
 from storage import migrate_database
 
 ANSWER_TIMEOUT_S = 60.0
+FLOOD_TENANT = "bench-flood"
 
 
 @dataclass
@@ -145,11 +146,33 @@ async def ingest_load(settings: Settings, pages: int, busy: asyncio.Event, run: 
             run.pages_ingested += views[document_id]["pages"] or 0
 
 
+async def chat_flood(settings: Settings, pool: list[str], chats: int, sent: asyncio.Event) -> Run:
+    """Another tenant asks ``chats`` questions at once and reads every answer; ``sent`` is set
+    once all of them are asked."""
+    run = Run(chats)
+    token = mint(settings, tenant=FLOOD_TENANT, user="bench", roles=["editor"])
+    async with PdfchatClient(settings.web_url, token, timeout=120) as client:
+        started = await asyncio.gather(*(client.chat(pool[i % len(pool)]) for i in range(chats)))
+        sent.set()
+
+        async def read(session_id: str) -> None:
+            async for message in client.stream(session_id):
+                if message["type"] == "error":
+                    run.errors.append(message["code"])
+
+        await asyncio.gather(*(read(s["stream_session_id"]) for s in started))
+    return run
+
+
 async def measured(
     settings: Settings, token: str, pool: list[str], clients: int, args: argparse.Namespace
 ) -> Run:
     run = Run(clients)
-    load = None
+    load = flood = None
+    if args.flood_chats:
+        sent = asyncio.Event()
+        flood = asyncio.create_task(chat_flood(settings, pool, args.flood_chats, sent))
+        await sent.wait()
     if args.ingest_pages:
         busy = asyncio.Event()
         load = asyncio.create_task(ingest_load(settings, args.ingest_pages, busy, run))
@@ -169,6 +192,9 @@ async def measured(
     run.wall_s = time.perf_counter() - started
     if load is not None:
         load.cancel()
+    if flood is not None:
+        flooded = await flood
+        run.errors += [f"flood: {error}" for error in flooded.errors]
     return run
 
 
@@ -185,14 +211,18 @@ async def bench(args: argparse.Namespace) -> None:
         kafka_brokers=args.brokers,
         log_level="WARNING",
         # One tenant plays every client: admission control is not what is measured here.
-        tenant_max_pending_questions=max(args.clients) + 1,
-        max_pending_questions=max(args.clients) + 1,
+        tenant_max_pending_questions=max(args.clients) + args.flood_chats + 1,
+        max_pending_questions=max(args.clients) + args.flood_chats + 1,
     )
     with stack as settings:
         token = mint(settings, tenant="bench", user="bench", roles=["editor"])
-        async with PdfchatClient(settings.web_url, token, timeout=300) as client:
-            ids = await ingest(client, corpus, pdfs)
-            await until_idle(client, list(ids.values()))
+        tenants = [token]
+        if args.flood_chats:  # the flooding tenant asks of the same documents, its own copies
+            tenants.append(mint(settings, tenant=FLOOD_TENANT, user="bench", roles=["editor"]))
+        for each in tenants:
+            async with PdfchatClient(settings.web_url, each, timeout=300) as client:
+                ids = await ingest(client, corpus, pdfs)
+                await until_idle(client, list(ids.values()))
         # Not measured: loads models and caches in every process, as traffic would.
         await asyncio.gather(
             *(client_loop(settings.web_url, token, pool[c::10][:3], Run(0)) for c in range(10))
@@ -217,6 +247,12 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=3, help="per client, in sequence")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--brokers", type=int, default=1, help="Kafka brokers (1 or 3)")
+    parser.add_argument(
+        "--flood-chats",
+        type=int,
+        default=0,
+        help="another tenant asks this many questions at once as each run starts",
+    )
     parser.add_argument(
         "--concurrency",
         type=int,
