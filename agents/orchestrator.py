@@ -37,6 +37,9 @@ from workflows.search import MAX_QUERY_CHARS, search_segments
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
 
+# More sessions one request may answer after its own turn (bounded: the event is held, and not
+# acknowledged, until its handler returns).
+EXTRA_TURNS = 8
 SLAS: dict[str, Literal["interactive", "batch"]] = {"interactive": "interactive", "batch": "batch"}
 
 
@@ -47,13 +50,23 @@ async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
 
 
 async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
+    """Answer the session whose turn the request gives, then a few more while some wait: a
+    session whose own request gave its turn to another is not left for one that never comes."""
     session = await chat.claim(deps.pool, request)
-    if session is None:
-        return  # answered (or being answered) already: a redelivery
+    for _ in range(1 + EXTRA_TURNS):
+        if session is None:
+            return  # nothing pending: a redelivery, or the others were answered meanwhile
+        await _answer_session(deps, session)
+        session = await chat.next_session(deps.pool)
+
+
+async def _answer_session(deps: Resources, session: Session) -> None:
     event = current_event()
     published = event.message.timestamp if event else time.time()  # when the relay sent it
-    stream = AnswerStream(deps, session, request.requested_at)
-    asked = request.requested_at.timestamp()
+    # The session answered may be another than the request's: a request is a turn
+    # (workflows.chat.claim), so what the answer needs comes from the session.
+    stream = AnswerStream(deps, session, session.created_at)
+    asked = session.created_at.timestamp()
     timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
     try:
         started = time.perf_counter()
@@ -61,7 +74,7 @@ async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
         timings["retrieval_s"] = time.perf_counter() - started
         remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
         finished: Finished | None = None
-        sla = SLAS.get(request.sla or "")
+        sla = SLAS.get(session.sla or "")
         answering = deps.models.answer(prompt, remaining_budget_usd=remaining, sla=sla)
         async for piece in answering:
             if isinstance(piece, Delta):

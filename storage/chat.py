@@ -57,9 +57,12 @@ class Session:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    sla: str | None = None
 
 
 _SESSION_COLUMNS = ", ".join(Session.__dataclass_fields__)
+# claim_next_session tries this many of the first turns (others may hold some: SKIP LOCKED).
+TURN_CANDIDATES = 256  # more than answers run at once, so a turn is never lost to locks
 _MESSAGE_COLUMNS = ", ".join(Message.__dataclass_fields__)
 
 
@@ -179,10 +182,12 @@ async def create_session(
     question_message_id: uuid.UUID,
     question: str,
     document_ids: Sequence[uuid.UUID] | None,
+    sla: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO chat_sessions (id, tenant_id, user_id, conversation_id,"
-        " question_message_id, question, document_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        " question_message_id, question, document_ids, sla)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         session_id,
         tenant_id,
         user_id,
@@ -190,6 +195,7 @@ async def create_session(
         question_message_id,
         question,
         list(document_ids) if document_ids is not None else None,
+        sla,
     )
 
 
@@ -214,6 +220,36 @@ async def claim_session(
         f" RETURNING {_SESSION_COLUMNS}",
         session_id,
         tenant_id,
+    )
+    return Session(**dict(row)) if row else None
+
+
+async def claim_next_session(conn: asyncpg.Connection | asyncpg.Pool) -> Session | None:
+    """pending → answering for the pending session whose turn comes first, tenants taking
+    turns: a session's turn is its place in its tenant's queue plus the tenant's sessions
+    being answered now. None when no session is pending."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE chat_sessions SET status = 'answering', attempts = attempts + 1, updated_at = now()
+        WHERE id = (
+            SELECT s.id FROM chat_sessions s
+            JOIN (
+                SELECT p.id, p.created_at, coalesce(busy.n, 0)
+                       + row_number() OVER (PARTITION BY p.tenant_id ORDER BY p.created_at)
+                       AS turn
+                FROM chat_sessions p
+                LEFT JOIN (SELECT tenant_id, count(*) AS n FROM chat_sessions
+                           WHERE status = 'answering' GROUP BY tenant_id) busy USING (tenant_id)
+                WHERE p.status = 'pending'
+                ORDER BY turn, p.created_at LIMIT $1
+            ) next ON next.id = s.id
+            WHERE s.status = 'pending'
+            ORDER BY next.turn, next.created_at
+            LIMIT 1 FOR UPDATE OF s SKIP LOCKED
+        )
+        RETURNING {_SESSION_COLUMNS}
+        """,
+        TURN_CANDIDATES,
     )
     return Session(**dict(row)) if row else None
 

@@ -91,6 +91,7 @@ async def start(pool: asyncpg.Pool, question: Question) -> Started:
             question_message_id=message_id,
             question=question.question,
             document_ids=document_ids,
+            sla=question.sla,
         )
         requested = topics.ChatRequested(
             tenant_id=question.tenant_id,
@@ -131,7 +132,18 @@ async def _conversation(conn: asyncpg.Connection, question: Question) -> uuid.UU
 
 
 async def claim(pool: asyncpg.Pool, request: topics.ChatRequested) -> Session | None:
-    return await chat.claim_session(pool, request.tenant_id, uuid.UUID(request.session_id))
+    """A request is a turn, not an order: it takes the pending session whose turn comes
+    first, tenants taking turns, so one tenant's 50 questions do not stand ahead of another's
+    one. There is one request per session, so every session gets its turn. None when no
+    session is pending (a redelivery)."""
+    return await chat.claim_next_session(pool) or await chat.claim_session(
+        pool, request.tenant_id, uuid.UUID(request.session_id)
+    )
+
+
+async def next_session(pool: asyncpg.Pool) -> Session | None:
+    """The pending session whose turn comes first, taken; None when none is pending."""
+    return await chat.claim_next_session(pool)
 
 
 async def touch(pool: asyncpg.Pool, session: Session) -> None:

@@ -1,5 +1,5 @@
-"""Tenants take turns at the queue of parse tasks (storage.documents.claim_next_task), against
-PostgreSQL alone."""
+"""Tenants take turns at the queues of parse tasks (storage.documents.claim_next_task) and of
+questions (storage.chat.claim_next_session), against PostgreSQL alone."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import uuid
 
 import asyncpg
 
-from storage import documents
-from tests.rows import new_document, no_queued_tasks
+from storage import chat, documents
+from tests.rows import new_document, no_queued_tasks, unrelayed_session
 
 
 def tenants(n: int) -> list[str]:
@@ -56,3 +56,18 @@ async def test_nothing_queued_claims_nothing(pg: asyncpg.Pool) -> None:
     await no_queued_tasks(pg)
     async with pg.acquire() as conn, conn.transaction():
         assert await documents.claim_next_task(conn, "parse") is None
+
+
+async def test_questions_take_turns_between_tenants(pg: asyncpg.Pool) -> None:
+    flood, lone = tenants(2)
+    await pg.execute("UPDATE chat_sessions SET status = 'failed' WHERE status = 'pending'")
+    for _ in range(3):
+        await unrelayed_session(pg, flood, "one of many")
+    await unrelayed_session(pg, lone, "the only one")
+    first = await chat.claim_next_session(pg)  # a flood question is being answered...
+    second = await chat.claim_next_session(pg)  # ...so the lone one goes before the others
+    assert first is not None and second is not None
+    assert (first.tenant_id, second.tenant_id) == (flood, lone)
+    assert second.status == "answering" and second.attempts == 1
+    rest = [await chat.claim_next_session(pg) for _ in range(3)]
+    assert [s.tenant_id if s else None for s in rest] == [flood, flood, None]
