@@ -33,7 +33,7 @@ async def embed_documents(events: faust.StreamT[topics.DocumentParsed]) -> None:
 
 
 async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
-    claim = await embedding.claim(deps.pool, event, worker=WORKER_ID)
+    claim = await embedding.claim(deps.pool, event, worker=WORKER_ID, turns=settings.fair_turns)
     if claim is None:
         return  # finished already, or deleted
     started = time.perf_counter()

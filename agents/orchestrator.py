@@ -52,11 +52,13 @@ async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
 async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
     """Answer the session whose turn the request gives, then a few more while some wait: a
     session whose own request gave its turn to another is not left for one that never comes."""
-    session = await chat.claim(deps.pool, request)
-    for _ in range(1 + EXTRA_TURNS):
-        if session is None:
-            return  # nothing pending: a redelivery, or the others were answered meanwhile
+    session = await chat.claim(deps.pool, request, turns=settings.fair_turns)
+    extra = EXTRA_TURNS if settings.fair_turns else 0
+    while session is not None:  # None: nothing pending (a redelivery, or answered meanwhile)
         await _answer_session(deps, session)
+        if extra == 0:
+            return
+        extra -= 1
         session = await chat.next_session(deps.pool)
 
 

@@ -45,7 +45,9 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     RETRIES.labels("parse", "transient").inc()
-                claim = await parsing.claim(deps.pool, request, worker=WORKER_ID, again=claim)
+                claim = await parsing.claim(
+                    deps.pool, request, worker=WORKER_ID, again=claim, turns=settings.fair_turns
+                )
                 if claim is None:
                     return  # already finished, or deleted: a redelivered message
                 if claim.attempts > settings.parse_max_attempts:

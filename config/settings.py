@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     max_pending_questions: int = Field(default=512, ge=1)
     questions_retry_after_s: float = Field(default=2.0, gt=0)
 
+    # Tenants take turns at parsing, embedding and answering (docs/architecture.md, "Fair
+    # turns"). Off by default for now: work done on another document's turn is traced under
+    # that document's trace, so one upload is no longer one trace.
+    fair_turns: bool = False
+
     # Ingestion limits and retries
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_pages: int = Field(default=10_000, gt=0)

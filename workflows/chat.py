@@ -131,12 +131,15 @@ async def _conversation(conn: asyncpg.Connection, question: Question) -> uuid.UU
     return found.id
 
 
-async def claim(pool: asyncpg.Pool, request: topics.ChatRequested) -> Session | None:
+async def claim(
+    pool: asyncpg.Pool, request: topics.ChatRequested, *, turns: bool = False
+) -> Session | None:
     """A request is a turn, not an order: it takes the pending session whose turn comes
     first, tenants taking turns, so one tenant's 50 questions do not stand ahead of another's
-    one. There is one request per session, so every session gets its turn. None when no
-    session is pending (a redelivery)."""
-    return await chat.claim_next_session(pool) or await chat.claim_session(
+    one. There is one request per session, so every session gets its turn. Without
+    ``turns``, always its own session. None when there is nothing to answer (a redelivery)."""
+    next_session = await chat.claim_next_session(pool) if turns else None
+    return next_session or await chat.claim_session(
         pool, request.tenant_id, uuid.UUID(request.session_id)
     )
 

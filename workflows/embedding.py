@@ -23,15 +23,18 @@ KIND = "embed"
 EMBEDDABLE = ("parsed", "embedding", "ready")
 
 
-async def claim(pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str) -> Claim | None:
+async def claim(
+    pool: asyncpg.Pool, event: topics.DocumentParsed, *, worker: str, turns: bool = False
+) -> Claim | None:
     """Count an attempt; a parsed document becomes ``embedding``, a ready one (re-embedding
     for a new model) stays ready and searchable.
 
     Like a parse request, the event is a turn: it takes the queued embed task whose turn comes
-    first, tenants taking turns, and its own document's only when none is queued. None when
-    there is nothing left to do (a duplicate, or a deleted document)."""
+    first, tenants taking turns, and its own document's only when none is queued (without
+    ``turns``, always its own). None when there is nothing left to do (a duplicate, or a
+    deleted document)."""
     async with pool.acquire() as conn, conn.transaction():
-        taken = await _next_task(conn) or await _own_task(conn, event)
+        taken = (await _next_task(conn) if turns else None) or await _own_task(conn, event)
         if taken is None:
             return None
         if taken.document.status == "parsed":

@@ -21,20 +21,25 @@ EMBED = "embed"  # workflows.embedding.KIND, which imports this module
 
 
 async def claim(
-    pool: asyncpg.Pool, request: topics.ParseRequested, *, worker: str, again: Claim | None = None
+    pool: asyncpg.Pool,
+    request: topics.ParseRequested,
+    *,
+    worker: str,
+    again: Claim | None = None,
+    turns: bool = False,
 ) -> Claim | None:
     """Count an attempt and mark the document parsing.
 
     A request is a turn, not an order: it takes the queued parse task whose turn comes first,
     tenants taking turns (storage.documents.claim_next_task), and only when none is queued its
     own task (one a dead worker left running). There is one request per task, so every task
-    gets its turn. ``again``: the same task once more, for a retry. None when there is
-    nothing left to do (a duplicate delivery)."""
+    gets its turn. Without ``turns``, always its own task. ``again``: the same task once more,
+    for a retry. None when there is nothing left to do (a duplicate delivery)."""
     async with pool.acquire() as conn, conn.transaction():
         if again is not None:
             taken = await documents.claim_task(conn, again.document.tenant_id, again.task_id)
         else:
-            taken = await documents.claim_next_task(conn, KIND)
+            taken = await documents.claim_next_task(conn, KIND) if turns else None
             taken = taken or await documents.claim_task(
                 conn, request.tenant_id, uuid.UUID(request.task_id)
             )

@@ -99,9 +99,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-turns", action="store_true", help="work in arrival order")
     args = parser.parse_args()
     stack = scratch_stack(
-        migrate_database, prefix="pdfchat-bench-", workers=args.workers, log_level="WARNING"
+        migrate_database,
+        prefix="pdfchat-bench-",
+        workers=args.workers,
+        log_level="WARNING",
+        fair_turns=not args.no_turns,
     )
     with stack as settings:
         idle, busy, left = asyncio.run(bench(settings, args))
