@@ -122,13 +122,22 @@ def _brokers_file(settings: Settings) -> Path:
 def scratch_stack(prepare: Prepare, *, prefix: str, **overrides: Any) -> Iterator[Settings]:
     """A whole stack, up and prepared, in a temporary home on free ports: for a benchmark or
     an evaluation that must not touch the stack of `pdfchat up`. Gone with its data after."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as home:
-        stack = Stack(isolated_settings(Path(home), **overrides))
-        try:
-            stack.up(prepare=prepare)
-            yield stack.settings
-        finally:
-            stack.down()
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as home,
+        running_stack(isolated_settings(Path(home), **overrides), prepare) as stack,
+    ):
+        yield stack.settings
+
+
+@contextmanager
+def running_stack(settings: Settings, prepare: Prepare) -> Iterator[Stack]:
+    """The whole stack of ``settings``, up and prepared, and down again at the end."""
+    stack = Stack(settings)
+    try:
+        stack.up(prepare=prepare)
+        yield stack
+    finally:
+        stack.down()
 
 
 def worker_spec(settings: Settings, n: int) -> AppSpec:

@@ -12,7 +12,7 @@ import pytest
 import storage
 from cli.client import PdfchatClient
 from cli.postgres import Postgres
-from cli.stack import Stack, isolated_settings
+from cli.stack import Stack, isolated_settings, running_stack
 from config import Settings
 from core.tokens import mint
 from storage import migrate_database
@@ -47,12 +47,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings) -> Iterator[Stack]:
-    stack = Stack(settings)
-    try:
-        stack.up(prepare=migrate_database)
+    with running_stack(settings, migrate_database) as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from core.errors import (
     PdfchatError,
     TransientError,
 )
-from core.metrics import WEBSOCKETS
+from core.metrics import FAILURES, WEBSOCKETS
 from core.tokens import Principal
 from storage import chat
 from storage.chat import Conversation, Message, Session
@@ -27,9 +28,11 @@ from web import resources
 from web.auth import authenticate, bearer_token, principal, requires
 from web.errors import CLOSE_NORMAL, CLOSE_TRY_AGAIN, close_code
 from web.params import int_arg, json_body, uuid_or
-from web.streams import AnswerStreams
+from web.streams import AnswerStreams, ReaderTooSlow
 from workflows import admission, usage
 from workflows import chat as workflow
+
+log = logging.getLogger("pdfchat.web.chat")
 
 blueprint = Blueprint("chat", __name__, url_prefix="/v1")
 
@@ -83,6 +86,9 @@ async def stream(session_id: str) -> None:
     except PdfchatError as exc:
         await websocket.send_json({"type": "error", "code": exc.code, "message": exc.message})
         code = close_code(exc)
+        if isinstance(exc, ReaderTooSlow):  # for the operator: a client that cannot keep up
+            FAILURES.labels("answer_socket", exc.code).inc()
+            log.warning("cut off a slow reader", extra={"session_id": session_id})
         if code == CLOSE_TRY_AGAIN:  # ours, not the client's: the trace is kept as an error
             tracing.record_error(trace.get_current_span(), exc)
         await websocket.close(code, exc.code)

@@ -24,7 +24,7 @@ import pdfgen
 import storage
 import topics
 from cli.client import PdfchatClient
-from cli.stack import Stack, isolated_settings
+from cli.stack import Stack, isolated_settings, running_stack
 from config import Settings
 from core.tokens import mint
 from pdf import parse_pdf
@@ -48,12 +48,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         tmp_path_factory.mktemp("cluster-home"),
         **TEST_SETTINGS | CLUSTER,
     )
-    stack = Stack(settings)
-    try:
-        stack.up(prepare=migrate_database)
+    with running_stack(settings, migrate_database) as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 @pytest.fixture
