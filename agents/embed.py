@@ -36,6 +36,11 @@ async def _handle(deps: Resources, event: topics.DocumentParsed) -> None:
     claim = await embedding.claim(deps.pool, event, worker=WORKER_ID, turns=settings.fair_turns)
     if claim is None:
         return  # finished already, or deleted
+    with runner.working_for("embed", claim.trace):
+        await _embed_claimed(deps, claim)
+
+
+async def _embed_claimed(deps: Resources, claim: Claim) -> None:
     started = time.perf_counter()
     try:
         vectors = await _embed(deps, claim)

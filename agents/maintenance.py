@@ -18,7 +18,7 @@ from agents.app import app, settings
 from agents.leadership import lead_forever
 from agents.resources import Resources, resources
 from storage import workers
-from workflows.chat import fail_stale
+from workflows.chat import take_over_stale
 from workflows.embedding import schedule_reembedding
 from workflows.tasks import fail_overdue, redrive_orphans, requeue_stale
 from workflows.topic_maps import request_missing
@@ -51,8 +51,13 @@ async def _sweep_forever(deps: Resources, conn: asyncpg.Connection) -> None:
 
 async def sweep(deps: Resources) -> None:
     pool = deps.pool
-    if failed := await fail_stale(pool, lease_s=settings.chat_lease_s):
-        log.warning("ended stale chat sessions", extra={"sessions": failed})
+    handed_over, failed = await take_over_stale(
+        pool, lease_s=settings.chat_lease_s, max_attempts=settings.chat_max_attempts
+    )
+    if handed_over:
+        log.warning("handed stale answers to another orchestrator", extra={"sessions": handed_over})
+    if failed:
+        log.error("ended answers interrupted too often", extra={"sessions": failed})
     if requeued := await requeue_stale(pool, lease_s=settings.task_lease_s):
         log.warning("requeued stale tasks", extra={"tasks": requeued})
     if redriven := await redrive_orphans(pool, lease_s=settings.task_lease_s):

@@ -2,9 +2,14 @@
 
 Each answer runs in one of ``chat_concurrency`` actors, so a slow model never holds up other
 tenants' questions. Tokens and citations go straight to the answers topic; the end (with
-usage) commits with the assistant message through the outbox (workflows.chat). A crash in the
-middle leaves the session unfinished, and the relay's sweep ends it with an error once its
-lease runs out — the answer is lost, but never left hanging or duplicated.
+usage) commits with the assistant message through the outbox (workflows.chat).
+
+A crash in the middle leaves the session unfinished; once its lease runs out the sweep hands
+it to another orchestrator (workflows.chat.take_over_stale). That one reads what was sent
+from the answers topic, answers again, and sends only what comes after: the client sees one
+answer, each token once. A model that does not answer the same way twice (a remote one, not
+the local model) cannot be continued exactly: the answer then ends with
+``answer_interrupted`` rather than splice two answers.
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ from agents import runner
 from agents.app import app, settings
 from agents.channels import answers, chat_requested
 from agents.resources import Resources, resources
-from core import tracing
+from core import kafka, tracing
 from core.errors import PdfchatError
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
-from llm import Delta, Evidence, Finished, Prompt, Turn, is_follow_up
+from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
 from storage.chat import Session
 from workflows import chat, usage
@@ -40,6 +45,9 @@ log = logging.getLogger("pdfchat.agents.orchestrator")
 # More sessions one request may answer after its own turn (bounded: the event is held, and not
 # acknowledged, until its handler returns).
 EXTRA_TURNS = 8
+# Kafka stamps records with the producer's clock, the session its creation with PostgreSQL's:
+# the events sent for a session are looked for from this long before it was created.
+CLOCK_SKEW_S = 10.0
 SLAS: dict[str, Literal["interactive", "batch"]] = {"interactive": "interactive", "batch": "batch"}
 
 
@@ -55,7 +63,8 @@ async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
     session = await chat.claim(deps.pool, request, turns=settings.fair_turns)
     extra = EXTRA_TURNS if settings.fair_turns else 0
     while session is not None:  # None: nothing pending (a redelivery, or answered meanwhile)
-        await _answer_session(deps, session)
+        with runner.working_for("orchestrator", session.trace):
+            await _answer_session(deps, session)
         if extra == 0:
             return
         extra -= 1
@@ -67,7 +76,8 @@ async def _answer_session(deps: Resources, session: Session) -> None:
     published = event.message.timestamp if event else time.time()  # when the relay sent it
     # The session answered may be another than the request's: a request is a turn
     # (workflows.chat.claim), so what the answer needs comes from the session.
-    stream = AnswerStream(deps, session, session.created_at)
+    sent = await _sent_before(session) if session.attempts > 1 else []
+    stream = AnswerStream(deps, session, session.created_at, sent=sent)
     asked = session.created_at.timestamp()
     timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
     try:
@@ -139,6 +149,19 @@ async def _prompt(deps: Resources, session: Session) -> Prompt:
     return Prompt(question=session.question, evidence=evidence, history=history)
 
 
+async def _sent_before(session: Session) -> list[topics.AnswerEvent]:
+    """The events an earlier orchestrator sent for this session before it was stopped."""
+    since_ms = int((session.created_at.timestamp() - CLOCK_SKEW_S) * 1000)
+    values = await kafka.records_of_key(
+        settings.kafka_bootstrap, topics.ANSWERS, _session_key(session), since_ms=since_ms
+    )
+    return [topics.AnswerEvent.loads(value) for value in values]
+
+
+def _session_key(session: Session) -> str:
+    return topics.session_key(session.tenant_id, str(session.id))
+
+
 def _query(session: Session, history: list[Turn]) -> str:
     question = session.question
     asked_before = [t.content for t in history if t.role == "user"]
@@ -148,19 +171,31 @@ def _query(session: Session, history: list[Turn]) -> str:
 
 
 class AnswerStream:
-    """Numbers and sends one session's events; renews its lease while the model talks."""
+    """Numbers and sends one session's events; renews its lease while the model talks.
 
-    def __init__(self, deps: Resources, session: Session, requested_at: datetime) -> None:
+    ``sent``: what an earlier orchestrator of this session sent. Events with those numbers are
+    not sent again, once checked to be the same; an answer that turns out different ends with
+    ``answer_interrupted`` after the last event sent."""
+
+    def __init__(
+        self,
+        deps: Resources,
+        session: Session,
+        requested_at: datetime,
+        *,
+        sent: list[topics.AnswerEvent] | None = None,
+    ) -> None:
         self._deps = deps
         self._session = session
         self._requested_at = requested_at
         self._pending: list[Awaitable[RecordMetadata]] = []
         self._touched = time.monotonic()
         self._headers = runner.trace_headers()  # the answer's span, for every event it sends
+        self._sent = {e.seq: e.to_message() for e in sent or () if not e.is_last}
         self.seq = 0
 
     async def token(self, text: str) -> None:
-        if self.seq == 0:
+        if self.seq == 0 and not self._sent:
             waited_s = (datetime.now(UTC) - self._requested_at).total_seconds()
             TIME_TO_FIRST_TOKEN.observe(waited_s)
             tracing.mark_latency(waited_s)  # an answer is slow by its first token
@@ -172,6 +207,8 @@ class AnswerStream:
     async def end(self, finished: Finished) -> None:
         citations = [topics.Citation(**asdict(c)) for c in finished.citations]
         await self._send(topics.chat.CITATIONS, items=citations)
+        if self._sent and self.seq < max(self._sent):
+            self._diverged(finished.usage.model)
         await self._flush()
         model_usage = topics.Usage(
             model=finished.usage.model,
@@ -189,6 +226,7 @@ class AnswerStream:
         )
 
     async def fail(self, code: str, message: str) -> None:
+        self.seq = max([self.seq, *self._sent])  # after all that was sent, whoever sent it
         await self._flush()
         await chat.fail(
             self._deps.pool, self._session, code=code, message=message, seq=self.seq + 1
@@ -204,8 +242,19 @@ class AnswerStream:
             at=datetime.now(UTC),
             **fields,
         )
+        if (earlier := self._sent.get(self.seq)) is not None:
+            if earlier != event.to_message():
+                self._diverged(self._session.model or "")
+            return  # the earlier orchestrator sent it: the client has it
         sent = await answers.send(key=event.kafka_key(), value=event, headers=self._headers)
         self._pending.append(sent)
+
+    def _diverged(self, model: str) -> None:
+        raise AnswerInterrupted(
+            "the answer was interrupted and could not be continued; please ask again",
+            model=model,
+            partial_text="",
+        )
 
     async def _flush(self) -> None:
         """Wait for the broker to hold every event sent: the end must come after them."""

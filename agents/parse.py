@@ -34,7 +34,14 @@ async def parse_documents(requests: faust.StreamT[topics.ParseRequested]) -> Non
 
 
 async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
-    claim: Claim | None = None
+    claim = await parsing.claim(deps.pool, request, worker=WORKER_ID, turns=settings.fair_turns)
+    if claim is None:
+        return  # already finished, or deleted: a redelivered message
+    with runner.working_for("parse", claim.trace):
+        await _parse_claimed(deps, claim)
+
+
+async def _parse_claimed(deps: Resources, claim: Claim) -> None:
     started = time.perf_counter()
     try:
         async for attempt in backoff(
@@ -45,11 +52,10 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     RETRIES.labels("parse", "transient").inc()
-                claim = await parsing.claim(
-                    deps.pool, request, worker=WORKER_ID, again=claim, turns=settings.fair_turns
-                )
-                if claim is None:
-                    return  # already finished, or deleted: a redelivered message
+                    retaken = await parsing.claim_again(deps.pool, claim, worker=WORKER_ID)
+                    if retaken is None:
+                        return  # finished or deleted meanwhile
+                    claim = retaken
                 if claim.attempts > settings.parse_max_attempts:
                     raise GaveUp(f"gave up after {claim.attempts - 1} attempts")
                 parsed = await _parse(deps, claim)
@@ -57,11 +63,10 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
         PARSE_DURATION.observe(time.perf_counter() - started)
         PAGES_PARSED.inc(parsed.page_count)
     except DocumentRejected as exc:
-        assert claim is not None
         await parsing.fail(deps.pool, claim, code=exc.code, reason=exc.message, worker=WORKER_ID)
         FAILURES.labels("parse", exc.code).inc()
     except Exception as exc:
-        if runner.is_outage(exc) or claim is None:
+        if runner.is_outage(exc):
             raise  # the runner holds the event until the database or the broker is back
         await _give_up(deps, claim, exc)
 

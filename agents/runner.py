@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -96,6 +96,34 @@ def _failed(agent: str, value: Any, exc: Exception, span: trace.Span) -> None:
     FAILURES.labels(agent, code).inc()
     tracing.record_error(span, exc)
     log.exception("event failed", extra={"agent": agent, "error_code": code, **_ids(value)})
+
+
+@contextmanager
+def working_for(agent: str, carried: Mapping[str, str]) -> Iterator[None]:
+    """Do the work of a task or an answer in the trace of the request that made it
+    (``carried``: its trace context, stored with the work).
+
+    An event is a turn and may take another's work (storage.documents.claim_next_task,
+    storage.chat.claim_next_session): that work then gets a span of its own in its request's
+    trace, linked to the event that gave the turn, so an upload or a question stays one trace.
+    The event's own work needs no new span."""
+    token = request_id.set(tracing.request_id_from(carried) or request_id.get())
+    own = trace.get_current_span().get_span_context()
+    theirs = trace.get_current_span(tracing.extract(carried)).get_span_context()
+    try:
+        if not theirs.is_valid or theirs.trace_id == own.trace_id:
+            yield
+            return
+        with tracing.tracer.start_as_current_span(
+            agent,
+            context=tracing.extract(carried),
+            kind=trace.SpanKind.CONSUMER,
+            links=[trace.Link(own)] if own.is_valid else None,
+            attributes={"pdfchat.turn_of_another": True},
+        ):
+            yield
+    finally:
+        request_id.reset(token)
 
 
 def trace_headers() -> dict[str, bytes]:

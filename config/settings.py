@@ -80,9 +80,8 @@ class Settings(BaseSettings):
     questions_retry_after_s: float = Field(default=2.0, gt=0)
 
     # Tenants take turns at parsing, embedding and answering (docs/architecture.md, "Fair
-    # turns"). Off by default for now: work done on another document's turn is traced under
-    # that document's trace, so one upload is no longer one trace.
-    fair_turns: bool = False
+    # turns"). Off: every event does its own work, first come first served.
+    fair_turns: bool = True
 
     # Ingestion limits and retries
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
@@ -135,14 +134,16 @@ class Settings(BaseSettings):
     tenant_budgets_usd: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
     # Chat sessions: answers in flight per worker, passages per answer, how long an answer may
-    # go silent before the sweep ends it with an error, how long web processes keep finished
-    # streams for reconnecting clients (the answers topic keeps them an hour).
+    # go silent before the sweep gives it to another orchestrator (which goes on from the last
+    # token sent), how many orchestrators may take it before it ends with an error, how long
+    # web processes keep finished streams for reconnecting clients (the topic keeps an hour).
     chat_concurrency: int = Field(default=32, ge=1, le=1024)
     chat_evidence_k: int = Field(default=8, ge=1, le=50)
     # The local model answers from meaning only when retrieval's best passage scores this much
     # (llm/local.py MIN_EVIDENCE_SCORE; calibrated for the local re-ranker).
     chat_min_evidence_score: float = Field(default=0.30, ge=0)
     chat_lease_s: float = Field(default=60.0, gt=0)
+    chat_max_attempts: int = Field(default=3, ge=1)
     answer_retention_s: float = Field(default=900.0, gt=0, le=3600)
 
     # Blob store

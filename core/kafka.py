@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 from faust.exceptions import ProducerSendError
 
 import topics
@@ -79,6 +80,35 @@ def _config(name: str, min_insync_replicas: int) -> dict[str, str]:
     if retention := topics.RETENTION.get(name):
         config["retention.ms"] = str(int(retention.total_seconds() * 1000))
     return config
+
+
+async def records_of_key(bootstrap: str, topic: str, key: str, *, since_ms: int) -> list[bytes]:
+    """The values of every record of ``topic`` with ``key`` written since ``since_ms`` (epoch
+    milliseconds) and up to now, in log order.
+
+    Only the key's partition is read (the producers' default partitioner, Faust's too), from
+    the first offset at ``since_ms`` to the end offset when the read starts."""
+    partitions = await partitions_of(bootstrap, topic)
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        wanted = key.encode()
+        tp = TopicPartition(topic, DefaultPartitioner()(wanted, partitions, partitions))
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        found = (await consumer.offsets_for_times({tp: since_ms}))[tp]
+        if found is None or found.offset >= end:
+            return []
+        consumer.seek(tp, found.offset)
+        values: list[bytes] = []
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            values += [r.value for r in batch.get(tp, []) if r.key == wanted and r.offset < end]
+        return values
+    finally:
+        await consumer.stop()
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from core import tracing
 
 UNFINISHED = ("pending", "answering")
 
@@ -58,6 +60,9 @@ class Session:
     updated_at: datetime
     finished_at: datetime | None
     sla: str | None = None
+    # The trace context of the request that asked: the answer belongs to that trace, also when
+    # it is given on another question's turn.
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 _SESSION_COLUMNS = ", ".join(Session.__dataclass_fields__)
@@ -186,8 +191,8 @@ async def create_session(
 ) -> None:
     await conn.execute(
         "INSERT INTO chat_sessions (id, tenant_id, user_id, conversation_id,"
-        " question_message_id, question, document_ids, sla)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " question_message_id, question, document_ids, sla, trace)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         session_id,
         tenant_id,
         user_id,
@@ -196,6 +201,7 @@ async def create_session(
         question,
         list(document_ids) if document_ids is not None else None,
         sla,
+        dict(tracing.inject({})),
     )
 
 
@@ -294,6 +300,16 @@ async def take_stale_sessions(
         limit,
     )
     return [Session(**dict(r)) for r in rows]
+
+
+async def requeue_session(conn: asyncpg.Connection, tenant_id: str, session_id: uuid.UUID) -> None:
+    """answering → pending, for another orchestrator to take over (its attempts stay counted)."""
+    await conn.execute(
+        "UPDATE chat_sessions SET status = 'pending', updated_at = now()"
+        " WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering')",
+        session_id,
+        tenant_id,
+    )
 
 
 async def touch_session(pool: asyncpg.Pool, tenant_id: str, session_id: uuid.UUID) -> None:

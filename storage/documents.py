@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from core import tracing
 from core.errors import Conflict, NotFound
 
 STATUSES = ("queued", "parsing", "parsed", "embedding", "ready", "failed")
@@ -84,11 +85,13 @@ class Transition:
 
 @dataclass(frozen=True)
 class Claim:
-    """A task taken by a worker: ``attempts`` counts this one."""
+    """A task taken by a worker: ``attempts`` counts this one; ``trace``, the trace context of
+    the request that made the task (its work belongs to that trace)."""
 
     document: Document
     task_id: uuid.UUID
     attempts: int
+    trace: Mapping[str, str]
 
 
 _SELECT = """
@@ -96,6 +99,11 @@ _SELECT = """
                  ORDER BY t.created_at LIMIT 1) AS task_id
     FROM documents d
 """
+
+
+def _current_trace() -> dict[str, str]:
+    """The trace context of the code creating a task, for the worker that will do it."""
+    return dict(tracing.inject({}))
 
 
 def _document(row: Mapping[str, Any]) -> Document:
@@ -137,11 +145,12 @@ async def create(conn: asyncpg.Connection, new: NewDocument) -> tuple[Document, 
             )
         return document, False
     await conn.execute(
-        "INSERT INTO tasks (id, tenant_id, document_id, kind, status)"
-        " VALUES ($1, $2, $3, 'parse', 'queued')",
+        "INSERT INTO tasks (id, tenant_id, document_id, kind, status, trace)"
+        " VALUES ($1, $2, $3, 'parse', 'queued', $4)",
         new.task_id,
         new.tenant_id,
         new.id,
+        _current_trace(),
     )
     await _record_event(conn, new.tenant_id, new.id, "queued", {})
     return await get(conn, new.tenant_id, new.id), True
@@ -229,14 +238,15 @@ async def ensure_task(
     """The document's task of this kind, created queued if missing; None if the document is
     gone."""
     await conn.execute(
-        "INSERT INTO tasks (id, tenant_id, document_id, kind, status)"
-        " SELECT $1, $2, $3, $4, 'queued' WHERE EXISTS"
+        "INSERT INTO tasks (id, tenant_id, document_id, kind, status, trace)"
+        " SELECT $1, $2, $3, $4, 'queued', $5 WHERE EXISTS"
         " (SELECT 1 FROM documents WHERE tenant_id = $2 AND id = $3)"
         " ON CONFLICT (document_id, kind) DO NOTHING",
         uuid.uuid4(),
         tenant_id,
         document_id,
         kind,
+        _current_trace(),
     )
     task_id: uuid.UUID | None = await conn.fetchval(
         "SELECT id FROM tasks WHERE tenant_id = $1 AND document_id = $2 AND kind = $3",
@@ -289,7 +299,7 @@ async def claim_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUI
         """
         UPDATE tasks SET status = 'running', attempts = attempts + 1, updated_at = now()
         WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running')
-        RETURNING document_id, attempts
+        RETURNING document_id, attempts, trace
         """,
         tenant_id,
         task_id,
@@ -297,7 +307,7 @@ async def claim_task(conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUI
     if row is None:
         return None
     document = await get(conn, tenant_id, row["document_id"])
-    return Claim(document=document, task_id=task_id, attempts=row["attempts"])
+    return Claim(document, task_id, row["attempts"], row["trace"])
 
 
 async def claim_next_task(
@@ -327,7 +337,7 @@ async def claim_next_task(
             ORDER BY next.turn, next.created_at
             LIMIT 1 FOR UPDATE OF t SKIP LOCKED
         )
-        RETURNING tenant_id, document_id, id, attempts
+        RETURNING tenant_id, document_id, id, attempts, trace
         """,
         kind,
         window_s,
@@ -336,7 +346,7 @@ async def claim_next_task(
     if row is None:
         return None
     document = await get(conn, row["tenant_id"], row["document_id"])
-    return Claim(document=document, task_id=row["id"], attempts=row["attempts"])
+    return Claim(document, row["id"], row["attempts"], row["trace"])
 
 
 async def take_stale_tasks(

@@ -37,9 +37,19 @@ async def new_document(
     return doc.id
 
 
-async def unrelayed_session(pool: asyncpg.Pool, tenant: str, question: str) -> uuid.UUID:
-    """A chat session committed without its request on Kafka, as if the worker died before it
-    answered: nobody answers it until the stale-session sweep ends it after chat_lease_s."""
+async def unrelayed_session(
+    pool: asyncpg.Pool,
+    tenant: str,
+    question: str,
+    *,
+    status: str = "pending",
+    attempts: int = 0,
+    idle_s: float = 0.0,
+) -> uuid.UUID:
+    """A chat session committed without its request on Kafka, as if the relay or the worker
+    died: in ``status`` after ``attempts`` claims, untouched for ``idle_s``. Nobody answers it
+    until the stale-session sweep hands it over after chat_lease_s (or ends it, once taken
+    chat_max_attempts times)."""
     session_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
         conversation = await chat.create_conversation(conn, tenant, "tester", question[:40])
@@ -55,6 +65,14 @@ async def unrelayed_session(pool: asyncpg.Pool, tenant: str, question: str) -> u
             question_message_id=message_id,
             question=question,
             document_ids=None,
+        )
+        await conn.execute(
+            "UPDATE chat_sessions SET status = $2, attempts = $3,"
+            " updated_at = now() - make_interval(secs => $4) WHERE id = $1",
+            session_id,
+            status,
+            attempts,
+            idle_s,
         )
     return session_id
 

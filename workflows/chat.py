@@ -4,7 +4,7 @@
     claim()   the orchestrator takes a pending session (once)
     finish()  assistant message + session finished + end event + usage event, one tx
     fail()    session failed + error event, one tx
-    fail_stale()  the sweep fails sessions whose orchestrator died
+    take_over_stale()  the sweep hands the sessions of a dead orchestrator to another
 
 The end and error events go through the outbox, so a client never sees an answer end that did
 not commit, and every committed answer ends on the stream. Tokens and citations are sent
@@ -212,15 +212,28 @@ async def fail(pool: asyncpg.Pool, session: Session, *, code: str, message: str,
         return await _fail(conn, session, code=code, message=message, seq=seq)
 
 
-async def fail_stale(pool: asyncpg.Pool, *, lease_s: float) -> list[str]:
-    """Fail sessions whose orchestrator went quiet for a lease; returns their ids.
+async def take_over_stale(
+    pool: asyncpg.Pool, *, lease_s: float, max_attempts: int
+) -> tuple[list[str], list[str]]:
+    """Give sessions whose orchestrator went quiet for a lease to another; returns the ids of
+    those handed over and of those failed.
 
-    Their last sequence number is unknown here (tokens went straight to Kafka), so the error
-    event carries seq 0 and the web tier numbers it after the last event it saw.
-    """
+    A session handed over is pending again with a new request (a turn): the orchestrator that
+    takes it goes on from the last token sent (agents/orchestrator.py). One taken
+    ``max_attempts`` times already fails with ``answer_interrupted``; its last sequence number
+    is unknown here (tokens went straight to Kafka), so the error event carries seq 0 and the
+    web tier numbers it after the last event it saw."""
+    handed_over: list[str] = []
+    failed: list[str] = []
     async with pool.acquire() as conn, conn.transaction():
-        stale = await chat.take_stale_sessions(conn, older_than_s=lease_s)
-        for session in stale:
+        for session in await chat.take_stale_sessions(conn, older_than_s=lease_s):
+            if session.attempts < max_attempts:
+                await chat.requeue_session(conn, session.tenant_id, session.id)
+                await outbox.enqueue(
+                    conn, [OutboxMessage.of(topics.CHAT_REQUESTED, _request(session))]
+                )
+                handed_over.append(str(session.id))
+                continue
             await _fail(
                 conn,
                 session,
@@ -228,7 +241,23 @@ async def fail_stale(pool: asyncpg.Pool, *, lease_s: float) -> list[str]:
                 seq=0,
                 message="the answer was interrupted; please ask again",
             )
-    return [str(s.id) for s in stale]
+            failed.append(str(session.id))
+    return handed_over, failed
+
+
+def _request(session: Session) -> topics.ChatRequested:
+    """The work order of a session, as its question published it."""
+    return topics.ChatRequested(
+        tenant_id=session.tenant_id,
+        session_id=str(session.id),
+        user_id=session.user_id,
+        conversation_id=str(session.conversation_id),
+        message_id=str(session.question_message_id),
+        question=session.question,
+        document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
+        requested_at=session.created_at,
+        sla=session.sla,
+    )
 
 
 async def _fail(

@@ -25,7 +25,6 @@ async def claim(
     request: topics.ParseRequested,
     *,
     worker: str,
-    again: Claim | None = None,
     turns: bool = False,
 ) -> Claim | None:
     """Count an attempt and mark the document parsing.
@@ -33,26 +32,34 @@ async def claim(
     A request is a turn, not an order: it takes the queued parse task whose turn comes first,
     tenants taking turns (storage.documents.claim_next_task), and only when none is queued its
     own task (one a dead worker left running). There is one request per task, so every task
-    gets its turn. Without ``turns``, always its own task. ``again``: the same task once more,
-    for a retry. None when there is nothing left to do (a duplicate delivery)."""
+    gets its turn. Without ``turns``, always its own task. None when there is nothing left to
+    do (a duplicate delivery)."""
     async with pool.acquire() as conn, conn.transaction():
-        if again is not None:
-            taken = await documents.claim_task(conn, again.document.tenant_id, again.task_id)
-        else:
-            taken = await documents.claim_next_task(conn, KIND) if turns else None
-            taken = taken or await documents.claim_task(
-                conn, request.tenant_id, uuid.UUID(request.task_id)
-            )
-        if taken is None:
-            return None
-        await move(
-            conn,
-            taken.document,
-            "parsing",
-            allowed_from=("queued", "parsing"),
-            detail={"attempt": taken.attempts, "worker": worker},
+        taken = await documents.claim_next_task(conn, KIND) if turns else None
+        taken = taken or await documents.claim_task(
+            conn, request.tenant_id, uuid.UUID(request.task_id)
         )
-        return taken
+        return await _parsing(conn, taken, worker)
+
+
+async def claim_again(pool: asyncpg.Pool, claim: Claim, *, worker: str) -> Claim | None:
+    """The same task once more, for a retry; None when it finished or its document is gone."""
+    async with pool.acquire() as conn, conn.transaction():
+        taken = await documents.claim_task(conn, claim.document.tenant_id, claim.task_id)
+        return await _parsing(conn, taken, worker)
+
+
+async def _parsing(conn: asyncpg.Connection, taken: Claim | None, worker: str) -> Claim | None:
+    if taken is None:
+        return None
+    await move(
+        conn,
+        taken.document,
+        "parsing",
+        allowed_from=("queued", "parsing"),
+        detail={"attempt": taken.attempts, "worker": worker},
+    )
+    return taken
 
 
 async def complete(

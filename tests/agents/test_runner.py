@@ -11,10 +11,14 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from opentelemetry import trace
 
 from agents import runner
+from core import tracing
 from core.errors import DocumentRejected
+from core.logging import request_id
 from core.metrics import AGENT_EVENTS, DEPENDENCY_WAITS, FAILURES
+from tests.core.spans import memory_exporter, named
 
 
 @dataclass
@@ -94,3 +98,21 @@ async def test_a_stopping_worker_leaves_the_event_unfinished():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert "t-cancel" not in runner.busy(longer_than_s=0)
+
+
+async def test_work_of_another_trace_joins_that_trace_linked_to_the_turn():
+    exporter = memory_exporter()
+    with tracing.tracer.start_as_current_span("POST /v1/documents"):
+        carried = dict(tracing.inject({"x-request-id": "upload-1"}))
+    with tracing.tracer.start_as_current_span("parse") as turn:
+        with runner.working_for("parse", carried):
+            done_in = trace.get_current_span().get_span_context()
+            assert request_id.get() == "upload-1"
+        with runner.working_for("parse", dict(tracing.inject({}))):
+            own = trace.get_current_span()
+    upload_trace = tracing.extract(carried)
+    upload_id = trace.get_current_span(upload_trace).get_span_context().trace_id
+    assert done_in.trace_id == upload_id
+    (work,) = [s for s in named(exporter, "parse") if s.context.trace_id == upload_id]
+    assert [link.context.span_id for link in work.links] == [turn.get_span_context().span_id]
+    assert own is turn  # its own work needs no span of its own

@@ -6,13 +6,16 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import websockets
+from aiokafka import AIOKafkaProducer
 from websockets.exceptions import ConnectionClosed
 
 import pdfgen
+import topics
 from cli.client import PdfchatClient
 from cli.processes import free_port
 from cli.stack import AppProcess, AppSpec
@@ -278,10 +281,97 @@ async def test_usage_is_accounted_per_tenant(settings, token, tenant, handbook, 
     assert (await api(f"other-{tenant}").usage())["totals"]["requests"] == 0
 
 
-async def test_a_session_whose_orchestrator_died_ends_with_an_error(settings, token, tenant, db):
-    """A session committed without its request (as if the worker died mid-answer) is ended by
-    the sweep once its lease runs out, and the socket says so."""
-    session_id = await unrelayed_session(db, tenant, "lost question")
+async def test_a_question_whose_request_was_lost_is_answered(settings, token, tenant, handbook, db):
+    """A session committed without its request (the relay died with it) is handed to an
+    orchestrator by the sweep once its lease runs out, and answered whole."""
+    session_id = await unrelayed_session(db, tenant, "When is the lamp lit?", idle_s=3600)
+    messages, code = await _messages(settings, token(tenant), str(session_id))
+    assert code == 1000 and messages[-1]["type"] == "end"
+    assert "sunset" in _text(messages)
+
+
+QUESTION = "Who lights the lamp of the lighthouse, and when?"
+
+
+async def _reference(settings, token, tenant, client) -> list[dict]:
+    started = await client.chat(QUESTION)
+    messages, _ = await _messages(settings, token(tenant), started["stream_session_id"])
+    assert messages[-1]["type"] == "end" and len(messages) > 6
+    return messages
+
+
+async def _left_by_a_dead_orchestrator(settings, db, tenant, sent: list[dict]) -> uuid.UUID:
+    """A session for QUESTION as an orchestrator that died left it: ``sent`` on the answers
+    topic, the session answering, its lease run out."""
+    session_id = await unrelayed_session(db, tenant, QUESTION, status="answering", attempts=1)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        for message in sent:
+            event = topics.AnswerEvent(
+                tenant_id=tenant,
+                session_id=str(session_id),
+                seq=message["seq"],
+                type=message["type"],
+                at=datetime.now(UTC),
+                content=message.get("content"),
+            )
+            await producer.send_and_wait(
+                topics.ANSWERS, event.dumps(), key=event.kafka_key().encode()
+            )
+    finally:
+        await producer.stop()
+    await db.execute(
+        "UPDATE chat_sessions SET updated_at = now() - interval '1 hour' WHERE id = $1", session_id
+    )
+    return session_id
+
+
+async def test_another_orchestrator_goes_on_from_the_last_token_sent(
+    settings, token, tenant, handbook, db
+):
+    client, _ = handbook
+    whole = await _reference(settings, token, tenant, client)
+    sent = whole[:3]
+    session_id = await _left_by_a_dead_orchestrator(settings, db, tenant, sent)
+    messages, code = await _messages(settings, token(tenant), str(session_id))
+    assert code == 1000
+    assert [(m["seq"], m["type"], m.get("content")) for m in messages] == [
+        (m["seq"], m["type"], m.get("content")) for m in whole
+    ]
+    found = await chat.get_session(db, tenant, session_id)
+    assert found is not None and (found.status, found.attempts) == ("finished", 2)
+    kept = await client.conversation(str(found.conversation_id))
+    assert kept["messages"][-1]["content"] == _text(whole)
+
+
+async def test_an_answer_that_cannot_go_on_the_same_way_ends_with_an_error(
+    settings, token, tenant, handbook, db
+):
+    """A model that answers differently the second time (a remote one may) is not spliced onto
+    what the client already has."""
+    sent = [
+        {"seq": 1, "type": "token", "content": "Nobody"},
+        {"seq": 2, "type": "token", "content": " knows"},
+    ]
+    session_id = await _left_by_a_dead_orchestrator(settings, db, tenant, sent)
+    messages, code = await _messages(settings, token(tenant), str(session_id))
+    assert code == 1000
+    assert [m.get("content") for m in messages[:2]] == ["Nobody", " knows"]
+    assert messages[2:] == [
+        {"type": "error", "seq": 3, "code": "answer_interrupted", "message": messages[2]["message"]}
+    ]
+
+
+async def test_an_answer_taken_over_too_often_ends_with_an_error(settings, token, tenant, db):
+    session_id = await unrelayed_session(
+        db,
+        tenant,
+        "lost question",
+        status="answering",
+        attempts=settings.chat_max_attempts,
+        idle_s=3600,
+    )
     messages, code = await _messages(settings, token(tenant), str(session_id))
     assert messages == [
         {"type": "error", "seq": 1, "code": "answer_interrupted", "message": messages[0]["message"]}

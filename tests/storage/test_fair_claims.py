@@ -6,8 +6,11 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+from opentelemetry.trace import format_trace_id
 
+from core import tracing
 from storage import chat, documents
+from tests.core.spans import memory_exporter
 from tests.rows import new_document, no_queued_tasks, unrelayed_session
 
 
@@ -71,3 +74,23 @@ async def test_questions_take_turns_between_tenants(pg: asyncpg.Pool) -> None:
     assert second.status == "answering" and second.attempts == 1
     rest = [await chat.claim_next_session(pg) for _ in range(3)]
     assert [s.tenant_id if s else None for s in rest] == [flood, flood, None]
+
+
+async def test_work_taken_on_a_turn_carries_the_trace_of_its_request(pg: asyncpg.Pool) -> None:
+    """Whoever's turn takes it, the work joins the trace of the upload or question that made it
+    (agents.runner.working_for)."""
+    memory_exporter()  # a recording tracer provider: the spans below have real trace ids
+    tenant = tenants(1)[0]
+    await no_queued_tasks(pg)
+    await pg.execute("UPDATE chat_sessions SET status = 'failed' WHERE status = 'pending'")
+    with tracing.tracer.start_as_current_span("POST /v1/documents") as upload:
+        await new_document(pg, tenant)
+    with tracing.tracer.start_as_current_span("POST /v1/chat") as question:
+        await unrelayed_session(pg, tenant, "asked under a trace")
+    async with pg.acquire() as conn, conn.transaction():
+        task = await documents.claim_next_task(conn, "parse")
+    session = await chat.claim_next_session(pg)
+    assert task is not None and session is not None
+    for work, span in ((task.trace, upload), (session.trace, question)):
+        trace_id = format_trace_id(span.get_span_context().trace_id)
+        assert work["traceparent"].split("-")[1] == trace_id
