@@ -105,6 +105,11 @@ async def _answer_session(deps: Resources, session: Session) -> None:
                 **{k: round(v, 4) for k, v in timings.items()},
             },
         )
+    except chat.HandedOver:
+        # Too slow for its lease (a long stall): another orchestrator has it now, and goes on
+        # from what this one sent.
+        log.warning("answer handed over while it was given", extra={"session_id": str(session.id)})
+        ANSWERS.labels("handed_over").inc()
     except PdfchatError as exc:
         await stream.fail(exc.code, exc.message)
         ANSWERS.labels(exc.code).inc()

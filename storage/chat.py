@@ -265,17 +265,20 @@ async def end_session(
     tenant_id: str,
     session_id: uuid.UUID,
     *,
+    attempts: int,
     status: str,
     last_seq: int,
     model: str | None = None,
     error_code: str | None = None,
     error: str | None = None,
 ) -> bool:
-    """answering (or pending) → finished or failed; False if it had ended already."""
+    """answering (or pending) → finished or failed, by whoever took it ``attempts``-th; False if
+    it had ended already, or was handed to another orchestrator meanwhile."""
     done: str = await conn.execute(
         "UPDATE chat_sessions SET status = $3, last_seq = $4, model = $5, error_code = $6,"
         " error = $7, updated_at = now(), finished_at = now()"
-        " WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering')",
+        " WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering')"
+        " AND attempts = $8",
         session_id,
         tenant_id,
         status,
@@ -283,6 +286,7 @@ async def end_session(
         model,
         error_code,
         error,
+        attempts,
     )
     return done != "UPDATE 0"
 
@@ -312,11 +316,17 @@ async def requeue_session(conn: asyncpg.Connection, tenant_id: str, session_id: 
     )
 
 
-async def touch_session(pool: asyncpg.Pool, tenant_id: str, session_id: uuid.UUID) -> None:
-    """Renew the lease of a long answer, so the sweep does not take it for dead."""
-    await pool.execute(
+async def touch_session(
+    pool: asyncpg.Pool, tenant_id: str, session_id: uuid.UUID, *, attempts: int
+) -> bool:
+    """Renew the lease of a long answer, so the sweep does not take it for dead; False when
+    the session is no longer this orchestrator's (``attempts``: its claim's count): it was
+    handed to another, or ended."""
+    done: str = await pool.execute(
         "UPDATE chat_sessions SET updated_at = now() WHERE id = $1 AND tenant_id = $2"
-        " AND status = 'answering'",
+        " AND status = 'answering' AND attempts = $3",
         session_id,
         tenant_id,
+        attempts,
     )
+    return done != "UPDATE 0"

@@ -149,8 +149,15 @@ async def next_session(pool: asyncpg.Pool) -> Session | None:
     return await chat.claim_next_session(pool)
 
 
+class HandedOver(Exception):
+    """The sweep took this answer for dead and gave it to another orchestrator: the first
+    must stop sending (the attempts count is the fence)."""
+
+
 async def touch(pool: asyncpg.Pool, session: Session) -> None:
-    await chat.touch_session(pool, session.tenant_id, session.id)
+    """Renew the answer's lease; raises HandedOver if it is another orchestrator's now."""
+    if not await chat.touch_session(pool, session.tenant_id, session.id, attempts=session.attempts):
+        raise HandedOver(str(session.id))
 
 
 async def history(pool: asyncpg.Pool, session: Session) -> list[chat.Message]:
@@ -172,7 +179,8 @@ async def finish(
     usage: topics.Usage,
     seq: int,
 ) -> bool:
-    """Commit the answer; False when the sweep had failed the session meanwhile."""
+    """Commit the answer; False when the sweep had ended the session or handed it to another
+    orchestrator meanwhile."""
     now = datetime.now(UTC)
     end = _event(session, seq, topics.chat.END, now, usage=usage)
     spent = topics.UsageRecorded(
@@ -188,7 +196,13 @@ async def finish(
     )
     async with pool.acquire() as conn, conn.transaction():
         if not await chat.end_session(
-            conn, session.tenant_id, session.id, status="finished", last_seq=seq, model=usage.model
+            conn,
+            session.tenant_id,
+            session.id,
+            attempts=session.attempts,
+            status="finished",
+            last_seq=seq,
+            model=usage.model,
         ):
             return False
         await chat.add_message(
@@ -267,6 +281,7 @@ async def _fail(
         conn,
         session.tenant_id,
         session.id,
+        attempts=session.attempts,
         status="failed",
         last_seq=seq,
         error_code=code,
