@@ -33,6 +33,7 @@ from agents.channels import answers, chat_requested
 from agents.resources import Resources, resources
 from core import kafka, tracing
 from core.errors import PdfchatError
+from core.fairness import AnswerPriority
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
@@ -48,6 +49,8 @@ EXTRA_TURNS = 8
 # Kafka stamps records with the producer's clock, the session its creation with PostgreSQL's:
 # the events sent for a session are looked for from this long before it was created.
 CLOCK_SKEW_S = 10.0
+# Who gets this worker's CPU while many answers run (core/fairness.py).
+priority = AnswerPriority(permits=settings.retrievals_at_once)
 SLAS: dict[str, Literal["interactive", "batch"]] = {"interactive": "interactive", "batch": "batch"}
 
 
@@ -60,15 +63,32 @@ async def orchestrate(requests: faust.StreamT[topics.ChatRequested]) -> None:
 async def _answer(deps: Resources, request: topics.ChatRequested) -> None:
     """Answer the session whose turn the request gives, then a few more while some wait: a
     session whose own request gave its turn to another is not left for one that never comes."""
-    session = await chat.claim(deps.pool, request, turns=settings.fair_turns)
+    session = await chat.claim(
+        deps.pool, request, turns=settings.fair_turns, full_tenants=_full_tenants()
+    )
     extra = EXTRA_TURNS if settings.fair_turns else 0
     while session is not None:  # None: nothing pending (a redelivery, or answered meanwhile)
-        with runner.working_for("orchestrator", session.trace):
+        with (
+            runner.working_for("orchestrator", session.trace),
+            priority.answering(session.tenant_id),
+        ):
             await _answer_session(deps, session)
         if extra == 0:
             return
         extra -= 1
-        session = await chat.next_session(deps.pool)
+        session = await chat.next_session(deps.pool, _full_tenants())
+
+
+def _full_tenants() -> set[str]:
+    """Tenants running as many answers here as one may: the last ``chat_reserved_slots`` of
+    ``chat_concurrency`` are kept for the others, so a question of another tenant finds a free
+    slot at once instead of waiting for one of theirs to end. Only with turns: without them a
+    request answers its own session or none, and one left would wait for the sweep."""
+    if not settings.fair_turns:
+        return set()
+    return priority.tenants_running(
+        at_least=settings.chat_concurrency - settings.chat_reserved_slots
+    )
 
 
 async def _answer_session(deps: Resources, session: Session) -> None:
@@ -82,7 +102,9 @@ async def _answer_session(deps: Resources, session: Session) -> None:
     timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
     try:
         started = time.perf_counter()
-        prompt = await _prompt(deps, session)
+        async with priority.retrieval(session.tenant_id):
+            timings["retrieval_wait_s"] = time.perf_counter() - started
+            prompt = await _prompt(deps, session)
         timings["retrieval_s"] = time.perf_counter() - started
         remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
         finished: Finished | None = None
@@ -90,6 +112,7 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         answering = deps.models.answer(prompt, remaining_budget_usd=remaining, sla=sla)
         async for piece in answering:
             if isinstance(piece, Delta):
+                await priority.yield_to_quieter(session.tenant_id)
                 await stream.token(piece.text)
             else:
                 finished = piece

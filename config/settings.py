@@ -7,6 +7,7 @@ reads ``os.environ``.
 from __future__ import annotations
 
 import json
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -138,6 +139,14 @@ class Settings(BaseSettings):
     # token sent), how many orchestrators may take it before it ends with an error, how long
     # web processes keep finished streams for reconnecting clients (the topic keeps an hour).
     chat_concurrency: int = Field(default=32, ge=1, le=1024)
+    # Retrievals at once per worker; the next goes to the tenant with the fewest answers
+    # running, and busier tenants' streams pause meanwhile (core/fairness.py). Unset: the CPU
+    # count when query embedding and re-ranking run here, chat_concurrency when a provider
+    # does them (then retrieval mostly waits on the network).
+    chat_retrieval_concurrency: int | None = Field(default=None, ge=1, le=1024)
+    # Answer slots per worker one tenant cannot take: kept for the others' questions (with
+    # fair turns). Fewer than chat_concurrency.
+    chat_reserved_slots: int = Field(default=4, ge=0)
     chat_evidence_k: int = Field(default=8, ge=1, le=50)
     # The local model answers from meaning only when retrieval's best passage scores this much
     # (llm/local.py MIN_EVIDENCE_SCORE; calibrated for the local re-ranker).
@@ -197,6 +206,22 @@ class Settings(BaseSettings):
                 f" PDFCHAT_WORKERS={self.workers} to ingest documents; raise PDFCHAT_WORKERS"
             )
         return self
+
+    @model_validator(mode="after")
+    def _a_tenant_can_answer(self) -> Settings:
+        if self.chat_reserved_slots >= self.chat_concurrency:
+            raise ValueError(
+                f"PDFCHAT_CHAT_RESERVED_SLOTS={self.chat_reserved_slots} leaves a tenant none of"
+                f" PDFCHAT_CHAT_CONCURRENCY={self.chat_concurrency} answer slots; keep it below"
+            )
+        return self
+
+    @property
+    def retrievals_at_once(self) -> int:
+        if self.chat_retrieval_concurrency is not None:
+            return self.chat_retrieval_concurrency
+        remote = self.embedding_provider in ("openai", "cohere") or self.rerank_provider != "local"
+        return self.chat_concurrency if remote else max(2, os.cpu_count() or 2)
 
     @property
     def dev_login_enabled(self) -> bool:

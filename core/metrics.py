@@ -69,6 +69,10 @@ TIME_TO_FIRST_TOKEN = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
 )
 ANSWERS = Counter("pdfchat_chat_answers_total", "Answers by outcome", ["outcome"])
+STREAM_PAUSES = Counter(
+    "pdfchat_chat_stream_pauses_total",
+    "Answer streams paused for another tenant's question with fewer answers running",
+)
 TOKENS = Counter(
     "pdfchat_chat_tokens_total", "Model tokens accounted", ["tenant", "model", "direction"]
 )

@@ -230,10 +230,13 @@ async def claim_session(
     return Session(**dict(row)) if row else None
 
 
-async def claim_next_session(conn: asyncpg.Connection | asyncpg.Pool) -> Session | None:
+async def claim_next_session(
+    conn: asyncpg.Connection | asyncpg.Pool, *, skip_tenants: Sequence[str] = ()
+) -> Session | None:
     """pending → answering for the pending session whose turn comes first, tenants taking
     turns: a session's turn is its place in its tenant's queue plus the tenant's sessions
-    being answered now. None when no session is pending."""
+    being answered now. Sessions of ``skip_tenants`` are left. None when no session is
+    pending."""
     row = await conn.fetchrow(
         f"""
         UPDATE chat_sessions SET status = 'answering', attempts = attempts + 1, updated_at = now()
@@ -246,7 +249,7 @@ async def claim_next_session(conn: asyncpg.Connection | asyncpg.Pool) -> Session
                 FROM chat_sessions p
                 LEFT JOIN (SELECT tenant_id, count(*) AS n FROM chat_sessions
                            WHERE status = 'answering' GROUP BY tenant_id) busy USING (tenant_id)
-                WHERE p.status = 'pending'
+                WHERE p.status = 'pending' AND p.tenant_id <> ALL($2::text[])
                 ORDER BY turn, p.created_at LIMIT $1
             ) next ON next.id = s.id
             WHERE s.status = 'pending'
@@ -256,6 +259,7 @@ async def claim_next_session(conn: asyncpg.Connection | asyncpg.Pool) -> Session
         RETURNING {_SESSION_COLUMNS}
         """,
         TURN_CANDIDATES,
+        list(skip_tenants),
     )
     return Session(**dict(row)) if row else None
 

@@ -14,7 +14,7 @@ straight to Kafka by the orchestrator (they are worth nothing without the end).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -132,21 +132,28 @@ async def _conversation(conn: asyncpg.Connection, question: Question) -> uuid.UU
 
 
 async def claim(
-    pool: asyncpg.Pool, request: topics.ChatRequested, *, turns: bool = False
+    pool: asyncpg.Pool,
+    request: topics.ChatRequested,
+    *,
+    turns: bool = False,
+    full_tenants: Collection[str] = (),
 ) -> Session | None:
     """A request is a turn, not an order: it takes the pending session whose turn comes
     first, tenants taking turns, so one tenant's 50 questions do not stand ahead of another's
     one. There is one request per session, so every session gets its turn. Without
-    ``turns``, always its own session. None when there is nothing to answer (a redelivery)."""
-    next_session = await chat.claim_next_session(pool) if turns else None
-    return next_session or await chat.claim_session(
-        pool, request.tenant_id, uuid.UUID(request.session_id)
-    )
+    ``turns``, always its own session. Sessions of ``full_tenants`` (as many answers running
+    as they may have) are left for a later turn. None when there is nothing to answer (a
+    redelivery, or only full tenants' questions wait)."""
+    taken = await next_session(pool, full_tenants) if turns else None
+    if taken is not None or request.tenant_id in full_tenants:
+        return taken
+    return await chat.claim_session(pool, request.tenant_id, uuid.UUID(request.session_id))
 
 
-async def next_session(pool: asyncpg.Pool) -> Session | None:
-    """The pending session whose turn comes first, taken; None when none is pending."""
-    return await chat.claim_next_session(pool)
+async def next_session(pool: asyncpg.Pool, full_tenants: Collection[str] = ()) -> Session | None:
+    """The pending session whose turn comes first, taken; None when none is pending (but
+    those of ``full_tenants``)."""
+    return await chat.claim_next_session(pool, skip_tenants=list(full_tenants))
 
 
 class HandedOver(Exception):

@@ -209,7 +209,7 @@ async def bench(args: argparse.Namespace) -> None:
         workers=args.workers,
         chat_workers=args.chat_workers,
         kafka_brokers=args.brokers,
-        fair_turns=args.turns,
+        fair_turns=not args.no_turns,
         log_level="WARNING",
         # One tenant plays every client: admission control is not what is measured here.
         tenant_max_pending_questions=max(args.clients) + args.flood_chats + 1,
@@ -248,7 +248,9 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=3, help="per client, in sequence")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--brokers", type=int, default=1, help="Kafka brokers (1 or 3)")
-    parser.add_argument("--turns", action="store_true", help="PDFCHAT_FAIR_TURNS=true")
+    parser.add_argument(
+        "--no-turns", action="store_true", help="PDFCHAT_FAIR_TURNS=false: arrival order"
+    )
     parser.add_argument(
         "--flood-chats",
         type=int,

@@ -50,6 +50,13 @@ def test_every_worker_cannot_be_a_chat_worker(monkeypatch: pytest.MonkeyPatch) -
         get_settings()
 
 
+def test_a_tenant_keeps_some_answer_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDFCHAT_CHAT_CONCURRENCY", "4")
+    monkeypatch.setenv("PDFCHAT_CHAT_RESERVED_SLOTS", "4")
+    with pytest.raises(ValueError, match="leaves a tenant none of PDFCHAT_CHAT_CONCURRENCY=4"):
+        get_settings()
+
+
 def test_segment_size_is_read_under_its_old_name_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PDFCHAT_CHUNK_CHARS", "800")
     assert get_settings().segment_chars == 800
