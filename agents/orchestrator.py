@@ -33,7 +33,7 @@ from agents.channels import answers, chat_requested
 from agents.resources import Resources, resources
 from core import kafka, tracing
 from core.errors import PdfchatError
-from core.fairness import AnswerPriority
+from core.fairness import AnswerPriority, checkpoint
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
@@ -50,7 +50,7 @@ EXTRA_TURNS = 8
 # the events sent for a session are looked for from this long before it was created.
 CLOCK_SKEW_S = 10.0
 # Who gets this worker's CPU while many answers run (core/fairness.py).
-priority = AnswerPriority(permits=settings.retrievals_at_once)
+priority = AnswerPriority()
 SLAS: dict[str, Literal["interactive", "batch"]] = {"interactive": "interactive", "batch": "batch"}
 
 
@@ -102,8 +102,7 @@ async def _answer_session(deps: Resources, session: Session) -> None:
     timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
     try:
         started = time.perf_counter()
-        async with priority.retrieval(session.tenant_id):
-            timings["retrieval_wait_s"] = time.perf_counter() - started
+        with priority.retrieving(session.tenant_id):
             prompt = await _prompt(deps, session)
         timings["retrieval_s"] = time.perf_counter() - started
         remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
@@ -112,7 +111,7 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         answering = deps.models.answer(prompt, remaining_budget_usd=remaining, sla=sla)
         async for piece in answering:
             if isinstance(piece, Delta):
-                await priority.yield_to_quieter(session.tenant_id)
+                await checkpoint()
                 await stream.token(piece.text)
             else:
                 finished = piece

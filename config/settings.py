@@ -7,7 +7,6 @@ reads ``os.environ``.
 from __future__ import annotations
 
 import json
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -139,11 +138,6 @@ class Settings(BaseSettings):
     # token sent), how many orchestrators may take it before it ends with an error, how long
     # web processes keep finished streams for reconnecting clients (the topic keeps an hour).
     chat_concurrency: int = Field(default=32, ge=1, le=1024)
-    # Retrievals at once per worker; the next goes to the tenant with the fewest answers
-    # running, and busier tenants' streams pause meanwhile (core/fairness.py). Unset: the CPU
-    # count when query embedding and re-ranking run here, chat_concurrency when a provider
-    # does them (then retrieval mostly waits on the network).
-    chat_retrieval_concurrency: int | None = Field(default=None, ge=1, le=1024)
     # Answer slots per worker one tenant cannot take: kept for the others' questions (with
     # fair turns). Fewer than chat_concurrency.
     chat_reserved_slots: int = Field(default=4, ge=0)
@@ -215,13 +209,6 @@ class Settings(BaseSettings):
                 f" PDFCHAT_CHAT_CONCURRENCY={self.chat_concurrency} answer slots; keep it below"
             )
         return self
-
-    @property
-    def retrievals_at_once(self) -> int:
-        if self.chat_retrieval_concurrency is not None:
-            return self.chat_retrieval_concurrency
-        remote = self.embedding_provider in ("openai", "cohere") or self.rerank_provider != "local"
-        return self.chat_concurrency if remote else max(2, os.cpu_count() or 2)
 
     @property
     def dev_login_enabled(self) -> bool:

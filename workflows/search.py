@@ -18,6 +18,7 @@ import asyncpg
 
 from config import Settings
 from core.errors import InvalidInput, NotFound
+from core.fairness import checkpoint
 from core.metrics import SEARCH_DURATION
 from core.tracing import tracer
 from retrieval import Embedder, Reranker, create_embedder_for_model
@@ -135,7 +136,9 @@ async def _search(
     if mode != "text" and model is not None:
         with tracer.start_as_current_span("search.vector") as span:
             embedder = embedders.for_model(model)
+            await checkpoint()
             vector = await embedder.embed_query(query)
+            await checkpoint()
             async with pool.acquire() as conn, conn.transaction():
                 ranked.append(
                     await search.nearest(
@@ -152,6 +155,7 @@ async def _search(
                 {"pdfchat.embedding.model": embedder.model, "pdfchat.search.hits": len(ranked[-1])}
             )
     if mode != "vector":
+        await checkpoint()
         with tracer.start_as_current_span("search.text") as span:
             ranked.append(
                 await search.full_text(
@@ -162,6 +166,7 @@ async def _search(
     fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
+    await checkpoint()
     with tracer.start_as_current_span(
         "search.rerank",
         attributes={"pdfchat.rerank.candidates": len(fused), "pdfchat.rerank.model": reranker.name},
