@@ -338,7 +338,9 @@ class LocalReranker(CheckedReranker):
             if len(self._passages) + len(missing) > VECTOR_CACHE_SIZE:
                 self._passages.clear()
             fresh = await self.embedder.embed_documents(missing)
-            self._passages.update(zip(missing, (np.asarray(v) for v in fresh), strict=True))
+            # float32: what the embedders compute; as float64 the cache took twice the memory.
+            vectors = (np.asarray(v, dtype=np.float32) for v in fresh)
+            self._passages.update(zip(missing, vectors, strict=True))
         return np.stack([self._passages[t] for t in texts])
 
     async def _cosine(self, query: str, texts: list[str]) -> np.ndarray:
