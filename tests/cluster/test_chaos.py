@@ -53,9 +53,20 @@ BATCHES = 5  # one before the faults, one uploaded into each fault
 CHATS = 20
 FAULTS = ("kafka-2", "worker-1", "web", "postgres")
 TIMEOUT_S = 300
-# An answer whose worker died waits this long before another takes it over; long enough that
-# a broker's failover (its 9 s session timeout, new leaders, a rebalance) is not taken for it.
-CLUSTER = {"kafka_brokers": 3, "workers": 2, "chat_lease_s": 20.0}
+STREAMING_AT_A_FAULT = 3
+# An answer whose worker died waits chat_lease_s before another takes it over, and a task
+# task_lease_s before the sweep drives it again: long enough that a broker's failover (its
+# session timeout, new leaders, a rebalance) is not taken for a death. A killed worker's tasks
+# come back sooner anyway: its uncommitted events go to the other worker. With the tests' 4 s
+# lease and 3 parse attempts, one run in six ended with a document failed: a task stalled by
+# a failover is taken for lost and claimed again, and every claim counts an attempt.
+CLUSTER = {
+    "kafka_brokers": 3,
+    "workers": 2,
+    "chat_lease_s": 20.0,
+    "task_lease_s": 30.0,
+    "parse_max_attempts": 4,
+}
 QUESTIONS = [
     "What does the ledger record on page 1?",
     "What does the ledger record on page 2?",
@@ -130,7 +141,8 @@ class Figures:
     started: float = field(default_factory=time.monotonic)
     upload_retries: int = 0
     chat_retries: int = 0
-    resumes: int = 0  # sockets opened again with last_token_seq
+    streaming: int = 0  # answers under way: some messages read, not the last
+    resumed: int = 0  # answers whose socket dropped and that went on with last_token_seq
     answers: int = 0
     answers_by_client: Counter[int] = field(default_factory=Counter)
     back_after_s: dict[str, float] = field(default_factory=dict)
@@ -160,6 +172,8 @@ async def test_chaos_loses_and_repeats_nothing(cluster: Stack, library, ingest) 
         for victim, batch in zip(FAULTS, batches[1:], strict=True):
             uploading = asyncio.create_task(upload_batch(batch))
             await wait_until(lambda b=batch: sum(i in ids for i in b) >= 3, within_s=TIMEOUT_S)
+            # Every fault strikes answers under way, not only questions waiting.
+            await wait_until(lambda: figures.streaming >= STREAMING_AT_A_FAULT, within_s=TIMEOUT_S)
             await _kill_and_wait_for_its_return(cluster, victim, figures)
             answered = figures.answers
             await uploading
@@ -171,8 +185,8 @@ async def test_chaos_loses_and_repeats_nothing(cluster: Stack, library, ingest) 
     _print(figures, cluster)
     assert not mismatches, mismatches
     assert all(figures.answers_by_client[n] > 0 for n in range(CHATS)), figures.answers_by_client
-    assert figures.resumes > 0, "no socket dropped: the web process was killed while idle?"
-    assert {v["status"] for v in views.values()} == {"ready"}, views
+    assert figures.resumed > 0, "no answer was resumed with last_token_seq"
+    assert [v for v in views.values() if v["status"] != "ready"] == []
     await _assert_once_each_with_the_segments_of_a_clean_run(cluster, ingest, ids, files)
     assert {name: cluster.pid(name) for name in never_killed} == never_killed
 
@@ -206,14 +220,18 @@ async def _whole_answer(client: PdfchatClient, question: str, figures: Figures) 
     whenever it drops."""
     session_id = await _ask(client, question, figures)
     messages: list[dict[str, Any]] = []
+    dropped = False
     while not messages or messages[-1]["type"] not in ("end", "error"):
         last = messages[-1]["seq"] if messages else 0
         try:
             async for message in client.stream(session_id, last_token_seq=last):
+                figures.streaming += not messages
                 messages.append(message)
         except RETRYABLE:
-            figures.resumes += bool(messages)
+            dropped = dropped or bool(messages)
             await asyncio.sleep(0.2)
+    figures.streaming -= 1
+    figures.resumed += dropped
     return messages
 
 
@@ -290,5 +308,5 @@ def _print(figures: Figures, cluster: Stack) -> None:
         f" {time.monotonic() - figures.started:.0f} s\n"
         f"killed and back (healthy) after: {back}\n"
         f"uploads sent again: {figures.upload_retries}, questions sent again:"
-        f" {figures.chat_retries}, sockets resumed with last_token_seq: {figures.resumes}"
+        f" {figures.chat_retries}, answers resumed with last_token_seq: {figures.resumed}"
     )
