@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 import topics
-from core.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia
+from core.errors import InvalidInput, PayloadTooLarge, PdfchatError, UnsupportedMedia
 from pdf import sniff_pdf
 from storage import blobs, documents, outbox
 from storage.blobs import BlobStore
@@ -76,9 +76,13 @@ async def submit(
                 await admit_document(conn, upload.tenant_id, limit)
                 await outbox.enqueue(conn, [parse_requested(document, task_id)])
                 await outbox.enqueue(conn, [status_event(document, None, document.created_at)])
-    except BaseException:
+    except PdfchatError:
+        # Refused inside the transaction (admission): it rolled back, the file is nobody's.
         await store.delete_prefix(blobs.document_prefix(upload.tenant_id, str(document_id)))
         raise
+    # Any other failure may have come after the commit (PostgreSQL or the connection died
+    # during COMMIT, the request was cancelled): the row may exist, so its file stays. A
+    # file whose row never committed costs only space.
     if not created:
         await store.delete_prefix(blobs.document_prefix(upload.tenant_id, str(document_id)))
     return document, created

@@ -1,0 +1,59 @@
+"""Storing an upload (workflows.documents.submit) on PostgreSQL alone: the original file is
+kept exactly when its row may have committed."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from asyncpg.transaction import Transaction
+
+import pdfgen
+from core.errors import TooManyRequests
+from storage.blobs import FilesystemBlobStore
+from workflows.admission import Limit
+from workflows.documents import Upload, submit
+
+ROOMY = Limit("documents", per_tenant=1000, in_all=100_000, retry_after_s=1.0)
+
+
+def _upload(tenant: str) -> Upload:
+    return Upload(tenant, "tester", "a.pdf", "application/pdf", pdfgen.sample_pdf(1, seed=5))
+
+
+def _files(root: Path, tenant: str) -> list[Path]:
+    return (
+        [p for p in (root / tenant).rglob("*") if p.is_file()] if (root / tenant).exists() else []
+    )
+
+
+async def test_a_commit_whose_answer_was_lost_keeps_its_file(pg, tmp_path, monkeypatch) -> None:
+    """PostgreSQL dies during COMMIT: the row may be there (it is, here), so the file must be."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    store = FilesystemBlobStore(tmp_path)
+    committed = Transaction.__aexit__
+
+    async def commit_then_lose_the_connection(self, *exc_info):
+        await committed(self, *exc_info)
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of COMMIT")
+
+    monkeypatch.setattr(Transaction, "__aexit__", commit_then_lose_the_connection)
+    with pytest.raises(asyncpg.ConnectionDoesNotExistError):
+        await submit(pg, store, _upload(tenant), max_bytes=10**7, limit=ROOMY)
+    monkeypatch.undo()
+
+    blob_key = await pg.fetchval("SELECT blob_key FROM documents WHERE tenant_id = $1", tenant)
+    assert blob_key is not None, "the row committed"
+    assert (await store.get(blob_key)).startswith(b"%PDF")
+
+
+async def test_an_upload_refused_in_its_transaction_leaves_no_file(pg, tmp_path) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    store = FilesystemBlobStore(tmp_path)
+    full = Limit("documents", per_tenant=0, in_all=100_000, retry_after_s=1.0)
+    with pytest.raises(TooManyRequests):
+        await submit(pg, store, _upload(tenant), max_bytes=10**7, limit=full)
+    assert await pg.fetchval("SELECT count(*) FROM documents WHERE tenant_id = $1", tenant) == 0
+    assert _files(tmp_path, tenant) == []
