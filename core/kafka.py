@@ -7,6 +7,7 @@ topic that is not there, and analytics teams need every topic before its first e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -82,33 +83,46 @@ def _config(name: str, min_insync_replicas: int) -> dict[str, str]:
     return config
 
 
-async def records_of_key(bootstrap: str, topic: str, key: str, *, since_ms: int) -> list[bytes]:
+async def records_of_key(
+    bootstrap: str, topic: str, key: str, *, since_ms: int, within_s: float = 30.0
+) -> list[bytes]:
     """The values of every record of ``topic`` with ``key`` written since ``since_ms`` (epoch
     milliseconds) and up to now, in log order.
 
     Only the key's partition is read (the producers' default partitioner, Faust's too), from
-    the first offset at ``since_ms`` to the end offset when the read starts."""
+    the first offset at ``since_ms`` to the end offset when the read starts. Raises
+    KafkaTimeoutError (an outage, ``is_unavailable``) if that takes over ``within_s``: a broker
+    that stops answering must not hold the caller for ever."""
     partitions = await partitions_of(bootstrap, topic)
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        wanted = key.encode()
-        tp = TopicPartition(topic, DefaultPartitioner()(wanted, partitions, partitions))
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        found = (await consumer.offsets_for_times({tp: since_ms}))[tp]
-        if found is None or found.offset >= end:
-            return []
-        consumer.seek(tp, found.offset)
-        values: list[bytes] = []
-        while await consumer.position(tp) < end:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            values += [r.value for r in batch.get(tp, []) if r.key == wanted and r.offset < end]
-        return values
+        async with asyncio.timeout(within_s):
+            return await _read_key(consumer, topic, partitions, key, since_ms)
+    except TimeoutError:
+        raise KafkaTimeoutError(f"reading {topic} took over {within_s} s") from None
     finally:
         await consumer.stop()
+
+
+async def _read_key(
+    consumer: AIOKafkaConsumer, topic: str, partitions: list[int], key: str, since_ms: int
+) -> list[bytes]:
+    wanted = key.encode()
+    tp = TopicPartition(topic, DefaultPartitioner()(wanted, partitions, partitions))
+    consumer.assign([tp])
+    end = (await consumer.end_offsets([tp]))[tp]
+    found = (await consumer.offsets_for_times({tp: since_ms}))[tp]
+    if found is None or found.offset >= end:
+        return []
+    consumer.seek(tp, found.offset)
+    values: list[bytes] = []
+    while await consumer.position(tp) < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000)
+        values += [r.value for r in batch.get(tp, []) if r.key == wanted and r.offset < end]
+    return values
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 from websockets.exceptions import InvalidHandshake
 
 import pdfgen
@@ -201,18 +202,36 @@ async def _kill_and_wait_for_its_return(cluster: Stack, victim: str, figures: Fi
     figures.back_after_s[victim] = time.monotonic() - killed_at
 
 
+async def _until_answered(send: Callable[[], Awaitable[dict]], retried: Callable[[], None]) -> dict:
+    """Send until the server answers (not down, not starting, not overloaded), as a client
+    of the API would; ``retried`` counts each time it was sent again."""
+
+    def worth_again(exc: BaseException) -> bool:
+        if isinstance(exc, ApiError):
+            return exc.status >= 500 or exc.status == 429
+        return isinstance(exc, RETRYABLE)
+
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(worth_again),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        stop=stop_after_delay(TIMEOUT_S),
+        before_sleep=lambda _: retried(),
+        reraise=True,
+    ):
+        with attempt:
+            return await send()
+    raise AssertionError("tenacity returns or raises")
+
+
 async def _upload(client: PdfchatClient, data: bytes, name: str, key: str, figures: Figures) -> str:
-    """Upload until the server answers; the same Idempotency-Key each time, so an upload that
-    committed before its answer was lost is not made twice."""
-    for attempt in itertools.count():
-        try:
-            return str((await client.upload(data, name, idempotency_key=key))["document_id"])
-        except (*RETRYABLE, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.status < 500 and exc.status != 429:
-                raise
-            figures.upload_retries += 1
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
-    raise AssertionError("unreachable")
+    """The same Idempotency-Key each time, so an upload that committed before its answer was
+    lost is not made twice."""
+
+    def count() -> None:
+        figures.upload_retries += 1
+
+    created = await _until_answered(lambda: client.upload(data, name, idempotency_key=key), count)
+    return str(created["document_id"])
 
 
 async def _whole_answer(client: PdfchatClient, question: str, figures: Figures) -> list[dict]:
@@ -236,15 +255,11 @@ async def _whole_answer(client: PdfchatClient, question: str, figures: Figures) 
 
 
 async def _ask(client: PdfchatClient, question: str, figures: Figures) -> str:
-    for attempt in itertools.count():
-        try:
-            return str((await client.chat(question))["stream_session_id"])
-        except (*RETRYABLE, ApiError) as exc:
-            if isinstance(exc, ApiError) and exc.status < 500 and exc.status != 429:
-                raise
-            figures.chat_retries += 1
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
-    raise AssertionError("unreachable")
+    def count() -> None:
+        figures.chat_retries += 1
+
+    started = await _until_answered(lambda: client.chat(question), count)
+    return str(started["stream_session_id"])
 
 
 async def _chat_until(
