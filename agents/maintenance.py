@@ -17,6 +17,7 @@ from agents import runner
 from agents.app import app, settings
 from agents.leadership import lead_forever
 from agents.resources import Resources, resources
+from core.metrics import ANSWERS
 from storage import workers
 from workflows.chat import take_over_stale
 from workflows.embedding import schedule_reembedding
@@ -54,6 +55,8 @@ async def sweep(deps: Resources) -> None:
     handed_over, failed = await take_over_stale(
         pool, lease_s=settings.chat_lease_s, max_attempts=settings.chat_max_attempts
     )
+    ANSWERS.labels("taken_over").inc(len(handed_over))
+    ANSWERS.labels("answer_interrupted").inc(len(failed))
     if handed_over:
         log.warning("handed stale answers to another orchestrator", extra={"sessions": handed_over})
     if failed:
