@@ -73,8 +73,12 @@ async def test_every_process_exports_its_families(api, tenant, settings):
     worker = f"http://127.0.0.1:{settings.worker_web_port_base}/metrics"
 
     def polled() -> bool:  # the web process polls lag and the database every metrics_poll_s
-        samples = _scrape(web).get("pdfchat_consumer_lag_messages", [])
-        return any(s.labels["topic"].startswith("pdfchat.") for s in samples)
+        scraped = _scrape(web)
+        lag = scraped.get("pdfchat_consumer_lag_messages", [])
+        # The budget gauge needs the answer's usage accounted (an agent, after the end) first.
+        return bool(scraped.get("pdfchat_tenant_budget_used_ratio")) and any(
+            s.labels["topic"].startswith("pdfchat.") for s in lag
+        )
 
     await wait_until(polled, within_s=60)
     for url, families in ((web, WEB_FAMILIES), (worker, WORKER_FAMILIES)):
