@@ -99,6 +99,14 @@ def status(settings: Settings) -> None:
 
 
 @main.command()
+@click.pass_obj
+def migrate(settings: Settings) -> None:
+    """Bring the database schema up to date, then exit (`up` does it too; run it once before
+    new web and worker containers start: docs/deploy.md)."""
+    asyncio.run(migrate_database(settings))
+
+
+@main.command()
 @click.option(
     "--tenant",
     default=DEV_TENANT,

@@ -6,10 +6,12 @@ reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = SecretStr("")
     # Set to use an external database instead of the one `pdfchat up` runs.
     database_url: str | None = None
+    # True where `pdfchat up` runs neither PostgreSQL nor Kafka (the container image sets it):
+    # then PDFCHAT_DATABASE_URL and PDFCHAT_KAFKA_HOST must name them, since the loopback
+    # defaults would be the container itself.
+    external_services: bool = False
 
     # Workers
     app_id: str = "pdfchat"
@@ -202,6 +208,54 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _every_worker_has_a_partition(self) -> Settings:
+        # Faust gives each partition to one member of the group: a role's workers beyond the
+        # partitions of its topics would start, beat their heart and never get an event.
+        chat = self.chat_workers
+        largest_role = max(chat, self.workers - chat)
+        if largest_role > self.topic_partitions:
+            role = "PDFCHAT_CHAT_WORKERS" if chat == largest_role else "PDFCHAT_WORKERS"
+            raise ValueError(
+                f"PDFCHAT_TOPIC_PARTITIONS={self.topic_partitions} is fewer than the"
+                f" {largest_role} workers of one role ({role}): the extra workers would never"
+                " get an event; raise PDFCHAT_TOPIC_PARTITIONS or run fewer workers"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _database_url_is_postgres(self) -> Settings:
+        if self.database_url is None:
+            return self
+        url = urlsplit(self.database_url)
+        if (
+            url.scheme not in ("postgresql", "postgres")
+            or not (url.hostname or "host=" in url.query)  # host=/run/postgresql: a socket
+            or url.path in ("", "/")
+        ):
+            raise ValueError(
+                "PDFCHAT_DATABASE_URL must be postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE;"
+                f" got scheme {url.scheme!r}, host {url.hostname!r}, database {url.path[1:]!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _external_services_are_named(self) -> Settings:
+        if not self.external_services:
+            return self
+        if not self.database_url:
+            raise ValueError(
+                "PDFCHAT_DATABASE_URL is not set: with PDFCHAT_EXTERNAL_SERVICES=true (the"
+                " container image) nothing runs PostgreSQL beside this process"
+            )
+        if _is_loopback(self.kafka_host):
+            raise ValueError(
+                f"PDFCHAT_KAFKA_HOST={self.kafka_host} is this container itself: with"
+                " PDFCHAT_EXTERNAL_SERVICES=true (the container image) name the Kafka bootstrap"
+                " host (e.g. kafka)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _a_tenant_can_answer(self) -> Settings:
         if self.chat_reserved_slots >= self.chat_concurrency:
             raise ValueError(
@@ -318,6 +372,15 @@ class Settings(BaseSettings):
                 text = str(value).lower() if isinstance(value, bool) else str(value)
             env[f"PDFCHAT_{name.upper()}"] = text
         return env
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return False
 
 
 def get_settings(**overrides: object) -> Settings:

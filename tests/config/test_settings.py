@@ -65,3 +65,79 @@ def test_segment_size_is_read_under_its_old_name_too(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PDFCHAT_SEGMENT_CHARS", "10")
     with pytest.raises(ValueError, match="greater than or equal to 200"):
         get_settings()
+
+
+@pytest.mark.parametrize(
+    ("workers", "chat_workers", "partitions", "complaint"),
+    [
+        (
+            "3",
+            "0",
+            "2",
+            r"PDFCHAT_TOPIC_PARTITIONS=2 is fewer than the 3 workers of one role "
+            r"\(PDFCHAT_WORKERS\)",
+        ),
+        ("5", "3", "2", r"fewer than the 3 workers of one role \(PDFCHAT_CHAT_WORKERS\)"),
+    ],
+)
+def test_workers_beyond_the_partitions_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    workers: str,
+    chat_workers: str,
+    partitions: str,
+    complaint: str,
+) -> None:
+    monkeypatch.setenv("PDFCHAT_WORKERS", workers)
+    monkeypatch.setenv("PDFCHAT_CHAT_WORKERS", chat_workers)
+    monkeypatch.setenv("PDFCHAT_TOPIC_PARTITIONS", partitions)
+    with pytest.raises(ValueError, match=complaint):
+        get_settings()
+
+
+def test_as_many_workers_of_a_role_as_partitions_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDFCHAT_WORKERS", "4")
+    monkeypatch.setenv("PDFCHAT_CHAT_WORKERS", "2")
+    monkeypatch.setenv("PDFCHAT_TOPIC_PARTITIONS", "2")
+    assert get_settings().topic_partitions == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",  # an empty variable (a Secret key left blank) would fall back to the local default
+        "mysql://db.example.org/pdfchat",
+        "postgresql://db.example.org",  # no database
+        "postgresql:///pdfchat",  # no host
+    ],
+)
+def test_a_database_url_that_is_not_postgres_is_refused(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("PDFCHAT_DATABASE_URL", url)
+    with pytest.raises(ValueError, match="PDFCHAT_DATABASE_URL must be postgresql://"):
+        get_settings()
+
+
+def test_a_container_without_a_database_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDFCHAT_EXTERNAL_SERVICES", "true")
+    monkeypatch.setenv("PDFCHAT_KAFKA_HOST", "kafka")
+    with pytest.raises(ValueError, match="PDFCHAT_DATABASE_URL is not set"):
+        get_settings()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_a_container_with_kafka_on_loopback_is_refused(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("PDFCHAT_EXTERNAL_SERVICES", "true")
+    monkeypatch.setenv("PDFCHAT_DATABASE_URL", "postgresql://pdfchat@postgres:5432/pdfchat")
+    monkeypatch.setenv("PDFCHAT_KAFKA_HOST", host)
+    with pytest.raises(ValueError, match=f"PDFCHAT_KAFKA_HOST={host} is this container itself"):
+        get_settings()
+
+
+def test_a_container_with_both_services_named_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDFCHAT_EXTERNAL_SERVICES", "true")
+    monkeypatch.setenv("PDFCHAT_DATABASE_URL", "postgresql://pdfchat:s3cret@postgres/pdfchat")
+    monkeypatch.setenv("PDFCHAT_KAFKA_HOST", "kafka")
+    assert get_settings().dsn == "postgresql://pdfchat:s3cret@postgres/pdfchat"
