@@ -1,6 +1,6 @@
 """The one tracing setup: OpenTelemetry spans exported over OTLP/HTTP, W3C context on the wire.
 
-    setup_tracing(settings, "web")          once at process start (a no-op without an endpoint)
+    setup_tracing(settings, "web")          once at process start
     with tracer.start_as_current_span("search"): ...
     headers = inject({})                    traceparent (+ tracestate, baggage) and x-request-id
     context = extract(event.headers)        Faust's dict of bytes, aiokafka's list of pairs
@@ -15,6 +15,10 @@ difference. The collector then applies the same policies to what it receives (sp
 traces carry ``pdfchat.sampled``). Export is best effort: spans queue in memory (bounded) and a
 background thread sends them; a collector that is down or slow costs dropped spans, never a
 slower or failed request.
+
+Without an endpoint nothing is recorded or sent, but every request and event still gets trace
+and span ids: the records this process sends carry a ``traceparent`` all the same, so a
+subscriber can join a topic's records to each other and to the API call behind them.
 
 Database queries (asyncpg, one span each) are traced inside a request or an event; queries
 with no parent (pollers, heartbeats, the relay's idle loop) are not, or they would make a
@@ -66,20 +70,25 @@ _provider: Any = None  # the SDK TracerProvider setup_tracing installed, if any
 
 
 def setup_tracing(settings: Any, service: str) -> None:
-    """Install the tracer provider of this process, once; nothing without ``otel_endpoint``."""
+    """Install the tracer provider of this process, once: exporting to ``otel_endpoint``, or,
+    without one, giving spans their ids and nothing more."""
     global _provider
     endpoint = getattr(settings, "otel_endpoint", None)
     with _lock:
-        if _provider is not None or not endpoint:
+        if _provider is not None:
+            return
+        propagate.set_global_textmap(
+            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+        )
+        if not endpoint:
+            _provider = _ids_only_provider()
+            trace.set_tracer_provider(_provider)
             return
         provider = _make_provider(
             f"{endpoint.rstrip('/')}/v1/traces",
             f"pdfchat-{service}",
             percent=settings.trace_sample_percent,
             slow_s=settings.trace_slow_ms / 1000,
-        )
-        propagate.set_global_textmap(
-            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         )
         trace.set_tracer_provider(provider)
         _throttle_sdk_logs()
@@ -148,6 +157,14 @@ def _as_text(headers: Headers | None) -> dict[str, str]:
         for name, value in items
         if isinstance(value, bytes | str)
     }
+
+
+def _ids_only_provider() -> Any:
+    """Spans with ids, never recorded (the SDK makes them non-recording: no attributes kept,
+    nothing to export), continuing a caller's trace when there is one."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False)
 
 
 def _make_provider(url: str, service_name: str, *, percent: float, slow_s: float) -> Any:

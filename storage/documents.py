@@ -351,9 +351,9 @@ async def claim_next_task(
 
 async def take_stale_tasks(
     conn: asyncpg.Connection, *, older_than_s: float, limit: int = 100
-) -> list[tuple[Document, uuid.UUID, str]]:
+) -> list[tuple[Document, uuid.UUID, str, Mapping[str, str]]]:
     """Unfinished tasks untouched for ``older_than_s``, across tenants (maintenance), with their
-    documents; their clock restarts, so each is taken once per period."""
+    documents, kinds and traces; their clock restarts, so each is taken once per period."""
     rows = await conn.fetch(
         """
         UPDATE tasks SET updated_at = now()
@@ -361,12 +361,15 @@ async def take_stale_tasks(
                      WHERE status IN ('queued', 'running')
                        AND updated_at < now() - make_interval(secs => $1)
                      ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING tenant_id, document_id, id, kind
+        RETURNING tenant_id, document_id, id, kind, trace
         """,
         older_than_s,
         limit,
     )
-    return [(await get(conn, r["tenant_id"], r["document_id"]), r["id"], r["kind"]) for r in rows]
+    return [
+        (await get(conn, r["tenant_id"], r["document_id"]), r["id"], r["kind"], r["trace"])
+        for r in rows
+    ]
 
 
 async def take_orphans(

@@ -1,6 +1,9 @@
 """Topic names and record definitions: the public Kafka interface. No app import here."""
 
 from datetime import timedelta
+from pathlib import Path
+
+import faust
 
 from topics.chat import (
     ANSWERS,
@@ -26,16 +29,20 @@ from topics.documents import (
 )
 from topics.keys import document_key, session_key
 
-ALL_TOPICS = (
-    PARSE_REQUESTED,
-    PARSE_DEAD_LETTERS,
-    PARSED,
-    STATUS,
-    READY,
-    CHAT_REQUESTED,
-    ANSWERS,
-    USAGE,
-)
+# The record type of each topic. Its published Avro schemas are ``SCHEMAS/<topic>/v<N>.avsc``,
+# the highest N current; every version reads the records of all earlier ones.
+RECORD_OF_TOPIC: dict[str, type[faust.Record]] = {
+    PARSE_REQUESTED: ParseRequested,
+    PARSE_DEAD_LETTERS: ParseDeadLetter,
+    PARSED: DocumentParsed,
+    STATUS: DocumentStatusChanged,
+    READY: DocumentReady,
+    CHAT_REQUESTED: ChatRequested,
+    ANSWERS: AnswerEvent,
+    USAGE: UsageRecorded,
+}
+SCHEMAS = Path(__file__).parent / "schemas"
+ALL_TOPICS = tuple(RECORD_OF_TOPIC)
 
 # How long a topic keeps its records, where the broker default (7 days) is not right. Answer
 # streams are replayed by web processes for reconnecting clients: an hour is ample, and they
@@ -50,7 +57,9 @@ __all__ = [
     "PARSE_DEAD_LETTERS",
     "PARSE_REQUESTED",
     "READY",
+    "RECORD_OF_TOPIC",
     "RETENTION",
+    "SCHEMAS",
     "STATUS",
     "USAGE",
     "AnswerEvent",

@@ -250,9 +250,9 @@ async def take_over_stale(
         for session in await chat.take_stale_sessions(conn, older_than_s=lease_s):
             if session.attempts < max_attempts:
                 await chat.requeue_session(conn, session.tenant_id, session.id)
-                await outbox.enqueue(
-                    conn, [OutboxMessage.of(topics.CHAT_REQUESTED, _request(session))]
-                )
+                # In the question's trace, with its request id, as the first request was.
+                again = OutboxMessage.of(topics.CHAT_REQUESTED, _request(session), session.trace)
+                await outbox.enqueue(conn, [again])
                 handed_over.append(str(session.id))
                 continue
             await _fail(
@@ -296,7 +296,7 @@ async def _fail(
     ):
         return False
     error = _event(session, seq, topics.chat.ERROR, datetime.now(UTC), code=code, message=message)
-    await outbox.enqueue(conn, [OutboxMessage.of(topics.ANSWERS, error)])
+    await outbox.enqueue(conn, [OutboxMessage.of(topics.ANSWERS, error, session.trace)])
     return True
 
 

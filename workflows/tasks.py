@@ -9,6 +9,8 @@ a document that has not moved for its deadline fails with the state it was stuck
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 
 from storage import documents, outbox
@@ -22,12 +24,15 @@ STUCK = "stuck"
 
 async def requeue_stale(pool: asyncpg.Pool, *, lease_s: float) -> int:
     """Publish the request again for tasks nobody finished within ``lease_s``. A duplicate
-    request is harmless: the agents skip finished tasks."""
+    request is harmless: the agents skip finished tasks. It goes in the trace of the request
+    that made the task, with its request id, as the first one did."""
     async with pool.acquire() as conn, conn.transaction():
         stale = await documents.take_stale_tasks(conn, older_than_s=lease_s)
         requests = [
-            parse_requested(d, task_id) if kind == "parse" else parsed_event(d)
-            for d, task_id, kind in stale
+            replace(
+                parse_requested(d, task_id) if kind == "parse" else parsed_event(d), headers=trace
+            )
+            for d, task_id, kind, trace in stale
         ]
         await outbox.enqueue(conn, requests)
     return len(stale)

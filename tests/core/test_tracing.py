@@ -330,3 +330,32 @@ def test_a_collector_that_is_down_costs_spans_not_time(dead_collector) -> None:
     assert logged.get("Queue full, dropping %s.") == 1, logged
     assert all(n == 1 for n in logged.values()), logged
     assert result["shutdown_s"] < tracing.SHUTDOWN_TIMEOUT_S + 1.0, result
+
+
+IDS_ONLY = """
+import json
+from opentelemetry import trace
+from config import get_settings
+from core import tracing
+
+tracing.setup_tracing(get_settings(otel_endpoint=None), "probe")
+with tracing.tracer.start_as_current_span("request") as request:
+    sent = dict(tracing.inject({}))
+caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+with tracing.tracer.start_as_current_span(
+    "event", context=tracing.extract({"traceparent": caller})
+) as event:
+    continued = dict(tracing.inject({}))
+print(json.dumps({"sent": sent, "continued": continued, "recording": request.is_recording(),
+                  "trace_id": trace.format_trace_id(request.get_span_context().trace_id)}))
+"""
+
+
+def test_without_a_collector_records_still_carry_a_trace_context() -> None:
+    """Nothing is recorded or exported, but what a process sends joins a trace: its own, or
+    the caller's."""
+    result = _run(IDS_ONLY)
+    assert not result["recording"]
+    version, trace_id, _span, _flags = result["sent"]["traceparent"].split("-")
+    assert (version, trace_id) == ("00", result["trace_id"]) and int(trace_id, 16) != 0
+    assert result["continued"]["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"

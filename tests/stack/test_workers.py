@@ -14,13 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 import pdfgen
 import topics
 from pdf import parse_pdf
+from tests.records import headers_of, read_all
+from tests.topics import contract
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -143,9 +144,13 @@ async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant
     )
     assert attempts == settings.parse_max_attempts
 
-    letters = await _read_all(settings, topics.PARSE_DEAD_LETTERS)
-    mine = [json.loads(m.value) for m in letters if m.key == f"{tenant}:{document_id}".encode()]
-    assert len(mine) == 1
+    letters = await read_all(settings, topics.PARSE_DEAD_LETTERS)
+    ours = [m for m in letters if m.key == f"{tenant}:{document_id}".encode()]
+    assert len(ours) == 1
+    # The letter is what the topic's schema promises, in the trace of the upload.
+    assert headers_of(ours[0])["traceparent"].startswith("00-")
+    mine = [json.loads(m.value) for m in ours]
+    assert contract.violations(contract.current(topics.PARSE_DEAD_LETTERS), mine[0]) == []
     assert mine[0]["attempts"] == settings.parse_max_attempts
     assert mine[0]["request"]["document_id"] == document_id
 
@@ -175,7 +180,7 @@ async def test_status_events_reach_the_topic_in_order(api, tenant, settings):
 
     async def all_three_published() -> bool:
         events = [
-            json.loads(m.value) for m in await _read_all(settings, topics.STATUS) if m.key == key
+            json.loads(m.value) for m in await read_all(settings, topics.STATUS) if m.key == key
         ]
         return [e["status"] for e in events] == [
             "queued",
@@ -242,27 +247,3 @@ async def _worker_page(settings, path: str) -> dict | None:
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
-
-
-async def _read_all(settings, topic: str) -> list:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    try:
-        # The workers declare every topic with the configured partition count.
-        partitions = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        messages = []
-        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                messages += records
-        return messages
-    finally:
-        await consumer.stop()

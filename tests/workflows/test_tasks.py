@@ -8,8 +8,10 @@ import uuid
 import pytest
 
 import topics
-from tests.rows import new_document
-from workflows.tasks import fail_overdue, redrive_orphans
+from core.logging import request_id
+from tests.rows import new_document, unrelayed_session
+from workflows.chat import take_over_stale
+from workflows.tasks import fail_overdue, redrive_orphans, requeue_stale
 
 
 @pytest.fixture
@@ -50,3 +52,37 @@ async def test_a_document_past_its_deadline_fails_with_where_it_stopped(pg, tena
     assert await pg.fetchval("SELECT status FROM tasks WHERE document_id = $1", stuck) == "failed"
     (status_event,) = [v for t, v in await _outbox(pg, stuck) if t == topics.STATUS]
     assert (status_event["status"], status_event["previous"]) == ("failed", "parsing")
+
+
+async def test_work_sent_again_by_a_sweep_keeps_the_request_id_of_its_request(pg, tenant):
+    """A subscriber joins records to the API call behind them by x-request-id: the records a
+    sweep sends again (a stalled task, an answer taken over or given up) still carry it."""
+    token = request_id.set("upload-1")
+    stalled = await new_document(pg, tenant, status="parsing")
+    request_id.set("ask-1")
+    taken_over = await unrelayed_session(pg, tenant, "q1", status="answering", attempts=1)
+    request_id.set("ask-2")
+    given_up = await unrelayed_session(pg, tenant, "q2", status="answering", attempts=3)
+    request_id.reset(token)
+    await pg.execute(
+        "UPDATE tasks SET status = 'running', updated_at = now() - interval '10 minutes'"
+        " WHERE document_id = $1",
+        stalled,
+    )
+    await pg.execute(
+        "UPDATE chat_sessions SET updated_at = now() - interval '10 minutes' WHERE id = ANY($1)",
+        [taken_over, given_up],
+    )
+
+    await requeue_stale(pg, lease_s=300)
+    await take_over_stale(pg, lease_s=300, max_attempts=3)
+
+    sent = {
+        (r["topic"], r["key"]): r["headers"].get("x-request-id")
+        for r in await pg.fetch(
+            "SELECT topic, key, headers FROM outbox WHERE key LIKE $1", f"{tenant}:%"
+        )
+    }
+    assert sent[(topics.PARSE_REQUESTED, f"{tenant}:{stalled}")] == "upload-1"
+    assert sent[(topics.CHAT_REQUESTED, f"{tenant}:{taken_over}")] == "ask-1"
+    assert sent[(topics.ANSWERS, f"{tenant}:{given_up}")] == "ask-2"
