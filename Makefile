@@ -20,6 +20,10 @@ PROMETHEUS   := /usr/bin/prometheus
 ALERTMANAGER := /usr/bin/prometheus-alertmanager
 JAEGER       := ops/observability/build/jaeger-v1.76.0/jaeger
 OBSERVABILITY_PACKAGES := prometheus prometheus-alertmanager
+# The deployment tests (tests/deploy/) validate ops/k8s/ with kustomize and kubeconform, built
+# from the Go module proxy, and the Kubernetes and KEDA schemas, into ops/k8s/build/ (about a
+# minute cold): ops/k8s/install.py. Nothing here is needed by a plain `make up`.
+KUBE_TOOLS   := ops/k8s/build/.installed
 
 .PHONY: up down status test lint bench install
 
@@ -32,7 +36,7 @@ down:
 status:
 	$(BIN)/pdfchat status
 
-test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER)
+test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER) $(KUBE_TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -71,6 +75,9 @@ $(PROMETHEUS) $(ALERTMANAGER):
 
 $(JAEGER): | $(VENV)/.installed
 	$(BIN)/python -m cli.observability install
+
+$(KUBE_TOOLS): ops/k8s/install.py | $(VENV)/.installed
+	$(BIN)/python ops/k8s/install.py
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

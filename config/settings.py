@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     # Set to use an external database instead of the one `pdfchat up` runs.
     database_url: str | None = None
     # True where `pdfchat up` runs neither PostgreSQL nor Kafka (the container image sets it):
-    # then PDFCHAT_DATABASE_URL and PDFCHAT_KAFKA_HOST must name them, since the loopback
-    # defaults would be the container itself.
+    # then PDFCHAT_DATABASE_URL (or PDFCHAT_POSTGRES_HOST) and PDFCHAT_KAFKA_HOST must name
+    # them, since the loopback defaults would be the container itself.
     external_services: bool = False
 
     # Workers
@@ -242,10 +242,11 @@ class Settings(BaseSettings):
     def _external_services_are_named(self) -> Settings:
         if not self.external_services:
             return self
-        if not self.database_url:
+        if not self.database_url and _is_loopback(self.postgres_host):
             raise ValueError(
-                "PDFCHAT_DATABASE_URL is not set: with PDFCHAT_EXTERNAL_SERVICES=true (the"
-                " container image) nothing runs PostgreSQL beside this process"
+                "PDFCHAT_DATABASE_URL is not set (nor PDFCHAT_POSTGRES_HOST): with"
+                " PDFCHAT_EXTERNAL_SERVICES=true (the container image) nothing runs PostgreSQL"
+                " beside this process"
             )
         if _is_loopback(self.kafka_host):
             raise ValueError(

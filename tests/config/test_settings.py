@@ -138,6 +138,8 @@ def test_a_container_with_kafka_on_loopback_is_refused(
 
 def test_a_container_with_both_services_named_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PDFCHAT_EXTERNAL_SERVICES", "true")
-    monkeypatch.setenv("PDFCHAT_DATABASE_URL", "postgresql://pdfchat:s3cret@postgres/pdfchat")
     monkeypatch.setenv("PDFCHAT_KAFKA_HOST", "kafka")
-    assert get_settings().dsn == "postgresql://pdfchat:s3cret@postgres/pdfchat"
+    monkeypatch.setenv("PDFCHAT_POSTGRES_HOST", "postgres")  # as docker-compose.kafka.yml does
+    assert get_settings().dsn == "postgresql://postgres@postgres:55432/pdfchat"
+    monkeypatch.setenv("PDFCHAT_DATABASE_URL", "postgresql://pdfchat:s3cret@db/pdfchat")
+    assert get_settings().dsn == "postgresql://pdfchat:s3cret@db/pdfchat"

@@ -33,7 +33,7 @@ def _start(module: list[str], **variables: str) -> subprocess.CompletedProcess[s
         (
             ["web"],
             {"PDFCHAT_EXTERNAL_SERVICES": "true", "PDFCHAT_KAFKA_HOST": "kafka"},
-            "PDFCHAT_DATABASE_URL is not set",
+            "PDFCHAT_DATABASE_URL is not set (nor PDFCHAT_POSTGRES_HOST)",
         ),
         (["agents", "worker"], {"PDFCHAT_WORKER_ROLE": "everything"}, "worker_role"),
         (
