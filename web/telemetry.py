@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from typing import Any
@@ -34,6 +35,10 @@ UNTRACED = ("/metrics", "/healthz", "/readyz")
 UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REQUEST_ID_ATTRIBUTE = "pdfchat.request_id"
+# A caller's X-Request-ID is kept when it looks like an id: it goes into log lines, spans and
+# the headers of every Kafka record the call makes, where subscribers read it. Anything else
+# (too long, spaces, control characters) is replaced by one of ours, echoed in the response.
+CALLER_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 # Where the matched URL rule travels from the request hook out to the metrics layer.
 _ROUTE_KEY = "pdfchat.route"
 
@@ -68,7 +73,7 @@ async def _before_websocket() -> None:
 
 def _enter(given: str | None, method: str, rule: Any, scope: Any) -> None:
     """``scope`` is the ASGI scope: a TypedDict to Quart, a dict we add our key to."""
-    rid = given or uuid.uuid4().hex
+    rid = given if given and CALLER_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     request_id.set(rid)
     route = route_of(rule)
     scope[_ROUTE_KEY] = route

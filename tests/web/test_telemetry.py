@@ -269,3 +269,13 @@ async def test_the_answer_socket_is_counted_while_open(app, auth, pg, spans) -> 
     (span,) = named(spans, "WS /v1/chat/stream/<session_id>")
     assert span.attributes["pdfchat.request_id"] == "ws-2"
     assert span.attributes["http.route"] == "/v1/chat/stream/<session_id>"
+
+
+@pytest.mark.parametrize("given", ["", "x" * 129, "two words", "bad\u00e9", "a;b{c}"])
+async def test_a_request_id_that_is_no_id_is_replaced(tiny, given) -> None:
+    """The caller's id travels into logs and Kafka headers: only an id-like one is kept."""
+    response = await tiny.test_client().get("/v1/things/x", headers={"X-Request-ID": given})
+    made = response.headers["X-Request-ID"]
+    assert made != given and len(made) == 32
+    body = await response.get_json()
+    assert body["request_id"] == made
