@@ -24,7 +24,7 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 DEFAULTS = Settings()
 # The image's home (Dockerfile PDFCHAT_HOME), where the blob store lives by default.
 IMAGE_HOME = Path("/var/lib/pdfchat")
-WORKER_ROLES = [role for role in get_args(Settings.model_fields["worker_role"].annotation)]
+WORKER_ROLES = get_args(Settings.model_fields["worker_role"].annotation)
 # ${NAME:?message}: compose refuses to start without NAME; no default value in the file.
 REQUIRED_VARIABLE = re.compile(r"^\$\{(\w+):\?[^}]+\}$")
 
