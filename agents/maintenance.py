@@ -3,13 +3,15 @@
 One worker leads it at a time (agents.leadership); every ``SWEEP_S`` it ends chats whose
 orchestrator went quiet, drives stale tasks and orphaned documents again, fails documents
 stuck past their deadline, re-embeds after a model switch, asks for missing topic maps and
-forgets workers long gone.
+forgets workers long gone; every ``ORPHAN_BLOBS_EVERY_S`` it removes the files of documents
+that do not exist.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import asyncpg
 
@@ -20,6 +22,7 @@ from agents.resources import Resources, resources
 from core.metrics import ANSWERS
 from storage import workers
 from workflows.chat import take_over_stale
+from workflows.documents import remove_orphan_blobs
 from workflows.embedding import schedule_reembedding
 from workflows.tasks import fail_overdue, redrive_orphans, requeue_stale
 from workflows.topic_maps import request_missing
@@ -29,6 +32,10 @@ log = logging.getLogger("pdfchat.agents.maintenance")
 SWEEP_S = 2.0
 # A worker row unseen this long is dropped, and its agents are no longer expected by /readyz.
 FORGET_WORKERS_AFTER_S = 24 * 3600
+# Listing every document's files is slow on a big store: not every sweep. An upload writes its
+# file before its row commits, so a file is an orphan only once far older than any upload.
+ORPHAN_BLOBS_EVERY_S = 600.0
+ORPHAN_BLOBS_AFTER_S = 3600.0
 
 
 @app.task
@@ -39,9 +46,13 @@ async def maintain() -> None:
 
 async def _sweep_forever(deps: Resources, conn: asyncpg.Connection) -> None:
     # ``conn`` holds the lock; the sweeps use the pool, so a slow one never holds it up.
+    blobs_swept_at = -ORPHAN_BLOBS_EVERY_S
     while True:
         try:
             await sweep(deps)
+            if time.monotonic() - blobs_swept_at >= ORPHAN_BLOBS_EVERY_S:
+                await sweep_blobs(deps)
+                blobs_swept_at = time.monotonic()
         except Exception as exc:
             if not runner.is_outage(exc):
                 raise
@@ -71,3 +82,12 @@ async def sweep(deps: Resources) -> None:
         log.info("re-embedding with the configured model", extra={"documents": queued})
     await request_missing(pool, lease_s=settings.task_lease_s)
     await workers.forget_gone(pool, older_than_s=FORGET_WORKERS_AFTER_S)
+
+
+async def sweep_blobs(deps: Resources) -> None:
+    if removed := await remove_orphan_blobs(
+        deps.pool, deps.blobs, older_than_s=ORPHAN_BLOBS_AFTER_S
+    ):
+        log.warning(
+            "removed the files of documents that do not exist", extra={"documents": removed}
+        )

@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -27,6 +28,7 @@ class BlobStore(Protocol):
     async def get(self, key: str) -> bytes: ...
     async def exists(self, key: str) -> bool: ...
     async def delete_prefix(self, prefix: str) -> int: ...
+    async def documents_untouched(self, older_than_s: float) -> list[tuple[str, str]]: ...
 
 
 def document_prefix(tenant_id: str, document_id: str) -> str:
@@ -83,6 +85,20 @@ class FilesystemBlobStore:
         path = self._path(prefix.rstrip("/"))
         return await asyncio.to_thread(self._delete_tree, path)
 
+    async def documents_untouched(self, older_than_s: float) -> list[tuple[str, str]]:
+        """(tenant, document id) of every document prefix nothing was written to for
+        ``older_than_s``: candidates for the orphan sweep."""
+        return await asyncio.to_thread(self._untouched, time.time() - older_than_s)
+
+    def _untouched(self, before: float) -> list[tuple[str, str]]:
+        found = []
+        for tenant in _subdirectories(self.root):
+            for document in _subdirectories(tenant):
+                files = [p.stat().st_mtime for p in document.iterdir() if p.is_file()]
+                if max(files, default=document.stat().st_mtime) < before:
+                    found.append((tenant.name, document.name))
+        return found
+
     @staticmethod
     def _delete_tree(path: Path) -> int:
         if not path.exists():
@@ -90,6 +106,13 @@ class FilesystemBlobStore:
         count = sum(1 for p in path.rglob("*") if p.is_file())
         shutil.rmtree(path)
         return count
+
+
+def _subdirectories(path: Path) -> list[Path]:
+    try:
+        return [p for p in path.iterdir() if p.is_dir()]
+    except FileNotFoundError:  # deleted meanwhile, or no blob yet
+        return []
 
 
 def create_blob_store(backend: str, root: Path) -> BlobStore:

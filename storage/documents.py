@@ -232,6 +232,19 @@ async def delete(conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUI
     return document
 
 
+async def existing_in_any_tenant(
+    conn: asyncpg.Connection | asyncpg.Pool, keys: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the (tenant, document id) ``keys`` are documents (maintenance)."""
+    rows = await conn.fetch(
+        "SELECT tenant_id, id::text AS id FROM documents"
+        " WHERE (tenant_id, id::text) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [tenant for tenant, _ in keys],
+        [document for _, document in keys],
+    )
+    return {(r["tenant_id"], r["id"]) for r in rows}
+
+
 async def ensure_task(
     conn: asyncpg.Connection, tenant_id: str, document_id: uuid.UUID, kind: str
 ) -> uuid.UUID | None:

@@ -105,6 +105,28 @@ async def delete(
     return document
 
 
+async def remove_orphan_blobs(
+    pool: asyncpg.Pool, store: BlobStore, *, older_than_s: float, batch: int = 1000
+) -> int:
+    """Delete the files of documents that do not exist; returns how many documents' files went.
+
+    They come from an upload whose row never committed (its file is written first, and kept
+    when the commit's outcome is unknown), a parse that finished after its document was
+    deleted, or a delete cut short between its commit and the file's removal. Only files
+    untouched for ``older_than_s`` are candidates: a file younger than that may belong to an
+    upload still committing."""
+    candidates = await store.documents_untouched(older_than_s)
+    removed = 0
+    for start in range(0, len(candidates), batch):
+        chunk = candidates[start : start + batch]
+        known = await documents.existing_in_any_tenant(pool, chunk)
+        for tenant_id, document_id in chunk:
+            if (tenant_id, document_id) not in known:
+                await store.delete_prefix(blobs.document_prefix(tenant_id, document_id))
+                removed += 1
+    return removed
+
+
 async def move(
     conn: asyncpg.Connection,
     document: Document,

@@ -3,6 +3,8 @@ kept exactly when its row may have committed."""
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from pathlib import Path
 
@@ -12,9 +14,9 @@ from asyncpg.transaction import Transaction
 
 import pdfgen
 from core.errors import TooManyRequests
-from storage.blobs import FilesystemBlobStore
+from storage.blobs import FilesystemBlobStore, original_key, parse_result_key
 from workflows.admission import Limit
-from workflows.documents import Upload, submit
+from workflows.documents import Upload, remove_orphan_blobs, submit
 
 ROOMY = Limit("documents", per_tenant=1000, in_all=100_000, retry_after_s=1.0)
 
@@ -57,3 +59,36 @@ async def test_an_upload_refused_in_its_transaction_leaves_no_file(pg, tmp_path)
         await submit(pg, store, _upload(tenant), max_bytes=10**7, limit=full)
     assert await pg.fetchval("SELECT count(*) FROM documents WHERE tenant_id = $1", tenant) == 0
     assert _files(tmp_path, tenant) == []
+
+
+async def test_files_of_documents_that_do_not_exist_are_removed_once_old(pg, tmp_path) -> None:
+    """An upload whose row never committed, a parse finished after a delete, a delete cut
+    short: their files go. A document's files stay, and so do fresh ones (an upload commits
+    after its file is written)."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    store = FilesystemBlobStore(tmp_path)
+    kept = (await submit(pg, store, _upload(tenant), max_bytes=10**7, limit=ROOMY))[0].id
+    await store.put(parse_result_key(tenant, str(kept)), b"{}")
+    orphans = [str(uuid.uuid4()), "not-a-uuid"]
+    for name in orphans:
+        await store.put(original_key(tenant, name), b"%PDF-")
+    await submit(pg, store, _upload(f"{tenant}-gone"), max_bytes=10**7, limit=ROOMY)
+    await pg.execute("DELETE FROM documents WHERE tenant_id = $1", f"{tenant}-gone")
+    files_before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+
+    assert await remove_orphan_blobs(pg, store, older_than_s=3600) == 0  # all too fresh
+    _age(tmp_path, seconds=7200)
+    fresh = str(uuid.uuid4())
+    await store.put(original_key(tenant, fresh), b"%PDF-")  # an upload committing right now
+
+    assert await remove_orphan_blobs(pg, store, older_than_s=3600) == 3
+    assert sorted(p.name for p in (tmp_path / tenant).iterdir()) == sorted([str(kept), fresh])
+    assert len(_files(tmp_path, tenant)) == 3  # kept's original and parse result, fresh's file
+    assert not _files(tmp_path, f"{tenant}-gone")
+    assert len(files_before) == 5
+
+
+def _age(root: Path, *, seconds: float) -> None:
+    then = time.time() - seconds
+    for path in root.rglob("*"):
+        os.utime(path, (then, then))
