@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_brokers: int = Field(default=1, ge=1, le=5)
+    # A Kafka cluster run by others (the image, Kubernetes): its bootstrap addresses,
+    # `host:port,host:port`, instead of the nodes above. `kafka_brokers` then says how many
+    # brokers it has, for the replication factor of the topics the workers create.
+    kafka_bootstrap_servers: str | None = None
     kafka_heap: str = "1g"
     topic_partitions: int = Field(default=8, ge=1, le=256)
 
@@ -248,11 +253,25 @@ class Settings(BaseSettings):
                 " PDFCHAT_EXTERNAL_SERVICES=true (the container image) nothing runs PostgreSQL"
                 " beside this process"
             )
-        if _is_loopback(self.kafka_host):
+        if any(_is_loopback(host) for host, _ in self.kafka_addresses):
             raise ValueError(
-                f"PDFCHAT_KAFKA_HOST={self.kafka_host} is this container itself: with"
-                " PDFCHAT_EXTERNAL_SERVICES=true (the container image) name the Kafka bootstrap"
-                " host (e.g. kafka)"
+                f"Kafka at {self.kafka_bootstrap} is this container itself: with"
+                " PDFCHAT_EXTERNAL_SERVICES=true (the container image) set"
+                " PDFCHAT_KAFKA_BOOTSTRAP_SERVERS (or PDFCHAT_KAFKA_HOST) to the cluster's"
+                " bootstrap addresses (e.g. kafka:9092)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bootstrap_servers_are_addresses(self) -> Settings:
+        if self.kafka_bootstrap_servers is None:
+            return self
+        items = [item.strip() for item in self.kafka_bootstrap_servers.split(",")]
+        bad = [i for i in items if not _HOST_PORT.fullmatch(i)]
+        if bad or not items:
+            raise ValueError(
+                "PDFCHAT_KAFKA_BOOTSTRAP_SERVERS must be host:port[,host:port...];"
+                f" {', '.join(repr(b) for b in bad) or 'nothing'} is not"
             )
         return self
 
@@ -324,10 +343,18 @@ class Settings(BaseSettings):
         ]
 
     @property
+    def kafka_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of every bootstrap address: the external cluster's, or each node's."""
+        if self.kafka_bootstrap_servers:
+            pairs = (i.strip().rsplit(":", 1) for i in self.kafka_bootstrap_servers.split(","))
+            return [(host, int(port)) for host, port in pairs]
+        return [(self.kafka_host, port) for port, _ in self.kafka_nodes]
+
+    @property
     def kafka_bootstrap(self) -> str:
-        """Every broker, comma-separated (aiokafka's form): a client finds the cluster while
-        any one of them is up."""
-        return ",".join(f"{self.kafka_host}:{port}" for port, _ in self.kafka_nodes)
+        """Every bootstrap address, comma-separated (aiokafka's form): a client finds the
+        cluster while any one of them is up."""
+        return ",".join(f"{host}:{port}" for host, port in self.kafka_addresses)
 
     @property
     def topic_replication_factor(self) -> int:
@@ -373,6 +400,9 @@ class Settings(BaseSettings):
                 text = str(value).lower() if isinstance(value, bool) else str(value)
             env[f"PDFCHAT_{name.upper()}"] = text
         return env
+
+
+_HOST_PORT = re.compile(r"[A-Za-z0-9._\[\]:-]+:[0-9]{1,5}")
 
 
 def _is_loopback(host: str) -> bool:

@@ -80,15 +80,17 @@ async def _workers() -> dict[str, Any]:
 
 
 async def _kafka() -> dict[str, Any]:
-    """Ready while enough brokers answer to take acknowledged writes (min.insync.replicas)."""
+    """Ready while enough brokers answer to take acknowledged writes (min.insync.replicas), or,
+    with fewer bootstrap addresses than that (a cluster behind one service name), all of
+    them."""
     settings = resources.settings()
-    answering = [
-        port for port, _ in settings.kafka_nodes if await _answers(settings.kafka_host, port)
-    ]
-    if len(answering) < settings.min_insync_replicas:
+    addresses = settings.kafka_addresses
+    answering = [a for a in addresses if await _answers(*a)]
+    needed = min(settings.min_insync_replicas, len(addresses))
+    if len(answering) < needed:
         raise RuntimeError(
-            f"{len(answering)} of {settings.kafka_brokers} brokers answer; writes need"
-            f" {settings.min_insync_replicas}"
+            f"{len(answering)} of {len(addresses)} Kafka bootstrap addresses answer;"
+            f" writes need {needed}"
         )
     return {"bootstrap": settings.kafka_bootstrap, "brokers_answering": len(answering)}
 

@@ -125,14 +125,42 @@ def test_a_container_without_a_database_url_is_refused(monkeypatch: pytest.Monke
         get_settings()
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PDFCHAT_KAFKA_HOST", "127.0.0.1"),
+        ("PDFCHAT_KAFKA_HOST", "localhost"),
+        ("PDFCHAT_KAFKA_HOST", "::1"),
+        ("PDFCHAT_KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9092,127.0.0.1:9092"),
+    ],
+)
 def test_a_container_with_kafka_on_loopback_is_refused(
-    monkeypatch: pytest.MonkeyPatch, host: str
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     monkeypatch.setenv("PDFCHAT_EXTERNAL_SERVICES", "true")
     monkeypatch.setenv("PDFCHAT_DATABASE_URL", "postgresql://pdfchat@postgres:5432/pdfchat")
-    monkeypatch.setenv("PDFCHAT_KAFKA_HOST", host)
-    with pytest.raises(ValueError, match=f"PDFCHAT_KAFKA_HOST={host} is this container itself"):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=r"is this container itself.*PDFCHAT_KAFKA_BOOTSTRAP"):
+        get_settings()
+
+
+def test_an_external_cluster_is_named_by_its_bootstrap_servers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PDFCHAT_KAFKA_BOOTSTRAP_SERVERS", " kafka-0.k:9092, kafka-1.k:9093 ")
+    monkeypatch.setenv("PDFCHAT_KAFKA_BROKERS", "3")
+    settings = get_settings()
+    assert settings.kafka_bootstrap == "kafka-0.k:9092,kafka-1.k:9093"
+    assert settings.kafka_addresses == [("kafka-0.k", 9092), ("kafka-1.k", 9093)]
+    assert (settings.topic_replication_factor, settings.min_insync_replicas) == (3, 2)
+
+
+@pytest.mark.parametrize("value", ["kafka", "kafka:port", "kafka:9092,", "a b:9092", ""])
+def test_bootstrap_servers_that_are_no_addresses_are_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("PDFCHAT_KAFKA_BOOTSTRAP_SERVERS", value)
+    with pytest.raises(ValueError, match="PDFCHAT_KAFKA_BOOTSTRAP_SERVERS must be host:port"):
         get_settings()
 
 
