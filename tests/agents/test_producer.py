@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 import topics
 from agents.app import App
+from tests.records import INJECTED
 
 pytestmark = pytest.mark.stack
 
@@ -24,7 +25,12 @@ async def test_a_new_topic_leaves_every_known_topic_in_the_metadata(settings, st
         await producer._ensure_producer().client.force_metadata_update()
         await (
             await producer.send(
-                topics.ANSWERS, key=b"k", value=b"v", partition=None, timestamp=None, headers=None
+                topics.ANSWERS,
+                key=b"k",
+                value=b"v",
+                partition=None,
+                timestamp=None,
+                headers=INJECTED,
             )
         )
         assert cluster.partitions_for_topic(topics.ANSWERS)

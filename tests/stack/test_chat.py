@@ -21,6 +21,7 @@ from cli.processes import free_port
 from cli.stack import AppProcess, AppSpec
 from llm import NOT_FOUND
 from storage import chat
+from tests.records import INJECTED
 from tests.rows import unrelayed_session
 from tests.waiting import wait_until
 
@@ -317,7 +318,7 @@ async def _left_by_a_dead_orchestrator(settings, db, tenant, sent: list[dict]) -
                 content=message.get("content"),
             )
             await producer.send_and_wait(
-                topics.ANSWERS, event.dumps(), key=event.kafka_key().encode()
+                topics.ANSWERS, event.dumps(), key=event.kafka_key().encode(), headers=INJECTED
             )
     finally:
         await producer.stop()

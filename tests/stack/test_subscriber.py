@@ -47,7 +47,9 @@ async def _publish_again(settings, topic: str, key: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, record.value, key=record.key)
+        await producer.send_and_wait(
+            topic, record.value, key=record.key, headers=list(record.headers)
+        )
     finally:
         await producer.stop()
 
