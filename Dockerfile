@@ -56,7 +56,8 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 # (blobs/ and keys/ exist so that a volume mounted there starts owned by pdfchat, not root.)
 # PDFCHAT_EXTERNAL_SERVICES: Postgres and Kafka are elsewhere, so a process started without
-# PDFCHAT_DATABASE_URL or PDFCHAT_KAFKA_HOST stops at once naming them (config/settings.py).
+# PDFCHAT_DATABASE_URL or PDFCHAT_KAFKA_BOOTSTRAP_SERVERS (or _HOST) stops at once naming them
+# (config/settings.py).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
