@@ -1,6 +1,11 @@
 """Apache Kafka 4 in KRaft mode, from its jars on Maven Central: one node, or a cluster of
 ``kafka_brokers`` nodes on loopback, each a broker and a controller.
 
+Each node has three listeners: PLAINTEXT for pdfchat's own clients and between brokers,
+CONTROLLER for the quorum, and ANALYTICS (SASL/SCRAM-SHA-256) for analytics teams. Every request
+is authorized: pdfchat's side connects without credentials, as ``User:ANONYMOUS``, which is a
+super user; an analyst reads only what an ACL grants it (core/kafka_access.py).
+
 One node finds its controller quorum through ``controller.quorum.bootstrap.servers`` and is
 formatted ``--standalone``; a cluster has a static quorum (``controller.quorum.voters``) of
 all its nodes, so it runs on while a majority of them do."""
@@ -28,11 +33,20 @@ PROPERTIES = """\
 process.roles=broker,controller
 node.id={node}
 {quorum}
-listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}
+listeners={listeners}
+advertised.listeners={listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,ANALYTICS:SASL_PLAINTEXT
+# Nothing without an ACL, except for the super user: every client of the PLAINTEXT and
+# CONTROLLER listeners (pdfchat's own, the brokers and controllers themselves) is ANONYMOUS.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+# Analysts' users are SCRAM credentials kept in the cluster's metadata (core/kafka_access.py).
+listener.name.analytics.sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.analytics.scram-sha-256.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs={log_dirs}
 num.partitions={partitions}
 # Topics are declared by the workers with the partitions they need; a typo never makes one.
@@ -84,6 +98,7 @@ class Kafka(Detached):
         self.node = node
         self.host = settings.kafka_host
         self.port, self.controller_port = settings.kafka_nodes[node - 1]
+        self.analytics_port = settings.kafka_analytics_ports[node - 1]
         self.cluster_root = settings.home / "kafka"
         self.root = self.cluster_root if alone else self.cluster_root / f"node-{node}"
 
@@ -92,7 +107,7 @@ class Kafka(Detached):
 
     def start(self) -> None:
         ensure_jars()
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, self.analytics_port):
             ensure_port_free(self.host, port, self.name)
         properties = self._write_properties()
         self._format(properties)
@@ -135,9 +150,7 @@ class Kafka(Detached):
             PROPERTIES.format(
                 node=self.node,
                 quorum=self._quorum(),
-                host=self.host,
-                port=self.port,
-                controller_port=self.controller_port,
+                listeners=self._listeners(),
                 log_dirs=self.root / "data",
                 partitions=self.settings.topic_partitions,
                 replicas=self.settings.topic_replication_factor,
@@ -145,6 +158,12 @@ class Kafka(Detached):
             )
         )
         return path
+
+    def _listeners(self) -> str:
+        return (
+            f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port},"
+            f"ANALYTICS://{self.host}:{self.analytics_port}"
+        )
 
     def _quorum(self) -> str:
         if self.settings.kafka_brokers == 1:

@@ -95,6 +95,8 @@ def isolated_settings(home: Path, **overrides: Any) -> Settings:
     brokers = int(overrides.get("kafka_brokers", 1))
     ports["kafka_port"] = free_port(count=2 * brokers)
     ports["kafka_controller_port"] = ports["kafka_port"] + 1
+    # ... and its analytics listener on kafka_analytics_port + (n - 1).
+    ports["kafka_analytics_port"] = free_port(count=brokers)
     # Worker n listens on worker_web_port_base + n - 1: keep a block free for a few of them.
     ports["worker_web_port_base"] = free_port(count=WORKER_PORTS)
     return Settings(home=home, **(ports | overrides))

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_brokers: int = Field(default=1, ge=1, le=5)
+    # Each node's third listener, for analytics teams (SASL/SCRAM-SHA-256, every read granted
+    # by an ACL; core/kafka_access.py): node n's on kafka_analytics_port + (n - 1).
+    kafka_analytics_port: int = 9192
     # A Kafka cluster run by others (the image, Kubernetes): its bootstrap addresses,
     # `host:port,host:port`, instead of the nodes above. `kafka_brokers` then says how many
     # brokers it has, for the replication factor of the topics the workers create.
@@ -184,6 +187,14 @@ class Settings(BaseSettings):
                 f"PDFCHAT_KAFKA_PORT={self.kafka_port} and PDFCHAT_KAFKA_CONTROLLER_PORT="
                 f"{self.kafka_controller_port} give {self.kafka_brokers} brokers clashing ports"
                 f" {ports}: set them an odd number apart (e.g. 9092 and 9093)"
+            )
+        clashing = sorted(set(self.kafka_analytics_ports) & set(ports))
+        if clashing:
+            raise ValueError(
+                f"PDFCHAT_KAFKA_ANALYTICS_PORT={self.kafka_analytics_port} gives"
+                f" {self.kafka_brokers} brokers analytics ports {self.kafka_analytics_ports}"
+                f" clashing with their broker and controller ports {ports} at {clashing}:"
+                " set it clear of them (the defaults are 9092, 9093 and 9192)"
             )
         return self
 
@@ -341,6 +352,20 @@ class Settings(BaseSettings):
             (self.kafka_port + 2 * n, self.kafka_controller_port + 2 * n)
             for n in range(self.kafka_brokers)
         ]
+
+    @property
+    def kafka_analytics_ports(self) -> list[int]:
+        """The analytics (SASL) listener's port of each node, node 1 first."""
+        return [self.kafka_analytics_port + n for n in range(self.kafka_brokers)]
+
+    @property
+    def kafka_analytics_bootstrap(self) -> str | None:
+        """Every node's analytics listener, comma-separated, for analytics teams' consumers;
+        None with an external cluster (PDFCHAT_KAFKA_BOOTSTRAP_SERVERS): that cluster's own
+        listeners and security apply, and its operators say where analysts connect."""
+        if self.kafka_bootstrap_servers:
+            return None
+        return ",".join(f"{self.kafka_host}:{port}" for port in self.kafka_analytics_ports)
 
     @property
     def kafka_addresses(self) -> list[tuple[str, int]]:

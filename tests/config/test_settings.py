@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from cli.stack import isolated_settings
 from config import get_settings
 
 
@@ -29,6 +32,14 @@ def test_every_setting_survives_the_trip_through_the_environment(
         ("PDFCHAT_WORKER_ROLE", "everything", "'all', 'chat' or 'ingest'"),
         ("PDFCHAT_INGEST_NICE", "25", "less than or equal to 19"),
         ("PDFCHAT_KAFKA_CONTROLLER_PORT", "9094", "clashing ports"),  # with PDFCHAT_KAFKA_BROKERS=3
+        (  # 9094-9096: node 2's broker and controller, node 3's broker
+            "PDFCHAT_KAFKA_ANALYTICS_PORT",
+            "9094",
+            r"PDFCHAT_KAFKA_ANALYTICS_PORT=9094 gives 3 brokers analytics ports"
+            r" \[9094, 9095, 9096\] clashing .* at \[9094, 9095, 9096\]",
+        ),
+        ("PDFCHAT_KAFKA_ANALYTICS_PORT", "9095", r"at \[9095, 9096, 9097\]"),  # controllers too
+        ("PDFCHAT_KAFKA_ANALYTICS_PORT", "9090", r"at \[9092\]"),  # node 1's broker
         ("PDFCHAT_WS_DEAD_AFTER_S", "4", "PDFCHAT_WS_DEAD_AFTER_S=4.0 must exceed 5"),
         ("PDFCHAT_WS_PING_INTERVAL_S", "40", "must exceed PDFCHAT_WS_PING_INTERVAL_S=40.0"),
         ("PDFCHAT_KAFKA_BROKERS", "7", "less than or equal to 5"),
@@ -153,6 +164,37 @@ def test_an_external_cluster_is_named_by_its_bootstrap_servers(
     assert settings.kafka_bootstrap == "kafka-0.k:9092,kafka-1.k:9093"
     assert settings.kafka_addresses == [("kafka-0.k", 9092), ("kafka-1.k", 9093)]
     assert (settings.topic_replication_factor, settings.min_insync_replicas) == (3, 2)
+
+
+def test_each_node_has_an_analytics_listener(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PDFCHAT_KAFKA_BROKERS", "3")
+    settings = get_settings()
+    assert settings.kafka_analytics_ports == [9192, 9193, 9194]
+    assert settings.kafka_analytics_bootstrap == "127.0.0.1:9192,127.0.0.1:9193,127.0.0.1:9194"
+    monkeypatch.setenv("PDFCHAT_KAFKA_BROKERS", "1")
+    monkeypatch.setenv("PDFCHAT_KAFKA_HOST", "kafka.local")
+    monkeypatch.setenv("PDFCHAT_KAFKA_ANALYTICS_PORT", "9098")  # beside 9092-9093: no clash
+    assert get_settings().kafka_analytics_bootstrap == "kafka.local:9098"
+
+
+def test_an_external_cluster_has_no_analytics_listener_of_ours(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PDFCHAT_KAFKA_BOOTSTRAP_SERVERS", "kafka-0.k:9092")
+    assert get_settings().kafka_analytics_bootstrap is None
+
+
+def test_a_second_stack_gets_free_analytics_ports_of_its_own(tmp_path: Path) -> None:
+    first, second = (isolated_settings(tmp_path, kafka_brokers=3) for _ in range(2))
+    ports = [
+        port
+        for settings in (first, second)
+        for port in settings.kafka_analytics_ports
+        + [p for node in settings.kafka_nodes for p in node]
+    ]
+    assert len(set(ports)) == len(ports) == 2 * 9
 
 
 @pytest.mark.parametrize("value", ["kafka", "kafka:port", "kafka:9092,", "a b:9092", ""])
