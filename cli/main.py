@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.analytics import analytics_command
 from cli.ask import ask as ask_question
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
@@ -175,6 +176,9 @@ def ask(
         )
     )
     sys.exit(status)
+
+
+main.add_command(analytics_command)
 
 
 def _print(statuses: list[ServiceStatus]) -> None:

@@ -30,15 +30,23 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, KafkaTimeoutError) or (isinstance(exc, KafkaError) and exc.retriable)
 
 
-async def declare_topics(settings: Settings) -> list[str]:
-    """Create the topics that do not exist yet, with the settings' partitions and replicas;
-    returns their names."""
+async def declare_topics(
+    settings: Settings,
+    names: Sequence[str] = topics.ALL_TOPICS,
+    *,
+    partitions: int | None = None,
+) -> list[str]:
+    """Create the topics of ``names`` (the public interface, by default) that do not exist
+    yet, with ``partitions`` (the settings' by default) and the settings' replicas; returns
+    their names."""
     async for attempt in backoff(attempts=10, base_s=0.5, max_s=5):  # the broker may be starting
         with attempt:
             admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
             await admin.start()
             try:
-                created = await _create_missing(admin, settings)
+                created = await _create_missing(
+                    admin, settings, names, partitions or settings.topic_partitions
+                )
             finally:
                 await admin.close()
     return created
@@ -56,16 +64,18 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     return sorted(p["partition"] for p in found["partitions"]) if found else []
 
 
-async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> list[str]:
+async def _create_missing(
+    admin: AIOKafkaAdminClient, settings: Settings, names: Sequence[str], partitions: int
+) -> list[str]:
     existing = set(await admin.list_topics())
     missing = [
         NewTopic(
             name,
-            settings.topic_partitions,
+            partitions,
             settings.topic_replication_factor,
             topic_configs=_config(name, settings.min_insync_replicas),
         )
-        for name in topics.ALL_TOPICS
+        for name in names
         if name not in existing
     ]
     try:

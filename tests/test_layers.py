@@ -22,7 +22,8 @@ ALLOWED = {
     "workflows": {"config", "core", "llm", "pdf", "retrieval", "storage", "topics"},
     "agents": {"config", "core", "llm", "pdf", "retrieval", "storage", "topics", "workflows"},
     "web": {"config", "core", "llm", "pdf", "retrieval", "storage", "topics", "workflows"},
-    "cli": {"config", "core", "storage"},
+    # Operator commands (`pdfchat analytics`) run the same workflows as the API would.
+    "cli": {"config", "core", "storage", "workflows"},
 }
 
 
