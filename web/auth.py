@@ -18,7 +18,9 @@ R = TypeVar("R")
 
 # What each role may do; a token may carry several roles.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"documents:read", "documents:write", "chat:ask"}),
+    "admin": frozenset(
+        {"documents:read", "documents:write", "chat:ask", "flags:read", "flags:write"}
+    ),
     "editor": frozenset({"documents:read", "documents:write", "chat:ask"}),
     "viewer": frozenset({"documents:read", "chat:ask"}),
 }
