@@ -25,7 +25,7 @@ from config import Settings
 from core.errors import Unauthenticated
 
 ALGORITHMS = ["ES256", "RS256"]
-ROLES = ("admin", "editor", "viewer")
+ROLES = ("admin", "editor", "viewer", "analyst")
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 

@@ -16,13 +16,17 @@ from web import resources
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# What each role may do; a token may carry several roles.
+# What each role may do (docs/api.md#roles); a token may carry several roles, and may do what
+# any of them may. Every route and the answer socket name the action they need.
+VIEWER = frozenset({"documents:read", "search", "chat:ask"})
+EDITOR = VIEWER | {"documents:upload", "documents:delete_own"}
+ADMIN = EDITOR | {"documents:delete_any", "usage:read", "flags:read", "flags:write"}
+ANALYST = frozenset({"usage:read", "topics:read"})
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset(
-        {"documents:read", "documents:write", "chat:ask", "flags:read", "flags:write"}
-    ),
-    "editor": frozenset({"documents:read", "documents:write", "chat:ask"}),
-    "viewer": frozenset({"documents:read", "chat:ask"}),
+    "viewer": VIEWER,
+    "editor": EDITOR,
+    "admin": ADMIN,
+    "analyst": ANALYST,
 }
 
 
@@ -40,12 +44,16 @@ def bearer_token(headers: Headers, query: MultiDict[str, str] | None = None) -> 
     raise Unauthenticated(f"send 'Authorization: Bearer <token>'{alternative}")
 
 
-def authenticate(token: str, permission: str) -> Principal:
-    """The principal of a valid ``token`` whose roles allow ``permission``."""
+def authenticate(token: str, *any_of: str) -> Principal:
+    """The principal of a valid ``token`` whose roles allow one of the actions ``any_of``."""
     who = resources.verifier().verify(token)
-    if not any(permission in PERMISSIONS.get(role, ()) for role in who.roles):
-        raise Forbidden(f"your roles {sorted(who.roles)} do not allow {permission}")
+    if not any(may(who, action) for action in any_of):
+        raise Forbidden(f"your roles {sorted(who.roles)} do not allow {' or '.join(any_of)}")
     return who
+
+
+def may(who: Principal, action: str) -> bool:
+    return any(action in PERMISSIONS.get(role, ()) for role in who.roles)
 
 
 def principal() -> Principal:
@@ -53,11 +61,13 @@ def principal() -> Principal:
     return who
 
 
-def requires(permission: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def requires(*any_of: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """The route needs a token allowing one of the actions ``any_of``."""
+
     def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @wraps(handler)
         async def wrapper(*args: Any, **kwargs: Any) -> R:
-            g.principal = authenticate(bearer_token(request.headers), permission)
+            g.principal = authenticate(bearer_token(request.headers), *any_of)
             return await handler(*args, **kwargs)
 
         return wrapper

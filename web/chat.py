@@ -225,6 +225,6 @@ def _message(m: Message) -> dict[str, Any]:
 
 
 @blueprint.get("/usage")
-@requires("chat:ask")
+@requires("usage:read")
 async def get_usage() -> dict[str, Any]:
     return await usage.report(resources.pool(), principal().tenant_id, resources.budget())

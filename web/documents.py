@@ -7,11 +7,11 @@ from typing import Any
 
 from quart import Blueprint, request
 
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput
 from storage import documents, topic_maps
 from storage.documents import STATUSES, Document
 from web import resources
-from web.auth import principal, requires
+from web.auth import may, principal, requires
 from web.params import int_arg
 from workflows import admission
 from workflows import documents as workflow
@@ -23,7 +23,7 @@ MAX_IDEMPOTENCY_KEY_CHARS = 200
 
 
 @blueprint.post("")
-@requires("documents:write")
+@requires("documents:upload")
 async def upload() -> tuple[dict[str, Any], int, dict[str, str]]:
     who = principal()
     files = await request.files
@@ -105,14 +105,17 @@ async def get_topics(document_id: uuid.UUID) -> dict[str, Any]:
 
 
 @blueprint.delete("/<uuid:document_id>")
-@requires("documents:write")
+@requires("documents:delete_any", "documents:delete_own")
 async def delete_document(document_id: uuid.UUID) -> dict[str, Any]:
-    await workflow.delete(
-        resources.pool(),
-        resources.blobs(),
-        principal().tenant_id,
-        document_id,
-    )
+    who = principal()
+    if not may(who, "documents:delete_any"):
+        document = await documents.get(resources.pool(), who.tenant_id, document_id)
+        if document.created_by != who.user_id:
+            raise Forbidden(
+                f"your roles {sorted(who.roles)} allow deleting your own documents only;"
+                " this one was uploaded by someone else"
+            )
+    await workflow.delete(resources.pool(), resources.blobs(), who.tenant_id, document_id)
     return {"document_id": str(document_id), "deleted": True}
 
 

@@ -25,7 +25,7 @@ class SearchRequest(BaseModel):
 
 
 @blueprint.post("/search")
-@requires("documents:read")
+@requires("search")
 async def search() -> dict[str, Any]:
     body = await json_body(SearchRequest)
     hits = await search_segments(

@@ -15,6 +15,7 @@ import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import (
@@ -117,9 +118,19 @@ async def test_an_analyst_reads_its_tenants_records_and_nothing_else(settings, a
                 pass
 
 
-async def test_a_revoked_analyst_can_no_longer_connect(settings, tenant):
+async def test_a_revoked_analyst_can_no_longer_connect(settings, token, tenant):
     user = f"eve-{uuid.uuid4().hex[:8]}"
     _grant(settings, tenant, user)
+    async with httpx.AsyncClient(base_url=settings.web_url) as http:
+        bearer = {"Authorization": f"Bearer {token(tenant, roles=('analyst',))}"}
+        shown = (await http.get("/v1/analytics", headers=bearer)).json()
+    assert shown["bootstrap_servers"] == settings.kafka_analytics_bootstrap
+    assert [t["name"] for t in shown["topics"]] == [tenant_topic(tenant, t) for t in EXPORTED]
+    assert shown["analysts"][0] | {"since": None} == {
+        "user": user,
+        "group": analytics_group(tenant, user),
+        "since": None,
+    }
     mine = tenant_topic(tenant, topics.STATUS)
     # Users and ACLs reach the brokers through the cluster's metadata, a moment after the call.
     await wait_until(lambda: _connects(settings, user, mine, tenant), within_s=TIMEOUT_S)

@@ -148,6 +148,10 @@ export class Panel {
         if (view === this.view) this.body.append(el("p", {}, "This server reports no usage."));
         return;
       }
+      if (error.status === 403) {  // docs/api.md#roles: usage is for admins and analysts
+        if (view === this.view) this.body.append(el("p", {}, "Usage and cost are shown to admins and analysts."));
+        return;
+      }
       this.problem(view, error);
     }
   }
