@@ -3,8 +3,8 @@
 One worker leads it at a time (agents.leadership); every ``SWEEP_S`` it ends chats whose
 orchestrator went quiet, drives stale tasks and orphaned documents again, fails documents
 stuck past their deadline, re-embeds after a model switch, asks for missing topic maps and
-forgets workers long gone; every ``ORPHAN_BLOBS_EVERY_S`` it removes the files of documents
-that do not exist.
+forgets workers long gone; every ``RARELY_S`` it removes the files of documents that do not
+exist and forgets idle rate-limit buckets.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from agents.app import app, settings
 from agents.leadership import lead_forever
 from agents.resources import Resources, resources
 from core.metrics import ANSWERS
-from storage import workers
+from storage import rate_limits, workers
 from workflows.chat import take_over_stale
 from workflows.documents import remove_orphan_blobs
 from workflows.embedding import schedule_reembedding
@@ -34,8 +34,10 @@ SWEEP_S = 2.0
 FORGET_WORKERS_AFTER_S = 24 * 3600
 # Listing every document's files is slow on a big store: not every sweep. An upload writes its
 # file before its row commits, so a file is an orphan only once far older than any upload.
-ORPHAN_BLOBS_EVERY_S = 600.0
+RARELY_S = 600.0
 ORPHAN_BLOBS_AFTER_S = 3600.0
+# A bucket untouched this long is full again (no limit refills slower than a token a day).
+IDLE_BUCKETS_AFTER_S = 24 * 3600
 
 
 @app.task
@@ -46,13 +48,13 @@ async def maintain() -> None:
 
 async def _sweep_forever(deps: Resources, conn: asyncpg.Connection) -> None:
     # ``conn`` holds the lock; the sweeps use the pool, so a slow one never holds it up.
-    blobs_swept_at = -ORPHAN_BLOBS_EVERY_S
+    swept_rarely_at = -RARELY_S
     while True:
         try:
             await sweep(deps)
-            if time.monotonic() - blobs_swept_at >= ORPHAN_BLOBS_EVERY_S:
-                await sweep_blobs(deps)
-                blobs_swept_at = time.monotonic()
+            if time.monotonic() - swept_rarely_at >= RARELY_S:
+                await sweep_rarely(deps)
+                swept_rarely_at = time.monotonic()
         except Exception as exc:
             if not runner.is_outage(exc):
                 raise
@@ -84,10 +86,11 @@ async def sweep(deps: Resources) -> None:
     await workers.forget_gone(pool, older_than_s=FORGET_WORKERS_AFTER_S)
 
 
-async def sweep_blobs(deps: Resources) -> None:
+async def sweep_rarely(deps: Resources) -> None:
     if removed := await remove_orphan_blobs(
         deps.pool, deps.blobs, older_than_s=ORPHAN_BLOBS_AFTER_S
     ):
         log.warning(
             "removed the files of documents that do not exist", extra={"documents": removed}
         )
+    await rate_limits.forget_idle(deps.pool, older_than_s=IDLE_BUCKETS_AFTER_S)

@@ -14,12 +14,40 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # How long the web server keeps an idle HTTP connection open for the next request.
 HTTP_KEEP_ALIVE_S = 5
+
+
+class Rate(BaseModel):
+    """A token bucket: ``per_s`` sustained, up to ``burst`` at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_s: float = Field(gt=0)
+    burst: float = Field(ge=1)
+
+
+class ActionLimits(BaseModel):
+    """One action's limits per tenant and per user of a tenant; None: no limit there."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant: Rate | None = None
+    user: Rate | None = None
+
+
+RATE_LIMITED = ("uploads", "searches", "chats")
+# Generous: they stop a runaway client or tenant, not a busy one (the chat benchmarks run 13
+# answers a second from one user; the ingestion flood sends 200 uploads at once).
+DEFAULT_RATE_LIMITS = {
+    "uploads": ActionLimits(tenant=Rate(per_s=20, burst=300), user=Rate(per_s=10, burst=300)),
+    "searches": ActionLimits(tenant=Rate(per_s=200, burst=400), user=Rate(per_s=50, burst=200)),
+    "chats": ActionLimits(tenant=Rate(per_s=50, burst=200), user=Rate(per_s=25, burst=100)),
+}
 
 
 class Settings(BaseSettings):
@@ -146,6 +174,13 @@ class Settings(BaseSettings):
     tenant_budget_usd: float = Field(default=20.0, ge=0)
     # Tenants with a budget of their own, as JSON: PDFCHAT_TENANT_BUDGETS_USD='{"acme": 500}'.
     tenant_budgets_usd: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+
+    # Rate limits (token buckets shared by every web process), as JSON; actions left out keep
+    # their defaults, null lifts a limit: PDFCHAT_RATE_LIMITS='{"chats": {"tenant":
+    # {"per_s": 5, "burst": 20}, "user": null}}'. Over one: 429 with Retry-After.
+    rate_limits: dict[Literal["uploads", "searches", "chats"], ActionLimits] = Field(
+        default_factory=dict
+    )
 
     # Chat sessions: answers in flight per worker, passages per answer, how long an answer may
     # go silent before the sweep gives it to another orchestrator (which goes on from the last
@@ -344,6 +379,10 @@ class Settings(BaseSettings):
         password = self.postgres_password.get_secret_value()
         auth = f"{self.postgres_user}:{password}" if password else self.postgres_user
         return f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    @property
+    def effective_rate_limits(self) -> dict[str, ActionLimits]:
+        return DEFAULT_RATE_LIMITS | self.rate_limits
 
     @property
     def kafka_nodes(self) -> list[tuple[int, int]]:

@@ -27,6 +27,7 @@ from storage.chat import Conversation, Message, Session
 from web import resources
 from web.auth import authenticate, bearer_token, principal, requires
 from web.errors import CLOSE_NORMAL, CLOSE_TRY_AGAIN, close_code
+from web.limits import within_rate
 from web.params import int_arg, json_body, uuid_or
 from web.streams import AnswerStreams, ReaderTooSlow
 from workflows import admission, usage
@@ -51,6 +52,7 @@ class ChatRequest(BaseModel):
 @blueprint.post("/chat")
 @requires("chat:ask")
 async def ask() -> tuple[dict[str, Any], int]:
+    await within_rate("chats")
     body = await json_body(ChatRequest)
     who = principal()
     pool = resources.pool()

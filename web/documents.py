@@ -12,6 +12,7 @@ from storage import documents, topic_maps
 from storage.documents import STATUSES, Document
 from web import resources
 from web.auth import may, principal, requires
+from web.limits import within_rate
 from web.params import int_arg
 from workflows import admission
 from workflows import documents as workflow
@@ -26,6 +27,7 @@ MAX_IDEMPOTENCY_KEY_CHARS = 200
 @requires("documents:upload")
 async def upload() -> tuple[dict[str, Any], int, dict[str, str]]:
     who = principal()
+    await within_rate("uploads")
     files = await request.files
     file = files.get("file")
     if file is None:

@@ -9,6 +9,7 @@ from quart import Blueprint
 
 from web import resources
 from web.auth import principal, requires
+from web.limits import within_rate
 from web.params import json_body
 from workflows.search import Mode, search_segments
 
@@ -27,6 +28,7 @@ class SearchRequest(BaseModel):
 @blueprint.post("/search")
 @requires("search")
 async def search() -> dict[str, Any]:
+    await within_rate("searches")
     body = await json_body(SearchRequest)
     hits = await search_segments(
         resources.pool(),

@@ -8,6 +8,7 @@ import pytest
 
 from cli.stack import isolated_settings
 from config import get_settings
+from config.settings import DEFAULT_RATE_LIMITS
 
 
 def test_every_setting_survives_the_trip_through_the_environment(
@@ -213,3 +214,31 @@ def test_a_container_with_both_services_named_starts(monkeypatch: pytest.MonkeyP
     assert get_settings().dsn == "postgresql://postgres@postgres:55432/pdfchat"
     monkeypatch.setenv("PDFCHAT_DATABASE_URL", "postgresql://pdfchat:s3cret@db/pdfchat")
     assert get_settings().dsn == "postgresql://pdfchat:s3cret@db/pdfchat"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"chats": {"tenant": {"per_s": 0, "burst": 5}}}',  # no rate
+        '{"chats": {"tenant": {"per_s": 1, "burst": 0.5}}}',  # never a whole token
+        '{"pings": {"tenant": {"per_s": 1, "burst": 5}}}',  # no such action
+        '{"chats": {"team": {"per_s": 1, "burst": 5}}}',  # no such scope
+        "chats=5",  # not JSON
+    ],
+)
+def test_rate_limits_that_make_no_sense_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("PDFCHAT_RATE_LIMITS", value)
+    with pytest.raises(ValueError, match="rate_limits"):
+        get_settings()
+
+
+def test_rate_limits_given_override_their_action_and_keep_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PDFCHAT_RATE_LIMITS", '{"chats": {"tenant": {"per_s": 2, "burst": 4}}}')
+    limits = get_settings().effective_rate_limits
+    assert limits["chats"].tenant is not None and limits["chats"].tenant.per_s == 2
+    assert limits["chats"].user is None
+    assert limits["uploads"] == DEFAULT_RATE_LIMITS["uploads"]
