@@ -40,7 +40,8 @@ class ActionLimits(BaseModel):
     user: Rate | None = None
 
 
-RATE_LIMITED = ("uploads", "searches", "chats")
+SigningAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+DEFAULT_OIDC_ALGORITHMS: tuple[SigningAlgorithm, ...] = ("RS256", "ES256")
 # Generous: they stop a runaway client or tenant, not a busy one (the chat benchmarks run 13
 # answers a second from one user; the ingestion flood sends 200 uploads at once).
 DEFAULT_RATE_LIMITS = {
@@ -209,6 +210,14 @@ class Settings(BaseSettings):
     jwt_ttl_s: int = 12 * 3600
     oidc_issuer: str | None = None
     oidc_jwks_url: str | None = None
+    # Where the provider puts the tenant and the roles (a dotted path reaches into a claim:
+    # Keycloak's own realm roles are `realm_access.roles`), and the algorithms it may sign
+    # with (asymmetric only: a shared-secret algorithm would let anyone with the public key sign).
+    oidc_tenant_claim: str = "tenant"
+    oidc_roles_claim: str = "roles"
+    oidc_algorithms: list[SigningAlgorithm] = Field(
+        default_factory=lambda: list(DEFAULT_OIDC_ALGORITHMS), min_length=1
+    )
     # The web page's "sign in as any tenant" form (POST /v1/dev/token). Unset: on exactly when
     # no OIDC issuer is configured. It can never be on with OIDC: the server would not accept
     # the tokens it minted. Set it false on a development stack others can reach.

@@ -2,11 +2,21 @@
 
 In development `pdfchat up` creates an ES256 key pair under the state directory and
 `pdfchat token` signs tokens with it. In production set ``PDFCHAT_OIDC_ISSUER``: tokens are then
-verified against the provider's published keys (JWKS), and the local key is not used.
+verified against the provider's published keys (its JWKS, found through its discovery
+document), and the local key is not used. Both go through the same checks: an allowed
+algorithm (never ``none`` nor a shared-secret one), the signature, issuer, audience, expiry
+(30 s leeway), and a tenant and roles in the configured claims.
+
+A provider rotates its keys: a token naming a key id we do not have makes the verifier fetch
+the JWKS again (such fetches at most once per ``KEYS_REFETCH_MIN_S``), and the keys are
+fetched again every ``KEYS_MAX_AGE_S`` anyway, so a new key is picked up and a withdrawn one
+dropped without a restart. A provider that cannot be reached leaves the keys we have in place.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import time
@@ -18,13 +28,17 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import ECKey, KeySet
 
 from config import Settings
 from core.errors import Unauthenticated
 
-ALGORITHMS = ["ES256", "RS256"]
+log = logging.getLogger("pdfchat.tokens")
+
+DEV_ALGORITHMS = ["ES256"]
+KEYS_REFETCH_MIN_S = 30.0
+KEYS_MAX_AGE_S = 600.0
 ROLES = ("admin", "editor", "viewer", "analyst")
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -74,20 +88,38 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.issuer = settings.oidc_issuer or settings.jwt_issuer
+        self.algorithms = list(settings.oidc_algorithms) if settings.oidc_issuer else DEV_ALGORITHMS
         self._keys: KeySet | ECKey | None = None
+        self._fetched_at = float("-inf")
+        self._unknown_key_fetched_at = float("-inf")
+        self._fetching = asyncio.Lock()
 
     async def load_keys(self) -> None:
         if self.settings.oidc_issuer:
-            self._keys = await _fetch_jwks(self.settings.oidc_issuer, self.settings.oidc_jwks_url)
+            await self._fetch(required=True)
         else:
             private = ensure_signing_key(self.settings.signing_key_path)
             self._keys = ECKey.import_key(private.as_pem(private=False))
 
-    def verify(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
         if self._keys is None:
             raise RuntimeError("TokenVerifier.load_keys() was not awaited")
+        if self.settings.oidc_issuer and time.monotonic() - self._fetched_at > KEYS_MAX_AGE_S:
+            await self._fetch()
         try:
-            decoded = jwt.decode(token, self._keys, algorithms=ALGORITHMS)
+            return self._verified(token)
+        except InvalidKeyIdError:
+            if not self.settings.oidc_issuer or not await self._fetch(unknown_key=True):
+                raise Unauthenticated("invalid token: signed with a key we do not know") from None
+        try:
+            return self._verified(token)
+        except InvalidKeyIdError:
+            raise Unauthenticated("invalid token: signed with a key we do not know") from None
+
+    def _verified(self, token: str) -> Principal:
+        assert self._keys is not None
+        try:
+            decoded = jwt.decode(token, self._keys, algorithms=self.algorithms)
             jwt.JWTClaimsRegistry(
                 leeway=30,
                 iss={"essential": True, "value": self.issuer},
@@ -95,24 +127,68 @@ class TokenVerifier:
                 exp={"essential": True},
                 sub={"essential": True},
             ).validate(decoded.claims)
+        except InvalidKeyIdError:
+            raise
+        except ExpiredTokenError:
+            raise Unauthenticated("invalid token: expired") from None
+        except ClaimError as exc:
+            claim = getattr(exc, "claim", "")
+            raise Unauthenticated(
+                f"invalid token: claim {claim!r} is missing or not accepted"
+            ) from None
         except (JoseError, ValueError) as exc:
-            raise Unauthenticated(f"invalid token: {exc}") from None
-        return _principal(decoded.claims)
+            reason = getattr(exc, "error", "") or "malformed"
+            raise Unauthenticated(f"invalid token: {reason}") from None
+        return _principal(decoded.claims, self.settings)
+
+    async def _fetch(self, *, required: bool = False, unknown_key: bool = False) -> bool:
+        """Fetch the provider's keys; False when skipped (fetched moments ago) or failed."""
+        async with self._fetching:
+            now = time.monotonic()
+            if unknown_key:
+                if now - self._unknown_key_fetched_at < KEYS_REFETCH_MIN_S:
+                    return False  # tokens with made-up key ids must not flood the provider
+                self._unknown_key_fetched_at = now
+            elif not required and now - self._fetched_at <= KEYS_MAX_AGE_S:
+                return True  # another request fetched them meanwhile
+            try:
+                self._keys = await _fetch_jwks(self.issuer, self.settings.oidc_jwks_url)
+            except (httpx.HTTPError, ValueError, KeyError, JoseError) as exc:
+                if required:
+                    raise
+                log.warning(
+                    "could not fetch the provider's keys; keeping ours", extra={"error": str(exc)}
+                )
+                return False
+            finally:
+                self._fetched_at = time.monotonic()
+            return True
 
 
-def _principal(claims: Mapping[str, Any]) -> Principal:
-    tenant = claims.get("tenant")
+def _principal(claims: Mapping[str, Any], settings: Settings) -> Principal:
+    tenant = _claim(claims, settings.oidc_tenant_claim)
     if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
-        raise Unauthenticated("the token carries no valid tenant claim")
-    roles = claims.get("roles") or []
+        raise Unauthenticated(f"the token carries no valid {settings.oidc_tenant_claim!r} claim")
+    roles = _claim(claims, settings.oidc_roles_claim) or []
     if not isinstance(roles, list):
-        raise Unauthenticated("the token's roles claim must be a list")
+        raise Unauthenticated(f"the token's {settings.oidc_roles_claim!r} claim must be a list")
     return Principal(tenant_id=tenant, user_id=str(claims["sub"]), roles=frozenset(map(str, roles)))
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> Any:
+    """``realm_access.roles``: a claim inside a claim, as some providers nest roles."""
+    found: Any = claims
+    for part in path.split("."):
+        found = found.get(part) if isinstance(found, Mapping) else None
+    return found
 
 
 async def _fetch_jwks(issuer: str, jwks_url: str | None) -> KeySet:
     async with httpx.AsyncClient(timeout=10) as client:
         if not jwks_url:
             discovery = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
-            jwks_url = (await client.get(discovery)).raise_for_status().json()["jwks_uri"]
+            document = (await client.get(discovery)).raise_for_status().json()
+            if document.get("issuer") != issuer:
+                raise ValueError(f"the discovery document names issuer {document.get('issuer')!r}")
+            jwks_url = document["jwks_uri"]
         return KeySet.import_key_set((await client.get(jwks_url)).raise_for_status().json())

@@ -44,9 +44,9 @@ def bearer_token(headers: Headers, query: MultiDict[str, str] | None = None) -> 
     raise Unauthenticated(f"send 'Authorization: Bearer <token>'{alternative}")
 
 
-def authenticate(token: str, *any_of: str) -> Principal:
+async def authenticate(token: str, *any_of: str) -> Principal:
     """The principal of a valid ``token`` whose roles allow one of the actions ``any_of``."""
-    who = resources.verifier().verify(token)
+    who = await resources.verifier().verify(token)
     if not any(may(who, action) for action in any_of):
         raise Forbidden(f"your roles {sorted(who.roles)} do not allow {' or '.join(any_of)}")
     return who
@@ -67,7 +67,7 @@ def requires(*any_of: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, 
     def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @wraps(handler)
         async def wrapper(*args: Any, **kwargs: Any) -> R:
-            g.principal = authenticate(bearer_token(request.headers), *any_of)
+            g.principal = await authenticate(bearer_token(request.headers), *any_of)
             return await handler(*args, **kwargs)
 
         return wrapper

@@ -99,7 +99,7 @@ async def stream(session_id: str) -> None:
 
 
 async def _relay(session_id: str) -> None:
-    who = _socket_principal()
+    who = await _socket_principal()
     after = _last_token_seq()
     session = await _own_session(who, session_id)
     streams: AnswerStreams = resources.streams()
@@ -124,8 +124,8 @@ async def _relay(session_id: str) -> None:
                 return await websocket.close(CLOSE_NORMAL)
 
 
-def _socket_principal() -> Principal:
-    return authenticate(bearer_token(websocket.headers, websocket.args), "chat:ask")
+async def _socket_principal() -> Principal:
+    return await authenticate(bearer_token(websocket.headers, websocket.args), "chat:ask")
 
 
 def _last_token_seq() -> int:
