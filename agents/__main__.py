@@ -15,7 +15,7 @@ from core.tracing import setup_tracing
 # do maintenance (one worker at a time leads each: agents.leadership).
 EVERY_WORKER = ("health", "outbox_relay", "maintenance")
 ROLES = {
-    "ingest": ("parse", "embed", "topic_map", "progress", "tenant_export"),
+    "ingest": ("parse", "embed", "topic_map", "progress", "tenant_export", "audit"),
     "chat": ("orchestrator", "accounting"),
 }
 

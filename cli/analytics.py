@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
-import asyncpg
 import click
-from aiokafka.errors import KafkaError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-import storage
+from cli.operator import console, operator, with_pool
 from config import Settings
-from core.errors import PdfchatError
 from core.kafka_access import SCRAM_MECHANISM
 from storage import analytics as grants
 from workflows import analytics
-
-T = TypeVar("T")
-console = Console()
 
 
 @click.group("analytics")
@@ -43,10 +33,10 @@ def analytics_command() -> None:
 def grant(settings: Settings, tenant: str, user: str, password_stdin: bool) -> None:
     """Let USER read TENANT's records: its export topics, with one consumer group."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(24)
-    access = _run(
+    access = with_pool(
         settings,
         lambda pool: analytics.grant(
-            pool, settings, tenant_id=tenant, user=user, password=password
+            pool, settings, tenant_id=tenant, user=user, password=password, actor=operator()
         ),
     )
     console.print(f"[green]{escape(user)}[/] may read tenant [bold]{escape(tenant)}[/]'s records:")
@@ -66,7 +56,9 @@ def grant(settings: Settings, tenant: str, user: str, password_stdin: bool) -> N
 @click.pass_obj
 def revoke(settings: Settings, user: str) -> None:
     """USER can no longer connect or read; the tenant's export topics stay."""
-    gone = _run(settings, lambda pool: analytics.revoke(pool, settings, user))
+    gone = with_pool(
+        settings, lambda pool: analytics.revoke(pool, settings, user, actor=operator())
+    )
     console.print(f"revoked {escape(gone.username)} (tenant {escape(gone.tenant_id)})")
 
 
@@ -75,23 +67,8 @@ def revoke(settings: Settings, user: str) -> None:
 @click.pass_obj
 def list_grants(settings: Settings, tenant: str | None) -> None:
     """The analysts, their tenants and groups."""
-    found = _run(settings, lambda pool: grants.grants(pool, tenant))
+    found = with_pool(settings, lambda pool: grants.grants(pool, tenant))
     table = Table("user", "tenant", "consumer group", "since")
     for g in found:
         table.add_row(g.username, g.tenant_id, g.group, g.created_at.isoformat(timespec="seconds"))
     console.print(table)
-
-
-def _run(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
-    async def main() -> T:
-        pool = await storage.create_pool(settings.dsn, max_size=2)
-        try:
-            return await work(pool)
-        finally:
-            await pool.close()
-
-    try:
-        return asyncio.run(main())
-    except (PdfchatError, KafkaError, OSError) as exc:
-        console.print("[red]failed:[/]", escape(str(exc)), highlight=False, soft_wrap=True)
-        sys.exit(1)

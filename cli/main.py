@@ -13,6 +13,7 @@ from rich.table import Table
 
 from cli.analytics import analytics_command
 from cli.ask import ask as ask_question
+from cli.audit import audit_command
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
 from cli.observability import ensure_installed
@@ -179,6 +180,7 @@ def ask(
 
 
 main.add_command(analytics_command)
+main.add_command(audit_command)
 
 
 def _print(statuses: list[ServiceStatus]) -> None:

@@ -115,9 +115,12 @@ async def list_conversations(
 
 
 async def delete_conversation(
-    pool: asyncpg.Pool, tenant_id: str, user_id: str, conversation_id: uuid.UUID
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    user_id: str,
+    conversation_id: uuid.UUID,
 ) -> bool:
-    done: str = await pool.execute(
+    done: str = await conn.execute(
         "DELETE FROM conversations WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
         conversation_id,
         tenant_id,

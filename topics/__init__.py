@@ -5,6 +5,7 @@ from pathlib import Path
 
 import faust
 
+from topics.audit import AUDIT, AuditEvent
 from topics.chat import (
     ANSWERS,
     CHAT_REQUESTED,
@@ -40,6 +41,7 @@ RECORD_OF_TOPIC: dict[str, type[faust.Record]] = {
     CHAT_REQUESTED: ChatRequested,
     ANSWERS: AnswerEvent,
     USAGE: UsageRecorded,
+    AUDIT: AuditEvent,
 }
 SCHEMAS = Path(__file__).parent / "schemas"
 ALL_TOPICS = tuple(RECORD_OF_TOPIC)
@@ -47,11 +49,18 @@ ALL_TOPICS = tuple(RECORD_OF_TOPIC)
 # How long a topic keeps its records, where the broker default (7 days) is not right. Answer
 # streams are replayed by web processes for reconnecting clients: an hour is ample, and they
 # are the bulkiest topic.
-RETENTION = {PARSE_DEAD_LETTERS: timedelta(days=30), ANSWERS: timedelta(hours=1)}
+RETENTION = {
+    PARSE_DEAD_LETTERS: timedelta(days=30),
+    ANSWERS: timedelta(hours=1),
+    # The trail's record of account is PostgreSQL and the daily archives; the topic feeds them
+    # and subscribers (a security team's SIEM) that may be down for a while.
+    AUDIT: timedelta(days=30),
+}
 
 __all__ = [
     "ALL_TOPICS",
     "ANSWERS",
+    "AUDIT",
     "CHAT_REQUESTED",
     "PARSED",
     "PARSE_DEAD_LETTERS",
@@ -63,6 +72,7 @@ __all__ = [
     "STATUS",
     "USAGE",
     "AnswerEvent",
+    "AuditEvent",
     "ChatRequested",
     "Citation",
     "DocumentParsed",

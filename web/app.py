@@ -15,7 +15,7 @@ from core.tokens import TokenVerifier
 from llm.catalog import Catalog
 from retrieval import create_embedder, create_reranker
 from storage.blobs import create_blob_store
-from web import analytics, chat, documents, health, pages, search, ui
+from web import analytics, audit, chat, documents, health, pages, search, ui
 from web.errors import register_error_handlers
 from web.streams import AnswerStreams
 from web.telemetry import instrument
@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> Quart:
     app.register_blueprint(chat.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(analytics.blueprint)
+    app.register_blueprint(audit.blueprint)
     app.register_blueprint(ui.blueprint)
     register_error_handlers(app)
     # Request ids, a span per request and socket, HTTP metrics (web/telemetry.py).

@@ -20,7 +20,7 @@ R = TypeVar("R")
 # any of them may. Every route and the answer socket name the action they need.
 VIEWER = frozenset({"documents:read", "search", "chat:ask"})
 EDITOR = VIEWER | {"documents:upload", "documents:delete_own"}
-ADMIN = EDITOR | {"documents:delete_any", "usage:read", "flags:read", "flags:write"}
+ADMIN = EDITOR | {"documents:delete_any", "usage:read", "flags:read", "flags:write", "audit:read"}
 ANALYST = frozenset({"usage:read", "topics:read"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": VIEWER,

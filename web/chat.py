@@ -192,7 +192,7 @@ async def get_conversation(conversation_id: str) -> dict[str, Any]:
 async def delete_conversation(conversation_id: str) -> dict[str, Any]:
     who = principal()
     found = await _own_conversation(who, conversation_id)
-    await chat.delete_conversation(resources.pool(), who.tenant_id, who.user_id, found.id)
+    await workflow.delete_conversation(resources.pool(), who.tenant_id, who.user_id, found.id)
     return {"conversation_id": str(found.id), "deleted": True}
 
 

@@ -117,7 +117,9 @@ async def delete_document(document_id: uuid.UUID) -> dict[str, Any]:
                 f"your roles {sorted(who.roles)} allow deleting your own documents only;"
                 " this one was uploaded by someone else"
             )
-    await workflow.delete(resources.pool(), resources.blobs(), who.tenant_id, document_id)
+    await workflow.delete(
+        resources.pool(), resources.blobs(), who.tenant_id, document_id, actor=who.user_id
+    )
     return {"document_id": str(document_id), "deleted": True}
 
 

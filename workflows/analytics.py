@@ -17,9 +17,11 @@ from config import Settings
 from core import kafka, kafka_access
 from core.errors import InvalidInput, NotFound
 from core.tokens import TENANT_PATTERN
-from storage import analytics
+from storage import analytics, outbox
 from storage.analytics import Grant
+from topics.audit import ANALYST_GRANTED, ANALYST_REVOKED
 from topics.exports import EXPORTED, analytics_group, tenant_topic
+from workflows import audit
 
 # A SCRAM user name travels in the broker's ACL principal (User:<name>): no `:` or spaces.
 USER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
@@ -36,7 +38,13 @@ class Access:
 
 
 async def grant(
-    pool: asyncpg.Pool, settings: Settings, *, tenant_id: str, user: str, password: str
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    user: str,
+    password: str,
+    actor: str,
 ) -> Access:
     _check(tenant_id, user, password)
     names = [tenant_topic(tenant_id, topic) for topic in EXPORTED]
@@ -46,17 +54,25 @@ async def grant(
     await kafka_access.upsert_scram_user(settings.kafka_bootstrap, user, password)
     await kafka_access.revoke_all(settings.kafka_bootstrap, user)  # a user moved to a new tenant
     await kafka_access.grant_read(settings.kafka_bootstrap, user, topics=names, group=group)
-    saved = await analytics.save_grant(pool, username=user, tenant_id=tenant_id, group=group)
+    async with pool.acquire() as conn, conn.transaction():
+        saved = await analytics.save_grant(conn, username=user, tenant_id=tenant_id, group=group)
+        detail = {"group": group, "topics": names}
+        await outbox.enqueue(
+            conn, [audit.recorded(tenant_id, actor, ANALYST_GRANTED, user, detail)]
+        )
     return Access(saved, settings.kafka_analytics_bootstrap, names)
 
 
-async def revoke(pool: asyncpg.Pool, settings: Settings, user: str) -> Grant:
+async def revoke(pool: asyncpg.Pool, settings: Settings, user: str, *, actor: str) -> Grant:
     """The user can neither connect nor read any more; the export topics stay (with the
     tenant's data, until their retention), and the export goes on while the tenant has other
     analysts."""
-    gone = await analytics.delete_grant(pool, user)
-    if gone is None:
-        raise NotFound(f"no analyst {user!r}")
+    async with pool.acquire() as conn, conn.transaction():
+        gone = await analytics.delete_grant(conn, user)
+        if gone is None:
+            raise NotFound(f"no analyst {user!r}")
+        revoked = audit.recorded(gone.tenant_id, actor, ANALYST_REVOKED, user)
+        await outbox.enqueue(conn, [revoked])
     await kafka_access.revoke_all(settings.kafka_bootstrap, user)
     await kafka_access.delete_scram_user(settings.kafka_bootstrap, user)
     return gone

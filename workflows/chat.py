@@ -26,6 +26,8 @@ from core.errors import InvalidInput, NotFound
 from storage import chat, documents, outbox
 from storage.chat import Session
 from storage.outbox import OutboxMessage
+from topics.audit import CONVERSATION_DELETED
+from workflows import audit
 
 MAX_QUESTION_CHARS = 4000
 MAX_DOCUMENT_IDS = 100
@@ -231,6 +233,19 @@ async def finish(
 async def fail(pool: asyncpg.Pool, session: Session, *, code: str, message: str, seq: int) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         return await _fail(conn, session, code=code, message=message, seq=seq)
+
+
+async def delete_conversation(
+    pool: asyncpg.Pool, tenant_id: str, user_id: str, conversation_id: uuid.UUID
+) -> bool:
+    """The user's conversation and its messages, gone, and the act on the audit trail."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await chat.delete_conversation(conn, tenant_id, user_id, conversation_id):
+            return False
+        await outbox.enqueue(
+            conn, [audit.recorded(tenant_id, user_id, CONVERSATION_DELETED, str(conversation_id))]
+        )
+    return True
 
 
 async def take_over_stale(

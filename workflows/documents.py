@@ -18,6 +18,8 @@ from storage import blobs, documents, outbox
 from storage.blobs import BlobStore
 from storage.documents import Document, NewDocument, Transition
 from storage.outbox import OutboxMessage
+from topics.audit import DOCUMENT_DELETED
+from workflows import audit
 from workflows.admission import Limit, admit_document
 
 MAX_FILENAME_CHARS = 255
@@ -89,7 +91,7 @@ async def submit(
 
 
 async def delete(
-    pool: asyncpg.Pool, store: BlobStore, tenant_id: str, document_id: uuid.UUID
+    pool: asyncpg.Pool, store: BlobStore, tenant_id: str, document_id: uuid.UUID, *, actor: str
 ) -> Document:
     async with pool.acquire() as conn, conn.transaction():
         document = await documents.delete(conn, tenant_id, document_id)
@@ -100,7 +102,14 @@ async def delete(
             previous=document.status,
             at=datetime.now(UTC),
         )
-        await outbox.enqueue(conn, [OutboxMessage.of(topics.STATUS, gone)])
+        detail = {"filename": document.filename, "uploaded_by": document.created_by}
+        await outbox.enqueue(
+            conn,
+            [
+                OutboxMessage.of(topics.STATUS, gone),
+                audit.recorded(tenant_id, actor, DOCUMENT_DELETED, str(document_id), detail),
+            ],
+        )
     await store.delete_prefix(blobs.document_prefix(tenant_id, str(document_id)))
     return document
 

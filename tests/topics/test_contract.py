@@ -48,6 +48,8 @@ def test_public_names_are_pinned():
     assert sorted(topics.__all__) == sorted(
         [
             "ALL_TOPICS",
+            "AUDIT",
+            "AuditEvent",
             "PARSED",
             "PARSE_DEAD_LETTERS",
             "PARSE_REQUESTED",

@@ -40,6 +40,7 @@ ROUTES = [
     ("GET", "/v1/usage", "usage:read", 200),
     ("GET", "/v1/analytics", "topics:read", 200),
     ("GET", "/v1/flags", "flags:read", 200),
+    ("GET", "/v1/audit", "audit:read", 200),
 ]
 
 
@@ -48,6 +49,7 @@ def test_the_table_is_the_issues():
     viewer = {"documents:read", "search", "chat:ask"}
     editor = viewer | {"documents:upload", "documents:delete_own"}
     admin = editor | {"documents:delete_any", "usage:read", "flags:read", "flags:write"}
+    admin |= {"audit:read"}
     assert {
         "viewer": viewer,
         "editor": editor,
