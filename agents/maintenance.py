@@ -4,7 +4,7 @@ One worker leads it at a time (agents.leadership); every ``SWEEP_S`` it ends cha
 orchestrator went quiet, drives stale tasks and orphaned documents again, fails documents
 stuck past their deadline, re-embeds after a model switch, asks for missing topic maps and
 forgets workers long gone; every ``RARELY_S`` it removes the files of documents that do not
-exist and forgets idle rate-limit buckets.
+exist, forgets idle rate-limit buckets, and archives the audit trail of finished days.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from agents.leadership import lead_forever
 from agents.resources import Resources, resources
 from core.metrics import ANSWERS
 from storage import rate_limits, workers
+from workflows import audit
 from workflows.chat import take_over_stale
 from workflows.documents import remove_orphan_blobs
 from workflows.embedding import schedule_reembedding
@@ -94,3 +95,5 @@ async def sweep_rarely(deps: Resources) -> None:
             "removed the files of documents that do not exist", extra={"documents": removed}
         )
     await rate_limits.forget_idle(deps.pool, older_than_s=IDLE_BUCKETS_AFTER_S)
+    if archived := await audit.archive(deps.pool, deps.blobs):
+        log.info("archived the audit trail of finished days", extra={"archives": archived})

@@ -11,6 +11,7 @@ from rich.markup import escape
 from cli.operator import console, with_pool
 from config import Settings
 from storage import audit
+from storage.blobs import create_blob_store
 from workflows.audit import Verdict, verify
 
 
@@ -23,11 +24,13 @@ def audit_command() -> None:
 @click.option("--tenant", default=None, help="Only this tenant's trail.")
 @click.pass_obj
 def verify_command(settings: Settings, tenant: str | None) -> None:
-    """Check each trail's hash chain: exit 1 if an event was changed, removed or inserted."""
+    """Check each trail's hash chain and its daily archives: exit 1 if an event was changed,
+    removed or inserted."""
 
     async def check(pool: asyncpg.Pool) -> list[Verdict]:
         tenants = [tenant] if tenant else await audit.tenants(pool)
-        return [await verify(pool, t) for t in tenants]
+        store = create_blob_store(settings.blob_backend, settings.blob_root)
+        return [await verify(pool, t, store) for t in tenants]
 
     verdicts = with_pool(settings, check)
     for v in verdicts:

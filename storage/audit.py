@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -144,4 +144,60 @@ def _entry(row: asyncpg.Record) -> Entry:
         row["request_id"],
         row["prev_hash"],
         row["hash"],
+    )
+
+
+@dataclass(frozen=True)
+class Archive:
+    tenant_id: str
+    day: date
+    first_seq: int
+    last_seq: int
+    last_hash: str
+    sha256: str
+    blob_key: str
+
+
+async def archived(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str) -> list[Archive]:
+    rows = await conn.fetch(
+        "SELECT tenant_id, day, first_seq, last_seq, last_hash, sha256, blob_key"
+        " FROM audit_archives WHERE tenant_id = $1 ORDER BY first_seq",
+        tenant_id,
+    )
+    return [Archive(**dict(r)) for r in rows]
+
+
+async def unarchived_before(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, before: datetime
+) -> list[Entry]:
+    """The events after the tenant's last archive, in order, up to the first one at or after
+    ``before`` (an archive is a run of consecutive events)."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM audit_log
+        WHERE tenant_id = $1
+          AND seq > coalesce((SELECT max(last_seq) FROM audit_archives WHERE tenant_id = $1), 0)
+        ORDER BY seq
+        """,
+        tenant_id,
+    )
+    run: list[Entry] = []
+    for row in rows:
+        if row["at"] >= before:
+            break
+        run.append(_entry(row))
+    return run
+
+
+async def save_archive(conn: asyncpg.Connection | asyncpg.Pool, archive: Archive) -> None:
+    await conn.execute(
+        "INSERT INTO audit_archives (tenant_id, day, first_seq, last_seq, last_hash, sha256,"
+        " blob_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        archive.tenant_id,
+        archive.day,
+        archive.first_seq,
+        archive.last_seq,
+        archive.last_hash,
+        archive.sha256,
+        archive.blob_key,
     )

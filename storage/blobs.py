@@ -31,6 +31,16 @@ class BlobStore(Protocol):
     async def documents_untouched(self, older_than_s: float) -> list[tuple[str, str]]: ...
 
 
+# Keys outside any document start with "_", which no tenant id does (core.tokens), so nothing
+# else can ever take them for a tenant's folder.
+AUDIT_ARCHIVES = "_audit"
+
+
+def audit_archive_key(tenant_id: str, day: str) -> str:
+    """One tenant's audit events of one UTC day (``YYYY-MM-DD``), as JSON lines."""
+    return f"{AUDIT_ARCHIVES}/{tenant_id}/{day}.jsonl"
+
+
 def document_prefix(tenant_id: str, document_id: str) -> str:
     return f"{tenant_id}/{document_id}/"
 
@@ -93,6 +103,8 @@ class FilesystemBlobStore:
     def _untouched(self, before: float) -> list[tuple[str, str]]:
         found = []
         for tenant in _subdirectories(self.root):
+            if tenant.name.startswith("_"):
+                continue  # not a tenant's: the audit archives
             for document in _subdirectories(tenant):
                 files = [p.stat().st_mtime for p in document.iterdir() if p.is_file()]
                 if max(files, default=document.stat().st_mtime) < before:

@@ -1,25 +1,32 @@
-"""The audit trail: acts recorded with the change that makes them, and the chain checked.
+"""The audit trail: acts recorded with the change that makes them, archived, and checked.
 
 ``recorded`` gives the outbox message of an act; callers enqueue it in the transaction of
 the act itself (storage/outbox.py), so the trail holds exactly the acts that committed. The
-audit agent appends each to its tenant's hash chain (storage/audit.py); ``verify`` walks it.
+audit agent appends each to its tenant's hash chain (storage/audit.py). Once a UTC day is
+over, ``archive`` writes each tenant's events up to it to the blob store (JSON lines, with
+their hashes) and records the file's SHA-256. ``verify`` walks the chain and compares it with
+the archives: an event changed, removed or inserted in the table is found, even when the
+intruder rewrote the hashes after it consistently, as long as its day was archived.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
 import topics
+from core.errors import TransientError
 from core.logging import request_id
 from storage import audit
-from storage.audit import GENESIS, chained
+from storage.audit import GENESIS, Archive, Entry, chained
+from storage.blobs import BlobStore, audit_archive_key
 from storage.outbox import OutboxMessage
 
 VERIFY_BATCH = 1000
@@ -63,9 +70,69 @@ class Verdict:
     problems: list[str]
 
 
-async def verify(pool: asyncpg.Pool, tenant_id: str) -> Verdict:
+async def archive(pool: asyncpg.Pool, store: BlobStore, now: datetime | None = None) -> int:
+    """Archive every tenant's events before today (UTC) not archived yet; returns how many
+    archives were written. A file is written before its row, so a row always has its file."""
+    today = datetime.combine((now or datetime.now(UTC)).date(), time(), tzinfo=UTC)
+    written = 0
+    for tenant_id in await audit.tenants(pool):
+        run = await audit.unarchived_before(pool, tenant_id, today)
+        if not run:
+            continue
+        day = (today - timedelta(days=1)).date()
+        data = "".join(_line(entry) + "\n" for entry in run).encode()
+        key = audit_archive_key(tenant_id, day.isoformat())
+        await store.put(key, data)
+        digest = hashlib.sha256(data).hexdigest()
+        last = run[-1]
+        await audit.save_archive(
+            pool, Archive(tenant_id, day, run[0].seq, last.seq, last.hash, digest, key)
+        )
+        written += 1
+    return written
+
+
+def _line(entry: Entry) -> str:
+    return json.dumps(
+        {**json.loads(entry.canonical()), "prev_hash": entry.prev_hash, "hash": entry.hash},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+async def verify(pool: asyncpg.Pool, tenant_id: str, store: BlobStore | None = None) -> Verdict:
     """Walk the tenant's chain: every event's hash must follow from the one before and from its
-    own content, and the numbers must run without a gap."""
+    own content, and the numbers must run without a gap; with ``store``, every archive must be
+    intact and every archived event in the table exactly as archived."""
+    problems, count = await _chain_problems(pool, tenant_id)
+    if store is not None:
+        for archive in await audit.archived(pool, tenant_id):
+            problems += await _archive_problems(pool, archive, store)
+    return Verdict(tenant_id, count, problems)
+
+
+async def _archive_problems(pool: asyncpg.Pool, archive: Archive, store: BlobStore) -> list[str]:
+    name = f"the archive of {archive.day}"
+    try:
+        data = await store.get(archive.blob_key)
+    except TransientError:
+        return [f"{name} is missing from the blob store"]
+    if hashlib.sha256(data).hexdigest() != archive.sha256:
+        return [f"{name} was changed"]
+    span = archive.last_seq - archive.first_seq + 1
+    rows = await audit.entries(pool, archive.tenant_id, after_seq=archive.first_seq - 1, limit=span)
+    table = {e.seq: _line(e) for e in rows if e.seq <= archive.last_seq}
+    problems = []
+    for line in data.decode().splitlines():
+        seq = json.loads(line)["seq"]
+        if seq not in table:
+            problems.append(f"event {seq} was removed (it is in {name})")
+        elif table[seq] != line:
+            problems.append(f"event {seq} differs from {name}")
+    return problems
+
+
+async def _chain_problems(pool: asyncpg.Pool, tenant_id: str) -> tuple[list[str], int]:
     problems: list[str] = []
     prev, expected_seq, count = GENESIS, 1, 0
     while batch := await audit.entries(
@@ -80,4 +147,4 @@ async def verify(pool: asyncpg.Pool, tenant_id: str) -> Verdict:
             if chained(entry.prev_hash, entry.canonical()) != entry.hash:
                 problems.append(f"event {entry.seq} ({entry.action}) was changed")
             prev, expected_seq = entry.hash, entry.seq + 1
-    return Verdict(tenant_id, count, problems)
+    return problems, count

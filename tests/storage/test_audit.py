@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from storage import audit
-from workflows.audit import verify
+from storage.blobs import FilesystemBlobStore
+from workflows.audit import archive, verify
 
 
 @pytest.fixture
@@ -82,3 +83,72 @@ async def test_an_event_rewritten_with_a_fresh_hash_still_breaks_the_next(pg, te
         audit.chained(second.prev_hash, forged.canonical()),
     )
     assert (await verify(pg, tenant)).problems == ["event 3 does not follow the one before it"]
+
+
+async def _append_at(pg, tenant: str, n: int, at: datetime) -> None:
+    async with pg.acquire() as conn:
+        await audit.append(
+            conn,
+            tenant_id=tenant,
+            audit_id=uuid.uuid4(),
+            at=at,
+            actor="alice",
+            action="document.deleted",
+            target=f"doc-{n}",
+            detail=None,
+            request_id=None,
+        )
+
+
+async def _rewrite_chain(pg, tenant: str) -> None:
+    """What a careful intruder does after deleting a row: renumber and re-hash the rest."""
+    prev = audit.GENESIS
+    for new_seq, entry in enumerate(await audit.entries(pg, tenant, limit=1000), start=1):
+        moved = type(entry)(**{**entry.__dict__, "seq": new_seq, "prev_hash": prev})
+        digest = audit.chained(prev, moved.canonical())
+        await pg.execute(
+            "UPDATE audit_log SET seq = $3, prev_hash = $4, hash = $5"
+            " WHERE tenant_id = $1 AND seq = $2",
+            tenant,
+            entry.seq,
+            new_seq,
+            prev,
+            digest,
+        )
+        prev = digest
+
+
+async def test_finished_days_are_archived_once_and_checked(pg, tenant, tmp_path):
+    store = FilesystemBlobStore(tmp_path)
+    today = datetime.now(UTC)
+    for n in (1, 2, 3):
+        await _append_at(pg, tenant, n, today - timedelta(days=1))
+    await _append_at(pg, tenant, 4, today)  # today's: not archived yet
+    assert await archive(pg, store, today) >= 1
+    assert await archive(pg, store, today) == 0
+    (written,) = await audit.archived(pg, tenant)
+    assert (written.first_seq, written.last_seq) == (1, 3)
+    assert (await verify(pg, tenant, store)).problems == []
+
+    await pg.execute("DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 2", tenant)
+    await _rewrite_chain(pg, tenant)
+    verdict = await verify(pg, tenant, store)
+    assert "event 2 differs from the archive of" in " ".join(verdict.problems)
+    assert not [p for p in verdict.problems if "does not follow" in p or "was changed" in p]
+
+
+async def test_a_changed_or_missing_archive_is_found(pg, tenant, tmp_path):
+    store = FilesystemBlobStore(tmp_path)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    await _append_at(pg, tenant, 1, yesterday)
+    await archive(pg, store)
+    (written,) = await audit.archived(pg, tenant)
+    path = tmp_path / written.blob_key
+    path.write_text(path.read_text().replace("alice", "bob__"))
+    assert (await verify(pg, tenant, store)).problems == [
+        f"the archive of {written.day} was changed"
+    ]
+    path.unlink()
+    assert (await verify(pg, tenant, store)).problems == [
+        f"the archive of {written.day} is missing from the blob store"
+    ]

@@ -14,7 +14,12 @@ from asyncpg.transaction import Transaction
 
 import pdfgen
 from core.errors import TooManyRequests
-from storage.blobs import FilesystemBlobStore, original_key, parse_result_key
+from storage.blobs import (
+    FilesystemBlobStore,
+    audit_archive_key,
+    original_key,
+    parse_result_key,
+)
 from workflows.admission import Limit
 from workflows.documents import Upload, remove_orphan_blobs, submit
 
@@ -72,6 +77,7 @@ async def test_files_of_documents_that_do_not_exist_are_removed_once_old(pg, tmp
     orphans = [str(uuid.uuid4()), "not-a-uuid"]
     for name in orphans:
         await store.put(original_key(tenant, name), b"%PDF-")
+    await store.put(audit_archive_key(tenant, "2026-12-01"), b"{}\n")  # not a document's
     await submit(pg, store, _upload(f"{tenant}-gone"), max_bytes=10**7, limit=ROOMY)
     await pg.execute("DELETE FROM documents WHERE tenant_id = $1", f"{tenant}-gone")
     files_before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
@@ -85,7 +91,8 @@ async def test_files_of_documents_that_do_not_exist_are_removed_once_old(pg, tmp
     assert sorted(p.name for p in (tmp_path / tenant).iterdir()) == sorted([str(kept), fresh])
     assert len(_files(tmp_path, tenant)) == 3  # kept's original and parse result, fresh's file
     assert not _files(tmp_path, f"{tenant}-gone")
-    assert len(files_before) == 5
+    assert (tmp_path / audit_archive_key(tenant, "2026-12-01")).exists()
+    assert len(files_before) == 6
 
 
 def _age(root: Path, *, seconds: float) -> None:
