@@ -166,16 +166,16 @@ class TokenVerifier:
 
 
 def _principal(claims: Mapping[str, Any], settings: Settings) -> Principal:
-    tenant = _claim(claims, settings.oidc_tenant_claim)
+    tenant = claim(claims, settings.oidc_tenant_claim)
     if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
         raise Unauthenticated(f"the token carries no valid {settings.oidc_tenant_claim!r} claim")
-    roles = _claim(claims, settings.oidc_roles_claim) or []
+    roles = claim(claims, settings.oidc_roles_claim) or []
     if not isinstance(roles, list):
         raise Unauthenticated(f"the token's {settings.oidc_roles_claim!r} claim must be a list")
     return Principal(tenant_id=tenant, user_id=str(claims["sub"]), roles=frozenset(map(str, roles)))
 
 
-def _claim(claims: Mapping[str, Any], path: str) -> Any:
+def claim(claims: Mapping[str, Any], path: str) -> Any:
     """``realm_access.roles``: a claim inside a claim, as some providers nest roles."""
     found: Any = claims
     for part in path.split("."):

@@ -18,6 +18,7 @@ DOCUMENT_DELETED = "document.deleted"
 CONVERSATION_DELETED = "conversation.deleted"
 ANALYST_GRANTED = "analytics.granted"
 ANALYST_REVOKED = "analytics.revoked"
+AUTH_FAILURES = "auth.failures"  # repeated refused tokens from one address for one tenant
 
 
 class AuditEvent(

@@ -11,7 +11,7 @@ from werkzeug.datastructures import Headers, MultiDict
 
 from core.errors import Forbidden, Unauthenticated
 from core.tokens import Principal
-from web import resources
+from web import auth_failures, resources
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,9 +44,14 @@ def bearer_token(headers: Headers, query: MultiDict[str, str] | None = None) -> 
     raise Unauthenticated(f"send 'Authorization: Bearer <token>'{alternative}")
 
 
-async def authenticate(token: str, *any_of: str) -> Principal:
-    """The principal of a valid ``token`` whose roles allow one of the actions ``any_of``."""
-    who = await resources.verifier().verify(token)
+async def authenticate(token: str, *any_of: str, client: str | None = None) -> Principal:
+    """The principal of a valid ``token`` whose roles allow one of the actions ``any_of``;
+    a refused token from ``client`` (its address) is counted (web/auth_failures.py)."""
+    try:
+        who = await resources.verifier().verify(token)
+    except Unauthenticated as exc:
+        await auth_failures.note(client or "unknown", token, exc.message)
+        raise
     if not any(may(who, action) for action in any_of):
         raise Forbidden(f"your roles {sorted(who.roles)} do not allow {' or '.join(any_of)}")
     return who
@@ -67,7 +72,8 @@ def requires(*any_of: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, 
     def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @wraps(handler)
         async def wrapper(*args: Any, **kwargs: Any) -> R:
-            g.principal = await authenticate(bearer_token(request.headers), *any_of)
+            token = bearer_token(request.headers)
+            g.principal = await authenticate(token, *any_of, client=request.remote_addr)
             return await handler(*args, **kwargs)
 
         return wrapper

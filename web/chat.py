@@ -125,7 +125,8 @@ async def _relay(session_id: str) -> None:
 
 
 async def _socket_principal() -> Principal:
-    return await authenticate(bearer_token(websocket.headers, websocket.args), "chat:ask")
+    token = bearer_token(websocket.headers, websocket.args)
+    return await authenticate(token, "chat:ask", client=websocket.remote_addr)
 
 
 def _last_token_seq() -> int:

@@ -24,7 +24,7 @@ import asyncpg
 import topics
 from core.errors import TransientError
 from core.logging import request_id
-from storage import audit
+from storage import audit, outbox
 from storage.audit import GENESIS, Archive, Entry, chained
 from storage.blobs import BlobStore, audit_archive_key
 from storage.outbox import OutboxMessage
@@ -46,6 +46,12 @@ def recorded(
         request_id=request_id.get(),
     )
     return OutboxMessage.of(topics.AUDIT, event)
+
+
+async def record_now(pool: asyncpg.Pool, message: OutboxMessage) -> None:
+    """An act with no transaction of its own to ride in (a refused token)."""
+    async with pool.acquire() as conn:
+        await outbox.enqueue(conn, [message])
 
 
 async def append(pool: asyncpg.Pool, event: topics.AuditEvent) -> bool:
