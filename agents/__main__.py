@@ -11,9 +11,9 @@ from agents.app import app, settings
 from core.kafka import declare_topics
 from core.tracing import setup_tracing
 
-# Every worker answers health, beats its heart, and stands ready to relay the outbox and to
-# do maintenance (one worker at a time leads each: agents.leadership).
-EVERY_WORKER = ("health", "outbox_relay", "maintenance")
+# Every worker answers health, beats its heart, shows its flags, and stands ready to relay the
+# outbox and to do maintenance (one worker at a time leads each: agents.leadership).
+EVERY_WORKER = ("health", "flags", "outbox_relay", "maintenance")
 ROLES = {
     "ingest": ("parse", "embed", "topic_map", "progress", "tenant_export", "audit"),
     "chat": ("orchestrator", "accounting"),

@@ -1,5 +1,5 @@
 """What agents share in one worker process: the database pool, the blob store, the embedder,
-the re-ranker and the chat models."""
+the re-ranker, the chat models and the live view of feature flags."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import mode
 
 import storage
 from agents.app import app, settings
+from core.flags import FlagView
 from llm import ChatModels
 from retrieval import Embedder, Reranker, create_embedder, create_reranker
 from storage.blobs import BlobStore, create_blob_store
@@ -36,9 +37,12 @@ class Resources(mode.Service):
     reranker: Reranker
     models: ChatModels
     budget: Budget
+    flags: FlagView
 
     async def on_start(self) -> None:
         global _current
+        self.flags = FlagView(settings.kafka_bootstrap)
+        self._flagging = asyncio.create_task(self.flags.run(), name="flags")
         self.pool = await storage.create_pool(settings.dsn)
         self.blobs = create_blob_store(settings.blob_backend, settings.blob_root)
         self.embedder = create_embedder(settings)
@@ -51,6 +55,9 @@ class Resources(mode.Service):
 
     async def on_stop(self) -> None:
         _started.clear()
+        self._flagging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._flagging  # closes its consumer
         await self.models.aclose()
         await self.reranker.aclose()
         await self.embedders.aclose()

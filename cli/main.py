@@ -14,6 +14,7 @@ from rich.table import Table
 from cli.analytics import analytics_command
 from cli.ask import ask as ask_question
 from cli.audit import audit_command
+from cli.flags import flags_command
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
 from cli.observability import ensure_installed
@@ -181,6 +182,7 @@ def ask(
 
 main.add_command(analytics_command)
 main.add_command(audit_command)
+main.add_command(flags_command)
 
 
 def _print(statuses: list[ServiceStatus]) -> None:

@@ -88,6 +88,8 @@ async def _create_missing(
 
 def _config(name: str, min_insync_replicas: int) -> dict[str, str]:
     config = {"min.insync.replicas": str(min_insync_replicas)}
+    if name in topics.COMPACTED:
+        config["cleanup.policy"] = "compact"
     if retention := topics.RETENTION.get(name):
         config["retention.ms"] = str(int(retention.total_seconds() * 1000))
     return config

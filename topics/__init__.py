@@ -28,6 +28,7 @@ from topics.documents import (
     ParseDeadLetter,
     ParseRequested,
 )
+from topics.flags import FLAGS, FlagChanged
 from topics.keys import document_key, session_key
 
 # The record type of each topic. Its published Avro schemas are ``SCHEMAS/<topic>/v<N>.avsc``,
@@ -42,6 +43,7 @@ RECORD_OF_TOPIC: dict[str, type[faust.Record]] = {
     ANSWERS: AnswerEvent,
     USAGE: UsageRecorded,
     AUDIT: AuditEvent,
+    FLAGS: FlagChanged,
 }
 SCHEMAS = Path(__file__).parent / "schemas"
 ALL_TOPICS = tuple(RECORD_OF_TOPIC)
@@ -57,11 +59,17 @@ RETENTION = {
     AUDIT: timedelta(days=30),
 }
 
+# Topics whose broker keeps the last record of each key for ever, instead of records for a
+# while: a reader from the beginning finds every key's latest state (Kafka's log compaction).
+COMPACTED = frozenset({FLAGS})
+
 __all__ = [
     "ALL_TOPICS",
     "ANSWERS",
     "AUDIT",
     "CHAT_REQUESTED",
+    "COMPACTED",
+    "FLAGS",
     "PARSED",
     "PARSE_DEAD_LETTERS",
     "PARSE_REQUESTED",
@@ -78,6 +86,7 @@ __all__ = [
     "DocumentParsed",
     "DocumentReady",
     "DocumentStatusChanged",
+    "FlagChanged",
     "ParseDeadLetter",
     "ParseRequested",
     "Usage",

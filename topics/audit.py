@@ -18,6 +18,7 @@ DOCUMENT_DELETED = "document.deleted"
 CONVERSATION_DELETED = "conversation.deleted"
 ANALYST_GRANTED = "analytics.granted"
 ANALYST_REVOKED = "analytics.revoked"
+FLAG_CHANGED = "flag.changed"  # tenant "*": a default of every tenant (topics/flags.py)
 AUTH_FAILURES = "auth.failures"  # repeated refused tokens from one address for one tenant
 
 

@@ -10,12 +10,13 @@ from quart import Quart
 
 import storage
 from config import Settings
+from core.flags import FlagView
 from core.kafka import declare_topics
 from core.tokens import TokenVerifier
 from llm.catalog import Catalog
 from retrieval import create_embedder, create_reranker
 from storage.blobs import create_blob_store
-from web import analytics, audit, chat, documents, health, pages, search, ui
+from web import analytics, audit, chat, documents, flags, health, pages, search, ui
 from web.errors import register_error_handlers
 from web.streams import AnswerStreams
 from web.telemetry import instrument
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> Quart:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(analytics.blueprint)
     app.register_blueprint(audit.blueprint)
+    app.register_blueprint(flags.blueprint)
     app.register_blueprint(ui.blueprint)
     register_error_handlers(app)
     # Request ids, a span per request and socket, HTTP metrics (web/telemetry.py).
@@ -56,6 +58,8 @@ def create_app(settings: Settings) -> Quart:
             queue_max=settings.socket_queue_max,
         )
         following = asyncio.create_task(streams.run(), name="answer-streams")
+        flag_view = FlagView(settings.kafka_bootstrap)
+        flagging = asyncio.create_task(flag_view.run(), name="flags")
         budget = budget_of(settings, Catalog.from_settings(settings))
         gauging = asyncio.create_task(gauges.poll_forever(settings, pool, budget), name="gauges")
         # Not the main embedder: with a paid one, every search would re-embed its candidates
@@ -69,11 +73,12 @@ def create_app(settings: Settings) -> Quart:
             reranker=reranker,
             streams=streams,
             budget=budget,
+            flags=flag_view,
         )
         try:
             yield
         finally:
-            for task in (gauging, following):
+            for task in (gauging, flagging, following):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task  # each closes its Kafka clients

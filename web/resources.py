@@ -12,6 +12,7 @@ import asyncpg
 from quart import current_app
 
 from config import Settings
+from core.flags import FlagView
 from core.tokens import TokenVerifier
 from retrieval import Reranker
 from storage.blobs import BlobStore
@@ -40,3 +41,4 @@ embedders = _Extension[Embedders]("embedders")
 reranker = _Extension[Reranker]("reranker")
 streams = _Extension[AnswerStreams]("streams")
 budget = _Extension[Budget]("budget")
+flags = _Extension[FlagView]("flags")

@@ -36,7 +36,10 @@ def _version_of(golden: str) -> tuple[str, Path]:
 
 
 def _expected_key(record) -> str:
-    """Document events by document, answer events by session, usage by tenant alone."""
+    """Document events by document, answer events by session, flags by service and name,
+    usage by tenant alone."""
+    if hasattr(record, "rollout_percent"):
+        return f"acme:{record.service}:{record.name}"
     if hasattr(record, "document_id"):
         return f"acme:{record.document_id}"
     if hasattr(record, "session_id"):
@@ -50,6 +53,9 @@ def test_public_names_are_pinned():
             "ALL_TOPICS",
             "AUDIT",
             "AuditEvent",
+            "COMPACTED",
+            "FLAGS",
+            "FlagChanged",
             "PARSED",
             "PARSE_DEAD_LETTERS",
             "PARSE_REQUESTED",

@@ -1,0 +1,77 @@
+"""Changing a flag (workflows.flags) on PostgreSQL alone: the row, its record on the compacted
+topic and its audit event commit together; bad input changes nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from core.errors import InvalidInput, PayloadTooLarge
+from storage import flags
+from workflows.flags import Setting, set_flag
+
+
+@pytest.fixture
+def name() -> str:
+    return f"f_{uuid.uuid4().hex[:10]}"
+
+
+async def _outbox(pg, topic: str, key: str) -> list[dict]:
+    rows = await pg.fetch(
+        "SELECT value FROM outbox WHERE topic = $1 AND key = $2 ORDER BY id", topic, key
+    )
+    return [dict(r["value"]) for r in rows]
+
+
+async def test_a_change_is_stored_published_and_audited_in_one_go(pg, name):
+    first = await set_flag(
+        pg, Setting("*", "chat", name, True, 25, {"models": ["large", "small"]}), actor="cli:ops"
+    )
+    second = await set_flag(pg, Setting("acme", "chat", name, False, 0, None), actor="alice")
+    again = await set_flag(pg, Setting("*", "chat", name, True, 50, 3), actor="cli:ops")
+    assert again.updated_at > first.updated_at
+    stored = await flags.flags(pg, service="chat", name=name)
+    assert [(f.tenant_id, f.enabled, f.rollout_percent, f.value) for f in stored] == [
+        ("*", True, 50, 3),
+        ("acme", False, 0, None),
+    ]
+    published = await _outbox(pg, "pdfchat.flags.v1", f"*:chat:{name}")
+    assert [(p["rollout_percent"], p["value"]) for p in published] == [
+        (25, json.dumps({"models": ["large", "small"]})),
+        (50, "3"),
+    ]
+    assert published[0]["updated_by"] == "cli:ops"
+    assert (await _outbox(pg, "pdfchat.flags.v1", f"acme:chat:{name}"))[0]["value"] is None
+    trail = await _outbox(pg, "pdfchat.audit.v1", "acme")
+    mine = [e for e in trail if e["target"] == f"chat:{name}"]
+    assert [(e["actor"], e["action"]) for e in mine] == [("alice", "flag.changed")]
+    assert second.tenant_id == "acme"
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"rollout_percent": 101}, InvalidInput),
+        ({"rollout_percent": -1}, InvalidInput),
+        ({"name": "Has Spaces"}, InvalidInput),
+        ({"service": ""}, InvalidInput),
+        ({"tenant_id": "acme:eu"}, InvalidInput),
+        ({"value": float("nan")}, InvalidInput),
+        ({"value": "x" * 20_000}, PayloadTooLarge),
+    ],
+)
+async def test_bad_input_changes_nothing(pg, name, change, error):
+    wanted = {
+        "tenant_id": "*",
+        "service": "chat",
+        "name": name,
+        "enabled": True,
+        "rollout_percent": 10,
+        "value": None,
+    }
+    with pytest.raises(error):
+        await set_flag(pg, Setting(**(wanted | change)), actor="alice")
+    assert await flags.flags(pg, name=name) == []
+    assert await _outbox(pg, "pdfchat.flags.v1", f"*:chat:{name}") == []

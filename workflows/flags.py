@@ -1,0 +1,94 @@
+"""Changing a feature flag or dynamic setting: the one path of the API and of `pdfchat flags`.
+
+The row (the record of truth), its record on the compacted topic and its audit event commit
+in one transaction (the outbox), so every process learns of exactly the changes that were
+made (core/flags.py), and the trail has each of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import asyncpg
+
+from core.errors import InvalidInput, PayloadTooLarge
+from core.tokens import TENANT_PATTERN
+from storage import flags, outbox
+from storage.flags import Flag, Setting
+from storage.outbox import OutboxMessage
+from topics.audit import FLAG_CHANGED
+from topics.flags import EVERY_TENANT, FLAGS, FlagChanged
+from workflows import audit
+
+__all__ = [
+    "EVERY_TENANT",
+    "MAX_VALUE_BYTES",
+    "NAME_PATTERN",
+    "Setting",
+    "check",
+    "set_flag",
+]
+
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
+MAX_VALUE_BYTES = 16 * 1024  # every process keeps every flag in memory
+
+
+async def set_flag(pool: asyncpg.Pool, setting: Setting, *, actor: str) -> Flag:
+    """Save the flag and publish it; the change is on the audit trail of its tenant ("*" for
+    every tenant's defaults)."""
+    check(setting)
+    text = _json_text(setting.value)
+    async with pool.acquire() as conn, conn.transaction():
+        saved = await flags.save(conn, setting, updated_by=actor)
+        detail = {
+            "enabled": setting.enabled,
+            "rollout_percent": setting.rollout_percent,
+            "value": setting.value,
+        }
+        target = f"{setting.service}:{setting.name}"
+        await outbox.enqueue(
+            conn,
+            [
+                OutboxMessage.of(FLAGS, _record(saved, text)),
+                audit.recorded(setting.tenant_id, actor, FLAG_CHANGED, target, detail),
+            ],
+        )
+    return saved
+
+
+def check(setting: Setting) -> None:
+    if setting.tenant_id != EVERY_TENANT and not TENANT_PATTERN.match(setting.tenant_id):
+        raise InvalidInput(f"tenant must be {EVERY_TENANT!r} or match {TENANT_PATTERN.pattern}")
+    for what, text in (("service", setting.service), ("name", setting.name)):
+        if not NAME_PATTERN.fullmatch(text):
+            raise InvalidInput(f"{what} must match {NAME_PATTERN.pattern}")
+    percent = setting.rollout_percent
+    if isinstance(percent, bool) or not 0 <= percent <= 100:
+        raise InvalidInput("rollout_percent must be an integer from 0 to 100")
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInput("value must be JSON (finite numbers)") from None
+    if len(text.encode()) > MAX_VALUE_BYTES:
+        raise PayloadTooLarge(f"value must be at most {MAX_VALUE_BYTES} bytes of JSON")
+    return text
+
+
+def _record(flag: Flag, value: str | None) -> FlagChanged:
+    return FlagChanged(
+        tenant_id=flag.tenant_id,
+        service=flag.service,
+        name=flag.name,
+        enabled=flag.enabled,
+        rollout_percent=flag.rollout_percent,
+        value=value,
+        updated_at=flag.updated_at,
+        updated_by=flag.updated_by,
+    )
