@@ -5,6 +5,7 @@ input is refused."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.stack
 
 PDFCHAT = str(Path(sys.executable).with_name("pdfchat"))
 WITHIN_S = 10  # "within seconds": the relay, the topic, each process's view
+OUTAGE_TIMEOUT_S = 120  # a broker back from a crash, its leaders elected, the relay caught up
 
 
 @pytest.fixture
@@ -168,3 +170,32 @@ async def test_the_flags_topic_is_compacted_on_the_broker(settings):
         await admin.close()
     entries = {entry[0]: entry[1] for entry in described[0].resources[0][4]}
     assert entries["cleanup.policy"] == "compact"
+
+
+async def test_through_a_broker_outage_the_last_values_stay_and_a_change_arrives_after(
+    stack, settings, token, tenant, name
+):
+    admin = {"Authorization": f"Bearer {token(tenant)}"}
+    apps = {app: stack.pid(app) for app in ("worker-1", "web")}
+    async with httpx.AsyncClient(base_url=settings.web_url, headers=admin) as http:
+
+        async def everywhere(value: int) -> bool:
+            live = (await _web_flag(http, name))["live"]
+            seen = await _worker_flag(settings, tenant, name)
+            return bool(live and seen and live["value"] == value == seen["value"])
+
+        body = {"enabled": True, "rollout_percent": 100, "value": 1}
+        assert (await http.put(f"/v1/flags/chat/{name}", json=body)).status_code == 200
+        await wait_until(lambda: everywhere(1), within_s=WITHIN_S)
+        stack.hold("kafka")
+        stack.kill("kafka", signal.SIGKILL)
+        try:
+            # The database is up: the change commits, and waits in the outbox.
+            put = await http.put(f"/v1/flags/chat/{name}", json=body | {"value": 2})
+            assert put.status_code == 200, put.text
+            assert await everywhere(1)  # the last known values stay
+        finally:
+            stack.release("kafka")
+        await wait_until(lambda: stack.service("kafka").healthy(), within_s=OUTAGE_TIMEOUT_S)
+        await wait_until(lambda: everywhere(2), within_s=OUTAGE_TIMEOUT_S)
+    assert {app: stack.pid(app) for app in apps} == apps, "an app was restarted"
