@@ -20,7 +20,7 @@ from storage.flags import Flag, Setting
 from storage.outbox import OutboxMessage
 from topics.audit import FLAG_CHANGED
 from topics.flags import EVERY_TENANT, FLAGS, FlagChanged
-from workflows import audit
+from workflows import audit, rate_limits
 
 __all__ = [
     "EVERY_TENANT",
@@ -67,6 +67,8 @@ def check(setting: Setting) -> None:
     percent = setting.rollout_percent
     if isinstance(percent, bool) or not 0 <= percent <= 100:
         raise InvalidInput("rollout_percent must be an integer from 0 to 100")
+    if (setting.service, setting.name) == rate_limits.FLAG and setting.value is not None:
+        rate_limits.override_of(setting.value)  # a dynamic setting the web tier reads
 
 
 def _json_text(value: Any) -> str | None:

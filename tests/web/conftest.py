@@ -10,6 +10,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from quart import Quart
 
+from core.flags import FlagView
 from core.tokens import TokenVerifier, mint
 from llm.catalog import Catalog
 from retrieval import LocalEmbedder, create_reranker
@@ -49,6 +50,7 @@ def make_app(postgres_settings, pg) -> Callable[..., Any]:
             reranker=create_reranker(settings, embedder),
             blobs=create_blob_store(settings.blob_backend, settings.blob_root),
             budget=budget_of(settings, Catalog.from_settings(settings)),
+            flags=FlagView("127.0.0.1:1"),  # not started: no flag set, unless a test adds one
         )
         return app
 

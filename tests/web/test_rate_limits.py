@@ -3,12 +3,15 @@ Retry-After, nothing stored for a refused request, other tenants untouched."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 
 import pdfgen
 from config.settings import ActionLimits, Rate
 from core.tokens import mint
 from tests.web.files import pdf_file
+from topics.flags import FlagChanged
 
 SLOW = Rate(per_s=0.01, burst=2)
 
@@ -67,3 +70,42 @@ async def test_chats_are_limited_and_a_lifted_limit_is_no_limit(make_app, postgr
         for _ in range(5)
     ]
     assert searched == [200] * 5
+
+
+def _set_flag(app, tenant: str, value: object) -> None:
+    """What the flags topic would bring: the dynamic setting web.rate_limits for ``tenant``."""
+    record = FlagChanged(
+        tenant_id=tenant,
+        service="web",
+        name="rate_limits",
+        enabled=True,
+        rollout_percent=100,
+        value=json.dumps(value),
+        updated_at=datetime.now(UTC),
+        updated_by="ops",
+    )
+    app.extensions["flags"].add(record.dumps())
+
+
+async def test_the_dynamic_setting_changes_a_tenants_limits_at_run_time(
+    make_app, postgres_settings
+):
+    app = await make_app()
+    client, tenant = app.test_client(), f"t-{uuid.uuid4().hex[:12]}"
+    other = f"{tenant}-x"
+
+    async def asked(of: str, user: str = "ann") -> int:
+        headers = _headers(postgres_settings, of, user)
+        return (
+            await client.post("/v1/chat", json={"question": "why?"}, headers=headers)
+        ).status_code
+
+    assert [await asked(tenant) for _ in range(3)] == [202, 202, 202]  # the generous defaults
+    _set_flag(app, tenant, {"chats": {"user": {"per_s": 0.01, "burst": 1}}})
+    # The bucket holds no more than the new burst at once: one more, then refused.
+    assert [await asked(tenant) for _ in range(2)] == [202, 429]
+    assert [await asked(other) for _ in range(3)] == [202, 202, 202]
+    _set_flag(app, tenant, {"chats": {"user": None, "tenant": None}})
+    assert await asked(tenant) == 202
+    _set_flag(app, tenant, {"chats": {"tenant": {"per_s": -1}}})  # refused by PUT; ignored here
+    assert await asked(tenant, "bob") == 202  # the settings' limits, not a 500

@@ -75,3 +75,13 @@ async def test_bad_input_changes_nothing(pg, name, change, error):
         await set_flag(pg, Setting(**(wanted | change)), actor="alice")
     assert await flags.flags(pg, name=name) == []
     assert await _outbox(pg, "pdfchat.flags.v1", f"*:chat:{name}") == []
+
+
+async def test_the_rate_limits_setting_must_be_limits(pg):
+    """web.rate_limits is read by every web process (web/limits.py): a value that is no limit
+    is refused when set, not discovered at the next request."""
+    good = {"chats": {"tenant": {"per_s": 5, "burst": 20}, "user": None}}
+    await set_flag(pg, Setting("acme", "web", "rate_limits", True, 100, good), actor="alice")
+    for bad in ({"chats": {"tenant": {"per_s": 0, "burst": 1}}}, {"pings": {}}, [1, 2], "fast"):
+        with pytest.raises(InvalidInput, match=r"web\.rate_limits must be like PDFCHAT_RATE_LIMITS"):
+            await set_flag(pg, Setting("acme", "web", "rate_limits", True, 100, bad), actor="a")
