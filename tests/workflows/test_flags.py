@@ -83,5 +83,5 @@ async def test_the_rate_limits_setting_must_be_limits(pg):
     good = {"chats": {"tenant": {"per_s": 5, "burst": 20}, "user": None}}
     await set_flag(pg, Setting("acme", "web", "rate_limits", True, 100, good), actor="alice")
     for bad in ({"chats": {"tenant": {"per_s": 0, "burst": 1}}}, {"pings": {}}, [1, 2], "fast"):
-        with pytest.raises(InvalidInput, match=r"web\.rate_limits must be like PDFCHAT_RATE_LIMITS"):
+        with pytest.raises(InvalidInput, match=r"web\.rate_limits must be like"):
             await set_flag(pg, Setting("acme", "web", "rate_limits", True, 100, bad), actor="a")
