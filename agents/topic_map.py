@@ -1,11 +1,5 @@
 """Topic-map agent: ready → the document's segments clustered into labelled topics and sub-topics,
-and a guide.
-
-A map is a reading aid, not what makes a document searchable, and its clustering is the
-heaviest CPU work of ingestion: it gives way while any document waits to be parsed or
-embedded (one tenant's flood of uploads must not slow another's lone PDF to ready), for at
-most ``topic_map_give_way_s`` per map, so maps still come during a long flood.
-"""
+and a guide."""
 
 from __future__ import annotations
 
@@ -17,7 +11,7 @@ import faust
 
 import topics
 from agents import runner
-from agents.app import app, settings
+from agents.app import app
 from agents.channels import ready
 from agents.resources import resources
 from core.errors import NotFound
@@ -31,11 +25,7 @@ async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
     await runner.run("topic_map", events, lambda event: _handle(deps.pool, event))
 
 
-GIVE_WAY_POLL_S = 0.25
-
-
 async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
-    await _give_way(pool)
     doc_id = uuid.UUID(event.document_id)
     rows = await topic_maps.segments_with_vectors(pool, event.tenant_id, doc_id, event.model)
     if not rows:
@@ -51,10 +41,3 @@ async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
     # Clustering is CPU work: a thread keeps heartbeats and the other agents going.
     result = await asyncio.to_thread(topic_map, title, segments)
     await topic_maps.save(pool, event.tenant_id, doc_id, event.model, result.to_dict())
-
-
-async def _give_way(pool: asyncpg.Pool) -> None:
-    for _ in range(int(settings.topic_map_give_way_s / GIVE_WAY_POLL_S)):
-        if not await documents.work_waiting(pool):
-            return
-        await asyncio.sleep(GIVE_WAY_POLL_S)

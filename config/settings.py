@@ -359,8 +359,6 @@ class Settings(BaseSettings):
     worker_heartbeat_s: float = Field(default=3.0, gt=0)
     worker_missing_after_s: float = Field(default=20.0, gt=0)
     event_stuck_after_s: float = Field(default=600.0, gt=0)
-    # A topic map waits at most this long while documents wait to be parsed or embedded.
-    topic_map_give_way_s: float = Field(default=60.0, ge=0)
     # The local supervisor: its metrics port, and the longest wait between restarts.
     supervisor_port: int = 6060
     restart_backoff_max_s: float = Field(default=30.0, gt=0)

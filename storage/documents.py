@@ -464,15 +464,6 @@ async def unfinished_by_state(conn: asyncpg.Connection | asyncpg.Pool) -> list[S
     return [found.get(state, StateAge(state, 0, 0.0)) for state in UNFINISHED]
 
 
-async def work_waiting(conn: asyncpg.Connection | asyncpg.Pool) -> bool:
-    """Whether any document of any tenant waits to be parsed or embedded, or is being."""
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE status IN ('queued', 'running'))"
-        )
-    )
-
-
 async def finish_task(
     conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, *, error: str | None = None
 ) -> None:

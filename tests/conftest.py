@@ -37,8 +37,6 @@ TEST_SETTINGS = {
     "metrics_poll_s": 1.0,
     "ws_ping_interval_s": 1.0,
     "ws_dead_after_s": 6.0,
-    # Tests leave work behind that other tests wait for: a map gives way briefly.
-    "topic_map_give_way_s": 5.0,
 }
 
 
