@@ -24,6 +24,10 @@ OBSERVABILITY_PACKAGES := prometheus prometheus-alertmanager
 # from the Go module proxy, and the Kubernetes and KEDA schemas, into ops/k8s/build/ (about a
 # minute cold): ops/k8s/install.py. Nothing here is needed by a plain `make up`.
 KUBE_TOOLS   := ops/k8s/build/.installed
+# The identity tests (tests/cli/test_keycloak.py) run Keycloak, fetched from Maven Central (177 MB,
+# once) into ops/keycloak/build/ by cli/keycloak.py; `pdfchat up --oidc keycloak` fetches it too.
+# Nothing here is needed by a plain `make up`.
+KEYCLOAK     := ops/keycloak/build/keycloak-26.7.3/bin/kc.sh
 
 .PHONY: up down status test lint bench install
 
@@ -36,7 +40,7 @@ down:
 status:
 	$(BIN)/pdfchat status
 
-test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER) $(KUBE_TOOLS)
+test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER) $(KUBE_TOOLS) $(KEYCLOAK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -75,6 +79,10 @@ $(PROMETHEUS) $(ALERTMANAGER):
 
 $(JAEGER): | $(VENV)/.installed
 	$(BIN)/python -m cli.observability install
+
+$(KEYCLOAK): | $(VENV)/.installed
+	@echo "fetching Keycloak from Maven Central for the identity tests (177 MB, once)"
+	$(BIN)/python -m cli.keycloak install
 
 $(KUBE_TOOLS): ops/k8s/install.py | $(VENV)/.installed
 	$(BIN)/python ops/k8s/install.py

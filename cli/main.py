@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli import keycloak
 from cli.analytics import analytics_command
 from cli.ask import ask as ask_question
 from cli.audit import audit_command
@@ -49,8 +50,16 @@ def main(ctx: click.Context) -> None:
     help="Kafka brokers on loopback: 3 replicates every topic three times, and writes go on"
     " while any one broker is down. Remembered for this home.  [default: as last time, or 1]",
 )
+@click.option(
+    "--oidc",
+    type=click.Choice(["keycloak", "none"]),
+    default=None,
+    help="keycloak: also run Keycloak with a development realm, and accept its tokens instead"
+    " of `pdfchat token`'s (docs/api.md#tokens). Remembered for this home."
+    "  [default: as last time, or none]",
+)
 @click.pass_obj
-def up(settings: Settings, observability: bool, brokers: int | None) -> None:
+def up(settings: Settings, observability: bool, brokers: int | None, oidc: str | None) -> None:
     """Install what is missing, then start PostgreSQL, Kafka, the workers and the web server,
     and the supervisor that restarts whatever dies."""
     if brokers is not None:
@@ -58,12 +67,16 @@ def up(settings: Settings, observability: bool, brokers: int | None) -> None:
     if observability and not settings.otel_endpoint:
         endpoint = f"http://127.0.0.1:{settings.collector_otlp_port}"
         settings = settings.model_copy(update={"otel_endpoint": endpoint})
+    settings, with_keycloak = keycloak.chosen(settings, oidc)
     try:
         ensure_jars()
         ensure_signing_key(settings.signing_key_path)
         if observability:
             ensure_installed(settings)
-        statuses = Stack(settings, observability=observability).up(prepare=migrate_database)
+        if with_keycloak:
+            keycloak.ensure_installed()
+        stack = Stack(settings, observability=observability, keycloak=with_keycloak)
+        statuses = stack.up(prepare=migrate_database)
     except StackError as exc:
         console.print("[red]start-up failed:[/]", escape(str(exc)), highlight=False, soft_wrap=True)
         _print(Stack(settings).status())
@@ -71,7 +84,13 @@ def up(settings: Settings, observability: bool, brokers: int | None) -> None:
     _print(statuses)
     if not all(s.ok for s in statuses):
         sys.exit(1)
-    console.print(f"web: {settings.web_url}   token: pdfchat token --tenant T --user U")
+    if with_keycloak:
+        console.print(
+            f"web: {settings.web_url}   tokens: Keycloak, {keycloak.token_url(settings)}"
+            " (users alice, bob, carol: docs/api.md#tokens)"
+        )
+    else:
+        console.print(f"web: {settings.web_url}   token: pdfchat token --tenant T --user U")
     if observability:
         console.print(
             f"dashboards: http://127.0.0.1:{settings.prometheus_port}/consoles/"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cli.kafka import Kafka, kafka_nodes
+from cli.keycloak import Keycloak
 from cli.observability import observability_services, write_targets
 from cli.postgres import Postgres
 from cli.processes import (
@@ -89,6 +90,8 @@ def isolated_settings(home: Path, **overrides: Any) -> Settings:
         "alertmanager_port",
         "collector_otlp_port",
         "collector_query_port",
+        "keycloak_port",
+        "keycloak_management_port",
     )
     ports = {name: free_port() for name in names}
     # Node n of a cluster listens on kafka_port + 2(n - 1) and kafka_controller_port + 2(n - 1).
@@ -259,9 +262,11 @@ class Stack:
         apps: Iterable[AppSpec] | None = None,
         *,
         observability: bool = False,
+        keycloak: bool = False,
     ) -> None:
-        """``observability``: also Prometheus, Alertmanager and the trace collector; once
-        started they stay part of this home's stack until ``down``."""
+        """``observability``: also Prometheus, Alertmanager and the trace collector;
+        ``keycloak``: also Keycloak (cli/keycloak.py). Once started they stay part of this
+        home's stack until ``down``."""
         self.settings = settings
         self.postgres = Postgres(settings)
         self.kafka: dict[str, Kafka] = {node.name: node for node in kafka_nodes(settings)}
@@ -272,8 +277,16 @@ class Stack:
         if not observability and not any(self.wanted(o.name) for o in observers):
             observers = []
         self.observers = {o.name: o for o in observers}
+        wants_keycloak = keycloak or self.wanted(Keycloak.name)
+        self.identity = {Keycloak.name: Keycloak(settings)} if wants_keycloak else {}
         self.infrastructure = ["postgres", *self.kafka]
-        self._expected = {*self.infrastructure, *self.observers, *self.apps, SUPERVISOR}
+        self._expected = {
+            *self.infrastructure,
+            *self.identity,
+            *self.observers,
+            *self.apps,
+            SUPERVISOR,
+        }
 
     def up(
         self, *, prepare: Prepare | None = None, apps: bool = True, supervise: bool = True
@@ -289,7 +302,7 @@ class Stack:
         # Together: a node of a cluster is not started until a majority of them runs.
         with ThreadPoolExecutor(max_workers=len(self.kafka)) as starting:
             list(starting.map(self.start, self.kafka))
-        for name in self.observers:
+        for name in [*self.identity, *self.observers]:
             self.start(name)
         if prepare is not None:
             _run_coroutine(prepare, self.settings)
@@ -412,6 +425,8 @@ class Stack:
             return self.supervisor
         if name in self.observers:
             return self.observers[name]
+        if name in self.identity:
+            return self.identity[name]
         if name not in self.apps:
             self._adopt(name)
         if name not in self.apps:
@@ -438,7 +453,8 @@ class Stack:
     def _services(self) -> list[Service]:
         """In start order: infrastructure, workers by number, then the other apps."""
         apps = sorted(self.apps.values(), key=_worker_number)
-        return [self.postgres, *self.kafka.values(), *self.observers.values(), *apps]
+        kafka, identity, observers = self.kafka.values(), self.identity.values(), self.observers
+        return [self.postgres, *kafka, *identity, *observers.values(), *apps]
 
     def _adopt(self, name: str) -> None:
         """Know an app from how it was last started (another Stack of this home started it),
@@ -455,7 +471,8 @@ class Stack:
         """Know every app that has a state file, so none is orphaned or left unsupervised."""
         for path in self.settings.run_dir.glob("*.state.json"):
             name = path.name.removesuffix(".state.json")
-            if name not in (*self.apps, *self.infrastructure, *self.observers, SUPERVISOR):
+            known = (*self.apps, *self.infrastructure, *self.identity, *self.observers)
+            if name not in (*known, SUPERVISOR):
                 self._adopt(name)
 
     def _want(self, service: Service, wanted: bool) -> None:

@@ -222,6 +222,14 @@ class Settings(BaseSettings):
     # no OIDC issuer is configured. It can never be on with OIDC: the server would not accept
     # the tokens it minted. Set it false on a development stack others can reach.
     dev_login: bool | None = None
+    # The development identity provider (`pdfchat up --oidc keycloak`, cli/keycloak.py): its
+    # HTTP port (the realm's issuer is http://127.0.0.1:<keycloak_port>/realms/pdfchat), its
+    # management port (/health/ready), and the realm's confidential client. The secret is a
+    # development one, for that local realm only.
+    keycloak_port: int = 18080
+    keycloak_management_port: int = 19000
+    keycloak_client_id: str = "pdfchat-web"
+    keycloak_client_secret: SecretStr = SecretStr("pdfchat-dev-secret")
 
     @model_validator(mode="after")
     def _kafka_ports_distinct(self) -> Settings:
