@@ -42,11 +42,12 @@ class ActionLimits(BaseModel):
 
 SigningAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 DEFAULT_OIDC_ALGORITHMS: tuple[SigningAlgorithm, ...] = ("RS256", "ES256")
-# Generous: they stop a runaway client or tenant, not a busy one (the chat benchmarks run 13
-# answers a second from one user; the ingestion flood sends 200 uploads at once).
+# Generous: they stop a runaway client or tenant, not a busy one or a tool (the chat
+# benchmarks run 13 answers a second from one user, the ingestion flood sends 200 uploads at
+# once, the retrieval evaluation sends hundreds of searches as fast as they are answered).
 DEFAULT_RATE_LIMITS = {
     "uploads": ActionLimits(tenant=Rate(per_s=20, burst=300), user=Rate(per_s=10, burst=300)),
-    "searches": ActionLimits(tenant=Rate(per_s=200, burst=400), user=Rate(per_s=50, burst=200)),
+    "searches": ActionLimits(tenant=Rate(per_s=500, burst=2000), user=Rate(per_s=200, burst=1000)),
     "chats": ActionLimits(tenant=Rate(per_s=50, burst=200), user=Rate(per_s=25, burst=100)),
 }
 
