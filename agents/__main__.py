@@ -15,7 +15,7 @@ from core.tracing import setup_tracing
 # outbox and to do maintenance (one worker at a time leads each: agents.leadership).
 EVERY_WORKER = ("health", "flags", "outbox_relay", "maintenance")
 ROLES = {
-    "ingest": ("parse", "embed", "topic_map", "progress", "tenant_export", "audit"),
+    "ingest": ("parse", "embed", "topic_map", "progress", "audit"),
     "chat": ("orchestrator", "accounting"),
 }
 

@@ -53,12 +53,13 @@ async def grants(
     return [_grant(r) for r in rows]
 
 
-async def has_analyst(conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM analytics_grants WHERE tenant_id = $1)", tenant_id
-        )
+async def with_analysts(conn: asyncpg.Connection | asyncpg.Pool, tenant_ids: set[str]) -> set[str]:
+    """Which of ``tenant_ids`` have at least one analyst."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT tenant_id FROM analytics_grants WHERE tenant_id = ANY($1::text[])",
+        list(tenant_ids),
     )
+    return {r["tenant_id"] for r in rows}
 
 
 def _grant(row: asyncpg.Record) -> Grant:
