@@ -20,15 +20,9 @@ import pdfgen
 from cli import keycloak
 from cli.stack import isolated_settings
 from config import Settings
-from core.flags import FlagView
 from core.tokens import TokenVerifier, mint
-from llm.catalog import Catalog
-from retrieval import LocalEmbedder, create_reranker
-from storage.blobs import create_blob_store
 from tests.web.files import pdf_file
-from web.app import create_app
-from workflows.search import Embedders
-from workflows.usage import budget_of
+from tests.web.real_app import app_over_postgres
 
 
 def test_the_realm_declares_the_tenant_and_maps_it_with_roles_and_audience(tmp_path):
@@ -88,20 +82,7 @@ def make_app(postgres_settings: Settings, pg, keycloak_settings: Settings) -> Ca
     async def make(**overrides: Any) -> Quart:
         issuer = keycloak.issuer(keycloak_settings)
         settings = postgres_settings.model_copy(update={"oidc_issuer": issuer} | overrides)
-        app = create_app(settings)
-        verifier = TokenVerifier(settings)
-        await verifier.load_keys()
-        embedder = LocalEmbedder()
-        app.extensions.update(
-            pool=pg,
-            verifier=verifier,
-            embedders=Embedders(settings, embedder),
-            reranker=create_reranker(settings, embedder),
-            blobs=create_blob_store(settings.blob_backend, settings.blob_root),
-            budget=budget_of(settings, Catalog.from_settings(settings)),
-            flags=FlagView("127.0.0.1:1"),
-        )
-        return app
+        return await app_over_postgres(settings, pg)
 
     return make
 

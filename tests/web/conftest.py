@@ -10,15 +10,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from quart import Quart
 
-from core.flags import FlagView
-from core.tokens import TokenVerifier, mint
-from llm.catalog import Catalog
-from retrieval import LocalEmbedder, create_reranker
-from storage.blobs import create_blob_store
+from core.tokens import mint
 from tests.core.spans import memory_exporter
-from web.app import create_app
-from workflows.search import Embedders
-from workflows.usage import budget_of
+from tests.web.real_app import app_over_postgres
 
 
 @pytest.fixture(scope="session")
@@ -38,21 +32,7 @@ def make_app(postgres_settings, pg) -> Callable[..., Any]:
     """``await make_app(**setting_overrides)``: the app with these settings."""
 
     async def make(**overrides: Any) -> Quart:
-        settings = postgres_settings.model_copy(update=overrides)
-        app = create_app(settings)
-        verifier = TokenVerifier(settings)
-        await verifier.load_keys()
-        embedder = LocalEmbedder()
-        app.extensions.update(
-            pool=pg,
-            verifier=verifier,
-            embedders=Embedders(settings, embedder),
-            reranker=create_reranker(settings, embedder),
-            blobs=create_blob_store(settings.blob_backend, settings.blob_root),
-            budget=budget_of(settings, Catalog.from_settings(settings)),
-            flags=FlagView("127.0.0.1:1"),  # not started: no flag set, unless a test adds one
-        )
-        return app
+        return await app_over_postgres(postgres_settings.model_copy(update=overrides), pg)
 
     return make
 
