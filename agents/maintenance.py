@@ -3,8 +3,9 @@
 One worker leads it at a time (agents.leadership); every ``SWEEP_S`` it ends chats whose
 orchestrator went quiet, drives stale tasks and orphaned documents again, fails documents
 stuck past their deadline, re-embeds after a model switch, asks for missing topic maps and
-forgets workers long gone; every ``RARELY_S`` it removes the files of documents that do not
-exist, forgets idle rate-limit buckets, and archives the audit trail of finished days.
+forgets workers long gone, and moves canary rollouts on or back; every ``RARELY_S`` it
+removes the files of documents that do not exist, forgets idle rate-limit buckets, and
+archives the audit trail of finished days.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from agents import runner
 from agents.app import app, settings
 from agents.leadership import lead_forever
 from agents.resources import Resources, resources
-from core.metrics import ANSWERS
+from core.metrics import ANSWERS, ROLLOUT_STEPS
 from storage import rate_limits, workers
-from workflows import audit
+from workflows import audit, rollouts
 from workflows.chat import take_over_stale
 from workflows.documents import remove_orphan_blobs
 from workflows.embedding import schedule_reembedding
@@ -85,6 +86,8 @@ async def sweep(deps: Resources) -> None:
         log.info("re-embedding with the configured model", extra={"documents": queued})
     await request_missing(pool, lease_s=settings.task_lease_s)
     await workers.forget_gone(pool, older_than_s=FORGET_WORKERS_AFTER_S)
+    for _, verdict in await rollouts.advance_all(pool):
+        ROLLOUT_STEPS.labels(verdict.action).inc()
 
 
 async def sweep_rarely(deps: Resources) -> None:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -38,7 +38,8 @@ from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
 from storage.chat import Session
-from workflows import chat, usage
+from storage.rollouts import Sample
+from workflows import chat, rollouts, usage
 from workflows.search import MAX_QUERY_CHARS, search_segments
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
@@ -97,18 +98,22 @@ async def _answer_session(deps: Resources, session: Session) -> None:
     # The session answered may be another than the request's: a request is a turn
     # (workflows.chat.claim), so what the answer needs comes from the session.
     sent = await _sent_before(session) if session.attempts > 1 else []
-    stream = AnswerStream(deps, session, session.created_at, sent=sent)
+    choice = rollouts.choice_for(deps.flags, session.tenant_id, session.user_id)
+    variant = choice.variant if choice else rollouts.Variant()
+    stream = AnswerStream(deps, session, session.created_at, sent=sent, choice=choice)
     asked = session.created_at.timestamp()
     timings = {"relayed_s": published - asked, "queued_s": time.time() - asked}
     try:
         started = time.perf_counter()
         with priority.retrieving(session.tenant_id):
-            prompt = await _prompt(deps, session)
+            prompt = await _prompt(deps, session, variant)
         timings["retrieval_s"] = time.perf_counter() - started
         remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
         finished: Finished | None = None
         sla = SLAS.get(session.sla or "")
-        answering = deps.models.answer(prompt, remaining_budget_usd=remaining, sla=sla)
+        answering = deps.models.answer(
+            prompt, remaining_budget_usd=remaining, sla=sla, route=variant.models
+        )
         async for piece in answering:
             if isinstance(piece, Delta):
                 await checkpoint()
@@ -148,7 +153,7 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         FAILURES.labels("orchestrator", "internal").inc()
 
 
-async def _prompt(deps: Resources, session: Session) -> Prompt:
+async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
     earlier = await chat.history(deps.pool, session)
     history = [Turn(m.role, m.content) for m in earlier]  # type: ignore[arg-type]
     hits = await search_segments(
@@ -157,7 +162,8 @@ async def _prompt(deps: Resources, session: Session) -> Prompt:
         deps.reranker,
         session.tenant_id,
         _query(session, history),
-        top_k=settings.chat_evidence_k,
+        top_k=variant.evidence_k or settings.chat_evidence_k,
+        mode=variant.retrieval_mode or "hybrid+rerank",
         document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
     )
     titles = await documents.titles(deps.pool, session.tenant_id, {h.document_id for h in hits})
@@ -173,7 +179,8 @@ async def _prompt(deps: Resources, session: Session) -> Prompt:
         )
         for h in hits
     ]
-    return Prompt(question=session.question, evidence=evidence, history=history)
+    prompt = Prompt(question=session.question, evidence=evidence, history=history)
+    return replace(prompt, system=variant.system_prompt) if variant.system_prompt else prompt
 
 
 async def _sent_before(session: Session) -> list[topics.AnswerEvent]:
@@ -202,7 +209,9 @@ class AnswerStream:
 
     ``sent``: what an earlier orchestrator of this session sent. Events with those numbers are
     not sent again, once checked to be the same; an answer that turns out different ends with
-    ``answer_interrupted`` after the last event sent."""
+    ``answer_interrupted`` after the last event sent.
+
+    ``choice``: the arm of a canary rollout that answers; the end commits its sample."""
 
     def __init__(
         self,
@@ -211,6 +220,7 @@ class AnswerStream:
         requested_at: datetime,
         *,
         sent: list[topics.AnswerEvent] | None = None,
+        choice: rollouts.Choice | None = None,
     ) -> None:
         self._deps = deps
         self._session = session
@@ -219,11 +229,14 @@ class AnswerStream:
         self._touched = time.monotonic()
         self._headers = runner.trace_headers()  # the answer's span, for every event it sends
         self._sent = {e.seq: e.to_message() for e in sent or () if not e.is_last}
+        self._choice = choice
+        self._ttft_ms: float | None = None
         self.seq = 0
 
     async def token(self, text: str) -> None:
         if self.seq == 0 and not self._sent:
             waited_s = (datetime.now(UTC) - self._requested_at).total_seconds()
+            self._ttft_ms = waited_s * 1000
             TIME_TO_FIRST_TOKEN.observe(waited_s)
             tracing.mark_latency(waited_s)  # an answer is slow by its first token
         await self._send(topics.chat.TOKEN, content=text)
@@ -250,13 +263,30 @@ class AnswerStream:
             citations=citations,
             usage=model_usage,
             seq=self.seq + 1,
+            # Not ok when a call failed on the way: the user waited for a retry or a fallback.
+            sample=self._sample(
+                ok=not finished.skipped and not finished.failed_calls,
+                cost=finished.usage.cost_usd,
+            ),
         )
 
     async def fail(self, code: str, message: str) -> None:
         self.seq = max([self.seq, *self._sent])  # after all that was sent, whoever sent it
         await self._flush()
         await chat.fail(
-            self._deps.pool, self._session, code=code, message=message, seq=self.seq + 1
+            self._deps.pool,
+            self._session,
+            code=code,
+            message=message,
+            seq=self.seq + 1,
+            sample=self._sample(ok=False, cost=0.0),
+        )
+
+    def _sample(self, *, ok: bool, cost: float) -> Sample | None:
+        if self._choice is None:
+            return None
+        return self._choice.sample(
+            self._session.id, self._session.tenant_id, ok=ok, ttft_ms=self._ttft_ms, cost=cost
         )
 
     async def _send(self, kind: str, **fields: Any) -> None:

@@ -95,6 +95,14 @@ class PdfchatClient:
             body["conversation_id"] = conversation_id
         return await self._json(self._http.post("/v1/chat", json=body))
 
+    async def feedback(
+        self, session_id: str, rating: str, *, comment: str | None = None
+    ) -> dict[str, Any]:
+        """Thumbs ``"up"`` or ``"down"`` on one of your finished answers."""
+        body = {"rating": rating, "comment": comment}
+        url = f"/v1/chat/sessions/{session_id}/feedback"
+        return await self._json(self._http.post(url, json=body))
+
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
         return await self._json(self._http.get(f"/v1/conversations/{conversation_id}"))
 

@@ -20,6 +20,7 @@ from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
 from cli.observability import ensure_installed
 from cli.processes import StackError
+from cli.rollout import rollout_command
 from cli.stack import ServiceStatus, Stack, with_brokers, with_recorded_brokers
 from config import Settings, get_settings
 from core.tokens import ROLES, ensure_signing_key, mint
@@ -202,6 +203,7 @@ def ask(
 main.add_command(analytics_command)
 main.add_command(audit_command)
 main.add_command(flags_command)
+main.add_command(rollout_command)
 
 
 def _print(statuses: list[ServiceStatus]) -> None:

@@ -41,6 +41,8 @@ from topics.flags import EVERY_TENANT, FLAGS, FlagChanged
 log = logging.getLogger("pdfchat.flags")
 
 MAX_FLAGS = 10_000
+# The flag a canary rollout drives (workflows/rollouts.py); only rollouts change it.
+CANARY = ("chat", "canary")
 RECONNECT_S = 1.0
 
 

@@ -69,6 +69,11 @@ TIME_TO_FIRST_TOKEN = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
 )
 ANSWERS = Counter("pdfchat_chat_answers_total", "Answers by outcome", ["outcome"])
+ROLLOUT_STEPS = Counter(
+    "pdfchat_rollout_steps_total",
+    "Canary rollouts moved by the leader: advance, complete or roll_back",
+    ["action"],
+)
 STREAM_PAUSES = Counter(
     "pdfchat_chat_stream_pauses_total",
     "Answer streams paused for another tenant's question with fewer answers running",

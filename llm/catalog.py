@@ -14,13 +14,13 @@ time to first token for a short prompt, used only for the "interactive" SLA.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from config import Settings
 from core.errors import InvalidInput
-from llm.errors import BudgetExceeded, ContextTooLong
+from llm.errors import BudgetExceeded, ContextTooLong, ModelsUnavailable
 
 Provider = Literal["openai", "cohere", "local"]
 Sla = Literal["interactive", "batch"]
@@ -119,6 +119,9 @@ class Catalog:
         except KeyError:
             raise InvalidInput(f"chat model {model!r} is not in the catalog") from None
 
+    def __contains__(self, model: object) -> bool:
+        return model in self._by_name
+
     def cost_usd(self, model: str, tokens_in: int, tokens_out: int) -> float:
         return self[model].cost_usd(tokens_in, tokens_out)
 
@@ -191,6 +194,10 @@ class Router:
       local one; with none left, ``BudgetExceeded`` ("budget_exceeded");
     - sla="interactive": models expected to answer within ``interactive_ttft_ms`` come first;
       slower ones stay, after them, as fallbacks (a slow answer beats none).
+
+    A ``route`` (a canary's variant, workflows/rollouts.py) replaces the catalog's order with
+    its own models, and only those: a variant is judged by its own models' answers, never by a
+    fallback's.
     """
 
     def __init__(
@@ -205,10 +212,19 @@ class Router:
         self._is_open = is_open
 
     def choose(
-        self, need: Need, remaining_budget_usd: float | None, sla: Sla | None = None
+        self,
+        need: Need,
+        remaining_budget_usd: float | None,
+        sla: Sla | None = None,
+        route: Sequence[str] | None = None,
     ) -> list[ModelInfo]:
         """Models to try, best first. ``remaining_budget_usd=None`` means no budget limit."""
-        fitting = [m for m in self.catalog.models if self._fits(m, need)]
+        models = self.catalog.models
+        if route is not None:
+            models = [self.catalog[m] for m in route if m in self.catalog]
+            if not models:
+                raise ModelsUnavailable(f"no model of the route {list(route)} is configured")
+        fitting = [m for m in models if self._fits(m, need)]
         if not fitting:
             raise ContextTooLong(
                 f"the question and its context need about {need.min_prompt_tokens} tokens "

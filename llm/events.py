@@ -35,6 +35,8 @@ class Finished:
     citations: list[Citation] = field(default_factory=list)
     # Models tried before the one in ``usage`` and why each was passed over, in order.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Provider calls that failed before this answer: retries, and the calls of skipped models.
+    failed_calls: int = 0
 
 
 Event = Delta | Finished

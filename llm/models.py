@@ -9,16 +9,17 @@
 ``answer``:
 
 1. estimates the prompt (``llm.prompt``) and asks the router (``llm.catalog.Router``) for the
-   candidates: too-small windows, open circuits and models over the tenant's remaining budget
-   are left out. Raises ``BudgetExceeded`` or ``ContextTooLong`` before any call when nothing
-   fits;
+   candidates (those of ``route`` alone, when a canary gives one): too-small windows, open
+   circuits and models over the tenant's remaining budget are left out. Raises
+   ``BudgetExceeded`` or ``ContextTooLong`` before any call when nothing fits;
 2. tries the candidates in order. For each: the circuit breaker admits the call (or the model
    is skipped), the stream is opened and its first event awaited, with backoff
    (``core.retry.backoff``) on retriable errors — 429, 5xx, timeouts. A model that still fails,
    or fails for good (401, 404, 400), is recorded on its breaker and the next one is tried;
 3. relays the rest of that model's stream, then yields one ``Finished`` whose usage names the
    model actually used and carries ``cost_usd``; ``Finished.skipped`` lists the models passed
-   over and why. With every candidate failed: ``ModelsUnavailable`` (retriable).
+   over and why, ``Finished.failed_calls`` counts the calls that failed on the way. With every
+   candidate failed: ``ModelsUnavailable`` (retriable).
 
 Retries and fallback stop at the first token. Once text has reached the user, retrying or
 falling back would splice a second answer onto the first, so a later failure ends the answer
@@ -32,9 +33,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from opentelemetry import trace
@@ -89,9 +90,11 @@ class ChatModels:
         *,
         remaining_budget_usd: float | None = None,
         sla: Sla | None = None,
+        route: Sequence[str] | None = None,
     ) -> AsyncIterator[Event]:
-        candidates = self.router.choose(self.need(prompt), remaining_budget_usd, sla)
+        candidates = self.router.choose(self.need(prompt), remaining_budget_usd, sla, route)
         skipped: list[tuple[str, str]] = []
+        calls = _Calls()
         for info in candidates:
             breaker = await self.breakers.admit(info.model)
             if breaker is None:
@@ -108,7 +111,7 @@ class ChatModels:
                         record_exception=False,
                         set_status_on_exception=False,
                     ):
-                        first, events = await self._open(self._provider(info), prompt, span)
+                        first, events = await self._open(self._provider(info), prompt, span, calls)
                 except Exception as exc:  # any failure before the first token: the next model
                     tracing.record_error(span, exc)
                     await self.breakers.failed(breaker, exc)
@@ -119,7 +122,7 @@ class ChatModels:
                 async with aclosing(events):
                     async for event in self._relay(info, first, events, breaker):
                         if isinstance(event, Finished):
-                            event = replace(event, skipped=skipped)
+                            event = replace(event, skipped=skipped, failed_calls=calls.failed)
                             _set_usage(span, event)
                             # Ended now: the consumer need not iterate past the last event.
                             span.end()
@@ -151,7 +154,7 @@ class ChatModels:
         return self._providers[info.model]
 
     async def _open(
-        self, provider: ChatProvider, prompt: Prompt, span: trace.Span
+        self, provider: ChatProvider, prompt: Prompt, span: trace.Span, calls: _Calls
     ) -> tuple[Event, AsyncGenerator[Event, None]]:
         """The provider's stream and its first event, retried with backoff on retriable
         errors; nothing has reached the user yet, so a retry is invisible (but for an event
@@ -169,6 +172,7 @@ class ChatModels:
                 except BaseException as exc:
                     await events.aclose()
                     if isinstance(exc, Exception):
+                        calls.failed += 1
                         span.add_event("attempt failed", {"error": _reason(exc)})
                     raise
         raise AssertionError("unreachable: backoff reraises the last error")
@@ -200,6 +204,13 @@ class ChatModels:
         usage = event.usage
         cost = info.cost_usd(usage.tokens_in, usage.tokens_out)
         yield replace(event, usage=replace(usage, model=info.model, cost_usd=cost))
+
+
+@dataclass
+class _Calls:
+    """Provider calls of one answer that failed (``Finished.failed_calls``)."""
+
+    failed: int = 0
 
 
 def _start_span(info: ModelInfo, skipped: list[tuple[str, str]]) -> trace.Span:

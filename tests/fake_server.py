@@ -25,6 +25,8 @@ class ScriptedServer:
         self.requests: list[Recorded] = []
         self._failures: dict[str, deque[int]] = defaultdict(deque)
         self._always: dict[str, int] = {}
+        self._every: dict[str, tuple[int, int]] = {}  # key: (n, status)
+        self._seen: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._stop = threading.Event()  # set at stop: wakes handlers holding an answer back
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -63,10 +65,17 @@ class ScriptedServer:
         with self._lock:
             self._always[key] = status
 
+    def fail_every(self, key: str, n: int, status: int) -> None:
+        """Every ``n``-th request for ``key`` from now on answers with ``status``."""
+        with self._lock:
+            self._every[key] = (n, status)
+            self._seen[key] = 0
+
     def heal(self, key: str) -> None:
         with self._lock:
             self._always.pop(key, None)
             self._failures.pop(key, None)
+            self._every.pop(key, None)
 
     def record(self, recorded: Recorded, key: str | None) -> int | None:
         """Keep the request; the scripted status for ``key``, if any (from a server thread)."""
@@ -75,4 +84,11 @@ class ScriptedServer:
             if key is None:
                 return None
             queued = self._failures[key].popleft() if self._failures.get(key) else None
-            return queued or self._always.get(key)
+            return queued or self._always.get(key) or self._every_nth(key)
+
+    def _every_nth(self, key: str) -> int | None:
+        if key not in self._every:
+            return None
+        n, status = self._every[key]
+        self._seen[key] += 1
+        return status if self._seen[key] % n == 0 else None

@@ -30,7 +30,7 @@ from web.errors import CLOSE_NORMAL, CLOSE_TRY_AGAIN, close_code
 from web.limits import within_rate
 from web.params import int_arg, json_body, uuid_or
 from web.streams import AnswerStreams, ReaderTooSlow
-from workflows import admission, usage
+from workflows import admission, rollouts, usage
 from workflows import chat as workflow
 
 log = logging.getLogger("pdfchat.web.chat")
@@ -75,6 +75,30 @@ async def ask() -> tuple[dict[str, Any], int]:
         "conversation_id": str(started.conversation_id),
         "stream_url": f"/v1/chat/stream/{started.session_id}",
     }, 202
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    rating: Literal["up", "down"]
+    comment: str | None = None
+
+
+@blueprint.post("/chat/sessions/<session_id>/feedback")
+@requires("chat:ask")
+async def give_feedback(session_id: str) -> dict[str, Any]:
+    """Thumbs up or down on one of the caller's own finished answers."""
+    body = await json_body(FeedbackRequest)
+    session = await _own_session(principal(), session_id)
+    at = await rollouts.record_feedback(
+        resources.pool(), session, rating=body.rating, comment=body.comment
+    )
+    return {
+        "stream_session_id": str(session.id),
+        "rating": body.rating,
+        "comment": body.comment,
+        "at": at.isoformat(),
+    }
 
 
 @blueprint.websocket("/chat/stream/<session_id>")

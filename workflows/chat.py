@@ -23,9 +23,10 @@ import asyncpg
 
 import topics
 from core.errors import InvalidInput, NotFound
-from storage import chat, documents, outbox
+from storage import chat, documents, outbox, rollouts
 from storage.chat import Session
 from storage.outbox import OutboxMessage
+from storage.rollouts import Sample
 from topics.audit import CONVERSATION_DELETED
 from workflows import audit
 
@@ -187,9 +188,10 @@ async def finish(
     citations: Sequence[topics.Citation],
     usage: topics.Usage,
     seq: int,
+    sample: Sample | None = None,
 ) -> bool:
-    """Commit the answer; False when the sweep had ended the session or handed it to another
-    orchestrator meanwhile."""
+    """Commit the answer (and its canary sample, workflows/rollouts.py); False when the sweep
+    had ended the session or handed it to another orchestrator meanwhile."""
     now = datetime.now(UTC)
     end = _event(session, seq, topics.chat.END, now, usage=usage)
     spent = topics.UsageRecorded(
@@ -224,15 +226,29 @@ async def finish(
             usage=usage.asdict(),
             session_id=session.id,
         )
+        if sample is not None:
+            await rollouts.add_sample(conn, sample)
         await outbox.enqueue(
             conn, [OutboxMessage.of(topics.ANSWERS, end), OutboxMessage.of(topics.USAGE, spent)]
         )
     return True
 
 
-async def fail(pool: asyncpg.Pool, session: Session, *, code: str, message: str, seq: int) -> bool:
+async def fail(
+    pool: asyncpg.Pool,
+    session: Session,
+    *,
+    code: str,
+    message: str,
+    seq: int,
+    sample: Sample | None = None,
+) -> bool:
     async with pool.acquire() as conn, conn.transaction():
-        return await _fail(conn, session, code=code, message=message, seq=seq)
+        if not await _fail(conn, session, code=code, message=message, seq=seq):
+            return False
+        if sample is not None:
+            await rollouts.add_sample(conn, sample)
+        return True
 
 
 async def delete_conversation(

@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from core.errors import InvalidInput, PayloadTooLarge
+from core.errors import Conflict, InvalidInput, PayloadTooLarge
+from core.flags import CANARY
 from core.tokens import TENANT_PATTERN
 from storage import flags, outbox
 from storage.flags import Flag, Setting
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "NAME_PATTERN",
     "Setting",
+    "change",
     "check",
     "set_flag",
 ]
@@ -39,22 +41,32 @@ async def set_flag(pool: asyncpg.Pool, setting: Setting, *, actor: str) -> Flag:
     """Save the flag and publish it; the change is on the audit trail of its tenant ("*" for
     every tenant's defaults)."""
     check(setting)
-    text = _json_text(setting.value)
-    async with pool.acquire() as conn, conn.transaction():
-        saved = await flags.save(conn, setting, updated_by=actor)
-        detail = {
-            "enabled": setting.enabled,
-            "rollout_percent": setting.rollout_percent,
-            "value": setting.value,
-        }
-        target = f"{setting.service}:{setting.name}"
-        await outbox.enqueue(
-            conn,
-            [
-                OutboxMessage.of(FLAGS, _record(saved, text)),
-                audit.recorded(setting.tenant_id, actor, FLAG_CHANGED, target, detail),
-            ],
+    if (setting.service, setting.name) == CANARY:
+        raise Conflict(
+            "chat/canary is driven by canary rollouts: use `pdfchat rollout`", code="flag_reserved"
         )
+    async with pool.acquire() as conn, conn.transaction():
+        return await change(conn, setting, actor=actor)
+
+
+async def change(conn: asyncpg.Connection, setting: Setting, *, actor: str) -> Flag:
+    """``set_flag`` inside the caller's transaction, for a checked setting: the row, its record
+    and its audit event commit with the caller's own change (a rollout's step)."""
+    text = _json_text(setting.value)
+    saved = await flags.save(conn, setting, updated_by=actor)
+    detail = {
+        "enabled": setting.enabled,
+        "rollout_percent": setting.rollout_percent,
+        "value": setting.value,
+    }
+    target = f"{setting.service}:{setting.name}"
+    await outbox.enqueue(
+        conn,
+        [
+            OutboxMessage.of(FLAGS, _record(saved, text)),
+            audit.recorded(setting.tenant_id, actor, FLAG_CHANGED, target, detail),
+        ],
+    )
     return saved
 
 
