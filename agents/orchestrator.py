@@ -34,6 +34,7 @@ from agents.resources import Resources, resources
 from core import kafka, tracing
 from core.errors import PdfchatError
 from core.fairness import AnswerPriority, checkpoint
+from core.flags import MODEL_ROUTE
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage import documents
@@ -112,7 +113,7 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         finished: Finished | None = None
         sla = SLAS.get(session.sla or "")
         answering = deps.models.answer(
-            prompt, remaining_budget_usd=remaining, sla=sla, route=variant.models
+            prompt, remaining_budget_usd=remaining, sla=sla, route=_route(deps, session, variant)
         )
         async for piece in answering:
             if isinstance(piece, Delta):
@@ -151,6 +152,15 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         await stream.fail("internal", "the answer failed; please ask again")
         ANSWERS.labels("internal").inc()
         FAILURES.labels("orchestrator", "internal").inc()
+
+
+def _route(deps: Resources, session: Session, variant: rollouts.Variant) -> list[str] | None:
+    """The models that may answer: a canary variant's, else the tenant's chat/model_route (a
+    dynamic setting, within its rollout), else None: the catalog's order."""
+    if variant.models:
+        return variant.models
+    route = deps.flags.value(*MODEL_ROUTE, tenant=session.tenant_id, user_id=session.user_id)
+    return route if isinstance(route, list) else None
 
 
 async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:

@@ -49,7 +49,7 @@ class Resources(mode.Service):
         self.embedders = Embedders(settings, self.embedder)
         self.reranker = create_reranker(settings)
         self.models = ChatModels(settings)
-        self.budget = budget_of(settings, self.models.catalog)
+        self.budget = budget_of(settings, self.models.catalog, self.flags)
         _current = self
         _started.set()
 

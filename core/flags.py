@@ -43,6 +43,10 @@ log = logging.getLogger("pdfchat.flags")
 MAX_FLAGS = 10_000
 # The flag a canary rollout drives (workflows/rollouts.py); only rollouts change it.
 CANARY = ("chat", "canary")
+# Dynamic settings of chat (docs/api.md#flags): a tenant's monthly budget in USD, and the
+# models that answer, in order (only those).
+BUDGET = ("chat", "budget_usd")
+MODEL_ROUTE = ("chat", "model_route")
 RECONNECT_S = 1.0
 
 

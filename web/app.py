@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> Quart:
         following = asyncio.create_task(streams.run(), name="answer-streams")
         flag_view = FlagView(settings.kafka_bootstrap)
         flagging = asyncio.create_task(flag_view.run(), name="flags")
-        budget = budget_of(settings, Catalog.from_settings(settings))
+        budget = budget_of(settings, Catalog.from_settings(settings), flag_view)
         gauging = asyncio.create_task(gauges.poll_forever(settings, pool, budget), name="gauges")
         # Not the main embedder: with a paid one, every search would re-embed its candidates
         # through the provider's API. The local re-ranker brings its own.

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
 from core.errors import Conflict, InvalidInput, PayloadTooLarge
-from core.flags import CANARY
+from core.flags import BUDGET, CANARY, MODEL_ROUTE
 from core.tokens import TENANT_PATTERN
+from llm.catalog import parse_model
 from storage import flags, outbox
 from storage.flags import Flag, Setting
 from storage.outbox import OutboxMessage
@@ -79,8 +81,31 @@ def check(setting: Setting) -> None:
     percent = setting.rollout_percent
     if isinstance(percent, bool) or not 0 <= percent <= 100:
         raise InvalidInput("rollout_percent must be an integer from 0 to 100")
-    if (setting.service, setting.name) == rate_limits.FLAG and setting.value is not None:
-        rate_limits.override_of(setting.value)  # a dynamic setting the web tier reads
+    validate = _DYNAMIC.get((setting.service, setting.name))
+    if validate is not None and setting.value is not None:
+        validate(setting.value)  # a dynamic setting that web or workers read
+
+
+def _budget(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise InvalidInput("chat/budget_usd must be a number of USD from 0 (a monthly budget)")
+
+
+def _route(value: Any) -> None:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_ROUTE:
+        raise InvalidInput(f"chat/model_route must be a list of 1 to {MAX_ROUTE} models")
+    for model in value:
+        if not isinstance(model, str):
+            raise InvalidInput("chat/model_route must list models as 'provider:name' strings")
+        parse_model(model)
+
+
+_DYNAMIC: dict[tuple[str, str], Callable[[Any], object]] = {
+    rate_limits.FLAG: rate_limits.override_of,
+    BUDGET: _budget,
+    MODEL_ROUTE: _route,
+}
+MAX_ROUTE = 10
 
 
 def _json_text(value: Any) -> str | None:

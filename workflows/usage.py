@@ -17,6 +17,7 @@ import asyncpg
 
 import topics
 from config import Settings
+from core.flags import BUDGET, FlagView
 from llm.catalog import Catalog
 from llm.errors import BudgetExceeded
 from storage import usage
@@ -29,17 +30,34 @@ class Budget:
     # A model that costs nothing (the local one) can always answer, whatever was spent.
     has_free_model: bool
     per_tenant_usd: Mapping[str, float] = field(default_factory=dict)
+    # The flag chat/budget_usd, changed at run time (workflows/flags.py): a tenant's own comes
+    # first, then the settings' budget of that tenant, then every tenant's ("*"), then the
+    # settings' default.
+    flags: FlagView | None = None
 
     def for_tenant(self, tenant_id: str) -> float:
-        return self.per_tenant_usd.get(tenant_id, self.monthly_usd)
+        flag = self.flags.state(*BUDGET, tenant=tenant_id) if self.flags else None
+        dynamic = _usd(flag.value) if flag is not None and flag.enabled else None
+        if flag is not None and dynamic is not None and flag.tenant_id == tenant_id:
+            return dynamic
+        if tenant_id in self.per_tenant_usd:
+            return self.per_tenant_usd[tenant_id]
+        return self.monthly_usd if dynamic is None else dynamic
 
 
-def budget_of(settings: Settings, catalog: Catalog) -> Budget:
+def _usd(value: Any) -> float | None:
+    """A budget the write path let through (workflows/flags.py), or None."""
+    valid = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return float(value) if valid else None
+
+
+def budget_of(settings: Settings, catalog: Catalog, flags: FlagView | None = None) -> Budget:
     free = any(m.usd_in_per_m == 0 and m.usd_out_per_m == 0 for m in catalog.models)
     return Budget(
         monthly_usd=settings.tenant_budget_usd,
         has_free_model=free,
         per_tenant_usd=dict(settings.tenant_budgets_usd),
+        flags=flags,
     )
 
 

@@ -9,6 +9,7 @@ Thumbs up and down on answers reach the step's results."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,7 @@ PAID = "openai:gpt-4o-mini"
 LOCAL = "local:extractive"
 QUESTION = "When was the lighthouse at Gull Point built?"
 ROLLOUT_TIMEOUT_S = 150
+HEALTHY = {"models": [PAID], "evidence_k": 1, "system_prompt": "Answer from the sources only."}
 
 
 def _pdfchat(settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,11 +45,12 @@ def _pdfchat(settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PDFCHAT, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-def _start(settings, tenant: str, name: str, *, step_seconds: float, min_requests: int) -> None:
-    """`pdfchat rollout start`: the variant routes answers to the paid model."""
+def _start(
+    settings, tenant: str, name: str, variant: dict, *, step_seconds: float, min_requests: int
+) -> None:
     started = _pdfchat(
         settings, "rollout", "start", name, "--tenant", tenant,
-        "--variant", f'{{"models": ["{PAID}"]}}', "--step-seconds", str(step_seconds),
+        "--variant", json.dumps(variant), "--step-seconds", str(step_seconds),
         "--min-requests", str(min_requests),
     )  # fmt: skip
     assert started.returncode == 0, started.stdout + started.stderr
@@ -164,7 +167,7 @@ async def test_a_faulty_variant_is_rolled_back_by_itself(
     canary, far = _users("faulty", 0, 5, 2), _users("faulty", 50, 100, 2)
     with apps_with(stack, paid_first):
         begun = time.monotonic()
-        _start(paid_first, tenant, "faulty", step_seconds=5, min_requests=6)
+        _start(paid_first, tenant, "faulty", {"models": [PAID]}, step_seconds=5, min_requests=6)
         async with Askers(settings, token, tenant, canary + far) as askers:
             ended = await _until_ended(db, tenant, "faulty", askers)
             rolled_back_s = time.monotonic() - begun
@@ -199,7 +202,7 @@ async def test_a_healthy_variant_reaches_everyone_and_is_rated(
     canary, far = _users("healthy", 0, 5, 2), _users("healthy", 50, 100, 2)
     with apps_with(stack, paid_first):
         begun = time.monotonic()
-        _start(paid_first, tenant, "healthy", step_seconds=1, min_requests=4)
+        _start(paid_first, tenant, "healthy", HEALTHY, step_seconds=1, min_requests=4)
         async with Askers(settings, token, tenant, canary + far) as askers:
             ended = await _until_ended(db, tenant, "healthy", askers)
             completed_s = time.monotonic() - begun
@@ -209,6 +212,10 @@ async def test_a_healthy_variant_reaches_everyone_and_is_rated(
                 within_s=30,
             )
         assert ended.state == "completed", ended
+        # The variant's prompt and passages, as well as its model.
+        messages = fake.calls("gpt-4o-mini")[-1].body["messages"]
+        assert messages[0] == {"role": "system", "content": HEALTHY["system_prompt"]}
+        assert "[1]" in messages[-1]["content"] and "[2]" not in messages[-1]["content"]
         results = await rollouts.results(db, ended.id)
         steps = {r.percent for r in results if r.arm == "variant" and r.stats.requests >= 4}
         assert steps == {5, 25, 50, 100}
@@ -277,3 +284,43 @@ async def test_feedback_is_the_askers_alone_and_bad_ratings_are_refused(
 async def _results(db, rollout: rollouts.Rollout):
     found = {r.arm: r.stats for r in await rollouts.results(db, rollout.id)}
     return found["variant"], found.get("baseline", rollouts.NO_SAMPLES)
+
+
+async def test_a_route_and_a_budget_set_at_run_time_reach_the_worker(
+    stack, settings, api, ready_tenant, fake, paid_first
+):
+    """The dynamic settings chat/model_route and chat/budget_usd, set with `pdfchat flags`,
+    change the next answers without a restart: the route sends them to the paid model, a
+    budget of 0 leaves that route nothing it may use, and the web tier reports the budget."""
+    client = api(ready_tenant)
+
+    async def outcome() -> str:
+        started = await client.chat(QUESTION)
+        async with asyncio.timeout(60):
+            last = [m async for m in client.answer(started["stream_session_id"])][-1]
+        return last["usage"]["model"] if last["type"] == "end" else last["code"]
+
+    def set_flag(name: str, value: str) -> None:
+        done = _pdfchat(
+            paid_first, "flags", "set", "chat", name, "--tenant", ready_tenant, "--enabled",
+            "--value", value,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    async def budget_is(usd: float) -> bool:
+        return (await client.usage())["budget_usd"] == usd
+
+    with apps_with(stack, paid_first):
+        assert await outcome() == LOCAL
+        set_flag("model_route", f'["{PAID}"]')
+        await wait_until(lambda: _is(outcome(), PAID), within_s=30, poll=0.5)
+        set_flag("budget_usd", "0")
+        await wait_until(lambda: _is(outcome(), "budget_exceeded"), within_s=30, poll=0.5)
+        await wait_until(lambda: budget_is(0), within_s=30)
+        set_flag("budget_usd", "5")
+        await wait_until(lambda: _is(outcome(), PAID), within_s=30, poll=0.5)
+        assert await budget_is(5)
+
+
+async def _is(result, wanted: str) -> bool:
+    return await result == wanted

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from core.errors import InvalidInput, PayloadTooLarge
+from core.flags import FlagView
 from storage import flags
+from topics.flags import FlagChanged
 from workflows.flags import Setting, set_flag
+from workflows.usage import Budget
 
 
 @pytest.fixture
@@ -85,3 +90,48 @@ async def test_the_rate_limits_setting_must_be_limits(pg):
     for bad in ({"chats": {"tenant": {"per_s": 0, "burst": 1}}}, {"pings": {}}, [1, 2], "fast"):
         with pytest.raises(InvalidInput, match=r"web\.rate_limits must be like"):
             await set_flag(pg, Setting("acme", "web", "rate_limits", True, 100, bad), actor="a")
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bads"),
+    [
+        ("budget_usd", 12.5, [-1, "10", True, 1e12, [5]]),
+        (
+            "model_route",
+            ["openai:gpt-4o-mini", "local:extractive"],
+            [[], "openai:gpt-4o", ["gpt-4o"], ["local:other"], [1], ["openai:x"] * 11],
+        ),
+    ],
+)
+async def test_the_chat_settings_must_be_a_budget_and_a_route(pg, tenant, name, good, bads):
+    """Read by the web tier and the orchestrator (workflows/usage.py, agents/orchestrator.py):
+    a value they could not use is refused when set."""
+    await set_flag(pg, Setting(tenant, "chat", name, True, 100, good), actor="alice")
+    for bad in bads:
+        with pytest.raises(InvalidInput, match=rf"chat/{name}|chat model|local provider"):
+            await set_flag(pg, Setting(tenant, "chat", name, True, 100, bad), actor="alice")
+    (kept,) = await flags.flags(pg, tenants=[tenant], service="chat", name=name)
+    assert kept.value == good
+
+
+def test_a_budget_set_by_flag_comes_before_the_settings_in_its_scope():
+    budget = Budget(monthly_usd=20.0, has_free_model=True, per_tenant_usd={"big": 500.0})
+    budget = replace(budget, flags=FlagView("127.0.0.1:1"))
+    assert (budget.for_tenant("acme"), budget.for_tenant("big")) == (20.0, 500.0)
+    _add(budget.flags, "*", 7)
+    assert (budget.for_tenant("acme"), budget.for_tenant("big")) == (7.0, 500.0)
+    _add(budget.flags, "big", 900)
+    _add(budget.flags, "acme", 0)
+    assert (budget.for_tenant("acme"), budget.for_tenant("big")) == (0.0, 900.0)
+    _add(budget.flags, "acme", 3, enabled=False)  # its own, off: back to the settings
+    assert budget.for_tenant("acme") == 20.0
+
+
+def _add(view, tenant: str, usd: float, *, enabled: bool = True) -> None:
+    view.add(
+        FlagChanged(
+            tenant_id=tenant, service="chat", name="budget_usd", enabled=enabled,
+            rollout_percent=100, value=json.dumps(usd), updated_at=datetime.now(UTC),
+            updated_by="x",
+        ).dumps()
+    )  # fmt: skip
