@@ -198,3 +198,26 @@ async def test_history_and_usage_survive_a_reload(page: Page, sign_in):
     await _finished_answer(page)
     await expect(page.locator("#messages .message.user")).to_have_count(2)
     await expect(page.locator("#conversations .conversation")).to_have_count(1)
+
+
+async def test_an_answer_is_rated_and_rated_again(page: Page, sign_in, tenant: str, db):
+    await sign_in(page)
+    await _upload_and_wait(page)
+    await ask(page, _question(2))
+    await _finished_answer(page)
+    good = page.get_by_role("button", name="Good answer")
+    poor = page.get_by_role("button", name="Poor answer")
+    await good.click()
+    await expect(good).to_have_attribute("aria-pressed", "true")
+    await expect(poor).to_have_attribute("aria-pressed", "false")
+
+    async def rating() -> int | None:
+        return await db.fetchval("SELECT rating FROM answer_feedback WHERE tenant_id = $1", tenant)
+
+    assert await rating() == 1
+    await poor.click()
+    await expect(poor).to_have_attribute("aria-pressed", "true")
+    await expect(good).to_have_attribute("aria-pressed", "false")
+    assert await rating() == -1
+    await page.reload()  # a saved answer can be rated too
+    await expect(page.get_by_role("button", name="Good answer")).to_be_visible()

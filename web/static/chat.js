@@ -109,6 +109,7 @@ export class Chat {
     answer.content.setAttribute("aria-busy", "false");
     this.showCitations(answer, message.citations || []);
     this.showUsage(answer, message.usage);
+    if (message.stream_session_id) this.offerRating(answer, message.stream_session_id);
   }
 
   renderQuestion(text) {
@@ -122,10 +123,12 @@ export class Chat {
     const citations = el("div", { class: "citations", hidden: true });
     const usage = el("p", { class: "usage hint" });
     const problem = el("p", { class: "error", role: "alert" });
+    const rating = el("div", { class: "rating", role: "group", "aria-label": "Rate this answer",
+      hidden: true });
     const item = el("li", { class: "message assistant" },
-      el("p", { class: "who" }, "pdfchat"), content, problem, citations, usage);
+      el("p", { class: "who" }, "pdfchat"), content, problem, citations, usage, rating);
     this.messages.append(item);
-    return { item, content, citations, usage, problem };
+    return { item, content, citations, usage, problem, rating };
   }
 
   async ask() {
@@ -162,6 +165,7 @@ export class Chat {
       onEnd: (usage) => {
         this.finish(answer);
         this.showUsage(answer, usage);
+        this.offerRating(answer, sessionId);
         announce("The answer is complete.");
         this.refreshConversations();
         this.ctx.onAnswered();
@@ -212,6 +216,29 @@ export class Chat {
     if (!links.length) return;
     answer.citations.replaceChildren(el("h3", {}, "Sources"), el("ol", {}, ...links));
     answer.citations.hidden = false;
+  }
+
+  /** Thumbs up or down, sent as the answer's feedback; a second click replaces the first. */
+  offerRating(answer, sessionId) {
+    const choices = [["up", "👍", "Good answer"], ["down", "👎", "Poor answer"]];
+    const buttons = choices.map(([rating, face, label]) => el("button", {
+      type: "button", class: "rate", "aria-pressed": "false", "aria-label": label, title: label,
+      onclick: () => this.rate(answer, sessionId, rating, buttons),
+    }, face));
+    answer.rating.replaceChildren(...buttons);
+    answer.rating.hidden = false;
+  }
+
+  async rate(answer, sessionId, rating, buttons) {
+    try {
+      await api(`/v1/chat/sessions/${sessionId}/feedback`, { method: "POST", body: { rating } });
+    } catch (error) {
+      answer.problem.textContent = explain(error);
+      return;
+    }
+    const chosen = rating === "up" ? 0 : 1;
+    buttons.forEach((button, i) => button.setAttribute("aria-pressed", String(i === chosen)));
+    announce("Thank you: your rating is saved.");
   }
 
   showUsage(answer, usage) {
