@@ -166,7 +166,11 @@ def worker_spec(settings: Settings, n: int) -> AppSpec:
     # A stable instance id makes the worker a static member of the consumer group: restarted
     # after a crash, it takes its partitions back at once instead of waiting for the group to
     # notice the dead member and rebalance.
-    env = {"PDFCHAT_WORKER_INSTANCE_ID": f"worker-{n}", "PDFCHAT_WORKER_ROLE": role}
+    env = {
+        "PDFCHAT_WORKER_INSTANCE_ID": f"worker-{n}",
+        "PDFCHAT_WORKER_ROLE": role,
+        "PDFCHAT_DATABASE_ROLE": "worker",  # least privilege: storage/roles.py
+    }
     return AppSpec(f"worker-{n}", argv, port, f"http://127.0.0.1:{port}/healthz", env)
 
 
@@ -185,7 +189,8 @@ def _faust_level(level: str) -> str:
 
 def web_spec(settings: Settings) -> AppSpec:
     argv = [sys.executable, "-m", "web"]
-    return AppSpec("web", argv, settings.web_port, f"{settings.web_url}/healthz")
+    env = {"PDFCHAT_DATABASE_ROLE": "web"}  # least privilege: storage/roles.py
+    return AppSpec("web", argv, settings.web_port, f"{settings.web_url}/healthz", env)
 
 
 def supervisor_spec(settings: Settings) -> AppSpec:

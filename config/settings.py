@@ -12,7 +12,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +39,12 @@ class ActionLimits(BaseModel):
     tenant: Rate | None = None
     user: Rate | None = None
 
+
+# Who a process connects to PostgreSQL as (storage/roles.py): the owner, which migrates, or
+# one of the least-privilege login roles.
+LoginRole = Literal["web", "worker", "analytics"]
+LOGIN_ROLES: tuple[LoginRole, ...] = ("web", "worker", "analytics")
+DatabaseRole = Literal["owner", LoginRole]
 
 SigningAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 DEFAULT_OIDC_ALGORITHMS: tuple[SigningAlgorithm, ...] = ("RS256", "ES256")
@@ -86,6 +92,19 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = SecretStr("")
     # Set to use an external database instead of the one `pdfchat up` runs.
     database_url: str | None = None
+    # Least-privilege roles (storage/roles.py; docs/runbook.md, "Database roles"). The
+    # connection above is the owner's: migrations run with it, and then create the login roles
+    # <prefix>_web, <prefix>_worker and <prefix>_analytics and grant each exactly what its tier
+    # needs. A process connects as `database_role`, to the same server and database: `pdfchat
+    # up` sets web and worker on its processes; operator commands and scripts stay the owner.
+    # Role names are per server: two deployments sharing one need different prefixes.
+    database_role: DatabaseRole = "owner"
+    database_role_prefix: str = Field(default="pdfchat", pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    # Each login role's password, set on the role by every migration (unset: left as it is;
+    # the local stack's PostgreSQL trusts loopback connections and needs none).
+    web_database_password: SecretStr | None = None
+    worker_database_password: SecretStr | None = None
+    analytics_database_password: SecretStr | None = None
     # True where `pdfchat up` runs neither PostgreSQL nor Kafka (the container image sets it):
     # then PDFCHAT_DATABASE_URL (or PDFCHAT_POSTGRES_HOST) and PDFCHAT_KAFKA_HOST must name
     # them, since the loopback defaults would be the container itself.
@@ -392,11 +411,40 @@ class Settings(BaseSettings):
 
     @cached_property
     def dsn(self) -> str:
+        """Where this process connects: as its `database_role`."""
+        return self.role_dsn(self.database_role)
+
+    @property
+    def owner_dsn(self) -> str:
+        """The owner's connection, which migrates and creates the roles."""
         if self.database_url:
             return self.database_url
         password = self.postgres_password.get_secret_value()
         auth = f"{self.postgres_user}:{password}" if password else self.postgres_user
         return f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    def role_dsn(self, role: DatabaseRole) -> str:
+        """The owner's connection with the role's name and password instead of the owner's."""
+        if role == "owner":
+            return self.owner_dsn
+        url = urlsplit(self.owner_dsn)
+        auth = quote(self.database_role_name(role), safe="")
+        password = self.database_password(role)
+        if password is not None:
+            auth += ":" + quote(password.get_secret_value(), safe="")
+        server = url.netloc.rpartition("@")[2]
+        return urlunsplit(url._replace(netloc=f"{auth}@{server}"))
+
+    def database_role_name(self, role: LoginRole) -> str:
+        return f"{self.database_role_prefix}_{role}"
+
+    def database_password(self, role: LoginRole) -> SecretStr | None:
+        passwords = {
+            "web": self.web_database_password,
+            "worker": self.worker_database_password,
+            "analytics": self.analytics_database_password,
+        }
+        return passwords[role]
 
     @property
     def effective_rate_limits(self) -> dict[str, ActionLimits]:

@@ -10,6 +10,7 @@ import asyncpg
 from pgvector.asyncpg import register_vector
 
 from config import Settings
+from storage import roles
 from storage.locks import Lock
 
 log = logging.getLogger("pdfchat.storage")
@@ -62,29 +63,48 @@ def _migrations() -> list[tuple[str, str]]:
 
 
 async def migrate_database(settings: Settings) -> None:
-    """`pdfchat up`'s and the test stack's preparation step: the schema, up to date."""
-    await migrate(settings.dsn)
+    """`pdfchat up`'s, `pdfchat migrate`'s and the test stack's preparation step, as the owner:
+    the schema up to date, then the database roles and their grants (storage/roles.py)."""
+    conn = await connect(settings.owner_dsn)
+    try:
+        await _lock_migrations(conn)
+        # Before any migration runs as the owner: nothing the worker could have planted.
+        await roles.check_nothing_planted(conn, settings)
+        await _apply_migrations(conn)
+        await roles.apply(conn, settings)
+    finally:
+        await conn.close()
 
 
 async def migrate(dsn: str) -> list[str]:
-    """Apply pending migrations in order; returns the names applied."""
+    """Apply pending migrations in order; returns the names applied. The schema only: no
+    roles (see migrate_database)."""
     conn = await connect(dsn)
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", int(Lock.MIGRATION))
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
-        applied = []
-        for name, sql in _migrations():
-            if name in done:
-                continue
-            async with conn.transaction():
-                await conn.execute(sql)
-                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
-            log.info("applied migration", extra={"migration": name})
-            applied.append(name)
-        return applied
+        await _lock_migrations(conn)
+        return await _apply_migrations(conn)
     finally:
         await conn.close()
+
+
+async def _lock_migrations(conn: asyncpg.Connection) -> None:
+    """One migrator at a time, until the connection closes."""
+    await conn.execute("SELECT pg_advisory_lock($1)", int(Lock.MIGRATION))
+
+
+async def _apply_migrations(conn: asyncpg.Connection) -> list[str]:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    applied = []
+    for name, sql in _migrations():
+        if name in done:
+            continue
+        async with conn.transaction():
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+        log.info("applied migration", extra={"migration": name})
+        applied.append(name)
+    return applied

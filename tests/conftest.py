@@ -101,8 +101,9 @@ def postgres_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sett
 
 @pytest.fixture(scope="session")
 async def pg(postgres_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the migrated PostgreSQL-only database."""
-    await storage.migrate(postgres_settings.dsn)
+    """A pool on the migrated PostgreSQL-only database, as its owner (the roles of
+    storage/roles.py exist beside it)."""
+    await migrate_database(postgres_settings)
     pool = await storage.create_pool(postgres_settings.dsn, max_size=4)
     yield pool
     await pool.close()
