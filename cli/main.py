@@ -15,6 +15,7 @@ from cli import keycloak
 from cli.analytics import analytics_command
 from cli.ask import ask as ask_question
 from cli.audit import audit_command
+from cli.database import database_command
 from cli.flags import flags_command
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
@@ -202,6 +203,7 @@ def ask(
 
 main.add_command(analytics_command)
 main.add_command(audit_command)
+main.add_command(database_command)
 main.add_command(flags_command)
 main.add_command(rollout_command)
 
