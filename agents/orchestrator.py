@@ -51,6 +51,9 @@ EXTRA_TURNS = 8
 # Kafka stamps records with the producer's clock, the session its creation with PostgreSQL's:
 # the events sent for a session are looked for from this long before it was created.
 CLOCK_SKEW_S = 10.0
+# Tokens after an answer's first wait at most this long to share a record (AnswerStream).
+TOKEN_WINDOW_S = 0.025
+MAX_TOKENS_PER_RECORD = 64
 # Who gets this worker's CPU while many answers run (core/fairness.py).
 priority = AnswerPriority()
 SLAS: dict[str, Literal["interactive", "batch"]] = {"interactive": "interactive", "batch": "batch"}
@@ -152,6 +155,8 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         await stream.fail("internal", "the answer failed; please ask again")
         ANSWERS.labels("internal").inc()
         FAILURES.labels("orchestrator", "internal").inc()
+    finally:
+        stream.close()
 
 
 def _route(deps: Resources, session: Session, variant: rollouts.Variant) -> list[str] | None:
@@ -217,6 +222,11 @@ def _query(session: Session, history: list[Turn]) -> str:
 class AnswerStream:
     """Numbers and sends one session's events; renews its lease while the model talks.
 
+    Tokens: the first goes out at once (the user is waiting for it); the next ones wait at
+    most ``TOKEN_WINDOW_S`` and go out together, in one record (``AnswerEvent.more``), so a
+    100-word answer costs Kafka and the web tier a few records instead of 100. Each token
+    keeps its own number.
+
     ``sent``: what an earlier orchestrator of this session sent. Events with those numbers are
     not sent again, once checked to be the same; an answer that turns out different ends with
     ``answer_interrupted`` after the last event sent.
@@ -238,9 +248,18 @@ class AnswerStream:
         self._pending: list[Awaitable[RecordMetadata]] = []
         self._touched = time.monotonic()
         self._headers = runner.trace_headers()  # the answer's span, for every event it sends
-        self._sent = {e.seq: e.to_message() for e in sent or () if not e.is_last}
+        # One message per number: a record of the topic may carry several tokens.
+        self._sent = {
+            e.seq + n: m for e in sent or () if not e.is_last for n, m in enumerate(e.messages())
+        }
         self._choice = choice
         self._ttft_ms: float | None = None
+        self._words: list[str] = []  # tokens waiting for their record
+        self._words_from = 0  # the number of the first of them
+        self._window: asyncio.TimerHandle | None = None
+        self._sending = asyncio.Lock()  # records go out in the order of their numbers
+        self._sends: set[asyncio.Task[None]] = set()  # those the window started
+        self._started = False  # a record of this answer went out
         self.seq = 0
 
     async def token(self, text: str) -> None:
@@ -249,7 +268,19 @@ class AnswerStream:
             self._ttft_ms = waited_s * 1000
             TIME_TO_FIRST_TOKEN.observe(waited_s)
             tracing.mark_latency(waited_s)  # an answer is slow by its first token
-        await self._send(topics.chat.TOKEN, content=text)
+        self.seq += 1
+        if (earlier := self._sent.get(self.seq)) is not None:
+            if earlier != {"type": topics.chat.TOKEN, "seq": self.seq, "content": text}:
+                self._diverged(self._session.model or "")
+            return  # the earlier orchestrator sent it: the client has it
+        if not self._words:
+            self._words_from = self.seq
+        self._words.append(text)
+        if not self._started or len(self._words) >= MAX_TOKENS_PER_RECORD:
+            await self._send_words()
+        elif self._window is None:
+            loop = asyncio.get_running_loop()
+            self._window = loop.call_later(TOKEN_WINDOW_S, self._window_closed)
         if time.monotonic() - self._touched > settings.chat_lease_s / 3:
             self._touched = time.monotonic()
             await chat.touch(self._deps.pool, self._session)
@@ -292,6 +323,12 @@ class AnswerStream:
             sample=self._sample(ok=False, cost=0.0),
         )
 
+    def close(self) -> None:
+        """Stop the window: an answer given up (handed over, an outage) sends nothing more."""
+        if self._window is not None:
+            self._window.cancel()
+            self._window = None
+
     def _sample(self, *, ok: bool, cost: float) -> Sample | None:
         if self._choice is None:
             return None
@@ -300,21 +337,45 @@ class AnswerStream:
         )
 
     async def _send(self, kind: str, **fields: Any) -> None:
+        await self._send_words()  # the tokens before it go first
         self.seq += 1
-        event = topics.AnswerEvent(
-            tenant_id=self._session.tenant_id,
-            session_id=str(self._session.id),
-            seq=self.seq,
-            type=kind,
-            at=datetime.now(UTC),
-            **fields,
-        )
+        event = self._event(self.seq, kind, **fields)
         if (earlier := self._sent.get(self.seq)) is not None:
             if earlier != event.to_message():
                 self._diverged(self._session.model or "")
             return  # the earlier orchestrator sent it: the client has it
-        sent = await answers.send(key=event.kafka_key(), value=event, headers=self._headers)
-        self._pending.append(sent)
+        await self._publish(event)
+
+    def _window_closed(self) -> None:
+        self._window = None
+        task = asyncio.create_task(self._send_words())
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send_words(self) -> None:
+        if not self._words:
+            return
+        words, self._words = self._words, []
+        first, *more = words
+        await self._publish(
+            self._event(self._words_from, topics.chat.TOKEN, content=first, more=more or None)
+        )
+
+    async def _publish(self, event: topics.AnswerEvent) -> None:
+        async with self._sending:
+            sent = await answers.send(key=event.kafka_key(), value=event, headers=self._headers)
+            self._pending.append(sent)
+            self._started = True
+
+    def _event(self, seq: int, kind: str, **fields: Any) -> topics.AnswerEvent:
+        return topics.AnswerEvent(
+            tenant_id=self._session.tenant_id,
+            session_id=str(self._session.id),
+            seq=seq,
+            type=kind,
+            at=datetime.now(UTC),
+            **fields,
+        )
 
     def _diverged(self, model: str) -> None:
         raise AnswerInterrupted(
@@ -324,6 +385,10 @@ class AnswerStream:
         )
 
     async def _flush(self) -> None:
-        """Wait for the broker to hold every event sent: the end must come after them."""
+        """Send what waits, then wait for the broker to hold every event sent: the end must
+        come after them."""
+        self.close()
+        await self._send_words()
+        await asyncio.gather(*self._sends)
         pending, self._pending = self._pending, []
         await asyncio.gather(*pending)

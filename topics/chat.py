@@ -58,6 +58,11 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
 
     ``type`` is ``token`` (``content``), ``citations`` (``items``), ``end`` (``usage``) or
     ``error`` (``code``, ``message``); ``end`` and ``error`` are the last of a session.
+
+    A token record may carry the tokens that follow it too (``more``, version 2): the
+    orchestrator sends the tokens of a short window in one record, so a 100-word answer is a
+    few records, not 100. Token ``seq`` is ``content``, ``seq + 1`` is ``more[0]``, and so on:
+    the socket still gets one message per token, and ``last_token_seq`` stays exact.
     """
 
     seq: int
@@ -68,6 +73,7 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
     usage: Usage | None = None
     code: str | None = None
     message: str | None = None
+    more: list[str] | None = None
 
     def to_message(self) -> dict[str, object]:
         """The WebSocket message of API v1 for this event."""
@@ -81,6 +87,22 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
         else:
             message.update(code=self.code, message=self.message)
         return message
+
+    def messages(self) -> list[dict[str, object]]:
+        """The WebSocket messages of API v1 in this record: one per token it carries."""
+        first = self.to_message()
+        if self.type != TOKEN or not self.more:
+            return [first]
+        rest = [
+            {"type": TOKEN, "seq": self.seq + n, "content": text}
+            for n, text in enumerate(self.more, 1)
+        ]
+        return [first, *rest]
+
+    @property
+    def last_seq(self) -> int:
+        """The number of the last message in this record."""
+        return self.seq + len(self.more or ()) if self.type == TOKEN else self.seq
 
     @property
     def is_last(self) -> bool:

@@ -35,17 +35,27 @@ class ReaderTooSlow(TooManyRequests):
     code = "reader_too_slow"
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One WebSocket message of an answer, ready to send (a record of the answers topic may
+    carry several: topics.AnswerEvent.messages)."""
+
+    seq: int
+    message: dict[str, object]
+    is_last: bool
+
+
 @dataclass(eq=False)  # by identity: a stream's set of listeners holds them
 class Subscription:
     """A socket's view of one answer: the events so far, and a bounded queue of those still to
     come. A socket that does not keep up is paused by its own sends; once its queue is full it
     is cut off (``next`` raises ReaderTooSlow), and may resume from ``last_token_seq``."""
 
-    backlog: list[AnswerEvent]
-    live: asyncio.Queue[AnswerEvent]
+    backlog: list[Sent]
+    live: asyncio.Queue[Sent]
     overflowed: bool = False
 
-    async def next(self) -> AnswerEvent:
+    async def next(self) -> Sent:
         if self.backlog:
             return self.backlog.pop(0)
         if self.overflowed:
@@ -56,7 +66,7 @@ class Subscription:
             )
         return await self.live.get()
 
-    def offer(self, event: AnswerEvent) -> bool:
+    def offer(self, event: Sent) -> bool:
         """Queue ``event``; False (and cut off for good) when the queue is full."""
         try:
             self.live.put_nowait(event)
@@ -67,7 +77,7 @@ class Subscription:
 
 @dataclass
 class _Stream:
-    events: list[AnswerEvent] = field(default_factory=list)
+    events: list[Sent] = field(default_factory=list)
     listeners: set[Subscription] = field(default_factory=set)
     touched: float = field(default_factory=time.monotonic)
 
@@ -180,16 +190,22 @@ class AnswerStreams:
             log.warning("skipped an undecodable answer event")
             return
         stream = self._streams.setdefault(event.session_id, _Stream())
-        if event.seq == 0 and event.is_last and not stream.done:
+        if stream.done:
+            return
+        if event.seq == 0 and event.is_last:
             # The stale-session sweep does not know the last seq: it follows what we saw.
             event = event.derive(seq=stream.last_seq + 1)
-        if event.seq <= stream.last_seq or stream.done:
-            return  # a duplicate (redelivery, replay after reconnect)
-        stream.events.append(event)
+        for message in event.messages():
+            seq = message["seq"]
+            assert isinstance(seq, int)
+            if seq <= stream.last_seq:
+                continue  # a duplicate (redelivery, replay after reconnect, a takeover)
+            sent = Sent(seq, message, event.is_last)
+            stream.events.append(sent)
+            for listener in list(stream.listeners):
+                if not listener.offer(sent):
+                    stream.listeners.discard(listener)
         stream.touched = time.monotonic()
-        for listener in list(stream.listeners):
-            if not listener.offer(event):
-                stream.listeners.discard(listener)
 
     async def _evict_forever(self) -> None:
         while True:

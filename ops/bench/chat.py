@@ -40,6 +40,7 @@ import pdfgen
 from cli.client import ApiError, PdfchatClient
 from cli.stack import scratch_stack
 from config import Settings
+from config.settings import ActionLimits
 from core.tokens import mint
 from ops.eval.retrieval import QUESTIONS_FILE, ingest, load_corpus, render
 from storage import migrate_database
@@ -211,9 +212,11 @@ async def bench(args: argparse.Namespace) -> None:
         kafka_brokers=args.brokers,
         fair_turns=not args.no_turns,
         log_level="WARNING",
-        # One tenant plays every client: admission control is not what is measured here.
+        # One tenant (and one user) plays every client: neither admission control nor rate
+        # limits are what is measured here.
         tenant_max_pending_questions=max(args.clients) + args.flood_chats + 1,
         max_pending_questions=max(args.clients) + args.flood_chats + 1,
+        rate_limits={"chats": ActionLimits(tenant=None, user=None)},
     )
     with stack as settings:
         token = mint(settings, tenant="bench", user="bench", roles=["editor"])

@@ -56,3 +56,31 @@ async def test_other_readers_of_the_same_answer_are_not_cut_off() -> None:
             assert (await quick.next()).seq == seq
         with pytest.raises(ReaderTooSlow):
             await slow.next()
+
+
+def tokens(seq: int, *texts: str, session: str = "s-1") -> bytes:
+    """One record of several tokens (``more``), as the orchestrator coalesces them."""
+    event = AnswerEvent(
+        tenant_id="t", session_id=session, seq=seq, type="token", at=datetime.now(UTC),
+        content=texts[0], more=list(texts[1:]) or None,
+    )  # fmt: skip
+    return event.dumps()
+
+
+async def test_a_record_of_several_tokens_is_one_message_per_token_and_resumes_inside_it():
+    streams = AnswerStreams("127.0.0.1:1", retention_s=60)
+    streams.add(tokens(1, "The "))
+    streams.add(tokens(2, "light ", "was ", "built "))
+    streams.add(tokens(3, "again ", "was "))  # 3 and 4 came already: dropped
+    streams.add(tokens(5, "ignored ", "in "))
+    assert streams.last_seq("s-1") == 6
+    with streams.subscribe("s-1", after_seq=3) as resumed:  # inside the second record
+        streams.add(record(7, "end"))
+        messages = [(await resumed.next()).message for _ in range(4)]
+    assert messages[:3] == [
+        {"type": "token", "seq": 4, "content": "built "},
+        {"type": "token", "seq": 5, "content": "ignored "},
+        {"type": "token", "seq": 6, "content": "in "},
+    ]
+    assert messages[3]["type"] == "end" and messages[3]["seq"] == 7
+    assert streams.done("s-1")
