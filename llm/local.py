@@ -51,7 +51,7 @@ from llm._text import (
 from llm.catalog import LOCAL_MODEL
 from llm.citations import shorten
 from llm.events import Citation, Delta, Finished, Usage
-from llm.prompt import Evidence, Prompt, Turn, is_follow_up, ranked
+from llm.prompt import Evidence, Prompt, Turn, is_follow_up, passage_tokens, ranked
 from retrieval import text_vectors
 
 NOT_FOUND = (
@@ -121,8 +121,8 @@ class LocalExtractive:
             yield Delta(piece)
             await asyncio.sleep(0)  # let other chats on this loop stream too
         streamed = "".join(pieces)
-        read = prompt.question + "".join(e.text for e in evidence)
-        usage = Usage(self.model, estimate_tokens(read), estimate_tokens(streamed), estimated=True)
+        read = estimate_tokens(prompt.question) + sum(passage_tokens(e.text) for e in evidence)
+        usage = Usage(self.model, read, estimate_tokens(streamed), estimated=True)
         yield Finished(streamed, usage, _citations(chosen, evidence))
 
 

@@ -48,7 +48,7 @@ from llm.breaker import Breakers
 from llm.catalog import Catalog, ModelInfo, Need, Router, Sla
 from llm.errors import AnswerInterrupted, ModelsUnavailable
 from llm.events import Delta, Finished
-from llm.prompt import Prompt, essential_tokens, full_tokens
+from llm.prompt import Prompt, essential_tokens, history_tokens
 from llm.providers import ChatProvider, create_provider
 
 log = logging.getLogger("pdfchat.llm")
@@ -82,7 +82,8 @@ class ChatModels:
         self.max_tokens = settings.chat_max_output_tokens
 
     def need(self, prompt: Prompt) -> Need:
-        return Need(essential_tokens(prompt), full_tokens(prompt), self.max_tokens)
+        essential = essential_tokens(prompt)
+        return Need(essential, essential + history_tokens(prompt), self.max_tokens)
 
     async def answer(
         self,

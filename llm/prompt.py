@@ -16,6 +16,7 @@ numbers; ``Rendered.evidence`` maps them back (``evidence[n - 1]``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from core.errors import InvalidInput
@@ -105,12 +106,16 @@ def messages_for(system: str, history: list[Turn], user: str) -> list[dict[str, 
 
 def essential_tokens(prompt: Prompt) -> int:
     """Tokens of the prompt without its history: what a model must take to see all evidence."""
-    user = user_message(prompt.question, ranked(prompt.evidence))
-    return message_tokens(prompt.system) + message_tokens(user) + REPLY_PRIMING_TOKENS
+    user = _user_tokens(prompt.question, prompt.evidence)
+    return message_tokens(prompt.system) + user + REPLY_PRIMING_TOKENS
+
+
+def history_tokens(prompt: Prompt) -> int:
+    return sum(message_tokens(t.content) for t in prompt.history)
 
 
 def full_tokens(prompt: Prompt) -> int:
-    return essential_tokens(prompt) + sum(message_tokens(t.content) for t in prompt.history)
+    return essential_tokens(prompt) + history_tokens(prompt)
 
 
 def ranked(evidence: list[Evidence]) -> list[Evidence]:
@@ -143,7 +148,24 @@ def render(prompt: Prompt, *, context_window: int, reply_tokens: int) -> Rendere
 
 
 def _user_tokens(question: str, evidence: list[Evidence]) -> int:
-    return message_tokens(user_message(question, evidence))
+    """``message_tokens(user_message(question, evidence))``, without building the message:
+    the estimate of texts joined by whitespace is the sum of theirs (no piece spans a space),
+    and a passage's own estimate is remembered (answers come back to the same passages)."""
+    if not evidence:
+        return message_tokens(user_message(question, evidence))
+    blocks = sum(
+        estimate_tokens(f"[{n}] {block_label(e)}") + passage_tokens(e.text)
+        for n, e in enumerate(evidence, 1)
+    )
+    return _FRAME_TOKENS + blocks + estimate_tokens(question) + MESSAGE_OVERHEAD_TOKENS
+
+
+@lru_cache(maxsize=4096)
+def passage_tokens(text: str) -> int:
+    return estimate_tokens(text)
+
+
+_FRAME_TOKENS = estimate_tokens("Context:") + estimate_tokens("Question:")
 
 
 def _fit_history(history: list[Turn], budget: int) -> list[Turn]:
@@ -184,6 +206,8 @@ __all__ = [
     "essential_tokens",
     "estimate_tokens",
     "full_tokens",
+    "history_tokens",
+    "passage_tokens",
     "render",
 ]
 

@@ -3,15 +3,18 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidInput
-from llm._text import estimate_tokens, sentences, truncate_to_tokens
+from llm._text import MESSAGE_OVERHEAD_TOKENS, estimate_tokens, sentences, truncate_to_tokens
 from llm.prompt import (
     DEFAULT_SYSTEM,
+    REPLY_PRIMING_TOKENS,
     Evidence,
     Prompt,
     Turn,
     essential_tokens,
     full_tokens,
+    ranked,
     render,
+    user_message,
 )
 
 
@@ -127,3 +130,21 @@ def test_a_window_too_small_for_the_system_prompt_is_an_error() -> None:
     with pytest.raises(InvalidInput) as info:
         render(Prompt("q?", [ev(1)]), context_window=100, reply_tokens=50)
     assert info.value.code == "context_too_small"
+
+
+@pytest.mark.parametrize("blocks", [0, 1, 3, 12])
+def test_the_user_message_estimate_is_the_sum_of_its_parts(blocks: int) -> None:
+    """essential_tokens adds up the passages' own (remembered) estimates instead of estimating
+    the whole message; it must come to exactly the same number."""
+    evidence = [ev(n, words=20 + n) for n in range(1, blocks + 1)]
+    evidence += [Evidence("s-cjk", "d", 2, "東京都の人口は1400万人です。Ünïcödé 12345 x-y.", 0.2)]
+    evidence[0] = Evidence("s0", "d0", 1, "  padded passage  ", 0.9, heading="Intro", title="T")
+    question = "How many people (roughly) live in 東京, per page 12?"
+    prompt = Prompt(question=question, evidence=evidence)
+    user = user_message(question, ranked(evidence))
+    assert essential_tokens(prompt) == (
+        estimate_tokens(DEFAULT_SYSTEM)
+        + estimate_tokens(user)
+        + 2 * MESSAGE_OVERHEAD_TOKENS
+        + REPLY_PRIMING_TOKENS
+    )
