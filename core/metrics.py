@@ -74,6 +74,8 @@ ROLLOUT_STEPS = Counter(
     "Canary rollouts moved by the leader: advance, complete or roll_back",
     ["action"],
 )
+for _action in ("advance", "complete", "roll_back"):
+    ROLLOUT_STEPS.labels(_action)  # at 0 from the start: increase() sees the first move
 STREAM_PAUSES = Counter(
     "pdfchat_chat_stream_pauses_total",
     "Answer streams paused for another tenant's question with fewer answers running",
