@@ -112,7 +112,11 @@ async def _answer_session(deps: Resources, session: Session) -> None:
         with priority.retrieving(session.tenant_id):
             prompt = await _prompt(deps, session, variant)
         timings["retrieval_s"] = time.perf_counter() - started
-        remaining = await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
+        remaining = (  # the spend this month: a query worth making only with paid models
+            None
+            if deps.models.catalog.free_only
+            else await usage.remaining_usd(deps.pool, session.tenant_id, deps.budget)
+        )
         finished: Finished | None = None
         sla = SLAS.get(session.sla or "")
         answering = deps.models.answer(

@@ -122,6 +122,11 @@ class Catalog:
     def __contains__(self, model: object) -> bool:
         return model in self._by_name
 
+    @property
+    def free_only(self) -> bool:
+        """Every model costs nothing: a budget cannot change the route."""
+        return all(m.usd_in_per_m == 0 and m.usd_out_per_m == 0 for m in self.models)
+
     def cost_usd(self, model: str, tokens_in: int, tokens_out: int) -> float:
         return self[model].cost_usd(tokens_in, tokens_out)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 import asyncpg
 
-from storage.embeddings import INDEX_MIN_ROWS, has_index, sql_literal
+from storage.embeddings import INDEX_MIN_ROWS, index_name, sql_literal
 
 # Up to INDEX_MIN_ROWS vectors in scope an exact scan is fast and never misses; above it the
 # model's HNSW index answers (when built). pgvector 0.6 filters HNSW results after the scan,
@@ -37,7 +38,7 @@ def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
 
 
 async def nearest(
-    conn: asyncpg.Connection,
+    db: asyncpg.Pool | asyncpg.Connection,
     tenant_id: str,
     *,
     model: str,
@@ -46,25 +47,32 @@ async def nearest(
     limit: int,
     document_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Hit]:
-    """Segments closest to ``query`` by cosine distance, best first; score = similarity."""
-    in_scope = await conn.fetchval(
-        "SELECT count(*) FROM segment_embeddings WHERE tenant_id = $1 AND model = $2"
-        " AND ($3::uuid[] IS NULL OR doc_id = ANY($3))",
+    """Segments closest to ``query`` by cosine distance, best first; score = similarity.
+
+    The model's HNSW index serves tenants with more than INDEX_MIN_ROWS vectors in scope; an
+    exact scan serves the others (the index would return the nearest of every tenant, and
+    filter most away). One query decides, counting no further than that threshold."""
+    scope = await db.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM (SELECT FROM segment_embeddings
+                                      WHERE tenant_id = $1 AND model = $2
+                                        AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
+                                      LIMIT $4) AS bounded) AS in_scope,
+               EXISTS (SELECT FROM pg_indexes WHERE indexname = $5) AS indexed
+        """,
         tenant_id,
         model,
         document_ids,
+        INDEX_MIN_ROWS + 1,
+        index_name(model),
     )
     cast = f"::vector({int(dimension)})"
     # The indexed expression (with the cast) lets the planner use the model's HNSW index;
     # the uncast one forces the exact scan.
-    distance = f"e.embedding{cast} <=> $2{cast}"
-    if in_scope <= INDEX_MIN_ROWS or not await has_index(conn, model):
-        distance = "e.embedding <=> $2::vector"
-    else:
-        await conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+    indexed = scope["indexed"] and scope["in_scope"] > INDEX_MIN_ROWS
+    distance = f"e.embedding{cast} <=> $2{cast}" if indexed else "e.embedding <=> $2::vector"
     # Nearest first on the vectors alone (the index's own query shape), then the join for text.
-    rows = await conn.fetch(
-        f"""
+    sql = f"""
         SELECT {_COLUMNS}, 1 - n.distance AS score
         FROM (SELECT e.segment_id, {distance} AS distance
               FROM segment_embeddings e
@@ -74,13 +82,19 @@ async def nearest(
               LIMIT $4) n
         JOIN segments s ON s.id = n.segment_id
         ORDER BY n.distance
-        """,
-        tenant_id,
-        list(query),
-        document_ids,
-        limit,
-    )
-    return _hits(rows)
+        """
+    arguments = (tenant_id, list(query), document_ids, limit)
+    if not indexed:
+        return _hits(await db.fetch(sql, *arguments))
+    async with _connection(db) as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+        return _hits(await conn.fetch(sql, *arguments))
+
+
+def _connection(
+    db: asyncpg.Pool | asyncpg.Connection,
+) -> AbstractAsyncContextManager[asyncpg.Connection]:
+    return db.acquire() if isinstance(db, asyncpg.Pool) else nullcontext(db)
 
 
 async def full_text(

@@ -139,18 +139,17 @@ async def _search(
             await checkpoint()
             vector = await embedder.embed_query(query)
             await checkpoint()
-            async with pool.acquire() as conn, conn.transaction():
-                ranked.append(
-                    await search.nearest(
-                        conn,
-                        tenant_id,
-                        model=embedder.model,
-                        dimension=embedder.dimension,
-                        query=vector,
-                        limit=candidates,
-                        document_ids=scope,
-                    )
+            ranked.append(
+                await search.nearest(
+                    pool,
+                    tenant_id,
+                    model=embedder.model,
+                    dimension=embedder.dimension,
+                    query=vector,
+                    limit=candidates,
+                    document_ids=scope,
                 )
+            )
             span.set_attributes(
                 {"pdfchat.embedding.model": embedder.model, "pdfchat.search.hits": len(ranked[-1])}
             )
