@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pdfgen
+import storage
 from config.settings import ActionLimits, Rate
 from core.tokens import mint
 from tests.web.files import pdf_file
+from tests.web.real_app import app_over_postgres
 from topics.flags import FlagChanged
 
 SLOW = Rate(per_s=0.01, burst=2)
@@ -109,3 +111,26 @@ async def test_the_dynamic_setting_changes_a_tenants_limits_at_run_time(
     assert await asked(tenant) == 202
     _set_flag(app, tenant, {"chats": {"tenant": {"per_s": -1}}})  # refused by PUT; ignored here
     assert await asked(tenant, "bob") == 202  # the settings' limits, not a 500
+
+
+async def test_the_buckets_hold_across_web_processes(postgres_settings):
+    """Two apps, each with its own connection pool, as two web processes have: the bucket is
+    in PostgreSQL, so a user alternating between them gets no more than from one."""
+    settings = postgres_settings.model_copy(
+        update={"rate_limits": {"searches": ActionLimits(user=SLOW, tenant=None)}}
+    )
+    pools = [await storage.create_pool(settings.dsn, max_size=2) for _ in range(2)]
+    try:
+        clients = [(await app_over_postgres(settings, pool)).test_client() for pool in pools]
+        tenant = f"t-{uuid.uuid4().hex[:12]}"
+        headers = _headers(settings, tenant, "ann")
+        statuses = [
+            (
+                await clients[n % 2].post("/v1/search", json={"query": "x"}, headers=headers)
+            ).status_code
+            for n in range(4)
+        ]
+        assert statuses == [200, 200, 429, 429]
+    finally:
+        for pool in pools:
+            await pool.close()
