@@ -5,7 +5,8 @@ orchestrator went quiet, drives stale tasks and orphaned documents again, fails 
 stuck past their deadline, re-embeds after a model switch, asks for missing topic maps and
 forgets workers long gone, and moves canary rollouts on or back; every ``RARELY_S`` it
 removes the files of documents that do not exist, forgets idle rate-limit buckets, and
-archives the audit trail of finished days.
+archives the audit trail of finished days; every ``AUDIT_VERIFY_S`` it checks every tenant's
+audit trail.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agents import runner
 from agents.app import app, settings
 from agents.leadership import lead_forever
 from agents.resources import Resources, resources
-from core.metrics import ANSWERS, ROLLOUT_STEPS
+from core.metrics import ANSWERS, AUDIT_PROBLEMS, AUDIT_VERIFIED, ROLLOUT_STEPS
 from storage import rate_limits, workers
 from workflows import audit, rollouts
 from workflows.chat import take_over_stale
@@ -40,6 +41,8 @@ RARELY_S = 600.0
 ORPHAN_BLOBS_AFTER_S = 3600.0
 # A bucket untouched this long is full again (no limit refills slower than a token a day).
 IDLE_BUCKETS_AFTER_S = 24 * 3600
+# Walking every tenant's audit trail reads all of it: a few times a day.
+AUDIT_VERIFY_S = 6 * 3600.0
 
 
 @app.task
@@ -50,13 +53,16 @@ async def maintain() -> None:
 
 async def _sweep_forever(deps: Resources, conn: asyncpg.Connection) -> None:
     # ``conn`` holds the lock; the sweeps use the pool, so a slow one never holds it up.
-    swept_rarely_at = -RARELY_S
+    swept_rarely_at = verified_at = -AUDIT_VERIFY_S
     while True:
         try:
             await sweep(deps)
             if time.monotonic() - swept_rarely_at >= RARELY_S:
                 await sweep_rarely(deps)
                 swept_rarely_at = time.monotonic()
+            if time.monotonic() - verified_at >= AUDIT_VERIFY_S:
+                await verify_audit(deps)
+                verified_at = time.monotonic()
         except Exception as exc:
             if not runner.is_outage(exc):
                 raise
@@ -88,6 +94,19 @@ async def sweep(deps: Resources) -> None:
     await workers.forget_gone(pool, older_than_s=FORGET_WORKERS_AFTER_S)
     for _, verdict in await rollouts.advance_all(pool):
         ROLLOUT_STEPS.labels(verdict.action).inc()
+
+
+async def verify_audit(deps: Resources) -> None:
+    """Check every tenant's audit trail and its archives; what is wrong is a metric (alert
+    AuditTrailDamaged) and an error in the log, for an operator to look into."""
+    for verdict in await audit.verify_all(deps.pool, deps.blobs):
+        AUDIT_PROBLEMS.labels(verdict.tenant_id).set(len(verdict.problems))
+        if verdict.problems:
+            log.error(
+                "the audit trail is damaged",
+                extra={"tenant_id": verdict.tenant_id, "problems": verdict.problems[:20]},
+            )
+    AUDIT_VERIFIED.set_to_current_time()
 
 
 async def sweep_rarely(deps: Resources) -> None:

@@ -69,6 +69,15 @@ TIME_TO_FIRST_TOKEN = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
 )
 ANSWERS = Counter("pdfchat_chat_answers_total", "Answers by outcome", ["outcome"])
+AUDIT_PROBLEMS = Gauge(
+    "pdfchat_audit_problems",
+    "Problems the last check of a tenant's audit trail found (changed, removed or inserted"
+    " events, damaged archives): 0 when it is intact",
+    ["tenant"],
+)
+AUDIT_VERIFIED = Gauge(
+    "pdfchat_audit_verified_timestamp_seconds", "When every tenant's audit trail was last checked"
+)
 ROLLOUT_STEPS = Counter(
     "pdfchat_rollout_steps_total",
     "Canary rollouts moved by the leader: advance, complete or roll_back",

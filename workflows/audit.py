@@ -5,8 +5,10 @@ the act itself (storage/outbox.py), so the trail holds exactly the acts that com
 audit agent appends each to its tenant's hash chain (storage/audit.py). Once a UTC day is
 over, ``archive`` writes each tenant's events up to it to the blob store (JSON lines, with
 their hashes) and records the file's SHA-256. ``verify`` walks the chain and compares it with
-the archives: an event changed, removed or inserted in the table is found, even when the
-intruder rewrote the hashes after it consistently, as long as its day was archived.
+the archives (``pdfchat audit verify``; ``verify_all``, the maintenance leader's, every few
+hours, with an alert on what it finds): an event changed, removed or inserted in the table is
+found, even when the intruder rewrote the hashes after it consistently, as long as its day
+was archived.
 """
 
 from __future__ import annotations
@@ -115,6 +117,11 @@ async def verify(pool: asyncpg.Pool, tenant_id: str, store: BlobStore | None = N
         for archive in await audit.archived(pool, tenant_id):
             problems += await _archive_problems(pool, archive, store)
     return Verdict(tenant_id, count, problems)
+
+
+async def verify_all(pool: asyncpg.Pool, store: BlobStore) -> list[Verdict]:
+    """Every tenant's chain and archives (the maintenance leader, every few hours)."""
+    return [await verify(pool, tenant_id, store) for tenant_id in await audit.tenants(pool)]
 
 
 async def _archive_problems(pool: asyncpg.Pool, archive: Archive, store: BlobStore) -> list[str]:

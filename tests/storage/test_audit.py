@@ -9,7 +9,7 @@ import pytest
 
 from storage import audit
 from storage.blobs import FilesystemBlobStore
-from workflows.audit import archive, verify
+from workflows.audit import archive, verify, verify_all
 
 
 @pytest.fixture
@@ -152,3 +152,17 @@ async def test_a_changed_or_missing_archive_is_found(pg, tenant, tmp_path):
     assert (await verify(pg, tenant, store)).problems == [
         f"the archive of {written.day} is missing from the blob store"
     ]
+
+
+async def test_the_leaders_check_walks_every_tenant_and_names_the_damaged_one(pg, tmp_path):
+    """verify_all, run by the maintenance leader every few hours: one verdict per tenant, the
+    damaged tenant's with its problems, the others' clean (the metric and the alert
+    AuditTrailDamaged are set from these)."""
+    intact, damaged = f"t-{uuid.uuid4().hex[:12]}", f"t-{uuid.uuid4().hex[:12]}"
+    for tenant in (intact, damaged):
+        for n in (1, 2, 3):
+            await _append(pg, tenant, n)
+    await pg.execute("DELETE FROM audit_log WHERE tenant_id = $1 AND seq = 2", damaged)
+    verdicts = {v.tenant_id: v for v in await verify_all(pg, FilesystemBlobStore(tmp_path))}
+    assert verdicts[intact].problems == [] and verdicts[intact].entries == 3
+    assert "events 2..2 are missing" in verdicts[damaged].problems
