@@ -13,7 +13,9 @@ the process within seconds, without a restart:
 A tenant's own flag overrides the default of every tenant (tenant ``"*"``). A broker outage
 costs nothing but freshness: the view keeps the last states it read, reconnects, and goes on
 from where it was. Memory is bounded: at most ``max_flags`` keys (each value is bounded by the
-write path, workflows/flags.py); records of new keys beyond that are dropped, with a warning.
+write path, workflows/flags.py); records of new keys beyond that are dropped, with a warning
+and ``pdfchat_flag_records_dropped_total``; ``pdfchat_flags_disconnected`` is 1 while the
+view has lost the broker.
 
 Rollout: a user is in a flag's rollout when ``rollout_bucket(service, name, user_id) <
 rollout_percent``. The bucket is the first 8 bytes of ``sha256("service:name:user_id")`` as an
@@ -36,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from core.kafka import partitions_of
+from core.metrics import FLAG_RECORDS_DROPPED, FLAGS_DISCONNECTED
 from topics.flags import EVERY_TENANT, FLAGS, FlagChanged
 
 log = logging.getLogger("pdfchat.flags")
@@ -147,11 +150,13 @@ class FlagView:
             state = FlagState.of(FlagChanged.loads(value))
         except Exception:  # a foreign or broken record must not stop the view
             log.warning("skipped an undecodable flag record")
+            FLAG_RECORDS_DROPPED.inc()
             return
         key = (state.tenant_id, state.service, state.name)
         kept = self._flags.get(key)
         if kept is None and len(self._flags) >= self._max:
             self.dropped += 1
+            FLAG_RECORDS_DROPPED.inc()
             log.warning("too many flags; dropped one", extra={"flag": ":".join(key)})
             return
         if kept is None or state.updated_at >= kept.updated_at:
@@ -163,6 +168,7 @@ class FlagView:
             try:
                 await self._follow()
             except KafkaError as exc:
+                FLAGS_DISCONNECTED.set(1)
                 log.warning("flags lost the broker; reconnecting", extra={"error": str(exc)})
                 await asyncio.sleep(RECONNECT_S)
 
@@ -184,6 +190,7 @@ class FlagView:
             for tp in partitions:  # where we were before an outage, else the beginning
                 consumer.seek(tp, max(self._positions.get(tp, 0), starts[tp]))
             end = await consumer.end_offsets(partitions)
+            FLAGS_DISCONNECTED.set(0)
             while True:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
                 for tp, records in batches.items():

@@ -69,6 +69,14 @@ TIME_TO_FIRST_TOKEN = Histogram(
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 1.5, 2.5, 5, 10),
 )
 ANSWERS = Counter("pdfchat_chat_answers_total", "Answers by outcome", ["outcome"])
+FLAG_RECORDS_DROPPED = Counter(
+    "pdfchat_flag_records_dropped_total",
+    "Flag records this process refused: new keys past its bound, or undecodable",
+)
+FLAGS_DISCONNECTED = Gauge(
+    "pdfchat_flags_disconnected",
+    "1 while this process's view of the flags has lost the broker (it keeps the last states)",
+)
 AUDIT_PROBLEMS = Gauge(
     "pdfchat_audit_problems",
     "Problems the last check of a tenant's audit trail found (changed, removed or inserted"

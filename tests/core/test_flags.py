@@ -8,6 +8,8 @@ import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
+
 from core.flags import FlagView, in_rollout, rollout_bucket
 from topics.flags import FlagChanged
 
@@ -97,6 +99,7 @@ def test_an_older_record_does_not_undo_a_newer_one():
 
 
 def test_memory_is_bounded_and_broken_records_are_skipped():
+    dropped_before = REGISTRY.get_sample_value("pdfchat_flag_records_dropped_total")
     view = FlagView("unused:9092", max_flags=3)
     for n in range(5):
         view.add(_record("*", name=f"f{n}"))
@@ -105,4 +108,5 @@ def test_memory_is_bounded_and_broken_records_are_skipped():
     view.add(None)
     assert [f.name for f in view.snapshot()] == ["f0", "f1", "f2"]
     assert view.dropped == 2
+    assert REGISTRY.get_sample_value("pdfchat_flag_records_dropped_total") - dropped_before == 3
     assert view.value("chat", "f0", tenant="acme") == 1  # kept keys still change
