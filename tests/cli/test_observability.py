@@ -34,21 +34,9 @@ from cli.observability import (
 from cli.processes import StartupError, free_port
 from cli.stack import isolated_settings
 from config import Settings
+from tests.ops.test_alert_rules import ALERTS  # the one list of the rules' names
 from tests.waiting import wait_until
 
-ALERTS = {
-    "ConsumerLagHigh",
-    "TaskAgeOverDeadline",
-    "DeadLettersGrowing",
-    "FailureRateHigh",
-    "TimeToFirstTokenSlow",
-    "CircuitOpen",
-    "TenantNearBudget",
-    "WorkerDown",
-    "WebDown",
-    "SupervisorDown",
-    "SupervisorRestarting",
-}
 SLOW_MS = 1000
 
 
