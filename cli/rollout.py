@@ -14,7 +14,6 @@ from rich.table import Table
 from cli.operator import console, operator, with_pool
 from config import Settings
 from core import tracing
-from llm.catalog import Catalog
 from storage import rollouts as stored
 from storage.rollouts import Result, Rollout
 from workflows import rollouts
@@ -74,9 +73,7 @@ def start(
         plan = rollouts.plan_of(tenant, name, decoded, steps=percents, thresholds=thresholds)
         tracing.setup_tracing(settings, "cli")
         with tracing.tracer.start_as_current_span("pdfchat rollout start"):
-            return await rollouts.start(
-                pool, Catalog.from_settings(settings), plan, actor=operator()
-            )
+            return await rollouts.start(pool, settings, plan, actor=operator())
 
     begun = with_pool(settings, begin)
     console.print(

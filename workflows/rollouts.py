@@ -1,7 +1,7 @@
 """Canary rollouts: a chat variant reaches users step by step (5 → 25 → 50 → 100 %) while it
 answers as well as the baseline, and goes back to 0 % by itself when it does not.
 
-    start(pool, catalog, plan, actor)        pdfchat rollout start
+    start(pool, settings, plan, actor)       pdfchat rollout start
     abort(pool, tenant, name, actor)         pdfchat rollout abort
     advance_all(pool)                        the maintenance leader, every sweep (2 s)
     choice_for(view, tenant, user)           the orchestrator: which arm answers this user
@@ -38,6 +38,7 @@ from typing import Any, Literal
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config import Settings
 from core.errors import Conflict, InvalidInput, NotFound
 from core.flags import CANARY, FlagView, in_rollout
 from llm.catalog import Catalog
@@ -160,8 +161,17 @@ def plan_of(tenant_id: str, name: str, variant: Any, **options: Any) -> Plan:
         raise InvalidInput(problems, code="bad_rollout") from None
 
 
-async def start(pool: asyncpg.Pool, catalog: Catalog, plan: Plan, *, actor: str) -> Rollout:
-    """Begin at the first step; the variant's models must be in the catalog."""
+async def start(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    plan: Plan,
+    *,
+    actor: str,
+    catalog: Catalog | None = None,
+) -> Rollout:
+    """Begin at the first step; the variant's models must be in the catalog (the settings'
+    PDFCHAT_CHAT_MODELS, unless another is given)."""
+    catalog = catalog or Catalog.from_settings(settings)
     flags.check(Setting(plan.tenant_id, *CANARY, True, plan.steps[0], None))  # the scope
     unknown = [m for m in plan.variant.models or () if m not in catalog]
     if unknown:

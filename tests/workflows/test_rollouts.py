@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from config import Settings
 from core.errors import Conflict, InvalidInput, NotFound
 from core.flags import FlagView, rollout_bucket
 from llm.catalog import LOCAL_MODEL, Catalog, ModelInfo
@@ -32,13 +33,14 @@ from workflows.rollouts import (
 
 PAID = "openai:gpt-4o-mini"
 CATALOG = Catalog([ModelInfo(LOCAL_MODEL, 10**7, 0, 0), ModelInfo(PAID, 128000, 0.15, 0.6)])
+SETTINGS = Settings()
 FAST = {"step_s": 0, "min_requests": 10}  # judged as soon as ten variant answers are in
 
 
 async def _start(pg, tenant: str, name: str = "paid", **options) -> Rollout:
     options.setdefault("thresholds", FAST)
     plan = plan_of(tenant, name, {"models": [PAID]}, **options)
-    return await start(pg, CATALOG, plan, actor="cli:ops")
+    return await start(pg, SETTINGS, plan, actor="cli:ops", catalog=CATALOG)
 
 
 async def _answers(
@@ -216,7 +218,7 @@ async def test_abort_goes_back_to_zero_once(pg, tenant):
 async def test_bad_plans_are_refused_and_change_nothing(pg, tenant, variant, options, words):
     with pytest.raises(InvalidInput, match=words):
         plan = plan_of(tenant, "bad", variant, **options)
-        await start(pg, CATALOG, plan, actor="cli:ops")
+        await start(pg, SETTINGS, plan, actor="cli:ops", catalog=CATALOG)
     assert await rollouts.listed(pg, tenant_id=tenant) == []
     assert await _flag(pg, tenant) is None
 
@@ -225,7 +227,8 @@ async def test_bad_names_and_scopes_are_refused(pg, tenant):
     with pytest.raises(InvalidInput, match="name"):
         plan_of(tenant, "Has Spaces", {"evidence_k": 6})
     with pytest.raises(InvalidInput, match="tenant"):
-        await start(pg, CATALOG, plan_of("acme:eu", "ok", {"evidence_k": 6}), actor="x")
+        plan = plan_of("acme:eu", "ok", {"evidence_k": 6})
+        await start(pg, SETTINGS, plan, actor="x", catalog=CATALOG)
 
 
 async def test_one_rollout_at_a_time_per_scope_and_names_are_not_reused(pg, tenant):
