@@ -5,6 +5,7 @@ through ``llm.citations``. The clients' own retries are off: ``llm.ChatModels`` 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from core.errors import PdfchatError, TransientError
@@ -60,10 +61,15 @@ class RemoteChat:
         self, prompt: Prompt, *, max_tokens: int
     ) -> AsyncGenerator[Delta | Finished, None]:
         rendered = render(prompt, context_window=self._info.context_window, reply_tokens=max_tokens)
-        async for event in answer_events(self.model, rendered, self._pieces(rendered, max_tokens)):
-            yield event
+        pieces = self._pieces(rendered, max_tokens)
+        events = answer_events(self.model, rendered, pieces)
+        # Closed at once when the consumer stops early, not when the garbage collector gets
+        # to them: the provider's HTTP response stays open until then.
+        async with aclosing(pieces), aclosing(events):
+            async for event in events:
+                yield event
 
-    def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
+    def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncGenerator[Piece, None]:
         raise NotImplementedError
 
 
@@ -84,7 +90,7 @@ class OpenAIChat(RemoteChat):
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
+    async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncGenerator[Piece, None]:
         import openai
 
         try:
@@ -123,7 +129,7 @@ class CohereChat(RemoteChat):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncIterator[Piece]:
+    async def _pieces(self, rendered: Rendered, max_tokens: int) -> AsyncGenerator[Piece, None]:
         try:
             events = self._client.chat_stream(
                 model=self._info.name,
@@ -131,15 +137,18 @@ class CohereChat(RemoteChat):
                 max_tokens=max_tokens,
                 temperature=TEMPERATURE,
             )
-            async for event in events:
-                if event.type == "content-delta":
-                    text = _delta_text(event)
-                    if text:
-                        yield text
-                elif event.type == "message-end":
-                    usage = _cohere_usage(event)
-                    if usage is not None:
-                        yield usage
+            # Closed here when the consumer stops early, not whenever the garbage collector
+            # gets to it: its HTTP response stays open until then.
+            async with aclosing(events):
+                async for event in events:
+                    if event.type == "content-delta":
+                        text = _delta_text(event)
+                        if text:
+                            yield text
+                    elif event.type == "message-end":
+                        usage = _cohere_usage(event)
+                        if usage is not None:
+                            yield usage
         except PdfchatError:
             raise
         except Exception as exc:  # the client raises ApiError subclasses and raw httpx errors

@@ -9,9 +9,10 @@ import pytest
 from config import Settings
 from core.errors import TransientError
 from llm import ChatModels, Delta, Evidence, Finished, Prompt, Turn
-from llm.catalog import Catalog
+from llm.catalog import Catalog, ModelInfo
 from llm.errors import AnswerInterrupted, ModelsUnavailable
 from llm.providers import create_provider
+from llm.remote import RemoteChat
 from retrieval import ProviderError
 from tests.llm.fake_chat_apis import INPUT_TOKENS_BASE, FakeChatAPIs, prompt_words
 
@@ -222,3 +223,25 @@ async def test_usage_is_estimated_when_the_server_sends_none(
     assert 100 < done.usage.tokens_in < INPUT_TOKENS_BASE  # our estimate of the prompt
     assert 15 <= done.usage.tokens_out <= 30
     assert done.usage.cost_usd > 0
+
+
+async def test_a_consumer_that_stops_early_closes_the_providers_stream_at_once():
+    """Its HTTP response is released when the answer is given up, not whenever the garbage
+    collector gets to the generators (late, and with a warning)."""
+    closed: list[str] = []
+
+    class Provider(RemoteChat):
+        model = "openai:test"
+        _info = ModelInfo("openai:test", 8192, 0.0, 0.0)
+
+        async def _pieces(self, rendered, max_tokens):
+            try:
+                yield "one "
+                yield "two "
+            finally:
+                closed.append("pieces")
+
+    stream = Provider().stream(Prompt(question="q?"), max_tokens=50)
+    assert await anext(stream) == Delta("one ")
+    await stream.aclose()
+    assert closed == ["pieces"]
