@@ -262,7 +262,7 @@ class AnswerStream:
         self._words_from = 0  # the number of the first of them
         self._window: asyncio.TimerHandle | None = None
         self._sending = asyncio.Lock()  # records go out in the order of their numbers
-        self._sends: set[asyncio.Task[None]] = set()  # those the window started
+        self._sends: list[asyncio.Task[None]] = []  # those the window started
         self._started = False  # a record of this answer went out
         self.seq = 0
 
@@ -351,10 +351,10 @@ class AnswerStream:
         await self._publish(event)
 
     def _window_closed(self) -> None:
+        # Kept until the end gathers them: a send that failed fails the answer there, instead
+        # of leaving a gap in its numbers that nobody sees.
         self._window = None
-        task = asyncio.create_task(self._send_words())
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        self._sends.append(asyncio.create_task(self._send_words()))
 
     async def _send_words(self) -> None:
         if not self._words:
@@ -393,6 +393,7 @@ class AnswerStream:
         come after them."""
         self.close()
         await self._send_words()
-        await asyncio.gather(*self._sends)
+        sends, self._sends = self._sends, []
+        await asyncio.gather(*sends)
         pending, self._pending = self._pending, []
         await asyncio.gather(*pending)

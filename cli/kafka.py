@@ -15,11 +15,16 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 
-from cli.processes import Detached, StartupError, ensure_port_free, port_open
+from cli.processes import (
+    Detached,
+    StartupError,
+    ensure_port_free,
+    port_open,
+    require_java_and_maven,
+)
 from config import REPO_ROOT, Settings
 
 KAFKA_DIR = REPO_ROOT / "ops" / "kafka"
@@ -69,12 +74,7 @@ def ensure_jars() -> None:
     """The install step: fetch the broker's jars through ops/kafka/pom.xml, once."""
     if any(LIB_DIR.glob("kafka_2.13-*.jar")):
         return
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-    if missing:
-        raise StartupError(
-            f"Kafka needs Java 17+ and Maven on the PATH; missing: {', '.join(missing)} "
-            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven)"
-        )
+    require_java_and_maven("Kafka")
     command = ["mvn", "-q", "-f", str(KAFKA_DIR / "pom.xml"), "dependency:copy-dependencies"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

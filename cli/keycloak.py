@@ -32,6 +32,8 @@ from cli.processes import (
     ensure_port_free,
     exclusive,
     http_ok,
+    install_command,
+    require_java_and_maven,
 )
 from config import REPO_ROOT, Settings
 
@@ -177,12 +179,7 @@ def ensure_installed() -> None:
     """Fetch Keycloak from Maven Central with Maven (177 MB, once) and unzip it."""
     if (DIST_DIR / "bin" / "kc.sh").exists():
         return
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
-    if missing:
-        raise StartupError(
-            f"Keycloak needs Java 17+ and Maven on the PATH; missing: {', '.join(missing)} "
-            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven)"
-        )
+    require_java_and_maven("Keycloak")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     with exclusive(BUILD_DIR / "fetch.lock"):  # one fetch at a time, across processes
         if not (DIST_DIR / "bin" / "kc.sh").exists():
@@ -219,15 +216,7 @@ def _fetch() -> None:
 
 def main(argv: list[str]) -> int:
     """`python -m cli.keycloak install`: what `make test` runs."""
-    if argv != ["install"]:
-        print("usage: python -m cli.keycloak install", file=sys.stderr)
-        return 2
-    try:
-        ensure_installed()
-    except StartupError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+    return install_command(argv, "cli.keycloak", ensure_installed)
 
 
 if __name__ == "__main__":

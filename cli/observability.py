@@ -31,6 +31,7 @@ from cli.processes import (
     ensure_port_free,
     exclusive,
     http_ok,
+    install_command,
     log_tail,
     port_open,
 )
@@ -468,15 +469,7 @@ def _remove_tree(root: Path) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """`python -m cli.observability install`: what `make install` runs."""
-    if list(argv) != ["install"]:
-        print("usage: python -m cli.observability install", file=sys.stderr)
-        return 2
-    try:
-        ensure_installed(Settings())
-    except StartupError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+    return install_command(argv, "cli.observability", lambda: ensure_installed(Settings()))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ import fcntl
 import json
 import os
 import random
+import shutil
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,30 @@ class StackError(RuntimeError):
 
 class StartupError(StackError):
     pass
+
+
+def require_java_and_maven(what: str) -> None:
+    """Kafka and Keycloak come from Maven Central as jars: fetched with Maven, run with Java."""
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        raise StartupError(
+            f"{what} needs Java 17+ and Maven on the PATH; missing: {', '.join(missing)} "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven)"
+        )
+
+
+def install_command(argv: Sequence[str], module: str, install: Callable[[], None]) -> int:
+    """`python -m <module> install`, as the Makefile runs it: 0 when installed, 1 with the
+    reason when not, 2 for any other arguments."""
+    if list(argv) != ["install"]:
+        print(f"usage: python -m {module} install", file=sys.stderr)
+        return 2
+    try:
+        install()
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
 
 
 def wait_until(condition: Callable[[], bool], *, within_s: float, what: str) -> None:
