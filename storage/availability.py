@@ -11,11 +11,15 @@ import errno
 import asyncpg
 
 # Classes 08 (connection exception) and 57 (operator intervention: shutdown, crash recovery,
-# "the database system is starting up"), and asyncpg's own "connection was closed".
+# "the database system is starting up"), and asyncpg's own "connection was closed". Also
+# class 40 (transaction rollback: a deadlock, a serialization failure): PostgreSQL rolled the
+# transaction back and says to run it again, so the event is held and tried again like an
+# outage, never failed (the chaos test once failed a document on a deadlock).
 _UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.TransactionRollbackError,
 )
 
 _NETWORK_ERRNOS = {

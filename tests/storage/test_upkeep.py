@@ -111,6 +111,8 @@ async def test_unreachable_database_is_told_apart_from_bad_queries(pg, postgres_
         await pg.execute("SELECT * FROM no_such_table")
     assert not is_unavailable(bad.value)
     assert not is_unavailable(FileNotFoundError(errno.ENOENT, "gone"))
+    assert is_unavailable(asyncpg.DeadlockDetectedError("deadlock detected"))
+    assert is_unavailable(asyncpg.SerializationError("could not serialize access"))
     assert is_unavailable(ConnectionResetError(errno.ECONNRESET, "reset"))
     conn = await asyncpg.connect(postgres_settings.dsn)
     terminated = await pg.fetchval("SELECT pg_terminate_backend($1)", conn.get_server_pid())
