@@ -308,6 +308,7 @@ class AnswerStream:
             citations=citations,
             usage=model_usage,
             seq=self.seq + 1,
+            found=finished.found,
             # Not ok when a call failed on the way: the user waited for a retry or a fallback.
             sample=self._sample(
                 ok=not finished.skipped and not finished.failed_calls,

@@ -15,7 +15,17 @@ from llm.errors import AnswerInterrupted, BudgetExceeded, ContextTooLong, Models
 from llm.events import Citation, Delta, Finished, Usage
 from llm.local import NOT_FOUND, LocalExtractive
 from llm.models import ChatModels
-from llm.prompt import DEFAULT_SYSTEM, Evidence, Prompt, Rendered, Turn, is_follow_up, render
+from llm.prompt import (
+    DEFAULT_SYSTEM,
+    REFUSAL,
+    Evidence,
+    Prompt,
+    Rendered,
+    Turn,
+    is_follow_up,
+    is_refusal,
+    render,
+)
 from llm.providers import ChatProvider, create_provider
 
 __all__ = [
@@ -23,6 +33,7 @@ __all__ = [
     "DEFAULT_SYSTEM",
     "LOCAL_MODEL",
     "NOT_FOUND",
+    "REFUSAL",
     "AnswerInterrupted",
     "BudgetExceeded",
     "Catalog",
@@ -45,5 +56,6 @@ __all__ = [
     "cost_usd",
     "create_provider",
     "is_follow_up",
+    "is_refusal",
     "render",
 ]

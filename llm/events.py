@@ -37,6 +37,8 @@ class Finished:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # Provider calls that failed before this answer: retries, and the calls of skipped models.
     failed_calls: int = 0
+    # False when the answer is that the documents do not have it (``llm.prompt.is_refusal``).
+    found: bool = True
 
 
 Event = Delta | Finished

@@ -15,6 +15,7 @@ numbers; ``Rendered.evidence`` maps them back (``evidence[n - 1]``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -30,12 +31,22 @@ from llm._text import (
     words,
 )
 
+# What every model says when the documents do not answer: the local model word for word, a
+# remote one because the system prompt demands it. ``is_refusal`` recognises it.
+REFUSAL = "I could not find this in your documents."
 DEFAULT_SYSTEM = (
     "You answer questions about the user's documents. Use only the numbered context blocks "
     "in the user's message; do not use outside knowledge. Cite every statement with the "
     "number of the block it comes from, in square brackets, e.g. [1] or [2][3]. If the "
-    "context does not contain the answer, say that you could not find it in the documents. "
+    "blocks do not state the answer to exactly what was asked (a block on the same topic "
+    "that does not give the asked number, name, option or fact is not an answer), reply "
+    f"with exactly this sentence and nothing else: {REFUSAL} "
     "Answer in the language of the question, briefly."
+)
+_REFUSAL = re.compile(
+    r"^\W*(i|we)\s+(could not|couldn't|cannot|can't|did not|didn't|was unable to)\s+find\b"
+    r"[^.\[]*\b(documents?|context|sources?|blocks?)\b",
+    re.IGNORECASE,
 )
 # Reply priming: the chat formats add a few tokens after the last message.
 REPLY_PRIMING_TOKENS = 3
@@ -222,3 +233,9 @@ def is_follow_up(question: str) -> bool:
     return len(set(terms(question))) <= FOLLOW_UP_MAX_TERMS or any(
         w in ANAPHORA for w in words(question)
     )
+
+
+def is_refusal(answer: str) -> bool:
+    """Whether an answer says the documents do not have what was asked (the REFUSAL sentence
+    or a model's own words for it, at its start) rather than answering."""
+    return _REFUSAL.match(answer.strip()) is not None

@@ -13,7 +13,7 @@ from llm._text import estimate_tokens
 from llm.catalog import ModelInfo
 from llm.citations import citations_from_markers
 from llm.events import Delta, Finished, Usage
-from llm.prompt import Prompt, Rendered, render
+from llm.prompt import Prompt, Rendered, is_refusal, render
 from providers import cohere_client, cohere_error, openai_client, openai_error
 
 TEMPERATURE = 0.2  # grounded answers: little creativity wanted
@@ -47,6 +47,9 @@ def finished(
         usage = Usage(model, reported[0], reported[1])
     else:
         usage = Usage(model, rendered.prompt_tokens, estimate_tokens(text), estimated=True)
+    if is_refusal(text):
+        # Passed through as what it is: no sources, whatever markers the model added.
+        return Finished(text, usage, [], found=False)
     return Finished(text, usage, citations_from_markers(text, rendered.evidence))
 
 

@@ -92,6 +92,11 @@ _PAGE_NUMBER = re.compile(
 )
 _FURNITURE_BAND = 0.08  # top and bottom share of the page where page numbers live
 FURNITURE_MIN_PAGES = 3  # a margin line on this many pages is a running header or footer
+# What authoring tools write when the author did not: "Untitled", "Slide 1", "Presentation1".
+_PLACEHOLDER_TITLE = re.compile(
+    r"(untitled|title|slide|presentation|powerpoint presentation|document|doc)\s*\d*",
+    re.IGNORECASE,
+)
 _FILENAME_TITLE = re.compile(
     r"(^microsoft (word|powerpoint|excel) - )|\.(docx?|pdf|tex|dvi|pptx?|xlsx?|rtf|odt|indd)$",
     re.IGNORECASE,
@@ -572,7 +577,7 @@ def _title(from_metadata: str | None, pages: list[PageText]) -> str | None:
     """The metadata title unless it is a placeholder ("Untitled", "Microsoft Word - x.docx"),
     else the first heading."""
     meta = from_metadata or ""
-    useful = any(c.isalpha() for c in meta) and meta.lower() not in ("untitled", "title")
+    useful = any(c.isalpha() for c in meta) and not _PLACEHOLDER_TITLE.fullmatch(meta.strip())
     if useful and not _FILENAME_TITLE.search(meta):
         return meta
     return next((h for p in pages for h in p.headings), None)

@@ -63,6 +63,9 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
     orchestrator sends the tokens of a short window in one record, so a 100-word answer is a
     few records, not 100. Token ``seq`` is ``content``, ``seq + 1`` is ``more[0]``, and so on:
     the socket still gets one message per token, and ``last_token_seq`` stays exact.
+
+    An end record says whether the answer was found in the documents (``found``, version 3):
+    false when the model said they do not have it.
     """
 
     seq: int
@@ -74,6 +77,7 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
     code: str | None = None
     message: str | None = None
     more: list[str] | None = None
+    found: bool | None = None
 
     def to_message(self) -> dict[str, object]:
         """The WebSocket message of API v1 for this event."""
@@ -84,6 +88,8 @@ class AnswerEvent(SessionRecord, namespace="pdfchat.chat.AnswerEvent.v1"):
             message["items"] = [item.asdict() for item in self.items or []]
         elif self.type == END:
             message["usage"] = self.usage.asdict() if self.usage else None
+            if self.found is not None:
+                message["found"] = self.found
         else:
             message.update(code=self.code, message=self.message)
         return message

@@ -188,12 +188,14 @@ async def finish(
     citations: Sequence[topics.Citation],
     usage: topics.Usage,
     seq: int,
+    found: bool = True,
     sample: Sample | None = None,
 ) -> bool:
     """Commit the answer (and its canary sample, workflows/rollouts.py); False when the sweep
-    had ended the session or handed it to another orchestrator meanwhile."""
+    had ended the session or handed it to another orchestrator meanwhile. ``found`` is False
+    when the answer is that the documents do not have it."""
     now = datetime.now(UTC)
-    end = _event(session, seq, topics.chat.END, now, usage=usage)
+    end = _event(session, seq, topics.chat.END, now, usage=usage, found=found)
     spent = topics.UsageRecorded(
         tenant_id=session.tenant_id,
         usage_id=str(session.id),

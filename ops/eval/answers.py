@@ -1,13 +1,14 @@
-"""Answer evaluation: the retrieval question set asked through chat, end to end.
+"""Answer evaluation: the question sets asked through chat, end to end.
 
-    .venv/bin/python ops/eval/answers.py [--misses 10]
+    .venv/bin/python ops/eval/answers.py [--set legal|debian|all] [--misses 10]
 
-Starts its own stack, ingests ops/eval/corpus, then asks every question of
-ops/eval/questions.json with POST /v1/chat and reads the answer from its socket, one at a
-time. Per question: did it answer (not the "could not find" reply), does a citation point at
-a page that answers it, and does the answer quote one of the question's evidence phrases.
-With the default local model these measure the extractive provider on questions it never saw
-(paraphrased, not worded like the text). Not a test: it asserts nothing.
+Starts its own stack, ingests each set's PDFs for a tenant of its own, then asks every
+question with POST /v1/chat and reads the answer from its socket, four at a time. Per
+answerable question: did it answer (not the "could not find" reply), does a citation point at
+a page that answers it, and does the answer quote one of the question's evidence phrases. Per
+unanswerable question: did it refuse. With the default local model these measure the
+extractive provider on questions it never saw (paraphrased, not worded like the text). Not a
+test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import asyncio
 import re
 import sys
 import time
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cli.client import PdfchatClient
 from cli.stack import scratch_stack
 from core.tokens import mint
-from llm import NOT_FOUND
-from ops.eval.retrieval import Question, ingest, load_corpus, load_questions, render
+from ops.eval.retrieval import SETS, ingest
+from ops.eval.sets import EvalSet, Question
 from storage import migrate_database
+
+# Questions asked at once. TTFT is measured under this much concurrency.
+CONCURRENCY = 4
 
 
 @dataclass
@@ -39,10 +45,11 @@ class Outcome:
     answer: str
     cited: list[tuple[str, int]]  # (corpus document, page)
     ttft_s: float
+    found: bool  # the end message's verdict: False when the model said the documents lack it
 
     @property
     def answered(self) -> bool:
-        return self.answer.strip() != NOT_FOUND.strip()
+        return self.found
 
     @property
     def cites_an_answer_page(self) -> bool:
@@ -60,26 +67,39 @@ class Outcome:
 class Report:
     outcomes: list[Outcome] = field(default_factory=list)
 
-    def share(self, test) -> float:
-        return sum(1 for o in self.outcomes if test(o)) / len(self.outcomes)
-
     def table(self) -> str:
-        ttft = sorted(o.ttft_s for o in self.outcomes)
-        return "\n".join(
-            [
-                "| questions | answered | cites an answer page | quotes the evidence "
-                "| TTFT p50 ms |",
-                "|---|---|---|---|---|",
-                f"| {len(self.outcomes)} | {self.share(lambda o: o.answered):.2f} | "
-                f"{self.share(lambda o: o.cites_an_answer_page):.2f} | "
-                f"{self.share(lambda o: o.quotes_the_evidence):.2f} | "
-                f"{ttft[len(ttft) // 2] * 1000:.0f} |",
-            ]
-        )
+        rows = [
+            "| layout | answerable | answered | cites an answer page | quotes the evidence "
+            "| unanswerable | refused | TTFT p50 ms |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        layouts = sorted({o.question.layout for o in self.outcomes})
+        for layout in [*layouts, "all"] if len(layouts) > 1 else layouts:
+            chosen = [o for o in self.outcomes if layout in ("all", o.question.layout)]
+            rows.append(_row(layout, chosen))
+        return "\n".join(rows)
+
+
+def _row(layout: str, outcomes: list[Outcome]) -> str:
+    answerable = [o for o in outcomes if o.question.unanswerable is None]
+    unanswerable = [o for o in outcomes if o.question.unanswerable is not None]
+
+    def share(among: list[Outcome], test: Callable[[Outcome], bool]) -> str:
+        return f"{sum(1 for o in among if test(o)) / len(among):.2f}" if among else "–"
+
+    ttft = sorted(o.ttft_s for o in outcomes)
+    return (
+        f"| {layout} | {len(answerable)} | {share(answerable, lambda o: o.answered)} | "
+        f"{share(answerable, lambda o: o.cites_an_answer_page)} | "
+        f"{share(answerable, lambda o: o.quotes_the_evidence)} | {len(unanswerable)} | "
+        f"{share(unanswerable, lambda o: not o.answered)} | "
+        f"{ttft[len(ttft) // 2] * 1000:.0f} |"
+    )
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"\[\d+\]", "", text)).strip().lower()
+    text = unicodedata.normalize("NFKC", re.sub(r"\[\d+\]", "", text))
+    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 async def ask(client: PdfchatClient, question: Question, corpus_of: dict[str, str]) -> Outcome:
@@ -87,6 +107,7 @@ async def ask(client: PdfchatClient, question: Question, corpus_of: dict[str, st
     started = await client.chat(question.question)
     text: list[str] = []
     cited: list[tuple[str, int]] = []
+    found = False
     first = None
     async for message in client.answer(started["stream_session_id"]):
         if message["type"] == "token":
@@ -94,37 +115,63 @@ async def ask(client: PdfchatClient, question: Question, corpus_of: dict[str, st
             text.append(message["content"])
         elif message["type"] == "citations":
             cited = [(corpus_of.get(i["document_id"], "?"), i["page"]) for i in message["items"]]
+        elif message["type"] == "end":
+            found = message.get("found", True)
         elif message["type"] == "error":
             text.append(f"<error {message['code']}>")
-    return Outcome(question, "".join(text), cited, (first or time.perf_counter()) - sent)
+    ttft = (first or time.perf_counter()) - sent
+    return Outcome(question, "".join(text), cited, ttft, found)
 
 
-async def evaluate(base_url: str, token: str, corpus, pdfs, questions) -> Report:
-    report = Report()
-    async with PdfchatClient(base_url, token, timeout=120) as client:
-        ids = await ingest(client, corpus, pdfs)
+async def evaluate(
+    base_url: str, token: str, eval_set: EvalSet, *, concurrency: int = CONCURRENCY
+) -> Report:
+    """Ingest the set for the token's tenant and ask every question, a few at a time (each
+    answer is a conversation of its own, so the order does not matter)."""
+    async with PdfchatClient(base_url, token, timeout=300) as client:
+        ids = await ingest(client, eval_set.documents, eval_set.pdfs, wait_s=600)
         corpus_of = {document_id: doc for doc, document_id in ids.items()}
-        for question in questions:
-            report.outcomes.append(await ask(client, question, corpus_of))
-    return report
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(question: Question) -> Outcome:
+            async with limit:
+                return await ask(client, question, corpus_of)
+
+        outcomes = await asyncio.gather(*(one(q) for q in eval_set.questions))
+    return Report(list(outcomes))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--misses", type=int, default=8, help="unanswered questions to print")
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all", dest="eval_set")
+    parser.add_argument("--misses", type=int, default=8, help="misses of each kind to print")
     args = parser.parse_args()
-    corpus = load_corpus()
-    pdfs = render(corpus)
-    questions = load_questions(pdfs)
+    names = list(SETS) if args.eval_set == "all" else [args.eval_set]
+    sets = [SETS[name]() for name in names]
     with scratch_stack(migrate_database, prefix="pdfchat-eval-", log_level="WARNING") as settings:
-        token = mint(settings, tenant="eval", user="eval", roles=["editor"])
-        report = asyncio.run(evaluate(settings.web_url, token, corpus, pdfs, questions))
-    print(report.table())
-    for outcome in [o for o in report.outcomes if not o.cites_an_answer_page][: args.misses]:
-        print(
-            f"- [{outcome.question.id}] {outcome.question.question}\n  → "
-            f"{outcome.answer[:160]!r} cited {outcome.cited[:3]}"
-        )
+        for eval_set in sets:
+            token = mint(settings, tenant=eval_set.name, user="eval", roles=["editor"])
+            report = asyncio.run(evaluate(settings.web_url, token, eval_set))
+            print(f"## {eval_set.name}\n\n{report.table()}\n")
+            _print_misses(report, args.misses)
+
+
+def _print_misses(report: Report, limit: int) -> None:
+    kinds = {
+        "answerable, no answer page cited": lambda o: (
+            o.question.unanswerable is None and not o.cites_an_answer_page
+        ),
+        "answerable, refused": lambda o: o.question.unanswerable is None and not o.answered,
+        "unanswerable, answered": lambda o: o.question.unanswerable is not None and o.answered,
+    }
+    for kind, test in kinds.items():
+        found = [o for o in report.outcomes if test(o)]
+        print(f"{kind}: {len(found)}")
+        for outcome in found[:limit]:
+            print(
+                f"- [{outcome.question.id}] {outcome.question.question}\n  → "
+                f"{outcome.answer[:160]!r} cited {outcome.cited[:3]}"
+            )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ from cli.client import PdfchatClient
 from cli.stack import scratch_stack
 from config import Settings
 from core.tokens import mint
+from ops.eval.debian_pdfs import debian_set
+from ops.eval.sets import EvalSet, Named, Question
 from storage import migrate_database
 
 HERE = Path(__file__).resolve().parent
@@ -77,15 +79,6 @@ class Document:
                     f"{len(self.pages)} corpus pages); shorten it"
                 )
         return data
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    document: str
-    question: str
-    evidence: tuple[str, ...]
-    pages: tuple[int, ...]  # 1-based pages of the rendered PDF that answer it
 
 
 def load_corpus(directory: Path = CORPUS_DIR) -> dict[str, Document]:
@@ -161,6 +154,15 @@ def load_questions(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> li
     ]
 
 
+def legal_set() -> EvalSet:
+    corpus = load_corpus()
+    pdfs = render(corpus)
+    return EvalSet("legal", corpus, pdfs, load_questions(pdfs))
+
+
+SETS = {"legal": legal_set, "debian": debian_set}
+
+
 def write_pages(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> int:
     """Record the rendered answer pages in the question file; returns how many changed."""
     body = json.loads(path.read_text())
@@ -182,7 +184,7 @@ def write_pages(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> int:
 
 async def ingest(
     client: PdfchatClient,
-    corpus: Mapping[str, Document],
+    corpus: Mapping[str, Named],
     pdfs: Mapping[str, bytes],
     *,
     wait_s: float = 180.0,
@@ -213,6 +215,7 @@ class Report:
     questions: int
     ks: tuple[int, ...]
     modes: dict[str, ModeResult]
+    layout_of: dict[str, str] = field(default_factory=dict)  # question id → layout
 
     def hit(self, mode: str, k: int) -> float:
         return self.modes[mode].hits[k]
@@ -223,6 +226,21 @@ class Report:
         for result in self.modes.values():
             cells = " | ".join(f"{result.hits[k]:.3f}" for k in self.ks)
             rows.append(f"| {result.mode} | {cells} | {result.mrr:.3f} |")
+        return "\n".join(rows)
+
+    def layout_table(self, mode: str = "hybrid+rerank") -> str:
+        """The mode's figures per layout of document."""
+        ranks = self.modes[mode].ranks
+        head = "| layout | questions | " + " | ".join(f"hit@{k}" for k in self.ks) + " | MRR |"
+        rows = [head, "|---" * (len(self.ks) + 3) + "|"]
+        for layout in sorted(set(self.layout_of.values())):
+            found = [r for q, r in ranks.items() if self.layout_of[q] == layout]
+            cells = " | ".join(
+                f"{sum(1 for r in found if r is not None and r <= k) / len(found):.3f}"
+                for k in self.ks
+            )
+            mrr = sum(1 / r for r in found if r is not None) / len(found)
+            rows.append(f"| {layout} | {len(found)} | {cells} | {mrr:.3f} |")
         return "\n".join(rows)
 
     def summary(self) -> str:
@@ -280,7 +298,8 @@ async def evaluate(
     modes: Sequence[str] = MODES,
     concurrency: int = SEARCH_CONCURRENCY,
 ) -> Report:
-    """Ask every question in every mode (top_k = max k) and score the answers."""
+    """Ask every answerable question in every mode (top_k = max k) and score the answers."""
+    questions = [q for q in questions if q.unanswerable is None]
     ks = tuple(sorted(set(ks)))
     top_k = max(ks)
     names = {v: k for k, v in document_ids.items()}
@@ -293,7 +312,7 @@ async def evaluate(
                 return await search(http, q.question, mode=mode, top_k=top_k)
 
         answers = await asyncio.gather(*(ask(q, m) for m in modes for q in questions))
-    report = Report(len(questions), ks, {})
+    report = Report(len(questions), ks, {}, {q.id: q.layout for q in questions})
     for i, mode in enumerate(modes):
         result = ModeResult(mode, {}, 0.0)
         for q, results in zip(
@@ -324,22 +343,20 @@ async def evaluate(
 
 
 async def _run(
-    settings: Settings,
-    corpus: Mapping[str, Document],
-    pdfs: Mapping[str, bytes],
-    questions: Sequence[Question],
-    ks: Sequence[int],
+    settings: Settings, eval_set: EvalSet, ks: Sequence[int], tenant: str
 ) -> tuple[Report, float]:
-    token = mint(settings, tenant="eval", user="eval", roles=["editor"])
+    token = mint(settings, tenant=tenant, user="eval", roles=["editor"])
     started = time.perf_counter()
-    async with PdfchatClient(settings.web_url, token, timeout=120) as client:
-        ids = await ingest(client, corpus, pdfs)
+    async with PdfchatClient(settings.web_url, token, timeout=300) as client:
+        ids = await ingest(client, eval_set.documents, eval_set.pdfs, wait_s=600)
     ingest_s = time.perf_counter() - started
-    return await evaluate(settings.web_url, token, questions, ids, ks=ks), ingest_s
+    report = await evaluate(settings.web_url, token, eval_set.questions, ids, ks=ks)
+    return report, ingest_s
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all", dest="eval_set")
     parser.add_argument("--k", type=int, nargs="+", default=list(DEFAULT_KS), metavar="K")
     parser.add_argument("--json", type=Path, help="also write the figures and misses here")
     parser.add_argument("--workers", type=int, default=1)
@@ -347,38 +364,39 @@ def main() -> None:
     parser.add_argument(
         "--write-pages",
         action="store_true",
-        help="record the rendered answer pages in questions.json and exit",
+        help="record the rendered answer pages of the legal set in questions.json and exit",
     )
     args = parser.parse_args()
     if not 1 <= max(args.k) <= 50 or min(args.k) < 1:
         parser.error("every k must be within 1-50 (the API's top_k)")
+    if args.write_pages:
+        print(f"{write_pages(render(load_corpus()))} questions changed pages")
+        return
 
     started = time.perf_counter()
-    corpus = load_corpus()
-    pdfs = render(corpus)
-    if args.write_pages:
-        print(f"{write_pages(pdfs)} questions changed pages")
-        return
-    questions = load_questions(pdfs)
-
+    names = list(SETS) if args.eval_set == "all" else [args.eval_set]
+    sets = [SETS[name]() for name in names]
     stack = scratch_stack(
         migrate_database, prefix="pdfchat-eval-", workers=args.workers, log_level="WARNING"
     )
+    figures = {}
     with stack as settings:
-        report, ingest_s = asyncio.run(_run(settings, corpus, pdfs, questions, args.k))
-
-    pages = sum(len(d.pages) for d in corpus.values())
-    print(
-        f"{len(questions)} questions over {len(corpus)} documents, {pages} pages; "
-        f"embedding provider {settings.embedding_provider}, re-ranker "
-        f"{settings.rerank_provider}; ingest {ingest_s:.1f} s, "
-        f"total {time.perf_counter() - started:.0f} s\n"
-    )
-    print(report.table())
-    print()
-    print(report.misses_text(args.misses))
+        for eval_set in sets:  # one tenant per set: each is searched on its own
+            report, ingest_s = asyncio.run(_run(settings, eval_set, args.k, eval_set.name))
+            pages = sum(pymupdf.open(stream=pdf).page_count for pdf in eval_set.pdfs.values())
+            print(
+                f"## {eval_set.name}: {report.questions} questions over "
+                f"{len(eval_set.pdfs)} documents, {pages} pages; embedding provider "
+                f"{settings.embedding_provider}, re-ranker {settings.rerank_provider}; "
+                f"ingest {ingest_s:.1f} s\n"
+            )
+            print(report.table(), end="\n\n")
+            print(report.layout_table(), end="\n\n")
+            print(report.misses_text(args.misses), end="\n\n")
+            figures[eval_set.name] = report.to_json()
+    print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps(report.to_json(), indent=1) + "\n")
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ async def test_upload_with_the_file_picker_shows_progress_then_live_status(
                    {childList: true, subtree: true, characterData: true});
     }""")
     path = tmp_path / "long-report.pdf"
-    # ~270 KB: 3 s at 90 KB/s (and under the test stack's limit of 300 pages)
+    # ~270 KB: 3 s at 90 KB/s (and under the test stack's limit of 400 pages)
     path.write_bytes(pdfgen.big_pdf(250, seed=61))
     async with page.expect_file_chooser() as chooser:
         await page.get_by_text("Choose PDFs…").click()

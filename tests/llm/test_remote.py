@@ -8,7 +8,7 @@ import pytest
 
 from config import Settings
 from core.errors import TransientError
-from llm import ChatModels, Delta, Evidence, Finished, Prompt, Turn
+from llm import REFUSAL, ChatModels, Delta, Evidence, Finished, Prompt, Turn
 from llm.catalog import Catalog, ModelInfo
 from llm.errors import AnswerInterrupted, ModelsUnavailable
 from llm.providers import create_provider
@@ -245,3 +245,35 @@ async def test_a_consumer_that_stops_early_closes_the_providers_stream_at_once()
     assert await anext(stream) == Delta("one ")
     await stream.aclose()
     assert closed == ["pieces"]
+
+
+@pytest.mark.parametrize(("model", "path"), PROVIDERS)
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I could not find this in your documents.",
+        "I could not find this in your documents [1].",  # a marker on a refusal cites nothing
+        "I couldn't find the answer in the provided context blocks.",
+    ],
+)
+async def test_a_refusal_is_passed_through_as_a_refusal(
+    chat_apis: FakeChatAPIs, chat_models, model: str, path: str, reply: str
+) -> None:
+    name = model.split(":")[1]
+    chat_apis.replies[name] = reply
+    texts, done = await collect(chat_models(model))
+    assert "".join(texts) == done.text == reply
+    assert done.found is False and done.citations == []
+    # The model was told the one sentence to say when the blocks do not answer.
+    system = chat_apis.calls(name)[0].body["messages"][0]["content"]
+    assert REFUSAL in system
+
+
+@pytest.mark.parametrize(("model", "path"), PROVIDERS)
+async def test_an_answer_that_mentions_finding_is_not_a_refusal(
+    chat_apis: FakeChatAPIs, chat_models, model: str, path: str
+) -> None:
+    name = model.split(":")[1]
+    chat_apis.replies[name] = "You can find refunds in the terms: paid within 14 days [1]."
+    _, done = await collect(chat_models(model))
+    assert done.found is True and [c.segment_id for c in done.citations] == ["seg-a"]

@@ -300,6 +300,14 @@ def test_title_from_metadata_else_first_heading():
     assert parse(pdfgen.text_pdf(content, title="report.docx")).title == "Field Guide"
 
 
+@pytest.mark.parametrize("placeholder", ["Slide 1", "Presentation1", "Untitled", "Document 3"])
+def test_an_authoring_tools_placeholder_title_gives_way_to_the_first_heading(placeholder):
+    # PowerPoint writes "Slide 1" when nobody titled the deck (Debian's traits_ui_slides.pdf).
+    content = [[("h1", "Traits User Interface"), ("p", "A tutorial in slides, with examples.")]]
+    assert parse(pdfgen.text_pdf(content, title=placeholder)).title == "Traits User Interface"
+    assert parse(pdfgen.text_pdf(content, title="Slides for a talk")).title == "Slides for a talk"
+
+
 # --- segments -------------------------------------------------------------------------------
 
 

@@ -1,10 +1,15 @@
-"""Retrieval quality on the evaluation set of `ops/eval` (see docs/evaluation.md): paraphrased
-questions over public-domain PDFs, each scored by whether a page that answers it comes back.
+"""Retrieval quality on both evaluation sets of `ops/eval` (see docs/evaluation.md): paraphrased
+questions, each scored by whether a page that answers it comes back.
 
-The target of the issue: with the local model, hybrid search + re-ranking puts an answer page
-in the top 8 for at least 90% of the questions. The other modes are measured and reported in
-the message, not asserted. Retrieval is deterministic (exact vector scan for a tenant this
-small, fixed local models), so the figure is the same on every run.
+- `legal`: six public-domain texts rendered to clean PDFs; the target of the first retrieval
+  issue, hit@8 ≥ 0.9 for hybrid search + re-ranking with the local models.
+- `debian`: seven real PDFs of Debian's documentation packages in five layouts (a manual, a
+  FAQ, two-column papers, slide decks, a reference full of tables), fetched with apt-get.
+  Gated at its measured level less two questions, so a change that loses ground fails.
+
+The other modes are measured and reported in the message, not asserted. Retrieval is
+deterministic (exact vector scan for tenants this small, fixed local models), so the figures
+are the same on every run.
 """
 
 from __future__ import annotations
@@ -15,21 +20,25 @@ from ops.eval import retrieval
 
 pytestmark = pytest.mark.stack
 
-TARGET_HIT_AT_8 = 0.9
 KS = (1, 3, 5, 8)
+HIT_AT_8 = {"legal": 0.9, "debian": 0.89}
 
 
-async def test_hybrid_rerank_finds_the_answer_page_in_the_top_8(settings, token, tenant, api):
-    corpus = retrieval.load_corpus()
-    pdfs = retrieval.render(corpus)
-    questions = retrieval.load_questions(pdfs)  # raises if answer pages drifted from the layout
-    assert 60 <= len(questions) <= 100
+@pytest.mark.parametrize("name", HIT_AT_8)
+async def test_hybrid_rerank_finds_the_answer_page_in_the_top_8(settings, token, tenant, api, name):
+    eval_set = retrieval.SETS[name]()  # raises if answer pages drifted from the PDFs
+    assert len(eval_set.answerable) >= 100
 
-    ids = await retrieval.ingest(api(tenant, roles=("editor",)), corpus, pdfs, wait_s=120)
-    report = await retrieval.evaluate(settings.web_url, token(tenant), questions, ids, ks=KS)
+    ids = await retrieval.ingest(
+        api(tenant, roles=("editor",)), eval_set.documents, eval_set.pdfs, wait_s=300
+    )
+    report = await retrieval.evaluate(
+        settings.web_url, token(tenant), eval_set.questions, ids, ks=KS
+    )
 
     hit_at_8 = report.hit("hybrid+rerank", 8)
-    assert hit_at_8 >= TARGET_HIT_AT_8, (
-        f"hybrid+rerank hit@8 = {hit_at_8:.3f} < {TARGET_HIT_AT_8} over {len(questions)} "
-        f"questions\n{report.summary()}\n{report.misses_text()}"
+    assert hit_at_8 >= HIT_AT_8[name], (
+        f"{name}: hybrid+rerank hit@8 = {hit_at_8:.3f} < {HIT_AT_8[name]} over "
+        f"{report.questions} questions\n{report.summary()}\n{report.layout_table()}\n"
+        f"{report.misses_text()}"
     )

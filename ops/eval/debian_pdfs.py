@@ -1,0 +1,226 @@
+"""The second evaluation set: real PDFs from Debian's documentation packages.
+
+    .venv/bin/python ops/eval/debian_pdfs.py            # fetch the PDFs, check every question
+    .venv/bin/python ops/eval/debian_pdfs.py --write-pages
+
+The documents (`ops/eval/debian/documents.json`) are pinned package versions; `fetch` runs
+`apt-get download` once into `ops/eval/debian/build/` (git-ignored) and extracts each PDF
+from its package, so nothing large is committed. The questions
+(`ops/eval/debian/questions/<layout>.json`) are either answerable, with evidence phrases copied
+from the PDF's own text, or unanswerable (`"unanswerable": "near"` when the topic is in the
+documents and the asked fact is not, `"off"` when the topic is not there at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+
+# The repository root first: run as a script, this file's own folder would come first (and
+# `ops` is no installed package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from ops.eval.sets import EvalSet, Question
+
+HERE = Path(__file__).resolve().parent / "debian"
+DOCUMENTS_FILE = HERE / "documents.json"
+QUESTIONS_DIR = HERE / "questions"
+BUILD_DIR = HERE / "build"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    layout: str
+    title: str
+    package: str
+    version: str
+    path: str  # inside the package; a ".gz" is unpacked
+
+    @property
+    def filename(self) -> str:
+        return f"{self.id}.pdf"
+
+    @property
+    def deb(self) -> str:
+        return f"{self.package}_{self.version.replace(':', '%3a')}_all.deb"
+
+
+def load_sources(path: Path = DOCUMENTS_FILE) -> dict[str, Source]:
+    return {d["id"]: Source(**d) for d in json.loads(path.read_text())["documents"]}
+
+
+def fetch(sources: Mapping[str, Source], build: Path = BUILD_DIR) -> dict[str, bytes]:
+    """Every document's PDF, downloading its package first when it is not cached."""
+    build.mkdir(parents=True, exist_ok=True)
+    missing = sorted({s.package + "=" + s.version for s in sources.values() if not _has(s, build)})
+    if missing:
+        if shutil.which("apt-get") is None:
+            raise RuntimeError(f"apt-get is needed to fetch {', '.join(missing)}")
+        done = subprocess.run(
+            ["apt-get", "download", *missing], cwd=build, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"apt-get download {' '.join(missing)} failed:\n{done.stderr}")
+    return {doc_id: _extract(source, build) for doc_id, source in sources.items()}
+
+
+def _has(source: Source, build: Path) -> bool:
+    return (build / source.filename).exists() or (build / source.deb).exists()
+
+
+def _extract(source: Source, build: Path) -> bytes:
+    target = build / source.filename
+    if not target.exists():
+        with subprocess.Popen(
+            ["dpkg-deb", "--fsys-tarfile", str(build / source.deb)], stdout=subprocess.PIPE
+        ) as dpkg:
+            assert dpkg.stdout is not None
+            data = io.BytesIO(dpkg.stdout.read())
+        with tarfile.open(fileobj=data) as tar:
+            member = tar.extractfile("./" + source.path)
+            if member is None:
+                raise RuntimeError(f"{source.deb} has no file {source.path}")
+            pdf = member.read()
+        if source.path.endswith(".gz"):
+            pdf = gzip.decompress(pdf)
+        target.write_bytes(pdf)
+    return target.read_bytes()
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    """Each page's text as a reader sees it: ligatures and compatibility forms folded (NFKC),
+    lines joined, whitespace collapsed."""
+    with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+        return [_norm(page.get_text()) for page in doc]
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _raw_questions(directory: Path = QUESTIONS_DIR) -> dict[Path, list[dict[str, Any]]]:
+    return {
+        path: json.loads(path.read_text())["questions"] for path in sorted(directory.glob("*.json"))
+    }
+
+
+def derive_pages(
+    raw: Sequence[Mapping[str, Any]], texts: Mapping[str, list[str]]
+) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    found, problems = {}, []
+    for q in raw:
+        if q.get("document") not in texts:
+            problems.append(f"{q['id']}: unknown document {q.get('document')!r}")
+            continue
+        if q.get("unanswerable"):
+            if q["unanswerable"] not in ("near", "off") or q.get("evidence"):
+                problems.append(f"{q['id']}: unanswerable is 'near' or 'off', with no evidence")
+            found[q["id"]] = ()
+            continue
+        pages: set[int] = set()
+        for phrase in q.get("evidence") or []:
+            hits = [n for n, t in enumerate(texts[q["document"]], 1) if _norm(phrase) in t]
+            if not hits:
+                problems.append(f"{q['id']}: evidence not in {q['document']}: {phrase!r}")
+            pages.update(hits)
+        if not q.get("evidence"):
+            problems.append(f"{q['id']}: an answerable question needs evidence")
+        found[q["id"]] = tuple(sorted(pages))
+    return found, problems
+
+
+def load_questions(
+    pdfs: Mapping[str, bytes], sources: Mapping[str, Source], *, write_pages: bool = False
+) -> list[Question]:
+    """Every question, checked against the PDFs: each evidence phrase occurs in its document,
+    on exactly the recorded pages. With ``write_pages`` the derived pages are recorded instead."""
+    texts = {doc_id: page_texts(pdf) for doc_id, pdf in pdfs.items()}
+    files = _raw_questions()
+    everything = [q for questions in files.values() for q in questions]
+    ids = [q["id"] for q in everything]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    derived, problems = derive_pages(everything, texts)
+    if duplicates:
+        problems.append(f"question ids used twice: {duplicates}")
+    if write_pages and not problems:
+        for path, questions in files.items():
+            for q in questions:
+                if not q.get("unanswerable"):
+                    q["pages"] = list(derived[q["id"]])
+            _write(path, questions)
+    problems += [
+        f"{q['id']}: recorded pages {q.get('pages')}, the PDF has {list(derived[q['id']])}"
+        for q in everything
+        if not q.get("unanswerable")
+        and q["id"] in derived
+        and tuple(q.get("pages") or ()) != derived[q["id"]]
+    ]
+    if problems:
+        raise ValueError("questions do not match the PDFs:\n" + "\n".join(problems))
+    return [
+        Question(
+            q["id"],
+            q["document"],
+            q["question"],
+            tuple(q.get("evidence") or ()),
+            derived[q["id"]],
+            layout=sources[q["document"]].layout,
+            unanswerable=q.get("unanswerable"),
+        )
+        for q in everything
+    ]
+
+
+def debian_set() -> EvalSet:
+    sources = load_sources()
+    pdfs = fetch(sources)
+    return EvalSet("debian", sources, pdfs, load_questions(pdfs, sources))
+
+
+def _write(path: Path, questions: Sequence[Mapping[str, Any]]) -> None:
+    body = json.loads(path.read_text())
+    lines = [f"  {json.dumps(q, ensure_ascii=False)}" for q in questions]
+    head = {k: v for k, v in body.items() if k != "questions"}
+    text = json.dumps(head, indent=1, ensure_ascii=False)[:-2]
+    path.write_text(text + ',\n "questions": [\n' + ",\n".join(lines) + "\n ]\n}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write-pages", action="store_true", help="record the answer pages")
+    args = parser.parse_args()
+    sources = load_sources()
+    pdfs = fetch(sources)
+    for doc_id, pdf in pdfs.items():
+        with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+            digest = hashlib.sha256(pdf).hexdigest()[:12]
+            print(f"{doc_id}: {sources[doc_id].layout}, {doc.page_count} pages, sha256 {digest}…")
+    try:
+        questions = load_questions(pdfs, sources, write_pages=args.write_pages)
+    except ValueError as problem:
+        sys.exit(str(problem))
+    by_layout: dict[str, list[int]] = {}
+    for q in questions:
+        counts = by_layout.setdefault(q.layout, [0, 0])
+        counts[bool(q.unanswerable)] += 1
+    for layout, (answerable, unanswerable) in sorted(by_layout.items()):
+        print(f"{layout}: {answerable} answerable, {unanswerable} unanswerable")
+
+
+if __name__ == "__main__":
+    main()
