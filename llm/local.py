@@ -21,11 +21,11 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
    ``MAX_SENTENCES``, near-duplicates dropped; in reading order (passages by their best
    sentence, sentences of one passage in document order), each run closed with its [n]; the
    passages are numbered 1, 2, ... in the order the answer quotes them.
-5. Grounding (``select``): a sentence qualifies only when it carries what was asked — the
-   codes the question names ("arm64", "TreeEditor", "--quiet") in its passage, a number (of
-   the counted thing: "how many members" is not answered by "four decisions") when the
-   question asks for a quantity. A capitalised name that no passage has ("Excel", "Qt") stops
-   an answer from meaning alone. Measured on ops/eval (docs/evaluation.md).
+5. Grounding (``select``, ``llm.grounding``): a sentence qualifies only when it carries what
+   was asked — the codes the question names ("arm64", "TreeEditor", "--quiet") in its
+   passage, a number (of the counted thing: "how many members" is not answered by "four
+   decisions") when the question asks for a quantity. A capitalised name that no passage has
+   ("Excel", "Qt") stops an answer from meaning alone. Measured in docs/evaluation.md.
 6. The answer streams word by word (each delta a word and the whitespace after it).
 
 Limits: it quotes, it does not reason or paraphrase; a question worded with none of the
@@ -45,10 +45,10 @@ import math
 import re
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import numpy as np
 
+from llm import grounding
 from llm._text import (
     Span,
     estimate_tokens,
@@ -62,7 +62,7 @@ from llm.catalog import LOCAL_MODEL
 from llm.citations import shorten
 from llm.events import Citation, Delta, Finished, Usage
 from llm.prompt import REFUSAL, Evidence, Prompt, Turn, is_follow_up, passage_tokens, ranked
-from retrieval import STOPWORDS, text_vectors
+from retrieval import text_vectors
 
 NOT_FOUND = (
     f"{REFUSAL} Try rephrasing the question, or check that the documents that cover it are "
@@ -93,38 +93,6 @@ NEAR_WEIGHT = 0.7
 HEADING_MAX_WORDS = 12
 RANK_BONUS = 0.05  # at most; decays with the passage's rank
 _PIECE = re.compile(r"\S+\s*")
-# Questions that ask for a quantity, a date or a version; a sentence that answers one has a
-# number (digits, or a number word). Not "how long": "during good behaviour" answers it.
-_QUANTITY = re.compile(
-    r"\bhow (many|much|often|big|large|fast|old|far|high|wide|heavy)\b|\bwhen (was|were|did)\b"
-    r"|\b(what|which)\b[^?]*\b(size|percentage|year|date|version|price|cost|interval|timeout"
-    r"|limit|duration|capacity)\b|\b(maximum|minimum|largest|smallest|highest|lowest)\b",
-    re.IGNORECASE,
-)
-_ASKS_A_WAY = re.compile(
-    r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
-)
-_HOW_MANY = re.compile(
-    r"\b(?:how many|(?:maximum|minimum|largest|smallest|highest|lowest)(?: number of)?"
-    r"|number of) (\w+(?: \w+)?)",
-    re.IGNORECASE,
-)
-_TOKEN = re.compile(r"\w+(?:[.,:/]\w+)*")  # "2.8", "10,000" and "3:30" stay one token
-# "13.1 How can I become a member?", "2) If possible, ...": numbers that count nothing.
-_SECTION_NUMBER = re.compile(r"^\W*(\d+(\.\d+)+|\d+\))\s")
-COUNTED_WINDOW = 3  # content words: "three fourths of the several States", "30 working days"
-_NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|once|twice|half|dozen)\b",
-    re.IGNORECASE,
-)
-# A name or a code, as a user types one: a capitalised word (not the sentence's first), a word
-# with digits ("arm64", "X200"), words joined by "_" or "." ("meson.build", "MKC_DEPS"), an
-# option or a file extension ("-q", "--quiet", ".xlsx").
-_NAME = re.compile(
-    r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*|(?<![\w-])(--?|\.)[a-z]\w*"
-)
-_SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters
 MAX_EVIDENCE = 12  # the top passages are where answers are; bounds the work per call
 
 
@@ -198,27 +166,27 @@ def select(
 
     Either way the sentences must carry what was asked, not only its topic (the near misses of
     ops/eval's debian set: "How many members sit on the committee?" over a page about the
-    committee): a code the question names (``_is_code``) must be in the quoted passage, a
+    committee): a code the question names (``grounding.is_code``) must be in the quoted passage, a
     question for a quantity is answered by a sentence with the number, and a name no passage
     has is not answered from meaning alone."""
-    names = _names(question)
-    codes = [n for n in names if _is_code(n)]
+    names = grounding.names(question)
+    codes = [n for n in names if grounding.is_code(n)]
     # A code the question names, the answer's passage must name: "Which mk-configure variable
     # turns on arm64?" is not answered from a slide that never says arm64.
-    naming = {block for block, e in enumerate(evidence, 1) if not missing_names(codes, e)}
+    naming = {block for block, e in enumerate(evidence, 1) if not grounding.missing(codes, e)}
     # "How many members sit on the committee?" is not answered by a sentence about members
     # with no number of them: a question that asks for a quantity is answered by one that has it.
-    quantity, counted = asks_quantity(question), _counted(question)
+    quantity, counted = grounding.asks_quantity(question), grounding.counted(question)
 
     def may_answer(candidate: Candidate) -> bool:
         if candidate.block not in naming:
             return False
-        return not quantity or _has_number([candidate], counted)
+        return not quantity or grounding.has_number(candidate.span.text, counted)
 
     scored = [c for c in score_sentences(question, history, evidence) if may_answer(c)]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
         return _reading_order(_pick(scored))
-    if missing_names(names, *(evidence[block - 1] for block in naming)):
+    if grounding.missing(names, *(evidence[block - 1] for block in naming)):
         # Answering from meaning alone is a guess; about a name none of the evidence has
         # ("Can it export to Excel?"), a guess on the wrong thing.
         return []
@@ -228,95 +196,6 @@ def select(
     if confident:
         return _reading_order(_closest_in_meaning(question, history, confident, may_answer))
     return []
-
-
-def asks_quantity(question: str) -> bool:
-    """Whether the question asks for a number, a size, a date or a version (and not for a way
-    to do something: "how do I count how many values fall in each bin?")."""
-    return _QUANTITY.search(question) is not None and _ASKS_A_WAY.search(question) is None
-
-
-def missing_names(names: list[str], *evidence: Evidence) -> list[str]:
-    """The names and codes of a question ("Qt", "RocksDB", "arm64", "meson.build") that none
-    of these passages, their titles and headings have."""
-    said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence).lower()
-    return [name for name in names if _mention(name).search(said) is None]
-
-
-def _is_code(name: str) -> bool:
-    """A code rather than a plain name or an acronym: digits, "_" or ".", or capitals inside a
-    lower-case word ("arm64", "meson.build", "RocksDB", "TreeEditor"; not "GNU"): the thing
-    asked about, which the answer's passage has to name."""
-    return not name.isalpha() or (any(ch.isupper() for ch in name[1:]) and not name.isupper())
-
-
-def _names(question: str) -> list[str]:
-    found = []
-    for match in _NAME.finditer(question):
-        name = match.group(0).strip(".")
-        start = match.start()
-        first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
-        if name[0].isupper() and name.isalpha() and (first_word or name.lower() in STOPWORDS):
-            continue  # a capital because it starts the sentence, or "I"
-        found.append(name)
-    return found
-
-
-@lru_cache(maxsize=4096)
-def _mention(name: str) -> re.Pattern[str]:
-    """A name as a whole word, in any case, with or without spaces, hyphens or underscores
-    between its letters, plural or not: "Traits UI" finds "TraitsUI", "MKC_DEPS" finds "MKC
-    DEPS" (PDFs lose underscores), "GNU" does not find "gnuplot"."""
-    letters = [re.escape(ch) for ch in _SQUEEZE.sub("", name.lower())]
-    # A code with digits may start a longer word ("MD5" in "md5sum"); a word may not ("GNU").
-    end = "" if any(ch.isdigit() for ch in name) else r"(?:e?s)?(?![a-z0-9])"
-    return re.compile(r"(?<![a-z0-9])" + r"[\s_\-]?".join(letters) + end)
-
-
-def _counted(question: str) -> frozenset[str]:
-    """The terms of what "how many", "the number of" or "the minimum" counts: the two words
-    after it ("how many undo levels" → undo, level; "how many members sit" → member, sit;
-    "the minimum age to serve" → age, serve)."""
-    match = _HOW_MANY.search(question)
-    if match is None:
-        return frozenset()
-    return frozenset(t for t in map(term_of, match.group(1).split()) if t is not None)
-
-
-def _has_number(chosen: list[Candidate], counted: frozenset[str]) -> bool:
-    """A number in the sentences; with ``counted``, a number of that thing, a few words from
-    it ("six Years", "twenty-five of the barons", "nine parameters" for arguments; "four
-    decisions" does not count members)."""
-    for candidate in chosen:
-        tokens = _TOKEN.findall(_SECTION_NUMBER.sub("", candidate.span.text))
-        content = [(i, term) for i, t in enumerate(tokens) if (term := term_of(t)) is not None]
-        for i, token in enumerate(tokens):
-            if not _NUMBER.fullmatch(token) and not any(ch.isdigit() for ch in token):
-                continue
-            if token.lower() == "one" and tokens[i + 1 : i + 2] == ["of"]:
-                continue  # "one of the transactions" counts nothing
-            if token.lower() in ("once", "twice"):
-                if not counted or any(same_term("time", c) for c in counted):
-                    return True  # a number of times
-                continue
-            if not counted:
-                return True
-            before = [t for k, t in content if k < i][-COUNTED_WINDOW:]
-            after = [t for k, t in content if k > i][:COUNTED_WINDOW]
-            if _counts(before + after, counted):
-                return True
-    return False
-
-
-def _counts(near: list[str], counted: frozenset[str]) -> bool:
-    """Whether one of these terms names what is counted, or its like ("parameters" for
-    arguments: wordllama cosine, as in ``_Meaning``)."""
-    if any(same_term(t, c) for t in near for c in counted):
-        return True
-    if not near:
-        return False
-    similarity = text_vectors(list(counted)) @ text_vectors(near).T
-    return bool(similarity.max() >= NEAR_MIN_COSINE)
 
 
 def _closest_in_meaning(

@@ -12,9 +12,7 @@ from llm.local import (
     MIN_EVIDENCE_SCORE,
     NOT_FOUND,
     LocalExtractive,
-    asks_quantity,
     best_coverage,
-    missing_names,
 )
 from llm.prompt import Evidence, Prompt, Turn
 
@@ -291,28 +289,3 @@ async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> Non
     confident = [replace(e, score=0.6) for e in HANDBOOK]
     _, done = await run(Prompt("Can I book trips through Expedia?", confident))
     assert done.text == NOT_FOUND
-
-
-def test_asking_for_a_way_is_not_asking_for_a_quantity() -> None:
-    assert asks_quantity("How many days of leave do I get?")
-    assert asks_quantity("What is the maximum file size?")
-    assert not asks_quantity("How do I count how many values fall in each bin?")
-    assert not asks_quantity("Who approves leave requests?")
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "found"),
-    [
-        ("GNU", "the gnuplot manual", False),  # a word is not the start of another word
-        ("MD5", "compare them with md5sum", True),  # a code with digits may be
-        ("Traits UI", "the TraitsUI package", True),
-        ("MKC_DEPS", "set MKC DEPS to the list", True),  # PDFs lose underscores
-        ("arm64", "ports for arm64: the latest devices", True),
-        ("Qt", "a wxPython toolkit", False),
-    ],
-)
-def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
-    name: str, text: str, found: bool
-) -> None:
-    evidence = Evidence("s", "d", 1, text, 0.5)
-    assert (missing_names([name], evidence) == []) is found

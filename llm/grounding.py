@@ -1,0 +1,151 @@
+"""Grounding: whether a sentence carries what a question asks, not only its topic.
+
+The near misses of ops/eval's debian set ask about something the documents almost cover:
+"How many members sit on the Technical Committee?" over a page about the committee, "Which
+mk-configure variable compiles Fortran?" over a slide about mk-configure. Three checks, used by
+the local model (``llm.local.select``):
+
+- a **code** the question names ("arm64", "meson.build", "TreeEditor", "--quiet", ".xlsx")
+  must be in the passage that answers (``names``, ``is_code``, ``missing``);
+- a question for a **quantity** ("how many", "what size", "when was", "the maximum") is
+  answered by a sentence with a number, of the counted thing when it says which
+  (``asks_quantity``, ``counted``, ``has_number``);
+- a plain **name** ("Excel", "Qt") that no passage has is not guessed at (``missing``).
+
+Measured in docs/evaluation.md; each check costs a few answerable questions.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from llm._text import same_term, term_of
+from llm.prompt import Evidence
+from retrieval import STOPWORDS, text_vectors
+
+# Questions that ask for a quantity, a date or a version; a sentence that answers one has a
+# number (digits, or a number word). Not "how long": "during good behaviour" answers it.
+_QUANTITY = re.compile(
+    r"\bhow (many|much|often|big|large|fast|old|far|high|wide|heavy)\b|\bwhen (was|were|did)\b"
+    r"|\b(what|which)\b[^?]*\b(size|percentage|year|date|version|price|cost|interval|timeout"
+    r"|limit|duration|capacity)\b|\b(maximum|minimum|largest|smallest|highest|lowest)\b",
+    re.IGNORECASE,
+)
+_ASKS_A_WAY = re.compile(
+    r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
+)
+_HOW_MANY = re.compile(
+    r"\b(?:how many|(?:maximum|minimum|largest|smallest|highest|lowest)(?: number of)?"
+    r"|number of) (\w+(?: \w+)?)",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"\w+(?:[.,:/]\w+)*")  # "2.8", "10,000" and "3:30" stay one token
+# "13.1 How can I become a member?", "2) If possible, ...": numbers that count nothing.
+_SECTION_NUMBER = re.compile(r"^\W*(\d+(\.\d+)+|\d+\))\s")
+COUNTED_WINDOW = 3  # content words: "three fourths of the several States", "30 working days"
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|once|twice|half|dozen)\b",
+    re.IGNORECASE,
+)
+# A name or a code, as a user types one: a capitalised word (not the sentence's first), a word
+# with digits ("arm64", "X200"), words joined by "_" or "." ("meson.build", "MKC_DEPS"), an
+# option or a file extension ("-q", "--quiet", ".xlsx").
+_NAME = re.compile(
+    r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*|(?<![\w-])(--?|\.)[a-z]\w*"
+)
+_SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters
+# A word this close to the counted one (wordllama cosine) names it too: "parameters" for
+# arguments (the near-meaning threshold of llm.local).
+COUNTED_MIN_COSINE = 0.55
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for a number, a size, a date or a version (and not for a way
+    to do something: "how do I count how many values fall in each bin?")."""
+    return _QUANTITY.search(question) is not None and _ASKS_A_WAY.search(question) is None
+
+
+def missing(names: list[str], *evidence: Evidence) -> list[str]:
+    """The names and codes of a question ("Qt", "RocksDB", "arm64", "meson.build") that none
+    of these passages, their titles and headings have."""
+    said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence).lower()
+    return [name for name in names if _mention(name).search(said) is None]
+
+
+def is_code(name: str) -> bool:
+    """A code rather than a plain name or an acronym: digits, "_" or ".", or capitals inside a
+    lower-case word ("arm64", "meson.build", "RocksDB", "TreeEditor"; not "GNU"): the thing
+    asked about, which the answer's passage has to name."""
+    return not name.isalpha() or (any(ch.isupper() for ch in name[1:]) and not name.isupper())
+
+
+def names(question: str) -> list[str]:
+    found = []
+    for match in _NAME.finditer(question):
+        name = match.group(0).strip(".")
+        start = match.start()
+        first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
+        if name[0].isupper() and name.isalpha() and (first_word or name.lower() in STOPWORDS):
+            continue  # a capital because it starts the sentence, or "I"
+        found.append(name)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _mention(name: str) -> re.Pattern[str]:
+    """A name as a whole word, in any case, with or without spaces, hyphens or underscores
+    between its letters, plural or not: "Traits UI" finds "TraitsUI", "MKC_DEPS" finds "MKC
+    DEPS" (PDFs lose underscores), "GNU" does not find "gnuplot"."""
+    letters = [re.escape(ch) for ch in _SQUEEZE.sub("", name.lower())]
+    # A code with digits may start a longer word ("MD5" in "md5sum"); a word may not ("GNU").
+    end = "" if any(ch.isdigit() for ch in name) else r"(?:e?s)?(?![a-z0-9])"
+    return re.compile(r"(?<![a-z0-9])" + r"[\s_\-]?".join(letters) + end)
+
+
+def counted(question: str) -> frozenset[str]:
+    """The words of what "how many", "the number of" or "the minimum" counts: the content
+    words among the two after it ("how many undo levels" → undo, levels; "how many members
+    sit" → members, sit; "the minimum age to serve" → age, serve)."""
+    match = _HOW_MANY.search(question)
+    if match is None:
+        return frozenset()
+    return frozenset(w.lower() for w in match.group(1).split() if term_of(w) is not None)
+
+
+def has_number(sentence: str, counted: frozenset[str]) -> bool:
+    """A number in the sentence; with ``counted``, a number of that thing, a few words from it
+    ("six Years", "twenty-five of the barons", "nine parameters" for arguments; "four
+    decisions" does not count members)."""
+    tokens = _TOKEN.findall(_SECTION_NUMBER.sub("", sentence))
+    content = [(i, t.lower()) for i, t in enumerate(tokens) if term_of(t) is not None]
+    for i, token in enumerate(tokens):
+        if not _NUMBER.fullmatch(token) and not any(ch.isdigit() for ch in token):
+            continue
+        if token.lower() == "one" and tokens[i + 1 : i + 2] == ["of"]:
+            continue  # "one of the transactions" counts nothing
+        if token.lower() in ("once", "twice"):
+            if not counted or "times" in counted:
+                return True  # a number of times
+            continue
+        if not counted:
+            return True
+        before = [w for k, w in content if k < i][-COUNTED_WINDOW:]
+        after = [w for k, w in content if k > i][:COUNTED_WINDOW]
+        if _counts(before + after, counted):
+            return True
+    return False
+
+
+def _counts(near: list[str], counted: frozenset[str]) -> bool:
+    """Whether one of these words names what is counted (the same term), or its like as
+    written ("parameters" for arguments, wordllama cosine 0.56; their stems are further
+    apart)."""
+    terms = {t for w in counted if (t := term_of(w)) is not None}
+    if any(same_term(t, c) for w in near if (t := term_of(w)) for c in terms):
+        return True
+    if not near:
+        return False
+    similarity = text_vectors(sorted(counted)) @ text_vectors(near).T
+    return bool(similarity.max() >= COUNTED_MIN_COSINE)

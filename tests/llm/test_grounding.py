@@ -1,0 +1,72 @@
+"""The grounding checks of the local model (llm/grounding.py): names, codes, quantities."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm import grounding
+from llm.prompt import Evidence
+
+
+def test_asking_for_a_way_is_not_asking_for_a_quantity() -> None:
+    assert grounding.asks_quantity("How many days of leave do I get?")
+    assert grounding.asks_quantity("What is the maximum file size?")
+    assert not grounding.asks_quantity("How do I count how many values fall in each bin?")
+    assert not grounding.asks_quantity("Who approves leave requests?")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found"),
+    [
+        ("GNU", "the gnuplot manual", False),  # a word is not the start of another word
+        ("MD5", "compare them with md5sum", True),  # a code with digits may be
+        ("Traits UI", "the TraitsUI package", True),
+        ("MKC_DEPS", "set MKC DEPS to the list", True),  # PDFs lose underscores
+        ("arm64", "ports for arm64: the latest devices", True),
+        ("Qt", "a wxPython toolkit", False),
+    ],
+)
+def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
+    name: str, text: str, found: bool
+) -> None:
+    evidence = Evidence("s", "d", 1, text, 0.5)
+    assert (grounding.missing([name], evidence) == []) is found
+
+
+@pytest.mark.parametrize(
+    ("question", "names", "codes"),
+    [
+        ("Can Traits UI views use the Qt toolkit?", ["Traits", "UI", "Qt"], []),
+        ("In which release did arm64 become official?", ["arm64"], ["arm64"]),
+        ("What does the -q / --quiet option do?", ["-q", "--quiet"], ["-q", "--quiet"]),
+        ("Can it save an .xlsx workbook for Excel?", ["xlsx", "Excel"], []),
+        ("How does RocksDB compact?", ["RocksDB"], ["RocksDB"]),
+        ("What does MKC_DEPS list?", ["MKC_DEPS"], ["MKC_DEPS"]),
+        ("Who approves leave requests?", [], []),  # a capital that starts the sentence
+    ],
+)
+def test_names_and_codes_as_a_user_types_them(
+    question: str, names: list[str], codes: list[str]
+) -> None:
+    found = grounding.names(question)
+    assert found == names
+    assert [n for n in found if grounding.is_code(n)] == codes
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers"),
+    [
+        ("How many members sit on the committee?", "The committee has seven members.", True),
+        ("How many members sit on the committee?", "Four decisions were published.", False),
+        ("How many years does a senator serve?", "chosen for six Years;", True),
+        ("How many cars fit in the garage?", "It holds four vehicles.", True),  # a like word
+        ("How many arguments can a script take?", "followed by up to nine parameters.", True),
+        ("How many times can one be elected?", "elected more than twice", True),
+        ("What is the default interval?", "rolls back one of the transactions.", False),
+        ("What is the default interval?", "13.1 How can I set the interval?", False),
+        ("What is the default interval?", "It runs every 30 seconds.", True),
+    ],
+)
+def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answers: bool) -> None:
+    assert grounding.asks_quantity(question)
+    assert grounding.has_number(sentence, grounding.counted(question)) is answers
