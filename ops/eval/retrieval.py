@@ -1,21 +1,24 @@
-"""Retrieval-quality evaluation: paraphrased questions over public-domain PDFs, scored by the
-page that answers them, for every search mode.
+"""Retrieval-quality evaluation: paraphrased questions over PDFs, scored by the page that
+answers them, for every search mode, per set and per layout of document.
 
-    .venv/bin/python ops/eval/retrieval.py [--k 1 3 5 8] [--json out.json] [--workers 1]
-    .venv/bin/python ops/eval/retrieval.py --write-pages   # after editing the corpus
+    .venv/bin/python ops/eval/retrieval.py [--set legal|debian|all] [--k 1 3 5 8]
+                                           [--json out.json] [--workers 1]
+    .venv/bin/python ops/eval/retrieval.py --write-pages   # after editing the legal corpus
 
-The corpus (`ops/eval/corpus/*.json`, one document each, as pages of ("h1"/"h2"/"h3"/"p",
-text) blocks) is rendered with `pdfgen.text_pdf`. Each question in
-`ops/eval/questions.json` carries one or more short *evidence* phrases copied from the source;
-the answer pages are the pages of the rendered PDF whose text holds an evidence phrase. They
-are recorded in the file and checked against the rendering on every run, so they cannot drift
-from the layout.
+Two sets (ops/eval/sets.py): `legal`, below, and `debian`, real PDFs of Debian's
+documentation packages (ops/eval/debian_pdfs.py). The legal corpus (`ops/eval/corpus/*.json`,
+one document each, as pages of ("h1"/"h2"/"h3"/"p", text) blocks) is rendered with
+`pdfgen.text_pdf`. Each question in `ops/eval/questions.json` carries one or more short
+*evidence* phrases copied from the source; the answer pages are the pages of the rendered PDF
+whose text holds an evidence phrase. They are recorded in the file and checked against the
+rendering on every run, so they cannot drift from the layout.
 
 Starts its own stack (PostgreSQL, Kafka, workers, web) in a temporary home on free ports, like
-`ops/bench/ingest.py`, uploads the corpus for one tenant, asks every question in each mode
-(`vector`, `text`, `hybrid`, `hybrid+rerank`) with top_k = max k, and prints hit rate at k
-(any of the first k results is on an answer page of the right document) and MRR (reciprocal
-rank of the first such result, 0 when it is not in the top max k). Asserts nothing.
+`ops/bench/ingest.py`, uploads each set for a tenant of its own, asks every answerable
+question in each mode (`vector`, `text`, `hybrid`, `hybrid+rerank`) with top_k = max k, and
+prints hit rate at k (any of the first k results is on an answer page of the right document)
+and MRR (reciprocal rank of the first such result, 0 when it is not in the top max k), for
+the whole set and, with hybrid+rerank, per layout. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -354,6 +357,11 @@ async def _run(
     return report, ingest_s
 
 
+def _page_count(pdf: bytes) -> int:
+    with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+        return doc.page_count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all", dest="eval_set")
@@ -383,7 +391,7 @@ def main() -> None:
     with stack as settings:
         for eval_set in sets:  # one tenant per set: each is searched on its own
             report, ingest_s = asyncio.run(_run(settings, eval_set, args.k, eval_set.name))
-            pages = sum(pymupdf.open(stream=pdf).page_count for pdf in eval_set.pdfs.values())
+            pages = sum(_page_count(pdf) for pdf in eval_set.pdfs.values())
             print(
                 f"## {eval_set.name}: {report.questions} questions over "
                 f"{len(eval_set.pdfs)} documents, {pages} pages; embedding provider "
