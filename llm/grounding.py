@@ -56,6 +56,7 @@ _NAME = re.compile(
     r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*|(?<![\w-])(--?|\.)[a-z]\w*"
 )
 _SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters
+_DASHES = re.compile("[\u2010-\u2015\u2212]")
 # A word this close to the counted one (wordllama cosine) names it too: "parameters" for
 # arguments (the near-meaning threshold of llm.local).
 COUNTED_MIN_COSINE = 0.55
@@ -70,7 +71,8 @@ def asks_quantity(question: str) -> bool:
 def missing(names: list[str], *evidence: Evidence) -> list[str]:
     """The names and codes of a question ("Qt", "RocksDB", "arm64", "meson.build") that none
     of these passages, their titles and headings have."""
-    said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence).lower()
+    said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence)
+    said = _DASHES.sub("-", said.lower())  # typeset "−p" is the "-p" a user types
     return [name for name in names if _mention(name).search(said) is None]
 
 
@@ -84,7 +86,7 @@ def is_code(name: str) -> bool:
 def names(question: str) -> list[str]:
     found = []
     for match in _NAME.finditer(question):
-        name = match.group(0).strip(".")
+        name = match.group(0).rstrip(".")  # a sentence's full stop, not an extension's dot
         start = match.start()
         first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
         if name[0].isupper() and name.isalpha() and (first_word or name.lower() in STOPWORDS):
@@ -97,7 +99,11 @@ def names(question: str) -> list[str]:
 def _mention(name: str) -> re.Pattern[str]:
     """A name as a whole word, in any case, with or without spaces, hyphens or underscores
     between its letters, plural or not: "Traits UI" finds "TraitsUI", "MKC_DEPS" finds "MKC
-    DEPS" (PDFs lose underscores), "GNU" does not find "gnuplot"."""
+    DEPS" (PDFs lose underscores), "GNU" does not find "gnuplot". An option or an extension
+    keeps its mark: "-q" is not any "q"."""
+    if name[0] in "-.":  # "--quiet" not in "not--quiet"; ".xlsx" in "report.xlsx"
+        before = r"(?<![\w-])" if name[0] == "-" else ""
+        return re.compile(before + re.escape(name.lower()) + r"(?![\w-])")
     letters = [re.escape(ch) for ch in _SQUEEZE.sub("", name.lower())]
     # A code with digits may start a longer word ("MD5" in "md5sum"); a word may not ("GNU").
     end = "" if any(ch.isdigit() for ch in name) else r"(?:e?s)?(?![a-z0-9])"

@@ -24,6 +24,10 @@ def test_asking_for_a_way_is_not_asking_for_a_quantity() -> None:
         ("MKC_DEPS", "set MKC DEPS to the list", True),  # PDFs lose underscores
         ("arm64", "ports for arm64: the latest devices", True),
         ("Qt", "a wxPython toolkit", False),
+        ("-q", "press q to quit", False),  # an option keeps its dash
+        ("--quiet", "start it with --quiet to", True),
+        ("-p", "gnuplot \u2212p keeps the window", True),  # a typeset minus is a dash
+        (".xlsx", "saved as report.xlsx or csv", True),
     ],
 )
 def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
@@ -39,7 +43,7 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("Can Traits UI views use the Qt toolkit?", ["Traits", "UI", "Qt"], []),
         ("In which release did arm64 become official?", ["arm64"], ["arm64"]),
         ("What does the -q / --quiet option do?", ["-q", "--quiet"], ["-q", "--quiet"]),
-        ("Can it save an .xlsx workbook for Excel?", ["xlsx", "Excel"], []),
+        ("Can it save an .xlsx workbook for Excel?", [".xlsx", "Excel"], [".xlsx"]),
         ("How does RocksDB compact?", ["RocksDB"], ["RocksDB"]),
         ("What does MKC_DEPS list?", ["MKC_DEPS"], ["MKC_DEPS"]),
         ("Who approves leave requests?", [], []),  # a capital that starts the sentence
