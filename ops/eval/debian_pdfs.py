@@ -53,6 +53,11 @@ class Source:
 
     @property
     def filename(self) -> str:
+        """What it is uploaded as: its own name, as a user would ("traits_ui_slides.pdf")."""
+        return Path(self.path).name.removesuffix(".gz")
+
+    @property
+    def cached(self) -> str:
         return f"{self.id}.pdf"
 
     @property
@@ -80,18 +85,18 @@ def fetch(sources: Mapping[str, Source], build: Path = BUILD_DIR) -> dict[str, b
 
 
 def _has(source: Source, build: Path) -> bool:
-    return (build / source.filename).exists() or (build / source.deb).exists()
+    return (build / source.cached).exists() or (build / source.deb).exists()
 
 
 def _extract(source: Source, build: Path) -> bytes:
-    target = build / source.filename
+    target = build / source.cached
     if not target.exists():
-        with subprocess.Popen(
-            ["dpkg-deb", "--fsys-tarfile", str(build / source.deb)], stdout=subprocess.PIPE
-        ) as dpkg:
-            assert dpkg.stdout is not None
-            data = io.BytesIO(dpkg.stdout.read())
-        with tarfile.open(fileobj=data) as tar:
+        unpacked = subprocess.run(
+            ["dpkg-deb", "--fsys-tarfile", str(build / source.deb)], capture_output=True
+        )
+        if unpacked.returncode != 0:
+            raise RuntimeError(f"dpkg-deb cannot read {source.deb}: {unpacked.stderr.decode()}")
+        with tarfile.open(fileobj=io.BytesIO(unpacked.stdout)) as tar:
             member = tar.extractfile("./" + source.path)
             if member is None:
                 raise RuntimeError(f"{source.deb} has no file {source.path}")
