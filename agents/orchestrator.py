@@ -37,7 +37,6 @@ from core.fairness import AnswerPriority, checkpoint
 from core.flags import MODEL_ROUTE
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
-from storage import documents
 from storage.chat import Session
 from storage.rollouts import Sample
 from workflows import chat, rollouts, usage
@@ -185,7 +184,6 @@ async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) 
         mode=variant.retrieval_mode or "hybrid+rerank",
         document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
     )
-    titles = await documents.titles(deps.pool, session.tenant_id, {h.document_id for h in hits})
     evidence = [
         Evidence(
             segment_id=str(h.segment_id),
@@ -194,7 +192,7 @@ async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) 
             text=h.content,
             score=h.score,
             heading=h.heading,
-            title=titles.get(h.document_id),
+            title=h.title,
         )
         for h in hits
     ]

@@ -7,7 +7,7 @@ Functions that change state take a connection so callers can compose them with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -177,19 +177,6 @@ async def existing(
         list(ids),
     )
     return {r["id"] for r in rows}
-
-
-async def titles(
-    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """A readable name per document: its title, or its file name when it has none."""
-    rows = await conn.fetch(
-        "SELECT id, coalesce(nullif(title, ''), filename) AS name FROM documents"
-        " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
-        tenant_id,
-        list(ids),
-    )
-    return {r["id"]: r["name"] for r in rows}
 
 
 async def list_for_tenant(

@@ -25,14 +25,28 @@ class Hit:
     content: str
     heading: str | None
     score: float
+    title: str | None = None  # the document's title, or its file name when it has none
 
 
-_COLUMNS = "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading"
+# With the document's readable name, so that a chat's prompt needs no query of its own for it.
+_COLUMNS = (
+    "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading,"
+    " coalesce(nullif(d.title, ''), d.filename) AS title"
+)
+_DOCUMENT = "JOIN documents d ON d.id = s.doc_id AND d.tenant_id = s.tenant_id"
 
 
 def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
     return [
-        Hit(r["id"], r["doc_id"], r["page"], r["content"], r["heading"], float(r["score"]))
+        Hit(
+            r["id"],
+            r["doc_id"],
+            r["page"],
+            r["content"],
+            r["heading"],
+            float(r["score"]),
+            r["title"],
+        )
         for r in rows
     ]
 
@@ -81,6 +95,7 @@ async def nearest(
               ORDER BY {distance}
               LIMIT $4) n
         JOIN segments s ON s.id = n.segment_id
+        {_DOCUMENT}
         ORDER BY n.distance
         """
     arguments = (tenant_id, list(query), document_ids, limit)
@@ -133,7 +148,7 @@ async def full_text(
                             0) AS hits
         )
         SELECT {_COLUMNS}, m.hits + ts_rank_cd(s.tsv, q.tsq, 32) AS score
-        FROM matched m JOIN segments s ON s.id = m.id, q, cutoff
+        FROM matched m JOIN segments s ON s.id = m.id {_DOCUMENT}, q, cutoff
         WHERE m.hits >= cutoff.hits
         ORDER BY score DESC, s.seq, s.content  -- ties in a stable order: ids are random
         LIMIT $4

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 import pdfgen
+from retrieval.embeddings import LOCAL_MODEL, WORDLLAMA_DIM
 from storage import search
 
 pytestmark = pytest.mark.stack
@@ -152,3 +153,29 @@ async def test_full_text_ranks_as_if_every_match_were_scored(library, tenant, db
             assert [h.segment_id for h in found] == [r["id"] for r in expected], (query, limit)
             cut += matches > limit
     assert cut >= 10  # most cases had passages the cutoff left unscored
+
+
+async def test_each_hit_names_its_document_for_the_prompt(library, tenant, db):
+    """The orchestrator labels evidence with the document's name from the hit itself (no
+    query of its own): the title the parse found, else the file name."""
+    _, ids = library
+    titles = {
+        r["id"]: r["title"]
+        for r in await db.fetch(
+            "SELECT id::text, title FROM documents WHERE tenant_id = $1", tenant
+        )
+    }
+    for hits in (
+        await search.full_text(db, tenant, query="ledger deliveries", limit=20),
+        await search.nearest(
+            db, tenant, model=LOCAL_MODEL, dimension=WORDLLAMA_DIM, query=[0.1] * 256, limit=20
+        ),
+    ):
+        assert {str(h.document_id) for h in hits} == set(ids.values())
+        for hit in hits:
+            expected = titles[str(hit.document_id)] or f"doc-{_seed(ids, hit.document_id)}.pdf"
+            assert hit.title == expected
+
+
+def _seed(ids: dict[int, str], document_id) -> int:
+    return next(seed for seed, i in ids.items() if i == str(document_id))
