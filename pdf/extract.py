@@ -67,6 +67,8 @@ HEADING_SIZE_RATIO = 1.15  # "noticeably larger" than body text
 BOLD_MIN_SIZE_RATIO = 0.95  # bold footnotes and captions in small type are not headings
 BOLD_BODY_SHARE = 0.4  # if this much of the text is bold, bold says nothing
 RUNNING_HEADER_SHARE = 0.5  # a "heading" repeated on over half the pages is a running header
+SLIDE_MIN_ASPECT = 1.2  # a page this much wider than high is landscape
+SLIDE_SHARE = 0.8  # of the pages, landscape: a slide deck
 
 # No ligatures kept ("ﬁ" comes out as "fi"), no images (decoding them is the slow part and we
 # do not use them), and text outside the page's media box is ignored.
@@ -84,6 +86,7 @@ _SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"\W+")
 _BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
+_BULLET = re.compile(r"[•◦▪▸►◮‣–—\-*·]\s")
 _LEADER_DOTS = re.compile(r"(\.\s?){4,}|…")
 _PAGE_NUMBER = re.compile(
     r"(page\s+)?(\d{1,5}|(?=[ivxlcdm])m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3}))"
@@ -240,6 +243,7 @@ class _RawPage:
     number: int
     height: float
     lines: list[_Line]
+    width: float = 0.0
 
 
 def _read(data: bytes, max_pages: int) -> tuple[list[_RawPage], dict[str, str]]:
@@ -286,7 +290,7 @@ def _read_page(doc: pymupdf.Document, index: int) -> _RawPage:
     try:
         page = doc.load_page(index)
         content = page.get_text("dict", flags=_TEXT_FLAGS)
-        height = page.rect.height
+        height, width = page.rect.height, page.rect.width
     except Exception as exc:
         raise _rejected("corrupt", "bad_page", page=number) from exc
     if doc.is_repaired:
@@ -294,7 +298,7 @@ def _read_page(doc: pymupdf.Document, index: int) -> _RawPage:
         if _DAMAGE.search(warnings):
             log.warning("damaged page in repaired PDF", extra={"page": number, "mupdf": warnings})
             raise _rejected("corrupt", "truncated", page=number)
-    return _RawPage(number, height, list(_lines(content)))
+    return _RawPage(number, height, list(_lines(content)), width)
 
 
 def _lines(content: dict[str, Any]) -> Iterable[_Line]:
@@ -423,11 +427,41 @@ def _page_texts(raw_pages: list[_RawPage]) -> list[PageText]:
     ]
     style = _document_style(bodies)
     groups = [_heading_groups(lines, style) for lines in bodies]
+    if _is_slide_deck(raw_pages):
+        groups = [
+            _slide_title(lines, page_groups)
+            for lines, page_groups in zip(bodies, groups, strict=True)
+        ]
     running = _running_headings(groups, bodies)
     return [
         _assemble(page.number, lines, page_groups, running)
         for page, lines, page_groups in zip(raw_pages, bodies, groups, strict=True)
     ]
+
+
+def _is_slide_deck(pages: list[_RawPage]) -> bool:
+    """Landscape pages, most of them: slides (4:3 is 1.33 wide per high, 16:9 is 1.78)."""
+    landscape = sum(1 for p in pages if p.width >= SLIDE_MIN_ASPECT * p.height)
+    return len(pages) >= FURNITURE_MIN_PAGES and landscape > SLIDE_SHARE * len(pages)
+
+
+def _slide_title(lines: list[_Line], groups: list[int | None]) -> list[int | None]:
+    """A slide without a heading of its own is headed by its first line, when that reads like
+    a title: some decks set the title smaller than the bullets (a 28-point title over
+    32-point text), and the size rule alone would carry the title slide's heading over every
+    slide that follows."""
+    if any(g is not None for g in groups) or not lines:
+        return groups
+    first = lines[0]
+    text = first.text
+    titled = (
+        first.horizontal
+        and len(text) <= HEADING_MAX_CHARS
+        and sum(c.isalpha() for c in text) >= 2
+        and text[-1] not in ".,;:"
+        and not _BULLET.match(text)
+    )
+    return [0, *groups[1:]] if titled else groups
 
 
 def _in_band(line: _Line, height: float) -> bool:

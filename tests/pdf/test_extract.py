@@ -293,6 +293,37 @@ def test_two_columns_keep_their_headings_and_table_rows_are_not_headings():
     assert parse(data).pages[0].headings == ["3 Results"]
 
 
+def _deck(titles: list[str], *, width: float = 720, height: float = 540) -> bytes:
+    """Slides whose titles (28 pt) are smaller than their bullets (32 pt), as some
+    PowerPoint templates set them; the first slide's title is large and bold."""
+    with pymupdf.open() as doc:
+        for n, title in enumerate(titles):
+            page = doc.new_page(width=width, height=height)
+            size, font = (44, "hebo") if n == 0 else (28, "helv")
+            page.insert_text((40, 60), title, fontsize=size, fontname=font)
+            for row in range(3):
+                page.insert_text(
+                    (40, 150 + 60 * row),
+                    f"• bullet {row} of {title.lower()}",
+                    fontsize=32,
+                    fontname="helv",
+                )
+        return doc.tobytes()
+
+
+def test_each_slide_is_headed_by_its_title_even_in_a_smaller_font():
+    titles = ["Traits User Interface", "Defining a Model", "Defining a View", "Handlers"]
+    parsed = parse(_deck(titles))
+    assert [p.headings for p in parsed.pages] == [[t] for t in titles]
+    assert [s.heading for s in parsed.segments][1:] == titles[1:]  # not the first slide's
+
+
+def test_portrait_pages_keep_the_size_rule():
+    titles = ["Report", "Defining a Model", "Defining a View", "Handlers"]
+    parsed = parse(_deck(titles, width=540, height=720))  # the same pages, upright
+    assert [p.headings for p in parsed.pages][1:] == [[], [], []]
+
+
 def test_title_from_metadata_else_first_heading():
     content = [[("h1", "Field Guide"), ("p", "Birds of the coast and how to tell them apart.")]]
     assert parse(pdfgen.text_pdf(content, title="Coastal Birds")).title == "Coastal Birds"
