@@ -241,9 +241,9 @@ class _Line:
 @dataclass(frozen=True, slots=True)
 class _RawPage:
     number: int
+    width: float
     height: float
     lines: list[_Line]
-    width: float = 0.0
 
 
 def _read(data: bytes, max_pages: int) -> tuple[list[_RawPage], dict[str, str]]:
@@ -298,7 +298,7 @@ def _read_page(doc: pymupdf.Document, index: int) -> _RawPage:
         if _DAMAGE.search(warnings):
             log.warning("damaged page in repaired PDF", extra={"page": number, "mupdf": warnings})
             raise _rejected("corrupt", "truncated", page=number)
-    return _RawPage(number, height, list(_lines(content)), width)
+    return _RawPage(number, width, height, list(_lines(content)))
 
 
 def _lines(content: dict[str, Any]) -> Iterable[_Line]:

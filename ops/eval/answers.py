@@ -45,11 +45,8 @@ class Outcome:
     answer: str
     cited: list[tuple[str, int]]  # (corpus document, page)
     ttft_s: float
-    found: bool  # the end message's verdict: False when the model said the documents lack it
-
-    @property
-    def answered(self) -> bool:
-        return self.found
+    # The end message's verdict: False when the model said the documents do not have it.
+    answered: bool
 
     @property
     def cites_an_answer_page(self) -> bool:

@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import pymupdf
 # `ops` is no installed package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ops.eval.sets import EvalSet, Question
+from ops.eval.sets import EvalSet, Question, evidence_pages, page_texts, write_questions
 
 HERE = Path(__file__).resolve().parent / "debian"
 DOCUMENTS_FILE = HERE / "documents.json"
@@ -107,17 +106,6 @@ def _extract(source: Source, build: Path) -> bytes:
     return target.read_bytes()
 
 
-def page_texts(pdf: bytes) -> list[str]:
-    """Each page's text as a reader sees it: ligatures and compatibility forms folded (NFKC),
-    lines joined, whitespace collapsed."""
-    with pymupdf.open(stream=pdf, filetype="pdf") as doc:
-        return [_norm(page.get_text()) for page in doc]
-
-
-def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _raw_questions(directory: Path = QUESTIONS_DIR) -> dict[Path, list[dict[str, Any]]]:
     return {
         path: json.loads(path.read_text())["questions"] for path in sorted(directory.glob("*.json"))
@@ -128,7 +116,10 @@ def derive_pages(
     raw: Sequence[Mapping[str, Any]], texts: Mapping[str, list[str]]
 ) -> tuple[dict[str, tuple[int, ...]], list[str]]:
     found, problems = {}, []
-    for q in raw:
+    for n, q in enumerate(raw, 1):
+        if not all(isinstance(q.get(key), str) and q[key] for key in ("id", "question")):
+            problems.append(f"question {n} ({q.get('id')!r}): needs an id and a question")
+            continue
         if q.get("document") not in texts:
             problems.append(f"{q['id']}: unknown document {q.get('document')!r}")
             continue
@@ -139,7 +130,7 @@ def derive_pages(
             continue
         pages: set[int] = set()
         for phrase in q.get("evidence") or []:
-            hits = [n for n, t in enumerate(texts[q["document"]], 1) if _norm(phrase) in t]
+            hits = evidence_pages(texts[q["document"]], [phrase])
             if not hits:
                 problems.append(f"{q['id']}: evidence not in {q['document']}: {phrase!r}")
             pages.update(hits)
@@ -157,7 +148,7 @@ def load_questions(
     texts = {doc_id: page_texts(pdf) for doc_id, pdf in pdfs.items()}
     files = _raw_questions()
     everything = [q for questions in files.values() for q in questions]
-    ids = [q["id"] for q in everything]
+    ids = [q.get("id") for q in everything]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     derived, problems = derive_pages(everything, texts)
     if duplicates:
@@ -167,12 +158,12 @@ def load_questions(
             for q in questions:
                 if not q.get("unanswerable"):
                     q["pages"] = list(derived[q["id"]])
-            _write(path, questions)
+            write_questions(path, questions)
     problems += [
         f"{q['id']}: recorded pages {q.get('pages')}, the PDF has {list(derived[q['id']])}"
         for q in everything
         if not q.get("unanswerable")
-        and q["id"] in derived
+        and q.get("id") in derived
         and tuple(q.get("pages") or ()) != derived[q["id"]]
     ]
     if problems:
@@ -195,14 +186,6 @@ def debian_set() -> EvalSet:
     sources = load_sources()
     pdfs = fetch(sources)
     return EvalSet("debian", sources, pdfs, load_questions(pdfs, sources))
-
-
-def _write(path: Path, questions: Sequence[Mapping[str, Any]]) -> None:
-    body = json.loads(path.read_text())
-    lines = [f"  {json.dumps(q, ensure_ascii=False)}" for q in questions]
-    head = {k: v for k, v in body.items() if k != "questions"}
-    text = json.dumps(head, indent=1, ensure_ascii=False)[:-2]
-    path.write_text(text + ',\n "questions": [\n' + ",\n".join(lines) + "\n ]\n}\n")
 
 
 def main() -> None:

@@ -47,7 +47,14 @@ from cli.stack import scratch_stack
 from config import Settings
 from core.tokens import mint
 from ops.eval.debian_pdfs import debian_set
-from ops.eval.sets import EvalSet, Named, Question
+from ops.eval.sets import (
+    EvalSet,
+    Named,
+    Question,
+    evidence_pages,
+    page_texts,
+    write_questions,
+)
 from storage import migrate_database
 
 HERE = Path(__file__).resolve().parent
@@ -95,20 +102,6 @@ def load_corpus(directory: Path = CORPUS_DIR) -> dict[str, Document]:
 
 def render(corpus: Mapping[str, Document]) -> dict[str, bytes]:
     return {doc_id: doc.pdf() for doc_id, doc in corpus.items()}
-
-
-def page_texts(pdf: bytes) -> list[str]:
-    """The text of every page as a reader sees it: lines joined, whitespace collapsed."""
-    with pymupdf.open(stream=pdf, filetype="pdf") as doc:
-        return [" ".join(page.get_text().split()) for page in doc]
-
-
-def evidence_pages(texts: Sequence[str], evidence: Iterable[str]) -> tuple[int, ...]:
-    return tuple(
-        number
-        for number, text in enumerate(texts, start=1)
-        if any(" ".join(phrase.split()) in text for phrase in evidence)
-    )
 
 
 def _raw_questions(path: Path) -> list[dict[str, Any]]:
@@ -175,10 +168,7 @@ def write_pages(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> int:
         pages = list(derived[q["id"]])
         changed += q.get("pages") != pages
         q["pages"] = pages
-    lines = [f"  {json.dumps(q, ensure_ascii=False)}" for q in body["questions"]]
-    head = {k: v for k, v in body.items() if k != "questions"}
-    text = json.dumps(head, indent=1, ensure_ascii=False)[:-2]
-    path.write_text(text + ',\n "questions": [\n' + ",\n".join(lines) + "\n ]\n}\n")
+    write_questions(path, body["questions"])
     return changed
 
 
