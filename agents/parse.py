@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 import faust
 
@@ -12,7 +13,7 @@ from agents import runner
 from agents.app import app, settings
 from agents.channels import parse_requested
 from agents.resources import WORKER_ID, Resources, resources
-from core.errors import DocumentRejected, PdfchatError
+from core.errors import DocumentRejected, PdfchatError, TransientError
 from core.metrics import FAILURES, PAGES_PARSED, PARSE_DURATION, RETRIES
 from core.retry import backoff
 from pdf import ParsedPdf, parse_pdf
@@ -22,6 +23,10 @@ from workflows import parsing
 
 class GaveUp(PdfchatError):
     code = "attempts_exhausted"
+
+
+class PageReaderDied(TransientError):
+    code = "page_reader_died"  # retried with a new pool, then given up like any fault
 
 
 # One event at a time per worker: with Faust's concurrency > 1 a crash can commit offsets past
@@ -88,7 +93,17 @@ async def _give_up(deps: Resources, claim: Claim, exc: Exception) -> None:
 
 async def _parse(deps: Resources, claim: Claim) -> ParsedPdf:
     data = await deps.blobs.get(claim.document.blob_key)
-    # PyMuPDF is CPU-bound; a thread keeps this worker's heartbeats and other agents going.
-    return await asyncio.to_thread(
-        parse_pdf, data, max_pages=settings.max_pages, segment_chars=settings.segment_chars
-    )
+    try:
+        # PyMuPDF is CPU-bound; a thread keeps this worker's heartbeats and other agents going,
+        # and the page-reading processes read a big document's page ranges side by side.
+        return await asyncio.to_thread(
+            parse_pdf,
+            data,
+            max_pages=settings.max_pages,
+            segment_chars=settings.segment_chars,
+            processes=deps.page_readers,
+        )
+    except BrokenProcessPool as exc:
+        # Killed, out of memory, or MuPDF crashed on a page: nothing of the parse was kept.
+        deps.renew_page_readers()
+        raise PageReaderDied("a process reading the document's pages died") from exc

@@ -1,5 +1,6 @@
-"""What agents share in one worker process: the database pool, the blob store, the embedder,
-the re-ranker, the chat models and the live view of feature flags."""
+"""What agents share in one worker process: the database pool, the blob store, the processes
+that read big PDFs, the embedder, the re-ranker, the chat models and the live view of feature
+flags."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import asyncpg
 import mode
@@ -16,6 +18,7 @@ import storage
 from agents.app import app, settings
 from core.flags import FlagView
 from llm import ChatModels
+from pdf import page_reader_pool
 from retrieval import Embedder, Reranker, create_embedder, create_reranker
 from storage.blobs import BlobStore, create_blob_store
 from workflows.search import Embedders
@@ -38,6 +41,7 @@ class Resources(mode.Service):
     models: ChatModels
     budget: Budget
     flags: FlagView
+    page_readers: ProcessPoolExecutor | None  # None: PDFs are read in this process
 
     async def on_start(self) -> None:
         global _current
@@ -45,6 +49,8 @@ class Resources(mode.Service):
         self._flagging = asyncio.create_task(self.flags.run(), name="flags")
         self.pool = await storage.create_pool(settings.dsn)
         self.blobs = create_blob_store(settings.blob_backend, settings.blob_root)
+        self.page_readers = None
+        self.renew_page_readers()
         self.embedder = create_embedder(settings)
         self.embedders = Embedders(settings, self.embedder)
         self.reranker = create_reranker(settings)
@@ -62,6 +68,15 @@ class Resources(mode.Service):
         await self.reranker.aclose()
         await self.embedders.aclose()
         await self.pool.close()
+        if self.page_readers is not None:
+            self.page_readers.shutdown(wait=False, cancel_futures=True)
+
+    def renew_page_readers(self) -> None:
+        """A new pool of page-reading processes, in place of one that a dead process broke."""
+        if self.page_readers is not None:
+            self.page_readers.shutdown(wait=False, cancel_futures=True)
+        if settings.parse_processes:
+            self.page_readers = page_reader_pool(settings.parse_processes)
 
 
 async def resources() -> Resources:

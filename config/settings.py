@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -150,6 +151,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_pages: int = Field(default=10_000, gt=0)
     parse_max_attempts: int = Field(default=4, ge=1)
+    # Processes per worker that read a big document's page ranges in parallel (pdf.parse_pdf);
+    # 0 reads every document in the worker itself. Default: one per CPU.
+    parse_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     # The target size of a segment (the text that is embedded, searched and cited). The old

@@ -26,12 +26,17 @@ of the whole document.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import multiprocessing
 import re
+import tempfile
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -41,7 +46,7 @@ import pymupdf
 from core.errors import DocumentRejected
 from pdf.segmenting import PageText, Segment, join_lines, segment_pages
 
-__all__ = ["SCHEMA_VERSION", "ParsedPdf", "parse_pdf", "sniff_pdf"]
+__all__ = ["SCHEMA_VERSION", "ParsedPdf", "page_reader_pool", "parse_pdf", "sniff_pdf"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,11 @@ BOLD_BODY_SHARE = 0.4  # if this much of the text is bold, bold says nothing
 RUNNING_HEADER_SHARE = 0.5  # a "heading" repeated on over half the pages is a running header
 SLIDE_MIN_ASPECT = 1.2  # a page this much wider than high is landscape
 SLIDE_SHARE = 0.8  # of the pages, landscape: a slide deck
+
+# Pages read per task by a pool of processes (parse_pdf's ``processes``): small enough that
+# two processes finish close together, large enough that opening the file is a small cost.
+RANGE_PAGES = 200
+RANGES_PER_PROCESS = 100  # then the process is replaced, and MuPDF's caches with it
 
 # No ligatures kept ("ﬁ" comes out as "fi"), no images (decoding them is the slow part and we
 # do not use them), and text outside the page's media box is ignored.
@@ -194,8 +204,19 @@ def _page_text(page: dict[str, Any]) -> PageText:
     return PageText(page["number"], page["text"], list(page["headings"]))
 
 
-def parse_pdf(data: bytes, *, max_pages: int, segment_chars: int = 1200) -> ParsedPdf:
+def parse_pdf(
+    data: bytes,
+    *,
+    max_pages: int,
+    segment_chars: int = 1200,
+    processes: Executor | None = None,
+) -> ParsedPdf:
     """Read a PDF into pages, headings and segments.
+
+    With ``processes`` (a process pool, see :func:`page_reader_pool`), a document of more than
+    ``RANGE_PAGES`` pages has its page ranges read in parallel by the pool's processes; the
+    result is the same as reading it here. A pool process that dies mid-range raises
+    ``BrokenProcessPool`` and nothing is kept: the caller replaces the pool and parses again.
 
     Raises :class:`DocumentRejected` (codes: empty, not_pdf, corrupt, encrypted,
     too_many_pages, needs_ocr) for a document that can never be parsed; its message is meant
@@ -207,7 +228,7 @@ def parse_pdf(data: bytes, *, max_pages: int, segment_chars: int = 1200) -> Pars
         raise _rejected("not_pdf")
     with _MUPDF_LOCK:
         try:
-            raw_pages, metadata = _read(data, max_pages)
+            raw_pages, metadata = _read(data, max_pages, processes)
         finally:
             # PyMuPDF keeps every MuPDF warning in a process-wide list that only grows.
             pymupdf.TOOLS.reset_mupdf_warnings()
@@ -246,17 +267,91 @@ class _RawPage:
     lines: list[_Line]
 
 
-def _read(data: bytes, max_pages: int) -> tuple[list[_RawPage], dict[str, str]]:
+# A _RawPage as a pool process sends it: (number, width, height, [line fields]).
+_WirePage = tuple[int, float, float, list[tuple[Any, ...]]]
+
+
+def _read(
+    data: bytes, max_pages: int, processes: Executor | None
+) -> tuple[list[_RawPage], dict[str, str]]:
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except Exception as exc:  # FileDataError and friends: nothing to open
         raise _rejected("corrupt") from exc
     with doc:
         page_count = _check_document(doc, max_pages)
+        if processes is not None and page_count > RANGE_PAGES:
+            return _read_in_ranges(data, page_count, processes), _metadata(doc)
         # Warnings so far belong to opening (and repairing) the file, not to any page.
         pymupdf.TOOLS.reset_mupdf_warnings()
         pages = [_read_page(doc, index) for index in range(page_count)]
         return pages, _metadata(doc)
+
+
+def page_reader_pool(processes: int) -> ProcessPoolExecutor:
+    """Processes for :func:`parse_pdf` to read page ranges in. Spawned, not forked (the
+    caller has threads and an event loop), each started with PyMuPDF imported, and each
+    replaced after some ranges so MuPDF's caches cannot grow without end."""
+    pool = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        max_tasks_per_child=RANGES_PER_PROCESS,
+    )
+    for _ in range(processes):  # start them now, not during the first big document (~0.3 s)
+        pool.submit(sniff_pdf, b"")
+    return pool
+
+
+def _read_in_ranges(data: bytes, page_count: int, processes: Executor) -> list[_RawPage]:
+    """The pages read by ``processes``, RANGE_PAGES at a time, in order. The processes open
+    the file from a temporary copy: one write, instead of the whole file sent with each range."""
+    starts = range(0, page_count, RANGE_PAGES)
+    stops = [min(start + RANGE_PAGES, page_count) for start in starts]
+    # A unique name: a pool process knows a document by it (_opened).
+    with tempfile.NamedTemporaryFile(prefix=f"pdfchat-{uuid.uuid4().hex}-", suffix=".pdf") as copy:
+        copy.write(data)
+        copy.flush()
+        ranges = processes.map(_read_range, itertools.repeat(copy.name), starts, stops)
+        return [
+            _RawPage(number, width, height, [_Line(*line) for line in lines])
+            for pages in ranges
+            for number, width, height, lines in pages
+        ]
+
+
+def _read_range(path: str, start: int, stop: int) -> list[_WirePage]:
+    """Pages ``start`` to ``stop`` (0-based, stop excluded), in a pool process. Plain tuples:
+    they cross the process boundary ten times faster than the dataclasses."""
+    doc = _opened(path)
+    pymupdf.TOOLS.reset_mupdf_warnings()
+    try:
+        pages = [_read_page(doc, index) for index in range(start, stop)]
+    finally:
+        pymupdf.TOOLS.reset_mupdf_warnings()
+    return [(p.number, p.width, p.height, [_fields(line) for line in p.lines]) for p in pages]
+
+
+_open_document: tuple[str, pymupdf.Document] | None = None
+
+
+def _opened(path: str) -> pymupdf.Document:
+    """The pool process's open copy of the file at ``path``: kept open between its ranges of
+    one document, because a freshly opened document loads its fonts again (a third of a
+    200-page range of a TeX manual went to that)."""
+    global _open_document
+    if _open_document is not None and _open_document[0] == path:
+        return _open_document[1]
+    if _open_document is not None:
+        _open_document[1].close()
+        _open_document = None
+    doc = pymupdf.open(path, filetype="pdf")
+    _open_document = (path, doc)
+    return doc
+
+
+def _fields(line: _Line) -> tuple[Any, ...]:
+    """The line's fields in order, for ``_Line(*fields)`` (``astuple`` deep-copies: slow)."""
+    return tuple(getattr(line, name) for name in _Line.__slots__)
 
 
 def _check_document(doc: pymupdf.Document, max_pages: int) -> int:
@@ -510,18 +605,28 @@ def _heading_groups(lines: list[_Line], style: _Style | None) -> list[int | None
 
 def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
     line = lines[i]
-    text = line.text
-    if not line.horizontal or len(text) > HEADING_MAX_CHARS or sum(c.isalpha() for c in text) < 2:
+    if not line.horizontal or len(line.text) > HEADING_MAX_CHARS:
         return False
-    if text[-1] in ".,;:" or _CAPTION.match(text) or _LEADER_DOTS.search(text):
-        return False  # ends like a sentence or a lead-in; a caption; a table-of-contents entry
-    if line.size >= style.body_size * HEADING_SIZE_RATIO:
-        return True
+    # The style first: it rules out most lines of a page, and costs least.
+    if line.size < style.body_size * HEADING_SIZE_RATIO and not _bold_heading(i, lines, style):
+        return False
+    text = line.text
+    return (
+        text[-1] not in ".,;:"  # ends like a sentence or a lead-in
+        and not _CAPTION.match(text)
+        and not _LEADER_DOTS.search(text)  # a table-of-contents entry
+        and sum(c.isalpha() for c in text) >= 2
+    )
+
+
+def _bold_heading(i: int, lines: list[_Line], style: _Style) -> bool:
+    """Bold body-size text on its own line; a bold sentence that wraps into the next line is
+    emphasis."""
+    line = lines[i]
     if not (style.bold_is_special and line.bold):
         return False
     if line.size < style.body_size * BOLD_MIN_SIZE_RATIO:
         return False
-    # Bold on its own line: a bold sentence that wraps into the next line is emphasis.
     following = lines[i + 1] if i + 1 < len(lines) else None
     return (
         following is None

@@ -22,14 +22,7 @@ import numpy as np
 from config import Settings
 from core.errors import InvalidInput, PdfchatError
 from providers import RetryPolicy, api_key_for, call_with_retry, cohere_client, cohere_error
-from retrieval.embeddings import (
-    LOCAL_BATCH_CHAR_BUDGET,
-    WORDLLAMA_DIM,
-    Embedder,
-    LocalEmbedder,
-    length_batches,
-    load_wordllama,
-)
+from retrieval.embeddings import WORDLLAMA_DIM, Embedder, LocalEmbedder, wordllama_means
 
 COHERE_DEFAULT_RERANK_MODEL = "rerank-english-v3.0"
 
@@ -211,11 +204,7 @@ def bm25_scores(query: list[str], passages: list[list[str]]) -> np.ndarray:
 
 def _embed(texts: list[str]) -> np.ndarray:
     """wordllama vectors of short texts, unit length (zero rows stay zero), in this thread."""
-    matrix = np.zeros((len(texts), WORDLLAMA_DIM), dtype=np.float32)
-    model = load_wordllama()
-    # Similar lengths together: wordllama pads a batch to its longest text.
-    for group in length_batches(texts, max_batch=128, char_budget=LOCAL_BATCH_CHAR_BUDGET):
-        matrix[group] = model.embed([texts[i] for i in group], norm=False, batch_size=len(group))
+    matrix = wordllama_means(texts)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1)
 

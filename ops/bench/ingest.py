@@ -18,7 +18,9 @@ import argparse
 import asyncio
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pymupdf
@@ -98,10 +100,25 @@ async def end_to_end(
         ids = await asyncio.gather(*(upload(i, d) for i, d in enumerate(files)))
         views = await client.wait_for(ids, interval=0.05)
         elapsed = time.perf_counter() - started
+        if len(ids) == 1:
+            print_history(await client.document(ids[0]))
     failed = [v for v in views.values() if v["status"] != "ready"]
     if failed:
         raise SystemExit(f"{len(failed)} documents did not parse: {failed[0]['error']}")
     return sum(v["pages"] for v in views.values()), elapsed
+
+
+def print_history(view: dict[str, Any]) -> None:
+    """Where one document's time went: each status and the seconds since the one before."""
+    history = view["history"]
+    first = previous = datetime.fromisoformat(history[0]["at"])
+    for entry in history:
+        at = datetime.fromisoformat(entry["at"])
+        print(
+            f"  {entry['status']:<10} +{(at - previous).total_seconds():6.2f} s"
+            f"  ({(at - first).total_seconds():6.2f} s)"
+        )
+        previous = at
 
 
 def load_files(args: argparse.Namespace) -> list[bytes]:

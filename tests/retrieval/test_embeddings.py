@@ -26,6 +26,7 @@ from retrieval import (
     RetryPolicy,
     create_embedder,
 )
+from retrieval.embeddings import LOCAL_CHUNK_TEXTS, load_wordllama, wordllama_means
 from tests.retrieval.fake_apis import API_KEY, OTHER_DIMENSION, FakeAPIs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +76,27 @@ async def test_local_vectors_are_256_unit_length_and_deterministic():
     # Same text, same vector: across calls, batch order and batch company (padding is masked).
     assert np.allclose(first, list(reversed(again)), atol=1e-6)
     assert np.allclose(await embedder.embed_query(texts[0]), first[0], atol=1e-6)
+
+
+def test_local_pooling_gives_wordllamas_own_vectors():
+    """The sparse pooling (no padding) must give exactly what wordllama's padded, masked
+    average gives, one text at a time: vectors stored before the change stay comparable."""
+    model = load_wordllama()
+    texts = [
+        "",
+        "Quarterly revenue grew by 12 percent.",
+        "Ünïcödé, a ligature (ﬁ) — and a dash",
+        "日本語のテキスト",
+        "word " * 2000,
+        *(f"text number {i} of a chunk boundary" for i in range(LOCAL_CHUNK_TEXTS)),
+    ]
+    expected = np.vstack([model.embed([text], norm=False) for text in texts[:6]])
+    got = wordllama_means(texts)
+    assert got.shape == (len(texts), 256)
+    assert np.allclose(got[:6], expected, atol=1e-6)
+    assert not got[0].any()  # an empty text pools to zero, as in wordllama
+    last = model.embed([texts[-1]], norm=False)[0]
+    assert np.allclose(got[-1], last, atol=1e-6)  # past the first chunk of texts
 
 
 async def test_local_similar_sentences_are_closer_than_unrelated_ones():

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
@@ -20,6 +21,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 import pdfgen
 import topics
 from pdf import parse_pdf
+from pdf.extract import RANGE_PAGES
 from tests.records import headers_of, read_all
 from tests.topics import contract
 from tests.waiting import wait_until
@@ -69,6 +71,54 @@ async def test_killed_worker_restarts_and_finishes_every_document_exactly_once(
     # At least one document was interrupted and needed a second attempt.
     attempts = await db.fetch("SELECT attempts FROM tasks WHERE tenant_id = $1", tenant)
     assert max(r["attempts"] for r in attempts) >= 2
+
+
+async def test_a_dead_page_reader_is_replaced_and_its_document_parsed_again(
+    stack, api, tenant, settings, db
+):
+    """A process reading page ranges dies (the OOM killer, a crash in MuPDF): the worker
+    lives on, replaces its pool of readers, and the next attempt parses the whole document."""
+    worker = psutil.Process(stack.pid("worker-1"))
+    readers = _page_readers(worker)
+    assert len(readers) == settings.parse_processes >= 1
+    for reader in readers:  # hold them, so the parse is surely waiting on its ranges
+        reader.suspend()
+    client = api(tenant)
+    data = pdfgen.big_pdf(2 * RANGE_PAGES, seed=12)
+    document_id = (await client.upload(data, "readers.pdf"))["document_id"]
+    await wait_until(
+        lambda: _status_is(client, document_id, "parsing"), within_s=TIMEOUT_S, poll=0.02
+    )
+    readers[0].kill()
+    for reader in readers[1:]:
+        reader.resume()
+
+    async with asyncio.timeout(TIMEOUT_S):
+        views = await client.wait_for([document_id])
+    assert views[document_id]["status"] == "ready"
+    expected = parse_pdf(data, max_pages=settings.max_pages, segment_chars=settings.segment_chars)
+    rows = await db.fetch(
+        "SELECT seq, page FROM segments WHERE doc_id = $1 ORDER BY seq", uuid.UUID(document_id)
+    )
+    assert [(r["seq"], r["page"]) for r in rows] == [(c.seq, c.page) for c in expected.segments]
+    attempts = await db.fetchval(
+        "SELECT attempts FROM tasks WHERE document_id = $1 AND kind = 'parse'",
+        uuid.UUID(document_id),
+    )
+    assert attempts == 2
+    assert worker.is_running()
+    renewed = _page_readers(worker)
+    assert len(renewed) == settings.parse_processes
+    assert not {r.pid for r in renewed} & {r.pid for r in readers}
+
+
+def _page_readers(worker: psutil.Process) -> list[psutil.Process]:
+    """The worker's page-reading processes (spawned by multiprocessing)."""
+    return [p for p in worker.children() if "spawn_main" in " ".join(p.cmdline())]
+
+
+async def _status_is(client, document_id: str, status: str) -> bool:
+    return (await client.document(document_id))["status"] == status
 
 
 async def test_two_workers_share_the_partitions(stack, api, tenant, settings, db):
