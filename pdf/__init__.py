@@ -6,9 +6,19 @@ processes of ``page_reader_pool``); ``segment_pages`` cuts page texts into segme
 ``render_page`` draws a page as a PNG for the page viewer (CPU-bound too).
 """
 
-from pdf.extract import SCHEMA_VERSION, ParsedPdf, page_reader_pool, parse_pdf, sniff_pdf
-from pdf.render import render_page
-from pdf.segmenting import PageText, Segment, join_lines, segment_pages, split_sentences
+import sys
+
+# PyMuPDF 2.0 imports its optional layout model and pymupdf4llm whenever they are installed
+# (it depends on pymupdf4llm, which brings the model): onnxruntime and numpy, about 125 MB and
+# 0.3 s in every process that imports PyMuPDF. pdfchat uses neither (no Page.get_layout, no
+# to_markdown), so neither is imported: each worker, page reader and web process is that much
+# smaller. (An entry of None in sys.modules makes the import fail, which PyMuPDF expects.)
+for _unused in ("pymupdf.layout", "pymupdf4llm"):
+    sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
+
+from pdf.extract import SCHEMA_VERSION, ParsedPdf, page_reader_pool, parse_pdf, sniff_pdf  # noqa: E402
+from pdf.render import render_page  # noqa: E402
+from pdf.segmenting import PageText, Segment, join_lines, segment_pages, split_sentences  # noqa: E402
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -4,9 +4,10 @@ stack, compared with raw PyMuPDF text extraction of the same files in the same r
     .venv/bin/python ops/bench/ingest.py --docs 20 --pages 30 [--workers 1] [--dir PDFS]
     .venv/bin/python ops/bench/ingest.py --docs 1 --pages 2000      # one big document
 
-Also reports the peak memory (RSS) of every worker and of the web process while the
-documents go from upload to ready, and the largest a document may be (max_pages) is raised
-to fit what is benchmarked.
+Also reports the peak memory (RSS) of every worker (with its page-reading processes) and of
+the web process while the documents go from upload to ready, and the largest a document may
+be (max_pages) is raised to fit what is benchmarked. A lone document's history (each status
+and when) shows where its time went.
 
 Starts its own stack (PostgreSQL, Kafka, workers, web) in a temporary home on free ports, so it
 runs beside a `pdfchat up` stack, and stops it afterwards. Not a test: it asserts nothing.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import threading
 import time
 from datetime import datetime
@@ -44,7 +46,7 @@ class PeakRss:
         stack = Stack(settings)
         names = ["web", *(f"worker-{n}" for n in range(1, settings.workers + 1))]
         self.processes = {name: psutil.Process(stack.pid(name)) for name in names}
-        self.start_mb = {name: p.memory_info().rss / 2**20 for name, p in self.processes.items()}
+        self.start_mb = {name: _rss_mb(p) for name, p in self.processes.items()}
         self.peak_mb = dict(self.start_mb)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -60,8 +62,16 @@ class PeakRss:
     def _sample(self) -> None:
         while not self._stop.wait(RSS_EVERY_S):
             for name, process in self.processes.items():
-                rss_mb = process.memory_info().rss / 2**20
-                self.peak_mb[name] = max(self.peak_mb[name], rss_mb)
+                self.peak_mb[name] = max(self.peak_mb[name], _rss_mb(process))
+
+
+def _rss_mb(process: psutil.Process) -> float:
+    """The process's resident memory with its children's: a worker's page readers count."""
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += child.memory_info().rss
+    return total / 2**20
 
 
 def raw_extraction(files: list[bytes]) -> tuple[int, float]:

@@ -4,6 +4,8 @@ way, and a reader that dies mid-range breaks that parse without leaving anything
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from core.errors import DocumentRejected
 from pdf import extract, page_reader_pool, parse_pdf
 
 MAX_PAGES = 10_000
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +103,15 @@ def _kill_a_reader_once_it_reads(killed: list[int], timeout_s: float = 30.0) -> 
                 killed.append(child.pid)
                 return
         time.sleep(0.005)
+
+
+def test_pymupdfs_unused_layout_model_is_never_loaded():
+    # onnxruntime and its model would cost every worker, reader and web process ~125 MB.
+    code = (
+        "import sys, pdf, pymupdf; names = ('onnxruntime', 'pymupdf4llm', 'pymupdf.layout');"
+        " print([n for n in names if sys.modules.get(n) is not None])"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert loaded.stdout.strip() == "[]"
