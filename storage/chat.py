@@ -39,6 +39,7 @@ class Message:
     usage: dict[str, Any] | None
     session_id: uuid.UUID | None
     created_at: datetime
+    found: bool | None  # an answer: False when the documents do not say; None: a question
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,12 @@ async def add_message(
     citations: Sequence[dict[str, Any]] = (),
     usage: dict[str, Any] | None = None,
     session_id: uuid.UUID | None = None,
+    found: bool | None = None,
 ) -> uuid.UUID:
     message_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO messages (id, tenant_id, conversation_id, role, content, citations, usage,"
-        " session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " session_id, found) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         message_id,
         tenant_id,
         conversation_id,
@@ -152,6 +154,7 @@ async def add_message(
         list(citations),
         usage,
         session_id,
+        found,
     )
     await conn.execute(
         "UPDATE conversations SET updated_at = now() WHERE id = $1 AND tenant_id = $2",

@@ -248,6 +248,7 @@ def _message(m: Message) -> dict[str, Any]:
         "usage": m.usage,
         "stream_session_id": str(m.session_id) if m.session_id else None,
         "created_at": m.created_at.isoformat(),
+        "found": m.found,
     }
 
 

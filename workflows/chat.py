@@ -227,6 +227,7 @@ async def finish(
             citations=[c.asdict() for c in citations],
             usage=usage.asdict(),
             session_id=session.id,
+            found=found,
         )
         if sample is not None:
             await rollouts.add_sample(conn, sample)

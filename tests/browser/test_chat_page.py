@@ -200,6 +200,28 @@ async def test_history_and_usage_survive_a_reload(page: Page, sign_in):
     await expect(page.locator("#conversations .conversation")).to_have_count(1)
 
 
+async def test_an_answer_the_documents_do_not_hold_is_told_apart(page: Page, sign_in):
+    await sign_in(page)
+    await _upload_and_wait(page)
+    await ask(page, "What is the airspeed velocity of an unladen swallow?")
+    await _finished_answer(page)
+    refusal = page.locator("#messages .message.assistant").last
+    await expect(refusal).to_have_class(re.compile(r"\bnot-found\b"))
+    await expect(refusal.locator(".not-found-hint")).to_have_text(
+        "Not in your documents. Try other words."
+    )
+    await expect(refusal.locator(".citation")).to_have_count(0)
+
+    await ask(page, _question(2))  # an answer is not marked
+    await _finished_answer(page)
+    await expect(page.locator("#messages .message.assistant").last).not_to_have_class(
+        re.compile(r"\bnot-found\b")
+    )
+    await page.reload()  # nor is either after a reload: the conversation keeps `found`
+    await expect(page.locator("#messages .message.assistant.not-found")).to_have_count(1)
+    await expect(page.locator("#messages .not-found-hint")).to_have_count(1)
+
+
 async def test_an_answer_is_rated_and_rated_again(page: Page, sign_in, tenant: str, db):
     await sign_in(page)
     await _upload_and_wait(page)

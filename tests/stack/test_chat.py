@@ -124,6 +124,7 @@ async def test_an_answer_streams_with_citations_and_is_kept(settings, token, ten
     assert [m["role"] for m in kept["messages"]] == ["user", "assistant"]
     assert kept["messages"][1]["content"] == answer
     assert kept["messages"][1]["citations"] == items
+    assert [m["found"] for m in kept["messages"]] == [None, True]
 
 
 async def test_a_follow_up_uses_the_conversation(settings, token, tenant, handbook):
@@ -147,6 +148,9 @@ async def test_without_evidence_it_says_it_does_not_know(settings, token, tenant
     messages, _ = await _messages(settings, token(tenant), started["stream_session_id"])
     assert _text(messages).strip() == NOT_FOUND.strip(), messages
     assert messages[-2]["items"] == []
+    assert messages[-1]["found"] is False
+    kept = await client.conversation(started["conversation_id"])
+    assert [m["found"] for m in kept["messages"]] == [None, False]  # the page can mark it
 
 
 async def test_resume_delivers_exactly_the_missing_tokens(settings, token, tenant, handbook):

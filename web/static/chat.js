@@ -108,6 +108,7 @@ export class Chat {
     answer.content.textContent = message.content;
     answer.content.setAttribute("aria-busy", "false");
     this.showCitations(answer, message.citations || []);
+    if (message.found === false) this.markNotFound(answer);
     this.showUsage(answer, message.usage);
     if (message.stream_session_id) this.offerRating(answer, message.stream_session_id);
   }
@@ -162,8 +163,9 @@ export class Chat {
       onState: (state) => { this.status.textContent = words[state]; },
       onToken: (text) => { answer.content.append(text); this.scrollToEnd(); },
       onCitations: (items) => this.showCitations(answer, items),
-      onEnd: (usage) => {
+      onEnd: (usage, found) => {
         this.finish(answer);
+        if (!found) this.markNotFound(answer);
         this.showUsage(answer, usage);
         this.offerRating(answer, sessionId);
         announce("The answer is complete.");
@@ -173,6 +175,15 @@ export class Chat {
       onError: (code, message) => this.failed(answer, explain({ code, message })),
       onClosed: (code, reason) => this.failed(answer, explainClose(code, reason)),
     }).start();
+  }
+
+  /** An answer that the documents do not hold what was asked: told apart from an answer, with
+   * what to try next (the chosen documents are the usual reason). */
+  markNotFound(answer) {
+    answer.item.classList.add("not-found");
+    const scope = this.ctx.selection().length ? " or ask all your documents" : "";
+    answer.content.after(el("p", { class: "not-found-hint hint" },
+      `Not in your documents. Try other words${scope}.`));
   }
 
   failed(answer, text) {

@@ -13,7 +13,8 @@ const MAX_RETRIES = 8;
 
 export class AnswerStream {
   /**
-   * handlers: onToken(text), onCitations(items), onEnd(usage), onError(code, message),
+   * handlers: onToken(text), onCitations(items), onEnd(usage, found) (found: false when the
+   * documents do not hold the answer), onError(code, message),
    * onClosed(code, reason) when it ends without "end", onState(state): "connecting" |
    * "streaming" | "reconnecting" | "done".
    */
@@ -74,14 +75,14 @@ export class AnswerStream {
     this.retries = 0; // the connection works again
     if (message.type === "token") this.handlers.onToken(message.content || "");
     else if (message.type === "citations") this.handlers.onCitations(message.items || []);
-    else if (message.type === "end") this.end(message.usage || null);
+    else if (message.type === "end") this.end(message.usage || null, message.found !== false);
     else if (message.type === "error") this.lastError = message;
   }
 
-  end(usage) {
+  end(usage, found) {
     this.finished = true;
     this.handlers.onState?.("done");
-    this.handlers.onEnd(usage);
+    this.handlers.onEnd(usage, found);
   }
 
   fail(code, message) {
