@@ -60,6 +60,9 @@ async def ensure_index(conn: asyncpg.Connection, model: str, dimension: int) -> 
             f" USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops)"
             f" WHERE model = {sql_literal(model)}"
         )
+        # Statistics now, not when autovacuum next comes by: without them the planner chose a
+        # sequential scan over the new index (100,000 vectors: 41 ms a query against 4 ms).
+        await conn.execute("ANALYZE segment_embeddings")
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", int(Lock.INDEX_BUILD))
     return True

@@ -11,6 +11,7 @@ import pytest
 
 import pdfgen
 from storage import embeddings, search
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -53,11 +54,25 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
 
         monkeypatch.setattr(embeddings, "INDEX_MIN_ROWS", len(vectors) - 1)
         monkeypatch.setattr(search, "INDEX_MIN_ROWS", len(vectors) - 1)
+        analysed_before = await _last_analyze(conn)
         assert await embeddings.ensure_index(conn, model, DIMENSION)
         assert await embeddings.has_index(conn, model)
+        # The planner has statistics at once: it needs them to choose the new index.
+        await wait_until(lambda: _analysed_since(conn, analysed_before), within_s=10, poll=0.05)
         async with conn.transaction():
             indexed = await search.nearest(
                 conn, tenant, model=model, dimension=DIMENSION, query=query, limit=3
             )
     assert [h.segment_id for h in indexed] == [h.segment_id for h in exact]
     assert len(exact) == 3
+
+
+async def _last_analyze(conn):
+    return await conn.fetchval(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'segment_embeddings'"
+    )
+
+
+async def _analysed_since(conn, before) -> bool:
+    after = await _last_analyze(conn)
+    return after is not None and (before is None or after > before)
