@@ -1,6 +1,7 @@
 r"""Open, validate and read a PDF: pages of text, section headings, segments.
 
-Everything here is synchronous and CPU-bound; the parse worker runs it in a thread.
+Everything here is synchronous and CPU-bound; the parse worker runs it in a thread, and a big
+document's page ranges are read in the processes of :func:`page_reader_pool`.
 
 Speed, measured with PyMuPDF 2.0 (MuPDF 1.28.5) on one core of the development machine:
 
@@ -30,9 +31,11 @@ import itertools
 import json
 import logging
 import multiprocessing
+import os
 import re
 import tempfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -79,6 +82,7 @@ SLIDE_SHARE = 0.8  # of the pages, landscape: a slide deck
 # two processes finish close together, large enough that opening the file is a small cost.
 RANGE_PAGES = 200
 RANGES_PER_PROCESS = 100  # then the process is replaced, and MuPDF's caches with it
+PARENT_CHECK_S = 1.0  # how often a page reader checks that its worker still lives
 
 # No ligatures kept ("ﬁ" comes out as "fi"), no images (decoding them is the slow part and we
 # do not use them), and text outside the page's media box is ignored.
@@ -87,8 +91,8 @@ _BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
 
 # PyMuPDF does not support threads: concurrent calls "may cause incorrect behaviour or even
 # crash Python itself" (its docs). The worker runs parses in threads, so every use of PyMuPDF
-# in this module holds this lock; parses in one process take turns. For parallel parsing,
-# run more worker processes.
+# in this module holds this lock; parses in one process take turns. Pages are read in
+# parallel by processes (page_reader_pool), each reading one range at a time.
 _MUPDF_LOCK = threading.Lock()
 
 _JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd\u200b-\u200d\u2060\ufeff]")
@@ -296,10 +300,24 @@ def page_reader_pool(processes: int) -> ProcessPoolExecutor:
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
         max_tasks_per_child=RANGES_PER_PROCESS,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
     )
     for _ in range(processes):  # start them now, not during the first big document (~0.3 s)
         pool.submit(sniff_pdf, b"")
     return pool
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In each page reader: exit once the process that started it is gone. A worker killed
+    with SIGKILL cannot stop its readers, and they would wait for work for ever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _read_in_ranges(data: bytes, page_count: int, processes: Executor) -> list[_RawPage]:
@@ -337,7 +355,8 @@ _open_document: tuple[str, pymupdf.Document] | None = None
 def _opened(path: str) -> pymupdf.Document:
     """The pool process's open copy of the file at ``path``: kept open between its ranges of
     one document, because a freshly opened document loads its fonts again (a third of a
-    200-page range of a TeX manual went to that)."""
+    200-page range of a TeX manual went to that). Closed when the next document comes (the
+    temporary copy is deleted meanwhile; its space is freed then)."""
     global _open_document
     if _open_document is not None and _open_document[0] == path:
         return _open_document[1]

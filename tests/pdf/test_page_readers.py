@@ -115,3 +115,21 @@ def test_pymupdfs_unused_layout_model_is_never_loaded():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_readers_exit_when_their_worker_is_killed():
+    code = (
+        "import os, sys, time; from pdf import page_reader_pool; pool = page_reader_pool(2);"
+        " [f.result() for f in [pool.submit(os.getpid) for _ in range(4)]];"
+        " print(os.getpid(), flush=True); time.sleep(600)"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO) as worker:
+        try:
+            assert worker.stdout is not None
+            pid = int(worker.stdout.readline())
+            readers = psutil.Process(pid).children()
+            assert len(readers) >= 2  # the readers (and multiprocessing's resource tracker)
+        finally:
+            worker.kill()  # SIGKILL: it cannot stop its readers itself
+    _, alive = psutil.wait_procs(readers, timeout=15)
+    assert not alive, f"orphaned readers: {[p.pid for p in alive]}"
