@@ -30,6 +30,9 @@ LABEL_TERMS = 3
 KEY_SENTENCES = 2
 # Silhouette is quadratic in the segments; a sample of this size chooses k as well.
 SILHOUETTE_SAMPLE = 2000
+# k-means of a bigger document runs on a sample of this many segments (a 10,000-segment manual:
+# 25 s of CPU for its map otherwise); the centres of a few thousand are as good as of all.
+CLUSTER_SAMPLE = 2000
 # A heading labels a group only when it covers this share of the group's segments: a topic whose
 # segments come from many sections is better described by its words.
 HEADING_SHARE = 0.5
@@ -257,8 +260,13 @@ def _cluster(vectors: np.ndarray, max_k: int) -> np.ndarray:
     if n < 4:
         return np.zeros(n, dtype=int)
     best_labels, best_score = np.zeros(n, dtype=int), -1.0
+    # A big document's centres are found on a sample, and every segment joins its nearest.
+    sample = vectors
+    if n > CLUSTER_SAMPLE:
+        picked = np.random.default_rng(SEED).choice(n, CLUSTER_SAMPLE, replace=False)
+        sample = vectors[np.sort(picked)]
     for k in range(2, min(max_k, n - 1) + 1):
-        labels = KMeans(n_clusters=k, n_init=4, random_state=SEED).fit_predict(vectors)
+        labels = KMeans(n_clusters=k, n_init=4, random_state=SEED).fit(sample).predict(vectors)
         if len(set(labels)) < 2:
             continue
         score = silhouette_score(

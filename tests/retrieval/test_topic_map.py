@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+import retrieval.topic_map
 from ops.eval.retrieval import load_corpus
 from pdf import parse_pdf
 from retrieval import LocalEmbedder
@@ -88,6 +89,36 @@ def test_topics_split_into_subtopics_covering_every_segment_once():
         assert starts == sorted(starts)  # reading order inside the topic too
     starts = [t.pages[0] for t in result.topics]
     assert starts == sorted(starts)
+
+
+def test_a_big_document_is_clustered_on_a_sample_and_every_segment_placed(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # Over CLUSTER_SAMPLE segments the centres come from a sample; every segment still lands in
+    # the topic of its subject, once, and the same map comes out every time.
+    monkeypatch.setattr(retrieval.topic_map, "CLUSTER_SAMPLE", 30)
+    fitted: list[int] = []
+
+    class Recorded(retrieval.topic_map.KMeans):
+        def fit(self, x, *args, **kwargs):
+            fitted.append(len(x))
+            return super().fit(x, *args, **kwargs)
+
+    monkeypatch.setattr(retrieval.topic_map, "KMeans", Recorded)
+    segments = [
+        Segment(f"{c.segment_id}-copy{n}", c.page + 100 * n, c.heading, c.text, c.vector)
+        for n in range(3)
+        for c in _segments()
+    ]
+    assert len(segments) > 2 * 30
+    result = topic_map("Crafts", segments)
+    assert len(result.topics) == len(SUBJECTS)
+    covered = [sid for t in result.topics for sid in t.segment_ids]
+    assert sorted(covered) == sorted(c.segment_id for c in segments)
+    for topic in result.topics:
+        assert len({sid.split("-")[0] for sid in topic.segment_ids}) == 1
+    assert topic_map("Crafts", segments) == result
+    assert max(fitted) == 30  # the centres came from samples
 
 
 def test_labels_are_words_of_the_topic_not_junk():
