@@ -96,7 +96,6 @@ _BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
 _MUPDF_LOCK = threading.Lock()
 
 _JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd\u200b-\u200d\u2060\ufeff]")
-_SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"\W+")
 _BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
@@ -470,7 +469,7 @@ def _line(spans: list[dict[str, Any]], block: int, bbox: Bbox, horizontal: bool)
         starts_bold = bold if starts_bold is None else starts_bold
     if not total:
         return None
-    text = _SPACES.sub(" ", _JUNK_CHARS.sub("", "".join(s["text"] for s in spans))).strip()
+    text = " ".join(_JUNK_CHARS.sub("", "".join(s["text"] for s in spans)).split())
     if not text:
         return None
     return _Line(
