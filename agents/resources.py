@@ -75,7 +75,7 @@ class Resources(mode.Service):
         """A new pool of page-reading processes, in place of one that a dead process broke."""
         if self.page_readers is not None:
             self.page_readers.shutdown(wait=False, cancel_futures=True)
-        if settings.parse_processes:
+        if settings.parse_processes and settings.worker_role != "chat":  # chat never parses
             self.page_readers = page_reader_pool(settings.parse_processes)
 
 

@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=10_000, gt=0)
     parse_max_attempts: int = Field(default=4, ge=1)
     # Processes per worker that read a big document's page ranges in parallel (pdf.parse_pdf);
-    # 0 reads every document in the worker itself. Default: one per CPU.
-    parse_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, le=64)
+    # 0 reads every document in the worker itself. Default: one per CPU this process may use
+    # (a container's CPU limit is not seen: set it to the limit there). Chat workers have none.
+    parse_processes: int = Field(default_factory=lambda: _usable_cpus(), ge=0, le=64)
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     # The target size of a segment (the text that is embedded, searched and cited). The old
@@ -550,3 +551,11 @@ def _is_loopback(host: str) -> bool:
 
 def get_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which a cpuset narrows), else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
