@@ -8,6 +8,7 @@ import hashlib
 import importlib
 
 from agents.app import app, settings
+from core.cpu import one_blas_thread
 from core.kafka import declare_topics
 from core.tracing import setup_tracing
 
@@ -40,6 +41,7 @@ def static_member_id(instance: str) -> str:
 
 
 def main() -> None:
+    one_blas_thread()
     setup_tracing(settings, "worker")
     register_agents(settings.worker_role)
     asyncio.run(declare_topics(settings))

@@ -12,6 +12,7 @@ from hypercorn.config import Config
 from quart import Quart
 
 from config import HTTP_KEEP_ALIVE_S, get_settings
+from core.cpu import one_blas_thread
 from core.logging import setup_logging
 from core.tracing import setup_tracing, shutdown_tracing
 from web.app import create_app
@@ -19,6 +20,7 @@ from web.app import create_app
 
 def main() -> None:
     settings = get_settings()
+    one_blas_thread()  # search re-ranks in this process too
     setup_logging("web", level=settings.log_level, json=settings.log_json)
     setup_tracing(settings, "web")
     config = Config()

@@ -1,0 +1,15 @@
+"""How many threads the math libraries of a worker or web process may use."""
+
+from __future__ import annotations
+
+from threadpoolctl import threadpool_limits
+
+
+def one_blas_thread() -> None:
+    """numpy's OpenBLAS splits every matrix product over a thread per CPU, however small the
+    product, and its threads spin while they wait. Ours are small (a question's words against
+    a few thousand passage words) and many run at once in threads of their own, on CPUs that
+    the database and the broker share: split, they cost more CPU than they save. With one
+    thread, ops/bench/chat.py at 10 clients went from 27 to 35 answers/s (docs/benchmarks.md).
+    Call once at start-up; it holds for the whole process."""
+    threadpool_limits(limits=1, user_api="blas")
