@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from threadpoolctl import threadpool_limits
+
+# Read by OpenBLAS (numpy's, and scipy's own) when it is loaded; MKL where numpy uses it.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def one_blas_thread() -> None:
@@ -11,5 +16,9 @@ def one_blas_thread() -> None:
     a few thousand passage words) and many run at once in threads of their own, on CPUs that
     the database and the broker share: split, they cost more CPU than they save. With one
     thread, ops/bench/chat.py at 10 clients went from 27 to 35 answers/s (docs/benchmarks.md).
-    Call once at start-up; it holds for the whole process."""
+
+    Call it first thing at start-up: libraries loaded later read the environment, those
+    already loaded are limited now. An operator's own setting of the variables is kept."""
+    for name in BLAS_THREADS:
+        os.environ.setdefault(name, "1")
     threadpool_limits(limits=1, user_api="blas")

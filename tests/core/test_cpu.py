@@ -10,22 +10,47 @@ from pathlib import Path
 
 import pytest
 
+from core.cpu import one_blas_thread
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS uses one thread on one CPU anyway")
-def test_blas_runs_on_one_thread_after_start_up():
-    code = (
-        "import json, numpy, threadpoolctl; from core.cpu import one_blas_thread;"
-        " before = [p['num_threads'] for p in threadpoolctl.threadpool_info()"
-        " if p['user_api'] == 'blas']; one_blas_thread();"
-        " after = [p['num_threads'] for p in threadpoolctl.threadpool_info()"
-        " if p['user_api'] == 'blas']; print(json.dumps([before, after]))"
-    )
-    env = {"OPENBLAS_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}  # what 2 CPUs would give
+def _blas_threads(code: str, **env: str) -> list[int]:
+    """The BLAS libraries' thread counts that ``code`` prints, run in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, env=env
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", **env},
     )
-    before, after = json.loads(done.stdout)
-    assert before and all(n == 2 for n in before)
-    assert after and all(n == 1 for n in after)
+    counts: list[int] = json.loads(done.stdout)
+    return counts
+
+
+COUNTS = (
+    "import json, threadpoolctl; print(json.dumps([p['num_threads'] for p in"
+    " threadpoolctl.threadpool_info() if p['user_api'] == 'blas']))"
+)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS uses one thread on one CPU anyway")
+def test_blas_runs_on_one_thread_whether_loaded_before_or_after_start_up():
+    assert max(_blas_threads(f"import numpy; {COUNTS}")) > 1  # what it would do by itself
+    loaded_before = _blas_threads(
+        f"import numpy; from core.cpu import one_blas_thread; one_blas_thread(); {COUNTS}"
+    )
+    loaded_after = _blas_threads(
+        f"from core.cpu import one_blas_thread; one_blas_thread(); import numpy; {COUNTS}"
+    )
+    assert loaded_before and set(loaded_before) == {1}
+    assert loaded_after and set(loaded_after) == {1}
+
+
+def test_an_operators_own_setting_is_kept(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)  # restored after the test
+    one_blas_thread()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
+    assert os.environ["MKL_NUM_THREADS"] == "1"
