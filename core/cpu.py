@@ -15,10 +15,12 @@ def one_blas_thread() -> None:
     product, and its threads spin while they wait. Ours are small (a question's words against
     a few thousand passage words) and many run at once in threads of their own, on CPUs that
     the database and the broker share: split, they cost more CPU than they save. With one
-    thread, ops/bench/chat.py at 10 clients went from 27 to 35 answers/s (docs/benchmarks.md).
+    thread, ops/bench/chat.py answered 28 % more questions a second (docs/benchmarks.md).
 
     Call it first thing at start-up: libraries loaded later read the environment, those
-    already loaded are limited now. An operator's own setting of the variables is kept."""
+    already loaded are limited now. An operator who set either variable keeps that choice."""
+    if any(name in os.environ for name in BLAS_THREADS):
+        return
     for name in BLAS_THREADS:
-        os.environ.setdefault(name, "1")
+        os.environ[name] = "1"
     threadpool_limits(limits=1, user_api="blas")
