@@ -16,6 +16,7 @@ import base64
 import os
 import secrets
 import subprocess
+import uuid
 from pathlib import Path
 
 from cli.processes import (
@@ -178,11 +179,7 @@ class Kafka(Detached):
         """Format the storage once, with a cluster id kept beside it."""
         if (self.root / "data" / "meta.properties").exists():
             return  # formatted; skipping saves a JVM start (about 1.5 s here)
-        cluster_id_file = self.cluster_root / "cluster-id"  # one id for every node
-        cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
-        if not cluster_id_file.exists():
-            cluster_id_file.write_text(_random_cluster_id())
-        cluster_id = cluster_id_file.read_text().strip()
+        cluster_id = shared_cluster_id(self.cluster_root / "cluster-id")
         # -g ignores an already formatted directory, should a previous format half-finish.
         command = [
             "java",
@@ -202,6 +199,23 @@ class Kafka(Detached):
         if result.returncode != 0:
             output = (result.stdout + result.stderr)[-2000:]
             raise StartupError(f"formatting the Kafka storage failed:\n{output}")
+
+
+def shared_cluster_id(path: Path) -> str:
+    """The id every node of a cluster is formatted with, kept at ``path``. The nodes start in
+    parallel: the first to get here makes it, the others read it. Written whole and then
+    linked into place, which fails if it exists, so no node ever reads half an id or makes a
+    second one (a cluster formatted with two ids never elects a leader)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+    draft.write_text(_random_cluster_id())
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another node made it first
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
 
 
 def _random_cluster_id() -> str:
