@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,15 @@ def test_rate_limits_given_override_their_action_and_keep_the_others(
     assert limits["chats"].tenant is not None and limits["chats"].tenant.per_s == 2
     assert limits["chats"].user is None
     assert limits["uploads"] == DEFAULT_RATE_LIMITS["uploads"]
+
+
+def test_page_readers_default_to_the_usable_cpus_and_refuse_a_negative_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PDFCHAT_PARSE_PROCESSES", raising=False)
+    assert get_settings().parse_processes == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PDFCHAT_PARSE_PROCESSES", "0")  # read in the worker itself
+    assert get_settings().parse_processes == 0
+    monkeypatch.setenv("PDFCHAT_PARSE_PROCESSES", "-1")
+    with pytest.raises(ValueError, match="parse_processes"):
+        get_settings()

@@ -6,21 +6,16 @@ import asyncio
 import os
 
 import httpx
-import psutil
 import pytest
 
 import pdfgen
+from tests.stack.processes import page_readers
 from tests.stack.restart import workers_with
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
 
 TIMEOUT_S = 120
-
-
-def _page_readers(stack, name: str) -> list[psutil.Process]:
-    worker = psutil.Process(stack.pid(name))
-    return [p for p in worker.children() if "spawn_main" in " ".join(p.cmdline())]
 
 
 def _health(stack, name: str) -> dict:
@@ -42,10 +37,10 @@ async def test_chat_workers_answer_and_the_others_ingest_at_lower_priority(
         assert os.getpriority(os.PRIO_PROCESS, stack.pid("worker-2")) == 7
         # Only a worker that parses has page readers (one per CPU by default).
         await wait_until(
-            lambda: len(_page_readers(stack, "worker-2")) == settings.parse_processes,
+            lambda: len(page_readers(stack, "worker-2")) == settings.parse_processes,
             within_s=TIMEOUT_S,
         )
-        assert _page_readers(stack, "worker-1") == []
+        assert page_readers(stack, "worker-1") == []
 
         client = api(tenant)
         pdf = pdfgen.text_pdf(

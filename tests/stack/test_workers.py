@@ -23,6 +23,7 @@ import topics
 from pdf import parse_pdf
 from pdf.extract import RANGE_PAGES
 from tests.records import headers_of, read_all
+from tests.stack.processes import page_readers
 from tests.topics import contract
 from tests.waiting import wait_until
 
@@ -79,8 +80,12 @@ async def test_a_dead_page_reader_is_replaced_and_its_document_parsed_again(
     """A process reading page ranges dies (the OOM killer, a crash in MuPDF): the worker
     lives on, replaces its pool of readers, and the next attempt parses the whole document."""
     worker = psutil.Process(stack.pid("worker-1"))
-    readers = _page_readers(worker)
-    assert len(readers) == settings.parse_processes >= 1
+    assert settings.parse_processes >= 1
+    await wait_until(  # started with the worker's resources, just after it answers health
+        lambda: len(page_readers(stack, "worker-1")) == settings.parse_processes,
+        within_s=TIMEOUT_S,
+    )
+    readers = page_readers(stack, "worker-1")
     for reader in readers:  # hold them, so the parse is surely waiting on its ranges
         reader.suspend()
     client = api(tenant)
@@ -107,14 +112,12 @@ async def test_a_dead_page_reader_is_replaced_and_its_document_parsed_again(
     )
     assert attempts == 2
     assert worker.is_running()
-    renewed = _page_readers(worker)
-    assert len(renewed) == settings.parse_processes
+    await wait_until(
+        lambda: len(page_readers(stack, "worker-1")) == settings.parse_processes,
+        within_s=TIMEOUT_S,
+    )
+    renewed = page_readers(stack, "worker-1")
     assert not {r.pid for r in renewed} & {r.pid for r in readers}
-
-
-def _page_readers(worker: psutil.Process) -> list[psutil.Process]:
-    """The worker's page-reading processes (spawned by multiprocessing)."""
-    return [p for p in worker.children() if "spawn_main" in " ".join(p.cmdline())]
 
 
 async def _status_is(client, document_id: str, status: str) -> bool:
