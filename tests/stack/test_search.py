@@ -135,24 +135,75 @@ _EVERY_MATCH_SCORED = """
 """
 
 
-async def test_full_text_ranks_as_if_every_match_were_scored(library, tenant, db):
-    """Cover density only for passages that can reach the top must not change the order."""
+class _CountingFetches:
+    """The database, counting full_text's queries: one for the words, one per pass."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.fetches = 0
+
+    async def fetch(self, *args):
+        self.fetches += 1
+        return await self.db.fetch(*args)
+
+
+@pytest.mark.parametrize("statistics", [False, True], ids=["no statistics", "analysed"])
+async def test_full_text_ranks_as_if_every_match_were_scored(library, tenant, db, statistics):
+    """Neither the passes over the rarest words nor cover density only for passages that can
+    reach the top may change the order. The order of the words (by the column's statistics,
+    or none) changes only how soon a pass settles it."""
+    if statistics:
+        await db.execute("ANALYZE segments")
     queries = [
         "Who kept a diary of the weather for many years?",
         "How many shillings were spent in a single season?",
         "Why did the parts wear out that year, and who rebuilt them after the storm?",
+        "What did the ledger of the mill record about deliveries every winter?",
         "ledger deliveries",
         "weather",
+        "Kubernetes weather",
     ]
-    cut = 0
+    cut = settled_early = every_pass = 0
     for query in queries:
         matches = len(await db.fetch(_EVERY_MATCH_SCORED, tenant, query, 10_000))
+        words = await db.fetchval(
+            "SELECT cardinality(tsvector_to_array(to_tsvector('english', $1)))", query
+        )
         for limit in (1, 3, 8, 50):
-            found = await search.full_text(db, tenant, query=query, limit=limit)
+            counting = _CountingFetches(db)
+            found = await search.full_text(counting, tenant, query=query, limit=limit)
             expected = await db.fetch(_EVERY_MATCH_SCORED, tenant, query, limit)
             assert [h.segment_id for h in found] == [r["id"] for r in expected], (query, limit)
             cut += matches > limit
+            passes = counting.fetches - 1
+            settled_early += passes < len(search.passes(words))
+            every_pass += passes == len(search.passes(words)) > 1
     assert cut >= 10  # most cases had passages the cutoff left unscored
+    assert settled_early >= 5  # a pass over the rarest words was the answer
+    assert every_pass >= 3  # and passes that fell short went on to the next
+
+
+async def test_full_text_of_stop_words_finds_nothing(library, tenant, db):
+    assert await search.full_text(db, tenant, query="Why is it that they were?", limit=8) == []
+
+
+@pytest.mark.parametrize("word", ["it's", "o''neil", "back\\slash", "c++", "a b", "|&!"])
+async def test_any_of_matches_the_lexeme_as_it_is(db, word):
+    """Lexemes go into the tsquery as they are: quotes and backslashes escaped, nothing
+    parsed or stemmed."""
+    assert await db.fetchval(
+        "SELECT array_to_tsvector(ARRAY[$1::text]) @@ $2::tsquery", word, search.any_of([word])
+    )
+    assert not await db.fetchval(
+        "SELECT array_to_tsvector(ARRAY['other']) @@ $1::tsquery", search.any_of([word])
+    )
+
+
+def test_passes_ask_for_fewer_words_each_time_and_end_with_one() -> None:
+    assert search.passes(1) == [1]
+    assert search.passes(2) == [2, 1]
+    assert search.passes(6) == [6, 5, 4, 3, 2, 1]
+    assert search.passes(30) == [30, 25, 20, 15, 10, 5, 1]
 
 
 async def test_each_hit_names_its_document_for_the_prompt(library, tenant, db):
