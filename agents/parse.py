@@ -48,6 +48,7 @@ async def _handle(deps: Resources, request: topics.ParseRequested) -> None:
 
 async def _parse_claimed(deps: Resources, claim: Claim) -> None:
     started = time.perf_counter()
+    failed = "transient"  # why the last attempt failed: the reason its retry is counted under
     try:
         async for attempt in backoff(
             attempts=settings.parse_max_attempts,
@@ -56,14 +57,19 @@ async def _parse_claimed(deps: Resources, claim: Claim) -> None:
         ):
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
-                    RETRIES.labels("parse", "transient").inc()
+                    RETRIES.labels("parse", failed).inc()
                     retaken = await parsing.claim_again(deps.pool, claim, worker=WORKER_ID)
                     if retaken is None:
                         return  # finished or deleted meanwhile
                     claim = retaken
+                failed = "transient"
                 if claim.attempts > settings.parse_max_attempts:
                     raise GaveUp(f"gave up after {claim.attempts - 1} attempts")
-                parsed = await _parse(deps, claim)
+                try:
+                    parsed = await _parse(deps, claim)
+                except PageReaderDied:
+                    failed = PageReaderDied.code
+                    raise
                 await parsing.complete(deps.pool, deps.blobs, claim, parsed, worker=WORKER_ID)
         PARSE_DURATION.observe(time.perf_counter() - started)
         PAGES_PARSED.inc(parsed.page_count)

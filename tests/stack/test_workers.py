@@ -17,6 +17,7 @@ import psutil
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from prometheus_client.parser import text_string_to_metric_families
 
 import pdfgen
 import topics
@@ -118,6 +119,17 @@ async def test_a_dead_page_reader_is_replaced_and_its_document_parsed_again(
     )
     renewed = page_readers(stack, "worker-1")
     assert not {r.pid for r in renewed} & {r.pid for r in readers}
+    # The operator sees why the parse was retried.
+    async with httpx.AsyncClient() as http:
+        metrics = await http.get(f"http://127.0.0.1:{settings.worker_web_port_base}/metrics")
+    retried = {
+        s.labels["reason"]: s.value
+        for family in text_string_to_metric_families(metrics.text)
+        if family.name == "pdfchat_retries"
+        for s in family.samples
+        if s.name == "pdfchat_retries_total" and s.labels["operation"] == "parse"
+    }
+    assert retried.get("page_reader_died", 0) >= 1, retried
 
 
 async def _status_is(client, document_id: str, status: str) -> bool:
