@@ -32,6 +32,7 @@ from retrieval.rerank import (
     CohereReranker,
     LocalReranker,
     Reranker,
+    StoredVectors,
     create_reranker,
     text_vectors,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "ProviderError",
     "Reranker",
     "RetryPolicy",
+    "StoredVectors",
     "create_embedder",
     "create_embedder_for_model",
     "create_reranker",

@@ -12,12 +12,13 @@ import asyncio
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from config import Settings
 from core.errors import InvalidInput, PdfchatError
@@ -27,12 +28,28 @@ from retrieval.embeddings import WORDLLAMA_DIM, Embedder, LocalEmbedder, wordlla
 COHERE_DEFAULT_RERANK_MODEL = "rerank-english-v3.0"
 
 
+class StoredVectors(Protocol):
+    """The vectors the first stage already has of some passages, by their index among the
+    passages, and the model that made them: a re-ranker that embeds with that model reads
+    them instead of embedding the passages again."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def __call__(self, indices: Sequence[int]) -> Mapping[int, ArrayLike]: ...
+
+
 @runtime_checkable
 class Reranker(Protocol):
     name: str
 
     async def rerank(
-        self, query: str, passages: Sequence[str], *, top_n: int
+        self,
+        query: str,
+        passages: Sequence[str],
+        *,
+        top_n: int,
+        stored: StoredVectors | None = None,
     ) -> list[tuple[int, float]]: ...
 
     async def aclose(self) -> None: ...
@@ -59,17 +76,24 @@ class CheckedReranker:
     name: str
 
     async def rerank(
-        self, query: str, passages: Sequence[str], *, top_n: int
+        self,
+        query: str,
+        passages: Sequence[str],
+        *,
+        top_n: int,
+        stored: StoredVectors | None = None,
     ) -> list[tuple[int, float]]:
         texts = _check(query, passages, top_n)
         if not texts:
             return []
-        return await self._rank(query, texts, min(top_n, len(texts)))
+        return await self._rank(query, texts, min(top_n, len(texts)), stored)
 
     async def aclose(self) -> None:
         """Nothing of its own to release unless a subclass says otherwise."""
 
-    async def _rank(self, query: str, texts: list[str], top_n: int) -> list[tuple[int, float]]:
+    async def _rank(
+        self, query: str, texts: list[str], top_n: int, stored: StoredVectors | None
+    ) -> list[tuple[int, float]]:
         raise NotImplementedError
 
 
@@ -301,9 +325,10 @@ class LocalReranker(CheckedReranker):
     """Offline, deterministic hybrid of the embedder's cosine, sentence-level and word-level
     wordllama similarity, and lexical evidence (formula above).
 
-    It embeds the passages again with ``embedder`` (the first stage does not hand its vectors
-    over): ~20 ms for 100 segments with the local embedder, but a paid API call per search with
-    a remote one, so pass a LocalEmbedder unless that is what you want."""
+    It embeds the passages with ``embedder``, unless it has them already: from an earlier
+    question, or ``stored`` by the first stage with the same model (embedding 100 unseen
+    passages takes ~20 ms of CPU with the local embedder, and a paid API call per search with a
+    remote one, so pass a LocalEmbedder unless that is what you want)."""
 
     def __init__(self, embedder: Embedder, *, weights: dict[str, float] | None = None) -> None:
         self.embedder = embedder
@@ -311,33 +336,56 @@ class LocalReranker(CheckedReranker):
         self.name = f"local-hybrid:{embedder.model}"
         self._passages: dict[str, np.ndarray] = {}
 
-    async def _rank(self, query: str, texts: list[str], top_n: int) -> list[tuple[int, float]]:
+    async def _rank(
+        self, query: str, texts: list[str], top_n: int, stored: StoredVectors | None
+    ) -> list[tuple[int, float]]:
         # The local features are CPU work: a thread, running alongside the embedder.
         cosine, features = await asyncio.gather(
-            self._cosine(query, texts), asyncio.to_thread(local_features, query, texts)
+            self._cosine(query, texts, stored), asyncio.to_thread(local_features, query, texts)
         )
         features["cosine"] = cosine
         return best_first(combine(features, self.weights), top_n)
 
-    async def _passage_vectors(self, texts: list[str]) -> np.ndarray:
-        """The embedder's vectors of the passages; the same passages come back question after
-        question, so they are remembered (cleared whole past VECTOR_CACHE_SIZE)."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._passages]
+    async def _passage_vectors(
+        self, texts: list[str], indices: list[int], stored: StoredVectors | None
+    ) -> np.ndarray:
+        """The embedder's vectors of ``texts[i]`` for i in ``indices``. The same passages come
+        back question after question, so they are remembered (cleared whole past
+        VECTOR_CACHE_SIZE); those never seen are read from ``stored`` when it has them."""
+        missing = list(dict.fromkeys(texts[i] for i in indices if texts[i] not in self._passages))
         if missing:
             if len(self._passages) + len(missing) > VECTOR_CACHE_SIZE:
                 self._passages.clear()
-            fresh = await self.embedder.embed_documents(missing)
+            found = await self._stored(texts, indices, missing, stored)
+            unstored = [t for t in missing if t not in found]
+            if unstored:
+                fresh = await self.embedder.embed_documents(unstored)
+                found.update(zip(unstored, fresh, strict=True))
             # float32: what the embedders compute; as float64 the cache took twice the memory.
-            vectors = (np.asarray(v, dtype=np.float32) for v in fresh)
-            self._passages.update(zip(missing, vectors, strict=True))
-        return np.stack([self._passages[t] for t in texts])
+            self._passages.update((t, np.asarray(v, dtype=np.float32)) for t, v in found.items())
+        return np.stack([self._passages[texts[i]] for i in indices])
 
-    async def _cosine(self, query: str, texts: list[str]) -> np.ndarray:
+    async def _stored(
+        self,
+        texts: list[str],
+        indices: list[int],
+        missing: list[str],
+        stored: StoredVectors | None,
+    ) -> dict[str, ArrayLike]:
+        if stored is None or stored.model != self.embedder.model:
+            return {}
+        wanted = set(missing)
+        vectors = await stored([i for i in indices if texts[i] in wanted])
+        return {texts[i]: vector for i, vector in vectors.items()}
+
+    async def _cosine(
+        self, query: str, texts: list[str], stored: StoredVectors | None
+    ) -> np.ndarray:
         filled = [i for i, t in enumerate(texts) if t.strip()]  # blank passages score 0
         cosine = np.zeros(len(texts))
         if filled:
             q, p = await asyncio.gather(
-                self.embedder.embed_query(query), self._passage_vectors([texts[i] for i in filled])
+                self.embedder.embed_query(query), self._passage_vectors(texts, filled, stored)
             )
             cosine[filled] = p @ np.asarray(q)
         return cosine
@@ -363,7 +411,9 @@ class CohereReranker(CheckedReranker):
             api_key=api_key, base_url=base_url, timeout_s=retry.timeout_s
         )
 
-    async def _rank(self, query: str, texts: list[str], top_n: int) -> list[tuple[int, float]]:
+    async def _rank(
+        self, query: str, texts: list[str], top_n: int, stored: StoredVectors | None
+    ) -> list[tuple[int, float]]:
         return await call_with_retry(partial(self._rerank, query, texts, top_n), self._retry)
 
     async def aclose(self) -> None:
@@ -406,5 +456,6 @@ __all__ = [
     "CohereReranker",
     "LocalReranker",
     "Reranker",
+    "StoredVectors",
     "create_reranker",
 ]

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 import asyncpg
+import numpy as np
 
 from core.errors import Conflict
 from storage.locks import Lock
@@ -74,6 +75,24 @@ async def has_index(conn: asyncpg.Connection | asyncpg.Pool, model: str) -> bool
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = $1)", index_name(model)
         )
     )
+
+
+async def vectors_of(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    model: str,
+    segment_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, np.ndarray]:
+    """The tenant's stored vectors of ``model`` for these segments (those it has), as float32
+    arrays: what the embedder computed, bit for bit."""
+    rows = await conn.fetch(
+        "SELECT segment_id, embedding FROM segment_embeddings"
+        " WHERE tenant_id = $1 AND model = $2 AND segment_id = ANY($3::uuid[])",
+        tenant_id,
+        model,
+        list(segment_ids),
+    )
+    return {r["segment_id"]: r["embedding"].to_numpy() for r in rows}
 
 
 async def replace_for_document(

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import asyncpg
+import numpy as np
 
 from config import Settings
 from core.errors import InvalidInput, NotFound
@@ -170,8 +171,28 @@ async def _search(
         "search.rerank",
         attributes={"pdfchat.rerank.candidates": len(fused), "pdfchat.rerank.model": reranker.name},
     ):
-        order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k)
+        stored = StoredHitVectors(pool, tenant_id, model, fused) if model else None
+        order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k, stored=stored)
     return [replace(fused[i], score=score) for i, score in order]
+
+
+@dataclass(frozen=True)
+class StoredHitVectors:
+    """The candidates' vectors as the embedding agent stored them (retrieval.StoredVectors):
+    a re-ranker of the same model reads those it has not seen instead of embedding them."""
+
+    pool: asyncpg.Pool
+    tenant_id: str
+    model: str
+    hits: Sequence[Hit]
+
+    async def __call__(self, indices: Sequence[int]) -> dict[int, np.ndarray]:
+        found = await embeddings.vectors_of(
+            self.pool, self.tenant_id, self.model, [self.hits[i].segment_id for i in indices]
+        )
+        return {
+            i: found[self.hits[i].segment_id] for i in indices if self.hits[i].segment_id in found
+        }
 
 
 def fuse(rankings: Sequence[Sequence[Hit]]) -> list[Hit]:

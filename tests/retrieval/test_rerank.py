@@ -435,6 +435,66 @@ async def test_local_reranker_edge_cases():
         await HYBRID.rerank("query", "a passage", top_n=1)  # type: ignore[arg-type]
 
 
+class _CountingEmbedder(LocalEmbedder):
+    """The local embedder, keeping the passages it was asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    async def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.embedded += texts
+        return await super().embed_documents(texts)
+
+
+class _Stored:
+    """Stored vectors of some passages, as the first stage hands them over."""
+
+    def __init__(self, model: str, vectors: dict[int, list[float]]) -> None:
+        self.model = model
+        self.vectors = vectors
+        self.asked: list[int] = []
+
+    async def __call__(self, indices: Sequence[int]) -> dict[int, list[float]]:
+        self.asked += indices
+        return {i: self.vectors[i] for i in indices if i in self.vectors}
+
+
+async def test_stored_vectors_of_the_same_model_are_read_not_embedded_again():
+    passages = segments(HANDBOOK)
+    question = "Where can I put my bike?"
+    expected = await HYBRID.rerank(question, passages, top_n=len(passages))
+    vectors = await EMBEDDER.embed_documents(passages)
+
+    embedder = _CountingEmbedder()
+    reranker = LocalReranker(embedder)
+    stored = _Stored(EMBEDDER.model, {i: v for i, v in enumerate(vectors) if i % 2 == 0})
+    ranked = await reranker.rerank(question, passages, top_n=len(passages), stored=stored)
+    assert ranked == expected  # the same vectors: the same order and scores
+    assert sorted(stored.asked) == list(range(len(passages)))
+    odd = [p for i, p in enumerate(passages) if i % 2]
+    assert [t for t in embedder.embedded if t in passages] == odd  # only those not stored
+
+    # Seen once, a passage is remembered: the next question asks for none of them.
+    stored.asked.clear()
+    embedder.embedded.clear()
+    again = await reranker.rerank("Who cleans the kitchen?", passages, top_n=3, stored=stored)
+    assert len(again) == 3
+    assert stored.asked == []
+    assert not set(embedder.embedded) & set(passages)
+
+
+async def test_stored_vectors_of_another_model_are_ignored():
+    passages = segments(HANDBOOK)
+    question = "Where can I put my bike?"
+    embedder = _CountingEmbedder()
+    stored = _Stored("openai:text-embedding-3-small", {0: [1.0] + [0.0] * 255})
+    ranked = await LocalReranker(embedder).rerank(question, passages, top_n=3, stored=stored)
+    assert ranked == await HYBRID.rerank(question, passages, top_n=3)
+    assert stored.asked == []
+    assert [t for t in embedder.embedded if t in passages] == passages
+
+
 def test_stemming_is_light():
     assert [stem(w) for w in ["deliveries", "recorded", "records", "stopped", "running"]] == [
         "delivery",

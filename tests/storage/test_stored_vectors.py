@@ -1,9 +1,11 @@
-"""storage.embeddings.models_covering, asked before every search: the documents each model
-has vectors for, of one tenant only, counted by stepping through the index."""
+"""What a search reads of the stored vectors: the documents each model covers for a tenant
+(counted by stepping through the index), and the candidates' vectors for the re-ranker."""
 
 from __future__ import annotations
 
 import uuid
+
+import numpy as np
 
 from storage import embeddings
 from tests.rows import new_document
@@ -60,3 +62,21 @@ async def test_documents_per_model_of_one_tenant_only(pg):
     assert await embeddings.models_covering(pg, before) == {old: 1}
     assert await embeddings.models_covering(pg, after) == {old: 1}
     assert await embeddings.models_covering(pg, f"{base}-none") == {}
+
+
+async def test_stored_vectors_are_read_for_the_tenant_and_model_only(pg):
+    """What the re-ranker reads instead of embedding the candidates again."""
+    base = f"vectors-{uuid.uuid4().hex[:8]}"
+    mine, other = f"{base}-a", f"{base}-b"
+    model, another = f"test:one-{base}", f"test:two-{base}"
+    doc, foreign = await _document(pg, mine, 3), await _document(pg, other, 2)
+    await _vectors(pg, mine, model, doc)
+    await _vectors(pg, other, model, foreign)
+    ids = [r["id"] for r in await pg.fetch("SELECT id FROM segments WHERE doc_id = $1", doc)]
+    theirs = [r["id"] for r in await pg.fetch("SELECT id FROM segments WHERE doc_id = $1", foreign)]
+
+    found = await embeddings.vectors_of(pg, mine, model, [*ids, *theirs])
+    assert set(found) == set(ids)
+    assert all(v.dtype == np.float32 and v.tolist() == [1.0, 0.0, 0.0] for v in found.values())
+    assert await embeddings.vectors_of(pg, mine, another, ids) == {}
+    assert await embeddings.vectors_of(pg, mine, model, []) == {}
