@@ -8,6 +8,7 @@ re-ranker is stateless and cheap locally, and remote re-rankers are already an H
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -132,37 +133,14 @@ async def _search(
 ) -> list[Hit]:
     scope = await _own_documents(pool, tenant_id, document_ids)
     candidates = top_k if mode in ("vector", "text") else CANDIDATES
-    ranked: list[list[Hit]] = []
     model = await search_model(pool, tenant_id, embedders.current.model)
+    halves = []  # at once: each waits on the database most of its time
     if mode != "text" and model is not None:
-        with tracer.start_as_current_span("search.vector") as span:
-            embedder = embedders.for_model(model)
-            await checkpoint()
-            vector = await embedder.embed_query(query)
-            await checkpoint()
-            ranked.append(
-                await search.nearest(
-                    pool,
-                    tenant_id,
-                    model=embedder.model,
-                    dimension=embedder.dimension,
-                    query=vector,
-                    limit=candidates,
-                    document_ids=scope,
-                )
-            )
-            span.set_attributes(
-                {"pdfchat.embedding.model": embedder.model, "pdfchat.search.hits": len(ranked[-1])}
-            )
+        embedder = embedders.for_model(model)
+        halves.append(_nearest(pool, embedder, tenant_id, query, candidates, scope))
     if mode != "vector":
-        await checkpoint()
-        with tracer.start_as_current_span("search.text") as span:
-            ranked.append(
-                await search.full_text(
-                    pool, tenant_id, query=query, limit=candidates, document_ids=scope
-                )
-            )
-            span.set_attribute("pdfchat.search.hits", len(ranked[-1]))
+        halves.append(_full_text(pool, tenant_id, query, candidates, scope))
+    ranked = list(await asyncio.gather(*halves))
     fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
@@ -174,6 +152,43 @@ async def _search(
         stored = StoredHitVectors(pool, tenant_id, model, fused) if model else None
         order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k, stored=stored)
     return [replace(fused[i], score=score) for i, score in order]
+
+
+async def _nearest(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    tenant_id: str,
+    query: str,
+    limit: int,
+    scope: list[uuid.UUID] | None,
+) -> list[Hit]:
+    with tracer.start_as_current_span("search.vector") as span:
+        await checkpoint()
+        vector = await embedder.embed_query(query)
+        await checkpoint()
+        hits = await search.nearest(
+            pool,
+            tenant_id,
+            model=embedder.model,
+            dimension=embedder.dimension,
+            query=vector,
+            limit=limit,
+            document_ids=scope,
+        )
+        span.set_attributes(
+            {"pdfchat.embedding.model": embedder.model, "pdfchat.search.hits": len(hits)}
+        )
+        return hits
+
+
+async def _full_text(
+    pool: asyncpg.Pool, tenant_id: str, query: str, limit: int, scope: list[uuid.UUID] | None
+) -> list[Hit]:
+    await checkpoint()
+    with tracer.start_as_current_span("search.text") as span:
+        hits = await search.full_text(pool, tenant_id, query=query, limit=limit, document_ids=scope)
+        span.set_attribute("pdfchat.search.hits", len(hits))
+        return hits
 
 
 @dataclass(frozen=True)
