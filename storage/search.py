@@ -182,7 +182,7 @@ async def full_text(
     with k or more. When at least ``limit`` of them have k or more, the top is among them,
     in the same order: that pass is the answer, and the common words' passages are never
     read. Otherwise the next pass asks for fewer words, down to 1 (every match)."""
-    words: list[str] = [r["w"] for r in await conn.fetch(_WORDS_RAREST_FIRST, query)]
+    words = await words_rarest_first(conn, query)
     if not words:
         return []  # only stop words
     rows: Sequence[asyncpg.Record] = []
@@ -199,6 +199,12 @@ async def full_text(
         if rows and rows[0]["cutoff"] >= at_least:
             break  # the limit-th best has at_least words: nothing outside this pass ranks
     return _hits(rows)
+
+
+async def words_rarest_first(conn: asyncpg.Connection | asyncpg.Pool, query: str) -> list[str]:
+    """The query's distinct words (English stemming), rarest first by the column's
+    statistics: what full_text's passes start from."""
+    return [r["w"] for r in await conn.fetch(_WORDS_RAREST_FIRST, query)]
 
 
 def passes(words: int) -> list[int]:
