@@ -9,6 +9,7 @@ import importlib
 
 from agents.app import app, settings
 from core.cpu import one_blas_thread
+from core.heap import time_collections
 from core.kafka import declare_topics
 from core.tracing import setup_tracing
 
@@ -42,6 +43,7 @@ def static_member_id(instance: str) -> str:
 
 def main() -> None:
     one_blas_thread()
+    time_collections()
     setup_tracing(settings, "worker")
     register_agents(settings.worker_role)
     asyncio.run(declare_topics(settings))

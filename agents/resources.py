@@ -17,6 +17,7 @@ import mode
 import storage
 from agents.app import app, settings
 from core.flags import FlagView
+from core.heap import settle_after_start
 from llm import ChatModels
 from pdf import page_reader_pool
 from retrieval import Embedder, Reranker, create_embedder, create_reranker
@@ -57,6 +58,7 @@ class Resources(mode.Service):
         self.models = ChatModels(settings)
         self.budget = budget_of(settings, self.models.catalog, self.flags)
         _current = self
+        settle_after_start()
         _started.set()
 
     async def on_stop(self) -> None:

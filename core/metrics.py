@@ -156,6 +156,15 @@ TRACE_SPANS_DROPPED = Counter(
     "pdfchat_trace_spans_dropped_total", "Spans dropped before a decision: too many waiting"
 )
 
+# Every long-running process (core/heap.py): a collection stops the whole process, sockets
+# and answers included.
+GC_PAUSE = Histogram(
+    "pdfchat_gc_pause_seconds",
+    "Time a garbage collection stopped this process, by generation",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
 # The local supervisor (`pdfchat up`)
 RESTARTS = Counter(
     "pdfchat_supervisor_restarts_total", "Services the supervisor restarted", ["service"]

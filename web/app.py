@@ -11,6 +11,7 @@ from quart import Quart
 import storage
 from config import Settings
 from core.flags import FlagView
+from core.heap import settle_after_start
 from core.kafka import declare_topics
 from core.tokens import TokenVerifier
 from llm.catalog import Catalog
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> Quart:
             budget=budget,
             flags=flag_view,
         )
+        settle_after_start()
         try:
             yield
         finally:

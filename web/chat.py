@@ -143,7 +143,7 @@ async def _relay(session_id: str) -> None:
             if first:  # the socket is as slow as its first event, however long the answer
                 tracing.mark_latency(time.perf_counter() - opened)
                 first = False
-            await websocket.send_json(event.message)
+            await websocket.send(event.text)
             if event.is_last:
                 return await websocket.close(CLOSE_NORMAL)
 

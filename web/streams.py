@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -37,11 +40,11 @@ class ReaderTooSlow(TooManyRequests):
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """One WebSocket message of an answer, ready to send (a record of the answers topic may
-    carry several: topics.AnswerEvent.messages)."""
+    """One WebSocket message of an answer, ready to send: ``text`` is its JSON (a record of the
+    answers topic may carry several: topics.AnswerEvent.messages)."""
 
     seq: int
-    message: dict[str, object]
+    text: str
     is_last: bool
 
 
@@ -77,17 +80,36 @@ class Subscription:
 
 @dataclass
 class _Stream:
-    events: list[Sent] = field(default_factory=list)
+    """One answer's messages so far, as JSON texts with their seqs (ascending).
+
+    Kept as strings and an array, not one object per message: a web process holds every
+    answer of the last ``retention_s``, and each object the garbage collector tracks would
+    lengthen every full collection, which stops the whole process (core/heap.py). Strings
+    and arrays are not tracked."""
+
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    texts: list[str] = field(default_factory=list)
+    done: bool = False
     listeners: set[Subscription] = field(default_factory=set)
     touched: float = field(default_factory=time.monotonic)
 
     @property
     def last_seq(self) -> int:
-        return self.events[-1].seq if self.events else 0
+        return self.seqs[-1] if self.seqs else 0
 
-    @property
-    def done(self) -> bool:
-        return bool(self.events) and self.events[-1].is_last
+    def append(self, seq: int, text: str, is_last: bool) -> Sent:
+        self.seqs.append(seq)
+        self.texts.append(text)
+        self.done = is_last
+        return Sent(seq, text, is_last)
+
+    def after(self, seq: int) -> list[Sent]:
+        first = bisect_right(self.seqs, seq)
+        last = len(self.seqs) - 1
+        return [
+            Sent(self.seqs[i], self.texts[i], self.done and i == last)
+            for i in range(first, len(self.seqs))
+        ]
 
 
 class AnswerStreams:
@@ -107,7 +129,7 @@ class AnswerStreams:
         Both are taken in one step of the event loop, so nothing falls between them.
         """
         stream = self._streams.setdefault(session_id, _Stream())
-        backlog = [e for e in stream.events if e.seq > after_seq]
+        backlog = stream.after(after_seq)
         subscription = Subscription(backlog, asyncio.Queue(maxsize=self.queue_max))
         stream.listeners.add(subscription)
         try:
@@ -200,8 +222,7 @@ class AnswerStreams:
             assert isinstance(seq, int)
             if seq <= stream.last_seq:
                 continue  # a duplicate (redelivery, replay after reconnect, a takeover)
-            sent = Sent(seq, message, event.is_last)
-            stream.events.append(sent)
+            sent = stream.append(seq, _compact(message), event.is_last)
             for listener in list(stream.listeners):
                 if not listener.offer(sent):
                     stream.listeners.discard(listener)
@@ -220,6 +241,10 @@ class AnswerStreams:
             if stream.touched < horizon and not stream.listeners
         ]:
             del self._streams[session_id]
+
+
+def _compact(message: dict[str, object]) -> str:
+    return json.dumps(message, separators=(",", ":"))
 
 
 async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:

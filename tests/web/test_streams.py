@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -76,7 +78,7 @@ async def test_a_record_of_several_tokens_is_one_message_per_token_and_resumes_i
     assert streams.last_seq("s-1") == 6
     with streams.subscribe("s-1", after_seq=3) as resumed:  # inside the second record
         streams.add(record(7, "end"))
-        messages = [(await resumed.next()).message for _ in range(4)]
+        messages = [json.loads((await resumed.next()).text) for _ in range(4)]
     assert messages[:3] == [
         {"type": "token", "seq": 4, "content": "built "},
         {"type": "token", "seq": 5, "content": "ignored "},
@@ -84,3 +86,18 @@ async def test_a_record_of_several_tokens_is_one_message_per_token_and_resumes_i
     ]
     assert messages[3]["type"] == "end" and messages[3]["seq"] == 7
     assert streams.done("s-1")
+
+
+def test_answers_held_for_replay_add_little_for_the_garbage_collector_to_walk() -> None:
+    """A web process keeps every answer of the last retention_s; every full collection walks
+    each tracked object it holds, stopping the process (core/heap.py)."""
+    streams = AnswerStreams("127.0.0.1:1", retention_s=60)
+    gc.collect()
+    before = len(gc.get_objects())
+    for session in range(20):
+        for seq in range(1, 101):
+            streams.add(tokens(seq, f"word{seq} ", session=f"s-{session}"))
+    gc.collect()
+    added = len(gc.get_objects()) - before
+    assert streams.last_seq("s-7") == 100
+    assert added < 200, f"{added} tracked objects for 2,000 messages"
