@@ -194,6 +194,13 @@ CHAT = [
         description="0 closed, 1 half-open, 2 open (alert CircuitOpen).",
     ),
     graph("Open answer sockets", "sum(pdfchat_websocket_connections)", "sockets"),
+    graph(
+        "Time stopped by garbage collection, by process",
+        "sum by (job, instance) (rate(pdfchat_gc_pause_seconds_sum[5m]))",
+        "{{job}} {{instance}}",
+        unit="percentunit",
+        description="A collection stops every socket and answer of its process (runbook: Slow chat).",
+    ),
     p95_by("Search time p95, by mode", "mode", "pdfchat_search_duration_seconds"),
     graph(
         "HTTP requests per second, by route and status",
