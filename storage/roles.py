@@ -113,6 +113,11 @@ WORKER_OWNED = frozenset({"segment_embeddings"})
 # PUBLIC default is revoked.
 FUNCTIONS: Mapping[str, frozenset[LoginRole]] = {
     "take_token(text[],double precision[],double precision[])": frozenset({"web"}),
+    # Full text (storage/search.py): both tiers search; the first calls the other three.
+    "full_text_ranked(text,text,uuid[],integer,double precision[])": frozenset({"web", "worker"}),
+    "words_rarest_first(text)": frozenset({"web", "worker"}),
+    "full_text_passes(integer,double precision[])": frozenset({"web", "worker"}),
+    "tsquery_any_of(text[])": frozenset({"web", "worker"}),
 }
 
 SCHEMA = "public"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -118,47 +117,6 @@ def _connection(
 # only passages with the rarer words, so one that falls short costs little.
 FULL_TEXT_PASSES = (1, 5 / 6, 2 / 3, 1 / 2, 1 / 3, 1 / 6)
 
-# The query's words, rarest first by the statistics ANALYZE keeps of the column (all tenants';
-# a word it has no figure for counts as rare). Only the speed depends on the order.
-_WORDS_RAREST_FIRST = """
-    WITH common AS (
-        SELECT x.word, x.frequency
-        FROM pg_stats, unnest(most_common_elems::text::text[], most_common_elem_freqs)
-                       AS x(word, frequency)
-        WHERE schemaname = current_schema() AND tablename = 'segments' AND attname = 'tsv'
-    )
-    SELECT w FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS w
-    ORDER BY coalesce((SELECT max(frequency) FROM common WHERE word = w), 0), w
-"""
-
-# Rank passages that match any of $6 (some or all of the query's words $5): those that match
-# more of the distinct words first, then by cover density. Also returns the cutoff: the count
-# of words of the limit-th best (0 when fewer matched).
-# Cover density is the costly part of the score. So every match gets only its count of
-# distinct query words (tsvector length minus the length without them: no per-word
-# subquery), and cover density is computed only for passages whose count reaches that of the
-# limit-th best: the only ones that can make the top.
-_FULL_TEXT = f"""
-    WITH q AS (  -- a CTE read twice is computed once, so the plan never depends on $2 or $6
-        SELECT to_tsquery('english',
-                          replace(plainto_tsquery('english', $2)::text, '&', '|')) AS tsq,
-               $6::tsquery AS wanted
-    ), matched AS (
-        SELECT s.id, length(s.tsv) - length(ts_delete(s.tsv, $5::text[])) AS hits
-        FROM segments s, q
-        WHERE s.tenant_id = $1 AND s.tsv @@ q.wanted
-          AND ($3::uuid[] IS NULL OR s.doc_id = ANY($3))
-    ), cutoff AS (
-        SELECT coalesce((SELECT hits FROM matched ORDER BY hits DESC OFFSET $4 - 1 LIMIT 1),
-                        0) AS hits
-    )
-    SELECT {_COLUMNS}, m.hits + ts_rank_cd(s.tsv, q.tsq, 32) AS score, cutoff.hits AS cutoff
-    FROM matched m JOIN segments s ON s.id = m.id {_DOCUMENT}, q, cutoff
-    WHERE m.hits >= cutoff.hits
-    ORDER BY score DESC, s.seq, s.content  -- ties in a stable order: ids are random
-    LIMIT $4
-"""
-
 
 async def full_text(
     conn: asyncpg.Connection | asyncpg.Pool,
@@ -181,37 +139,14 @@ async def full_text(
     them, so a pass over the passages with one of the n - k + 1 rarest finds every passage
     with k or more. When at least ``limit`` of them have k or more, the top is among them,
     in the same order: that pass is the answer, and the common words' passages are never
-    read. Otherwise the next pass asks for fewer words, down to 1 (every match)."""
-    words = await words_rarest_first(conn, query)
-    if not words:
-        return []  # only stop words
-    rows: Sequence[asyncpg.Record] = []
-    for at_least in passes(len(words)):
-        rows = await conn.fetch(
-            _FULL_TEXT,
-            tenant_id,
-            query,
-            document_ids,
-            limit,
-            words,
-            any_of(words[: len(words) - at_least + 1]),
-        )
-        if rows and rows[0]["cutoff"] >= at_least:
-            break  # the limit-th best has at_least words: nothing outside this pass ranks
+    read. Otherwise the next pass asks for fewer words, down to 1 (every match). The passes
+    run in the database, in one round trip (``full_text_ranked``, migration 018)."""
+    rows = await conn.fetch(
+        "SELECT * FROM full_text_ranked($1, $2, $3, $4, $5)",
+        tenant_id,
+        query,
+        document_ids,
+        limit,
+        list(FULL_TEXT_PASSES),
+    )
     return _hits(rows)
-
-
-async def words_rarest_first(conn: asyncpg.Connection | asyncpg.Pool, query: str) -> list[str]:
-    """The query's distinct words (English stemming), rarest first by the column's
-    statistics: what full_text's passes start from."""
-    return [r["w"] for r in await conn.fetch(_WORDS_RAREST_FIRST, query)]
-
-
-def passes(words: int) -> list[int]:
-    """How many of its ``words`` a passage must match, pass by pass (ending with 1)."""
-    return sorted({max(1, math.ceil(words * share)) for share in FULL_TEXT_PASSES} | {1})[::-1]
-
-
-def any_of(words: Sequence[str]) -> str:
-    """A tsquery matching any of these lexemes, as is (no parsing or stemming)."""
-    return " | ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)

@@ -135,16 +135,10 @@ _EVERY_MATCH_SCORED = """
 """
 
 
-class _CountingFetches:
-    """The database, counting full_text's queries: one for the words, one per pass."""
-
-    def __init__(self, db) -> None:
-        self.db = db
-        self.fetches = 0
-
-    async def fetch(self, *args):
-        self.fetches += 1
-        return await self.db.fetch(*args)
+async def _passes(db, words: int) -> list[int]:
+    return await db.fetchval(
+        "SELECT full_text_passes($1, $2)", words, list(search.FULL_TEXT_PASSES)
+    )
 
 
 @pytest.mark.parametrize("statistics", [False, True], ids=["no statistics", "analysed"])
@@ -172,14 +166,20 @@ async def test_full_text_ranks_as_if_every_match_were_scored(library, tenant, db
             "SELECT cardinality(tsvector_to_array(to_tsvector('english', $1)))", query
         )
         for limit in (1, 3, 8, 50):
-            counting = _CountingFetches(db)
-            found = await search.full_text(counting, tenant, query=query, limit=limit)
+            found = await search.full_text(db, tenant, query=query, limit=limit)
             expected = await db.fetch(_EVERY_MATCH_SCORED, tenant, query, limit)
             assert [h.segment_id for h in found] == [r["id"] for r in expected], (query, limit)
             cut += matches > limit
-            passes = counting.fetches - 1
-            settled_early += passes < len(search.passes(words))
-            every_pass += passes == len(search.passes(words)) > 1
+            # The share of the words the settling pass asked for (1: the last pass, every match).
+            asked = await db.fetchval(
+                "SELECT asked FROM full_text_ranked($1, $2, NULL, $3, $4) LIMIT 1",
+                tenant,
+                query,
+                limit,
+                list(search.FULL_TEXT_PASSES),
+            )
+            settled_early += asked is not None and asked > 1
+            every_pass += asked == 1 and words > 1
     assert cut >= 10  # most cases had passages the cutoff left unscored
     assert settled_early >= 5  # a pass over the rarest words was the answer
     assert every_pass >= 3  # and passes that fell short went on to the next
@@ -193,19 +193,16 @@ async def test_full_text_of_stop_words_finds_nothing(library, tenant, db):
 async def test_any_of_matches_the_lexeme_as_it_is(db, word):
     """Lexemes go into the tsquery as they are: quotes and backslashes escaped, nothing
     parsed or stemmed."""
-    assert await db.fetchval(
-        "SELECT array_to_tsvector(ARRAY[$1::text]) @@ $2::tsquery", word, search.any_of([word])
-    )
-    assert not await db.fetchval(
-        "SELECT array_to_tsvector(ARRAY['other']) @@ $1::tsquery", search.any_of([word])
-    )
+    any_of = await db.fetchval("SELECT tsquery_any_of(ARRAY[$1::text])", word)
+    assert await db.fetchval("SELECT array_to_tsvector(ARRAY[$1::text]) @@ $2", word, any_of)
+    assert not await db.fetchval("SELECT array_to_tsvector(ARRAY['other']) @@ $1", any_of)
 
 
-def test_passes_ask_for_fewer_words_each_time_and_end_with_one() -> None:
-    assert search.passes(1) == [1]
-    assert search.passes(2) == [2, 1]
-    assert search.passes(6) == [6, 5, 4, 3, 2, 1]
-    assert search.passes(30) == [30, 25, 20, 15, 10, 5, 1]
+async def test_passes_ask_for_fewer_words_each_time_and_end_with_one(db) -> None:
+    assert await _passes(db, 1) == [1]
+    assert await _passes(db, 2) == [2, 1]
+    assert await _passes(db, 6) == [6, 5, 4, 3, 2, 1]
+    assert await _passes(db, 30) == [30, 25, 20, 15, 10, 5, 1]
 
 
 async def test_each_hit_names_its_document_for_the_prompt(library, tenant, db):

@@ -199,7 +199,7 @@ CHAT = [
         "sum by (job, instance) (rate(pdfchat_gc_pause_seconds_sum[5m]))",
         "{{job}} {{instance}}",
         unit="percentunit",
-        description="A collection stops every socket and answer of its process (runbook: Slow chat).",
+        description="A collection stops every socket and answer of its process (runbook).",
     ),
     p95_by("Search time p95, by mode", "mode", "pdfchat_search_duration_seconds"),
     graph(
