@@ -12,6 +12,7 @@ from pgvector.asyncpg import register_vector
 from config import Settings
 from storage import roles
 from storage.locks import Lock
+from storage.search import HNSW_EF_SEARCH
 
 log = logging.getLogger("pdfchat.storage")
 
@@ -51,6 +52,11 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     a transaction left open."""
 
 
+# Settings every session starts with, sent with the connection itself (no round trip): HNSW
+# searches use this ef_search (storage/search.py), without a transaction and SET LOCAL each.
+_SERVER_SETTINGS = {"hnsw.ef_search": str(HNSW_EF_SEARCH)}
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
@@ -58,6 +64,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
         max_size=max_size,
         init=_init_pool_connection,
         reset=_keep_session,
+        server_settings=_SERVER_SETTINGS,
     )
     assert pool is not None
     return pool
@@ -65,7 +72,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 async def connect(dsn: str) -> asyncpg.Connection:
     """A single connection, for long-lived listeners and one-off scripts."""
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings=_SERVER_SETTINGS)
     await _init_connection(conn)
     return conn
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 import asyncpg
@@ -13,7 +12,8 @@ from storage.embeddings import INDEX_MIN_ROWS, index_name, sql_literal
 
 # Up to INDEX_MIN_ROWS vectors in scope an exact scan is fast and never misses; above it the
 # model's HNSW index answers (when built). pgvector 0.6 filters HNSW results after the scan,
-# so a small tenant inside a large index could otherwise get fewer than k hits.
+# so a small tenant inside a large index could otherwise get fewer than k hits: every
+# connection searches with this ef_search (storage/db.py sets it as the session starts).
 HNSW_EF_SEARCH = 200
 
 
@@ -65,51 +65,51 @@ async def nearest(
 
     The model's HNSW index serves tenants with more than INDEX_MIN_ROWS vectors in scope; an
     exact scan serves the others (the index would return the nearest of every tenant, and
-    filter most away). One query decides, counting no further than that threshold."""
-    scope = await db.fetchrow(
-        """
-        SELECT (SELECT count(*) FROM (SELECT FROM segment_embeddings
-                                      WHERE tenant_id = $1 AND model = $2
-                                        AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
-                                      LIMIT $4) AS bounded) AS in_scope,
-               EXISTS (SELECT FROM pg_indexes WHERE indexname = $5) AS indexed
-        """,
+    filter most away). One statement decides, counting no further than that threshold, and
+    runs only the branch it chose (the other's filter is false before it starts)."""
+    rows = await db.fetch(
+        _nearest_sql(model, dimension),
         tenant_id,
-        model,
+        list(query),
         document_ids,
-        INDEX_MIN_ROWS + 1,
+        limit,
+        model,
+        INDEX_MIN_ROWS,
         index_name(model),
     )
-    cast = f"::vector({int(dimension)})"
-    # The indexed expression (with the cast) lets the planner use the model's HNSW index;
-    # the uncast one forces the exact scan.
-    indexed = scope["indexed"] and scope["in_scope"] > INDEX_MIN_ROWS
-    distance = f"e.embedding{cast} <=> $2{cast}" if indexed else "e.embedding <=> $2::vector"
+    return _hits(rows)
+
+
+def _nearest_sql(model: str, dimension: int) -> str:
+    # The indexed expression (with the cast) lets the planner use the model's HNSW index,
+    # whose predicate names the model as a literal; the uncast one forces the exact scan.
     # Nearest first on the vectors alone (the index's own query shape), then the join for text.
-    sql = f"""
+    cast = f"::vector({int(dimension)})"
+    exact, indexed = "e.embedding <=> $2::vector", f"e.embedding{cast} <=> $2{cast}"
+    where = (
+        f"e.tenant_id = $1 AND e.model = {sql_literal(model)}"
+        " AND ($3::uuid[] IS NULL OR e.doc_id = ANY($3))"
+    )
+    return f"""
+        WITH scope AS (  -- read by both branches, computed once
+            SELECT (SELECT count(*) FROM (SELECT FROM segment_embeddings
+                                          WHERE tenant_id = $1 AND model = $5
+                                            AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
+                                          LIMIT $6 + 1) AS bounded) > $6
+                   AND EXISTS (SELECT FROM pg_indexes WHERE indexname = $7) AS indexed
+        ), nearest AS (
+            (SELECT e.segment_id, {exact} AS distance FROM segment_embeddings e
+             WHERE NOT (SELECT indexed FROM scope) AND {where}
+             ORDER BY {exact} LIMIT $4)
+            UNION ALL
+            (SELECT e.segment_id, {indexed} AS distance FROM segment_embeddings e
+             WHERE (SELECT indexed FROM scope) AND {where}
+             ORDER BY {indexed} LIMIT $4)
+        )
         SELECT {_COLUMNS}, 1 - n.distance AS score
-        FROM (SELECT e.segment_id, {distance} AS distance
-              FROM segment_embeddings e
-              WHERE e.tenant_id = $1 AND e.model = {sql_literal(model)}
-                AND ($3::uuid[] IS NULL OR e.doc_id = ANY($3))
-              ORDER BY {distance}
-              LIMIT $4) n
-        JOIN segments s ON s.id = n.segment_id
-        {_DOCUMENT}
+        FROM nearest n JOIN segments s ON s.id = n.segment_id {_DOCUMENT}
         ORDER BY n.distance
         """
-    arguments = (tenant_id, list(query), document_ids, limit)
-    if not indexed:
-        return _hits(await db.fetch(sql, *arguments))
-    async with _connection(db) as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
-        return _hits(await conn.fetch(sql, *arguments))
-
-
-def _connection(
-    db: asyncpg.Pool | asyncpg.Connection,
-) -> AbstractAsyncContextManager[asyncpg.Connection]:
-    return db.acquire() if isinstance(db, asyncpg.Pool) else nullcontext(db)
 
 
 # Shares of a query's words that full_text's passes ask of the passages they rank, in turn

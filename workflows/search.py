@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import asyncpg
 import numpy as np
@@ -36,6 +36,8 @@ MAX_DOCUMENT_IDS = 100
 CANDIDATES = 50
 # Reciprocal rank fusion constant (Cormack et al. 2009): damps the weight of the top ranks.
 RRF_K = 60
+
+T = TypeVar("T")
 
 
 def validate(query: str, top_k: int, document_ids: Sequence[str] | None, mode: str) -> None:
@@ -133,14 +135,16 @@ async def _search(
 ) -> list[Hit]:
     scope = await _own_documents(pool, tenant_id, document_ids)
     candidates = top_k if mode in ("vector", "text") else CANDIDATES
-    model = await search_model(pool, tenant_id, embedders.current.model)
-    halves = []  # at once: each waits on the database most of its time
-    if mode != "text" and model is not None:
-        embedder = embedders.for_model(model)
-        halves.append(_nearest(pool, embedder, tenant_id, query, candidates, scope))
-    if mode != "vector":
-        halves.append(_full_text(pool, tenant_id, query, candidates, scope))
-    ranked = list(await asyncio.gather(*halves))
+    # The two halves at once: each waits on the database most of its time.
+    (model, nearest), text = await asyncio.gather(
+        _vector_half(pool, embedders, tenant_id, query, candidates, scope)
+        if mode != "text"
+        else _nothing((None, None)),
+        _full_text(pool, tenant_id, query, candidates, scope)
+        if mode != "vector"
+        else _nothing(None),
+    )
+    ranked = [hits for hits in (nearest, text) if hits is not None]
     fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
@@ -152,6 +156,26 @@ async def _search(
         stored = StoredHitVectors(pool, tenant_id, model, fused) if model else None
         order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k, stored=stored)
     return [replace(fused[i], score=score) for i, score in order]
+
+
+async def _vector_half(
+    pool: asyncpg.Pool,
+    embedders: Embedders,
+    tenant_id: str,
+    query: str,
+    limit: int,
+    scope: list[uuid.UUID] | None,
+) -> tuple[str | None, list[Hit] | None]:
+    """The model whose vectors answer for the tenant and its nearest segments; (None, None)
+    when the tenant has no vectors."""
+    model = await search_model(pool, tenant_id, embedders.current.model)
+    if model is None:
+        return None, None
+    return model, await _nearest(pool, embedders.for_model(model), tenant_id, query, limit, scope)
+
+
+async def _nothing(value: T) -> T:
+    return value
 
 
 async def _nearest(

@@ -49,6 +49,7 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
             exact = await search.nearest(
                 conn, tenant, model=model, dimension=DIMENSION, query=query, limit=3
             )
+            assert await _index_scans(conn, model) is None  # no index yet
         assert not await embeddings.has_index(conn, model)
         assert not await embeddings.ensure_index(conn, model, DIMENSION)  # below the threshold
 
@@ -60,11 +61,23 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
         # The planner has statistics at once: it needs them to choose the new index.
         await wait_until(lambda: _analysed_since(conn, analysed_before), within_s=10, poll=0.05)
         async with conn.transaction():
+            # A table this small is cheaper to scan: this checks the query can use the index.
+            await conn.execute("SET LOCAL enable_seqscan = off")
             indexed = await search.nearest(
                 conn, tenant, model=model, dimension=DIMENSION, query=query, limit=3
             )
+            assert await _index_scans(conn, model) == 1  # the index answered, not a scan
+        assert await conn.fetchval("SHOW hnsw.ef_search") == str(search.HNSW_EF_SEARCH)
     assert [h.segment_id for h in indexed] == [h.segment_id for h in exact]
     assert len(exact) == 3
+
+
+async def _index_scans(conn, model: str) -> int | None:
+    """Scans of the model's HNSW index in this transaction (None: there is no index)."""
+    return await conn.fetchval(
+        "SELECT pg_stat_get_xact_numscans(to_regclass($1))",
+        embeddings.index_name(model),
+    )
 
 
 async def _last_analyze(conn):
