@@ -52,9 +52,15 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     a transaction left open."""
 
 
-# Settings every session starts with, sent with the connection itself (no round trip): HNSW
-# searches use this ef_search (storage/search.py), without a transaction and SET LOCAL each.
-_SERVER_SETTINGS = {"hnsw.ef_search": str(HNSW_EF_SEARCH)}
+# Settings every session starts with, sent with the connection itself (no round trip):
+# - HNSW searches use this ef_search (storage/search.py), without a transaction and SET LOCAL;
+# - no parallel workers. Our queries are short and many run at once; PostgreSQL started two
+#   workers (3.4 ms) for the vector search's exact branch at 100k vectors even when that branch
+#   was not going to run, and a worker per query only takes CPU from the other queries.
+_SERVER_SETTINGS = {
+    "hnsw.ef_search": str(HNSW_EF_SEARCH),
+    "max_parallel_workers_per_gather": "0",
+}
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -67,7 +67,10 @@ async def test_index_is_built_past_the_threshold_and_answers_like_an_exact_scan(
                 conn, tenant, model=model, dimension=DIMENSION, query=query, limit=3
             )
             assert await _index_scans(conn, model) == 1  # the index answered, not a scan
+        # Set as every pooled session starts (storage/db.py): no transaction per search, and
+        # no parallel workers started for a branch that does not run.
         assert await conn.fetchval("SHOW hnsw.ef_search") == str(search.HNSW_EF_SEARCH)
+        assert await conn.fetchval("SHOW max_parallel_workers_per_gather") == "0"
     assert [h.segment_id for h in indexed] == [h.segment_id for h in exact]
     assert len(exact) == 3
 
