@@ -39,6 +39,7 @@ from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
 from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
 from storage.chat import Session
 from storage.rollouts import Sample
+from storage.search import Hit
 from workflows import chat, rollouts, usage
 from workflows.search import MAX_QUERY_CHARS, search_segments
 
@@ -172,18 +173,13 @@ def _route(deps: Resources, session: Session, variant: rollouts.Variant) -> list
 
 
 async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
-    earlier = await chat.history(deps.pool, session)
-    history = [Turn(m.role, m.content) for m in earlier]  # type: ignore[arg-type]
-    hits = await search_segments(
-        deps.pool,
-        deps.embedders,
-        deps.reranker,
-        session.tenant_id,
-        _query(session, history),
-        top_k=variant.evidence_k or settings.chat_evidence_k,
-        mode=variant.retrieval_mode or "hybrid+rerank",
-        document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
-    )
+    if is_follow_up(session.question):  # its query needs the question before it
+        history = await _history(deps, session)
+        hits = await _search(deps, session, variant, _query(session, history))
+    else:  # the question alone is the query: its history is read meanwhile
+        history, hits = await asyncio.gather(
+            _history(deps, session), _search(deps, session, variant, _query(session, []))
+        )
     evidence = [
         Evidence(
             segment_id=str(h.segment_id),
@@ -211,6 +207,26 @@ async def _sent_before(session: Session) -> list[topics.AnswerEvent]:
 
 def _session_key(session: Session) -> str:
     return topics.session_key(session.tenant_id, str(session.id))
+
+
+async def _history(deps: Resources, session: Session) -> list[Turn]:
+    earlier = await chat.history(deps.pool, session)
+    return [Turn(m.role, m.content) for m in earlier]  # type: ignore[arg-type]
+
+
+async def _search(
+    deps: Resources, session: Session, variant: rollouts.Variant, query: str
+) -> list[Hit]:
+    return await search_segments(
+        deps.pool,
+        deps.embedders,
+        deps.reranker,
+        session.tenant_id,
+        query,
+        top_k=variant.evidence_k or settings.chat_evidence_k,
+        mode=variant.retrieval_mode or "hybrid+rerank",
+        document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
+    )
 
 
 def _query(session: Session, history: list[Turn]) -> str:
