@@ -40,4 +40,5 @@ def test_objects_alive_after_start_up_are_left_out_of_later_collections_and_paus
     seen = json.loads(done.stdout)
     assert seen["frozen"] >= 50_000
     assert seen["walked_after"] < seen["walked_before"] - 50_000
-    assert seen["timed"] == 2  # the collection of settle_after_start, and the one after it
+    # The collection of settle_after_start and the one after it (the collector may add its own).
+    assert seen["timed"] >= 2
