@@ -14,13 +14,15 @@ import contextlib
 import json
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 
 from agents.app import app
 from agents.leadership import lead_forever
 from agents.resources import resources
 from core import tracing
+from core.logging import request_id
 from storage import analytics, outbox
-from topics.exports import EXPORTED, destinations
+from topics.exports import EXPORTED, tenant_topic
 
 # The relay looks at the outbox this often even without a notification (one may be missed
 # while reconnecting).
@@ -63,9 +65,19 @@ async def _publish(batch: list[outbox.PendingMessage], exported: set[str]) -> No
     pending = []
     for m in batch:
         # The request that committed the row is the parent: its trace shows the relay's delay.
-        with tracing.publishing(m.topic, m.headers) as headers:
+        request_id.set(tracing.request_id_from(m.headers))
+        with tracing.tracer.start_as_current_span(
+            f"publish {m.topic}",
+            context=tracing.extract(m.headers),
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": m.topic},
+        ):
+            headers = {k: v.encode() for k, v in tracing.inject(dict(m.headers)).items()}
             value = json.dumps(m.value).encode()
-            for topic in destinations(m.topic, _tenant(m), exported):
+            destinations = [m.topic]
+            if m.topic in EXPORTED and _tenant(m) in exported:
+                destinations.append(tenant_topic(_tenant(m), m.topic))
+            for topic in destinations:
                 sent = await producer.send(
                     topic, m.key.encode(), value, partition=None, timestamp=None, headers=headers
                 )

@@ -11,14 +11,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import (
-    KafkaConnectionError,
-    KafkaError,
-    KafkaTimeoutError,
-    TopicAlreadyExistsError,
-)
+from aiokafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 from faust.exceptions import ProducerSendError
 
@@ -140,41 +135,6 @@ async def _read_key(
         batch = await consumer.getmany(tp, timeout_ms=1000)
         values += [r.value for r in batch.get(tp, []) if r.key == wanted and r.offset < end]
     return values
-
-
-class Publisher:
-    """Records sent straight to the broker by a process that has no Faust app (the web):
-    idempotent with acks=all, as the workers' producer (agents/app.py), and with the same
-    default partitioner, so a key lands on the partition the relay would have chosen."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
-        self._producer: AIOKafkaProducer | None = None
-
-    async def start(self) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
-        )
-        await producer.start()
-        self._producer = producer
-
-    async def stop(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
-
-    async def send(
-        self, topics_: Sequence[str], key: str, value: bytes, headers: Mapping[str, bytes]
-    ) -> None:
-        """One record to each of ``topics_``; returns once the broker has all of them. Raises
-        KafkaConnectionError at once when not started (or stopped)."""
-        if self._producer is None:
-            raise KafkaConnectionError(f"no producer for {self._bootstrap} is running")
-        sent = [
-            await self._producer.send(topic, value, key=key.encode(), headers=list(headers.items()))
-            for topic in topics_
-        ]
-        await asyncio.gather(*sent)
 
 
 @dataclass(frozen=True)

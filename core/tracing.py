@@ -32,8 +32,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -42,7 +41,7 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler, SamplingResult
-from opentelemetry.trace import SpanKind, Status, StatusCode, format_trace_id
+from opentelemetry.trace import Status, StatusCode, format_trace_id
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
@@ -131,21 +130,6 @@ def extract(headers: Headers | None) -> otel_context.Context:
 def request_id_from(headers: Headers | None) -> str | None:
     """The request id carried by message headers, if any."""
     return _as_text(headers).get(REQUEST_ID_HEADER) or None
-
-
-@contextmanager
-def publishing(topic: str, headers: Mapping[str, str]) -> Iterator[dict[str, bytes]]:
-    """A producer span for sending one message to ``topic``, in the trace (and with the request
-    id) that ``headers`` carry, as the code that wrote the message left them; yields the
-    headers to send it with, this span's context in them."""
-    request_id.set(request_id_from(headers))
-    with tracer.start_as_current_span(
-        f"publish {topic}",
-        context=extract(headers),
-        kind=SpanKind.PRODUCER,
-        attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
-    ):
-        yield {k: v.encode() for k, v in inject(dict(headers)).items()}
 
 
 def current_trace_id() -> str | None:

@@ -50,7 +50,6 @@ READ: frozenset[Privilege] = frozenset({"SELECT"})
 APPEND: frozenset[Privilege] = frozenset({"SELECT", "INSERT"})
 UPSERT: frozenset[Privilege] = frozenset({"SELECT", "INSERT", "UPDATE"})
 CHANGE: frozenset[Privilege] = frozenset({"SELECT", "UPDATE"})
-ADD_REMOVE: frozenset[Privilege] = frozenset({"SELECT", "INSERT", "DELETE"})
 ALL: frozenset[Privilege] = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 
 
@@ -73,12 +72,13 @@ TABLES: Mapping[str, Grants] = {
     # Owner only: the migrations' own bookkeeping.
     "schema_migrations": _grants(),
     # Web uploads and deletes; workers move documents through their states.
-    "documents": _grants(web=ADD_REMOVE, worker=CHANGE, analytics=READ),
+    "documents": _grants(
+        web=frozenset({"SELECT", "INSERT", "DELETE"}), worker=CHANGE, analytics=READ
+    ),
     "tasks": _grants(web=APPEND, worker=UPSERT, analytics=READ),
     "document_events": _grants(web=APPEND, worker=APPEND, analytics=READ),
     "segments": _grants(web=READ, worker=ALL),
-    # The web deletes the chat requests it sent itself (storage.outbox.withdraw).
-    "outbox": _grants(web=ADD_REMOVE, worker=ALL),
+    "outbox": _grants(web=APPEND, worker=ALL),
     "embedding_models": _grants(worker=ALL, analytics=READ),
     # Worker: as a member of its owner (WORKER_OWNED); web searches it.
     "segment_embeddings": _grants(web=READ),

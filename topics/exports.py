@@ -7,8 +7,6 @@ records are the same (same schemas, keys and headers); only the topic differs.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 from topics.chat import CHAT_REQUESTED, USAGE
 from topics.documents import PARSED, READY, STATUS
 
@@ -23,14 +21,6 @@ def tenant_topic(tenant_id: str, topic: str) -> str:
     Distinct for every (tenant, topic): no exported name is a dotted suffix of another, so a
     tenant id with dots (``acme.eu``) cannot name another tenant's topic."""
     return f"pdfchat.tenant.{tenant_id}.{topic.removeprefix('pdfchat.')}"
-
-
-def destinations(topic: str, tenant_id: str, tenants_with_analysts: Collection[str]) -> list[str]:
-    """Where a record of ``topic`` goes: the topic, and the tenant's copy of it when the topic
-    is exported and the tenant has an analyst."""
-    if topic in EXPORTED and tenant_id in tenants_with_analysts:
-        return [topic, tenant_topic(tenant_id, topic)]
-    return [topic]
 
 
 def analytics_group(tenant_id: str, user: str) -> str:

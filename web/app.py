@@ -12,7 +12,7 @@ import storage
 from config import Settings
 from core.flags import FlagView
 from core.heap import settle_after_start
-from core.kafka import Publisher, declare_topics
+from core.kafka import declare_topics
 from core.tokens import TokenVerifier
 from llm.catalog import Catalog
 from retrieval import create_embedder, create_reranker
@@ -53,8 +53,6 @@ def create_app(settings: Settings) -> Quart:
         pool = await storage.create_pool(settings.dsn)
         embedders = Embedders(settings, create_embedder(settings))
         await declare_topics(settings)
-        publisher = Publisher(settings.kafka_bootstrap)
-        await publisher.start()
         streams = AnswerStreams(
             settings.kafka_bootstrap,
             retention_s=settings.answer_retention_s,
@@ -75,7 +73,6 @@ def create_app(settings: Settings) -> Quart:
             embedders=embedders,
             reranker=reranker,
             streams=streams,
-            publisher=publisher,
             budget=budget,
             flags=flag_view,
         )
@@ -87,7 +84,6 @@ def create_app(settings: Settings) -> Quart:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task  # each closes its Kafka clients
-            await publisher.stop()
             await reranker.aclose()
             await embedders.aclose()
             await pool.close()

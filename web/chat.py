@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict
-from quart import Blueprint, current_app, websocket
+from quart import Blueprint, websocket
 
 from core import tracing
 from core.errors import (
@@ -69,10 +69,6 @@ async def ask() -> tuple[dict[str, Any], int]:
             conversation_id=body.conversation_id,
             sla=body.sla,
         ),
-    )
-    # While the client reads this and opens the stream, not before.
-    current_app.add_background_task(
-        workflow.send_request, pool, resources.publisher(), started.request
     )
     return {
         "stream_session_id": str(started.session_id),

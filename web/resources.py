@@ -13,7 +13,6 @@ from quart import current_app
 
 from config import Settings
 from core.flags import FlagView
-from core.kafka import Publisher
 from core.tokens import TokenVerifier
 from retrieval import Reranker
 from storage.blobs import BlobStore
@@ -41,6 +40,5 @@ blobs = _Extension[BlobStore]("blobs")
 embedders = _Extension[Embedders]("embedders")
 reranker = _Extension[Reranker]("reranker")
 streams = _Extension[AnswerStreams]("streams")
-publisher = _Extension[Publisher]("publisher")
 budget = _Extension[Budget]("budget")
 flags = _Extension[FlagView]("flags")

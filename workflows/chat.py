@@ -1,8 +1,6 @@
 """Asking a question and finishing its answer: rows and events committed together.
 
     start()   POST /v1/chat: conversation + user message + session + ChatRequested, one tx
-    send_request()  the web sends the ChatRequested itself after the commit (the relay's hop
-              cost a first token 46 / 90 ms p50 / p95 at 10 clients); the relay only if not
     claim()   the orchestrator takes a pending session (once)
     finish()  assistant message + session finished + end event + usage event, one tx
     fail()    session failed + error event, one tx
@@ -15,9 +13,6 @@ straight to Kafka by the orchestrator (they are worth nothing without the end).
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -27,28 +22,19 @@ from typing import Any
 import asyncpg
 
 import topics
-from core import tracing
 from core.errors import InvalidInput, NotFound
-from core.kafka import Publisher
-from storage import analytics, chat, documents, outbox, rollouts
+from storage import chat, documents, outbox, rollouts
 from storage.chat import Session
-from storage.outbox import OutboxMessage, PendingMessage
+from storage.outbox import OutboxMessage
 from storage.rollouts import Sample
 from topics.audit import CONVERSATION_DELETED
-from topics.exports import destinations
 from workflows import audit
-
-log = logging.getLogger("pdfchat.workflows.chat")
 
 MAX_QUESTION_CHARS = 4000
 MAX_DOCUMENT_IDS = 100
 TITLE_CHARS = 80
 # How many earlier messages an answer sees; the prompt pipeline trims further to fit a model.
 HISTORY_MESSAGES = 12
-# The web sends a question's request itself, and gives up after this long; the outbox relay
-# sends it this long after the commit if it is still there (the web died, or Kafka refused).
-SEND_TIMEOUT_S = 3.0
-RELAY_REQUEST_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,6 @@ class Question:
 class Started:
     session_id: uuid.UUID
     conversation_id: uuid.UUID
-    request: PendingMessage  # the ChatRequested, committed in the outbox: send_request sends it
 
 
 def validate(question: Question) -> None:
@@ -122,36 +107,8 @@ async def start(pool: asyncpg.Pool, question: Question) -> Started:
             requested_at=datetime.now(UTC),
             sla=question.sla,
         )
-        request = await outbox.enqueue_unless_sent(
-            conn,
-            OutboxMessage.of(topics.CHAT_REQUESTED, requested),
-            within_s=RELAY_REQUEST_AFTER_S,
-        )
-    return Started(session_id, conversation_id, request)
-
-
-async def send_request(pool: asyncpg.Pool, publisher: Publisher, request: PendingMessage) -> bool:
-    """Send a committed question's request to Kafka now, and withdraw it from the outbox;
-    False when it is left to the relay (Kafka refused it or took too long; logged).
-
-    Sent twice at worst (the relay's copy after a withdrawal that failed): a request is a turn
-    and a turn finds nothing to claim twice (``claim``)."""
-    tenant_id = request.value["tenant_id"]
-    try:
-        async with asyncio.timeout(SEND_TIMEOUT_S):
-            with tracing.publishing(request.topic, request.headers) as headers:
-                value = json.dumps(request.value).encode()
-                _, analysts = await asyncio.gather(
-                    publisher.send([request.topic], request.key, value, headers),
-                    analytics.with_analysts(pool, {tenant_id}),
-                )
-                if copies := destinations(request.topic, tenant_id, analysts)[1:]:
-                    await publisher.send(copies, request.key, value, headers)
-            await outbox.withdraw(pool, request.id)
-    except Exception:  # whatever it was, the outbox row stays and the relay sends it
-        log.warning("left a chat request to the outbox relay", exc_info=True)
-        return False
-    return True
+        await outbox.enqueue(conn, [OutboxMessage.of(topics.CHAT_REQUESTED, requested)])
+    return Started(session_id, conversation_id)
 
 
 async def _own_documents(pool: asyncpg.Pool, question: Question) -> list[uuid.UUID] | None:

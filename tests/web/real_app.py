@@ -1,5 +1,5 @@
 """The real web app over PostgreSQL alone: no Kafka (its lifespan is not run), so the
-extensions the lifespan would set are set here, and the flag view and publisher are idle."""
+extensions the lifespan would set are set here, and the flag view is an idle one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from quart import Quart
 
 from config import Settings
 from core.flags import FlagView
-from core.kafka import Publisher
 from core.tokens import TokenVerifier
 from llm.catalog import Catalog
 from retrieval import LocalEmbedder, create_reranker
@@ -31,7 +30,5 @@ async def app_over_postgres(settings: Settings, pool: asyncpg.Pool) -> Quart:
         blobs=create_blob_store(settings.blob_backend, settings.blob_root),
         budget=budget_of(settings, Catalog.from_settings(settings)),
         flags=FlagView("127.0.0.1:1"),  # not started: no flag set, unless a test adds one
-        # Not started: a question's request stays in the outbox, as when Kafka is down.
-        publisher=Publisher("127.0.0.1:1"),
     )
     return app
