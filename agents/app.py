@@ -69,6 +69,10 @@ app = App(
     broker_session_timeout=settings.broker_session_timeout_s,
     broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
     producer_acks=-1,
+    # Records of the answers running at once (a first token, windows of words, ends) share a
+    # produce request when sent within 5 ms of each other: fewer requests for the broker,
+    # which is CPU the answers need (docs/benchmarks.md, "Where a first token's time goes").
+    producer_linger_ms=5,
     web_host="127.0.0.1",
     web_port=settings.worker_web_port_base,
     autodiscover=False,
