@@ -1,7 +1,7 @@
 """Conversations, messages and answer sessions. Every query is scoped by tenant (and user).
 
 Functions that change state take a connection so callers can compose them with
-``outbox.enqueue`` in one transaction.
+``outbox.enqueue`` in one transaction; ``ask`` is a whole question in one statement.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 
 from core import tracing
+from storage import outbox
+from storage.outbox import OutboxMessage
 
 UNFINISHED = ("pending", "answering")
 
@@ -84,6 +86,77 @@ async def create_conversation(
         title,
     )
     return Conversation(**dict(row))
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as POST /v1/chat asks it: the ids are made by the caller, so the request
+    (``request``, for the outbox) can name them before anything is written."""
+
+    tenant_id: str
+    user_id: str
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    session_id: uuid.UUID
+    question: str
+    document_ids: Sequence[uuid.UUID] | None
+    sla: str | None
+    request: OutboxMessage
+
+
+# The question in its conversation, its session and its request, in one statement (a round
+# trip instead of eight on the way to a first token): the conversation's row comes first, and
+# each insert after it reads the one before, so a conversation that is not the user's makes
+# none. Foreign keys are checked at the statement's end, after all of them.
+_ASK = """
+WITH conversation AS ({conversation}),
+message AS (
+    INSERT INTO messages (id, tenant_id, conversation_id, role, content, session_id)
+    SELECT $4, $2, id, 'user', $6, $5 FROM conversation
+    RETURNING conversation_id
+),
+session AS (
+    INSERT INTO chat_sessions (id, tenant_id, user_id, conversation_id, question_message_id,
+                               question, document_ids, sla, trace)
+    SELECT $5, $2, $3, conversation_id, $4, $6, $7, $8, $9 FROM message
+    RETURNING conversation_id
+),
+request AS (
+    INSERT INTO outbox (topic, key, value, headers) SELECT $10, $11, $12, $13 FROM session
+    RETURNING id
+)
+SELECT pg_notify($14, '') FROM request
+"""
+_NEW_CONVERSATION = _ASK.format(
+    conversation="INSERT INTO conversations (id, tenant_id, user_id, title)"
+    " VALUES ($1, $2, $3, $15) RETURNING id"
+)
+_OWN_CONVERSATION = _ASK.format(
+    conversation="UPDATE conversations SET updated_at = now()"
+    " WHERE id = $1 AND tenant_id = $2 AND user_id = $3 RETURNING id"
+)
+
+
+async def ask(conn: asyncpg.Connection | asyncpg.Pool, asked: Asked, *, title: str | None) -> bool:
+    """The question, its session and its request, committed together: in a new conversation
+    titled ``title``, or (``title`` None) in the user's conversation ``asked.conversation_id``.
+    False, and nothing written, when that conversation is not the user's."""
+    args: list[Any] = [
+        asked.conversation_id,
+        asked.tenant_id,
+        asked.user_id,
+        asked.message_id,
+        asked.session_id,
+        asked.question,
+        list(asked.document_ids) if asked.document_ids is not None else None,
+        asked.sla,
+        dict(tracing.inject({})),
+        *outbox.row_of(asked.request),
+        outbox.NOTIFY_CHANNEL,
+    ]
+    if title is None:
+        return await conn.fetchrow(_OWN_CONVERSATION, *args) is not None
+    return await conn.fetchrow(_NEW_CONVERSATION, *args, title) is not None
 
 
 async def get_conversation(

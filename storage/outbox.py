@@ -47,17 +47,19 @@ class PendingMessage:
     headers: Mapping[str, str]
 
 
-async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
-    """Must run inside the caller's transaction: the messages commit with the data.
+def row_of(message: OutboxMessage) -> tuple[str, str, Mapping[str, Any], dict[str, str]]:
+    """The outbox row of ``message`` (topic, key, value, headers): its headers hold the current
+    trace context and request id (headers the caller set explicitly win)."""
+    return message.topic, message.key, message.value, {**tracing.inject({}), **message.headers}
 
-    Every message gets the current trace context and request id in its headers (headers the
-    caller set explicitly win)."""
+
+async def enqueue(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+    """Must run inside the caller's transaction: the messages commit with the data."""
     if not messages:
         return
-    context = dict(tracing.inject({}))
     await conn.executemany(
         "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)",
-        [(m.topic, m.key, m.value, {**context, **m.headers}) for m in messages],
+        [row_of(m) for m in messages],
     )
     # Delivered at commit, and not at all on rollback.
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)

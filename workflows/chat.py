@@ -74,41 +74,40 @@ def parse_id(value: str, what: str) -> uuid.UUID:
 async def start(pool: asyncpg.Pool, question: Question) -> Started:
     validate(question)
     document_ids = await _own_documents(pool, question)
-    session_id = uuid.uuid4()
-    async with pool.acquire() as conn, conn.transaction():
-        conversation_id = await _conversation(conn, question)
-        message_id = await chat.add_message(
-            conn,
-            question.tenant_id,
-            conversation_id,
-            role="user",
-            content=question.question,
-            session_id=session_id,
-        )
-        await chat.create_session(
-            conn,
-            session_id=session_id,
-            tenant_id=question.tenant_id,
-            user_id=question.user_id,
-            conversation_id=conversation_id,
-            question_message_id=message_id,
-            question=question.question,
-            document_ids=document_ids,
-            sla=question.sla,
-        )
-        requested = topics.ChatRequested(
-            tenant_id=question.tenant_id,
-            session_id=str(session_id),
-            user_id=question.user_id,
-            conversation_id=str(conversation_id),
-            message_id=str(message_id),
-            question=question.question,
-            document_ids=[str(d) for d in document_ids] if document_ids is not None else None,
-            requested_at=datetime.now(UTC),
-            sla=question.sla,
-        )
-        await outbox.enqueue(conn, [OutboxMessage.of(topics.CHAT_REQUESTED, requested)])
+    if question.conversation_id is None:
+        conversation_id, title = uuid.uuid4(), _title(question.question)
+    else:
+        conversation_id, title = parse_id(question.conversation_id, "conversation_id"), None
+    session_id, message_id = uuid.uuid4(), uuid.uuid4()
+    requested = topics.ChatRequested(
+        tenant_id=question.tenant_id,
+        session_id=str(session_id),
+        user_id=question.user_id,
+        conversation_id=str(conversation_id),
+        message_id=str(message_id),
+        question=question.question,
+        document_ids=[str(d) for d in document_ids] if document_ids is not None else None,
+        requested_at=datetime.now(UTC),
+        sla=question.sla,
+    )
+    asked = chat.Asked(
+        tenant_id=question.tenant_id,
+        user_id=question.user_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        session_id=session_id,
+        question=question.question,
+        document_ids=document_ids,
+        sla=question.sla,
+        request=OutboxMessage.of(topics.CHAT_REQUESTED, requested),
+    )
+    if not await chat.ask(pool, asked, title=title):
+        raise NotFound(f"no conversation {conversation_id}", code="unknown_conversation")
     return Started(session_id, conversation_id)
+
+
+def _title(question: str) -> str:
+    return " ".join(question.split())[:TITLE_CHARS]
 
 
 async def _own_documents(pool: asyncpg.Pool, question: Question) -> list[uuid.UUID] | None:
@@ -120,18 +119,6 @@ async def _own_documents(pool: asyncpg.Pool, question: Question) -> list[uuid.UU
     if missing := [str(d) for d in wanted if d not in found]:
         raise NotFound(f"no documents {', '.join(missing)}", code="unknown_document")
     return wanted
-
-
-async def _conversation(conn: asyncpg.Connection, question: Question) -> uuid.UUID:
-    if question.conversation_id is None:
-        title = " ".join(question.question.split())[:TITLE_CHARS]
-        created = await chat.create_conversation(conn, question.tenant_id, question.user_id, title)
-        return created.id
-    conversation_id = parse_id(question.conversation_id, "conversation_id")
-    found = await chat.get_conversation(conn, question.tenant_id, question.user_id, conversation_id)
-    if found is None:
-        raise NotFound(f"no conversation {conversation_id}", code="unknown_conversation")
-    return found.id
 
 
 async def claim(
