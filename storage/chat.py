@@ -1,7 +1,8 @@
 """Conversations, messages and answer sessions. Every query is scoped by tenant (and user).
 
 Functions that change state take a connection so callers can compose them with
-``outbox.enqueue`` in one transaction; ``ask`` is a whole question in one statement.
+``outbox.enqueue`` in one transaction. A question (``ask``) and an answer (``answer``) are each
+one statement with their outbox rows: they are on every chat's path.
 """
 
 from __future__ import annotations
@@ -72,20 +73,6 @@ _SESSION_COLUMNS = ", ".join(Session.__dataclass_fields__)
 # claim_next_session tries this many of the first turns (others may hold some: SKIP LOCKED).
 TURN_CANDIDATES = 256  # more than answers run at once, so a turn is never lost to locks
 _MESSAGE_COLUMNS = ", ".join(Message.__dataclass_fields__)
-
-
-async def create_conversation(
-    conn: asyncpg.Connection, tenant_id: str, user_id: str, title: str
-) -> Conversation:
-    row = await conn.fetchrow(
-        "INSERT INTO conversations (id, tenant_id, user_id, title) VALUES ($1, $2, $3, $4)"
-        " RETURNING *",
-        uuid.uuid4(),
-        tenant_id,
-        user_id,
-        title,
-    )
-    return Conversation(**dict(row))
 
 
 @dataclass(frozen=True)
@@ -203,40 +190,6 @@ async def delete_conversation(
     return done != "DELETE 0"
 
 
-async def add_message(
-    conn: asyncpg.Connection,
-    tenant_id: str,
-    conversation_id: uuid.UUID,
-    *,
-    role: str,
-    content: str,
-    citations: Sequence[dict[str, Any]] = (),
-    usage: dict[str, Any] | None = None,
-    session_id: uuid.UUID | None = None,
-    found: bool | None = None,
-) -> uuid.UUID:
-    message_id = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO messages (id, tenant_id, conversation_id, role, content, citations, usage,"
-        " session_id, found) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        message_id,
-        tenant_id,
-        conversation_id,
-        role,
-        content,
-        list(citations),
-        usage,
-        session_id,
-        found,
-    )
-    await conn.execute(
-        "UPDATE conversations SET updated_at = now() WHERE id = $1 AND tenant_id = $2",
-        conversation_id,
-        tenant_id,
-    )
-    return message_id
-
-
 async def messages(
     conn: asyncpg.Connection | asyncpg.Pool,
     tenant_id: str,
@@ -256,32 +209,73 @@ async def messages(
     return [Message(**dict(r)) for r in rows]
 
 
-async def create_session(
-    conn: asyncpg.Connection,
-    *,
-    session_id: uuid.UUID,
-    tenant_id: str,
-    user_id: str,
-    conversation_id: uuid.UUID,
-    question_message_id: uuid.UUID,
-    question: str,
-    document_ids: Sequence[uuid.UUID] | None,
-    sla: str | None = None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO chat_sessions (id, tenant_id, user_id, conversation_id,"
-        " question_message_id, question, document_ids, sla, trace)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        session_id,
-        tenant_id,
-        user_id,
-        conversation_id,
-        question_message_id,
-        question,
-        list(document_ids) if document_ids is not None else None,
-        sla,
-        dict(tracing.inject({})),
+@dataclass(frozen=True)
+class Answered:
+    """An answer as its orchestrator commits it: the assistant's message and the events that
+    go out with it (``events``, for the outbox: the stream's end and the usage)."""
+
+    tenant_id: str
+    session_id: uuid.UUID
+    attempts: int  # the orchestrator's claim: one that lost the session commits nothing
+    last_seq: int
+    model: str
+    message_id: uuid.UUID
+    content: str
+    citations: Sequence[dict[str, Any]]
+    usage: dict[str, Any]
+    found: bool
+    events: tuple[OutboxMessage, OutboxMessage]
+
+
+# The session finished, the assistant's message, the conversation touched and the events, in
+# one statement (a round trip instead of seven): each part reads the session's update, so a
+# session that another orchestrator holds, or that has ended, changes nothing.
+_ANSWER = """
+WITH ended AS (
+    UPDATE chat_sessions SET status = 'finished', last_seq = $4, model = $5,
+                             updated_at = now(), finished_at = now()
+    WHERE id = $1 AND tenant_id = $2 AND status IN ('pending', 'answering') AND attempts = $3
+    RETURNING conversation_id
+),
+message AS (
+    INSERT INTO messages (id, tenant_id, conversation_id, role, content, citations, usage,
+                          session_id, found)
+    SELECT $6, $2, conversation_id, 'assistant', $7, $8, $9, $1, $10 FROM ended
+),
+touched AS (
+    UPDATE conversations SET updated_at = now()
+    WHERE id = (SELECT conversation_id FROM ended) AND tenant_id = $2
+),
+events AS (
+    INSERT INTO outbox (topic, key, value, headers)
+    SELECT e.* FROM ended, (VALUES ($11::text, $12::text, $13::jsonb, $14::jsonb),
+                                   ($15, $16, $17, $18)) AS e
+)
+SELECT pg_notify($19, '') FROM ended
+"""
+
+
+async def answer(conn: asyncpg.Connection | asyncpg.Pool, answered: Answered) -> bool:
+    """Commit the answer: the session finished, the assistant's message, its events. False,
+    and nothing written, when the session was not this orchestrator's to finish."""
+    end, usage = answered.events
+    row = await conn.fetchrow(
+        _ANSWER,
+        answered.session_id,
+        answered.tenant_id,
+        answered.attempts,
+        answered.last_seq,
+        answered.model,
+        answered.message_id,
+        answered.content,
+        list(answered.citations),
+        answered.usage,
+        answered.found,
+        *outbox.row_of(end),
+        *outbox.row_of(usage),
+        outbox.NOTIFY_CHANNEL,
     )
+    return row is not None
 
 
 async def get_session(

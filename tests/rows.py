@@ -6,8 +6,10 @@ import uuid
 
 import asyncpg
 
+import topics
 from storage import chat, documents
 from storage.documents import NewDocument
+from storage.outbox import OutboxMessage
 
 
 async def new_document(
@@ -51,21 +53,21 @@ async def unrelayed_session(
     until the stale-session sweep hands it over after chat_lease_s (or ends it, once taken
     chat_max_attempts times)."""
     session_id = uuid.uuid4()
+    asked = chat.Asked(
+        tenant_id=tenant,
+        user_id="tester",
+        conversation_id=uuid.uuid4(),
+        message_id=uuid.uuid4(),
+        session_id=session_id,
+        question=question,
+        document_ids=None,
+        sla=None,
+        request=OutboxMessage(topics.CHAT_REQUESTED, tenant, {"session_id": str(session_id)}),
+    )
     async with pool.acquire() as conn, conn.transaction():
-        conversation = await chat.create_conversation(conn, tenant, "tester", question[:40])
-        message_id = await chat.add_message(
-            conn, tenant, conversation.id, role="user", content=question, session_id=session_id
-        )
-        await chat.create_session(
-            conn,
-            session_id=session_id,
-            tenant_id=tenant,
-            user_id="tester",
-            conversation_id=conversation.id,
-            question_message_id=message_id,
-            question=question,
-            document_ids=None,
-        )
+        assert await chat.ask(conn, asked, title=question[:40])
+        # The request never reaches Kafka.
+        await conn.execute("DELETE FROM outbox WHERE value->>'session_id' = $1", str(session_id))
         await conn.execute(
             "UPDATE chat_sessions SET status = $2, attempts = $3,"
             " updated_at = now() - make_interval(secs => $4) WHERE id = $1",

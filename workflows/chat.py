@@ -194,33 +194,25 @@ async def finish(
         cost_usd=usage.cost_usd,
         recorded_at=now,
     )
+    answered = chat.Answered(
+        tenant_id=session.tenant_id,
+        session_id=session.id,
+        attempts=session.attempts,
+        last_seq=seq,
+        model=usage.model,
+        message_id=uuid.uuid4(),
+        content=answer,
+        citations=[c.asdict() for c in citations],
+        usage=usage.asdict(),
+        found=found,
+        events=(OutboxMessage.of(topics.ANSWERS, end), OutboxMessage.of(topics.USAGE, spent)),
+    )
+    if sample is None:
+        return await chat.answer(pool, answered)
     async with pool.acquire() as conn, conn.transaction():
-        if not await chat.end_session(
-            conn,
-            session.tenant_id,
-            session.id,
-            attempts=session.attempts,
-            status="finished",
-            last_seq=seq,
-            model=usage.model,
-        ):
+        if not await chat.answer(conn, answered):
             return False
-        await chat.add_message(
-            conn,
-            session.tenant_id,
-            session.conversation_id,
-            role="assistant",
-            content=answer,
-            citations=[c.asdict() for c in citations],
-            usage=usage.asdict(),
-            session_id=session.id,
-            found=found,
-        )
-        if sample is not None:
-            await rollouts.add_sample(conn, sample)
-        await outbox.enqueue(
-            conn, [OutboxMessage.of(topics.ANSWERS, end), OutboxMessage.of(topics.USAGE, spent)]
-        )
+        await rollouts.add_sample(conn, sample)
     return True
 
 

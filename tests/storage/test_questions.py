@@ -66,3 +66,55 @@ async def test_a_question_in_a_conversation_not_the_users_writes_nothing(pg):
     ):
         assert not await chat.ask(pg, intruder, title=None)
         assert await _written(pg, intruder) == (0, 0, 0)
+
+
+def _answered(asked: chat.Asked, *, attempts: int) -> chat.Answered:
+    event = {"session_id": str(asked.session_id)}
+    return chat.Answered(
+        tenant_id=asked.tenant_id,
+        session_id=asked.session_id,
+        attempts=attempts,
+        last_seq=12,
+        model="local:extractive",
+        message_id=uuid.uuid4(),
+        content="Within 14 days.",
+        citations=[{"page": 3}],
+        usage={"tokens_out": 4},
+        found=True,
+        events=(
+            OutboxMessage("pdfchat.test.end.v1", asked.tenant_id, event),
+            OutboxMessage("pdfchat.test.usage.v1", asked.tenant_id, event),
+        ),
+    )
+
+
+async def _events(pg: asyncpg.Pool, asked: chat.Asked) -> list[str]:
+    rows = await pg.fetch(
+        "SELECT topic FROM outbox WHERE value->>'session_id' = $1 AND topic LIKE '%.test.%.v1'"
+        " ORDER BY id",
+        str(asked.session_id),
+    )
+    return [r["topic"] for r in rows]
+
+
+async def test_an_answer_commits_once_and_only_by_the_orchestrator_that_holds_it(pg):
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    asked = _asked(tenant, "ann", uuid.uuid4())
+    assert await chat.ask(pg, asked, title="Refunds")
+    claimed = await chat.claim_session(pg, tenant, asked.session_id)
+    assert claimed is not None and claimed.attempts == 1
+
+    assert not await chat.answer(pg, _answered(asked, attempts=2))  # not the holder's claim
+    assert await _events(pg, asked) == []
+    assert await chat.answer(pg, _answered(asked, attempts=1))
+    assert not await chat.answer(pg, _answered(asked, attempts=1))  # ended already
+
+    session = await chat.get_session(pg, tenant, asked.session_id)
+    assert session is not None
+    assert (session.status, session.last_seq, session.model) == ("finished", 12, "local:extractive")
+    kept = await chat.messages(pg, tenant, asked.conversation_id)
+    assert [(m.role, m.content, m.citations, m.found) for m in kept] == [
+        ("user", "How long do refunds take?", [], None),
+        ("assistant", "Within 14 days.", [{"page": 3}], True),
+    ]
+    assert await _events(pg, asked) == ["pdfchat.test.end.v1", "pdfchat.test.usage.v1"]
