@@ -179,7 +179,7 @@ def start_flood(
 ) -> tuple[Process, Queue[list[str]]]:
     """The flood in a process of its own, started, once its questions are asked: its clients
     are other machines, and 50 streams read in the measured clients' event loop would delay
-    theirs (the lone tenant's first token measured 30 % later in one run)."""
+    theirs (docs/benchmarks.md: the lone first question measured 264 ms instead of 218)."""
     context = multiprocessing.get_context("spawn")
     sent, out = context.Event(), context.Queue()
     token = mint(settings, tenant=FLOOD_TENANT, user="bench", roles=["editor"])
