@@ -1,5 +1,6 @@
-"""A question, its session and its request, written in one statement (storage.chat.ask), or
-not at all; against PostgreSQL alone."""
+"""A question with its session and request (storage.chat.ask), and an answer with its events
+(storage.chat.answer): each written in one statement, or not at all; against PostgreSQL
+alone."""
 
 from __future__ import annotations
 
