@@ -9,6 +9,7 @@ import importlib
 
 from agents.app import app, settings
 from core.cpu import one_blas_thread
+from core.eventloop import use_uvloop
 from core.heap import time_collections
 from core.kafka import declare_topics
 from core.tracing import setup_tracing
@@ -43,6 +44,7 @@ def static_member_id(instance: str) -> str:
 
 def main() -> None:
     one_blas_thread()
+    use_uvloop()
     time_collections()
     setup_tracing(settings, "worker")
     register_agents(settings.worker_role)
