@@ -146,6 +146,7 @@ def _batches(items: list[str], size: int) -> list[list[str]]:
 _wordllama_lock = threading.Lock()
 _wordllama: WordLlamaInference | None = None
 _tokenizer: Tokenizer | None = None
+_by_word = False
 
 
 def _import_wordllama() -> Any:
@@ -192,20 +193,17 @@ def wordllama_means(texts: Sequence[str]) -> np.ndarray:
 
     ``WordLlamaInference.embed`` pads a batch to its longest text and multiplies the padded
     (texts × tokens × 256) block by a mask; for 10,000 segments that was 3.4 s. Here each
-    text's token ids are one row of a sparse count matrix, and the sums are one sparse
-    product with the embedding table: the same vectors, 0.9 s (tokenizing is most of it).
+    text's token ids (``token_ids``) are one row of a sparse count matrix, and the sums are
+    one sparse product with the embedding table: the same vectors, 0.9 s.
     """
     model = load_wordllama()
     table = model.embedding
     out = np.empty((len(texts), table.shape[1]), dtype=np.float32)
     for start in range(0, len(texts), LOCAL_CHUNK_TEXTS):
-        chunk = list(texts[start : start + LOCAL_CHUNK_TEXTS])
-        encodings = _unpadded_tokenizer().encode_batch(chunk, add_special_tokens=False)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(chunk))
+        chunk = token_ids(texts[start : start + LOCAL_CHUNK_TEXTS])
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
         ids = np.fromiter(
-            itertools.chain.from_iterable(e.ids for e in encodings),
-            dtype=np.int64,
-            count=int(lengths.sum()),
+            itertools.chain.from_iterable(chunk), dtype=np.int64, count=int(lengths.sum())
         )
         np.clip(ids, 0, table.shape[0] - 1, out=ids)  # as wordllama does
         rows = np.concatenate(([0], np.cumsum(lengths)))
@@ -217,16 +215,72 @@ def wordllama_means(texts: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _unpadded_tokenizer() -> Tokenizer:
+# The token ids of words seen before. Most of a BPE tokenizer's time goes to merging the
+# characters of every word again (about 2 µs a word here); words recur, so a text made of
+# known words is tokenized by looking them up: 4-5× faster (docs/benchmarks.md, "Token ids
+# by the word"). Clearing it whole when full keeps it bounded (tens of MB).
+WORD_IDS_CACHE_SIZE = 200_000
+_word_ids: dict[str, list[int]] = {}
+_SPACE = "\u2581"  # "▁", what wordllama's tokenizer turns each space into
+
+
+def token_ids(texts: Sequence[str]) -> list[list[int]]:
+    """Each text's ids under wordllama's tokenizer (no special tokens, no padding), exactly.
+
+    The tokenizer replaces each space with "▁", puts one in front of the text, and runs BPE
+    over the whole; no token of its vocabulary holds a "▁" after its first character unless it
+    is all "▁"s (checked when it is loaded: ``_word_by_word``). So a text whose words are
+    separated by single spaces tokenizes as each of its words alone, one after another, and
+    each word's ids can be remembered. Other texts (a run of spaces, a space at either end, a
+    "▁" of their own, or all texts if the check failed) go to the tokenizer whole.
+    """
+    global _word_ids
+    tokenizer, by_word = _unpadded_tokenizer()
+    split = [_words(text) if by_word else None for text in texts]
+    known = _word_ids  # this call's dict: a full cache is replaced, never emptied under us
+    unseen = list({w for words in split if words is not None for w in words if w not in known})
+    whole = [text for text, words in zip(texts, split, strict=True) if words is None]
+    encoded = [e.ids for e in tokenizer.encode_batch(unseen + whole, add_special_tokens=False)]
+    known.update(zip(unseen, encoded[: len(unseen)], strict=True))
+    if len(known) > WORD_IDS_CACHE_SIZE:
+        _word_ids = {}
+    tokenized_whole = iter(encoded[len(unseen) :])
+    return [
+        next(tokenized_whole)
+        if words is None
+        else list(itertools.chain.from_iterable(map(known.__getitem__, words)))
+        for words in split
+    ]
+
+
+def _words(text: str) -> list[str] | None:
+    """The words of a text that tokenizes word by word; None for any other."""
+    if not text or text[0] == " " or text[-1] == " " or "  " in text or _SPACE in text:
+        return None
+    return text.split(" ")
+
+
+def _unpadded_tokenizer() -> tuple[Tokenizer, bool]:
     """A copy of wordllama's tokenizer that neither pads nor truncates (the model's own copy
-    pads, and other threads may be using it)."""
-    global _tokenizer
+    pads, and other threads may be using it), and whether it tokenizes word by word."""
+    global _tokenizer, _by_word
     with _wordllama_lock:
         if _tokenizer is None:
             _tokenizer = Tokenizer.from_str(_wordllama_unlocked().tokenizer.to_str())
             _tokenizer.no_padding()
             _tokenizer.no_truncation()
-        return _tokenizer
+            _by_word = _word_by_word(_tokenizer)
+        return _tokenizer, _by_word
+
+
+def _word_by_word(tokenizer: Tokenizer) -> bool:
+    """Whether ``token_ids`` may tokenize this tokenizer's texts word by word: it splits
+    nothing before BPE, and no merge can join the end of one word to the next word's "▁"."""
+    if tokenizer.pre_tokenizer is not None:
+        return False
+    if tokenizer.encode("a b", add_special_tokens=False).tokens != [f"{_SPACE}a", f"{_SPACE}b"]:
+        return False
+    return not any(_SPACE in token[1:] and token.strip(_SPACE) for token in tokenizer.get_vocab())
 
 
 class InProcessEmbedder:

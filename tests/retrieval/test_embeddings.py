@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import retrieval.embeddings
 from config import Settings
 from core.errors import InvalidInput, TransientError
 from retrieval import (
@@ -26,7 +27,7 @@ from retrieval import (
     RetryPolicy,
     create_embedder,
 )
-from retrieval.embeddings import LOCAL_CHUNK_TEXTS, load_wordllama, wordllama_means
+from retrieval.embeddings import LOCAL_CHUNK_TEXTS, load_wordllama, token_ids, wordllama_means
 from tests.retrieval.fake_apis import API_KEY, OTHER_DIMENSION, FakeAPIs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,6 +98,54 @@ def test_local_pooling_gives_wordllamas_own_vectors():
     assert not got[0].any()  # an empty text pools to zero, as in wordllama
     last = model.embed([texts[-1]], norm=False)[0]
     assert np.allclose(got[-1], last, atol=1e-6)  # past the first chunk of texts
+
+
+# Texts that tokenize word by word, and every kind that must go to the tokenizer whole.
+AWKWARD_TEXTS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Quarterly revenue grew by 12.5 percent (see Table 3).",
+    "a  b",
+    "  two leading spaces",
+    "a trailing space ",
+    "multi   space  run",
+    "a ▁ of its own",
+    "▁start",
+    "line\nbreak and\ttab",
+    "no\u00a0break space",
+    "ﬁnal ligature — dash",
+    "日本語 テキスト",
+    " ",
+    "",
+    "x" * 3000,
+]
+
+
+def test_token_ids_by_the_word_are_the_tokenizers_own():
+    """The word-by-word path gives exactly the tokenizer's ids, the first time (words unseen)
+    and the second (words cached), and wordllama's tokenizer does take that path."""
+    tokenizer, by_word = retrieval.embeddings._unpadded_tokenizer()
+    assert by_word  # otherwise every text goes whole, and the cache is never used
+    expected = [e.ids for e in tokenizer.encode_batch(AWKWARD_TEXTS, add_special_tokens=False)]
+    assert token_ids(AWKWARD_TEXTS) == expected
+    assert "quick" in retrieval.embeddings._word_ids
+    assert token_ids(AWKWARD_TEXTS) == expected
+    assert token_ids([]) == []
+
+
+def test_the_word_cache_is_replaced_when_full(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(retrieval.embeddings, "WORD_IDS_CACHE_SIZE", 5)
+    monkeypatch.setattr(retrieval.embeddings, "_word_ids", {})
+    words = " ".join(f"word{i}" for i in range(20))
+    first = token_ids([words])
+    assert retrieval.embeddings._word_ids == {}  # over the bound after this call: replaced
+    assert token_ids([words]) == first
+    assert len(retrieval.embeddings._word_ids) == 0  # 20 > 5 again
+
+
+def test_pooling_of_awkward_texts_gives_wordllamas_own_vectors():
+    model = load_wordllama()
+    expected = np.vstack([model.embed([text], norm=False) for text in AWKWARD_TEXTS])
+    assert np.allclose(wordllama_means(AWKWARD_TEXTS), expected, atol=1e-6)
 
 
 async def test_local_similar_sentences_are_closer_than_unrelated_ones():
