@@ -1,4 +1,6 @@
-"""Local embedder throughput: 1,000 segments of ~1,000 characters through wordllama.
+"""Local embedder throughput: 1,000 segments of ~1,000 characters through wordllama; and its
+tokenizing, whole texts against their words' ids (retrieval.embeddings.token_ids), on texts
+never seen and seen before.
 
     .venv/bin/python ops/bench/embed.py
 
@@ -9,16 +11,40 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from functools import partial
 
 import pdfgen
 from retrieval import LocalEmbedder
+from retrieval.embeddings import _unpadded_tokenizer, token_ids
 
 SEGMENTS = 1000
 SEGMENT_CHARS = 1000
 ROUNDS = 3
 
 
+def tokenizing() -> None:
+    """Wall and CPU time (the tokenizer runs a thread per CPU) of both ways."""
+    tokenizer, _ = _unpadded_tokenizer()
+    fresh = pdfgen.sample_passages(3 * SEGMENTS, chars=SEGMENT_CHARS, first_seed=10_000)
+    whole = partial(tokenizer.encode_batch, fresh, add_special_tokens=False)
+    by_word = partial(token_ids, fresh)
+    for label in ("never seen", "seen before"):
+        (whole_wall, whole_cpu), (word_wall, word_cpu) = timed(whole), timed(by_word)
+        print(
+            f"tokenizing {len(fresh)} segments {label}, wall / CPU ms: whole {whole_wall:.0f}"
+            f" / {whole_cpu:.0f}, by the word {word_wall:.0f} / {word_cpu:.0f}"
+        )
+
+
+def timed(call: Callable[[], object]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+
 async def main() -> None:
+    tokenizing()
     texts = pdfgen.sample_passages(SEGMENTS, chars=SEGMENT_CHARS)
     embedder = LocalEmbedder()
     started = time.perf_counter()
