@@ -11,10 +11,6 @@ A provider rotates its keys: a token naming a key id we do not have makes the ve
 the JWKS again (such fetches at most once per ``KEYS_REFETCH_MIN_S``), and the keys are
 fetched again every ``KEYS_MAX_AGE_S`` anyway, so a new key is picked up and a withdrawn one
 dropped without a restart. A provider that cannot be reached leaves the keys we have in place.
-
-A token that passed is remembered until it expires, so its next requests skip the signature
-(an ES256 or RS256 check is most of a small request's CPU in the web process). The memory is
-forgotten whenever the keys are fetched: a token of a withdrawn key is then refused again.
 """
 
 from __future__ import annotations
@@ -44,9 +40,6 @@ DEV_ALGORITHMS = ["ES256"]
 KEYS_REFETCH_MIN_S = 30.0
 KEYS_MAX_AGE_S = 600.0
 ROLES = ("admin", "editor", "viewer", "analyst")
-# Tokens remembered as verified, at most: forgotten whole when full (a token is ~1 KB).
-VERIFIED_CACHE_SIZE = 10_000
-CLAIMS_LEEWAY_S = 30
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -100,8 +93,6 @@ class TokenVerifier:
         self._fetched_at = float("-inf")
         self._unknown_key_fetched_at = float("-inf")
         self._fetching = asyncio.Lock()
-        # token -> (who, when it expires, epoch seconds, leeway included)
-        self._verified_tokens: dict[str, tuple[Principal, float]] = {}
 
     async def load_keys(self) -> None:
         if self.settings.oidc_issuer:
@@ -115,30 +106,22 @@ class TokenVerifier:
             raise RuntimeError("TokenVerifier.load_keys() was not awaited")
         if self.settings.oidc_issuer and time.monotonic() - self._fetched_at > KEYS_MAX_AGE_S:
             await self._fetch()
-        known = self._verified_tokens.get(token)
-        if known is not None and time.time() <= known[1]:
-            return known[0]
         try:
-            who, expires = self._verified(token)
+            return self._verified(token)
         except InvalidKeyIdError:
             if not self.settings.oidc_issuer or not await self._fetch(unknown_key=True):
                 raise Unauthenticated("invalid token: signed with a key we do not know") from None
-            try:
-                who, expires = self._verified(token)
-            except InvalidKeyIdError:
-                raise Unauthenticated("invalid token: signed with a key we do not know") from None
-        if len(self._verified_tokens) >= VERIFIED_CACHE_SIZE:
-            self._verified_tokens = {}
-        self._verified_tokens[token] = (who, expires)
-        return who
+        try:
+            return self._verified(token)
+        except InvalidKeyIdError:
+            raise Unauthenticated("invalid token: signed with a key we do not know") from None
 
-    def _verified(self, token: str) -> tuple[Principal, float]:
-        """Who the token names, and until when (epoch seconds) it may be used."""
+    def _verified(self, token: str) -> Principal:
         assert self._keys is not None
         try:
             decoded = jwt.decode(token, self._keys, algorithms=self.algorithms)
             jwt.JWTClaimsRegistry(
-                leeway=CLAIMS_LEEWAY_S,
+                leeway=30,
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.settings.jwt_audience},
                 exp={"essential": True},
@@ -156,8 +139,7 @@ class TokenVerifier:
         except (JoseError, ValueError) as exc:
             reason = getattr(exc, "error", "") or "malformed"
             raise Unauthenticated(f"invalid token: {reason}") from None
-        expires = float(decoded.claims["exp"]) + CLAIMS_LEEWAY_S
-        return _principal(decoded.claims, self.settings), expires
+        return _principal(decoded.claims, self.settings)
 
     async def _fetch(self, *, required: bool = False, unknown_key: bool = False) -> bool:
         """Fetch the provider's keys; False when skipped (fetched moments ago) or failed."""
@@ -171,7 +153,6 @@ class TokenVerifier:
                 return True  # another request fetched them meanwhile
             try:
                 self._keys = await _fetch_jwks(self.issuer, self.settings.oidc_jwks_url)
-                self._verified_tokens = {}
             except (httpx.HTTPError, ValueError, KeyError, JoseError) as exc:
                 if required:
                     raise

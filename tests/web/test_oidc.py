@@ -14,9 +14,8 @@ import uuid
 import pytest
 from joserfc.jwk import RSAKey
 
-import core.tokens
 from core.errors import Unauthenticated
-from core.tokens import CLAIMS_LEEWAY_S, KEYS_REFETCH_MIN_S, TokenVerifier
+from core.tokens import KEYS_REFETCH_MIN_S, TokenVerifier
 from tests.oidc_provider import Provider
 
 CLAIMS = {"org": "acme-oidc", "realm_access": {"roles": ["viewer"]}}
@@ -159,52 +158,3 @@ async def test_a_discovery_document_for_another_issuer_stops_the_start(postgres_
     )
     with pytest.raises(ValueError, match="names issuer"):
         await TokenVerifier(settings).load_keys()
-
-
-async def _verifier(postgres_settings, provider) -> TokenVerifier:
-    settings = postgres_settings.model_copy(
-        update={"oidc_issuer": provider.issuer, "jwt_audience": "pdfchat-api"}
-    )
-    verifier = TokenVerifier(settings)
-    await verifier.load_keys()
-    return verifier
-
-
-@pytest.fixture
-def decodes(monkeypatch) -> list[str]:
-    """The tokens whose signature the verifier checks, in order."""
-    checked: list[str] = []
-    decode = core.tokens.jwt.decode
-
-    def counting(token, *args, **kwargs):
-        checked.append(token)
-        return decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(core.tokens.jwt, "decode", counting)
-    return checked
-
-
-async def test_a_verified_token_is_not_verified_again_until_it_expires(
-    postgres_settings, provider, decodes, monkeypatch
-):
-    verifier = await _verifier(postgres_settings, provider)
-    now = time.time()
-    token = provider.token(tenant="t1", roles=["viewer"], exp=int(now) + 60)
-    for _ in range(3):
-        assert (await verifier.verify(token)).tenant_id == "t1"
-    assert decodes == [token]
-    # Past its expiry and the leeway, the remembered token is checked again, and refused.
-    monkeypatch.setattr(core.tokens.time, "time", lambda: now + 60 + CLAIMS_LEEWAY_S + 1)
-    with pytest.raises(Unauthenticated, match="expired"):
-        await verifier.verify(token)
-    assert decodes == [token, token]
-
-
-async def test_remembered_tokens_are_bounded(postgres_settings, provider, decodes, monkeypatch):
-    monkeypatch.setattr(core.tokens, "VERIFIED_CACHE_SIZE", 3)
-    verifier = await _verifier(postgres_settings, provider)
-    tokens = [provider.token(tenant=f"t{n}") for n in range(4)]
-    for token in tokens:
-        await verifier.verify(token)
-    await verifier.verify(tokens[0])  # forgotten when the fourth filled the memory
-    assert decodes == [*tokens, tokens[0]]
