@@ -16,7 +16,7 @@ from functools import partial
 
 import pdfgen
 from retrieval import LocalEmbedder
-from retrieval.embeddings import _unpadded_tokenizer, token_ids
+from retrieval.embeddings import token_ids, unpadded_tokenizer
 
 SEGMENTS = 1000
 SEGMENT_CHARS = 1000
@@ -25,7 +25,7 @@ ROUNDS = 3
 
 def tokenizing() -> None:
     """Wall and CPU time (the tokenizer runs a thread per CPU) of both ways."""
-    tokenizer, _ = _unpadded_tokenizer()
+    tokenizer, _ = unpadded_tokenizer()
     fresh = pdfgen.sample_passages(3 * SEGMENTS, chars=SEGMENT_CHARS, first_seed=10_000)
     whole = partial(tokenizer.encode_batch, fresh, add_special_tokens=False)
     by_word = partial(token_ids, fresh)

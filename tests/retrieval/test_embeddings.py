@@ -123,7 +123,7 @@ AWKWARD_TEXTS = [
 def test_token_ids_by_the_word_are_the_tokenizers_own():
     """The word-by-word path gives exactly the tokenizer's ids, the first time (words unseen)
     and the second (words cached), and wordllama's tokenizer does take that path."""
-    tokenizer, by_word = retrieval.embeddings._unpadded_tokenizer()
+    tokenizer, by_word = retrieval.embeddings.unpadded_tokenizer()
     assert by_word  # otherwise every text goes whole, and the cache is never used
     expected = [e.ids for e in tokenizer.encode_batch(AWKWARD_TEXTS, add_special_tokens=False)]
     assert token_ids(AWKWARD_TEXTS) == expected
