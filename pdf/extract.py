@@ -108,6 +108,15 @@ _PAGE_NUMBER = re.compile(
 )
 _FURNITURE_BAND = 0.08  # top and bottom share of the page where page numbers live
 FURNITURE_MIN_PAGES = 3  # a margin line on this many pages is a running header or footer
+# A running header that carries the page number and the current section ("160 gnuplot 5.4",
+# "70 CallExternal") differs on every page, so it never repeats; it is told by its number,
+# which follows the page's own. Such headers sit a little deeper than bare page numbers (the
+# gnuplot manual's at 7-8 % of the page height, R's reference manual's at 9-10 %).
+_FOLIO_BAND = 0.12
+FOLIO_MIN_SHARE = 0.5  # of the pages: a folio seen this often is the document's habit
+FOLIO_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line is a heading
+# A line with a letter in it that starts or ends with a number of up to five digits.
+_FOLIO = re.compile(r"(\d{1,5})\s+(?=.*[^\W\d_]).+|(?=.*[^\W\d_]).+\s(\d{1,5})")
 # What authoring tools write when the author did not: "Untitled", "Slide 1", "Presentation1".
 _PLACEHOLDER_TITLE = re.compile(
     r"(untitled|title|slide|presentation|powerpoint presentation|document|doc)\s*\d*",
@@ -533,11 +542,8 @@ def _document_style(bodies: list[list[_Line]]) -> _Style | None:
 
 
 def _page_texts(raw_pages: list[_RawPage]) -> list[PageText]:
-    repeated = _running_furniture(raw_pages)
-    bodies = [
-        [ln for ln in page.lines if not _is_furniture(ln, page.height, repeated)]
-        for page in raw_pages
-    ]
+    furniture = _Furniture.of(raw_pages)
+    bodies = [[ln for ln in page.lines if not furniture.holds(ln, page)] for page in raw_pages]
     style = _document_style(bodies)
     groups = [_heading_groups(lines, style) for lines in bodies]
     if _is_slide_deck(raw_pages):
@@ -577,27 +583,60 @@ def _slide_title(lines: list[_Line], groups: list[int | None]) -> list[int | Non
     return [0, *groups[1:]] if titled else groups
 
 
-def _in_band(line: _Line, height: float) -> bool:
+def _in_band(line: _Line, height: float, band: float = _FURNITURE_BAND) -> bool:
     """In the top or bottom margin band, where page numbers and running headers live."""
-    return line.y1 < height * _FURNITURE_BAND or line.y0 > height * (1 - _FURNITURE_BAND)
+    return line.y1 < height * band or line.y0 > height * (1 - band)
 
 
-def _running_furniture(pages: list[_RawPage]) -> set[str]:
-    """Keys of margin-band lines that recur on several pages ("Chapter 4: Reference", "ACME
-    Annual Report 2023 | 17"): running headers and footers, noise in every segment."""
-    if len(pages) < FURNITURE_MIN_PAGES:
-        return set()
-    seen: Counter[str] = Counter()
-    for page in pages:
-        seen.update({_line_key(ln.text) for ln in page.lines if _in_band(ln, page.height)})
-    return {key for key, n in seen.items() if key and n >= FURNITURE_MIN_PAGES}
+@dataclass(frozen=True)
+class _Furniture:
+    """What a document prints in its margins on every page: page numbers, running headers and
+    footers. Noise in every segment, and never a heading."""
+
+    repeated: set[str]  # keys of margin lines that recur ("Chapter 4: Reference")
+    folio_offset: int | None = None  # printed page number minus the page's, if headers carry it
+    folio_max_size: float = 0.0  # a header is in body type or smaller; a heading is not
+
+    @classmethod
+    def of(cls, pages: list[_RawPage]) -> _Furniture:
+        if len(pages) < FURNITURE_MIN_PAGES:
+            return cls(set())
+        seen: Counter[str] = Counter()
+        for page in pages:
+            seen.update({_line_key(ln.text) for ln in page.lines if _in_band(ln, page.height)})
+        repeated = {key for key, n in seen.items() if key and n >= FURNITURE_MIN_PAGES}
+        style = _document_style([page.lines for page in pages])
+        if style is None:
+            return cls(repeated)
+        max_size = style.body_size * FOLIO_MAX_SIZE_RATIO
+        offsets: Counter[int] = Counter()
+        for page in pages:
+            offsets.update(
+                {n - page.number for ln in page.lines if (n := _folio(ln, page, max_size))}
+            )
+        offset, pages_with_it = offsets.most_common(1)[0] if offsets else (0, 0)
+        habit = pages_with_it >= max(FURNITURE_MIN_PAGES, FOLIO_MIN_SHARE * len(pages))
+        return cls(repeated, offset if habit else None, max_size)
+
+    def holds(self, line: _Line, page: _RawPage) -> bool:
+        if _in_band(line, page.height) and (
+            _PAGE_NUMBER.fullmatch(line.text) is not None or _line_key(line.text) in self.repeated
+        ):
+            return True
+        if self.folio_offset is None:
+            return False
+        return _folio(line, page, self.folio_max_size) == page.number + self.folio_offset
 
 
-def _is_furniture(line: _Line, height: float, repeated: set[str]) -> bool:
-    """A bare page number or a running header/footer in the margin band: not content."""
-    if not _in_band(line, height):
-        return False
-    return _PAGE_NUMBER.fullmatch(line.text) is not None or _line_key(line.text) in repeated
+def _folio(line: _Line, page: _RawPage, max_size: float) -> int | None:
+    """The page number a running header starts or ends with ("160 gnuplot 5.4", "cbind 75"):
+    a line in the margin band, not bold and not larger than body text. 0 is no page number."""
+    if not _in_band(line, page.height, _FOLIO_BAND):
+        return None
+    if line.bold or line.size > max_size:
+        return None
+    match = _FOLIO.fullmatch(line.text)
+    return None if match is None else int(match.group(1) or match.group(2))
 
 
 def _heading_groups(lines: list[_Line], style: _Style | None) -> list[int | None]:

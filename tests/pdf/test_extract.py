@@ -245,6 +245,39 @@ def test_running_headers_are_neither_text_nor_headings():
     assert [p.headings for p in parsed.pages] == [[f"Part {n}"] for n in range(1, 6)]
 
 
+def _manual(headers: list[str], *, header_y: float = 70) -> bytes:
+    """Pages of a manual: a running header at ``header_y`` (deeper than a bare page number),
+    then a bold topic heading and prose."""
+    with pymupdf.open() as doc:
+        for n, header in enumerate(headers, 1):
+            page = doc.new_page()  # 595 x 842
+            page.insert_text((72, header_y), header, fontname="helv", fontsize=9)
+            page.insert_text((72, 120), f"Topic {n}", fontname="hebo", fontsize=14)
+            body = f"Prose about topic number {n} that runs on for a while."
+            page.insert_textbox(pymupdf.Rect(72, 140, 520, 700), body * 8, fontsize=11)
+        return doc.tobytes()
+
+
+def test_running_headers_with_the_page_number_are_neither_text_nor_headings():
+    # "160 gnuplot 5.4" / "gnuplot 5.4 161", "70 CallExternal" / "cbind 75": the words of the
+    # header change with the section, the number follows the page's (here with an offset, as
+    # after a front matter); such headers sit a little deeper than bare page numbers.
+    sections = ["Overview", "Overview", "Plotting", "Plotting", "Fitting", "Styles", "Styles"]
+    headers = [
+        f"{n + 30} {s}" if n % 2 else f"{s} {n + 30}" for n, s in enumerate(sections, 1)
+    ]
+    parsed = parse(_manual(headers))
+    assert all(s not in page.text for page in parsed.pages for s in sections)
+    assert [p.headings for p in parsed.pages] == [[f"Topic {n}"] for n in range(1, 8)]
+
+
+def test_a_number_at_the_end_of_a_top_line_is_not_taken_for_a_page_number():
+    # Lines near the top ending in numbers that do not follow the pages stay text.
+    headers = ["Release 7", "Release 7", "Release 12", "Step 3", "Step 1", "Step 9"]
+    parsed = parse(_manual(headers))
+    assert [h in p.text for p, h in zip(parsed.pages, headers, strict=True)] == [True] * 6
+
+
 def test_a_big_line_on_every_page_is_not_a_heading():
     pages = [
         [("h1", "Acme Corporation"), ("h2", f"Part {n}"), ("p", "Text. " * 40)] for n in range(1, 6)
