@@ -49,11 +49,13 @@ _NUMBER = re.compile(
     r"forty|fifty|hundred|thousand|million|billion|once|twice|half|dozen)\b",
     re.IGNORECASE,
 )
-# A name or a code, as a user types one: a capitalised word (not the sentence's first), a word
-# with digits ("arm64", "X200"), words joined by "_" or "." ("meson.build", "MKC_DEPS"), an
-# option or a file extension ("-q", "--quiet", ".xlsx").
+# A name or a code, as a user types one: a capitalised word (not the sentence's first), a
+# lower-case word with capitals inside ("exFAT", "macOS"), a word with digits ("arm64",
+# "X200"), words joined by "_" or "." ("meson.build", "MKC_DEPS"), an option or a file
+# extension ("-q", "--quiet", ".xlsx").
 _NAME = re.compile(
-    r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*|(?<![\w-])(--?|\.)[a-z]\w*"
+    r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*"
+    r"|(?<![\w-])(--?|\.)[a-z]\w*"
 )
 _SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters
 _DASHES = re.compile("[\u2010-\u2015\u2212]")

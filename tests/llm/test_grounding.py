@@ -46,6 +46,7 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("Can it save an .xlsx workbook for Excel?", [".xlsx", "Excel"], [".xlsx"]),
         ("How does RocksDB compact?", ["RocksDB"], ["RocksDB"]),
         ("What does MKC_DEPS list?", ["MKC_DEPS"], ["MKC_DEPS"]),
+        ("How big can a file on exFAT be under macOS?", ["exFAT", "macOS"], ["exFAT", "macOS"]),
         ("Who approves leave requests?", [], []),  # a capital that starts the sentence
     ],
 )
