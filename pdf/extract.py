@@ -113,8 +113,9 @@ FURNITURE_MIN_PAGES = 3  # a margin line on this many pages is a running header 
 # which follows the page's own. Such headers sit a little deeper than bare page numbers (the
 # gnuplot manual's at 7-8 % of the page height, R's reference manual's at 9-10 %).
 _FOLIO_BAND = 0.12
-FOLIO_MIN_SHARE = 0.5  # of the pages: a folio seen this often is the document's habit
-FOLIO_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line is a heading
+# Of the pages: a header's place or page number seen this often is the document's habit.
+FURNITURE_HABIT_SHARE = 0.5
+FURNITURE_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line is a heading
 # A line with a letter in it that starts or ends with a number of up to five digits.
 _FOLIO = re.compile(r"(\d{1,5})\s+(?=.*[^\W\d_]).+|(?=.*[^\W\d_]).+\s(\d{1,5})")
 # What authoring tools write when the author did not: "Untitled", "Slide 1", "Presentation1".
@@ -543,7 +544,7 @@ def _document_style(bodies: list[list[_Line]]) -> _Style | None:
 
 def _page_texts(raw_pages: list[_RawPage]) -> list[PageText]:
     furniture = _Furniture.of(raw_pages)
-    bodies = [[ln for ln in page.lines if not furniture.holds(ln, page)] for page in raw_pages]
+    bodies = [furniture.body(page) for page in raw_pages]
     style = _document_style(bodies)
     groups = [_heading_groups(lines, style) for lines in bodies]
     if _is_slide_deck(raw_pages):
@@ -594,38 +595,71 @@ class _Furniture:
     footers. Noise in every segment, and never a heading."""
 
     repeated: set[str]  # keys of margin lines that recur ("Chapter 4: Reference")
-    folio_offset: int | None = None  # printed page number minus the page's, if headers carry it
-    folio_max_size: float = 0.0  # a header is in body type or smaller; a heading is not
+    slots: set[tuple[bool, int]]  # (top?, y) where a running header or footer sits
+    folio_offset: int | None  # printed page number minus the page's, if headers carry it
+    max_size: float  # headers are in body type or smaller; a larger line is a heading
 
     @classmethod
     def of(cls, pages: list[_RawPage]) -> _Furniture:
-        if len(pages) < FURNITURE_MIN_PAGES:
-            return cls(set())
-        seen: Counter[str] = Counter()
-        for page in pages:
-            seen.update({_line_key(ln.text) for ln in page.lines if _in_band(ln, page.height)})
-        repeated = {key for key, n in seen.items() if key and n >= FURNITURE_MIN_PAGES}
         style = _document_style([page.lines for page in pages])
-        if style is None:
-            return cls(repeated)
-        max_size = style.body_size * FOLIO_MAX_SIZE_RATIO
+        if len(pages) < FURNITURE_MIN_PAGES or style is None:
+            return cls(set(), set(), None, 0.0)
+        max_size = style.body_size * FURNITURE_MAX_SIZE_RATIO
+        seen: Counter[str] = Counter()
+        slots: Counter[tuple[bool, int]] = Counter()
         offsets: Counter[int] = Counter()
         for page in pages:
-            offsets.update(
-                {n - page.number for ln in page.lines if (n := _folio(ln, page, max_size))}
-            )
+            margin = _margin(page)
+            band = [ln for ln in margin if _in_band(ln, page.height)]
+            seen.update({_line_key(ln.text) for ln in band})
+            slots.update({_slot(ln, page) for ln in band if _set_apart(ln, page, max_size)})
+            offsets.update({n - page.number for ln in margin if (n := _folio(ln, page, max_size))})
+        habit = max(FURNITURE_MIN_PAGES, FURNITURE_HABIT_SHARE * len(pages))
         offset, pages_with_it = offsets.most_common(1)[0] if offsets else (0, 0)
-        habit = pages_with_it >= max(FURNITURE_MIN_PAGES, FOLIO_MIN_SHARE * len(pages))
-        return cls(repeated, offset if habit else None, max_size)
+        return cls(
+            repeated={key for key, n in seen.items() if key and n >= FURNITURE_MIN_PAGES},
+            slots={slot for slot, n in slots.items() if n >= habit},
+            folio_offset=offset if pages_with_it >= habit else None,
+            max_size=max_size,
+        )
 
-    def holds(self, line: _Line, page: _RawPage) -> bool:
-        if _in_band(line, page.height) and (
-            _PAGE_NUMBER.fullmatch(line.text) is not None or _line_key(line.text) in self.repeated
-        ):
-            return True
+    def body(self, page: _RawPage) -> list[_Line]:
+        """The page's lines without its furniture."""
+        furniture = {id(ln) for ln in _margin(page) if self._holds(ln, page)}
+        return [ln for ln in page.lines if id(ln) not in furniture] if furniture else page.lines
+
+    def _holds(self, line: _Line, page: _RawPage) -> bool:
+        if _in_band(line, page.height):
+            if _PAGE_NUMBER.fullmatch(line.text) or _line_key(line.text) in self.repeated:
+                return True
+            if _slot(line, page) in self.slots and _set_apart(line, page, self.max_size):
+                return True
         if self.folio_offset is None:
             return False
-        return _folio(line, page, self.folio_max_size) == page.number + self.folio_offset
+        return _folio(line, page, self.max_size) == page.number + self.folio_offset
+
+
+def _margin(page: _RawPage) -> list[_Line]:
+    """The lines where furniture may be: the outer ``_FOLIO_BAND`` of the page, top and foot
+    (hot: every line of every page)."""
+    top, foot = page.height * _FOLIO_BAND, page.height * (1 - _FOLIO_BAND)
+    return [ln for ln in page.lines if ln.y1 < top or ln.y0 > foot]
+
+
+def _slot(line: _Line, page: _RawPage) -> tuple[bool, int]:
+    return line.y1 < page.height * _FURNITURE_BAND, round(line.y0)
+
+
+def _set_apart(line: _Line, page: _RawPage, max_size: float) -> bool:
+    """A margin line in body type or smaller, with a gap of half its height or more between
+    it and the text: a running header ("CHAPTER 3. CHOOSING A DEBIAN … 3.2. BUT WHAT ABOUT")
+    rather than the first line of a page with narrow margins."""
+    if line.bold or line.size > max_size:
+        return False
+    middle, gap = (line.y0 + line.y1) / 2, 0.5 * (line.y1 - line.y0)
+    if line.y1 < page.height * _FURNITURE_BAND:  # a header: nothing just below it
+        return not any(middle < ln.y0 < line.y1 + gap for ln in page.lines)
+    return not any(line.y0 - gap < ln.y1 < middle for ln in page.lines)  # a footer
 
 
 def _folio(line: _Line, page: _RawPage, max_size: float) -> int | None:

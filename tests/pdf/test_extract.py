@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -263,12 +264,35 @@ def test_running_headers_with_the_page_number_are_neither_text_nor_headings():
     # header change with the section, the number follows the page's (here with an offset, as
     # after a front matter); such headers sit a little deeper than bare page numbers.
     sections = ["Overview", "Overview", "Plotting", "Plotting", "Fitting", "Styles", "Styles"]
-    headers = [
-        f"{n + 30} {s}" if n % 2 else f"{s} {n + 30}" for n, s in enumerate(sections, 1)
-    ]
+    headers = [f"{n + 30} {s}" if n % 2 else f"{s} {n + 30}" for n, s in enumerate(sections, 1)]
     parsed = parse(_manual(headers))
     assert all(s not in page.text for page in parsed.pages for s in sections)
     assert [p.headings for p in parsed.pages] == [[f"Topic {n}"] for n in range(1, 8)]
+
+
+def test_a_running_header_of_chapter_and_section_is_told_by_its_place():
+    # "CHAPTER 3. CHOOSING A DEBIAN … 3.2. BUT WHAT ABOUT KNOPPIX": no page number, and its
+    # words change with the section, but it sits in the same place on every page.
+    sections = ["WHAT IT IS", "WHO MAKES IT", "GETTING IT", "INSTALLING IT", "CHOOSING"]
+    headers = [f"CHAPTER {1 + n // 3}. … {sections[n // 2]} …" for n in range(7)]
+    parsed = parse(_manual(headers, header_y=40))
+    assert all("CHAPTER" not in page.text for page in parsed.pages)
+    assert [p.headings for p in parsed.pages] == [[f"Topic {n}"] for n in range(1, 8)]
+
+
+def test_the_first_line_of_pages_with_narrow_margins_stays():
+    # Text from the very top of the page, its first line in the same place on every page.
+    words = ["river", "stone", "bridge", "lantern", "meadow", "harbour", "orchard", "quarry"]
+    with pymupdf.open() as doc:
+        for n in range(1, 6):
+            page = doc.new_page()
+            body = " ".join(random.Random(n).choices(words, k=600))
+            page.insert_textbox(pymupdf.Rect(20, 20, 575, 820), body, fontsize=11)
+        data = doc.tobytes()
+    parsed = parse(data)
+    firsts = [" ".join(random.Random(n).choices(words, k=600)[:5]) for n in range(1, 6)]
+    texts = [page.text[: len(first)] for page, first in zip(parsed.pages, firsts, strict=True)]
+    assert texts == firsts
 
 
 def test_a_number_at_the_end_of_a_top_line_is_not_taken_for_a_page_number():
