@@ -1,6 +1,8 @@
 """Answer evaluation: the question sets asked through chat, end to end.
 
     .venv/bin/python ops/eval/answers.py [--set legal|debian|all] [--misses 10]
+    .venv/bin/python ops/eval/answers.py --save-evidence /tmp/evidence.json
+    .venv/bin/python ops/eval/answers.py --offline /tmp/evidence.json
 
 Starts its own stack, ingests each set's PDFs for a tenant of its own, then asks every
 question with POST /v1/chat and reads the answer from its socket, four at a time. Per
@@ -9,12 +11,19 @@ a page that answers it, and does the answer quote one of the question's evidence
 unanswerable question: did it refuse. With the default local model these measure the
 extractive provider on questions it never saw (paraphrased, not worded like the text). Not a
 test: it asserts nothing.
+
+For work on the local model's rules (llm/local.py, llm/grounding.py), two halves of the same
+run: ``--save-evidence`` keeps what retrieval gives each question (POST /v1/search with the
+chat's own settings, top ``chat_evidence_k`` by ``hybrid+rerank``, as the orchestrator asks),
+and ``--offline`` answers from that file with ``local:extractive`` in this process, no stack,
+in seconds. The offline figures are the end-to-end ones as long as retrieval is unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 import sys
 import time
@@ -22,6 +31,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The repository root first: run as a script, this file's own folder would come first, and
 # ops/eval/retrieval.py would shadow the product's `retrieval` package (and `ops` is no
@@ -30,7 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from cli.client import PdfchatClient
 from cli.stack import scratch_stack
+from config import Settings
 from core.tokens import mint
+from llm.events import Finished
+from llm.local import LocalExtractive
+from llm.prompt import Evidence, Prompt
 from ops.eval.retrieval import SETS, ingest
 from ops.eval.sets import EvalSet, Question
 from storage import migrate_database
@@ -90,7 +104,7 @@ def _row(layout: str, outcomes: list[Outcome]) -> str:
         f"{share(answerable, lambda o: o.cites_an_answer_page)} | "
         f"{share(answerable, lambda o: o.quotes_the_evidence)} | {len(unanswerable)} | "
         f"{share(unanswerable, lambda o: not o.answered)} | "
-        f"{ttft[len(ttft) // 2] * 1000:.0f} |"
+        f"{f'{ttft[len(ttft) // 2] * 1000:.0f}' if ttft[-1] else '–'} |"  # – offline
     )
 
 
@@ -138,19 +152,98 @@ async def evaluate(
     return Report(list(outcomes))
 
 
+async def save_evidence(base_url: str, token: str, eval_set: EvalSet) -> dict[str, Any]:
+    """Ingest the set and keep each question's evidence as the orchestrator would retrieve it:
+    question id → the search hits, each with its document's title and corpus id."""
+    k = Settings().chat_evidence_k
+    async with PdfchatClient(base_url, token, timeout=300) as client:
+        ids = await ingest(client, eval_set.documents, eval_set.pdfs, wait_s=600)
+        corpus_of = {document_id: doc for doc, document_id in ids.items()}
+        titles = {i: (await client.document(i)).get("title") for i in ids.values()}
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(question: Question) -> list[dict[str, Any]]:
+            async with limit:
+                hits = await client.search(question.question, top_k=k)
+            return [
+                {**h, "title": titles[h["document_id"]], "corpus": corpus_of[h["document_id"]]}
+                for h in hits
+            ]
+
+        found = await asyncio.gather(*(one(q) for q in eval_set.questions))
+    return {q.id: hits for q, hits in zip(eval_set.questions, found, strict=True)}
+
+
+def answer_offline(eval_set: EvalSet, evidence: dict[str, list[dict[str, Any]]]) -> Report:
+    """Each question answered by ``local:extractive`` from its saved evidence."""
+    model = LocalExtractive(min_evidence_score=Settings().chat_min_evidence_score)
+    report = Report()
+    for question in eval_set.questions:
+        hits = evidence[question.id]
+        corpus_of = {h["document_id"]: h["corpus"] for h in hits}
+        prompt = Prompt(
+            question.question,
+            evidence=[
+                Evidence(
+                    h["segment_id"],
+                    h["document_id"],
+                    h["page"],
+                    h["text"],
+                    h["score"],
+                    h["heading"],
+                    h["title"],
+                )
+                for h in hits
+            ],
+        )
+        done = asyncio.run(_finished(model, prompt))
+        cited = [(corpus_of[c.document_id], c.page) for c in done.citations]
+        report.outcomes.append(Outcome(question, done.text, cited, 0.0, done.found))
+    return report
+
+
+async def _finished(model: LocalExtractive, prompt: Prompt) -> Finished:
+    async for event in model.stream(prompt, max_tokens=Settings().chat_max_output_tokens):
+        if isinstance(event, Finished):
+            return event
+    raise RuntimeError("the local model ended without its Finished event")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all", dest="eval_set")
     parser.add_argument("--misses", type=int, default=8, help="misses of each kind to print")
+    runs = parser.add_mutually_exclusive_group()
+    runs.add_argument("--save-evidence", type=Path, help="keep each question's evidence here")
+    runs.add_argument("--offline", type=Path, help="answer from evidence saved before")
     args = parser.parse_args()
     names = list(SETS) if args.eval_set == "all" else [args.eval_set]
     sets = [SETS[name]() for name in names]
+    if args.offline:
+        saved = json.loads(args.offline.read_text())
+        for eval_set in sets:
+            _print_report(eval_set.name, answer_offline(eval_set, saved[eval_set.name]), args)
+        return
+    evidence: dict[str, Any] = {}
     with scratch_stack(migrate_database, prefix="pdfchat-eval-", log_level="WARNING") as settings:
         for eval_set in sets:
             token = mint(settings, tenant=eval_set.name, user="eval", roles=["editor"])
-            report = asyncio.run(evaluate(settings.web_url, token, eval_set))
-            print(f"## {eval_set.name}\n\n{report.table()}\n")
-            _print_misses(report, args.misses)
+            if args.save_evidence:
+                evidence[eval_set.name] = asyncio.run(
+                    save_evidence(settings.web_url, token, eval_set)
+                )
+                continue
+            _print_report(
+                eval_set.name, asyncio.run(evaluate(settings.web_url, token, eval_set)), args
+            )
+    if args.save_evidence:
+        args.save_evidence.write_text(json.dumps(evidence))
+        print(f"evidence of {sum(map(len, evidence.values()))} questions in {args.save_evidence}")
+
+
+def _print_report(name: str, report: Report, args: argparse.Namespace) -> None:
+    print(f"## {name}\n\n{report.table()}\n")
+    _print_misses(report, args.misses)
 
 
 def _print_misses(report: Report, limit: int) -> None:
