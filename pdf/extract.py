@@ -99,6 +99,7 @@ _JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd\u200b-\u200d\u2060\ufef
 _NOT_WORD = re.compile(r"\W+")
 _BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
+_NOT_A_HEADING_END = ".,;:"  # a heading does not end like a sentence or a lead-in
 _BULLET = re.compile(r"[•◦▪▸►◮‣–—\-*·]\s")
 _LEADER_DOTS = re.compile(r"(\.\s?){4,}|…")
 _PAGE_NUMBER = re.compile(
@@ -688,10 +689,18 @@ def _heading_groups(lines: list[_Line], style: _Style | None) -> list[int | None
         if candidate[start]:
             while end < len(lines) and candidate[end] and _same_heading(lines[start], lines[end]):
                 end += 1
-            if end - start <= HEADING_MAX_LINES and not _beside_other_text(lines, start, end):
+            if _is_heading_group(lines, start, end):
                 groups[start:end] = [start] * (end - start)
         start = end
     return groups
+
+
+def _is_heading_group(lines: list[_Line], start: int, end: int) -> bool:
+    return (
+        end - start <= HEADING_MAX_LINES
+        and lines[end - 1].text[-1] not in _NOT_A_HEADING_END  # its last line
+        and not _beside_other_text(lines, start, end)
+    )
 
 
 def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
@@ -703,11 +712,17 @@ def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
         return False
     text = line.text
     return (
-        text[-1] not in ".,;:"  # ends like a sentence or a lead-in
+        (text[-1] not in _NOT_A_HEADING_END or _wraps_on(i, lines))
         and not _CAPTION.match(text)
         and not _LEADER_DOTS.search(text)  # a table-of-contents entry
         and sum(c.isalpha() for c in text) >= 2
     )
+
+
+def _wraps_on(i: int, lines: list[_Line]) -> bool:
+    """A heading that wraps after a comma goes on in the next line, in its style ("7.7 What is
+    an Essential, Required, Important, Standard, Optional," | "or Extra package?")."""
+    return lines[i].text[-1] == "," and i + 1 < len(lines) and _same_heading(lines[i], lines[i + 1])
 
 
 def _bold_heading(i: int, lines: list[_Line], style: _Style) -> bool:

@@ -302,6 +302,23 @@ def test_a_number_at_the_end_of_a_top_line_is_not_taken_for_a_page_number():
     assert [h in p.text for p, h in zip(parsed.pages, headers, strict=True)] == [True] * 6
 
 
+def test_a_heading_that_wraps_after_a_comma_is_one_heading():
+    # The Debian FAQ's questions are its headings, and long ones wrap after a comma.
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        heading = "7.7 What is an Essential, Required, Important,\nor Extra package?"
+        page.insert_text((72, 100), heading, fontname="hebo", fontsize=14)
+        body = "Each package is assigned a priority by the maintainers. " * 6
+        page.insert_textbox(pymupdf.Rect(72, 140, 520, 400), body, fontsize=10)
+        page.insert_text(
+            (72, 420), "A list, in big type,\nthat ends.", fontname="hebo", fontsize=14
+        )
+        data = doc.tobytes()
+    assert parse(data).pages[0].headings == [
+        "7.7 What is an Essential, Required, Important, or Extra package?"
+    ]
+
+
 def test_a_big_line_on_every_page_is_not_a_heading():
     pages = [
         [("h1", "Acme Corporation"), ("h2", f"Part {n}"), ("p", "Text. " * 40)] for n in range(1, 6)
