@@ -1,35 +1,57 @@
 """Search latency at scale and HNSW recall against exact search.
 
     .venv/bin/python ops/bench/search.py --segments 100000 --queries 200
+    .venv/bin/python ops/bench/search.py --corpus real --segments 100000 --queries 200
 
-Starts its own PostgreSQL in a temporary home, writes N segments of generated prose with real
-local (wordllama) vectors for one tenant, builds the HNSW index the way the embedding agent
-does, then times `storage.search.nearest` on the exact scan and on the index, the full-text
-half, and whole `POST /v1/search`-equivalent hybrid + re-rank queries; recall@10 is the share
-of the exact top 10 that the index returns. Not a test: it asserts nothing.
+Starts its own PostgreSQL in a temporary home, writes N segments with real local (wordllama)
+vectors for one tenant, builds the HNSW index the way the embedding agent does, then times
+`storage.search.nearest` on the exact scan and on the index, the full-text half, and whole
+`POST /v1/search`-equivalent hybrid + re-rank queries; recall@10 is the share of the exact top
+10 that the index returns. Not a test: it asserts nothing.
+
+Two corpora. ``generated`` (the default): paragraphs of `pdfgen.sample_document`, asked
+"What did <a clause of one of them> mean?"; its few templates repeat, so one sentence is in a
+third of the passages, the worst case for full text. ``real``: the segments (as the product
+cuts them) of 22 manuals, references and guides that Debian's documentation packages ship
+(`ops/bench/real_pdfs.json`, about 32,600 segments, fetched once with `apt-get download`
+into `ops/bench/build/pdfs/`), repeated in order up to N, as a tenant that keeps several
+versions of its manuals; asked the questions of ops/eval's debian set, paraphrased as users
+type them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+# The repository root first: run as a script, this file's folder would come first (and `ops`
+# is no installed package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pdfgen
 import storage
 from cli.postgres import Postgres
 from cli.stack import isolated_settings
 from config import Settings
+from ops.eval.debian_pdfs import QUESTIONS_DIR, fetch, load_sources
+from pdf import parse_pdf
 from retrieval import LocalEmbedder, create_reranker
 from storage import embeddings, search
 from workflows.search import Embedders, search_segments
 
 TENANT = "bench"
 SEGMENTS_PER_DOCUMENT = 1000
+HERE = Path(__file__).resolve().parent
+REAL_PDFS = HERE / "real_pdfs.json"
+REAL_BUILD = HERE / "build" / "pdfs"
 
 
 def sentences(n: int) -> list[str]:
@@ -40,6 +62,35 @@ def sentences(n: int) -> list[str]:
             out += [text for kind, text in page if kind == "p"]
         seed += 1
     return out[:n]
+
+
+def generated_corpus(segments: int, queries: int) -> tuple[list[str], list[str]]:
+    texts = sentences(segments)
+    # Questions in other words than the text: a clause of a sentence, asked about.
+    step = len(texts) // queries
+    questions = [f"What did {t.split(',')[0][:60]} mean?" for t in texts[::step]][:queries]
+    return texts, questions
+
+
+def real_corpus(segments: int, queries: int) -> tuple[list[str], list[str]]:
+    """The real documents' segments, repeated in order up to ``segments``, and the debian
+    set's questions (answerable and not), cycled up to ``queries``."""
+    cache = REAL_BUILD / "segments.json"
+    if not cache.exists():
+        pdfs = fetch(load_sources(REAL_PDFS), REAL_BUILD)
+        found = [s.text for pdf in pdfs.values() for s in parse_pdf(pdf, max_pages=10_000).segments]
+        cache.write_text(json.dumps(found))
+    distinct = json.loads(cache.read_text())
+    print(f"{len(distinct)} distinct segments of real documents")
+    asked = [
+        q["question"]
+        for path in sorted(QUESTIONS_DIR.glob("*.json"))
+        for q in json.loads(path.read_text())["questions"]
+    ]
+    return (
+        list(itertools.islice(itertools.cycle(distinct), segments)),
+        list(itertools.islice(itertools.cycle(asked), queries)),
+    )
 
 
 async def load(pool, embedder: LocalEmbedder, texts: list[str]) -> None:
@@ -90,7 +141,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     pool = await storage.create_pool(settings.dsn, max_size=4)
     embedder = LocalEmbedder()
     reranker = create_reranker(settings)
-    texts = sentences(args.segments)
+    corpus = real_corpus if args.corpus == "real" else generated_corpus
+    texts, questions = corpus(args.segments, args.queries)
     started = time.perf_counter()
     await load(pool, embedder, texts)
     # Statistics, as autovacuum gathers them soon after a load: without them the planner
@@ -98,9 +150,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     # against 5 ms).
     await pool.execute("ANALYZE")
     print(f"loaded {len(texts)} segments with vectors in {time.perf_counter() - started:.1f} s")
-    # Questions in other words than the text: a clause of a sentence, asked about.
-    step = len(texts) // args.queries
-    questions = [f"What did {t.split(',')[0][:60]} mean?" for t in texts[::step]][: args.queries]
     vectors = [await embedder.embed_query(q) for q in questions]
 
     async def nearest(vector):
@@ -135,7 +184,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         len({h.segment_id for h in i[1]} & {h.segment_id for h in e[1]}) / 10
         for i, e in zip(indexed, exact, strict=True)
     )
-    print(f"\n{len(texts)} segments, {len(questions)} queries, 256-dimensional vectors\n")
+    print(
+        f"\n{len(texts)} segments ({args.corpus}), {len(questions)} queries,"
+        " 256-dimensional vectors\n"
+    )
     print("| query | p50 ms | p95 ms | max ms |\n|---|---|---|---|")
     print(summary("vector, exact scan (top 10)", [m for m, _ in exact]))
     print(summary("vector, HNSW ef_search 200 (top 10)", [m for m, _ in indexed]))
@@ -151,6 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--segments", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--corpus", choices=["generated", "real"], default="generated")
     args = parser.parse_args()
     settings = isolated_settings(Path(tempfile.mkdtemp(prefix="pdfchat-bench-")))
     postgres = Postgres(settings)
