@@ -614,7 +614,8 @@ class _Furniture:
             band = [ln for ln in margin if _in_band(ln, page.height)]
             seen.update({_line_key(ln.text) for ln in band})
             slots.update({_slot(ln, page) for ln in band if _set_apart(ln, page, max_size)})
-            offsets.update({n - page.number for ln in margin if (n := _folio(ln, page, max_size))})
+            folios = (_folio(ln, page, max_size) for ln in margin)
+            offsets.update({n - page.number for n in folios if n is not None})
         habit = max(FURNITURE_MIN_PAGES, FURNITURE_HABIT_SHARE * len(pages))
         offset, pages_with_it = offsets.most_common(1)[0] if offsets else (0, 0)
         return cls(
@@ -665,7 +666,7 @@ def _set_apart(line: _Line, page: _RawPage, max_size: float) -> bool:
 
 def _folio(line: _Line, page: _RawPage, max_size: float) -> int | None:
     """The page number a running header starts or ends with ("160 gnuplot 5.4", "cbind 75"):
-    a line in the margin band, not bold and not larger than body text. 0 is no page number."""
+    a line in the margin band, not bold and not larger than body text."""
     if not _in_band(line, page.height, _FOLIO_BAND):
         return None
     if line.bold or line.size > max_size:
