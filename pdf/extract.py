@@ -116,6 +116,9 @@ FURNITURE_MIN_PAGES = 3  # a margin line on this many pages is a running header 
 _FOLIO_BAND = 0.12
 # Of the pages: a header's place or page number seen this often is the document's habit.
 FURNITURE_HABIT_SHARE = 0.5
+# A margin band holding more lines than this is text, not a running header's place (and the
+# gap test, which compares each of its lines with the page's, stays cheap on crafted pages).
+SLOT_MAX_BAND_LINES = 8
 FURNITURE_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line is a heading
 # A line with a letter in it that starts or ends with a number of up to five digits.
 _FOLIO = re.compile(r"(\d{1,5})\s+(?=.*[^\W\d_]).+|(?=.*[^\W\d_]).+\s(\d{1,5})")
@@ -613,7 +616,8 @@ class _Furniture:
             margin = _margin(page)
             band = [ln for ln in margin if _in_band(ln, page.height)]
             seen.update({_line_key(ln.text) for ln in band})
-            slots.update({_slot(ln, page) for ln in band if _set_apart(ln, page, max_size)})
+            if len(band) <= SLOT_MAX_BAND_LINES:
+                slots.update({_slot(ln, page) for ln in band if _set_apart(ln, page, max_size)})
             folios = (_folio(ln, page, max_size) for ln in margin)
             offsets.update({n - page.number for n in folios if n is not None})
         habit = max(FURNITURE_MIN_PAGES, FURNITURE_HABIT_SHARE * len(pages))
@@ -627,14 +631,17 @@ class _Furniture:
 
     def body(self, page: _RawPage) -> list[_Line]:
         """The page's lines without its furniture."""
-        furniture = {id(ln) for ln in _margin(page) if self._holds(ln, page)}
+        margin = _margin(page)
+        slotted = sum(_in_band(ln, page.height) for ln in margin) <= SLOT_MAX_BAND_LINES
+        furniture = {id(ln) for ln in margin if self._holds(ln, page, slotted=slotted)}
         return [ln for ln in page.lines if id(ln) not in furniture] if furniture else page.lines
 
-    def _holds(self, line: _Line, page: _RawPage) -> bool:
+    def _holds(self, line: _Line, page: _RawPage, *, slotted: bool) -> bool:
         if _in_band(line, page.height):
             if _PAGE_NUMBER.fullmatch(line.text) or _line_key(line.text) in self.repeated:
                 return True
-            if _slot(line, page) in self.slots and _set_apart(line, page, self.max_size):
+            in_slot = slotted and _slot(line, page) in self.slots
+            if in_slot and _set_apart(line, page, self.max_size):
                 return True
         if self.folio_offset is None:
             return False

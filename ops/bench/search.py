@@ -68,7 +68,7 @@ def sentences(n: int) -> list[str]:
 def generated_corpus(segments: int, queries: int) -> tuple[list[str], list[str]]:
     texts = sentences(segments)
     # Questions in other words than the text: a clause of a sentence, asked about.
-    step = len(texts) // queries
+    step = max(1, len(texts) // queries)
     questions = [f"What did {t.split(',')[0][:60]} mean?" for t in texts[::step]][:queries]
     return texts, questions
 
@@ -76,12 +76,9 @@ def generated_corpus(segments: int, queries: int) -> tuple[list[str], list[str]]
 def real_corpus(segments: int, queries: int) -> tuple[list[str], list[str]]:
     """The real documents' segments, repeated in order up to ``segments``, and the debian
     set's questions (answerable and not), cycled up to ``queries``."""
-    cache = REAL_BUILD / "segments.json"
-    if not cache.exists():
-        pdfs = fetch(load_sources(REAL_PDFS), REAL_BUILD)
-        found = [s.text for pdf in pdfs.values() for s in parse_pdf(pdf, max_pages=10_000).segments]
-        cache.write_text(json.dumps(found))
-    distinct = json.loads(cache.read_text())
+    # Parsed on every run (about 30 s), never cached: the segments are the parser's of the day.
+    pdfs = fetch(load_sources(REAL_PDFS), REAL_BUILD)
+    distinct = [s.text for pdf in pdfs.values() for s in parse_pdf(pdf, max_pages=10_000).segments]
     print(f"{len(distinct)} distinct segments of real documents")
     asked = [
         q["question"]
@@ -200,10 +197,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     await pool.close()
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--segments", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--segments", type=_positive, default=100_000)
+    parser.add_argument("--queries", type=_positive, default=200)
     parser.add_argument("--corpus", choices=["generated", "real"], default="generated")
     args = parser.parse_args()
     one_blas_thread()  # as the web and worker processes that search run

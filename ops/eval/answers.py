@@ -175,7 +175,14 @@ async def save_evidence(base_url: str, token: str, eval_set: EvalSet) -> dict[st
 
 
 def answer_offline(eval_set: EvalSet, evidence: dict[str, list[dict[str, Any]]]) -> Report:
-    """Each question answered by ``local:extractive`` from its saved evidence."""
+    """Each question answered by ``local:extractive`` from its saved evidence. Raises
+    ValueError, naming them, when questions have none (added since it was saved)."""
+    unsaved = [q.id for q in eval_set.questions if q.id not in evidence]
+    if unsaved:
+        raise ValueError(
+            f"no saved evidence for {len(unsaved)} questions of {eval_set.name} "
+            f"({', '.join(unsaved[:5])}…): run --save-evidence again"
+        )
     model = LocalExtractive(min_evidence_score=Settings().chat_min_evidence_score)
     report = Report()
     for question in eval_set.questions:
@@ -220,9 +227,13 @@ def main() -> None:
     names = list(SETS) if args.eval_set == "all" else [args.eval_set]
     sets = [SETS[name]() for name in names]
     if args.offline:
-        saved = json.loads(args.offline.read_text())
+        saved = _saved_evidence(args.offline, [s.name for s in sets], parser)
         for eval_set in sets:
-            _print_report(eval_set.name, answer_offline(eval_set, saved[eval_set.name]), args)
+            try:
+                report = answer_offline(eval_set, saved[eval_set.name])
+            except ValueError as exc:
+                parser.error(f"{args.offline}: {exc}")
+            _print_report(eval_set.name, report, args)
         return
     evidence: dict[str, Any] = {}
     with scratch_stack(migrate_database, prefix="pdfchat-eval-", log_level="WARNING") as settings:
@@ -239,6 +250,20 @@ def main() -> None:
     if args.save_evidence:
         args.save_evidence.write_text(json.dumps(evidence))
         print(f"evidence of {sum(map(len, evidence.values()))} questions in {args.save_evidence}")
+
+
+def _saved_evidence(
+    path: Path, names: list[str], parser: argparse.ArgumentParser
+) -> dict[str, Any]:
+    """What --save-evidence wrote, for these sets; a clear error for anything else."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        parser.error(f"cannot read saved evidence from {path}: {exc}")
+    missing = [name for name in names if not isinstance(saved, dict) or name not in saved]
+    if missing:
+        parser.error(f"{path} has no evidence of {', '.join(missing)}: save it with that --set")
+    return saved
 
 
 def _print_report(name: str, report: Report, args: argparse.Namespace) -> None:

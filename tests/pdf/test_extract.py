@@ -295,6 +295,26 @@ def test_the_first_line_of_pages_with_narrow_margins_stays():
     assert texts == firsts
 
 
+def test_text_crowding_the_top_margin_is_not_a_running_header():
+    # Ten lines of small print at the top of every page: the last one, set apart from the
+    # body below, sits in the same place on every page, but a margin this full is text.
+    words = ["tide", "gauge", "reading", "harbour", "pilot", "notice", "buoy", "channel"]
+    with pymupdf.open() as doc:
+        for n in range(1, 6):
+            page = doc.new_page()  # 595 x 842: the top 8 % ends at 67 pt
+            for row in range(10):
+                line = " ".join(random.Random(n * 100 + row).choices(words, k=8))
+                page.insert_text((72, 12 + 5 * row), line, fontsize=5)
+            body = f"Body of page {n} with its own words about the harbour. " * 8
+            page.insert_textbox(pymupdf.Rect(72, 120, 520, 700), body, fontsize=10)
+        data = doc.tobytes()
+    parsed = parse(data)
+    last_lines = [" ".join(random.Random(n * 100 + 9).choices(words, k=8)) for n in range(1, 6)]
+    assert [last in page.text for page, last in zip(parsed.pages, last_lines, strict=True)] == [
+        True
+    ] * 5
+
+
 def test_a_number_at_the_end_of_a_top_line_is_not_taken_for_a_page_number():
     # Lines near the top ending in numbers that do not follow the pages stay text.
     headers = ["Release 7", "Release 7", "Release 12", "Step 3", "Step 1", "Step 9"]
