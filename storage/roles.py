@@ -78,6 +78,9 @@ TABLES: Mapping[str, Grants] = {
     "tasks": _grants(web=APPEND, worker=UPSERT, analytics=READ),
     "document_events": _grants(web=APPEND, worker=APPEND, analytics=READ),
     "segments": _grants(web=READ, worker=ALL),
+    # Full text's postings (words of the documents, so not for analysts): both tiers search.
+    "document_lexicons": _grants(web=READ, worker=ALL),
+    "postings": _grants(web=READ, worker=ALL),
     "outbox": _grants(web=APPEND, worker=ALL),
     "embedding_models": _grants(worker=ALL, analytics=READ),
     # Worker: as a member of its owner (WORKER_OWNED); web searches it.
@@ -113,11 +116,8 @@ WORKER_OWNED = frozenset({"segment_embeddings"})
 # PUBLIC default is revoked.
 FUNCTIONS: Mapping[str, frozenset[LoginRole]] = {
     "take_token(text[],double precision[],double precision[])": frozenset({"web"}),
-    # Full text (storage/search.py): both tiers search; the first calls the other three.
-    "full_text_ranked(text,text,uuid[],integer,double precision[])": frozenset({"web", "worker"}),
-    "words_rarest_first(text)": frozenset({"web", "worker"}),
-    "full_text_passes(integer,double precision[])": frozenset({"web", "worker"}),
-    "tsquery_any_of(text[])": frozenset({"web", "worker"}),
+    # A document's postings are written with its segments, by the worker that parsed it.
+    "index_postings(text,uuid)": frozenset({"worker"}),
 }
 
 SCHEMA = "public"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+import numpy as np
 
 from storage.embeddings import INDEX_MIN_ROWS, index_name, sql_literal
 
@@ -112,10 +114,39 @@ def _nearest_sql(model: str, dimension: int) -> str:
         """
 
 
-# Shares of a query's words that full_text's passes ask of the passages they rank, in turn
-# (rounded up; the last pass, at least 1 word, ranks every match). The early passes read
-# only passages with the rarer words, so one that falls short costs little.
-FULL_TEXT_PASSES = (1, 5 / 6, 2 / 3, 1 / 2, 1 / 3, 1 / 6)
+# Okapi BM25's parameters, the usual ones.
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+# The postings of the question's lexemes in scope, one row per lexeme (each document's
+# postings laid end to end, in the same order in the three columns), and the scope's size.
+_POSTINGS = """
+    WITH scope AS (
+        SELECT segments, occurrences FROM document_lexicons
+        WHERE tenant_id = $1 AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
+    )
+    SELECT string_agg(p.keys, ''::bytea ORDER BY p.doc_id) AS keys,
+           string_agg(p.counts, ''::bytea ORDER BY p.doc_id) AS counts,
+           string_agg(p.lengths, ''::bytea ORDER BY p.doc_id) AS lengths,
+           (SELECT sum(segments) FROM scope)::float8 AS segments,
+           (SELECT sum(occurrences) FROM scope)::float8 AS occurrences
+    FROM postings p
+    WHERE p.tenant_id = $1
+      AND p.lexeme = ANY(tsvector_to_array(to_tsvector('english', $2)))
+      AND ($3::uuid[] IS NULL OR p.doc_id = ANY($3))
+    GROUP BY p.lexeme
+"""
+
+# The ranked segments by their postings keys (document number << 32 | seq), in that order.
+_BY_KEYS = f"""
+    SELECT {_COLUMNS}, k.score
+    FROM unnest($2::bigint[], $3::float8[]) WITH ORDINALITY AS k(key, score, rank)
+    JOIN document_lexicons l ON l.number = k.key >> 32 AND l.tenant_id = $1
+    JOIN segments s ON s.tenant_id = $1 AND s.doc_id = l.doc_id
+                   AND s.seq = (k.key & 4294967295)::integer
+    {_DOCUMENT}
+    ORDER BY k.rank
+"""
 
 
 async def full_text(
@@ -126,27 +157,44 @@ async def full_text(
     limit: int,
     document_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Hit]:
-    """Segments matching any of the query's words (English stemming), best first: those that
-    match more of the distinct words, then by cover density.
+    """Segments holding any of the query's words (English stemming), best first by Okapi
+    BM25 over the tenant's segments in scope; equal scores in reading order.
 
-    plainto_tsquery ANDs the words; questions rarely share every word with their answer, so
-    the terms are ORed. Cover density alone knows nothing of how many different query words
-    a passage has (nor how rare they are), so that count comes first, as Lucene's
-    coordination factor did.
+    The words are ORed: questions rarely share every word with their answer. BM25 weighs each
+    word by its rarity in scope, so a passage with the one rare word of a question outranks
+    one with three of its common words.
 
-    Speed: a query's common words match a large share of the passages, and each match costs
-    a read of its row. A passage with at least k of the n words has one of any n - k + 1 of
-    them, so a pass over the passages with one of the n - k + 1 rarest finds every passage
-    with k or more. When at least ``limit`` of them have k or more, the top is among them,
-    in the same order: that pass is the answer, and the common words' passages are never
-    read. Otherwise the next pass asks for fewer words, down to 1 (every match). The passes
-    run in the database, in one round trip (``full_text_ranked``, migration 018)."""
-    rows = await conn.fetch(
-        "SELECT * FROM full_text_ranked($1, $2, $3, $4, $5)",
-        tenant_id,
-        query,
-        document_ids,
-        limit,
-        list(FULL_TEXT_PASSES),
-    )
-    return _hits(rows)
+    Speed: a question's common words match thousands of segments. Reading each of them in the
+    database cost about 3 µs, whatever the ranking; their postings (migration 019) are a few
+    bytes each, read in one round trip per question and scored here in a few vector
+    operations, and only the top ``limit`` segments are read."""
+    rows = await conn.fetch(_POSTINGS, tenant_id, query, document_ids)
+    keys, scores = bm25_top(rows, limit)
+    if not keys.size:
+        return []
+    ranked = await conn.fetch(_BY_KEYS, tenant_id, keys.tolist(), scores.tolist())
+    return _hits(ranked)
+
+
+def bm25_top(rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``limit`` best postings keys by BM25 over the lexemes' postings ``rows``, and their
+    scores, best first (ties: the smaller key, which is reading order within a document)."""
+    if not rows or not rows[0]["segments"]:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    segments = rows[0]["segments"]
+    mean_length = rows[0]["occurrences"] / segments or 1.0
+    keys, contributions = [], []
+    for row in rows:
+        lexeme_keys = np.frombuffer(row["keys"], dtype=">i8")
+        counts = np.frombuffer(row["counts"], dtype=">i2").astype(np.float64)
+        lengths = np.frombuffer(row["lengths"], dtype=">i2").astype(np.float64)
+        found_in = len(lexeme_keys)
+        idf = np.log(1 + (segments - found_in + 0.5) / (found_in + 0.5))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / mean_length)
+        keys.append(lexeme_keys)
+        contributions.append(idf * counts * (BM25_K1 + 1) / (counts + norm))
+    unique, owner = np.unique(np.concatenate(keys), return_inverse=True)
+    totals = np.bincount(owner, weights=np.concatenate(contributions))
+    # Sorted by key already (np.unique): a stable sort by score keeps reading order in ties.
+    order = np.argsort(-totals, kind="stable")[:limit]
+    return unique[order].astype(np.int64), totals[order]

@@ -37,6 +37,8 @@ async def replace_for_document(
             for s in segments
         ],
     )
+    # Full text reads postings, not segments (migration 019): they change together.
+    await conn.execute("SELECT index_postings($1, $2)", tenant_id, doc_id)
     return len(segments)
 
 

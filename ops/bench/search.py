@@ -114,6 +114,7 @@ async def load(pool, embedder: LocalEmbedder, texts: list[str]) -> None:
                     for i, (sid, j) in enumerate(zip(ids, batch, strict=True))
                 ],
             )
+            await conn.execute("SELECT index_postings($1, $2)", TENANT, doc_id)
             await embeddings.replace_for_document(
                 conn,
                 TENANT,

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 import storage
 from config import Settings
 from config.settings import LOGIN_ROLES, LoginRole
-from storage import migrate_database, roles
+from storage import migrate_database, roles, search, segments
+from storage.segments import NewSegment
 from tests.rows import new_document
 
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
@@ -209,21 +210,18 @@ def test_each_role_connects_to_the_owners_server_with_its_own_name_and_password(
     assert settings.owner_dsn == settings.database_url
 
 
-async def test_the_roles_that_search_see_the_statistics_full_text_orders_words_by(
+async def test_the_worker_writes_postings_and_both_tiers_search_them(
     as_role, pg: asyncpg.Pool
 ) -> None:
-    """pg_stats shows a column's statistics only to roles that may read it: without them
-    full text would still rank right, but read the common words' passages first."""
+    """A parse writes the document's postings as the worker (index_postings runs as its
+    caller); web and worker both rank full text from them."""
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     doc_id = await new_document(pg, tenant)
-    await pg.executemany(
-        "INSERT INTO segments (id, tenant_id, doc_id, seq, page, content)"
-        " VALUES ($1, $2, $3, $4, 1, $5)",
-        [(uuid.uuid4(), tenant, doc_id, n, f"aardvarks everywhere, note {n}") for n in range(300)],
-    )
-    await pg.execute("ANALYZE segments")
+    worker = await as_role("worker")
+    async with worker.transaction():
+        await segments.replace_for_document(
+            worker, tenant, doc_id, [NewSegment(0, 1, "Aardvarks dig burrows at night.")]
+        )
     for role in ("web", "worker"):
-        conn = await as_role(role)
-        # Alphabetical order would put the common word first: the statistics put it last.
-        words = await conn.fetchval("SELECT words_rarest_first($1)", "zyzzyva aardvarks")
-        assert words == ["zyzzyva", "aardvark"]
+        hits = await search.full_text(await as_role(role), tenant, query="aardvark", limit=5)
+        assert [h.document_id for h in hits] == [doc_id]

@@ -1,0 +1,115 @@
+"""Full text's postings (migration 019) follow the segments they index: written with them,
+replaced with them, deleted with their document, and read only within the tenant and scope."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from storage import search, segments
+from storage.segments import NewSegment
+from tests.rows import new_document
+
+TEXTS = [
+    "The harbour master logs every ship that enters the harbour.",
+    "Cargo manifests list each container and its weight.",
+    "Storms close the harbour, and ships wait in the outer roads.",
+]
+
+
+async def _parsed(pg, tenant: str, texts: list[str]) -> uuid.UUID:
+    doc_id = await new_document(pg, tenant)
+    await _replace(pg, tenant, doc_id, texts)
+    return doc_id
+
+
+async def _replace(pg, tenant: str, doc_id: uuid.UUID, texts: list[str]) -> None:
+    async with pg.acquire() as conn, conn.transaction():
+        await segments.replace_for_document(
+            conn, tenant, doc_id, [NewSegment(seq, 1 + seq, t) for seq, t in enumerate(texts)]
+        )
+
+
+async def _postings(pg, doc_id: uuid.UUID) -> dict[str, list[int]]:
+    rows = await pg.fetch(
+        "SELECT lexeme, keys FROM postings WHERE doc_id = $1 ORDER BY lexeme", doc_id
+    )
+    return {
+        r["lexeme"]: [int(k) & 0xFFFFFFFF for k in np.frombuffer(r["keys"], ">i8")] for r in rows
+    }
+
+
+async def test_each_lexeme_lists_the_segments_that_hold_it_with_their_counts(pg) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, TEXTS)
+    postings = await _postings(pg, doc_id)
+    assert postings["harbour"] == [0, 2]
+    assert postings["cargo"] == [1]
+    assert "the" not in postings  # a stop word is no lexeme
+    row = await pg.fetchrow(
+        "SELECT counts, lengths FROM postings WHERE doc_id = $1 AND lexeme = 'harbour'", doc_id
+    )
+    assert np.frombuffer(row["counts"], ">i2").tolist() == [2, 1]
+    lengths = await pg.fetch(
+        "SELECT seq, length(tsv) AS distinct_lexemes FROM segments WHERE doc_id = $1 ORDER BY seq",
+        doc_id,
+    )
+    # Occurrences of all lexemes: segment 0 holds "harbour" twice, so one more than distinct.
+    assert np.frombuffer(row["lengths"], ">i2").tolist() == [
+        lengths[0]["distinct_lexemes"] + 1,
+        lengths[2]["distinct_lexemes"],
+    ]
+    totals = await pg.fetchrow(
+        "SELECT segments, occurrences FROM document_lexicons WHERE doc_id = $1", doc_id
+    )
+    assert totals["segments"] == 3
+
+
+async def test_a_parse_delivered_again_replaces_the_postings(pg) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, TEXTS)
+    await _replace(pg, tenant, doc_id, ["Only cargo now, in one segment."])
+    assert await _postings(pg, doc_id) == {"cargo": [0], "one": [0], "segment": [0]}
+    lexicons = "SELECT count(*) FROM document_lexicons WHERE doc_id = $1"
+    assert await pg.fetchval(lexicons, doc_id) == 1
+    hits = await search.full_text(pg, tenant, query="harbour cargo", limit=10)
+    assert [h.content for h in hits] == ["Only cargo now, in one segment."]
+
+
+async def test_deleting_the_document_deletes_its_postings(pg) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, TEXTS)
+    await pg.execute("DELETE FROM documents WHERE id = $1", doc_id)
+    assert await _postings(pg, doc_id) == {}
+    assert await search.full_text(pg, tenant, query="harbour", limit=10) == []
+
+
+async def test_search_stays_in_its_tenant_and_scope(pg) -> None:
+    tenant, other = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    first = await _parsed(pg, tenant, TEXTS)
+    second = await _parsed(pg, tenant, ["A harbour in another document."])
+    await _parsed(pg, other, ["The harbour of another tenant, harbour upon harbour."])
+    hits = await search.full_text(pg, tenant, query="harbour", limit=10)
+    assert {h.document_id for h in hits} == {first, second}
+    scoped = await search.full_text(pg, tenant, query="harbour", limit=10, document_ids=[second])
+    assert [h.document_id for h in scoped] == [second]
+    # Rarity is counted in scope: one segment of one holds the word, so it weighs less than
+    # among the four segments of both documents.
+    assert scoped[0].score < next(h.score for h in hits if h.document_id == second)
+
+
+@pytest.mark.parametrize("query", ["", "the of and", "zyzzyva", "'; DROP TABLE postings; --"])
+async def test_questions_without_indexed_words_find_nothing(pg, query) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    await _parsed(pg, tenant, TEXTS)
+    assert await search.full_text(pg, tenant, query=query, limit=10) == []
+
+
+async def test_an_empty_document_has_no_postings_and_counts_for_nothing(pg) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    empty = await _parsed(pg, tenant, [])
+    await _parsed(pg, tenant, TEXTS)
+    assert await _postings(pg, empty) == {}
+    assert [h.page for h in await search.full_text(pg, tenant, query="cargo", limit=5)] == [2]
