@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -78,6 +79,10 @@ async def _embed_claimed(deps: Resources, claim: Claim) -> None:
 
 async def _embed(deps: Resources, claim: Claim) -> list[tuple[uuid.UUID, list[float]]]:
     segments = await embedding.segment_texts(deps.pool, claim)
-    # The embedder retries transient provider errors itself (core.retry).
-    vectors = await deps.embedder.embed_documents([text for _, text in segments])
+    postings = asyncio.ensure_future(embedding.index_postings(deps.pool, claim))
+    try:
+        # The embedder retries transient provider errors itself (core.retry).
+        vectors = await deps.embedder.embed_documents([text for _, text in segments])
+    finally:
+        await postings  # written meanwhile, in the database: ready needs both
     return [(segment_id, vector) for (segment_id, _), vector in zip(segments, vectors, strict=True)]

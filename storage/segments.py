@@ -24,8 +24,9 @@ async def replace_for_document(
     doc_id: uuid.UUID,
     segments: Sequence[NewSegment],
 ) -> int:
-    """Make ``segments`` the document's only segments. Run in the transaction that records
-    the parse, so a redelivered parse replaces rather than duplicates."""
+    """Make ``segments`` the document's only segments, without postings until
+    :func:`index_postings`. Run in the transaction that records the parse, so a redelivered
+    parse replaces rather than duplicates."""
     await conn.execute(
         "DELETE FROM segments WHERE tenant_id = $1 AND doc_id = $2", tenant_id, doc_id
     )
@@ -37,9 +38,24 @@ async def replace_for_document(
             for s in segments
         ],
     )
-    # Full text reads postings, not segments (migration 019): they change together.
-    await conn.execute("SELECT index_postings($1, $2)", tenant_id, doc_id)
+    # The old segments' postings go with them; index_postings writes the new ones.
+    await conn.execute(
+        "DELETE FROM document_lexicons WHERE tenant_id = $1 AND doc_id = $2", tenant_id, doc_id
+    )
     return len(segments)
+
+
+async def index_postings(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID
+) -> None:
+    """Write full text's postings of the document's segments (migration 019), unless it has
+    them: a document embedded again for a new model keeps those of its segments."""
+    await conn.execute(
+        "SELECT index_postings($1, $2)"
+        " WHERE NOT EXISTS (SELECT 1 FROM document_lexicons WHERE doc_id = $2)",
+        tenant_id,
+        doc_id,
+    )
 
 
 async def texts(

@@ -34,8 +34,8 @@ ALTER TABLE postings ALTER COLUMN keys SET STORAGE EXTERNAL,
                      ALTER COLUMN counts SET STORAGE EXTERNAL,
                      ALTER COLUMN lengths SET STORAGE EXTERNAL;
 
--- The document's postings, from its segments' tsvectors, replacing any it had: run in the
--- transaction that writes the segments (storage/segments.py replace_for_document).
+-- The document's postings, from its segments' tsvectors, replacing any it had (the embed
+-- step writes them, storage/segments.py index_postings; nothing for a deleted document).
 CREATE FUNCTION index_postings(tenant text, document uuid) RETURNS void
 LANGUAGE sql AS $$
     DELETE FROM document_lexicons WHERE doc_id = document;
@@ -50,6 +50,7 @@ LANGUAGE sql AS $$
         SELECT document, tenant,
                (SELECT count(*) FROM segments WHERE tenant_id = tenant AND doc_id = document),
                coalesce((SELECT sum(length) FROM lengths), 0)
+        FROM documents WHERE id = document AND tenant_id = tenant
         RETURNING number
     )
     INSERT INTO postings (tenant_id, lexeme, doc_id, keys, counts, lengths)

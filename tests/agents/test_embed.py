@@ -65,6 +65,10 @@ async def test_a_parsed_document_is_embedded_once_and_ready(pg: asyncpg.Pool, te
     vectors = await pg.fetchval("SELECT count(*) FROM segment_embeddings WHERE doc_id = $1", doc)
     assert vectors == len(TEXTS)
     assert await _ready_events(pg, event) == 1, "announced ready once"
+    # Full text's postings were written beside the vectors, once.
+    lexicons = await pg.fetchval("SELECT count(*) FROM document_lexicons WHERE doc_id = $1", doc)
+    assert lexicons == 1
+    assert await pg.fetchval("SELECT count(*) FROM postings WHERE doc_id = $1", doc) > 0
 
 
 async def test_a_failing_embedder_puts_the_task_back_for_later(

@@ -26,10 +26,12 @@ async def _parsed(pg, tenant: str, texts: list[str]) -> uuid.UUID:
 
 
 async def _replace(pg, tenant: str, doc_id: uuid.UUID, texts: list[str]) -> None:
+    """A parse (the segments), then the embed step's postings."""
     async with pg.acquire() as conn, conn.transaction():
         await segments.replace_for_document(
             conn, tenant, doc_id, [NewSegment(seq, 1 + seq, t) for seq, t in enumerate(texts)]
         )
+    await segments.index_postings(pg, tenant, doc_id)
 
 
 async def _postings(pg, doc_id: uuid.UUID) -> dict[str, list[int]]:
@@ -76,6 +78,33 @@ async def test_a_parse_delivered_again_replaces_the_postings(pg) -> None:
     assert await pg.fetchval(lexicons, doc_id) == 1
     hits = await search.full_text(pg, tenant, query="harbour cargo", limit=10)
     assert [h.content for h in hits] == ["Only cargo now, in one segment."]
+
+
+async def test_new_segments_have_no_postings_until_indexed_and_keep_them(pg) -> None:
+    """A parse leaves no stale postings; a document embedded again keeps its postings (the
+    segments did not change) instead of writing them again."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, TEXTS)
+    async with pg.acquire() as conn, conn.transaction():
+        await segments.replace_for_document(conn, tenant, doc_id, [NewSegment(0, 1, "Cargo.")])
+    assert await _postings(pg, doc_id) == {}
+    assert await search.full_text(pg, tenant, query="harbour cargo", limit=10) == []
+    await segments.index_postings(pg, tenant, doc_id)
+    number = "SELECT number FROM document_lexicons WHERE doc_id = $1"
+    first = await pg.fetchval(number, doc_id)
+    await segments.index_postings(pg, tenant, doc_id)
+    assert await pg.fetchval(number, doc_id) == first
+    assert await _postings(pg, doc_id) == {"cargo": [0]}
+
+
+async def test_a_deleted_document_gets_no_postings(pg) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, TEXTS)
+    await pg.execute("DELETE FROM documents WHERE id = $1", doc_id)
+    await segments.index_postings(pg, tenant, doc_id)
+    assert (
+        await pg.fetchval("SELECT count(*) FROM document_lexicons WHERE doc_id = $1", doc_id) == 0
+    )
 
 
 async def test_deleting_the_document_deletes_its_postings(pg) -> None:

@@ -213,8 +213,8 @@ def test_each_role_connects_to_the_owners_server_with_its_own_name_and_password(
 async def test_the_worker_writes_postings_and_both_tiers_search_them(
     as_role, pg: asyncpg.Pool
 ) -> None:
-    """A parse writes the document's postings as the worker (index_postings runs as its
-    caller); web and worker both rank full text from them."""
+    """The embed step writes the document's postings as the worker (index_postings runs as
+    its caller); web and worker both rank full text from them."""
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     doc_id = await new_document(pg, tenant)
     worker = await as_role("worker")
@@ -222,6 +222,7 @@ async def test_the_worker_writes_postings_and_both_tiers_search_them(
         await segments.replace_for_document(
             worker, tenant, doc_id, [NewSegment(0, 1, "Aardvarks dig burrows at night.")]
         )
+    await segments.index_postings(worker, tenant, doc_id)
     for role in ("web", "worker"):
         hits = await search.full_text(await as_role(role), tenant, query="aardvark", limit=5)
         assert [h.document_id for h in hits] == [doc_id]
