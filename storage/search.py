@@ -119,22 +119,28 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 
 # The postings of the question's lexemes in scope, one row per lexeme (each document's
-# postings laid end to end, in the same order in the three columns), and the scope's size.
+# postings laid end to end in key order, the same in the three columns), and the scope's
+# size. The lexemes are worked out once and each is looked up by the primary key: a plan that
+# filtered the tenant's postings by an expression of $2 (as PostgreSQL chose for tables not
+# yet analysed) would run to_tsvector for every row.
 _POSTINGS = """
     WITH scope AS (
         SELECT segments, occurrences FROM document_lexicons
         WHERE tenant_id = $1 AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
     )
-    SELECT string_agg(p.keys, ''::bytea ORDER BY p.doc_id) AS keys,
-           string_agg(p.counts, ''::bytea ORDER BY p.doc_id) AS counts,
-           string_agg(p.lengths, ''::bytea ORDER BY p.doc_id) AS lengths,
+    SELECT found.keys, found.counts, found.lengths,
            (SELECT sum(segments) FROM scope)::float8 AS segments,
            (SELECT sum(occurrences) FROM scope)::float8 AS occurrences
-    FROM postings p
-    WHERE p.tenant_id = $1
-      AND p.lexeme = ANY(tsvector_to_array(to_tsvector('english', $2)))
-      AND ($3::uuid[] IS NULL OR p.doc_id = ANY($3))
-    GROUP BY p.lexeme
+    FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS word(lexeme),
+    LATERAL (
+        SELECT string_agg(p.keys, ''::bytea ORDER BY p.keys) AS keys,
+               string_agg(p.counts, ''::bytea ORDER BY p.keys) AS counts,
+               string_agg(p.lengths, ''::bytea ORDER BY p.keys) AS lengths
+        FROM postings p
+        WHERE p.tenant_id = $1 AND p.lexeme = word.lexeme
+          AND ($3::uuid[] IS NULL OR p.doc_id = ANY($3))
+    ) AS found
+    WHERE found.keys IS NOT NULL
 """
 
 # The ranked segments by their postings keys (document number << 32 | seq), in that order.

@@ -142,3 +142,27 @@ async def test_an_empty_document_has_no_postings_and_counts_for_nothing(pg) -> N
     await _parsed(pg, tenant, TEXTS)
     assert await _postings(pg, empty) == {}
     assert [h.page for h in await search.full_text(pg, tenant, query="cargo", limit=5)] == [2]
+
+
+@pytest.mark.parametrize("analysed", [False, True], ids=["no statistics", "analysed"])
+async def test_each_word_is_looked_up_by_its_key_whatever_the_statistics(pg, analysed) -> None:
+    """Before autovacuum had analysed the new table, PostgreSQL read all of a tenant's
+    postings and filtered them, running to_tsvector of the question once per row (half a
+    core at 10 chat clients). Each word must be an index lookup, in a plan for any question."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    await _parsed(pg, tenant, TEXTS * 50)
+    if analysed:
+        await pg.execute("ANALYZE postings")
+    else:
+        await pg.execute("DELETE FROM pg_statistic WHERE starelid = 'postings'::regclass")
+        await pg.execute("UPDATE pg_class SET reltuples = -1 WHERE oid = 'postings'::regclass")
+    async with pg.acquire() as conn:
+        try:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE words AS {search._POSTINGS}")
+            plan = [r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE words('{tenant}', 'x', NULL)")]
+        finally:
+            await conn.execute("DEALLOCATE words; RESET plan_cache_mode")
+    lookups = [line for line in plan if "Index Cond" in line and "lexeme = word.lexeme" in line]
+    assert lookups, "\n".join(plan)
+    await pg.execute("ANALYZE postings")
