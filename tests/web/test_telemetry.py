@@ -159,6 +159,7 @@ async def _seed(pg, tenant: str, texts: list[str]) -> None:
             embedder.model,
             [(segment_id, v) for (segment_id, _), v in zip(rows, vectors, strict=True)],
         )
+    await segments.index_postings(pg, tenant, doc)
 
 
 async def test_a_search_request_traces_each_stage(app, auth, pg, spans) -> None:
