@@ -189,18 +189,48 @@ def bm25_top(rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[np.ndarray,
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     segments = rows[0]["segments"]
     mean_length = rows[0]["occurrences"] / segments or 1.0
-    keys, contributions = [], []
-    for row in rows:
-        lexeme_keys = np.frombuffer(row["keys"], dtype=">i8")
+    keys = [np.frombuffer(row["keys"], dtype=">i8").astype(np.int64) for row in rows]
+    slots = _Slots(keys)
+    contributions = []
+    for row, lexeme_keys in zip(rows, keys, strict=True):
         counts = np.frombuffer(row["counts"], dtype=">i2").astype(np.float64)
         lengths = np.frombuffer(row["lengths"], dtype=">i2").astype(np.float64)
         found_in = len(lexeme_keys)
         idf = np.log(1 + (segments - found_in + 0.5) / (found_in + 0.5))
         norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / mean_length)
-        keys.append(lexeme_keys)
         contributions.append(idf * counts * (BM25_K1 + 1) / (counts + norm))
-    unique, owner = np.unique(np.concatenate(keys), return_inverse=True)
-    totals = np.bincount(owner, weights=np.concatenate(contributions))
-    # Sorted by key already (np.unique): a stable sort by score keeps reading order in ties.
-    order = np.argsort(-totals, kind="stable")[:limit]
-    return unique[order].astype(np.int64), totals[order]
+    # Summed by slot, not by sorting the keys: tens of thousands of them for common words.
+    totals = np.bincount(
+        np.concatenate(slots.of_keys), weights=np.concatenate(contributions), minlength=slots.size
+    )
+    best = min(limit, int(np.count_nonzero(totals)))
+    if best == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    cutoff = np.partition(totals, -best)[-best]
+    # Slots are in key order: a stable sort by score keeps reading order in ties.
+    chosen = np.flatnonzero(totals >= cutoff)
+    chosen = chosen[np.argsort(-totals[chosen], kind="stable")][:best]
+    return slots.keys(chosen), totals[chosen]
+
+
+class _Slots:
+    """A slot for every seq up to the highest in the postings of each of their documents, in
+    key order (document number, then seq): the keys' places in one dense array."""
+
+    def __init__(self, keys: list[np.ndarray]) -> None:
+        # A document's number is read where a run of its keys starts (the query sorts each
+        # lexeme's keys, so there are few runs; any order would give the same documents).
+        starts = [k[np.r_[True, np.diff(k >> 32) != 0]] >> 32 for k in keys]
+        self.documents = np.unique(np.concatenate(starts))
+        places = [(np.searchsorted(self.documents, k >> 32), k & 0xFFFFFFFF) for k in keys]
+        span = np.zeros(len(self.documents), dtype=np.int64)
+        for document, seq in places:
+            np.maximum.at(span, document, seq + 1)
+        self.offsets = np.concatenate(([0], np.cumsum(span)[:-1]))
+        self.size = int(span.sum())
+        self.of_keys = [self.offsets[document] + seq for document, seq in places]
+
+    def keys(self, slots: np.ndarray) -> np.ndarray:
+        document = np.searchsorted(self.offsets, slots, side="right") - 1
+        keys: np.ndarray = (self.documents[document] << 32) | (slots - self.offsets[document])
+        return keys

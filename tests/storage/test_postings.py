@@ -166,3 +166,26 @@ async def test_each_word_is_looked_up_by_its_key_whatever_the_statistics(pg, ana
     lookups = [line for line in plan if "Index Cond" in line and "lexeme = word.lexeme" in line]
     assert lookups, "\n".join(plan)
     await pg.execute("ANALYZE postings")
+
+
+def _row(keys: list[int], counts: list[int], lengths: list[int]) -> dict[str, object]:
+    return {
+        "keys": np.array(keys, dtype=">i8").tobytes(),
+        "counts": np.array(counts, dtype=">i2").tobytes(),
+        "lengths": np.array(lengths, dtype=">i2").tobytes(),
+        "segments": 20.0,
+        "occurrences": 80.0,
+    }
+
+
+def test_scores_add_up_by_segment_and_ties_keep_key_order() -> None:
+    """Documents numbered 2 and 5, seqs with gaps: equal scores come in key order, a segment
+    holding both words outranks them all, and the rarer word weighs more."""
+    first = _row([2 << 32 | 0, 2 << 32 | 7, 5 << 32 | 3], [1, 1, 1], [4, 4, 4])
+    keys, scores = search.bm25_top([first], limit=2)
+    assert keys.tolist() == [2 << 32 | 0, 2 << 32 | 7] and scores[0] == scores[1]
+    second = _row([5 << 32 | 3, 5 << 32 | 9], [2, 1], [4, 4])
+    keys, scores = search.bm25_top([first, second], limit=10)
+    assert keys.tolist() == [5 << 32 | 3, 5 << 32 | 9, 2 << 32 | 0, 2 << 32 | 7]
+    assert scores[0] > scores[1] > scores[2] == scores[3] > 0
+    assert search.bm25_top([], limit=5)[0].size == 0
