@@ -79,7 +79,7 @@ async def _embed_claimed(deps: Resources, claim: Claim) -> None:
 
 async def _embed(deps: Resources, claim: Claim) -> list[tuple[uuid.UUID, list[float]]]:
     segments = await embedding.segment_texts(deps.pool, claim)
-    postings = asyncio.ensure_future(embedding.index_postings(deps.pool, claim))
+    postings = asyncio.create_task(embedding.index_postings(deps.pool, claim))
     try:
         # The embedder retries transient provider errors itself (core.retry).
         vectors = await deps.embedder.embed_documents([text for _, text in segments])

@@ -116,7 +116,7 @@ WORKER_OWNED = frozenset({"segment_embeddings"})
 # PUBLIC default is revoked.
 FUNCTIONS: Mapping[str, frozenset[LoginRole]] = {
     "take_token(text[],double precision[],double precision[])": frozenset({"web"}),
-    # A document's postings are written with its segments, by the worker that parsed it.
+    # The embed step writes a document's postings (agents/embed.py), as the worker.
     "index_postings(text,uuid)": frozenset({"worker"}),
 }
 
