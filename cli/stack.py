@@ -354,8 +354,10 @@ class Stack:
         """Start one service unless it is healthy; one that runs but is not healthy is
         restarted. ``worker-N`` works for any N, to scale out beyond settings.workers."""
         service = self.service(name)
-        self.release(name)
         with exclusive(self._lock(name)):
+            # Wanted again only under the lock: the supervisor starts a wanted service that is
+            # not running, as it last knew it, and could otherwise start the old one first.
+            self.release(name)
             if service.healthy():
                 return
             if service.pid() is not None:
