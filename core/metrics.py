@@ -133,6 +133,10 @@ OUTBOX_OLDEST = Gauge(
     "pdfchat_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published"
 )
 DOCUMENTS = Gauge("pdfchat_documents", "Documents in each unfinished state", ["status"])
+DOCUMENTS_WITHOUT_POSTINGS = Gauge(
+    "pdfchat_documents_without_postings",
+    "Ready documents with segments but no full-text postings: text search cannot find them",
+)
 TASK_AGE = Gauge(
     "pdfchat_task_age_seconds",
     "How long the oldest document in an unfinished state has been in it",

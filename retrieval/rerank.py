@@ -167,6 +167,8 @@ def stem(word: str) -> str:
 # with none of them (as they do under all-MiniLM-L6-v2's cosine); that needs a cross-encoder.
 
 WEIGHTS = {"cosine": 0.3, "best_sentence": 0.4, "soft_terms": 0.2, "bm25": 0.1}
+# Okapi BM25's textbook constants, here over the candidates. Full text's ranking
+# (storage/search.py) uses the same over a tenant's corpus; each is tuned apart if ever.
 BM25_K1 = 1.2
 BM25_B = 0.75
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")

@@ -114,7 +114,8 @@ def _nearest_sql(model: str, dimension: int) -> str:
         """
 
 
-# Okapi BM25's parameters, the usual ones.
+# Okapi BM25's textbook parameters, over a tenant's corpus. The local re-ranker's BM25
+# (retrieval/rerank.py) uses the same values over its candidates; each is tuned apart if ever.
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -122,8 +123,8 @@ BM25_B = 0.75
 # postings laid end to end in key order, the same in the three columns), and the scope's
 # size. The lexemes are worked out once and each is looked up by the primary key: a plan that
 # filtered the tenant's postings by an expression of $2 (as PostgreSQL chose for tables not
-# yet analysed) would run to_tsvector for every row.
-_POSTINGS = """
+# yet analysed) would run to_tsvector for every row. Public: a test checks that plan.
+POSTINGS_SQL = """
     WITH scope AS (
         SELECT segments, occurrences FROM document_lexicons
         WHERE tenant_id = $1 AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
@@ -174,7 +175,7 @@ async def full_text(
     database cost about 3 µs, whatever the ranking; their postings (migration 019) are a few
     bytes each, read in one round trip per question and scored here in a few vector
     operations, and only the top ``limit`` segments are read."""
-    rows = await conn.fetch(_POSTINGS, tenant_id, query, document_ids)
+    rows = await conn.fetch(POSTINGS_SQL, tenant_id, query, document_ids)
     keys, scores = bm25_top(rows, limit)
     if not keys.size:
         return []

@@ -58,6 +58,18 @@ async def index_postings(
     )
 
 
+async def ready_without_postings(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    """How many ready documents (all tenants) have segments but no postings: the embed step
+    writes them before a document is ready, so any is a fault full text is blind to."""
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM documents d WHERE d.status = 'ready'"
+        " AND NOT EXISTS (SELECT 1 FROM document_lexicons l WHERE l.doc_id = d.id)"
+        " AND EXISTS (SELECT 1 FROM segments s WHERE s.tenant_id = d.tenant_id"
+        " AND s.doc_id = d.id)"
+    )
+    return count
+
+
 async def texts(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID
 ) -> list[tuple[uuid.UUID, str]]:

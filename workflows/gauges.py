@@ -1,7 +1,8 @@
 """The system-wide gauges operators alert on, polled by every web process.
 
 Consumer lag and dead-letter depth come from the broker, the outbox backlog, the age of work
-in each unfinished state and the tenants' budgets from Postgres. Each web process polls on its
+in each unfinished state, the tenants' budgets and the ready documents without full-text
+postings from Postgres. Each web process polls on its
 own (alerts take the max over processes); a dependency that is down leaves its gauges as they
 were and counts a poll error, and never touches a request.
 """
@@ -23,12 +24,13 @@ from core.metrics import (
     CONSUMER_LAG,
     DLQ_DEPTH,
     DOCUMENTS,
+    DOCUMENTS_WITHOUT_POSTINGS,
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST,
     POLL_ERRORS,
     TASK_AGE,
 )
-from storage import documents, outbox, usage
+from storage import documents, outbox, segments, usage
 from workflows.usage import Budget, month_start
 
 log = logging.getLogger("pdfchat.gauges")
@@ -39,20 +41,22 @@ DEAD_LETTER_TOPICS = (topics.PARSE_DEAD_LETTERS,)
 WORKER_SOURCES = tuple(
     t for t in topics.ALL_TOPICS if t not in (topics.PARSE_DEAD_LETTERS, topics.ANSWERS)
 )
-# Budgets move slowly and their query reads the month's ledger: poll them less often.
-BUDGET_EVERY_S = 60.0
+# Budgets move slowly and their query reads the month's ledger, and the check for documents
+# without postings reads every ready document: poll them less often.
+SLOW_EVERY_S = 60.0
 
 
 async def poll_forever(settings: Settings, pool: asyncpg.Pool, budget: Budget) -> None:
     probe: LagProbe | None = None
-    budgets_due = 0.0
+    slow_due = 0.0
     try:
         while True:
             probe = await _poll_kafka(settings, probe)
             await _poll("postgres", _database(pool))
-            if time.monotonic() >= budgets_due:
+            if time.monotonic() >= slow_due:
                 await _poll("budgets", _budgets(pool, budget))
-                budgets_due = time.monotonic() + BUDGET_EVERY_S
+                await _poll("postings", _postings(pool))
+                slow_due = time.monotonic() + SLOW_EVERY_S
             await asyncio.sleep(settings.metrics_poll_s)
     finally:
         if probe is not None:
@@ -100,6 +104,10 @@ async def _database(pool: asyncpg.Pool) -> None:
     for state in states:
         DOCUMENTS.labels(state.status).set(state.documents)
         TASK_AGE.labels(state.status).set(state.oldest_s)
+
+
+async def _postings(pool: asyncpg.Pool) -> None:
+    DOCUMENTS_WITHOUT_POSTINGS.set(await segments.ready_without_postings(pool))
 
 
 async def _budgets(pool: asyncpg.Pool, budget: Budget) -> None:

@@ -25,6 +25,7 @@ WEB_FAMILIES = {
     "pdfchat_outbox_oldest_age_seconds": set(),
     "pdfchat_task_age_seconds": {"state"},
     "pdfchat_documents": {"status"},
+    "pdfchat_documents_without_postings": set(),
     "pdfchat_tenant_budget_used_ratio": {"tenant"},
 }
 WORKER_FAMILIES = {

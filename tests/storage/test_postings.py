@@ -159,7 +159,7 @@ async def test_each_word_is_looked_up_by_its_key_whatever_the_statistics(pg, ana
     async with pg.acquire() as conn:
         try:
             await conn.execute("SET plan_cache_mode = force_generic_plan")
-            await conn.execute(f"PREPARE words AS {search._POSTINGS}")
+            await conn.execute(f"PREPARE words AS {search.POSTINGS_SQL}")
             plan = [r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE words('{tenant}', 'x', NULL)")]
         finally:
             await conn.execute("DEALLOCATE words; RESET plan_cache_mode")
@@ -189,3 +189,19 @@ def test_scores_add_up_by_segment_and_ties_keep_key_order() -> None:
     assert keys.tolist() == [5 << 32 | 3, 5 << 32 | 9, 2 << 32 | 0, 2 << 32 | 7]
     assert scores[0] > scores[1] > scores[2] == scores[3] > 0
     assert search.bm25_top([], limit=5)[0].size == 0
+
+
+async def test_ready_documents_without_postings_are_counted(pg) -> None:
+    """The gauge behind alert DocumentsWithoutPostings: a ready document with segments and no
+    postings counts until they are rebuilt; one still parsing, or with no segments, never."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    before = await segments.ready_without_postings(pg)
+    ready = await new_document(pg, tenant, status="ready")
+    parsing = await new_document(pg, tenant, status="parsing")
+    await new_document(pg, tenant, status="ready")  # no segments: nothing to index
+    for doc_id in (ready, parsing):
+        async with pg.acquire() as conn, conn.transaction():
+            await segments.replace_for_document(conn, tenant, doc_id, [NewSegment(0, 1, "Oars.")])
+    assert await segments.ready_without_postings(pg) == before + 1
+    await segments.index_postings(pg, tenant, ready)
+    assert await segments.ready_without_postings(pg) == before
