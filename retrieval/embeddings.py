@@ -220,9 +220,11 @@ def wordllama_means(texts: Sequence[str]) -> np.ndarray:
 # words is tokenized by looking them up: 3.3x less CPU, 2.4x less wall time than the
 # tokenizer's own threads (ops/bench/embed.py; docs/benchmarks.md, "Token ids by the word").
 # Replaced by an empty dict when full, it stays bounded (tens of MB); a call that still holds
-# the old one finishes with it.
+# the old one finishes with it. Tuples, not lists: the garbage collector stops tracking a tuple
+# of ints once it has seen it, where it would walk 200,000 lists in every full collection of
+# the process (a stop of about 60 ms each; docs/benchmarks.md, "Word ids the collector skips").
 WORD_IDS_CACHE_SIZE = 200_000
-_word_ids: dict[str, list[int]] = {}
+_word_ids: dict[str, tuple[int, ...]] = {}
 _SPACE = "\u2581"  # "▁", what wordllama's tokenizer turns each space into
 
 
@@ -243,7 +245,7 @@ def token_ids(texts: Sequence[str]) -> list[list[int]]:
     unseen = list({w for words in split if words is not None for w in words if w not in known})
     whole = [text for text, words in zip(texts, split, strict=True) if words is None]
     encoded = [e.ids for e in tokenizer.encode_batch(unseen + whole, add_special_tokens=False)]
-    known.update(zip(unseen, encoded[: len(unseen)], strict=True))
+    known.update(zip(unseen, map(tuple, encoded[: len(unseen)]), strict=True))
     if len(known) > WORD_IDS_CACHE_SIZE:
         _word_ids = {}
     tokenized_whole = iter(encoded[len(unseen) :])

@@ -42,9 +42,11 @@ from cli.postgres import Postgres
 from cli.stack import isolated_settings
 from config import Settings
 from core.cpu import one_blas_thread
+from core.heap import settle_after_start
 from ops.eval.debian_pdfs import QUESTIONS_DIR, fetch, load_sources
 from pdf import parse_pdf
 from retrieval import LocalEmbedder, create_reranker
+from retrieval.embeddings import load_wordllama
 from storage import embeddings, search
 from workflows.search import Embedders, search_segments
 
@@ -140,6 +142,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     pool = await storage.create_pool(settings.dsn, max_size=4)
     embedder = LocalEmbedder()
     reranker = create_reranker(settings)
+    load_wordllama()
+    settle_after_start()  # as the web process does once its models are loaded
     corpus = real_corpus if args.corpus == "real" else generated_corpus
     texts, questions = corpus(args.segments, args.queries)
     started = time.perf_counter()
