@@ -221,8 +221,9 @@ def wordllama_means(texts: Sequence[str]) -> np.ndarray:
 # tokenizer's own threads (ops/bench/embed.py; docs/benchmarks.md, "Token ids by the word").
 # Replaced by an empty dict when full, it stays bounded (tens of MB); a call that still holds
 # the old one finishes with it. Tuples, not lists: the garbage collector stops tracking a tuple
-# of ints once it has seen it, where it would walk 200,000 lists in every full collection of
-# the process (a stop of about 60 ms each; docs/benchmarks.md, "Word ids the collector skips").
+# of ints once it has seen it, where every full collection of the process walked each list
+# (6.8-9.5 ms more per stop with the R manual's 89,554 words cached: ops/bench/embed.py --pdf;
+# docs/benchmarks.md, "Word ids the collector skips").
 WORD_IDS_CACHE_SIZE = 200_000
 _word_ids: dict[str, tuple[int, ...]] = {}
 _SPACE = "\u2581"  # "▁", what wordllama's tokenizer turns each space into

@@ -182,6 +182,29 @@ def test_app_process_start_kill_restart_stop(infra, cli_settings):
     assert not (cli_settings.run_dir / "fake.pid").exists()
 
 
+def test_the_supervisor_cannot_start_a_service_that_start_is_about_to_start(infra, monkeypatch):
+    """``start`` marks a held service wanted again only under its lock. Before, it marked it
+    wanted and then took the lock, and a supervisor looking in between started the service
+    as it last knew it (CI once found a worker with an earlier test's settings). Here the
+    supervisor looks at exactly that moment."""
+    infra.stop("fake")  # held: the supervisor leaves it down
+    looked: list[bool | None] = []
+    release = infra.release
+
+    def release_then_supervisor_looks(name: str) -> None:
+        release(name)
+        looked.append(infra.restart_if_dead(name))
+
+    monkeypatch.setattr(infra, "release", release_then_supervisor_looks)
+    try:
+        infra.start("fake")
+        assert looked == [None], "the supervisor started the service in the middle of start"
+        assert infra.wanted("fake") and _by_name(infra.status())["fake"].healthy
+    finally:
+        monkeypatch.undo()
+        infra.stop("fake")
+
+
 def test_an_app_that_dies_during_start_up_reports_its_log(infra):
     with pytest.raises(StartupError, match="crashing exited during start-up") as failure:
         infra.start("crashing")
