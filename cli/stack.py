@@ -395,22 +395,33 @@ class Stack:
         """For the supervisor: start a wanted service that is not running. True if it was
         started, None if nothing was to be done (running, unwanted, or someone else is starting
         or stopping it right now); raises StackError if it would not start."""
-        service = self.service(name)
-        if not self.wanted(name) or service.pid() is not None:
+        if not self.wanted(name) or self.service(name).pid() is not None:
             return None
         with exclusive(self._lock(name), wait=False) as mine:
-            if not mine or not self.wanted(name) or service.pid() is not None:
+            if not mine or not self.wanted(name):
+                return None
+            service = self._as_last_started(name)
+            if service.pid() is not None:
                 return None
             service.start()
             return True
 
     def replace_hung(self, name: str) -> None:
         """For the supervisor: stop a running service that stopped answering, and start it."""
-        service = self.service(name)
         with exclusive(self._lock(name), wait=False) as mine:
             if mine and self.wanted(name):
+                service = self._as_last_started(name)
                 service.stop()
                 service.start()
+
+    def _as_last_started(self, name: str) -> Service:
+        """The service as its state file says it was last started. Another Stack of this home
+        (`up`, `scale`, a test) may have started it since with other settings, and the
+        supervisor, which knew it from before, must not bring the older ones back."""
+        recorded = self._state(name).get("app")
+        if recorded is not None:
+            self.apps[name] = AppProcess.restore(self.settings, recorded)
+        return self.service(name)
 
     def wanted(self, name: str) -> bool:
         return bool(self._state(name).get("wanted"))

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +26,7 @@ from click.testing import CliRunner
 from cli.main import main
 from cli.postgres import Postgres
 from cli.processes import PidFile, StartupError, free_port
-from cli.stack import AppSpec, ServiceStatus, Stack, isolated_settings
+from cli.stack import AppProcess, AppSpec, ServiceStatus, Stack, isolated_settings
 from config import Settings
 
 # A stand-in for web and workers: healthy on /healthz, killed by SIGTERM like them.
@@ -203,6 +204,30 @@ def test_the_supervisor_cannot_start_a_service_that_start_is_about_to_start(infr
     finally:
         monkeypatch.undo()
         infra.stop("fake")
+
+
+def test_the_supervisor_restarts_a_service_as_it_was_last_started(infra, cli_settings):
+    """The supervisor's Stack knew the app from before; another Stack of the same home then
+    started it with other settings (as `up` or a test does). Killed, it must come back with
+    those, not with the ones the supervisor first knew."""
+    supervisor_view = Stack(cli_settings)
+    first = supervisor_view.service("fake")  # known now, from the state file
+    assert isinstance(first, AppProcess)
+    original = infra.apps["fake"]
+    infra.stop("fake")
+    infra.apps["fake"] = AppProcess(
+        cli_settings, replace(original.spec, env={**original.spec.env, "FAKE_MARK": "second"})
+    )
+    try:
+        infra.start("fake")
+        infra.kill("fake", signal.SIGKILL)
+        assert supervisor_view.restart_if_dead("fake") is True
+        pid = infra.pid("fake")
+        assert pid is not None
+        assert psutil.Process(pid).environ().get("FAKE_MARK") == "second"
+    finally:
+        infra.stop("fake")
+        infra.apps["fake"] = original
 
 
 def test_an_app_that_dies_during_start_up_reports_its_log(infra):
