@@ -2,7 +2,7 @@
 
 The near misses of ops/eval's debian set ask about something the documents almost cover:
 "How many members sit on the Technical Committee?" over a page about the committee, "Which
-mk-configure variable compiles Fortran?" over a slide about mk-configure. Three checks, used by
+mk-configure variable compiles Fortran?" over a slide about mk-configure. Four checks, used by
 the local model (``llm.local.select``):
 
 - a **code** the question names ("arm64", "meson.build", "TreeEditor", "--quiet", ".xlsx")
@@ -10,7 +10,9 @@ the local model (``llm.local.select``):
 - a question for a **quantity** ("how many", "what size", "when was", "the maximum") is
   answered by a sentence with a number, of the counted thing when it says which
   (``asks_quantity``, ``counted``, ``has_number``);
-- a plain **name** ("Excel", "Qt") that no passage has is not guessed at (``missing``).
+- a plain **name** ("Excel", "Qt") that no passage has is not guessed at (``missing``);
+- a question for a **default** ("What page size does it use by default?") is answered by a
+  sentence that says what holds by default (``asks_default``, ``states_default``).
 
 Measured in docs/evaluation.md; each check costs a few answerable questions.
 """
@@ -35,6 +37,11 @@ _QUANTITY = re.compile(
 _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )
+_ASKS_DEFAULT = re.compile(r"\bby default\b|\b(the|its|their) default\b", re.IGNORECASE)
+_ASKS_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+# Looser signs ("if no", "unless", "otherwise") let through sentences such as "If no bucket is
+# found, an insertion fails": conditions, not defaults.
+_STATES_DEFAULT = re.compile(r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b", re.IGNORECASE)
 _HOW_MANY = re.compile(
     r"\b(?:how many|(?:maximum|minimum|largest|smallest|highest|lowest)(?: number of)?"
     r"|number of) (\w+(?: \w+)?)",
@@ -62,6 +69,22 @@ _DASHES = re.compile("[\u2010-\u2015\u2212]")
 # A word this close to the counted one (wordllama cosine) names it too: "parameters" for
 # arguments (the near-meaning threshold of llm.local).
 COUNTED_MIN_COSINE = 0.55
+
+
+def asks_default(question: str) -> bool:
+    """Whether the question asks what something is by default ("What page size does it use by
+    default?", "What is the default interval?"), rather than how to do or where to find it."""
+    return (
+        _ASKS_DEFAULT.search(question) is not None
+        and _ASKS_A_WAY.search(question) is None
+        and _ASKS_WHERE.search(question) is None
+    )
+
+
+def states_default(sentence: str) -> bool:
+    """Whether the sentence says what holds when nothing else is set: a document that never
+    says so does not state the default, however close its topic."""
+    return _STATES_DEFAULT.search(sentence) is not None
 
 
 def asks_quantity(question: str) -> bool:

@@ -24,7 +24,8 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
 5. Grounding (``select``, ``llm.grounding``): a sentence qualifies only when it carries what
    was asked — the codes the question names ("arm64", "TreeEditor", "--quiet") in its
    passage, a number (of the counted thing: "how many members" is not answered by "four
-   decisions") when the question asks for a quantity. A capitalised name that no passage has
+   decisions") when the question asks for a quantity, the word "default" (or "initially")
+   when it asks for a default. A capitalised name that no passage has
    ("Excel", "Qt") stops an answer from meaning alone. Measured in docs/evaluation.md.
 6. The answer streams word by word (each delta a word and the whitespace after it).
 
@@ -177,9 +178,14 @@ def select(
     # "How many members sit on the committee?" is not answered by a sentence about members
     # with no number of them: a question that asks for a quantity is answered by one that has it.
     quantity, counted = grounding.asks_quantity(question), grounding.counted(question)
+    # "What page size does it use by default?" is not answered by a sentence about page sizes
+    # that never says what holds when none is set.
+    default = grounding.asks_default(question)
 
     def may_answer(candidate: Candidate) -> bool:
         if candidate.block not in naming:
+            return False
+        if default and not grounding.states_default(candidate.span.text):
             return False
         return not quantity or grounding.has_number(candidate.span.text, counted)
 

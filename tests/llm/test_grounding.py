@@ -75,3 +75,27 @@ def test_names_and_codes_as_a_user_types_them(
 def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answers: bool) -> None:
     assert grounding.asks_quantity(question)
     assert grounding.has_number(sentence, grounding.counted(question)) is answers
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("What page size does Berkeley DB use by default?", True),
+        ("What is the default interval for deadlock detection?", True),
+        ("In what unit is the frame delay given, and what is its default?", True),
+        ("Which packages get installed in a default installation?", False),  # not the value
+        ("Where is the system-wide default paper size stored?", False),  # a place
+        ("How do I restore the default settings?", False),  # a way
+        ("What page size gave the best performance?", False),
+    ],
+)
+def test_asking_for_a_default(question: str, asks: bool) -> None:
+    assert grounding.asks_default(question) is asks
+
+
+def test_a_default_is_stated_in_so_many_words() -> None:
+    assert grounding.states_default("The default gap width of 2 leaves two boxes.")
+    assert grounding.states_default("Page sizes default to 4096 bytes.")
+    assert grounding.states_default("Initially the window is 640 by 480.")
+    assert not grounding.states_default("If no bucket is found, an insertion fails.")
+    assert not grounding.states_default("Page sizes range from 512 bytes to 64 KB.")

@@ -289,3 +289,17 @@ async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> Non
     confident = [replace(e, score=0.6) for e in HANDBOOK]
     _, done = await run(Prompt("Can I book trips through Expedia?", confident))
     assert done.text == NOT_FOUND
+
+
+async def test_a_question_for_a_default_is_answered_by_a_sentence_that_states_it() -> None:
+    """The near misses "What page size does it use by default?" over a paper that gives page
+    sizes but no default: a sentence on the topic that never says what holds when nothing is
+    set does not answer."""
+    _, found = await run(Prompt("Which class is the default for short flights?", HANDBOOK))
+    assert "Economy class is the default" in found.text
+    without = [
+        replace(e, text=e.text.replace("Economy class is the default for", "Economy class suits"))
+        for e in HANDBOOK
+    ]
+    _, missing = await run(Prompt("Which class is the default for short flights?", without))
+    assert missing.text == NOT_FOUND and missing.citations == []
