@@ -24,9 +24,10 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
 5. Grounding (``select``, ``llm.grounding``): a sentence qualifies only when it carries what
    was asked — the codes the question names ("arm64", "TreeEditor", "--quiet") in its
    passage, a number (of the counted thing: "how many members" is not answered by "four
-   decisions") when the question asks for a quantity, the word "default" (or "initially")
-   when it asks for a default. A capitalised name that no passage has
-   ("Excel", "Qt") stops an answer from meaning alone. Measured in docs/evaluation.md.
+   decisions"; money for a price, a ratio for "how much faster") when the question asks for
+   a quantity, the word "default" (or "initially") when it asks for a default. A
+   capitalised name that no passage has ("Excel", "Qt") stops an answer from meaning alone.
+   Measured in docs/evaluation.md.
 6. The answer streams word by word (each delta a word and the whitespace after it).
 
 Limits: it quotes, it does not reason or paraphrase; a question worded with none of the
@@ -178,6 +179,9 @@ def select(
     # "How many members sit on the committee?" is not answered by a sentence about members
     # with no number of them: a question that asks for a quantity is answered by one that has it.
     quantity, counted = grounding.asks_quantity(question), grounding.counted(question)
+    # "How much does a licence cost?" is not answered by "version 2.1", nor "How much faster
+    # is it?" by "4000 lines of code": a question that names the kind of number wants it.
+    kind = grounding.number_kind(question) if quantity else None
     # "What page size does it use by default?" is not answered by a sentence about page sizes
     # that never says what holds when none is set.
     default = grounding.asks_default(question)
@@ -187,7 +191,10 @@ def select(
             return False
         if default and not grounding.states_default(candidate.span.text):
             return False
-        return not quantity or grounding.has_number(candidate.span.text, counted)
+        if not quantity:
+            return True
+        text = candidate.span.text
+        return grounding.has_number(text, counted) and grounding.has_kind(text, kind)
 
     scored = [c for c in score_sentences(question, history, evidence) if may_answer(c)]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:

@@ -99,3 +99,22 @@ def test_a_default_is_stated_in_so_many_words() -> None:
     assert grounding.states_default("Initially the window is 640 by 480.")
     assert not grounding.states_default("If no bucket is found, an insertion fails.")
     assert not grounding.states_default("Page sizes range from 512 bytes to 64 KB.")
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers"),
+    [
+        ("How much does a commercial licence cost?", "Version 2.1 was released in 1997.", False),
+        ("How much does a commercial licence cost?", "A licence costs $1,500 a year.", True),
+        ("How much does the reader cost?", "The reader is free for personal use.", True),
+        ("How much faster is it than Autotools?", "Only about 4000 lines of code.", False),
+        ("How much faster is it than Autotools?", "It configures 5 times faster.", True),
+        ("How much faster was the new package?", "on the order of 50-80% for the workloads", True),
+        ("How many members sit on the committee?", "The committee has 7 members.", True),
+    ],
+)
+def test_a_question_that_names_the_kind_of_number_wants_that_kind(
+    question: str, sentence: str, answers: bool
+) -> None:
+    kind = grounding.number_kind(question)
+    assert grounding.has_kind(sentence, kind) is answers

@@ -303,3 +303,24 @@ async def test_a_question_for_a_default_is_answered_by_a_sentence_that_states_it
     ]
     _, missing = await run(Prompt("Which class is the default for short flights?", without))
     assert missing.text == NOT_FOUND and missing.citations == []
+
+
+async def test_a_question_for_a_price_is_not_answered_by_another_number() -> None:
+    """The near miss "How much does a commercial licence cost?" over a paper that gives the
+    vendor's version numbers and years but no price."""
+    release = [
+        Evidence(
+            "seg-vendor",
+            "doc-db",
+            1,
+            "Sleepycat released version 2.1 of the database in 1997. The company sells "
+            "commercial licences and support.",
+            0.7,
+            title="db.pdf",
+        )
+    ]
+    _, refused = await run(Prompt("How much does a commercial licence cost?", release))
+    assert refused.text == NOT_FOUND
+    priced = [replace(release[0], text=release[0].text + " A commercial licence costs $900.")]
+    _, found = await run(Prompt("How much does a commercial licence cost?", priced))
+    assert "$900" in found.text

@@ -16,7 +16,7 @@ from ops.eval import answers, retrieval
 pytestmark = pytest.mark.stack
 
 # set: (cites an answer page ≥, refuses the unanswerable ≥, refuses the answerable ≤)
-FLOORS = {"legal": (0.63, None, 0.11), "debian": (0.67, 0.56, 0.05)}
+FLOORS = {"legal": (0.63, None, 0.11), "debian": (0.67, 0.61, 0.05)}
 
 
 @pytest.mark.parametrize("name", FLOORS)
