@@ -206,9 +206,22 @@ def select(
     # The number of a counted thing is one sentence that may sit in any passage: look at all.
     reach = len(evidence) if counted and quantity else MEANING_PASSAGES
     confident = [e for e in evidence[:reach] if e.score >= min_evidence_score]
-    if confident:
+    if confident and _shares_a_term(question, history, confident):
         return _reading_order(_closest_in_meaning(question, history, confident, may_answer))
     return []
+
+
+def _shares_a_term(question: str, history: list[Turn], evidence: list[Evidence]) -> bool:
+    """Whether any of these passages (their titles and headings too) has one of the question's
+    terms (a follow-up's, with the previous question's). Paraphrases share few words with
+    their answer's passage, but one at least; a stray question ("How can I improve my
+    sleep?") whose closest passages share none is answered by whatever sits nearest in
+    meaning, which is a guess. A question of stop words alone has nothing to check."""
+    asked = set(query_weights(question, history))
+    if not asked:
+        return True
+    said = {t for e in evidence for t in terms(f"{e.title or ''} {e.heading or ''} {e.text}")}
+    return any(same_term(a, t) for a in asked for t in said)
 
 
 def _closest_in_meaning(

@@ -165,6 +165,16 @@ async def test_a_question_in_other_words_is_answered_when_retrieval_is_confident
     assert refused.text == NOT_FOUND
 
 
+async def test_a_stray_question_is_not_answered_from_meaning_when_no_passage_shares_a_term():
+    """ops/eval/offtopic.py: "How can I improve my sleep at night?" of technical manuals got
+    the sentence nearest in meaning, however far, when the re-ranker scored a passage over
+    the bar. The question in other words above shares "week" with its passage; this one
+    shares nothing with any."""
+    confident = [replace(e, score=0.6) for e in HANDBOOK]
+    _, done = await run(Prompt("How can I improve my sleep at night?", confident))
+    assert done.text == NOT_FOUND and done.citations == []
+
+
 def test_threshold_separates_the_calibration_sets() -> None:
     answerable = [best_coverage(Prompt(q, e)) for q, e in ANSWERABLE]
     unanswerable = [best_coverage(Prompt(q, e)) for q, e in UNANSWERABLE]
