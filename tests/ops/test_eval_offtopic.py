@@ -1,0 +1,40 @@
+"""ops/eval/offtopic.py: the stray questions are asked of a set's own documents, every one
+unanswerable, and the report counts the answers the local model gave from saved evidence."""
+
+from __future__ import annotations
+
+from ops.eval import offtopic
+
+
+def test_the_stray_questions_are_asked_of_the_sets_documents():
+    eval_set = offtopic.offtopic_set("legal")
+    assert len(eval_set.questions) == len(offtopic.QUESTIONS) == len(set(offtopic.QUESTIONS))
+    assert all(q.unanswerable == "off" and not q.evidence for q in eval_set.questions)
+    assert {q.document for q in eval_set.questions} <= set(eval_set.documents)
+    assert eval_set.pdfs  # the documents themselves, uploaded as the set uploads them
+
+
+def test_the_report_counts_the_answers_given(capsys):
+    questions = offtopic.offtopic_set("legal").questions
+
+    def hit(text: str, score: float) -> dict[str, object]:
+        return {
+            "segment_id": "s1",
+            "document_id": "d1",
+            "page": 1,
+            "text": text,
+            "score": score,
+            "heading": None,
+            "title": "doc",
+            "corpus": "doc",
+        }
+
+    evidence = {
+        q.id: [hit("Congress shall assemble at least once in every year.", 0.1)] for q in questions
+    }
+    # A passage scored high that shares the question's words: quoted, and counted.
+    evidence[questions[0].id] = [hit("Bake sourdough bread at home in a hot oven.", 0.9)]
+    offtopic.report("legal", evidence)
+    out = capsys.readouterr().out
+    assert f"1 of {len(questions)} off-topic questions answered" in out
+    assert "sourdough" in out
