@@ -48,18 +48,18 @@ _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|short
 # Dates were tried and left out: "When was…" is answered by "in the Etch release" or an
 # amendment's text, and "On what date…?" gained no near miss on the evaluation sets.
 _KINDS_ASKED = (
-    ("money", re.compile(r"\bhow much\b[^?]*\b(cost|costs|charge|charges|price)\b", re.I)),
-    ("ratio", re.compile(rf"\bhow much ({_COMPARED})\b", re.I)),
+    ("money", re.compile(r"\bhow much\b[^?]*\b(cost|costs|charge|charges|price)\b", re.IGNORECASE)),
+    ("ratio", re.compile(rf"\bhow much ({_COMPARED})\b", re.IGNORECASE)),
 )
 _KINDS = {
     "money": re.compile(
         r"[$€£¥]|\b(dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b|\bfree\b|\bno (cost|charge)\b",
-        re.I,
+        re.IGNORECASE,
     ),
     "ratio": re.compile(
         rf"%|\bper ?cent\b|\btimes\b|\d\s?[x×]\b|\b(twice|half|double|triple)\b"
         rf"|\b({_COMPARED}|\w+er) than\b",
-        re.I,
+        re.IGNORECASE,
     ),
 }
 _HOW_MANY = re.compile(

@@ -89,6 +89,8 @@ async def main() -> None:
     parser.add_argument("--pdf", type=Path, help="time the collector with its words cached")
     args = parser.parse_args()
     if args.pdf:
+        if not args.pdf.is_file():
+            parser.error(f"{args.pdf}: no such file")
         collector_walk(args.pdf)
     tokenizing()
     texts = pdfgen.sample_passages(SEGMENTS, chars=SEGMENT_CHARS)

@@ -124,7 +124,10 @@ def main() -> None:
         if args.save_evidence:
             args.save_evidence.write_text(json.dumps(evidence))
     for name in names:
-        report(name, evidence[name])
+        try:
+            report(name, evidence[name])
+        except ValueError as exc:  # evidence saved for other questions (answers.py's)
+            parser.error(f"{args.offline}: {exc}")
 
 
 if __name__ == "__main__":

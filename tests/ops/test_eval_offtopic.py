@@ -3,6 +3,8 @@ unanswerable, and the report counts the answers the local model gave from saved 
 
 from __future__ import annotations
 
+import pytest
+
 from ops.eval import offtopic
 
 
@@ -38,3 +40,23 @@ def test_the_report_counts_the_answers_given(capsys):
     out = capsys.readouterr().out
     assert f"1 of {len(questions)} off-topic questions answered" in out
     assert "sourdough" in out
+
+
+def test_evidence_saved_for_other_questions_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """answers.py's evidence file has the sets but not these questions: the script says so
+    and stops, instead of a traceback."""
+    saved = tmp_path / "answers-evidence.json"
+    saved.write_text('{"legal": {"q001": []}}')
+    monkeypatch.setattr("sys.argv", ["offtopic.py", "--set", "legal", "--offline", str(saved)])
+    with pytest.raises(SystemExit) as stopped:
+        offtopic.main()
+    assert stopped.value.code == 2
+    assert "no saved evidence for 35 questions of legal" in capsys.readouterr().err
+
+
+def test_a_missing_evidence_file_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    missing = tmp_path / "nothing.json"
+    monkeypatch.setattr("sys.argv", ["offtopic.py", "--offline", str(missing)])
+    with pytest.raises(SystemExit):
+        offtopic.main()
+    assert f"no saved evidence of legal, debian in {missing}" in capsys.readouterr().err
