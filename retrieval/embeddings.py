@@ -22,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -145,8 +147,7 @@ def _batches(items: list[str], size: int) -> list[list[str]]:
 
 _wordllama_lock = threading.Lock()
 _wordllama: WordLlamaInference | None = None
-_tokenizer: Tokenizer | None = None
-_by_word = False
+_tokenizing: _Tokenizing | None = None
 
 
 def _import_wordllama() -> Any:
@@ -216,9 +217,13 @@ def wordllama_means(texts: Sequence[str]) -> np.ndarray:
 
 
 # The token ids of words seen before. Most of a BPE tokenizer's time goes to merging the
-# characters of every word again (2-3 µs a word here); words recur, so a text made of known
+# characters of every word again (5-7 µs a word here); words recur, so a text made of known
 # words is tokenized by looking them up: 3.3x less CPU, 2.4x less wall time than the
 # tokenizer's own threads (ops/bench/embed.py; docs/benchmarks.md, "Token ids by the word").
+# An unseen word is put together from its runs of letters and of punctuation ("(selected",
+# "defaults.", "grid.raster,"), which recur far more than the words they stick to: the
+# tokenizer only merges what no run of those has seen (docs/benchmarks.md, "Words by their
+# runs"). Runs after a word's first are kept under " " + run, a key no word can be.
 # Replaced by an empty dict when full, it stays bounded (tens of MB); a call that still holds
 # the old one finishes with it. Tuples, not lists: the garbage collector stops tracking a tuple
 # of ints once it has seen it, where every full collection of the process walked each list
@@ -227,6 +232,28 @@ def wordllama_means(texts: Sequence[str]) -> np.ndarray:
 WORD_IDS_CACHE_SIZE = 200_000
 _word_ids: dict[str, tuple[int, ...]] = {}
 _SPACE = "\u2581"  # "▁", what wordllama's tokenizer turns each space into
+_RUN = re.compile(r"[^\W_]+|[\W_]+")  # letters and digits; anything else
+
+
+def _is_letters(run: str) -> bool:
+    return run[0].isalnum()  # what [^\W_] matches
+
+
+@dataclass(frozen=True, slots=True)
+class _Tokenizing:
+    """wordllama's tokenizer (a copy that neither pads nor truncates) and the shortcuts its
+    vocabulary allows (``_shortcuts``)."""
+
+    tokenizer: Tokenizer
+    by_word: bool  # a text of single-spaced words is its words tokenized one by one
+    by_run: bool  # a word is its runs of letters and of the rest tokenized one by one
+    special: tuple[str, ...] = ()  # "<s>": split out before BPE, so a text holding one goes whole
+    # The letters of the few tokens that do join letters to punctuation ("²)."): a word
+    # holding one is tokenized alone.
+    tangled: tuple[str, ...] = ()
+    # What goes before a run that is not a word's first, to tokenize it alone, and its ids:
+    # a run of letters after ".", any other after a letter ("a").
+    lead: Mapping[bool, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
 
 
 def token_ids(texts: Sequence[str]) -> list[list[int]]:
@@ -234,22 +261,23 @@ def token_ids(texts: Sequence[str]) -> list[list[int]]:
 
     The tokenizer replaces each space with "▁", puts one in front of the text, and runs BPE
     over the whole; no token of its vocabulary holds a "▁" after its first character unless it
-    is all "▁"s (checked when it is loaded: ``_word_by_word``). So a text whose words are
+    is all "▁"s (checked when it is loaded: ``_shortcuts``). So a text whose words are
     separated by single spaces tokenizes as each of its words alone, one after another, and
-    each word's ids can be remembered. Other texts (a run of spaces, a space at either end, a
-    "▁" of their own, or all texts if the check failed) go to the tokenizer whole.
+    each word's ids can be remembered, and an unseen word's put together from its runs' ids
+    (``_learn``). Other texts (a run of spaces, a space at either end, a "▁" of their own, a
+    special token's text such as "<s>", or all texts if the check failed) go to the tokenizer
+    whole.
     """
     global _word_ids
-    tokenizer, by_word = unpadded_tokenizer()
-    split = [_words(text) if by_word else None for text in texts]
+    tokenizing = unpadded_tokenizer()
+    split = [_words(text, tokenizing) for text in texts]
     known = _word_ids  # this call's dict: a full cache is replaced, never emptied under us
     unseen = list({w for words in split if words is not None for w in words if w not in known})
     whole = [text for text, words in zip(texts, split, strict=True) if words is None]
-    encoded = [e.ids for e in tokenizer.encode_batch(unseen + whole, add_special_tokens=False)]
-    known.update(zip(unseen, map(tuple, encoded[: len(unseen)]), strict=True))
+    _learn(tokenizing, unseen, known)
     if len(known) > WORD_IDS_CACHE_SIZE:
         _word_ids = {}
-    tokenized_whole = iter(encoded[len(unseen) :])
+    tokenized_whole = iter(_encode(tokenizing.tokenizer, whole))
     return [
         next(tokenized_whole)
         if words is None
@@ -258,34 +286,103 @@ def token_ids(texts: Sequence[str]) -> list[list[int]]:
     ]
 
 
-def _words(text: str) -> list[str] | None:
+def _learn(tokenizing: _Tokenizing, words: list[str], known: dict[str, tuple[int, ...]]) -> None:
+    """Put the ids of ``words`` into ``known``: a word of several runs from its runs' ids,
+    tokenizing only the runs ``known`` lacks; any other word alone."""
+    runs = [_runs(tokenizing, word) for word in words]
+    alone = [word for word, keys in zip(words, runs, strict=True) if keys is None]
+    missing = list({key for keys in runs if keys for key in keys if key not in known})
+    encoded = _encode(tokenizing.tokenizer, alone + [_alone(tokenizing, key) for key in missing])
+    known.update(zip(alone, map(tuple, encoded[: len(alone)]), strict=True))
+    for key, ids in zip(missing, encoded[len(alone) :], strict=True):
+        lead = len(tokenizing.lead[_is_letters(key[1:])][1]) if key[0] == " " else 0
+        known[key] = tuple(ids[lead:])
+    for word, keys in zip(words, runs, strict=True):
+        if keys is not None:
+            known[word] = tuple(itertools.chain.from_iterable(map(known.__getitem__, keys)))
+
+
+def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[list[int]]:
+    """The tokenizer's ids of each text; ``encode_batch_fast`` skips the character offsets
+    that ``encode_batch`` works out (a fifth less CPU)."""
+    if not texts:
+        return []
+    return [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+
+
+def _runs(tokenizing: _Tokenizing, word: str) -> list[str] | None:
+    """The cache keys of a word's runs; None for a word of one run, or one the tokenizer
+    may not take run by run."""
+    if not tokenizing.by_run:
+        return None
+    runs = _RUN.findall(word)
+    if len(runs) < 2 or any(letter in word for letter in tokenizing.tangled):
+        return None
+    return [runs[0], *(" " + run for run in runs[1:])]
+
+
+def _alone(tokenizing: _Tokenizing, key: str) -> str:
+    """The text to tokenize for a run's key: a first run as it is, a later one behind its lead."""
+    if key[0] != " ":
+        return key
+    return tokenizing.lead[_is_letters(key[1:])][0] + key[1:]
+
+
+def _words(text: str, tokenizing: _Tokenizing) -> list[str] | None:
     """The words of a text that tokenizes word by word; None for any other."""
-    if not text or text[0] == " " or text[-1] == " " or "  " in text or _SPACE in text:
+    if not tokenizing.by_word or not text or text[0] == " " or text[-1] == " ":
+        return None
+    if "  " in text or _SPACE in text or any(s in text for s in tokenizing.special):
         return None
     return text.split(" ")
 
 
-def unpadded_tokenizer() -> tuple[Tokenizer, bool]:
+def unpadded_tokenizer() -> _Tokenizing:
     """A copy of wordllama's tokenizer that neither pads nor truncates (the model's own copy
-    pads, and other threads may be using it), and whether it tokenizes word by word."""
-    global _tokenizer, _by_word
+    pads, and other threads may be using it), and the shortcuts it allows."""
+    global _tokenizing
     with _wordllama_lock:
-        if _tokenizer is None:
-            _tokenizer = Tokenizer.from_str(_wordllama_unlocked().tokenizer.to_str())
-            _tokenizer.no_padding()
-            _tokenizer.no_truncation()
-            _by_word = _word_by_word(_tokenizer)
-        return _tokenizer, _by_word
+        if _tokenizing is None:
+            tokenizer = Tokenizer.from_str(_wordllama_unlocked().tokenizer.to_str())
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            _tokenizing = _shortcuts(tokenizer)
+        return _tokenizing
 
 
-def _word_by_word(tokenizer: Tokenizer) -> bool:
-    """Whether ``token_ids`` may tokenize this tokenizer's texts word by word: it splits
-    nothing before BPE, and no merge can join the end of one word to the next word's "▁"."""
+def _shortcuts(tokenizer: Tokenizer) -> _Tokenizing:
+    """What ``token_ids`` may take apart for this tokenizer.
+
+    Word by word: it splits nothing before BPE, and no merge can join the end of one word to
+    the next word's "▁". Run by run: no token mixes letters or digits with anything else after
+    its leading "▁"s, so no merge joins a run of letters to the punctuation beside it
+    ("defaults." is "▁defaults" and "."), except in the words of ``tangled`` letters; special
+    tokens and byte fallbacks ("<0xE8>") are not merges and do not count."""
+    vocabulary = tokenizer.get_vocab()
     if tokenizer.pre_tokenizer is not None:
-        return False
+        return _Tokenizing(tokenizer, by_word=False, by_run=False)
     if tokenizer.encode("a b", add_special_tokens=False).tokens != [f"{_SPACE}a", f"{_SPACE}b"]:
-        return False
-    return not any(_SPACE in token[1:] and token.strip(_SPACE) for token in tokenizer.get_vocab())
+        return _Tokenizing(tokenizer, by_word=False, by_run=False)
+    by_word = not any(_SPACE in token[1:] and token.strip(_SPACE) for token in vocabulary)
+    special = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+    merged = (t.lstrip(_SPACE) for t in vocabulary if t not in special)
+    mixed = [t for t in merged if len(_RUN.findall(t)) > 1 and not _BYTE_TOKEN.fullmatch(t)]
+    tangled = sorted({c for t in mixed for c in t if c.isalnum()})
+    # A run of letters goes behind "." (no merge joins them: "." would be in a mixed token
+    # with a letter, the letter tangled, and its words alone); any other run behind a letter
+    # that no token joins to punctuation.
+    letter = next((c for c in "abcdefghijklmnopqrstuvwxyz" if c not in tangled), "a")
+    lead = {
+        letters: (text, tuple(tokenizer.encode(text, add_special_tokens=False).ids))
+        for letters, text in ((True, "."), (False, letter))
+    }
+    # A handful of tangled letters is words tokenized alone; many would be most words.
+    by_run = by_word and len(tangled) <= MAX_TANGLED
+    return _Tokenizing(tokenizer, by_word, by_run, tuple(special), tuple(tangled), lead)
+
+
+_BYTE_TOKEN = re.compile(r"<0x[0-9A-F]{2}>")
+MAX_TANGLED = 16
 
 
 class InProcessEmbedder:

@@ -39,7 +39,7 @@ ROUNDS = 3
 
 def tokenizing() -> None:
     """Wall and CPU time (the tokenizer runs a thread per CPU) of both ways."""
-    tokenizer, _ = unpadded_tokenizer()
+    tokenizer = unpadded_tokenizer().tokenizer
     fresh = pdfgen.sample_passages(3 * SEGMENTS, chars=SEGMENT_CHARS, first_seed=10_000)
     whole = partial(tokenizer.encode_batch, fresh, add_special_tokens=False)
     by_word = partial(token_ids, fresh)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenizers import Tokenizer, models, normalizers
 
 import retrieval.embeddings
 from config import Settings
@@ -118,19 +119,75 @@ AWKWARD_TEXTS = [
     " ",
     "",
     "x" * 3000,
+    # words of several runs: letters and digits, then anything else
+    "(selected defaults. grid.raster, __init__() ${var%%suffix} ‘quoted’ e.g. v2.1-rc3",
+    "x²+y² = r² and 10²). a<s>b </s>. <unk>x",
 ]
 
 
 def test_token_ids_by_the_word_are_the_tokenizers_own():
     """The word-by-word path gives exactly the tokenizer's ids, the first time (words unseen)
     and the second (words cached), and wordllama's tokenizer does take that path."""
-    tokenizer, by_word = retrieval.embeddings.unpadded_tokenizer()
-    assert by_word  # otherwise every text goes whole, and the cache is never used
-    expected = [e.ids for e in tokenizer.encode_batch(AWKWARD_TEXTS, add_special_tokens=False)]
+    tokenizing = retrieval.embeddings.unpadded_tokenizer()
+    assert tokenizing.by_word  # otherwise every text goes whole, and the cache is never used
+    expected = tokenizing.tokenizer.encode_batch(AWKWARD_TEXTS, add_special_tokens=False)
+    expected = [e.ids for e in expected]
     assert token_ids(AWKWARD_TEXTS) == expected
     assert "quick" in retrieval.embeddings._word_ids
     assert token_ids(AWKWARD_TEXTS) == expected
     assert token_ids([]) == []
+
+
+def test_unseen_words_are_put_together_from_runs_seen_before(monkeypatch: pytest.MonkeyPatch):
+    """ "(selected", "defaults." and "defaults" share their runs: a word of several runs is
+    its runs' ids, and only runs never seen go to the tokenizer."""
+    monkeypatch.setattr(retrieval.embeddings, "_word_ids", {})
+    tokenizing = retrieval.embeddings.unpadded_tokenizer()
+    assert tokenizing.by_run
+    assert "²" in tokenizing.tangled  # "²)." is one token of wordllama's: such words go whole
+    token_ids(["(selected defaults."])
+    cached = retrieval.embeddings._word_ids
+    assert {"(", " selected", "defaults", " ."} <= cached.keys()
+    texts = ["selected (defaults) defaults, (selected.", "(defaults."]
+    encode = tokenizing.tokenizer.encode_batch
+    calls: list[list[str]] = []
+
+    def spy(texts: list[str], **kwargs: object) -> object:
+        calls.append(list(texts))
+        return encode(texts, **kwargs)
+
+    monkeypatch.setattr(tokenizing.tokenizer, "encode_batch_fast", spy, raising=False)
+    expected = [e.ids for e in encode(texts, add_special_tokens=False)]
+    assert token_ids(texts) == expected
+    # Tokenized: the unseen word of one run, and the unseen runs behind their lead ("." before
+    # letters, "a" before the rest); "(selected." and "defaults," were all runs seen before.
+    assert len(calls) == 1
+    assert sorted(calls[0]) == [".defaults", "a)", "a,", "selected"]
+
+
+def test_words_whose_letters_a_token_joins_to_punctuation_go_alone(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A tokenizer whose vocabulary merges "a" with "." (as wordllama's merges "²" with ")."):
+    the check at load finds it, and a word holding an "a" is tokenized alone, not by runs."""
+    tiny = Tokenizer(
+        models.BPE(
+            {"<unk>": 0, "▁": 1, "a": 2, "b": 3, ".": 4, "▁a": 5, "a.": 6, "▁b": 7, "ba": 8},
+            [("a", "."), ("▁", "a"), ("▁", "b"), ("b", "a")],
+            unk_token="<unk>",
+        )
+    )
+    tiny.normalizer = normalizers.Sequence(
+        [normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")]
+    )
+    tiny.add_special_tokens(["<unk>"])
+    tokenizing = retrieval.embeddings._shortcuts(tiny)
+    assert tokenizing.by_word and tokenizing.by_run and tokenizing.tangled == ("a",)
+    monkeypatch.setattr(retrieval.embeddings, "_tokenizing", tokenizing)
+    monkeypatch.setattr(retrieval.embeddings, "_word_ids", {})
+    texts = ["b. ba. b.a. .b", "ba a. .ba b.b."]
+    assert token_ids(texts) == [e.ids for e in tiny.encode_batch(texts)]
+    assert " ." in retrieval.embeddings._word_ids  # "b." went by its runs
 
 
 def test_the_word_cache_is_replaced_when_full(monkeypatch: pytest.MonkeyPatch):
