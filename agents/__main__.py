@@ -8,7 +8,7 @@ import hashlib
 import importlib
 
 from agents.app import app, settings
-from core.cpu import one_blas_thread
+from core.cpu import limit_library_threads
 from core.eventloop import use_uvloop
 from core.heap import time_collections
 from core.kafka import declare_topics
@@ -43,7 +43,7 @@ def static_member_id(instance: str) -> str:
 
 
 def main() -> None:
-    one_blas_thread()
+    limit_library_threads()
     use_uvloop()
     time_collections()
     setup_tracing(settings, "worker")

@@ -24,7 +24,7 @@ import itertools
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -251,6 +251,9 @@ class _Tokenizing:
     # The letters of the few tokens that do join letters to punctuation ("²)."): a word
     # holding one is tokenized alone.
     tangled: tuple[str, ...] = ()
+    # Either of the above in a text, found in one call (most texts hold neither).
+    holds_special: re.Pattern[str] = re.compile(r"(?!)")
+    holds_tangled: re.Pattern[str] = re.compile(r"(?!)")
     # What goes before a run that is not a word's first, to tokenize it alone, and its ids:
     # a run of letters after ".", any other after a letter ("a").
     lead: Mapping[bool, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
@@ -304,7 +307,8 @@ def _learn(tokenizing: _Tokenizing, words: list[str], known: dict[str, tuple[int
 
 def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[list[int]]:
     """The tokenizer's ids of each text; ``encode_batch_fast`` skips the character offsets
-    that ``encode_batch`` works out (a fifth less CPU)."""
+    that ``encode_batch`` works out (a fifth less CPU). Its threads are off in web and worker
+    processes (``core.cpu``)."""
     if not texts:
         return []
     return [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
@@ -316,7 +320,7 @@ def _runs(tokenizing: _Tokenizing, word: str) -> list[str] | None:
     if not tokenizing.by_run:
         return None
     runs = _RUN.findall(word)
-    if len(runs) < 2 or any(letter in word for letter in tokenizing.tangled):
+    if len(runs) < 2 or tokenizing.holds_tangled.search(word):
         return None
     return [runs[0], *(" " + run for run in runs[1:])]
 
@@ -332,7 +336,7 @@ def _words(text: str, tokenizing: _Tokenizing) -> list[str] | None:
     """The words of a text that tokenizes word by word; None for any other."""
     if not tokenizing.by_word or not text or text[0] == " " or text[-1] == " ":
         return None
-    if "  " in text or _SPACE in text or any(s in text for s in tokenizing.special):
+    if "  " in text or _SPACE in text or tokenizing.holds_special.search(text):
         return None
     return text.split(" ")
 
@@ -378,7 +382,21 @@ def _shortcuts(tokenizer: Tokenizer) -> _Tokenizing:
     }
     # A handful of tangled letters is words tokenized alone; many would be most words.
     by_run = by_word and len(tangled) <= MAX_TANGLED
-    return _Tokenizing(tokenizer, by_word, by_run, tuple(special), tuple(tangled), lead)
+    return _Tokenizing(
+        tokenizer,
+        by_word,
+        by_run,
+        tuple(special),
+        tuple(tangled),
+        _any_of(special),
+        _any_of(tangled),
+        lead,
+    )
+
+
+def _any_of(texts: Iterable[str]) -> re.Pattern[str]:
+    """A pattern that finds any of these texts; one that finds nothing for none."""
+    return re.compile("|".join(map(re.escape, texts)) or r"(?!)")
 
 
 _BYTE_TOKEN = re.compile(r"<0x[0-9A-F]{2}>")

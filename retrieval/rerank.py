@@ -12,7 +12,7 @@ import asyncio
 import re
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Protocol, runtime_checkable
@@ -195,6 +195,7 @@ class Passage:
     analysed: Analysed
     sentences: list[str]
     distinct_words: list[str]
+    stem_counts: Counter[str]  # for BM25 and IDF
 
 
 # A few KB each: 5,000 passages is the working set of many chats, in tens of MB.
@@ -202,26 +203,26 @@ class Passage:
 def prepared(text: str) -> Passage:
     analysed = Analysed.of(text)
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    return Passage(analysed, sentences, list(dict.fromkeys(analysed.words)))
+    distinct = list(dict.fromkeys(analysed.words))
+    return Passage(analysed, sentences, distinct, Counter(analysed.stems))
 
 
-def idf_weights(query: list[str], passages: list[list[str]]) -> np.ndarray:
-    """BM25's IDF of each query stem, counted over the candidate passages."""
+def idf_weights(query: list[str], passages: Sequence[Collection[str]]) -> np.ndarray:
+    """BM25's IDF of each query stem, counted over the candidate passages' stems."""
     n = len(passages)
-    sets = [set(p) for p in passages]
-    df = np.array([sum(term in s for s in sets) for term in query], dtype=float)
+    df = np.array([sum(term in p for p in passages) for term in query], dtype=float)
     return np.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
-def bm25_scores(query: list[str], passages: list[list[str]]) -> np.ndarray:
-    """BM25 of each passage for the unique query stems, scaled into [0, 1)."""
+def bm25_scores(query: list[str], passages: Sequence[Counter[str]]) -> np.ndarray:
+    """BM25 of each passage (its stems counted) for the unique query stems, scaled into
+    [0, 1)."""
     unique = list(dict.fromkeys(query))
     if not passages or not unique:
         return np.zeros(len(passages))
     idf = idf_weights(unique, passages)
-    counts = [Counter(p) for p in passages]
-    tf = np.array([[c[t] for t in unique] for c in counts], dtype=float)  # passages × terms
-    lengths = np.array([len(p) for p in passages], dtype=float)
+    tf = np.array([[c[t] for t in unique] for c in passages], dtype=float)  # passages × terms
+    lengths = np.array([c.total() for c in passages], dtype=float)
     norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / (lengths.mean() or 1.0))
     saturated = tf * (BM25_K1 + 1) / (tf + norm[:, None])
     scores: np.ndarray = saturated @ idf / (idf.sum() * (BM25_K1 + 1))
@@ -283,7 +284,7 @@ def soft_term_scores(query: Analysed, passages: list[Passage]) -> np.ndarray:
     unique = list(dict.fromkeys(zip(query.words, query.stems, strict=True)))
     if not unique or not passages:
         return out
-    idf = idf_weights([s for _, s in unique], [p.analysed.stems for p in passages])
+    idf = idf_weights([s for _, s in unique], [p.stem_counts for p in passages])
     vocabulary = list(dict.fromkeys(w for p in passages for w in p.distinct_words))
     if not vocabulary:
         return out
@@ -307,7 +308,7 @@ def local_features(query: str, passages: list[str]) -> dict[str, np.ndarray]:
     return {
         "best_sentence": best_sentence_scores(query, passages),
         "soft_terms": soft_term_scores(q, candidates),
-        "bm25": bm25_scores(q.stems, [c.analysed.stems for c in candidates]),
+        "bm25": bm25_scores(q.stems, [c.stem_counts for c in candidates]),
     }
 
 

@@ -12,7 +12,7 @@ from hypercorn.config import Config
 from quart import Quart
 
 from config import HTTP_KEEP_ALIVE_S, get_settings
-from core.cpu import one_blas_thread
+from core.cpu import limit_library_threads
 from core.eventloop import use_uvloop
 from core.heap import time_collections
 from core.logging import setup_logging
@@ -22,7 +22,7 @@ from web.app import create_app
 
 def main() -> None:
     settings = get_settings()
-    one_blas_thread()  # search re-ranks in this process too
+    limit_library_threads()  # search re-ranks in this process too
     use_uvloop()
     time_collections()
     setup_logging("web", level=settings.log_level, json=settings.log_json)

@@ -41,7 +41,7 @@ import storage
 from cli.postgres import Postgres
 from cli.stack import isolated_settings
 from config import Settings
-from core.cpu import one_blas_thread
+from core.cpu import limit_library_threads
 from core.heap import settle_after_start
 from ops.eval.debian_pdfs import QUESTIONS_DIR, fetch, load_sources
 from pdf import parse_pdf
@@ -215,7 +215,7 @@ def main() -> None:
     parser.add_argument("--queries", type=_positive, default=200)
     parser.add_argument("--corpus", choices=["generated", "real"], default="generated")
     args = parser.parse_args()
-    one_blas_thread()  # as the web and worker processes that search run
+    limit_library_threads()  # as the web and worker processes that search run
     settings = isolated_settings(Path(tempfile.mkdtemp(prefix="pdfchat-bench-")))
     postgres = Postgres(settings)
     postgres.start()
