@@ -438,6 +438,14 @@ class LocalEmbedder(InProcessEmbedder):
     model = LOCAL_MODEL
     dimension = WORDLLAMA_DIM
 
+    async def embed_query(self, text: str) -> list[float]:
+        """In the caller's thread: a question is a few dozen microseconds of work here, less
+        than the hop to a worker thread, and that thread would then wait for the interpreter
+        lock behind whatever the event loop runs meanwhile (the other half of a search)."""
+        checked = check_texts([text])
+        with embedding_span(self.model, 1, remote=False):
+            return self._embed_sync(checked)[0]
+
     def _embed_sync(self, texts: list[str]) -> list[list[float]]:
         return normalise(wordllama_means(texts))
 

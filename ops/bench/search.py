@@ -2,12 +2,15 @@
 
     .venv/bin/python ops/bench/search.py --segments 100000 --queries 200
     .venv/bin/python ops/bench/search.py --corpus real --segments 100000 --queries 200
+    .venv/bin/python ops/bench/search.py --corpus real --stages     (and where the time goes)
 
 Starts its own PostgreSQL in a temporary home, writes N segments with real local (wordllama)
 vectors for one tenant, builds the HNSW index the way the embedding agent does, then times
 `storage.search.nearest` on the exact scan and on the index, the full-text half, and whole
 `POST /v1/search`-equivalent hybrid + re-rank queries; recall@10 is the share of the exact top
-10 that the index returns. Not a test: it asserts nothing.
+10 that the index returns. With ``--stages`` the hybrid queries are traced (spans kept in
+memory) and each step's span timed: the two halves, which run at once, and the re-rank. Not a
+test: it asserts nothing.
 
 Two corpora. ``generated`` (the default): paragraphs of `pdfgen.sample_document`, asked
 "What did <a clause of one of them> mean?"; its few templates repeat, so one sentence is in a
@@ -30,7 +33,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 # The repository root first: run as a script, this file's folder would come first (and `ops`
 # is no installed package).
@@ -179,6 +188,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         for q in questions
     ]
     embedders = Embedders(settings, embedder)
+    spans = _keep_spans() if args.stages else None
     hybrid = [
         await timed(lambda q=q: search_segments(pool, embedders, reranker, TENANT, q, top_k=8))
         for q in questions
@@ -197,9 +207,31 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     print(summary("full text (top 50)", [m for m, _ in text]))
     print(summary("hybrid + local re-rank, end to end (top 8)", [m for m, _ in hybrid]))
     print(f"\nHNSW recall@10 against exact search: {recall:.3f}")
+    if spans is not None:
+        print("\n| step of hybrid + re-rank | p50 ms | p95 ms | max ms |\n|---|---|---|---|")
+        for name, millis in _span_millis(spans.get_finished_spans()).items():
+            print(summary(name, millis))
     await reranker.aclose()
     await embedder.aclose()
     await pool.close()
+
+
+def _keep_spans() -> InMemorySpanExporter:
+    """Trace from now on, every span kept in memory (the product's own spans, no exporter)."""
+    kept = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    trace.set_tracer_provider(provider)
+    return kept
+
+
+def _span_millis(spans: Sequence[ReadableSpan]) -> dict[str, list[float]]:
+    """Each span name's durations, in the order the steps first ran."""
+    millis: dict[str, list[float]] = {}
+    for span in spans:
+        if span.start_time is not None and span.end_time is not None:
+            millis.setdefault(span.name, []).append((span.end_time - span.start_time) / 1e6)
+    return {name: found for name, found in millis.items() if len(found) > 1}
 
 
 def _positive(text: str) -> int:
@@ -214,6 +246,7 @@ def main() -> None:
     parser.add_argument("--segments", type=_positive, default=100_000)
     parser.add_argument("--queries", type=_positive, default=200)
     parser.add_argument("--corpus", choices=["generated", "real"], default="generated")
+    parser.add_argument("--stages", action="store_true", help="time each step of a search too")
     args = parser.parse_args()
     limit_library_threads()  # as the web and worker processes that search run
     settings = isolated_settings(Path(tempfile.mkdtemp(prefix="pdfchat-bench-")))

@@ -241,6 +241,19 @@ async def test_local_refuses_blank_text_and_accepts_an_empty_batch():
         await embedder.embed_documents("a string is not a batch")  # type: ignore[arg-type]
 
 
+async def test_a_local_question_is_embedded_without_a_thread_hop(monkeypatch: pytest.MonkeyPatch):
+    """A question is microseconds of work: handed to a worker thread, it waited for the
+    interpreter lock behind the other half of the search (docs/benchmarks.md)."""
+
+    async def no_threads(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a question went to a worker thread")
+
+    embedder = LocalEmbedder()
+    expected = (await embedder.embed_documents(["a short question"]))[0]
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+    assert np.allclose(await embedder.embed_query("a short question"), expected, atol=1e-6)
+
+
 async def test_local_embedding_keeps_the_event_loop_responsive():
     embedder = LocalEmbedder()
     await embedder.embed_query("warm up: the model loads once per process")
