@@ -144,7 +144,7 @@ def test_unseen_words_are_put_together_from_runs_seen_before(monkeypatch: pytest
     monkeypatch.setattr(retrieval.embeddings, "_word_ids", {})
     tokenizing = retrieval.embeddings.unpadded_tokenizer()
     assert tokenizing.by_run
-    assert "²" in tokenizing.tangled  # "²)." is one token of wordllama's: such words go whole
+    assert "²" in tokenizing.tangled  # "²)." is one token of wordllama's: its words go alone
     token_ids(["(selected defaults."])
     cached = retrieval.embeddings._word_ids
     assert {"(", " selected", "defaults", " ."} <= cached.keys()
@@ -188,6 +188,24 @@ def test_words_whose_letters_a_token_joins_to_punctuation_go_alone(
     texts = ["b. ba. b.a. .b", "ba a. .ba b.b."]
     assert token_ids(texts) == [e.ids for e in tiny.encode_batch(texts)]
     assert " ." in retrieval.embeddings._word_ids  # "b." went by its runs
+
+
+def test_a_tokenizer_without_shortcuts_is_reported_at_load(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """Exact either way, but slower: an operator should hear of it once, at load."""
+    tokenizer = retrieval.embeddings.unpadded_tokenizer().tokenizer
+    none = retrieval.embeddings._Tokenizing(tokenizer, by_word=False, by_run=False)
+    monkeypatch.setattr(retrieval.embeddings, "_tokenizing", None)
+    monkeypatch.setattr(retrieval.embeddings, "_shortcuts", lambda _: none)
+    with caplog.at_level("WARNING", logger="pdfchat.retrieval"):
+        assert retrieval.embeddings.unpadded_tokenizer() is none
+        assert token_ids(["plain words, whole"]) == [
+            tokenizer.encode("plain words, whole", add_special_tokens=False).ids
+        ]
+    assert [r.message for r in caplog.records] == [
+        "the tokenizer takes texts apart less than it could"
+    ]
 
 
 def test_the_word_cache_is_replaced_when_full(monkeypatch: pytest.MonkeyPatch):
@@ -252,6 +270,11 @@ async def test_a_local_question_is_embedded_without_a_thread_hop(monkeypatch: py
     expected = (await embedder.embed_documents(["a short question"]))[0]
     monkeypatch.setattr(asyncio, "to_thread", no_threads)
     assert np.allclose(await embedder.embed_query("a short question"), expected, atol=1e-6)
+    with pytest.raises(InvalidInput):
+        await embedder.embed_query("   ")
+    # A long text still goes to a thread: no caller holds the event loop for long.
+    with pytest.raises(AssertionError, match="worker thread"):
+        await embedder.embed_query("word " * 200)
 
 
 async def test_local_embedding_keeps_the_event_loop_responsive():
