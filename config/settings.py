@@ -219,7 +219,7 @@ class Settings(BaseSettings):
     chat_evidence_k: int = Field(default=8, ge=1, le=50)
     # The local model answers from meaning only when retrieval's best passage scores this much
     # (llm/local.py MIN_EVIDENCE_SCORE; calibrated for the local re-ranker).
-    chat_min_evidence_score: float = Field(default=0.30, ge=0)
+    chat_min_evidence_score: float = Field(default=0.28, ge=0)
     chat_lease_s: float = Field(default=60.0, gt=0)
     chat_max_attempts: int = Field(default=3, ge=1)
     answer_retention_s: float = Field(default=900.0, gt=0, le=3600)

@@ -50,6 +50,7 @@ class Reranker(Protocol):
         *,
         top_n: int,
         stored: StoredVectors | None = None,
+        lexical: Sequence[float] | None = None,
     ) -> list[tuple[int, float]]: ...
 
     async def aclose(self) -> None: ...
@@ -82,19 +83,41 @@ class CheckedReranker:
         *,
         top_n: int,
         stored: StoredVectors | None = None,
+        lexical: Sequence[float] | None = None,
     ) -> list[tuple[int, float]]:
+        """The best ``top_n`` passages as (index, score), best first. ``lexical``, when the
+        caller has it, is each passage's full-text score over the whole corpus searched, as a
+        share of the most any passage could score for the query (0 for a passage full text did
+        not find); a re-ranker may use it or not."""
         texts = _check(query, passages, top_n)
+        scores = _check_lexical(lexical, len(texts))
         if not texts:
             return []
-        return await self._rank(query, texts, min(top_n, len(texts)), stored)
+        return await self._rank(query, texts, min(top_n, len(texts)), stored, scores)
 
     async def aclose(self) -> None:
         """Nothing of its own to release unless a subclass says otherwise."""
 
     async def _rank(
-        self, query: str, texts: list[str], top_n: int, stored: StoredVectors | None
+        self,
+        query: str,
+        texts: list[str],
+        top_n: int,
+        stored: StoredVectors | None,
+        lexical: np.ndarray | None,
     ) -> list[tuple[int, float]]:
         raise NotImplementedError
+
+
+def _check_lexical(lexical: Sequence[float] | None, passages: int) -> np.ndarray | None:
+    if lexical is None:
+        return None
+    scores = np.asarray(lexical, dtype=float)
+    if scores.shape != (passages,):
+        raise InvalidInput(f"lexical has {scores.size} scores for {passages} passages")
+    if not np.all((scores >= 0) & (scores <= 1)):  # NaN fails both
+        raise InvalidInput("lexical scores must be shares of their bound, from 0 to 1")
+    return scores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +170,9 @@ def stem(word: str) -> str:
 #         + 0.1 · bm25           Okapi BM25 (k1 1.2, b 0.75), IDF over the candidates,     [0, 1]
 #                                divided by its bound for this query, Σ idf(t)·(k1 + 1)
 #
+# With full text's scores (hybrid search), corpus_bm25 (its BM25 over the tenant's corpus, as a
+# share of the question's ceiling) stands in for bm25: see CORPUS_WEIGHTS.
+#
 # Terms are lower-cased words without stopwords, lightly stemmed for bm25 and IDF.
 # best_sentence and soft_terms use wordllama (offline, in the wheel) whatever the embedder is.
 #
@@ -167,6 +193,13 @@ def stem(word: str) -> str:
 # with none of them (as they do under all-MiniLM-L6-v2's cosine); that needs a cross-encoder.
 
 WEIGHTS = {"cosine": 0.3, "best_sentence": 0.4, "soft_terms": 0.2, "bm25": 0.1}
+# When the first stage's full-text scores come along (hybrid search), BM25 over the tenant's
+# whole corpus (as a share of its bound for the question, storage.search.bm25_bound) replaces
+# BM25 over the candidates: its IDF counts every segment, not the 70 that were retrieved
+# because they share the question's words. combine() takes the weighted mean, so scores stay
+# in the same range. Chosen on both question sets (docs/evaluation.md, "Full text's own scores
+# in the re-ranker").
+CORPUS_WEIGHTS = {"cosine": 0.3, "best_sentence": 0.4, "soft_terms": 0.3, "corpus_bm25": 0.3}
 # Okapi BM25's textbook constants, here over the candidates. Full text's ranking
 # (storage/search.py) uses the same over a tenant's corpus; each is tuned apart if ever.
 BM25_K1 = 1.2
@@ -301,22 +334,26 @@ def soft_term_scores(query: Analysed, passages: list[Passage]) -> np.ndarray:
     return out
 
 
-def local_features(query: str, passages: list[str]) -> dict[str, np.ndarray]:
-    """Every feature except the embedder's cosine. CPU-bound: call it in a thread."""
+def local_features(query: str, passages: list[str], *, bm25: bool = True) -> dict[str, np.ndarray]:
+    """Every feature except the embedder's cosine (and BM25 over the candidates only when
+    ``bm25``). CPU-bound: call it in a thread."""
     q = Analysed.of(query)
     candidates = [prepared(p) for p in passages]
-    return {
+    features = {
         "best_sentence": best_sentence_scores(query, passages),
         "soft_terms": soft_term_scores(q, candidates),
-        "bm25": bm25_scores(q.stems, [c.stem_counts for c in candidates]),
     }
+    if bm25:
+        features["bm25"] = bm25_scores(q.stems, [c.stem_counts for c in candidates])
+    return features
 
 
 def combine(features: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """The weighted mean of the features: on the same scale whichever weights rank."""
     total = np.zeros(len(next(iter(features.values()))))
     for name, weight in weights.items():
         total += weight * features[name]
-    return total
+    return total / sum(weights.values())
 
 
 def best_first(scores: np.ndarray, top_n: int) -> list[tuple[int, float]]:
@@ -334,21 +371,37 @@ class LocalReranker(CheckedReranker):
     passages takes ~20 ms of CPU with the local embedder, and a paid API call per search with a
     remote one, so pass a LocalEmbedder unless that is what you want)."""
 
-    def __init__(self, embedder: Embedder, *, weights: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        weights: dict[str, float] | None = None,
+        corpus_weights: dict[str, float] | None = None,
+    ) -> None:
         self.embedder = embedder
         self.weights = dict(weights or WEIGHTS)
+        self.corpus_weights = dict(corpus_weights or CORPUS_WEIGHTS)
         self.name = f"local-hybrid:{embedder.model}"
         self._passages: dict[str, np.ndarray] = {}
 
     async def _rank(
-        self, query: str, texts: list[str], top_n: int, stored: StoredVectors | None
+        self,
+        query: str,
+        texts: list[str],
+        top_n: int,
+        stored: StoredVectors | None,
+        lexical: np.ndarray | None,
     ) -> list[tuple[int, float]]:
+        weights = self.weights if lexical is None else self.corpus_weights
         # The local features are CPU work: a thread, running alongside the embedder.
         cosine, features = await asyncio.gather(
-            self._cosine(query, texts, stored), asyncio.to_thread(local_features, query, texts)
+            self._cosine(query, texts, stored),
+            asyncio.to_thread(local_features, query, texts, bm25="bm25" in weights),
         )
         features["cosine"] = cosine
-        return best_first(combine(features, self.weights), top_n)
+        if lexical is not None:
+            features["corpus_bm25"] = lexical
+        return best_first(combine(features, weights), top_n)
 
     async def _passage_vectors(
         self, texts: list[str], indices: list[int], stored: StoredVectors | None
@@ -416,7 +469,12 @@ class CohereReranker(CheckedReranker):
         )
 
     async def _rank(
-        self, query: str, texts: list[str], top_n: int, stored: StoredVectors | None
+        self,
+        query: str,
+        texts: list[str],
+        top_n: int,
+        stored: StoredVectors | None,
+        lexical: np.ndarray | None,
     ) -> list[tuple[int, float]]:
         return await call_with_retry(partial(self._rerank, query, texts, top_n), self._retry)
 
@@ -456,6 +514,7 @@ def create_reranker(settings: Settings, embedder: Embedder | None = None) -> Rer
 
 __all__ = [
     "COHERE_DEFAULT_RERANK_MODEL",
+    "CORPUS_WEIGHTS",
     "WEIGHTS",
     "CohereReranker",
     "LocalReranker",

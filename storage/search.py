@@ -130,6 +130,7 @@ POSTINGS_SQL = """
         WHERE tenant_id = $1 AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
     )
     SELECT found.keys, found.counts, found.lengths,
+           cardinality(tsvector_to_array(to_tsvector('english', $2))) AS lexemes,
            (SELECT sum(segments) FROM scope)::float8 AS segments,
            (SELECT sum(occurrences) FROM scope)::float8 AS occurrences
     FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS word(lexeme),
@@ -175,12 +176,48 @@ async def full_text(
     database cost about 3 µs, whatever the ranking; their postings (migration 019) are a few
     bytes each, read in one round trip per question and scored here in a few vector
     operations, and only the top ``limit`` segments are read."""
+    found = await full_text_ranked(
+        conn, tenant_id, query=query, limit=limit, document_ids=document_ids
+    )
+    return found.hits
+
+
+@dataclass(frozen=True)
+class FullText:
+    hits: list[Hit]
+    # The most any segment could score for the query: every one of its words, each counted in
+    # full (a word no segment has at its rarest). A hit's score over it says how much of the
+    # question the segment carries, comparable from question to question.
+    bound: float
+
+
+async def full_text_ranked(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    *,
+    query: str,
+    limit: int,
+    document_ids: Sequence[uuid.UUID] | None = None,
+) -> FullText:
+    """``full_text``'s hits, and the bound of their scores."""
     rows = await conn.fetch(POSTINGS_SQL, tenant_id, query, document_ids)
     keys, scores = bm25_top(rows, limit)
     if not keys.size:
-        return []
+        return FullText([], 0.0)
     ranked = await conn.fetch(_BY_KEYS, tenant_id, keys.tolist(), scores.tolist())
-    return _hits(ranked)
+    return FullText(_hits(ranked), bm25_bound(rows))
+
+
+def bm25_bound(rows: Sequence[Mapping[str, Any]]) -> float:
+    """Σ idf · (k1 + 1) over the query's words: BM25's ceiling for it. The words no segment in
+    scope has (no row) count at the IDF of a word found nowhere."""
+    if not rows:
+        return 0.0
+    segments = rows[0]["segments"]
+    found = np.array([len(row["keys"]) // 8 for row in rows], dtype=float)  # 8-byte keys
+    idf = np.log(1 + (segments - found + 0.5) / (found + 0.5))
+    unseen = max(rows[0]["lexemes"] - len(rows), 0) * np.log(1 + (segments + 0.5) / 0.5)
+    return float((idf.sum() + unseen) * (BM25_K1 + 1))
 
 
 def bm25_top(rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[np.ndarray, np.ndarray]:

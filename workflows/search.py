@@ -25,7 +25,7 @@ from core.metrics import SEARCH_DURATION
 from core.tracing import tracer
 from retrieval import Embedder, Reranker, create_embedder_for_model
 from storage import documents, embeddings, search
-from storage.search import Hit
+from storage.search import FullText, Hit
 
 Mode = Literal["vector", "text", "hybrid", "hybrid+rerank"]
 MODES: tuple[Mode, ...] = ("vector", "text", "hybrid", "hybrid+rerank")
@@ -148,7 +148,7 @@ async def _search(
         if mode != "vector"
         else _nothing(None),
     )
-    ranked = [hits for hits in (nearest, text) if hits is not None]
+    ranked = [hits for hits in (nearest, None if text is None else text.hits) if hits is not None]
     fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
     if mode != "hybrid+rerank" or not fused:
         return fused[:top_k]
@@ -159,8 +159,24 @@ async def _search(
         attributes={"pdfchat.rerank.candidates": len(fused), "pdfchat.rerank.model": reranker.name},
     ):
         stored = StoredHitVectors(pool, tenant_id, model, fused) if model else None
-        order = await reranker.rerank(query, [h.content for h in fused], top_n=top_k, stored=stored)
+        order = await reranker.rerank(
+            query,
+            [h.content for h in fused],
+            top_n=top_k,
+            stored=stored,
+            lexical=_full_text_shares(text, fused),
+        )
     return [replace(fused[i], score=score) for i, score in order]
+
+
+def _full_text_shares(text: FullText | None, candidates: Sequence[Hit]) -> list[float] | None:
+    """Each candidate's BM25 score from the full-text half over its bound for the question, in
+    [0, 1] (0 for one full text did not find): how much of the question it carries, weighed by
+    the rarity of each word across the tenant's corpus, not only across the candidates."""
+    if text is None:
+        return None
+    scores = {hit.segment_id: hit.score / text.bound for hit in text.hits if text.bound > 0}
+    return [min(scores.get(hit.segment_id, 0.0), 1.0) for hit in candidates]
 
 
 async def _vector_half(
@@ -212,12 +228,14 @@ async def _nearest(
 
 async def _full_text(
     pool: asyncpg.Pool, tenant_id: str, query: str, limit: int, scope: list[uuid.UUID] | None
-) -> list[Hit]:
+) -> FullText:
     await checkpoint()
     with tracer.start_as_current_span("search.text") as span:
-        hits = await search.full_text(pool, tenant_id, query=query, limit=limit, document_ids=scope)
-        span.set_attribute("pdfchat.search.hits", len(hits))
-        return hits
+        found = await search.full_text_ranked(
+            pool, tenant_id, query=query, limit=limit, document_ids=scope
+        )
+        span.set_attribute("pdfchat.search.hits", len(found.hits))
+        return found
 
 
 @dataclass(frozen=True)

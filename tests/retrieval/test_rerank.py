@@ -24,7 +24,7 @@ from retrieval import (
     RetryPolicy,
     create_reranker,
 )
-from retrieval.rerank import Analysed, bm25_scores, stem
+from retrieval.rerank import CORPUS_WEIGHTS, Analysed, bm25_scores, stem
 from tests.retrieval.fake_apis import API_KEY, FakeAPIs
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, timeout_s=5.0)
@@ -435,6 +435,37 @@ async def test_local_reranker_edge_cases():
         await HYBRID.rerank("query", ["a passage"], top_n=0)
     with pytest.raises(InvalidInput, match="not one string"):
         await HYBRID.rerank("query", "a passage", top_n=1)  # type: ignore[arg-type]
+
+
+async def test_full_text_scores_rank_passages_the_rest_cannot_tell_apart():
+    same = ["Bicycles go in the shed behind the canteen."] * 3
+    question = "Where can I put my bike?"
+    # Without them, equal passages score the same (to the last bits of a matrix product);
+    # with them, the larger share of the question's full-text bound comes first.
+    alike = [s for _, s in await HYBRID.rerank(question, same, top_n=3)]
+    assert alike == pytest.approx([alike[0]] * 3, abs=1e-6)
+    by_words = await HYBRID.rerank(question, same, top_n=3, lexical=[0.0, 0.75, 0.2])
+    assert [i for i, _ in by_words] == [1, 2, 0]
+    weight = CORPUS_WEIGHTS["corpus_bm25"] / sum(CORPUS_WEIGHTS.values())
+    gaps = [s - by_words[-1][1] for _, s in by_words]
+    assert gaps == pytest.approx([0.75 * weight, 0.2 * weight, 0.0], abs=1e-6)
+    # None found by full text: no passage gains on another.
+    nothing = [s for _, s in await HYBRID.rerank(question, same, top_n=3, lexical=[0.0] * 3)]
+    assert nothing == pytest.approx([nothing[0]] * 3, abs=1e-6)
+
+
+async def test_full_text_scores_are_checked():
+    passages = ["Bicycles go in the shed.", "Cars park outside."]
+    for lexical, message in (
+        ([1.0], "1 scores for 2 passages"),
+        ([1.0, 0.5, 0.2], "3 scores for 2 passages"),
+        ([1.0, -0.5], "from 0 to 1"),
+        ([1.5, 0.5], "from 0 to 1"),
+        ([1.0, float("nan")], "from 0 to 1"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            await HYBRID.rerank("bike", passages, top_n=2, lexical=lexical)
+    assert await HYBRID.rerank("bike", [], top_n=2, lexical=[]) == []
 
 
 class _CountingEmbedder(LocalEmbedder):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import uuid
 
@@ -10,8 +11,10 @@ import httpx
 import pytest
 
 import pdfgen
+from retrieval import LocalEmbedder, LocalReranker
 from retrieval.embeddings import LOCAL_MODEL, WORDLLAMA_DIM
 from storage import search
+from workflows.search import CANDIDATES, Embedders, search_segments
 
 pytestmark = pytest.mark.stack
 
@@ -249,3 +252,49 @@ async def test_each_hit_names_its_document_for_the_prompt(library, tenant, db):
 
 def _seed(ids: dict[int, str], document_id) -> int:
     return next(seed for seed, i in ids.items() if i == str(document_id))
+
+
+class _Recording(LocalReranker):
+    """The local re-ranker, remembering what each search gave it."""
+
+    def __init__(self) -> None:
+        super().__init__(LocalEmbedder())
+        self.calls: list[tuple[list[str], list[float] | None]] = []
+
+    async def rerank(self, query, passages, *, top_n, stored=None, lexical=None):
+        self.calls.append((list(passages), None if lexical is None else list(lexical)))
+        return await super().rerank(query, passages, top_n=top_n, stored=stored, lexical=lexical)
+
+
+async def test_the_re_ranker_gets_each_candidates_share_of_the_full_text_bound(
+    settings, library, tenant, db
+):
+    reranker = _Recording()
+    embedders = Embedders(settings, reranker.embedder)
+    for query in ("How many deliveries does the ledger record?", "ledger of zanzibarian weather"):
+        hits = await search_segments(db, embedders, reranker, tenant, query, top_k=8)
+        passages, lexical = reranker.calls[-1]
+        assert hits and lexical is not None and len(lexical) == len(passages)
+        text = await search.full_text_ranked(db, tenant, query=query, limit=CANDIDATES)
+        shares = {h.content: h.score / text.bound for h in text.hits}
+        assert lexical == pytest.approx([shares.get(p, 0.0) for p in passages])
+        assert 0 < max(lexical) < 1
+
+
+async def test_full_text_bound_counts_every_word_of_the_question(library, tenant, db):
+    """BM25's ceiling for the question: each word's IDF times (k1 + 1), a word no segment has
+    at the IDF of a word found nowhere, so a question half about something else scores low."""
+    known = await search.full_text_ranked(db, tenant, query="ledger deliveries", limit=8)
+    half = await search.full_text_ranked(
+        db, tenant, query="ledger deliveries zanzibarian quokkas", limit=8
+    )
+    assert [h.score for h in half.hits] == [h.score for h in known.hits]
+    assert all(h.score < known.bound for h in known.hits)
+    segments = await db.fetchval(
+        "SELECT sum(segments) FROM document_lexicons WHERE tenant_id = $1", tenant
+    )
+    nowhere = math.log(1 + (segments + 0.5) / 0.5) * (search.BM25_K1 + 1)
+    assert half.bound == pytest.approx(known.bound + 2 * nowhere)
+    assert await search.full_text_ranked(db, tenant, query="quokkas", limit=8) == search.FullText(
+        [], 0.0
+    )
