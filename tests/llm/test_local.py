@@ -8,6 +8,7 @@ import pytest
 
 from llm.events import Delta, Finished
 from llm.local import (
+    LEADING_MARGIN,
     MIN_COVERAGE,
     MIN_EVIDENCE_SCORE,
     NOT_FOUND,
@@ -133,8 +134,10 @@ async def test_the_answer_is_the_sentence_that_answers() -> None:
 
 
 async def test_sources_are_numbered_in_the_order_the_answer_quotes_them() -> None:
-    # The answer lies in the third passage retrieved: the reader still sees [1], not [3].
-    _, done = await run(Prompt("How soon are travel expenses reimbursed?", HANDBOOK))
+    # The answer lies in the third passage retrieved (all three scored alike by the
+    # re-ranker): the reader still sees [1], not [3].
+    alike = [replace(e, score=0.82 - i * 0.01) for i, e in enumerate(HANDBOOK)]
+    _, done = await run(Prompt("How soon are travel expenses reimbursed?", alike))
     assert done.text.endswith("[1].") and "[3]" not in done.text
     first = done.citations[0]
     assert (first.marker, first.segment_id) == (1, "seg-expenses")
@@ -194,11 +197,31 @@ async def test_a_follow_up_uses_the_previous_question() -> None:
         Turn("user", "Tell me about the X300 mesh system."),
         Turn("assistant", "The X300 mesh system covers up to 400 square metres [1]."),
     ]
-    _, alone = await run(Prompt("And how much does it cost?", ROUTER))
-    _, follow_up = await run(Prompt("And how much does it cost?", ROUTER, history))
+    # A follow-up is searched with the question before it, so both products come back close.
+    close = [ROUTER[0], replace(ROUTER[1], score=ROUTER[0].score - 0.02)]
+    _, alone = await run(Prompt("And how much does it cost?", close))
+    _, follow_up = await run(Prompt("And how much does it cost?", close, history))
     assert "129 euros" in alone.text  # without the history: the best-ranked price
     assert "299 euros" in follow_up.text and "129" not in follow_up.text
     assert {c.segment_id for c in follow_up.citations} == {"seg-x300"}
+
+
+async def test_shared_words_are_read_only_in_the_passages_scored_like_the_best() -> None:
+    question = "Which ports and warranty does the X200 router have?"
+    best = Evidence("seg-ports", "doc-x200", 2, "The X200 router has four gigabit ports.", 0.9)
+    fuller = Evidence(
+        "seg-both",
+        "doc-x200",
+        3,
+        "The X200 router has four gigabit ports and a two-year warranty.",
+        0.9 - LEADING_MARGIN - 0.1,
+    )
+    _, done = await run(Prompt(question, [best, fuller]))
+    assert {c.segment_id for c in done.citations} == {"seg-ports"}
+    # Scored alike, the passage that says more of what was asked is quoted.
+    alike = replace(fuller, score=0.9 - LEADING_MARGIN / 2)
+    _, done = await run(Prompt(question, [best, alike]))
+    assert "seg-both" in {c.segment_id for c in done.citations}
 
 
 async def test_a_full_question_ignores_unrelated_history() -> None:
