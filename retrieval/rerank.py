@@ -353,7 +353,7 @@ def combine(features: dict[str, np.ndarray], weights: dict[str, float]) -> np.nd
     total = np.zeros(len(next(iter(features.values()))))
     for name, weight in weights.items():
         total += weight * features[name]
-    return total / sum(weights.values())
+    return total / (sum(weights.values()) or 1.0)  # all weights 0: every score 0
 
 
 def best_first(scores: np.ndarray, top_n: int) -> list[tuple[int, float]]:

@@ -429,6 +429,11 @@ async def test_local_reranker_edge_cases():
     assert await HYBRID.rerank("anything", [], top_n=5) == []
     ranked = await HYBRID.rerank("bike shed", ["", "Bicycles go in the shed.", "   "], top_n=3)
     assert ranked[0][0] == 1  # blank passages are ranked, last, rather than failing the search
+    unweighted = LocalReranker(EMBEDDER, weights={"cosine": 0.0})
+    assert await unweighted.rerank("bike shed", ["Bicycles.", "Cars."], top_n=2) == [
+        (0, 0.0),
+        (1, 0.0),
+    ]
     with pytest.raises(InvalidInput, match="query is empty"):
         await HYBRID.rerank("  ", ["a passage"], top_n=1)
     with pytest.raises(InvalidInput, match="top_n"):
