@@ -123,14 +123,15 @@ BM25_B = 0.75
 # postings laid end to end in key order, the same in the three columns), and the scope's
 # size. The lexemes are worked out once and each is looked up by the primary key: a plan that
 # filtered the tenant's postings by an expression of $2 (as PostgreSQL chose for tables not
-# yet analysed) would run to_tsvector for every row. Public: a test checks that plan.
+# yet analysed) would run to_tsvector for every row. Public: a test checks that plan. The
+# question's lexeme count (for the ceiling, bm25_bound) is a subquery: computed once, not per row.
 POSTINGS_SQL = """
     WITH scope AS (
         SELECT segments, occurrences FROM document_lexicons
         WHERE tenant_id = $1 AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
     )
     SELECT found.keys, found.counts, found.lengths,
-           cardinality(tsvector_to_array(to_tsvector('english', $2))) AS lexemes,
+           (SELECT cardinality(tsvector_to_array(to_tsvector('english', $2)))) AS lexemes,
            (SELECT sum(segments) FROM scope)::float8 AS segments,
            (SELECT sum(occurrences) FROM scope)::float8 AS occurrences
     FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS word(lexeme),
