@@ -70,6 +70,14 @@ _HOW_MANY = re.compile(
 _TOKEN = re.compile(r"\w+(?:[.,:/]\w+)*")  # "2.8", "10,000" and "3:30" stay one token
 # "13.1 How can I become a member?", "2) If possible, ...": numbers that count nothing.
 _SECTION_NUMBER = re.compile(r"^\W*(\d+(\.\d+)+|\d+\))\s")
+# "see Section 6.5", "apt.conf(5)", "Figure 8a", "[12]", a URL: numbers that point elsewhere
+# and count nothing ("How much disk space…?" is not answered by "(see Section 6.5)").
+_REFERENCE = re.compile(
+    r"\b(?:sections?|chapters?|figures?|fig\.|tables?|pages?|pp?\.|appendix|examples?"
+    r"|footnotes?|equations?|eq\.|lines?)\s+\d[\w.]*"
+    r"|\b[\w.-]+\(\d\w*\)|\[\d+(?:[,–-]\s*\d+)*\]|\b\w+://\S+",
+    re.IGNORECASE,
+)
 COUNTED_WINDOW = 3  # content words: "three fourths of the several States", "30 working days"
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
@@ -184,7 +192,7 @@ def has_number(sentence: str, counted: frozenset[str]) -> bool:
     """A number in the sentence; with ``counted``, a number of that thing, a few words from it
     ("six Years", "twenty-five of the barons", "nine parameters" for arguments; "four
     decisions" does not count members)."""
-    tokens = _TOKEN.findall(_SECTION_NUMBER.sub("", sentence))
+    tokens = _TOKEN.findall(_REFERENCE.sub(" ", _SECTION_NUMBER.sub("", sentence)))
     content = [(i, t.lower()) for i, t in enumerate(tokens) if term_of(t) is not None]
     for i, token in enumerate(tokens):
         if not _NUMBER.fullmatch(token) and not any(ch.isdigit() for ch in token):

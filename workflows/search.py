@@ -164,12 +164,12 @@ async def _search(
             [h.content for h in fused],
             top_n=top_k,
             stored=stored,
-            lexical=_full_text_shares(text, fused),
+            lexical=full_text_shares(text, fused),
         )
     return [replace(fused[i], score=score) for i, score in order]
 
 
-def _full_text_shares(text: FullText | None, candidates: Sequence[Hit]) -> list[float] | None:
+def full_text_shares(text: FullText | None, candidates: Sequence[Hit]) -> list[float] | None:
     """Each candidate's BM25 score from the full-text half over its bound for the question, in
     [0, 1] (0 for one full text did not find): how much of the question it carries, weighed by
     the rarity of each word across the tenant's corpus, not only across the candidates."""

@@ -70,6 +70,12 @@ def test_names_and_codes_as_a_user_types_them(
         ("What is the default interval?", "rolls back one of the transactions.", False),
         ("What is the default interval?", "13.1 How can I set the interval?", False),
         ("What is the default interval?", "It runs every 30 seconds.", True),
+        # Numbers that point elsewhere count nothing.
+        ("How much disk space do I need?", "Use a proxy (see Section 6.5).", False),
+        ("How much disk space do I need?", "As described in apt.conf(5) and [12].", False),
+        ("How much disk space do I need?", "See https://example.org/2024/guide.", False),
+        ("How much disk space do I need?", "About 30 GB (see Section 6.5).", True),
+        ("How many lines does it keep?", "Table 3 shows that it keeps 500 lines.", True),
     ],
 )
 def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answers: bool) -> None:
