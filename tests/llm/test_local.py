@@ -168,6 +168,29 @@ async def test_a_question_in_other_words_is_answered_when_retrieval_is_confident
     assert refused.text == NOT_FOUND
 
 
+async def test_an_answer_from_meaning_quotes_more_than_one_passage() -> None:
+    """Worded unlike the text, the question is answered by the sentences closest in meaning:
+    at most two of one passage, so that the next passage's best sentence is quoted (and
+    cited) rather than a third of the first."""
+    question = "How long may a worker stay away from the office in a normal week?"
+    remote = Evidence(
+        "seg-remote",
+        "doc-hr",
+        14,
+        "Staff may work remotely for up to three days a week. Remote employees keep their "
+        "regular hours at home. Home working needs the sign-off of a manager.",
+        0.6,
+    )
+    office = Evidence(
+        "seg-office", "doc-hr", 15, "Employees accrue paid annual leave every calendar year.", 0.55
+    )
+    assert best_coverage(Prompt(question, [remote, office])) < MIN_COVERAGE
+    _, done = await run(Prompt(question, [remote, office]))
+    cited = [c.segment_id for c in done.citations]
+    assert "three days a week" in done.text
+    assert cited.count("seg-remote") <= 2 and "seg-office" in cited
+
+
 async def test_a_stray_question_is_not_answered_from_meaning_when_no_passage_shares_a_term():
     """ops/eval/offtopic.py: "How can I improve my sleep at night?" of technical manuals got
     the sentence nearest in meaning, however far, when the re-ranker scored a passage over
