@@ -2,7 +2,7 @@
 
 The near misses of ops/eval's debian set ask about something the documents almost cover:
 "How many members sit on the Technical Committee?" over a page about the committee, "Which
-mk-configure variable compiles Fortran?" over a slide about mk-configure. Four checks, used by
+mk-configure variable compiles Fortran?" over a slide about mk-configure. Five checks, used by
 the local model (``llm.local.select``):
 
 - a **code** the question names ("arm64", "meson.build", "TreeEditor", "--quiet", ".xlsx")
@@ -13,7 +13,10 @@ the local model (``llm.local.select``):
   (``asks_quantity``, ``counted``, ``has_number``, ``number_kind``, ``has_kind``);
 - a plain **name** ("Excel", "Qt") that no passage has is not guessed at (``missing``);
 - a question for a **default** ("What page size does it use by default?") is answered by a
-  sentence that says what holds by default (``asks_default``, ``states_default``).
+  sentence that says what holds by default (``asks_default``, ``states_default``);
+- a question for a **limit** ("What's the maximum number of frames a GIF can contain?") is
+  answered by a sentence that states one: "up to nine", "at most", "must not exceed"
+  (``asks_limit``, ``states_limit``).
 
 Measured in docs/evaluation.md; each check costs a few answerable questions.
 """
@@ -40,6 +43,21 @@ _ASKS_A_WAY = re.compile(
 )
 _ASKS_DEFAULT = re.compile(r"\bby default\b|\b(the|its|their) default\b", re.IGNORECASE)
 _ASKS_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_ASKS_LIMIT = re.compile(
+    r"\b(maximum|minimum|largest|smallest|biggest|highest|lowest)\b", re.IGNORECASE
+)
+# "How does the Makefile insist on a minimum release?" asks for a way, not for the limit.
+_ASKS_HOW = re.compile(r"^\W*how (do|does|did|can|could|should|would|is|are)\b", re.IGNORECASE)
+# A limit said in so many words, or as a rule ("No Person shall be a Representative who shall
+# not have attained to the Age of twenty five Years").
+_STATES_LIMIT = re.compile(
+    r"\b(max(imum|imal)?|min(imum|imal)?|largest|smallest|biggest|highest|lowest|up to"
+    r"|at most|at least|no more than|no less than|no fewer than|limit(s|ed)?|exceed\w*"
+    r"|upper bound|lower bound|not (be )?(more|less|larger|smaller|greater|fewer)|shall not"
+    r"|must not|may not|cannot|required|requires)\b"
+    r"|\b(less|more|greater|smaller|larger|fewer) than\b",
+    re.IGNORECASE,
+)
 # Looser signs ("if no", "unless", "otherwise") let through sentences such as "If no bucket is
 # found, an insertion fails": conditions, not defaults.
 _STATES_DEFAULT = re.compile(r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b", re.IGNORECASE)
@@ -113,6 +131,18 @@ def states_default(sentence: str) -> bool:
     """Whether the sentence says what holds when nothing else is set: a document that never
     says so does not state the default, however close its topic."""
     return _STATES_DEFAULT.search(sentence) is not None
+
+
+def asks_limit(question: str) -> bool:
+    """Whether the question asks for a maximum or a minimum ("What's the largest file I can
+    store?", "Is there a maximum number of data blocks?"), rather than how to meet one."""
+    return _ASKS_LIMIT.search(question) is not None and _ASKS_HOW.search(question) is None
+
+
+def states_limit(sentence: str) -> bool:
+    """Whether the sentence states a limit: "The bucket size defaults to 256 bytes" has a
+    number, and says nothing of the largest one allowed."""
+    return _STATES_LIMIT.search(sentence) is not None
 
 
 def number_kind(question: str) -> str | None:

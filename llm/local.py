@@ -27,7 +27,8 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
    was asked — the codes the question names ("arm64", "TreeEditor", "--quiet") in its
    passage, a number (of the counted thing: "how many members" is not answered by "four
    decisions"; money for a price, a ratio for "how much faster") when the question asks for
-   a quantity, the word "default" (or "initially") when it asks for a default. A
+   a quantity, the word "default" (or "initially") when it asks for a default, a limit
+   ("up to", "at most", "must not exceed") when it asks for a maximum or a minimum. A
    capitalised name that no passage has ("Excel", "Qt") stops an answer from meaning alone.
    Measured in docs/evaluation.md.
 6. The answer streams word by word (each delta a word and the whitespace after it).
@@ -201,6 +202,9 @@ def select(
     # "What page size does it use by default?" is not answered by a sentence about page sizes
     # that never says what holds when none is set.
     default = grounding.asks_default(question)
+    # "What's the maximum number of frames a GIF can contain?" is not answered by "It plots in
+    # MIF Frames with the size 15*10 cm": a question for a limit wants a sentence that states one.
+    limit = grounding.asks_limit(question)
     # Quoting by shared words reads only the passages the re-ranker cannot tell from its best:
     # a lower passage's sentence that holds more of the question's words is more often on the
     # wrong page than the best passage is (the others may still answer from meaning, below).
@@ -211,6 +215,8 @@ def select(
         if candidate.block not in naming:
             return False
         if default and not grounding.states_default(candidate.span.text):
+            return False
+        if limit and not grounding.states_limit(candidate.span.text):
             return False
         if not quantity:
             return True

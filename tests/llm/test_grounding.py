@@ -124,3 +124,33 @@ def test_a_question_that_names_the_kind_of_number_wants_that_kind(
 ) -> None:
     kind = grounding.number_kind(question)
     assert grounding.has_kind(sentence, kind) is answers
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("What's the maximum number of frames an animated GIF can contain?", True),
+        ("Is there a maximum number of named data blocks in one session?", True),
+        ("What is the largest single database Berkeley DB can manage?", True),
+        ("What is the minimum age to serve as a congressman?", True),
+        ("How does the nbawk Makefile insist on a minimum mk-configure release?", False),  # a way
+        ("What page size does Berkeley DB use by default?", False),
+    ],
+)
+def test_asking_for_a_limit(question: str, asks: bool) -> None:
+    assert grounding.asks_limit(question) is asks
+
+
+@pytest.mark.parametrize(
+    ("sentence", "states"),
+    [
+        ("The name may be followed by up to nine parameters.", True),
+        ("Keys are at most 32 bytes long.", True),
+        ("A single file must not exceed 4 GiB.", True),
+        ("No Person shall be a Representative who shall not have attained to the Age.", True),
+        ("The bucket size (and page size for overflow pages) defaults to 256 bytes.", False),
+        ("It plots in MIF Frames with the size 15*10 cm.", False),
+    ],
+)
+def test_a_limit_is_stated_in_so_many_words(sentence: str, states: bool) -> None:
+    assert grounding.states_limit(sentence) is states

@@ -361,6 +361,22 @@ async def test_a_question_for_a_default_is_answered_by_a_sentence_that_states_it
     assert missing.text == NOT_FOUND and missing.citations == []
 
 
+async def test_a_question_for_a_limit_is_answered_by_a_sentence_that_states_one() -> None:
+    question = "What is the largest page size the hash package allows?"
+    pages = Evidence(
+        "seg-pages",
+        "doc-hash",
+        7,
+        "The hash package sets the default page size to 256 bytes. Each page holds a bucket.",
+        0.7,
+    )
+    _, done = await run(Prompt(question, [pages]))
+    assert done.text == NOT_FOUND  # a page size, but not the largest one allowed
+    stated = replace(pages, text=pages.text + " The page size may be at most 32768 bytes.")
+    _, done = await run(Prompt(question, [stated]))
+    assert "at most 32768 bytes" in done.text
+
+
 async def test_a_question_for_a_price_is_not_answered_by_another_number() -> None:
     """The near miss "How much does a commercial licence cost?" over a paper that gives the
     vendor's version numbers and years but no price."""
