@@ -191,6 +191,35 @@ async def test_an_answer_from_meaning_quotes_more_than_one_passage() -> None:
     assert cited.count("seg-remote") <= 2 and "seg-office" in cited
 
 
+async def test_an_answer_from_meaning_quotes_each_close_passage_first() -> None:
+    """Two passages with two close sentences each would fill the answer between them; each
+    passage's best sentence comes first, so the third passage is quoted (and cited) too."""
+    question = "How long may a worker stay away from the office in a normal week?"
+    first = Evidence(
+        "seg-a",
+        "doc-hr",
+        14,
+        "Staff may work remotely for up to three days a week. Remote employees keep their "
+        "regular hours at home.",
+        0.6,
+    )
+    second = Evidence(
+        "seg-b",
+        "doc-hr",
+        15,
+        "Home working is allowed on up to three days in each week. Remote staff keep their "
+        "usual hours.",
+        0.58,
+    )
+    third = Evidence(
+        "seg-c", "doc-hr", 16, "Employees accrue paid annual leave every calendar year.", 0.56
+    )
+    evidence = [first, second, third]
+    assert best_coverage(Prompt(question, evidence)) < MIN_COVERAGE
+    _, done = await run(Prompt(question, evidence))
+    assert {c.segment_id for c in done.citations} == {"seg-a", "seg-b", "seg-c"}
+
+
 async def test_a_stray_question_is_not_answered_from_meaning_when_no_passage_shares_a_term():
     """ops/eval/offtopic.py: "How can I improve my sleep at night?" of technical manuals got
     the sentence nearest in meaning, however far, when the re-ranker scored a passage over

@@ -16,7 +16,7 @@ from ops.eval import answers, offtopic, retrieval
 pytestmark = pytest.mark.stack
 
 # set: (cites an answer page ≥, refuses the unanswerable ≥, refuses the answerable ≤)
-FLOORS = {"legal": (0.63, None, 0.11), "debian": (0.73, 0.69, 0.05)}
+FLOORS = {"legal": (0.63, None, 0.11), "debian": (0.75, 0.69, 0.05)}
 # set: at most this many of ops/eval/offtopic.py's 35 stray questions answered (1 and 11 now)
 STRAYS_CEILING = {"legal": 2, "debian": 11}
 
