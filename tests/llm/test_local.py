@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import replace
 
 import pytest
@@ -303,21 +302,27 @@ async def test_usage_is_estimated_and_free() -> None:
     assert done.usage.cost_usd == 0.0
 
 
-async def test_fast_enough_for_many_concurrent_chats() -> None:
+async def test_concurrent_chats_each_get_their_first_word_before_any_answer_ends() -> None:
+    """Chats share the orchestrator's event loop: the model yields between words, so no chat
+    waits for another's whole answer before its own first word (its speed is measured by
+    ops/bench/chat.py, not asserted here)."""
     evidence = HANDBOOK * 4  # 12 passages, as the orchestrator sends at most
-    started = time.perf_counter()
+    events: list[tuple[str, int]] = []
 
-    async def first_token() -> float:
+    async def answer(chat: int) -> None:
         stream = LocalExtractive().stream(
             Prompt("Who approves leave requests?", evidence), max_tokens=800
         )
-        await anext(stream)
-        elapsed = time.perf_counter() - started
-        await stream.aclose()
-        return elapsed
+        async for event in stream:
+            if isinstance(event, Finished):
+                events.append(("done", chat))
+            elif not any(e == ("first", chat) for e in events):
+                events.append(("first", chat))
 
-    firsts = await asyncio.gather(*(first_token() for _ in range(10)))
-    assert max(firsts) < 0.1  # the latency budget is 300 ms at p95 for the whole system
+    await asyncio.gather(*(answer(chat) for chat in range(10)))
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("first") == kinds.count("done") == 10
+    assert kinds.index("done") > max(i for i, kind in enumerate(kinds) if kind == "first")
 
 
 # --- grounding: the sentences must carry what was asked, not only its topic ----------------
