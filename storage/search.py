@@ -212,13 +212,18 @@ async def full_text_ranked(
 def bm25_bound(rows: Sequence[Mapping[str, Any]]) -> float:
     """Σ idf · (k1 + 1) over the query's words: BM25's ceiling for it. The words no segment in
     scope has (no row) count at the IDF of a word found nowhere."""
-    if not rows:
+    if not rows or not rows[0]["segments"]:
         return 0.0
     segments = rows[0]["segments"]
     found = np.array([len(row["keys"]) // 8 for row in rows], dtype=float)  # 8-byte keys
-    idf = np.log(1 + (segments - found + 0.5) / (found + 0.5))
-    unseen = max(rows[0]["lexemes"] - len(rows), 0) * np.log(1 + (segments + 0.5) / 0.5)
-    return float((idf.sum() + unseen) * (BM25_K1 + 1))
+    unseen = max(rows[0]["lexemes"] - len(rows), 0) * _idf(segments, 0)
+    return float((_idf(segments, found).sum() + unseen) * (BM25_K1 + 1))
+
+
+def _idf(segments: float, found_in: float | np.ndarray) -> np.ndarray:
+    """BM25's IDF of a word found in ``found_in`` of ``segments`` (a number or an array)."""
+    idf: np.ndarray = np.log(1 + (segments - found_in + 0.5) / (found_in + 0.5))
+    return idf
 
 
 def bm25_top(rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,8 +239,7 @@ def bm25_top(rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[np.ndarray,
     for row, lexeme_keys in zip(rows, keys, strict=True):
         counts = np.frombuffer(row["counts"], dtype=">i2").astype(np.float64)
         lengths = np.frombuffer(row["lengths"], dtype=">i2").astype(np.float64)
-        found_in = len(lexeme_keys)
-        idf = np.log(1 + (segments - found_in + 0.5) / (found_in + 0.5))
+        idf = _idf(segments, len(lexeme_keys))
         norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / mean_length)
         contributions.append(idf * counts * (BM25_K1 + 1) / (counts + norm))
     # Summed by slot, not by sorting the keys: tens of thousands of them for common words.

@@ -138,35 +138,64 @@ async def _search(
     mode: Mode,
 ) -> list[Hit]:
     scope = await _own_documents(pool, tenant_id, document_ids)
-    candidates = top_k if mode in ("vector", "text") else CANDIDATES
-    # The two halves at once: each waits on the database most of its time.
-    (model, nearest), text = await asyncio.gather(
-        _vector_half(pool, embedders, tenant_id, query, candidates, scope)
-        if mode != "text"
-        else _nothing((None, None)),
-        _full_text(pool, tenant_id, query, candidates, scope)
-        if mode != "vector"
-        else _nothing(None),
+    limit = top_k if mode in ("vector", "text") else CANDIDATES
+    found = await first_stage(
+        pool, embedders, tenant_id, query, mode=mode, limit=limit, scope=scope
     )
-    ranked = [hits for hits in (nearest, None if text is None else text.hits) if hits is not None]
-    fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
-    if mode != "hybrid+rerank" or not fused:
-        return fused[:top_k]
-    fused = fused[:RERANK_CANDIDATES]
+    if mode != "hybrid+rerank" or not found.fused:
+        return found.fused[:top_k]
+    candidates, lexical = found.for_reranker()
     await checkpoint()
     with tracer.start_as_current_span(
         "search.rerank",
-        attributes={"pdfchat.rerank.candidates": len(fused), "pdfchat.rerank.model": reranker.name},
+        attributes={
+            "pdfchat.rerank.candidates": len(candidates),
+            "pdfchat.rerank.model": reranker.name,
+        },
     ):
-        stored = StoredHitVectors(pool, tenant_id, model, fused) if model else None
+        stored = StoredHitVectors(pool, tenant_id, found.model, candidates) if found.model else None
         order = await reranker.rerank(
-            query,
-            [h.content for h in fused],
-            top_n=top_k,
-            stored=stored,
-            lexical=full_text_shares(text, fused),
+            query, [h.content for h in candidates], top_n=top_k, stored=stored, lexical=lexical
         )
-    return [replace(fused[i], score=score) for i, score in order]
+    return [replace(candidates[i], score=score) for i, score in order]
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """What the two halves found, fused: the re-ranker's input."""
+
+    model: str | None  # whose vectors answered; None without the vector half or any vectors
+    fused: list[Hit]  # best first, by reciprocal rank
+    text: FullText | None  # the full-text half, with its bound; None when it did not run
+
+    def for_reranker(self) -> tuple[list[Hit], list[float] | None]:
+        """The best ``RERANK_CANDIDATES`` of the fused hits, and full text's share of each."""
+        candidates = self.fused[:RERANK_CANDIDATES]
+        return candidates, full_text_shares(self.text, candidates)
+
+
+async def first_stage(
+    pool: asyncpg.Pool,
+    embedders: Embedders,
+    tenant_id: str,
+    query: str,
+    *,
+    mode: Mode,
+    limit: int,
+    scope: list[uuid.UUID] | None = None,
+) -> FirstStage:
+    """The halves ``mode`` needs, ``limit`` hits each, fused when both ran. Public for
+    ops/eval/tune.py, which fits the re-ranker on exactly what it is given."""
+    # The two halves at once: each waits on the database most of its time.
+    (model, nearest), text = await asyncio.gather(
+        _vector_half(pool, embedders, tenant_id, query, limit, scope)
+        if mode != "text"
+        else _nothing((None, None)),
+        _full_text(pool, tenant_id, query, limit, scope) if mode != "vector" else _nothing(None),
+    )
+    ranked = [hits for hits in (nearest, None if text is None else text.hits) if hits is not None]
+    fused = fuse(ranked) if len(ranked) > 1 else (ranked[0] if ranked else [])
+    return FirstStage(model, fused, text)
 
 
 def full_text_shares(text: FullText | None, candidates: Sequence[Hit]) -> list[float] | None:

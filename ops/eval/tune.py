@@ -3,9 +3,9 @@
     .venv/bin/python ops/eval/tune.py [--set all] [--cache /tmp/pdfchat-tune.pkl]
 
 Starts its own stack once, ingests the sets, and keeps what the re-ranker is given for each
-answerable question — both halves' hits fused as ``workflows.search`` fuses them (the best
-``RERANK_CANDIDATES``), with full text's share of each — in the cache; later runs read the
-cache. Then it computes the re-ranker's features for every candidate, and a few more, checks
+answerable question (``workflows.search.first_stage``: both halves fused, the best
+``RERANK_CANDIDATES`` of them, with full text's share of each) in the cache; later runs read
+the cache. Then it computes the re-ranker's features for every candidate, and a few more, checks
 that the product's own weights rank as ``ops/eval/retrieval.py`` reports, and fits weights by
 coordinate ascent on the questions with an even index, scoring hit@8 and MRR on the odd ones
 and on all. Not a test: it asserts nothing.
@@ -32,7 +32,7 @@ from cli.stack import scratch_stack
 from core.tokens import mint
 from ops.eval.retrieval import SETS, ingest
 from ops.eval.sets import Question
-from retrieval.embeddings import LocalEmbedder
+from retrieval.embeddings import LocalEmbedder, create_embedder
 from retrieval.rerank import (
     CORPUS_WEIGHTS,
     Analysed,
@@ -41,8 +41,8 @@ from retrieval.rerank import (
     prepared,
     soft_term_scores,
 )
-from storage import migrate_database, search
-from workflows.search import CANDIDATES, RERANK_CANDIDATES, RRF_K, full_text_shares, fuse
+from storage import migrate_database
+from workflows.search import CANDIDATES, RRF_K, Embedders, first_stage
 
 TOP = 8
 Features = dict[str, np.ndarray]
@@ -62,7 +62,7 @@ class Case:
 
 async def _collect(settings: Any, names: list[str]) -> list[Case]:
     cases: list[Case] = []
-    embedder = LocalEmbedder()
+    embedders = Embedders(settings, create_embedder(settings))
     pool = await storage.create_pool(settings.dsn)
     try:
         for name in names:
@@ -73,34 +73,26 @@ async def _collect(settings: Any, names: list[str]) -> list[Case]:
                 ids = await ingest(client, eval_set.documents, eval_set.pdfs, wait_s=900)
             corpus_of = {v: k for k, v in ids.items()}
             for q in eval_set.answerable:
-                vector = await embedder.embed_query(q.question)
-                nearest = await search.nearest(
-                    pool,
-                    tenant,
-                    model=embedder.model,
-                    dimension=embedder.dimension,
-                    query=vector,
-                    limit=CANDIDATES,
+                found = await first_stage(
+                    pool, embedders, tenant, q.question, mode="hybrid+rerank", limit=CANDIDATES
                 )
-                text = await search.full_text_ranked(
-                    pool, tenant, query=q.question, limit=CANDIDATES
-                )
-                fused = fuse([nearest, text.hits])[:RERANK_CANDIDATES]
-                places = [(corpus_of.get(str(h.document_id), "?"), h.page) for h in fused]
+                candidates, lexical = found.for_reranker()
+                places = [(corpus_of.get(str(h.document_id), "?"), h.page) for h in candidates]
                 cases.append(
                     Case(
                         question=q,
                         set_name=name,
-                        texts=[h.content for h in fused],
-                        headings=[f"{h.title or ''}. {h.heading or ''}" for h in fused],
+                        texts=[h.content for h in candidates],
+                        headings=[f"{h.title or ''}. {h.heading or ''}" for h in candidates],
                         places=places,
                         wanted=[d == q.document and p in q.pages for d, p in places],
-                        lexical=full_text_shares(text, fused) or [0.0] * len(fused),
-                        fused=[h.score for h in fused],
+                        lexical=lexical or [0.0] * len(candidates),
+                        fused=[h.score for h in candidates],
                     )
                 )
     finally:
         await pool.close()
+        await embedders.aclose()
     return cases
 
 
