@@ -36,11 +36,22 @@ from core.errors import PdfchatError
 from core.fairness import AnswerPriority, checkpoint
 from core.flags import MODEL_ROUTE
 from core.metrics import ANSWERS, FAILURES, TIME_TO_FIRST_TOKEN
-from llm import AnswerInterrupted, Delta, Evidence, Finished, Prompt, Turn, is_follow_up
+from llm import (
+    OVERVIEW_SYSTEM,
+    AnswerInterrupted,
+    Delta,
+    Evidence,
+    Finished,
+    Prompt,
+    Turn,
+    is_follow_up,
+    overview_subject,
+)
 from storage.chat import Session
 from storage.rollouts import Sample
 from storage.search import Hit
 from workflows import chat, rollouts, usage
+from workflows.overview import overview_evidence
 from workflows.search import MAX_QUERY_CHARS, search_segments
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
@@ -173,6 +184,30 @@ def _route(deps: Resources, session: Session, variant: rollouts.Variant) -> list
 
 
 async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
+    prompt = await _overview_prompt(deps, session) or await _question_prompt(deps, session, variant)
+    return replace(prompt, system=variant.system_prompt) if variant.system_prompt else prompt
+
+
+async def _overview_prompt(deps: Resources, session: Session) -> Prompt | None:
+    """A question about whole documents ("What is this paper about?") gets their openings and
+    main topics; None for any other question, or one that names no document in scope."""
+    subject = overview_subject(session.question)
+    if subject is None:
+        return None
+    hits = await overview_evidence(deps.pool, session.tenant_id, subject, session.document_ids)
+    if hits is None:
+        return None
+    history = await _history(deps, session)
+    return Prompt(
+        question=session.question,
+        evidence=[_evidence(h) for h in hits],
+        history=history,
+        system=OVERVIEW_SYSTEM,
+        overview=True,
+    )
+
+
+async def _question_prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
     if is_follow_up(session.question):  # its query needs the question before it
         history = await _history(deps, session)
         hits = await _search(deps, session, variant, _query(session, history))
@@ -180,20 +215,19 @@ async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) 
         history, hits = await asyncio.gather(
             _history(deps, session), _search(deps, session, variant, _query(session, []))
         )
-    evidence = [
-        Evidence(
-            segment_id=str(h.segment_id),
-            document_id=str(h.document_id),
-            page=h.page,
-            text=h.content,
-            score=h.score,
-            heading=h.heading,
-            title=h.title,
-        )
-        for h in hits
-    ]
-    prompt = Prompt(question=session.question, evidence=evidence, history=history)
-    return replace(prompt, system=variant.system_prompt) if variant.system_prompt else prompt
+    return Prompt(question=session.question, evidence=[_evidence(h) for h in hits], history=history)
+
+
+def _evidence(hit: Hit) -> Evidence:
+    return Evidence(
+        segment_id=str(hit.segment_id),
+        document_id=str(hit.document_id),
+        page=hit.page,
+        text=hit.content,
+        score=hit.score,
+        heading=hit.heading,
+        title=hit.title,
+    )
 
 
 async def _sent_before(session: Session) -> list[topics.AnswerEvent]:

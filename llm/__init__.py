@@ -17,6 +17,7 @@ from llm.local import NOT_FOUND, LocalExtractive
 from llm.models import ChatModels
 from llm.prompt import (
     DEFAULT_SYSTEM,
+    OVERVIEW_SYSTEM,
     REFUSAL,
     Evidence,
     Prompt,
@@ -24,6 +25,7 @@ from llm.prompt import (
     Turn,
     is_follow_up,
     is_refusal,
+    overview_subject,
     render,
 )
 from llm.providers import ChatProvider, create_provider
@@ -33,6 +35,7 @@ __all__ = [
     "DEFAULT_SYSTEM",
     "LOCAL_MODEL",
     "NOT_FOUND",
+    "OVERVIEW_SYSTEM",
     "REFUSAL",
     "AnswerInterrupted",
     "BudgetExceeded",
@@ -57,5 +60,6 @@ __all__ = [
     "create_provider",
     "is_follow_up",
     "is_refusal",
+    "overview_subject",
     "render",
 ]

@@ -92,6 +92,10 @@ def sentences(text: str) -> list[Span]:
 
 
 # ---------------------------------------------------------------------------------------------
+# A table of contents' dots between a title and its page ("1.2 Obtaining this document . . . 1").
+LEADERS = re.compile(r"(?:\.\s?){4,}")
+
+
 # Terms
 
 # Words that carry the shape of a question, not its topic (on top of retrieval's stopwords).

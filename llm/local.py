@@ -33,6 +33,11 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
    Measured in docs/evaluation.md.
 6. The answer streams word by word (each delta a word and the whitespace after it).
 
+A question about whole documents (``Prompt.overview``: "What is this paper about?") is no
+search for sentences: its evidence is each document's opening and a passage per main topic
+(workflows.overview), and ``overview`` quotes their first sentences in that order, each
+document led by its name when there are several.
+
 Limits: it quotes, it does not reason or paraphrase; a question worded with none of the
 passage's words (synonyms only) gets NOT_FOUND even when retrieval found the right passage.
 ``MIN_COVERAGE`` is where quoting by shared words gives way to quoting by meaning from the
@@ -55,6 +60,7 @@ import numpy as np
 
 from llm import grounding
 from llm._text import (
+    LEADERS,
     Span,
     estimate_tokens,
     same_term,
@@ -110,6 +116,10 @@ CONTEXT_WEIGHT = 0.5
 NEAR_MIN_COSINE = 0.55
 NEAR_WEIGHT = 0.7
 HEADING_MAX_WORDS = 12
+# Answering what whole documents are about (``overview``).
+OVERVIEW_OPENING = 2
+OVERVIEW_MAX_WORDS = 160
+_NUMBERING = re.compile(r"[\d.]+")
 RANK_BONUS = 0.05  # at most; decays with the passage's rank
 _PIECE = re.compile(r"\S+\s*")
 MAX_EVIDENCE = 12  # the top passages are where answers are; bounds the work per call
@@ -141,10 +151,21 @@ class LocalExtractive:
         self, prompt: Prompt, *, max_tokens: int
     ) -> AsyncGenerator[Delta | Finished, None]:
         evidence = ranked(prompt.evidence)[:MAX_EVIDENCE]
-        chosen = select(
-            prompt.question, prompt.history, evidence, min_evidence_score=self.min_evidence_score
-        )
-        text = compose(chosen) if chosen else NOT_FOUND
+        if prompt.overview:
+            chosen = overview(evidence)
+        else:
+            chosen = select(
+                prompt.question,
+                prompt.history,
+                evidence,
+                min_evidence_score=self.min_evidence_score,
+            )
+        if not chosen:
+            text = NOT_FOUND
+        elif prompt.overview:
+            text = compose_overview(chosen, evidence)
+        else:
+            text = compose(chosen)
         pieces = _word_pieces(text, max_tokens)
         for piece in pieces:
             yield Delta(piece)
@@ -240,6 +261,48 @@ def select(
     if confident and _shares_a_term(question, history, confident):
         return _reading_order(_closest_in_meaning(question, history, confident, may_answer))
     return []
+
+
+def overview(evidence: list[Evidence]) -> list[Candidate]:
+    """What the documents are about, in the order of the evidence (workflows.overview: each
+    document's opening, then a passage per main topic): the first sentences of a document's
+    first passage (two when the answer is about one document), the first sentence of each
+    other one; in at most ``OVERVIEW_MAX_WORDS`` words."""
+    documents = {e.document_id for e in evidence}
+    opening = OVERVIEW_OPENING if len(documents) == 1 else 1
+    chosen: list[Candidate] = []
+    seen: set[str] = set()
+    used = 0
+    for block, item in enumerate(evidence, 1):
+        wanted = 1 if item.document_id in seen else opening
+        seen.add(item.document_id)
+        for candidate in [c for c in _candidates([item]) if _says(c.span.text)][:wanted]:
+            length = len(candidate.span.text.split())
+            if used + length > OVERVIEW_MAX_WORDS:
+                return chosen
+            chosen.append(replace(candidate, block=block))
+            used += length
+    return chosen
+
+
+def compose_overview(chosen: list[Candidate], evidence: list[Evidence]) -> str:
+    """``compose``, each document's sentences led by its name when there are several."""
+    documents = list(dict.fromkeys(evidence[c.block - 1].document_id for c in chosen))
+    if len(documents) < 2:
+        return compose(chosen)
+    numbers = source_numbers(chosen)
+    parts = []
+    for document in documents:
+        own = [c for c in chosen if evidence[c.block - 1].document_id == document]
+        name = evidence[own[0].block - 1].title or "A document"
+        parts.append(f"{name}: {compose(own, numbers)}")
+    return "\n\n".join(parts)
+
+
+def _says(sentence: str) -> bool:
+    """A sentence of prose, not a table of contents' line ("1.2 Obtaining this document . . 1")."""
+    prose = [w for w in sentence.split() if not _NUMBERING.fullmatch(w)]
+    return len(prose) >= 4 and sentence[-1] in ".!?" and not LEADERS.search(sentence)
 
 
 def _shares_a_term(question: str, history: list[Turn], evidence: list[Evidence]) -> bool:
@@ -381,9 +444,10 @@ def _passage_terms(evidence: list[Evidence]) -> dict[int, frozenset[str]]:
     return {block: frozenset(terms(item.text)) for block, item in enumerate(evidence, 1)}
 
 
-def compose(chosen: list[Candidate]) -> str:
-    """Sentences joined, a [n] closing each run of sentences from one passage."""
-    numbers = source_numbers(chosen)
+def compose(chosen: list[Candidate], numbers: Mapping[int, int] | None = None) -> str:
+    """Sentences joined, a [n] closing each run of sentences from one passage (numbered by
+    ``source_numbers`` unless ``numbers`` says)."""
+    numbers = numbers or source_numbers(chosen)
     out: list[str] = []
     for i, candidate in enumerate(chosen):
         sentence = candidate.span.text

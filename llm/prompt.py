@@ -23,9 +23,11 @@ from typing import Literal
 from core.errors import InvalidInput
 from llm._text import (
     ANAPHORA,
+    LEADERS,
     MESSAGE_OVERHEAD_TOKENS,
     estimate_tokens,
     message_tokens,
+    same_term,
     terms,
     truncate_to_tokens,
     words,
@@ -42,6 +44,16 @@ DEFAULT_SYSTEM = (
     "that does not give the asked number, name, option or fact is not an answer), reply "
     f"with exactly this sentence and nothing else: {REFUSAL} "
     "Answer in the language of the question, briefly."
+)
+# For a question about whole documents (``overview_subject``), whose blocks are each document's
+# opening and the passages of its main topics: no block "states the answer", they are the
+# answer's material.
+OVERVIEW_SYSTEM = (
+    "You describe the user's documents. The numbered context blocks in the user's message are "
+    "each document's opening and passages from its main topics. Say what each document is "
+    "about and what it covers, using only the blocks; do not use outside knowledge. Cite every "
+    "statement with the number of the block it comes from, in square brackets, e.g. [1] or "
+    "[2][3]. Answer in the language of the question, briefly."
 )
 _REFUSAL = re.compile(
     r"^\W*(i|we)\s+(could not|couldn't|cannot|can't|did not|didn't|was unable to)\s+find\b"
@@ -79,6 +91,9 @@ class Prompt:
     evidence: list[Evidence] = field(default_factory=list)
     history: list[Turn] = field(default_factory=list)  # oldest first
     system: str = DEFAULT_SYSTEM
+    # The question asks about whole documents: the evidence is their openings and main topics
+    # (workflows.overview), in order, not passages ranked by the question's words.
+    overview: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +225,7 @@ def _fit_question(question: str, budget: int) -> str:
 __all__ = [
     "DEFAULT_SYSTEM",
     "MESSAGE_OVERHEAD_TOKENS",
+    "OVERVIEW_SYSTEM",
     "Evidence",
     "Prompt",
     "Rendered",
@@ -239,3 +255,73 @@ def is_refusal(answer: str) -> bool:
     """Whether an answer says the documents do not have what was asked (the REFUSAL sentence
     or a model's own words for it, at its start) rather than answering."""
     return _REFUSAL.match(answer.strip()) is not None
+
+
+# A question about a whole document ("What is this paper about?", "Summarize the R FAQ", "What
+# are the main topics?") is answered from its opening and its topic map, not from the passages
+# nearest its words: those would be whatever mentions "summary" or "topics".
+_OVERVIEW = re.compile(
+    r"^\W*(please\s+)?(summari[sz]e|sum up|outline)\b"
+    r"|\b(can|could|would|will) you\s+(please\s+)?(summari[sz]e|sum up|outline)\b"
+    r"|\b(summary|overview|synopsis|gist|rundown|tl;?dr)\s+of\b"
+    r"|\b(a|an|the)\s+((short|brief|quick|general|high-level)\s+)?(summary|overview|synopsis"
+    r"|rundown)\W*$"
+    r"|^\W*tl;?dr\b"
+    r"|\b(main|key|major|central)\s+(topics?|points?|ideas?|takeaways?|themes?|subjects?"
+    r"|messages?|findings?)\b"
+    r"|^\W*what(?:'s|\s+is|\s+are)\b.*\babout\W*$"
+    r"|^\W*what\s+(?:do|does)\s+(?:this|these|that|those|the|my|our)\b[^?]*\b(cover|contain"
+    r"|discuss|deal with|talk about)\W*$",
+    re.IGNORECASE,
+)
+# Words of the request itself: what is left of the question names the documents, if anything.
+_OVERVIEW_WORDS = frozenset(
+    terms(
+        "summarize summarise summary summaries sum up outline overview synopsis gist rundown tldr"
+        " tl dr main key major central topic topics point points idea ideas takeaway takeaways"
+        " theme themes subject subjects message messages finding findings short brief quick"
+        " general high level cover covers covered contain contains discuss discusses deal deals"
+        " talk talks about document documents pdf pdfs file files paper papers book books manual"
+        " manuals report reports article articles text texts slide slides deck presentation"
+        " guide guides whole entire"
+    )
+)
+# "Summarise section 3", "the key points of the results table": a part of a document is a
+# passage to find.
+_PART = re.compile(
+    r"\b(sections?|chapters?|pages?|paragraphs?|tables?|figures?|appendix|appendices|steps?"
+    r"|parts?|lines?)\b",
+    re.IGNORECASE,
+)
+
+
+def overview_subject(question: str) -> list[str] | None:
+    """None unless ``question`` asks about whole documents; else the terms left once the
+    request's own words are gone: [] for "What is this document about?", the title's words for
+    "Summarize the R FAQ" ("r", "faq"), which the caller matches against the documents' titles
+    (the words of anything else, "summarize how fitting works", make it a question to search)."""
+    if not _OVERVIEW.search(question) or _PART.search(question):
+        return None
+    return [t for t in terms(question) if t not in _OVERVIEW_WORDS]
+
+
+def names_document(subject: list[str], name: str) -> bool:
+    """Whether a document's name (its title and file name) has every term of an overview's
+    ``subject``: "Summarize the R FAQ" names "R FAQ" and "R-FAQ.pdf"."""
+    said = terms(re.sub(r"[-_.]", " ", name))
+    return all(any(same_term(asked, t) for t in said) for asked in subject)
+
+
+PROSE_MIN_WORDS = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def reads_as_prose(text: str) -> bool:
+    """Whether a passage has a sentence of some length and is no table of contents (dots
+    between titles and their pages, more than once): what can say what a document is about."""
+    if len(LEADERS.findall(text)) > 1:
+        return False
+    return any(
+        len(s.split()) >= PROSE_MIN_WORDS and s[-1] in ".!?" and not LEADERS.search(s)
+        for s in _SENTENCE_END.split(" ".join(text.split()))
+    )

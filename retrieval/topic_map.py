@@ -20,7 +20,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.metrics import silhouette_score
 
 # Stored with every map: the sweep recomputes maps of older versions (workflows.topic_maps).
-VERSION = 2
+# 3: each topic names the segments its summary quotes (``key_segment_ids``).
+VERSION = 3
 MAX_TOPICS = 12
 MAX_SUBTOPICS = 6
 # A topic needs this many segments to be split into sub-topics: below it, the guide's second
@@ -206,6 +207,9 @@ class Subtopic:
     segment_ids: list[str]
     headings: list[str]
     summary: str
+    # The segments the summary's sentences come from, in reading order: a chat asked what the
+    # document is about quotes them (workflows.overview).
+    key_segment_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -451,7 +455,8 @@ def _topic(
     terms: list[str],
     title: str | None,
 ) -> Topic:
-    summary = _central_sentences(segments, vectors, members, KEY_SENTENCES)
+    central = _central(segments, vectors, members, KEY_SENTENCES)
+    summary = [first_sentence(segments[i].text) for i in central]
     parent_words = {w for t in terms[:LABEL_TERMS] for w in t.split()}
     return Topic(
         label=label,
@@ -460,6 +465,7 @@ def _topic(
         segment_ids=[segments[i].segment_id for i in members],
         headings=_headings(segments, members),
         summary=" ".join(summary),
+        key_segment_ids=[segments[i].segment_id for i in central],
         subtopics=_subtopics(
             segments, vectors, words, members, title, used=set(summary), parent_words=parent_words
         ),
@@ -485,17 +491,21 @@ def _subtopics(
     # Words that tell the sub-topics apart, not those of the whole topic again.
     terms = words.distinctive(groups, context=members, exclude=parent_words)
     labels = _labels(segments, groups, terms, words, title)
-    return [
-        Subtopic(
-            label=label,
-            terms=[words.spelled(t) for t in group_terms],
-            pages=_pages(segments, group),
-            segment_ids=[segments[i].segment_id for i in group],
-            headings=_headings(segments, group),
-            summary=" ".join(_central_sentences(segments, vectors, group, 1, used=used)),
+    subtopics = []
+    for group, label, group_terms in zip(groups, labels, terms, strict=True):
+        central = _central(segments, vectors, group, 1, used=used)
+        subtopics.append(
+            Subtopic(
+                label=label,
+                terms=[words.spelled(t) for t in group_terms],
+                pages=_pages(segments, group),
+                segment_ids=[segments[i].segment_id for i in group],
+                headings=_headings(segments, group),
+                summary=" ".join(first_sentence(segments[i].text) for i in central),
+                key_segment_ids=[segments[i].segment_id for i in central],
+            )
         )
-        for group, label, group_terms in zip(groups, labels, terms, strict=True)
-    ]
+    return subtopics
 
 
 def _pages(segments: list[Segment], members: list[int]) -> list[int]:
@@ -507,16 +517,17 @@ def _headings(segments: list[Segment], members: list[int]) -> list[str]:
     return [h for h, _ in counts.most_common(3)]
 
 
-def _central_sentences(
+def _central(
     segments: list[Segment],
     vectors: np.ndarray,
     members: list[int],
     n: int,
     *,
     used: set[str] | None = None,
-) -> list[str]:
-    """First sentences of the segments closest to the group's centre, in reading order; a
-    sentence already in ``used`` (the parent topic's summary) is passed over."""
+) -> list[int]:
+    """The ``n`` segments closest to the group's centre with distinct first sentences, in
+    reading order; one whose first sentence is already in ``used`` (the parent topic's
+    summary) is passed over."""
     group = vectors[members]
     centre = group.mean(axis=0)
     chosen: list[int] = []
@@ -529,7 +540,7 @@ def _central_sentences(
             seen.add(sentence)
         if len(chosen) == n:
             break
-    return [first_sentence(segments[i].text) for i in sorted(chosen)]
+    return sorted(chosen)
 
 
 def first_sentence(text: str) -> str:

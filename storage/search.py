@@ -53,6 +53,43 @@ def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
     ]
 
 
+async def openings(
+    db: asyncpg.Pool | asyncpg.Connection,
+    tenant_id: str,
+    document_ids: Sequence[uuid.UUID],
+    *,
+    per_document: int,
+) -> list[Hit]:
+    """The first ``per_document`` segments of each of the tenant's documents given, in the
+    order given and each in reading order (score 0: nothing was ranked)."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS}, 0.0::float8 AS score"
+        " FROM unnest($2::uuid[]) WITH ORDINALITY AS wanted(doc_id, n)"
+        " CROSS JOIN LATERAL (SELECT * FROM segments s WHERE s.tenant_id = $1"
+        " AND s.doc_id = wanted.doc_id ORDER BY s.seq LIMIT $3) s"
+        f" {_DOCUMENT} ORDER BY wanted.n, s.seq",
+        tenant_id,
+        list(document_ids),
+        per_document,
+    )
+    return _hits(rows)
+
+
+async def passages(
+    db: asyncpg.Pool | asyncpg.Connection, tenant_id: str, segment_ids: Sequence[uuid.UUID]
+) -> list[Hit]:
+    """These segments, in the order given; another tenant's or a deleted one is left out."""
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS}, 0.0::float8 AS score"
+        " FROM unnest($2::uuid[]) WITH ORDINALITY AS wanted(id, n)"
+        f" JOIN segments s ON s.id = wanted.id AND s.tenant_id = $1 {_DOCUMENT}"
+        " ORDER BY wanted.n",
+        tenant_id,
+        list(segment_ids),
+    )
+    return _hits(rows)
+
+
 async def nearest(
     db: asyncpg.Pool | asyncpg.Connection,
     tenant_id: str,

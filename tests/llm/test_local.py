@@ -430,3 +430,79 @@ async def test_a_question_for_a_price_is_not_answered_by_another_number() -> Non
     priced = [replace(release[0], text=release[0].text + " A commercial licence costs $900.")]
     _, found = await run(Prompt("How much does a commercial licence cost?", priced))
     assert "$900" in found.text
+
+
+# What workflows.overview gives a question about whole documents: each document's opening,
+# then a passage per main topic, in that order.
+OPENINGS = [
+    Evidence(
+        "seg-intro",
+        "doc-guide",
+        3,
+        "Introduction\n\nThis guide explains how to run the Gull Point lighthouse. It covers the "
+        "lamp, the logbook and the keeper's duties. Read it before your first watch.",
+        1.0,
+        heading="Introduction",
+        title="Keeper's Guide",
+    ),
+    Evidence(
+        "seg-lamp",
+        "doc-guide",
+        9,
+        "1.2 Lamp . . . . . . 4\n\nThe lamp burns paraffin and is trimmed every four hours. "
+        "Spare wicks are kept in the store.",
+        0.99,
+        title="Keeper's Guide",
+    ),
+    Evidence(
+        "seg-bread",
+        "doc-bread",
+        1,
+        "Rye bread needs a sourdough starter fed the night before. Bake it for fifty minutes.",
+        0.98,
+        title="Baking Notes",
+    ),
+]
+
+
+async def _overview(evidence: list[Evidence], question: str = "What are these about?"):
+    pieces = [
+        p
+        async for p in LocalExtractive().stream(
+            Prompt(question, evidence=evidence, overview=True), max_tokens=500
+        )
+    ]
+    done = pieces[-1]
+    assert isinstance(done, Finished)
+    return done
+
+
+async def test_what_a_document_is_about_is_its_opening_and_its_topics() -> None:
+    done = await _overview(OPENINGS[:2], "What is this guide about?")
+    assert done.text == (
+        "This guide explains how to run the Gull Point lighthouse. It covers the lamp, the "
+        "logbook and the keeper's duties [1]. The lamp burns paraffin and is trimmed every "
+        "four hours [2]."
+    )  # the table of contents' line and the headings are no sentences to quote
+    assert [(c.segment_id, c.page, c.marker) for c in done.citations] == [
+        ("seg-intro", 3, 1),
+        ("seg-intro", 3, 1),
+        ("seg-lamp", 9, 2),
+    ]
+    assert done.found
+
+
+async def test_several_documents_are_each_named_and_quoted_more_briefly() -> None:
+    done = await _overview(OPENINGS)
+    assert done.text == (
+        "Keeper's Guide: This guide explains how to run the Gull Point lighthouse [1]. The lamp "
+        "burns paraffin and is trimmed every four hours [2].\n\n"
+        "Baking Notes: Rye bread needs a sourdough starter fed the night before [3]."
+    )
+    assert [c.segment_id for c in done.citations] == ["seg-intro", "seg-lamp", "seg-bread"]
+
+
+async def test_an_overview_without_prose_says_it_found_nothing() -> None:
+    contents = replace(OPENINGS[1], text="1.1 Lamp . . . . 4\n\n1.2 Logbook . . . . 7")
+    done = await _overview([contents])
+    assert done.text == NOT_FOUND and not done.citations and not done.found

@@ -12,6 +12,8 @@ from llm.prompt import (
     Turn,
     essential_tokens,
     full_tokens,
+    names_document,
+    overview_subject,
     ranked,
     render,
     user_message,
@@ -148,3 +150,41 @@ def test_the_user_message_estimate_is_the_sum_of_its_parts(blocks: int) -> None:
         + 2 * MESSAGE_OVERHEAD_TOKENS
         + REPLY_PRIMING_TOKENS
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What is this document about?", []),
+        ("What are these PDFs about?", []),
+        ("Summarize the paper.", []),
+        ("Could you summarise it, please?", []),
+        ("Give me a brief summary", []),
+        ("What are the main topics covered in these documents?", []),
+        ("What does this report cover?", []),
+        ("tl;dr", []),
+        ("Summarize the R FAQ.", ["r", "faq"]),
+        ("Give me an overview of the gnuplot manual", ["gnuplot"]),
+        ("What is the employee handbook about?", ["employe", "handbook"]),
+        # a subject that may name no document: the caller searches it then
+        ("Can you give me an overview of how fitting works?", ["fit", "work"]),
+        # not about whole documents
+        ("What does summary() return for a data frame?", None),
+        ("What is a summary statistic?", None),
+        ("Summarise section 3", None),
+        ("What are the key points of the results table?", None),
+        ("Which key toggles the grid?", None),
+        ("What is the difference between R and S?", None),
+        ("Outline the installation steps", None),
+    ],
+)
+def test_questions_about_whole_documents_are_told_apart(question, subject) -> None:
+    assert overview_subject(question) == subject
+
+
+def test_a_subject_names_a_document_by_its_title_or_file_name() -> None:
+    assert names_document(["r", "faq"], "R FAQ R-FAQ.pdf")
+    assert names_document(["faq"], "Frequently asked R-FAQ.pdf")
+    assert names_document(["gnuplot"], "gnuplot 5.4 manual gnuplot.pdf")
+    assert not names_document(["r", "faq"], "R Installation and Administration R-admin.pdf")
+    assert not names_document(["fit", "work"], "gnuplot 5.4 manual gnuplot.pdf")

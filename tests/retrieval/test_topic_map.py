@@ -173,7 +173,18 @@ def test_the_map_serialises_with_its_version_and_the_old_fields():
         "segment_ids",
         "headings",
         "summary",
+        "key_segment_ids",
     }
+
+
+def test_each_summary_names_the_segments_it_quotes():
+    segments = _segments()
+    texts = {s.segment_id: s.text for s in segments}
+    result = topic_map("Crafts", segments)
+    for part in [*result.topics, *(s for t in result.topics for s in t.subtopics)]:
+        assert part.key_segment_ids and set(part.key_segment_ids) <= set(part.segment_ids)
+        quoted = [first_sentence(texts[sid]) for sid in part.key_segment_ids]
+        assert part.summary == " ".join(quoted)
 
 
 @pytest.mark.parametrize(

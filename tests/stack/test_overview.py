@@ -1,0 +1,107 @@
+"""Questions about whole documents ("What is this document about?") on the real stack: the
+answer quotes each document's opening (workflows.overview), not passages that mention
+"summary", and only of the documents in scope, of the asking tenant."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import pdfgen
+from cli.client import PdfchatClient
+
+pytestmark = pytest.mark.stack
+
+GUIDE = [
+    [("h1", "Keeper's Guide"), ("p", "Version 3, for the keepers of Gull Point.")],
+    [
+        ("h2", "1 Introduction"),
+        (
+            "p",
+            "This guide explains how to run the Gull Point lighthouse from dusk to dawn. It "
+            "covers the lamp, the logbook and the duties of the keeper on watch.",
+        ),
+    ],
+    [
+        ("h2", "2 The lamp"),
+        (
+            "p",
+            "The lamp burns paraffin and its wick is trimmed every four hours. Spare wicks are "
+            "kept in the store room below the lantern.",
+        ),
+    ],
+]
+NOTES = [
+    [
+        ("h1", "Baking Notes"),
+        (
+            "p",
+            "These notes record how our bakery makes its rye bread. Rye bread needs a sourdough "
+            "starter fed the night before, and bakes for fifty minutes at two hundred degrees.",
+        ),
+    ]
+]
+SECRET = [[("h1", "Merger Plans"), ("p", "The board intends to buy the harbour company in May.")]]
+
+
+async def _ready(client: PdfchatClient, pages: list, filename: str) -> str:
+    document_id = (await client.upload(pdfgen.text_pdf(pages), filename))["document_id"]
+    async with asyncio.timeout(90):
+        views = await client.wait_for([document_id])
+    assert views[document_id]["status"] == "ready", views
+    return document_id
+
+
+async def _ask(client: PdfchatClient, question: str, **scope) -> tuple[str, set[tuple[str, int]]]:
+    started = await client.chat(question, **scope)
+    text, cited = [], set()
+    async with asyncio.timeout(60):
+        async for message in client.answer(started["stream_session_id"]):
+            if message["type"] == "token":
+                text.append(message["content"])
+            elif message["type"] == "citations":
+                cited = {(i["document_id"], i["page"]) for i in message["items"]}
+    return "".join(text), cited
+
+
+@pytest.fixture
+async def library(api, tenant) -> tuple[PdfchatClient, str, str]:
+    await _ready(api(f"{tenant}-other"), SECRET, "merger-plans.pdf")  # another tenant's
+    client = api(tenant)
+    guide = await _ready(client, GUIDE, "keepers-guide.pdf")
+    notes = await _ready(client, NOTES, "baking-notes.pdf")
+    return client, guide, notes
+
+
+async def test_what_a_document_is_about_is_told_from_its_opening(library):
+    client, guide, _ = library
+    answer, cited = await _ask(client, "What is this document about?", document_ids=[guide])
+    assert answer.startswith(
+        "This guide explains how to run the Gull Point lighthouse from dusk to dawn. It covers "
+        "the lamp, the logbook and the duties of the keeper on watch [1]."
+    ), answer
+    assert (guide, 2) in cited and {d for d, _ in cited} == {guide}
+
+
+async def test_a_summary_of_a_named_document_quotes_only_that_one(library):
+    client, _, notes = library
+    answer, cited = await _ask(client, "Summarize the baking notes.")
+    assert "These notes record how our bakery makes its rye bread" in answer, answer
+    assert cited == {(notes, 1)}
+
+
+async def test_every_document_in_scope_is_named_and_no_other_tenants(library):
+    client, guide, notes = library
+    answer, cited = await _ask(client, "What are these documents about?")
+    assert "Keeper's Guide:" in answer and "Baking Notes:" in answer, answer
+    assert {d for d, _ in cited} == {guide, notes}
+    assert "harbour" not in answer and "Merger" not in answer
+
+
+async def test_an_overview_of_a_subject_no_title_names_is_searched(library):
+    client, _, notes = library
+    answer, cited = await _ask(client, "Can you give me an overview of how long rye bread bakes?")
+    # The sentence that answers, where an overview would open with the document's first one.
+    assert answer.startswith("Rye bread needs a sourdough starter"), answer
+    assert cited == {(notes, 1)}

@@ -1,0 +1,61 @@
+"""Which passages show what a document is about (workflows.overview), without a database."""
+
+from __future__ import annotations
+
+import uuid
+
+from llm.prompt import reads_as_prose
+from storage.search import Hit
+from workflows.overview import key_segments, opening
+
+DOC = uuid.uuid4()
+
+
+def _hit(text: str, heading: str | None = None, page: int = 1) -> Hit:
+    return Hit(uuid.uuid4(), DOC, page, text, heading, 0.0, "A Manual")
+
+
+TITLE_PAGE = _hit("A Manual\n\nVersion 2.1\n\nThe Team")
+CONTENTS = _hit(
+    "Table of Contents\n\n1 Getting started . . . . . . 1\n\n2 Using the tool properly "
+    "and well . . . . . . 7",
+    "Table of Contents",
+)
+NOTICE = _hit(
+    "Permission is granted to make and distribute verbatim copies of this manual provided the "
+    "copyright notice is preserved."
+)
+FOREWORD = _hit("Thanks go to the many people who tested early versions of this tool for us.")
+INTRODUCTION = _hit(
+    "This manual describes how to install the tool and how to run it every day.", "1 Introduction"
+)
+
+
+def test_the_opening_is_the_introduction_past_title_contents_and_notices() -> None:
+    assert opening([TITLE_PAGE, CONTENTS, NOTICE, FOREWORD, INTRODUCTION]) == INTRODUCTION
+
+
+def test_without_an_introduction_the_opening_is_the_first_prose() -> None:
+    assert opening([TITLE_PAGE, CONTENTS, NOTICE, FOREWORD]) == FOREWORD
+    assert opening([TITLE_PAGE, CONTENTS, NOTICE]) is None
+
+
+def test_a_table_of_contents_is_no_prose() -> None:
+    assert not reads_as_prose(CONTENTS.content)
+    assert not reads_as_prose(TITLE_PAGE.content)
+    assert reads_as_prose(FOREWORD.content)
+
+
+def test_key_segments_are_the_largest_topics_in_reading_order() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    topic_map = {
+        "topics": [
+            {"segment_ids": ["a"], "key_segment_ids": [ids[0]]},
+            {"segment_ids": ["b", "c", "d"], "key_segment_ids": [ids[1], ids[3]]},
+            {"segment_ids": ["e", "f"], "key_segment_ids": [ids[2]]},
+            {"segment_ids": ["g", "h", "i", "j"]},  # a map computed before it named them
+        ]
+    }
+    assert key_segments(topic_map, 1) == []  # the largest named nothing
+    assert key_segments(topic_map, 2) == [uuid.UUID(ids[1])]
+    assert key_segments(topic_map, 3) == [uuid.UUID(ids[1]), uuid.UUID(ids[2])]

@@ -1,0 +1,116 @@
+"""Evidence for a question about whole documents ("What is this paper about?", "Summarize the R
+FAQ", "What are the main topics?"): each document's opening and the passages its topic map
+summarises its largest topics by. Searching such a question's words would bring whatever
+mentions "summary" or "topics".
+
+Which documents: those the chat is limited to, else the tenant's newest ready ones; a question
+that names documents ("Summarize the R FAQ") takes those whose title or file name has its
+words, and is searched like any other when none has them ("Give me an overview of how fitting
+works" asks about a subject, not a document).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from llm.prompt import names_document, reads_as_prose
+from storage import documents, search, topic_maps
+from storage.documents import Document
+from storage.search import Hit
+
+# Documents overviewed in one answer, and how many of the newest a named one is looked for in.
+MAX_DOCUMENTS = 3
+CANDIDATE_DOCUMENTS = 200
+# A document's first segments, read to find where its prose begins (past a title page, a
+# table of contents, a licence notice).
+OPENING_SEGMENTS = 30
+# Topics quoted per document, the largest ones, in reading order: fewer when several
+# documents share the answer.
+TOPICS = {1: 4, 2: 2, 3: 2}
+_INTRODUCTION = re.compile(
+    r"\b(abstract|introduction|overview|summary|preface|foreword|about|purpose|scope)\b",
+    re.IGNORECASE,
+)
+# A licence or copyright notice, which many manuals open with: not what the document is about.
+_NOTICE = re.compile(
+    r"\b(permission is granted|copyright|all rights reserved|licen[cs]ed? under|free software"
+    r"|without (any )?warranty|trademarks?)\b",
+    re.IGNORECASE,
+)
+
+
+async def overview_evidence(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    subject: list[str],
+    document_ids: Sequence[uuid.UUID] | None,
+) -> list[Hit] | None:
+    """Per document, its opening, then one passage per large topic; None when ``subject``
+    names no document in scope (the question is then to be searched)."""
+    chosen = await _documents(pool, tenant_id, subject, document_ids)
+    if not chosen:
+        return None
+    starts = await search.openings(
+        pool, tenant_id, [d.id for d in chosen], per_document=OPENING_SEGMENTS
+    )
+    evidence: list[Hit] = []
+    for document in chosen:
+        first = opening([h for h in starts if h.document_id == document.id])
+        if first is not None:
+            evidence.append(first)
+        topic_map = await topic_maps.get(pool, tenant_id, document.id)
+        keys = key_segments(topic_map, TOPICS[len(chosen)]) if topic_map else []
+        found = await search.passages(pool, tenant_id, keys)
+        evidence += [
+            h
+            for h in found
+            if reads_as_prose(h.content) and (first is None or h.segment_id != first.segment_id)
+        ]
+    # Scores keep this order wherever evidence is sorted best first.
+    return [replace(h, score=1.0 - n / 100) for n, h in enumerate(evidence)]
+
+
+async def _documents(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    subject: list[str],
+    document_ids: Sequence[uuid.UUID] | None,
+) -> list[Document]:
+    ready = await documents.list_for_tenant(
+        pool, tenant_id, status="ready", limit=CANDIDATE_DOCUMENTS
+    )
+    if document_ids is not None:
+        wanted = set(document_ids)
+        ready = [d for d in ready if d.id in wanted]
+    if subject:
+        ready = [d for d in ready if names_document(subject, f"{d.title or ''} {d.filename}")]
+    return ready[:MAX_DOCUMENTS]
+
+
+def opening(segments: list[Hit]) -> Hit | None:
+    """Where a document's prose begins: the first segment under an introduction's heading
+    ("Abstract", "1 Introduction", "Preface"), else the first that reads as prose and is no
+    licence notice."""
+    prose = [s for s in segments if reads_as_prose(s.content) and not _NOTICE.search(s.content)]
+    introduced = [s for s in prose if s.heading and _INTRODUCTION.search(s.heading)]
+    if introduced:
+        return introduced[0]
+    return prose[0] if prose else None
+
+
+def key_segments(topic_map: dict[str, Any], topics: int) -> list[uuid.UUID]:
+    """The first segment each of the map's ``topics`` largest topics is summarised by, in
+    reading order (a map computed before it named them has none)."""
+    listed = topic_map.get("topics", [])
+    largest = sorted(listed, key=lambda t: -len(t.get("segment_ids", [])))[:topics]
+    return [
+        uuid.UUID(t["key_segment_ids"][0])
+        for t in listed
+        if t in largest and t.get("key_segment_ids")
+    ]
