@@ -72,7 +72,16 @@ from llm._text import (
 from llm.catalog import LOCAL_MODEL
 from llm.citations import shorten
 from llm.events import Citation, Delta, Finished, Usage
-from llm.prompt import REFUSAL, Evidence, Prompt, Turn, is_follow_up, passage_tokens, ranked
+from llm.prompt import (
+    REFUSAL,
+    Evidence,
+    Prompt,
+    Turn,
+    is_contents,
+    is_follow_up,
+    passage_tokens,
+    ranked,
+)
 from retrieval import text_vectors
 
 NOT_FOUND = (
@@ -477,6 +486,8 @@ def _mark(sentence: str, block: int) -> str:
 def _candidates(evidence: list[Evidence]) -> list[Candidate]:
     out: list[Candidate] = []
     for block, item in enumerate(evidence, 1):
+        if is_contents(item.text):
+            continue  # "4 2.4 How can R be obtained?. . . . 4 2.5 ..." quotes no answer
         for order, span in enumerate(sentences(item.text)):
             found = frozenset(terms(span.text))
             if found and not _is_heading(span.text, item):

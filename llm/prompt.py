@@ -316,10 +316,16 @@ PROSE_MIN_WORDS = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def is_contents(text: str) -> bool:
+    """Whether a passage is (part of) a table of contents: dots between titles and their
+    pages, more than once. Its lines hold the words of many questions and answer none."""
+    return len(LEADERS.findall(text)) > 1
+
+
 def reads_as_prose(text: str) -> bool:
-    """Whether a passage has a sentence of some length and is no table of contents (dots
-    between titles and their pages, more than once): what can say what a document is about."""
-    if len(LEADERS.findall(text)) > 1:
+    """Whether a passage has a sentence of some length and is no table of contents: what can
+    say what a document is about."""
+    if is_contents(text):
         return False
     return any(
         len(s.split()) >= PROSE_MIN_WORDS and s[-1] in ".!?" and not LEADERS.search(s)

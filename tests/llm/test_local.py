@@ -506,3 +506,33 @@ async def test_an_overview_without_prose_says_it_found_nothing() -> None:
     contents = replace(OPENINGS[1], text="1.1 Lamp . . . . 4\n\n1.2 Logbook . . . . 7")
     done = await _overview([contents])
     assert done.text == NOT_FOUND and not done.citations and not done.found
+
+
+async def test_a_table_of_contents_is_never_quoted() -> None:
+    """Its lines hold the question's words (they are the headings) and answer nothing."""
+    contents = Evidence(
+        "seg-toc",
+        "doc-faq",
+        2,
+        "Table of Contents\n\n2.4 How can R be obtained? . . . . . . 4 2.8 How can I cite R? "
+        ". . . . . . 6 2.9 What documentation exists for R? . . . . . 7",
+        0.9,
+        title="R FAQ",
+    )
+    answer = Evidence(
+        "seg-cite",
+        "doc-faq",
+        6,
+        "To cite R in publications, use the citation strings that citation() prints.",
+        0.85,
+        title="R FAQ",
+    )
+    pieces = [
+        p
+        async for p in LocalExtractive().stream(
+            Prompt("How can I cite R in a paper?", evidence=[contents, answer]), max_tokens=300
+        )
+    ]
+    finished = pieces[-1]
+    assert isinstance(finished, Finished)
+    assert [c.segment_id for c in finished.citations] == ["seg-cite"], finished.text

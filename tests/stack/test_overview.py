@@ -7,9 +7,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pydantic import SecretStr
 
 import pdfgen
 from cli.client import PdfchatClient
+from llm import OVERVIEW_SYSTEM
+from tests.llm.fake_chat_apis import FakeChatAPIs
+from tests.retrieval.fake_apis import API_KEY
+from tests.stack.restart import apps_with
 
 pytestmark = pytest.mark.stack
 
@@ -105,3 +110,28 @@ async def test_an_overview_of_a_subject_no_title_names_is_searched(library):
     # The sentence that answers, where an overview would open with the document's first one.
     assert answer.startswith("Rye bread needs a sourdough starter"), answer
     assert cited == {(notes, 1)}
+
+
+async def test_a_remote_model_is_asked_to_describe_the_openings(stack, settings, library):
+    """Not the question prompt, whose rule (refuse unless a block states the answer) would
+    make a remote model refuse: no block states what its document is about."""
+    client, guide, _ = library
+    with FakeChatAPIs() as fake:
+        fake.replies["gpt-4o-mini"] = "A guide to running the Gull Point lighthouse [1]."
+        remote = settings.model_copy(
+            update={
+                "chat_models": "openai:gpt-4o-mini",
+                "openai_api_key": SecretStr(API_KEY),
+                "openai_base_url": f"{fake.url}/v1",
+            }
+        )
+        with apps_with(stack, remote):
+            answer, cited = await _ask(client, "What is this document about?", document_ids=[guide])
+            messages = fake.calls("gpt-4o-mini")[-1].body["messages"]
+    assert answer == "A guide to running the Gull Point lighthouse [1]."
+    assert cited == {(guide, 2)}
+    assert messages[0] == {"role": "system", "content": OVERVIEW_SYSTEM}
+    context = messages[-1]["content"]
+    assert context.startswith(
+        "Context:\n[1] (Keeper's Guide, page 2, 1 Introduction) 1 Introduction\n\nThis guide"
+    ), context
