@@ -28,8 +28,8 @@ from storage.search import Hit
 MAX_DOCUMENTS = 3
 CANDIDATE_DOCUMENTS = 200
 # A document's first segments, read to find where its prose begins (past a title page, a
-# table of contents, a licence notice).
-OPENING_SEGMENTS = 30
+# table of contents, a licence notice): Debian Reference's preface is its 80th.
+OPENING_SEGMENTS = 100
 # Topics quoted per document, the largest ones, in reading order: fewer when several
 # documents share the answer.
 TOPICS = {1: 4, 2: 2, 3: 2}
@@ -94,14 +94,19 @@ async def _documents(
 
 
 def opening(segments: list[Hit]) -> Hit | None:
-    """Where a document's prose begins: the first segment under an introduction's heading
-    ("Abstract", "1 Introduction", "Preface"), else the first that reads as prose and is no
-    licence notice."""
-    prose = [s for s in segments if reads_as_prose(s.content) and not _NOTICE.search(s.content)]
-    introduced = [s for s in prose if s.heading and _INTRODUCTION.search(s.heading)]
-    if introduced:
-        return introduced[0]
-    return prose[0] if prose else None
+    """Where a document's prose begins: past its title page (the segment headed by the
+    document's title) and any licence notice, the first segment under an introduction's
+    heading ("Abstract", "1 Introduction", "Preface"), else the first that reads as prose."""
+    prose = [s for s in segments if reads_as_prose(s.content)]
+    body = [s for s in prose if _folded(s.heading or "") != _folded(s.title or "")] or prose
+    plain = [s for s in body if not _NOTICE.search(s.content)]
+    introduced = [s for s in plain if s.heading and _INTRODUCTION.search(s.heading)]
+    chosen = introduced or plain
+    return chosen[0] if chosen else None
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def key_segments(topic_map: dict[str, Any], topics: int) -> list[uuid.UUID]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from llm.prompt import reads_as_prose
 from storage.search import Hit
@@ -33,6 +34,28 @@ INTRODUCTION = _hit(
 
 def test_the_opening_is_the_introduction_past_title_contents_and_notices() -> None:
     assert opening([TITLE_PAGE, CONTENTS, NOTICE, FOREWORD, INTRODUCTION]) == INTRODUCTION
+
+
+def test_a_title_that_says_introduction_is_the_title_page() -> None:
+    title = "An Introduction to the Tool"
+    title_page = replace(
+        _hit(
+            f"{title}. Notes on a programming environment for data analysis and graphics, "
+            "version 4.2, by W. N. Venables.",
+            title,
+        ),
+        title=title,
+    )
+    preface = replace(
+        _hit("This introduction is derived from notes written over many years.", "Preface"),
+        title=title,
+    )
+    assert opening([title_page, CONTENTS, preface]) == preface
+
+
+def test_an_abstract_that_is_a_licence_notice_is_passed_over() -> None:
+    notice = replace(NOTICE, heading="Abstract")
+    assert opening([notice, CONTENTS, INTRODUCTION]) == INTRODUCTION
 
 
 def test_without_an_introduction_the_opening_is_the_first_prose() -> None:
