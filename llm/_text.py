@@ -65,10 +65,14 @@ def truncate_to_tokens(text: str, budget: int) -> str:
 # ---------------------------------------------------------------------------------------------
 # Sentences
 
-# A sentence ends at . ! ? (or their CJK forms) followed by space or the end, or at a newline.
-# Abbreviations such as "e.g. the" split too: the local provider then quotes a shorter span,
-# which is still verbatim.
+# A sentence ends at . ! ? (or their CJK forms) followed by space or the end, or at a newline;
+# not after an abbreviation ("e.g. the") or a name's initial ("David M. Smith"), where a quote
+# would end mid-sentence.
 _SENTENCE = re.compile(r"[^\n]*?(?:[.!?](?=\s|$)|[。！？]|\n|$)")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:e\.g|i\.e|vs|cf|viz|approx|incl|resp|ca|al|Fig|Figs|Eq|Sec|Ch|No|Nos|Vol|pp?"
+    r"|Dr|Mr|Mrs|Ms|Prof|St)|\b[A-Z][a-z]+ [A-Z])\.$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +85,23 @@ class Span:
 def sentences(text: str) -> list[Span]:
     """Non-blank sentences of ``text`` with their offsets; ``span.text`` is verbatim."""
     spans: list[Span] = []
+    start: int | None = None  # of a sentence that went on past an abbreviation
     for match in _SENTENCE.finditer(text):
         raw = match.group()
         stripped = raw.strip()
-        if not stripped or not _WORD.search(stripped):
-            continue
-        start = match.start() + (len(raw) - len(raw.lstrip()))
-        spans.append(Span(start, start + len(stripped), stripped))
+        if start is None:
+            if not stripped:
+                continue
+            start = match.start() + (len(raw) - len(raw.lstrip()))
+        end = match.start() + len(raw.rstrip())
+        if not raw.endswith("\n") and _ABBREVIATION.search(text, start, end):
+            continue  # goes on in the next match
+        sentence = text[start:end]
+        if _WORD.search(sentence):
+            spans.append(Span(start, end, sentence))
+        start = None
+    if start is not None and _WORD.search(text[start:].rstrip()):
+        spans.append(Span(start, len(text.rstrip()), text[start:].rstrip()))
     return spans
 
 

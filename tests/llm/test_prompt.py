@@ -63,6 +63,22 @@ def test_sentences_are_verbatim_spans() -> None:
     assert all(text[s.start : s.end] == s.text for s in spans)
 
 
+def test_a_sentence_goes_on_past_abbreviations_and_initials() -> None:
+    text = (
+        "Read a file, e.g. the one in Fig. 3 of the guide. It was written by David M. Smith in "
+        "1990. Questions about R. From there on\nit ends."
+    )
+    spans = sentences(text)
+    assert [s.text for s in spans] == [
+        "Read a file, e.g. the one in Fig. 3 of the guide.",
+        "It was written by David M. Smith in 1990.",
+        "Questions about R.",  # a one-letter name ends a sentence after a lower-case word
+        "From there on",
+        "it ends.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
 def test_everything_fits_in_a_large_window() -> None:
     prompt = Prompt("What is fact one?", [ev(2), ev(1)], history(4))
     rendered = render(prompt, context_window=100_000, reply_tokens=500)
