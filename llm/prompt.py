@@ -281,9 +281,15 @@ _OVERVIEW_WORDS = frozenset(
         " tl dr main key major central topic topics point points idea ideas takeaway takeaways"
         " theme themes subject subjects message messages finding findings short brief quick"
         " general high level cover covers covered contain contains discuss discusses deal deals"
-        " talk talks about document documents pdf pdfs file files paper papers book books manual"
-        " manuals report reports article articles text texts slide slides deck presentation"
-        " guide guides whole entire"
+        " talk talks about document documents pdf pdfs file files text texts whole entire"
+    )
+)
+# Kinds of document: left in the subject, they pick the documents named so ("the slides" of
+# slides.pdf) and are dropped when none is.
+DOCUMENT_KINDS = frozenset(
+    terms(
+        "paper papers book books manual manuals report reports article articles slide slides"
+        " deck presentation presentations guide guides handbook faq notes news thesis"
     )
 )
 # "Summarise section 3", "the key points of the results table": a part of a document is a
@@ -303,6 +309,20 @@ def overview_subject(question: str) -> list[str] | None:
     if not _OVERVIEW.search(question) or _PART.search(question):
         return None
     return [t for t in terms(question) if t not in _OVERVIEW_WORDS]
+
+
+def overview_names(subject: list[str], names: list[str]) -> list[int]:
+    """Which of these document names (title and file name) an overview's ``subject`` picks:
+    those with all its terms; else, when only kinds of document ("the slides", "the paper")
+    are not in any, those with the rest; else all (nothing named a document)."""
+    every = list(range(len(names)))
+    named = [i for i in every if names_document(subject, names[i])]
+    if named or not subject:
+        return named or every
+    specific = [t for t in subject if t not in DOCUMENT_KINDS]
+    if len(specific) == len(subject):
+        return []  # words of a subject, not of a document: the question is to be searched
+    return [i for i in every if names_document(specific, names[i])] if specific else every
 
 
 def names_document(subject: list[str], name: str) -> bool:

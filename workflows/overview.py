@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from llm.prompt import names_document, reads_as_prose
+from llm.prompt import overview_names, reads_as_prose
 from storage import documents, search, topic_maps
 from storage.documents import Document
 from storage.search import Hit
@@ -88,9 +88,8 @@ async def _documents(
     if document_ids is not None:
         wanted = set(document_ids)
         ready = [d for d in ready if d.id in wanted]
-    if subject:
-        ready = [d for d in ready if names_document(subject, f"{d.title or ''} {d.filename}")]
-    return ready[:MAX_DOCUMENTS]
+    picked = overview_names(subject, [f"{d.title or ''} {d.filename}" for d in ready])
+    return [ready[i] for i in picked][:MAX_DOCUMENTS]
 
 
 def opening(segments: list[Hit]) -> Hit | None:

@@ -13,6 +13,7 @@ from llm.prompt import (
     essential_tokens,
     full_tokens,
     names_document,
+    overview_names,
     overview_subject,
     ranked,
     render,
@@ -173,14 +174,14 @@ def test_the_user_message_estimate_is_the_sum_of_its_parts(blocks: int) -> None:
     [
         ("What is this document about?", []),
         ("What are these PDFs about?", []),
-        ("Summarize the paper.", []),
+        ("Summarize the paper.", ["paper"]),
         ("Could you summarise it, please?", []),
         ("Give me a brief summary", []),
         ("What are the main topics covered in these documents?", []),
-        ("What does this report cover?", []),
+        ("What does this report cover?", ["report"]),
         ("tl;dr", []),
         ("Summarize the R FAQ.", ["r", "faq"]),
-        ("Give me an overview of the gnuplot manual", ["gnuplot"]),
+        ("Give me an overview of the gnuplot manual", ["gnuplot", "manual"]),
         ("What is the employee handbook about?", ["employe", "handbook"]),
         # a subject that may name no document: the caller searches it then
         ("Can you give me an overview of how fitting works?", ["fit", "work"]),
@@ -196,6 +197,16 @@ def test_the_user_message_estimate_is_the_sum_of_its_parts(blocks: int) -> None:
 )
 def test_questions_about_whole_documents_are_told_apart(question, subject) -> None:
     assert overview_subject(question) == subject
+
+
+def test_an_overview_picks_the_documents_its_subject_names() -> None:
+    names = ["PDF navigation slides.pdf", "LaTeX News ltnews36.pdf", "LaTeX for authors guide.pdf"]
+    assert overview_names([], names) == [0, 1, 2]  # "What is this document about?"
+    assert overview_names(["slide"], names) == [0]  # "the main topics of the slides"
+    assert overview_names(["latex", "news"], names) == [1]
+    assert overview_names(["paper"], names) == [0, 1, 2]  # a kind none is named by
+    assert overview_names(["latex", "paper"], names) == [1, 2]
+    assert overview_names(["fit", "work"], names) == []  # a subject: to be searched
 
 
 def test_a_subject_names_a_document_by_its_title_or_file_name() -> None:
