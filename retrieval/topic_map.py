@@ -38,6 +38,12 @@ CLUSTER_SAMPLE = 2000
 # segments come from many sections is better described by its words.
 HEADING_SHARE = 0.5
 SEED = 0  # the same document always gets the same map
+# A summary quotes, of the segments nearest a topic's centre (this many per sentence wanted),
+# those whose first sentence reads as prose: PROSE_MIN_WORDS words, most of them plain.
+CENTRAL_LOOK = 5
+PROSE_MIN_WORDS = 6
+PROSE_PLAIN_SHARE = 0.75
+_PLAIN_WORD = re.compile(r"[(\"'“‘]?[^\W\d_]+(?:['’-][^\W\d_]+)*[)\"'”’.,;:!?]*")
 
 # Words that make junk labels: English function words, the modal and archaic words of legal
 # and formal prose, ordinals and number words, and page furniture.
@@ -526,21 +532,31 @@ def _central(
     used: set[str] | None = None,
 ) -> list[int]:
     """The ``n`` segments closest to the group's centre with distinct first sentences, in
-    reading order; one whose first sentence is already in ``used`` (the parent topic's
-    summary) is passed over."""
+    reading order, those whose first sentence reads as prose first (a manual's central
+    segment is often a command line, which summarises nothing); one whose first sentence is
+    already in ``used`` (the parent topic's summary) is passed over."""
     group = vectors[members]
     centre = group.mean(axis=0)
+    closest = [members[int(p)] for p in np.argsort(-(group @ centre), kind="stable")]
+    firsts = {i: first_sentence(segments[i].text) for i in closest[: n * CENTRAL_LOOK]}
+    ordered = sorted(firsts, key=lambda i: not _prose(firsts[i]))  # stable: closest first
     chosen: list[int] = []
     seen = set(used or ())
-    for position in np.argsort(-(group @ centre), kind="stable"):
-        index = members[int(position)]
-        sentence = first_sentence(segments[index].text)
+    for index in ordered + closest[n * CENTRAL_LOOK :]:
+        sentence = firsts.get(index) or first_sentence(segments[index].text)
         if sentence and sentence not in seen:
             chosen.append(index)
             seen.add(sentence)
         if len(chosen) == n:
             break
     return sorted(chosen)
+
+
+def _prose(sentence: str) -> bool:
+    """Mostly plain words: not code ("CFLAGS=-O2 ./configure --with-x") or a list of names."""
+    tokens = sentence.split()
+    plain = sum(1 for t in tokens if _PLAIN_WORD.fullmatch(t))
+    return len(tokens) >= PROSE_MIN_WORDS and plain >= PROSE_PLAIN_SHARE * len(tokens)
 
 
 def first_sentence(text: str) -> str:
