@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from core.tracing import tracer
 from llm.prompt import overview_names, reads_as_prose
 from storage import documents, search, topic_maps
 from storage.documents import Document
@@ -52,7 +53,19 @@ async def overview_evidence(
     document_ids: Sequence[uuid.UUID] | None,
 ) -> list[Hit] | None:
     """Per document, its opening, then one passage per large topic; None when ``subject``
-    names no document in scope (the question is then to be searched)."""
+    names no document in scope (the question is then to be searched). One span."""
+    with tracer.start_as_current_span("overview") as span:
+        evidence = await _evidence(pool, tenant_id, subject, document_ids)
+        span.set_attribute("pdfchat.overview.passages", -1 if evidence is None else len(evidence))
+        return evidence
+
+
+async def _evidence(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    subject: list[str],
+    document_ids: Sequence[uuid.UUID] | None,
+) -> list[Hit] | None:
     chosen = await _documents(pool, tenant_id, subject, document_ids)
     if not chosen:
         return None

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 import pdfgen
+from retrieval.topic_map import VERSION
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.stack
@@ -70,7 +71,7 @@ async def test_a_ready_document_gets_a_two_level_topic_map(settings, token, api,
         assert topic["label"] in body["guide"]
         for sub in topic["subtopics"]:
             assert sub["label"] in body["guide"]
-    assert body["version"] == 2
+    assert body["version"] == VERSION
 
 
 async def test_a_missing_or_outdated_map_is_computed_again(settings, token, api, tenant, db):
@@ -94,7 +95,7 @@ async def test_a_missing_or_outdated_map_is_computed_again(settings, token, api,
 
     async def upgraded() -> bool:
         body = (await _topics(settings, token(tenant), document_id)).json()
-        return body["version"] == 2 and body["guide"] != body["overview"]
+        return body["version"] == VERSION and body["guide"] != body["overview"]
 
     await wait_until(upgraded, within_s=60)
 

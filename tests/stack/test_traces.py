@@ -113,7 +113,7 @@ async def test_a_question_is_one_trace_down_to_the_search_and_the_model(
     trace_id, parent = _traceparent()
     headers = {"Authorization": f"Bearer {token(tenant)}", "traceparent": parent}
     async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
-        response = await http.post("/v1/chat", json={"question": "what is this about?"})
+        response = await http.post("/v1/chat", json={"question": "what does it say of the plan?"})
     assert response.status_code == 202, response.text
     await _trace_holding(
         collector,
@@ -129,5 +129,21 @@ async def test_a_question_is_one_trace_down_to_the_search_and_the_model(
             ("pdfchat-worker", "chat local:extractive"),
             ("pdfchat-worker", "publish pdfchat.chat.usage.v1"),
             ("pdfchat-worker", "accounting"),
+        },
+    )
+
+    # A question about the whole document reads its opening instead (workflows.overview).
+    trace_id, parent = _traceparent()
+    headers["traceparent"] = parent
+    async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
+        response = await http.post("/v1/chat", json={"question": "what is this about?"})
+    assert response.status_code == 202, response.text
+    await _trace_holding(
+        collector,
+        trace_id,
+        {
+            ("pdfchat-worker", "orchestrator"),
+            ("pdfchat-worker", "overview"),
+            ("pdfchat-worker", "chat local:extractive"),
         },
     )
