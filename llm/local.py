@@ -460,6 +460,8 @@ def compose(chosen: list[Candidate], numbers: Mapping[int, int] | None = None) -
     out: list[str] = []
     for i, candidate in enumerate(chosen):
         sentence = candidate.span.text
+        if candidate.order == 0 and sentence[0].islower():
+            sentence = f"…{sentence}"  # the passage starts mid-sentence: say so
         last_of_run = i + 1 == len(chosen) or chosen[i + 1].block != candidate.block
         if last_of_run:
             sentence = _mark(sentence, numbers[candidate.block])

@@ -536,3 +536,26 @@ async def test_a_table_of_contents_is_never_quoted() -> None:
     finished = pieces[-1]
     assert isinstance(finished, Finished)
     assert [c.segment_id for c in finished.citations] == ["seg-cite"], finished.text
+
+
+async def test_a_quote_from_a_passage_that_starts_mid_sentence_says_so() -> None:
+    """A segment can begin where the page before left off; the quote is verbatim all the same."""
+    cut = Evidence(
+        "seg-cut",
+        "doc-hr",
+        13,
+        "carried over into the first quarter of the next year, up to five days of leave. "
+        "Requests are approved by the line manager.",
+        0.9,
+        title="handbook.pdf",
+    )
+    pieces = [
+        p
+        async for p in LocalExtractive().stream(
+            Prompt("How many days of leave can be carried over?", evidence=[cut]), max_tokens=300
+        )
+    ]
+    done = pieces[-1]
+    assert isinstance(done, Finished)
+    assert done.text.startswith("…carried over into the first quarter"), done.text
+    assert done.citations[0].quote.startswith("carried over into the first quarter")
