@@ -41,3 +41,9 @@ def is_unavailable(exc: BaseException) -> bool:
         return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
     # asyncpg raises InterfaceError("connection is closed") on a connection lost mid-use.
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def rolled_back(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back (a deadlock, a serialization failure) and says to
+    run it again: a request may, at once, instead of answering 503."""
+    return isinstance(exc, asyncpg.TransactionRollbackError)

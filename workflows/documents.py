@@ -13,8 +13,10 @@ import asyncpg
 
 import topics
 from core.errors import InvalidInput, PayloadTooLarge, PdfchatError, UnsupportedMedia
+from core.retry import backoff
 from pdf import sniff_pdf
 from storage import blobs, documents, outbox
+from storage.availability import rolled_back
 from storage.blobs import BlobStore
 from storage.documents import Document, NewDocument, Transition
 from storage.outbox import OutboxMessage
@@ -23,6 +25,8 @@ from workflows import audit
 from workflows.admission import Limit, admit_document
 
 MAX_FILENAME_CHARS = 255
+# A delete that PostgreSQL rolled back (a deadlock with a worker) runs again, at most so often.
+DELETE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,22 @@ async def submit(
 async def delete(
     pool: asyncpg.Pool, store: BlobStore, tenant_id: str, document_id: uuid.UUID, *, actor: str
 ) -> Document:
+    """Delete the document, its rows and its files. A worker moving the document at the same
+    moment holds its task row and then asks for the document's, while the delete's cascade
+    holds the document's and asks for the task's: PostgreSQL breaks that deadlock by rolling
+    one of them back, and a rolled-back delete runs again (the worker's event is retried)."""
+    async for attempt in backoff(
+        attempts=DELETE_ATTEMPTS, base_s=0.05, max_s=0.5, retry_when=rolled_back
+    ):
+        with attempt:
+            document = await _delete_rows(pool, tenant_id, document_id, actor=actor)
+    await store.delete_prefix(blobs.document_prefix(tenant_id, str(document_id)))
+    return document
+
+
+async def _delete_rows(
+    pool: asyncpg.Pool, tenant_id: str, document_id: uuid.UUID, *, actor: str
+) -> Document:
     async with pool.acquire() as conn, conn.transaction():
         document = await documents.delete(conn, tenant_id, document_id)
         gone = topics.DocumentStatusChanged(
@@ -110,7 +130,6 @@ async def delete(
                 audit.recorded(tenant_id, actor, DOCUMENT_DELETED, str(document_id), detail),
             ],
         )
-    await store.delete_prefix(blobs.document_prefix(tenant_id, str(document_id)))
     return document
 
 

@@ -3,6 +3,7 @@ kept exactly when its row may have committed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -20,8 +21,9 @@ from storage.blobs import (
     original_key,
     parse_result_key,
 )
+from tests.waiting import wait_until
 from workflows.admission import Limit
-from workflows.documents import Upload, remove_orphan_blobs, submit
+from workflows.documents import Upload, delete, remove_orphan_blobs, submit
 
 ROOMY = Limit("documents", per_tenant=1000, in_all=100_000, retry_after_s=1.0)
 
@@ -99,3 +101,34 @@ def _age(root: Path, *, seconds: float) -> None:
     then = time.time() - seconds
     for path in root.rglob("*"):
         os.utime(path, (then, then))
+
+
+async def test_a_delete_that_deadlocks_with_a_worker_runs_again(pg, tmp_path) -> None:
+    """A worker's transaction holds the document's task row, then updates the document (a
+    claim, a status change); the delete's cascade holds the document's row and waits for the
+    task's. PostgreSQL rolls one of them back: the worker's event is retried by its runner,
+    and the delete runs again instead of answering 503 (seen in CI)."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    store = FilesystemBlobStore(tmp_path)
+    document = (await submit(pg, store, _upload(tenant), max_bytes=10**7, limit=ROOMY))[0]
+    worker = await pg.acquire()
+    moving = worker.transaction()
+    await moving.start()
+    await worker.execute("UPDATE tasks SET status = 'running' WHERE document_id = $1", document.id)
+    deleting = asyncio.create_task(delete(pg, store, tenant, document.id, actor="tester"))
+
+    async def delete_waits() -> bool:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return bool(await pg.fetchval(query))
+
+    await wait_until(delete_waits, within_s=10)
+    try:  # one of the two is the deadlock's victim, after deadlock_timeout (1 s)
+        await worker.execute("UPDATE documents SET status = 'parsing' WHERE id = $1", document.id)
+    except asyncpg.DeadlockDetectedError:
+        await moving.rollback()
+    else:
+        await moving.commit()
+    finally:
+        await pg.release(worker)
+    assert (await deleting).id == document.id
+    assert await pg.fetchval("SELECT count(*) FROM documents WHERE id = $1", document.id) == 0
