@@ -38,6 +38,7 @@ _INTRODUCTION = re.compile(
     r"\b(abstract|introduction|overview|summary|preface|foreword|about|purpose|scope)\b",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"[^\W\d_]{2}[)\"'”’]?[.!?](\s|$)")
 # A licence or copyright notice, which many manuals open with: not what the document is about.
 _NOTICE = re.compile(
     r"\b(permission is granted|copyright|all rights reserved|licen[cs]ed? under|free software"
@@ -110,11 +111,18 @@ def opening(segments: list[Hit]) -> Hit | None:
     document's title) and any licence notice, the first segment under an introduction's
     heading ("Abstract", "1 Introduction", "Preface"), else the first that reads as prose."""
     prose = [s for s in segments if reads_as_prose(s.content)]
-    body = [s for s in prose if _folded(s.heading or "") != _folded(s.title or "")] or prose
+    body = [s for s in prose if not _title_page(s)] or prose
     plain = [s for s in body if not _NOTICE.search(s.content)]
     introduced = [s for s in plain if s.heading and _INTRODUCTION.search(s.heading)]
     chosen = introduced or plain
     return chosen[0] if chosen else None
+
+
+def _title_page(segment: Hit) -> bool:
+    """Headed by the document's title, with no sentence that ends on a word: a title, a
+    subtitle, a version and names ("W. N. Venables"), not a text that starts on page 1."""
+    titled = _folded(segment.heading or "") == _folded(segment.title or "")
+    return titled and not _SENTENCE_END.search(segment.content)
 
 
 def _folded(text: str) -> str:

@@ -40,8 +40,8 @@ def test_a_title_that_says_introduction_is_the_title_page() -> None:
     title = "An Introduction to the Tool"
     title_page = replace(
         _hit(
-            f"{title}. Notes on a programming environment for data analysis and graphics, "
-            "version 4.2, by W. N. Venables.",
+            f"{title}\n\nNotes on a programming environment for data analysis and graphics\n\n"
+            "Version 4.2 (2022-11-10)\n\nW. N. Venables, D. M. Smith and the Team",
             title,
         ),
         title=title,
@@ -50,7 +50,21 @@ def test_a_title_that_says_introduction_is_the_title_page() -> None:
         _hit("This introduction is derived from notes written over many years.", "Preface"),
         title=title,
     )
+    assert reads_as_prose(title_page.content)  # "… (2022-11-10) W." looks like a sentence
     assert opening([title_page, CONTENTS, preface]) == preface
+
+
+def test_a_text_that_starts_under_its_title_opens_there() -> None:
+    title = "The Declaration of Independence"
+    first = replace(
+        _hit(
+            f"{title}\n\nWhen in the Course of human events, it becomes necessary for one "
+            "people to dissolve the political bands which have connected them with another.",
+            title,
+        ),
+        title=title,
+    )
+    assert opening([first, replace(FOREWORD, title=title)]) == first
 
 
 def test_an_abstract_that_is_a_licence_notice_is_passed_over() -> None:
