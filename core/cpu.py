@@ -8,6 +8,8 @@ from threadpoolctl import threadpool_limits
 
 # Read by OpenBLAS (numpy's, and scipy's own) when it is loaded; MKL where numpy uses it.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Read by the OpenMP runtime that scikit-learn's k-means runs on (topic maps).
+OPENMP_THREADS = "OMP_NUM_THREADS"
 # Read by Hugging Face's tokenizers at each batch call.
 TOKENIZER_THREADS = "TOKENIZERS_PARALLELISM"
 
@@ -16,6 +18,7 @@ def limit_library_threads() -> None:
     """Call it first thing at start-up of a web or worker process (and of a benchmark that
     searches in its own process, as they do)."""
     _one_blas_thread()
+    _one_openmp_thread()
     _no_tokenizer_threads()
 
 
@@ -33,6 +36,19 @@ def _one_blas_thread() -> None:
     for name in BLAS_THREADS:
         os.environ[name] = "1"
     threadpool_limits(limits=1, user_api="blas")
+
+
+def _one_openmp_thread() -> None:
+    """scikit-learn's k-means spreads each fit over an OpenMP thread per CPU; a topic map fits
+    hundreds of small ones (every k, four starts each, for the topics and their sub-topics),
+    where the threads cost more than they share out: 27 real documents' maps took 6.3–7.0 s
+    with them and 4.1 s without, the same maps (docs/benchmarks.md, "Many small real
+    documents").
+    An operator who set the variable keeps that choice."""
+    if OPENMP_THREADS in os.environ:
+        return
+    os.environ[OPENMP_THREADS] = "1"
+    threadpool_limits(limits=1, user_api="openmp")
 
 
 def _no_tokenizer_threads() -> None:

@@ -249,7 +249,9 @@ def topic_map(title: str | None, segments: list[Segment]) -> TopicMap:
             guide="The document has no text.",
         )
     words = _Words([c.text for c in segments])
-    vectors = np.asarray([c.vector for c in segments], dtype=np.float32)
+    # float64: scikit-learn computes float32 distances by a slower path that upcasts them in
+    # chunks (27 documents' maps: 4.2 → 3.9 s, the same maps).
+    vectors = np.asarray([c.vector for c in segments], dtype=np.float64)
     groups = _groups(_cluster(vectors, MAX_TOPICS), range(len(segments)))
     terms = words.distinctive(groups, context=range(len(segments)))
     labels = _labels(segments, groups, terms, words, title)
@@ -269,12 +271,12 @@ def _cluster(vectors: np.ndarray, max_k: int) -> np.ndarray:
     n = len(vectors)
     if n < 4:
         return np.zeros(n, dtype=int)
-    best_labels, best_score = np.zeros(n, dtype=int), -1.0
     # A big document's centres are found on a sample, and every segment joins its nearest.
     sample = vectors
     if n > CLUSTER_SAMPLE:
         picked = np.random.default_rng(SEED).choice(n, CLUSTER_SAMPLE, replace=False)
         sample = vectors[np.sort(picked)]
+    best_labels, best_score = np.zeros(n, dtype=int), -1.0
     for k in range(2, min(max_k, n - 1) + 1):
         labels = KMeans(n_clusters=k, n_init=4, random_state=SEED).fit(sample).predict(vectors)
         if len(set(labels)) < 2:

@@ -68,3 +68,17 @@ def test_the_tokenizer_runs_in_the_callers_thread_after_start_up():
     assert _threads(f"{LIMITED}\n{TOKENIZER_THREADS}") == [1]
     operators = _threads(f"{LIMITED}\n{TOKENIZER_THREADS}", TOKENIZERS_PARALLELISM="true")
     assert operators[0] > 1
+
+
+# scikit-learn's OpenMP runtime (k-means of the topic maps), once k-means has been loaded.
+OPENMP_COUNTS = (
+    "import json, threadpoolctl, sklearn.cluster; print(json.dumps([p['num_threads'] for p in"
+    " threadpoolctl.threadpool_info() if p['user_api'] == 'openmp']))"
+)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenMP uses one thread on one CPU anyway")
+def test_k_means_runs_on_one_openmp_thread_unless_the_operator_says():
+    assert max(_threads(OPENMP_COUNTS)) > 1  # what it would do by itself
+    assert set(_threads(f"{LIMITED}; {OPENMP_COUNTS}")) == {1}
+    assert set(_threads(f"{LIMITED}; {OPENMP_COUNTS}", OMP_NUM_THREADS="2")) == {2}
