@@ -198,6 +198,25 @@ async def list_for_tenant(
     return [_document(r) for r in rows]
 
 
+async def ready(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    *,
+    ids: Sequence[uuid.UUID] | None = None,
+    limit: int,
+) -> list[Document]:
+    """The tenant's ready documents (those of ``ids`` when given), newest first."""
+    rows = await conn.fetch(
+        _SELECT + " WHERE d.tenant_id = $1 AND d.status = 'ready'"
+        " AND ($2::uuid[] IS NULL OR d.id = ANY($2::uuid[]))"
+        " ORDER BY d.created_at DESC, d.id LIMIT $3",
+        tenant_id,
+        list(ids) if ids is not None else None,
+        limit,
+    )
+    return [_document(r) for r in rows]
+
+
 async def events(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, document_id: uuid.UUID
 ) -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ from storage import documents, search, topic_maps
 from storage.documents import Document
 from storage.search import Hit
 
-# Documents overviewed in one answer, and how many of the newest a named one is looked for in.
+# Documents overviewed in one answer, and how many of the newest (or of the chat's own) a named
+# one is looked for in.
 MAX_DOCUMENTS = 3
 CANDIDATE_DOCUMENTS = 200
 # A document's first segments, read to find where its prose begins (past a title page, a
@@ -96,12 +97,7 @@ async def _documents(
     subject: list[str],
     document_ids: Sequence[uuid.UUID] | None,
 ) -> list[Document]:
-    ready = await documents.list_for_tenant(
-        pool, tenant_id, status="ready", limit=CANDIDATE_DOCUMENTS
-    )
-    if document_ids is not None:
-        wanted = set(document_ids)
-        ready = [d for d in ready if d.id in wanted]
+    ready = await documents.ready(pool, tenant_id, ids=document_ids, limit=CANDIDATE_DOCUMENTS)
     picked = overview_names(subject, [f"{d.title or ''} {d.filename}" for d in ready])
     return [ready[i] for i in picked][:MAX_DOCUMENTS]
 
