@@ -110,14 +110,19 @@ async def test_a_question_is_one_trace_down_to_the_search_and_the_model(
     uploaded = await client.upload(pdfgen.sample_pdf(3, seed=91), "b.pdf")
     async with asyncio.timeout(TIMEOUT_S):
         await client.wait_for([uploaded["document_id"]])
-    trace_id, parent = _traceparent()
-    headers = {"Authorization": f"Bearer {token(tenant)}", "traceparent": parent}
-    async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
-        response = await http.post("/v1/chat", json={"question": "what does it say of the plan?"})
-    assert response.status_code == 202, response.text
+
+    async def asked(question: str) -> str:
+        """The trace id of a question asked with a traceparent of our own."""
+        trace_id, parent = _traceparent()
+        headers = {"Authorization": f"Bearer {token(tenant)}", "traceparent": parent}
+        async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
+            response = await http.post("/v1/chat", json={"question": question})
+        assert response.status_code == 202, response.text
+        return trace_id
+
     await _trace_holding(
         collector,
-        trace_id,
+        await asked("what does it say of the plan?"),
         {
             ("pdfchat-web", "POST /v1/chat"),
             ("pdfchat-worker", "publish pdfchat.chat.requested.v1"),
@@ -133,14 +138,9 @@ async def test_a_question_is_one_trace_down_to_the_search_and_the_model(
     )
 
     # A question about the whole document reads its opening instead (workflows.overview).
-    trace_id, parent = _traceparent()
-    headers["traceparent"] = parent
-    async with httpx.AsyncClient(base_url=settings.web_url, headers=headers) as http:
-        response = await http.post("/v1/chat", json={"question": "what is this about?"})
-    assert response.status_code == 202, response.text
     await _trace_holding(
         collector,
-        trace_id,
+        await asked("what is this about?"),
         {
             ("pdfchat-worker", "orchestrator"),
             ("pdfchat-worker", "overview"),
