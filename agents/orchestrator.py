@@ -184,7 +184,13 @@ def _route(deps: Resources, session: Session, variant: rollouts.Variant) -> list
 
 
 async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
-    prompt = await _overview_prompt(deps, session) or await _question_prompt(deps, session, variant)
+    # A canary's system prompt is for questions; an overview keeps the one that asks a model
+    # to describe the documents (the question's rule, "refuse unless a block states it",
+    # would make it refuse).
+    overview = await _overview_prompt(deps, session)
+    if overview is not None:
+        return overview
+    prompt = await _question_prompt(deps, session, variant)
     return replace(prompt, system=variant.system_prompt) if variant.system_prompt else prompt
 
 
