@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from core import cjk
 from retrieval import STOPWORDS
 
 # Words, numbers, CJK/kana/hangul characters one by one, and any other visible character.
@@ -19,6 +20,7 @@ _PIECE = re.compile(
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _WORD = re.compile(r"[^\W_]+")
+_SPACED_WORD = re.compile(f"[^\\s{cjk.CJK_CLASS}]+")
 # Chat formats wrap each message in a few tokens of their own (role, separators).
 MESSAGE_OVERHEAD_TOKENS = 4
 
@@ -65,6 +67,8 @@ def truncate_to_tokens(text: str, budget: int) -> str:
 # ---------------------------------------------------------------------------------------------
 # Sentences
 
+# What closes a sentence, in Latin and CJK scripts.
+SENTENCE_ENDS = ".!?。！？"
 # A sentence ends at . ! ? (or their CJK forms) followed by space or the end, or at a newline;
 # not after an abbreviation ("e.g. the") or a name's initial ("David M. Smith"), where a quote
 # would end mid-sentence.
@@ -134,8 +138,35 @@ def term_of(word: str) -> str | None:
     return word if word.isdigit() else _STEMMER.stemWord(word)
 
 
+# Chinese question phrases ("多少", "什么") and function characters ("的", "是"), cut out of
+# a run before it is read as character pairs (core.cjk): "数据库的最大连接数是多少" gives
+# 数据 据库 最大 大连 连接 接数, the words a passage shares with it, and not "库的" or "是多",
+# which no passage has and which would weigh most as terms no sentence holds.
+_CJK_FUNCTION = re.compile(
+    "什么时候|什么|多少|哪些|哪个|哪里|哪儿|怎么样|怎么|怎样|如何|为什么|为何|是否|请问|多久"
+    "|多长时间|多长|多大|何时|几|应该|可以|能否|能不能|是不是|有没有|会不会|一下"
+    "|[的了是吗呢吧啊呀和与及或在把被都也]"
+)
+
+
+def word_count(text: str) -> int:
+    """Words as a reader counts them for length: each CJK character is one, since those
+    scripts run words together (a sentence of 30 characters is about as long as one of 20
+    English words)."""
+    return len(_SPACED_WORD.findall(text)) + len(cjk.CJK_CHAR.findall(text))
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """Lower-case words of ``text``; a CJK run as its character pairs, cut at its function
+    characters."""
+    if cjk.has_cjk(text):
+        text = _CJK_FUNCTION.sub(" ", text)
+    return cjk.words(text)
+
+
+def pair_runs(text: str) -> list[list[str]]:
+    """The character pairs of each CJK run of ``text``, in order, as ``words`` cuts them."""
+    return [cjk.bigrams(run) for run in cjk.CJK_RUN.findall(_CJK_FUNCTION.sub(" ", text))]
 
 
 def terms(text: str) -> list[str]:

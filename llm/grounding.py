@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from core import cjk
 from llm._text import same_term, term_of
 from llm.prompt import Evidence
 from retrieval import STOPWORDS, text_vectors
@@ -38,6 +39,11 @@ _QUANTITY = re.compile(
     r"|limit|duration|capacity)\b|\b(maximum|minimum|largest|smallest|highest|lowest)\b",
     re.IGNORECASE,
 )
+# The same in Chinese ("多少", "几个", "多久"), answered by digits or Chinese numerals.
+_QUANTITY_ZH = re.compile(
+    "多少|几[个种次天年月台位项条页名倍]|多大|多久|多长|多高|多远|多重|多快|何时"
+)
+_NUMERAL_ZH = re.compile("[零一二两三四五六七八九十百千万亿半]")
 _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )
@@ -163,6 +169,8 @@ def has_kind(sentence: str, kind: str | None) -> bool:
 def asks_quantity(question: str) -> bool:
     """Whether the question asks for a number, a size, a date or a version (and not for a way
     to do something: "how do I count how many values fall in each bin?")."""
+    if _QUANTITY_ZH.search(question):
+        return True
     return _QUANTITY.search(question) is not None and _ASKS_A_WAY.search(question) is None
 
 
@@ -182,6 +190,9 @@ def is_code(name: str) -> bool:
 
 
 def names(question: str) -> list[str]:
+    # Chinese and Japanese put no space around a Latin name ("支持Windows吗"): make the word
+    # boundary that the patterns look for.
+    question = cjk.CJK_RUN.sub(lambda run: f" {run.group()} ", question)
     found = []
     for match in _NAME.finditer(question):
         name = match.group(0).rstrip(".")  # a sentence's full stop, not an extension's dot
@@ -222,6 +233,8 @@ def has_number(sentence: str, counted: frozenset[str]) -> bool:
     """A number in the sentence; with ``counted``, a number of that thing, a few words from it
     ("six Years", "twenty-five of the barons", "nine parameters" for arguments; "four
     decisions" does not count members)."""
+    if not counted and _NUMERAL_ZH.search(sentence):
+        return True  # "三个存储节点", "百分之八十五"
     tokens = _TOKEN.findall(_REFERENCE.sub(" ", _SECTION_NUMBER.sub("", sentence)))
     content = [(i, t.lower()) for i, t in enumerate(tokens) if term_of(t) is not None]
     for i, token in enumerate(tokens):

@@ -58,15 +58,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from core import cjk
 from llm import grounding
 from llm._text import (
     LEADERS,
+    SENTENCE_ENDS,
     Span,
     estimate_tokens,
+    pair_runs,
     same_term,
     sentences,
     term_of,
     terms,
+    word_count,
     words,
 )
 from llm.catalog import LOCAL_MODEL
@@ -130,7 +134,10 @@ OVERVIEW_OPENING = 2
 OVERVIEW_MAX_WORDS = 160
 _NUMBERING = re.compile(r"[\d.]+")
 RANK_BONUS = 0.05  # at most; decays with the passage's rank
-_PIECE = re.compile(r"\S+\s*")
+# What streams as one delta: a word and the white space after it; CJK text, which has no
+# spaces, two characters at a time.
+_PIECE = re.compile(rf"(?:[{cjk.CJK_CLASS}]{{1,2}}|[^\s{cjk.CJK_CLASS}]+)\s*")
+_FULL_WIDTH_ENDS = "。！？"
 MAX_EVIDENCE = 12  # the top passages are where answers are; bounds the work per call
 
 
@@ -286,7 +293,7 @@ def overview(evidence: list[Evidence]) -> list[Candidate]:
         wanted = 1 if item.document_id in seen else opening
         seen.add(item.document_id)
         for candidate in [c for c in _candidates([item]) if _says(c.span.text)][:wanted]:
-            length = len(candidate.span.text.split())
+            length = word_count(candidate.span.text)
             if used + length > OVERVIEW_MAX_WORDS:
                 return chosen
             chosen.append(replace(candidate, block=block))
@@ -310,8 +317,9 @@ def compose_overview(chosen: list[Candidate], evidence: list[Evidence]) -> str:
 
 def _says(sentence: str) -> bool:
     """A sentence of prose, not a table of contents' line ("1.2 Obtaining this document . . 1")."""
-    prose = [w for w in sentence.split() if not _NUMBERING.fullmatch(w)]
-    return len(prose) >= 4 and sentence[-1] in ".!?" and not LEADERS.search(sentence)
+    numbering = sum(1 for w in sentence.split() if _NUMBERING.fullmatch(w))
+    prose = word_count(sentence) - numbering
+    return prose >= 4 and sentence[-1] in SENTENCE_ENDS and not LEADERS.search(sentence)
 
 
 def _shares_a_term(question: str, history: list[Turn], evidence: list[Evidence]) -> bool:
@@ -377,8 +385,10 @@ def score_sentences(
     """The sentences that may answer, scored. When the question has terms of its own, only
     sentences sharing one of them qualify: the history says what "it" is, the question says
     what is asked about it."""
-    weights = query_weights(question, history)
     candidates = _candidates(evidence)
+    weights = query_weights(question, history)
+    for seam in _seams(question, candidates):
+        weights.pop(seam, None)
     if not weights or not candidates:
         return []
     idf = _idf(list(weights), candidates)
@@ -409,12 +419,33 @@ def score_sentences(
     return scored
 
 
+def _seams(question: str, candidates: list[Candidate]) -> set[str]:
+    """The question's CJK character pairs that straddle two words the passages know: "看节" of
+    "查看节点状态", where "查看" and "节点" are found and "看节" nowhere. Pairs are read without a
+    dictionary, so such a seam is no word; counted, it would weigh most (no sentence has it)
+    and hold back every answer. A pair no sentence has between two that no sentence has
+    either ("表数" of "最大表数量") may be what is asked and missing, and stays."""
+    pairs = [p for run in pair_runs(question) for p in run]
+    if not pairs:
+        return set()
+    found = {p for p in pairs if any(p in c.terms for c in candidates)}
+    return {
+        run[i]
+        for run in pair_runs(question)
+        for i in range(1, len(run) - 1)
+        if run[i] not in found and run[i - 1] in found and run[i + 1] in found
+    }
+
+
 class _Meaning:
     """Query terms a sentence says in other words: "temperature" ~ "degrees", "tall" ~
     "height". wordllama word vectors (cached), compared as written — stems lose the meaning."""
 
     def __init__(self, query_words: Mapping[str, str], candidates: list[Candidate]) -> None:
-        self._query = dict(query_words)
+        # Not a CJK character pair: two pairs that share a character are near in wordllama's
+        # space whatever they mean ("天天" ~ "每天" 0.77, "加密" ~ "密码" 0.75, where the
+        # synonyms "加密" ~ "保护" are 0.22).
+        self._query = {t: w for t, w in query_words.items() if not cjk.has_cjk(w)}
         vocabulary = list(dict.fromkeys(w for c in candidates for w in c.words))
         self._index = {w: i for i, w in enumerate(vocabulary)}
         self._sentence_vectors = text_vectors(vocabulary)
@@ -466,7 +497,18 @@ def compose(chosen: list[Candidate], numbers: Mapping[int, int] | None = None) -
         if last_of_run:
             sentence = _mark(sentence, numbers[candidate.block])
         out.append(sentence)
-    return " ".join(out)
+    return _joined(out)
+
+
+def _joined(sentences: list[str]) -> str:
+    """Sentences one after another: a space after each, but none after a full-width stop
+    ("。"), as Chinese and Japanese are written."""
+    text = ""
+    for sentence in sentences:
+        if text and text[-1] not in _FULL_WIDTH_ENDS:
+            text += " "
+        text += sentence
+    return text
 
 
 def source_numbers(chosen: list[Candidate]) -> dict[int, int]:
@@ -482,6 +524,8 @@ def _mark(sentence: str, block: int) -> str:
     """ "... 30 days [1]." — the marker inside the sentence's closing punctuation."""
     if sentence[-1] in ".!?":
         return f"{sentence[:-1]} [{block}]{sentence[-1]}"
+    if sentence[-1] in _FULL_WIDTH_ENDS:  # "自动删除[1]。"
+        return f"{sentence[:-1]}[{block}]{sentence[-1]}"
     return f"{sentence} [{block}]"
 
 
@@ -502,7 +546,7 @@ def _is_heading(text: str, item: Evidence) -> bool:
     """A heading or caption line: context for its passage, but no answer on its own."""
     if item.heading and text == item.heading.strip():
         return True
-    return text[-1] not in ".!?:;)\"'”" and len(text.split()) <= HEADING_MAX_WORDS
+    return text[-1] not in ".!?:;)\"'”。！？：；）」" and word_count(text) <= HEADING_MAX_WORDS
 
 
 def _idf(query: list[str], candidates: list[Candidate]) -> dict[str, float]:
@@ -523,7 +567,7 @@ def _pick(scored: list[Candidate]) -> list[Candidate]:
     words_used = 0
     for candidate in sorted(scored, key=lambda c: -c.score):
         gain = sum(candidate.share[t] for t in candidate.matched - covered)
-        length = len(candidate.span.text.split())
+        length = word_count(candidate.span.text)
         if picked and (gain < MIN_GAIN or words_used + length > MAX_ANSWER_WORDS):
             continue
         if any(_near_duplicate(candidate, p) for p in picked):

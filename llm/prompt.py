@@ -20,16 +20,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from core import cjk
 from core.errors import InvalidInput
 from llm._text import (
     ANAPHORA,
     LEADERS,
     MESSAGE_OVERHEAD_TOKENS,
+    SENTENCE_ENDS,
     estimate_tokens,
     message_tokens,
     same_term,
     terms,
     truncate_to_tokens,
+    word_count,
     words,
 )
 
@@ -57,7 +60,11 @@ OVERVIEW_SYSTEM = (
 )
 _REFUSAL = re.compile(
     r"^\W*(i|we)\s+(could not|couldn't|cannot|can't|did not|didn't|was unable to)\s+find\b"
-    r"[^.\[]*\b(documents?|context|sources?|blocks?)\b",
+    r"[^.\[]*\b(documents?|context|sources?|blocks?)\b"
+    # Told to answer in the question's language, a model may say it in Chinese: "我无法在您的
+    # 文档中找到…", "未能在提供的资料中找到相关信息".
+    r"|^\W*(我们?)?(无法|未能|没能|不能|没有)(在|从)?[^。\[]{0,12}?(文档|文件|资料|上下文|材料)"
+    r"[^。\[]{0,6}?找到",
     re.IGNORECASE,
 )
 # Reply priming: the chat formats add a few tokens after the last message.
@@ -301,11 +308,28 @@ _PART = re.compile(
 )
 
 
+# The same in Chinese: "这份文档讲的是什么？", "总结一下这篇论文", "主要内容是什么？"; a part
+# ("第三章", "这个表格") is a passage to find; the request's words are cut out of the question
+# before what is left names documents ("总结星河运维手册" names 星河运维).
+_OVERVIEW_ZH = re.compile(
+    "总结|概述|概括|归纳|摘要|梗概|大意|主要内容|主要讲|主要介绍|主题|(讲|说|写|关于)(的|了)?(是)?什么"
+)
+_PART_ZH = re.compile(r"第\s*\S{1,4}\s*[章节页部篇条]|章节|段落|表格|图表|附录|部分")
+_OVERVIEW_WORDS_ZH = re.compile(
+    "总结|概述|概括|归纳|摘要|梗概|大意|主要|内容|主题|介绍|讲|说|写|关于|一下|请|帮我|给我"
+    "|这份|这篇|这个|这本|该|本|此|文档|文件|文章|论文|资料|手册|报告|书"
+)
+
+
 def overview_subject(question: str) -> list[str] | None:
     """None unless ``question`` asks about whole documents; else the terms left once the
     request's own words are gone: [] for "What is this document about?", the title's words for
     "Summarize the R FAQ" ("r", "faq"), which the caller matches against the documents' titles
     (the words of anything else, "summarize how fitting works", make it a question to search)."""
+    if cjk.has_cjk(question) and _OVERVIEW_ZH.search(question):
+        if _PART_ZH.search(question):
+            return None
+        return [t for t in terms(_OVERVIEW_WORDS_ZH.sub(" ", question)) if t not in _OVERVIEW_WORDS]
     if not _OVERVIEW.search(question) or _PART.search(question):
         return None
     return [t for t in terms(question) if t not in _OVERVIEW_WORDS]
@@ -333,7 +357,7 @@ def names_document(subject: list[str], name: str) -> bool:
 
 
 PROSE_MIN_WORDS = 8
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
 
 def is_contents(text: str) -> bool:
@@ -348,6 +372,7 @@ def reads_as_prose(text: str) -> bool:
     if is_contents(text):
         return False
     return any(
-        len(s.split()) >= PROSE_MIN_WORDS and s[-1] in ".!?" and not LEADERS.search(s)
+        word_count(s) >= PROSE_MIN_WORDS and s[-1] in SENTENCE_ENDS and not LEADERS.search(s)
         for s in _SENTENCE_END.split(" ".join(text.split()))
+        if s
     )

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from core.cjk import CJK_WRAPS, has_cjk
+
 __all__ = ["TAIL_FRACTION", "PageText", "Segment", "join_lines", "segment_pages", "split_sentences"]
 
 TAIL_FRACTION = 0.2
@@ -35,8 +37,9 @@ _FILL_FRACTION = 0.5
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
 # A letter, a hyphen (ASCII, soft or Unicode), a line break, a letter.
 _HYPHENATED = re.compile(r"([^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=([^\W\d_]))")
-# A sentence end: terminal punctuation, optional closing quotes/brackets, then white space.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+")
+# A sentence end: terminal punctuation, optional closing quotes/brackets, then white space;
+# or a full-width one (。！？), after which Chinese and Japanese leave no space.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+|[。！？]+[”’」』）]*\s*")
 # Words after which a full stop rarely ends a sentence.
 _ABBREVIATIONS = frozenset(
     [
@@ -102,7 +105,9 @@ def join_lines(paragraph: str) -> str:
     """One paragraph on one line: mend hyphenated words, join wrapped lines, tidy spaces.
 
     "exam-\\nple" becomes "example"; a hyphen before a capital stays ("Jean-\\nPaul" →
-    "Jean-Paul"), since that is almost always a real hyphen; a soft hyphen always goes.
+    "Jean-Paul"), since that is almost always a real hyphen; a soft hyphen always goes. A line
+    wrapped between two Chinese or Japanese characters joins with no space ("重启服\\n务" →
+    "重启服务"): those scripts put none between words.
     """
 
     def mend(match: re.Match[str]) -> str:
@@ -112,7 +117,11 @@ def join_lines(paragraph: str) -> str:
 
     # A hyphen is mended only at a line break: one paragraph in three has none (segmenting
     # joins every paragraph of a document, so this is hot).
-    mended = _HYPHENATED.sub(mend, paragraph) if "\n" in paragraph else paragraph
+    mended = paragraph
+    if "\n" in paragraph:
+        mended = _HYPHENATED.sub(mend, mended)
+        if has_cjk(mended):
+            mended = CJK_WRAPS.sub("", mended)
     return " ".join(mended.replace("\u00ad", "").split())  # white space single, none at the ends
 
 
@@ -132,7 +141,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _ends_sentence(before: str, next_char: str) -> bool:
-    if not (next_char.isupper() or next_char.isdigit() or next_char in "\"'“‘(«["):
+    if before[-1] in "。！？":
+        return True
+    starts = next_char.isupper() or next_char.isdigit() or next_char in "\"'“‘(«["
+    if not (starts or has_cjk(next_char)):
         return False  # "e.g. the" or "3.5 mm": the next word does not start a sentence
     if not before.endswith("."):
         return True  # "!" and "?" always end one

@@ -28,6 +28,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from html import escape as html_escape
 
 import pymupdf
 
@@ -37,6 +38,7 @@ __all__ = [
     "Page",
     "big_pdf",
     "broken_page_pdf",
+    "cjk_pdf",
     "corrupt_pdf",
     "encrypted_pdf",
     "image_only_pdf",
@@ -440,6 +442,24 @@ def _checked_pdf(pages: list[Page], *, title: str) -> bytes:
     try:
         # The promise of sample_document: list index i is page i + 1.
         assert doc.page_count == len(pages), "sample content overflowed a page"
+        return _bytes(doc)
+    finally:
+        doc.close()
+
+
+def cjk_pdf(pages: Sequence[Sequence[tuple[str, str]]], *, title: str | None = None) -> bytes:
+    """Pages of Chinese, Japanese or Korean text: each a list of ("h1" | "h2" | "p", text)
+    blocks, set in MuPDF's built-in CJK font. Lines wrap between any two characters, as such
+    text does, so words are split across lines."""
+    doc = pymupdf.open()
+    try:
+        for blocks in pages:
+            page = doc.new_page()
+            html = "".join(f"<{kind}>{html_escape(text)}</{kind}>" for kind, text in blocks)
+            page.insert_htmlbox(pymupdf.Rect(50, 50, page.rect.x1 - 50, page.rect.y1 - 50), html)
+        if title is not None:
+            doc.set_metadata({"title": title, "producer": "pdfchat tests"})
+        doc.subset_fonts()  # the whole font is megabytes
         return _bytes(doc)
     finally:
         doc.close()

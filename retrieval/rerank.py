@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from config import Settings
+from core import cjk
 from core.errors import InvalidInput, PdfchatError
 from providers import RetryPolicy, api_key_for, call_with_retry, cohere_client, cohere_error
 from retrieval.embeddings import WORDLLAMA_DIM, Embedder, LocalEmbedder, wordllama_means
@@ -121,9 +122,8 @@ def _check_lexical(lexical: Sequence[float] | None, passages: int) -> np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
-# Lexical analysis: lower-case words, no stopwords, light suffix stripping
-
-_WORD = re.compile(r"[^\W_]+")  # runs of letters and digits, any script
+# Lexical analysis: lower-case words (CJK runs as character pairs, core.cjk), no stopwords,
+# light suffix stripping
 
 # Function words only: anything that could carry the topic of a question stays a term.
 _STOPWORDS = """a about above after again against all am an and any are as at be because been before
@@ -204,7 +204,7 @@ CORPUS_WEIGHTS = {"cosine": 0.3, "best_sentence": 0.4, "soft_terms": 0.3, "corpu
 # (storage/search.py) uses the same over a tenant's corpus; each is tuned apart if ever.
 BM25_K1 = 1.2
 BM25_B = 0.75
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])\s*|\n+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +216,7 @@ class Analysed:
 
     @classmethod
     def of(cls, text: str) -> Analysed:
-        words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+        words = [w for w in cjk.words(text) if w not in STOPWORDS]
         return cls(words, [stem(w) for w in words])
 
 

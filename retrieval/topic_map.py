@@ -19,6 +19,8 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sklearn.metrics import silhouette_score
 
+from core import cjk
+
 # Stored with every map: the sweep recomputes maps of older versions (workflows.topic_maps).
 # 3: each topic names the segments its summary quotes (``key_segment_ids``).
 VERSION = 3
@@ -185,8 +187,11 @@ GENERIC_WORDS = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
 _ROMAN = re.compile(r"m{0,4}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
-# "3", "2.1", "IV.", "A)" and the like before a heading's words.
-_NUMBERING = re.compile(r"^\s*(?:(?:\d+(?:\.\d+)*|[IVXLCDM]+|[A-Z])[.):]?\s+)+")
+# "3", "2.1", "IV.", "A)" and the like before a heading's words; in Chinese "第二章", "一、".
+_NUMBERING = re.compile(
+    r"^\s*(?:(?:\d+(?:\.\d+)*|[IVXLCDM]+|[A-Z])[.):]?\s+"
+    r"|第[\d一二三四五六七八九十百零]+[章节部篇条款]\s*|[一二三四五六七八九十]+、\s*)+"
+)
 # Headings that only say where, not what: "Section 2", "Article IV", "Amendment XX (1933)".
 _STRUCTURAL = re.compile(
     r"^(?:section|article|chapter|part|amendment|clause|appendix|book|volume|lecture|lesson"
@@ -403,7 +408,7 @@ def clean_heading(heading: str | None, title: str | None = None) -> str | None:
         return None
     text = _NUMBERING.sub("", " ".join(heading.split())).strip(" .:-–—")
     if (
-        len(_WORD.findall(text)) == 0
+        (len(_WORD.findall(text)) == 0 and not cjk.has_cjk(text))
         or len(text) > 80
         or _STRUCTURAL.fullmatch(text)
         or (title and text.casefold() == " ".join(title.split()).casefold())
@@ -565,11 +570,12 @@ def first_sentence(text: str) -> str:
     """The first sentence of a segment's prose, past the title and heading lines it may open
     with (short paragraphs without a full stop)."""
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text)]
-    prose = [p for p in paragraphs if p and (len(p) > 80 or p[-1] in '.!?;:"”')]
+    prose = [p for p in paragraphs if p and (len(p) > 80 or p[-1] in '.!?;:"”。！？；：')]
     body = " ".join(prose or paragraphs)
-    match = re.match(r"(.{20,300}?[.!?])(\s|$)", body)
+    # Chinese and Japanese say as much in fewer characters, and put no space after a stop.
+    match = re.match(r"(.{20,300}?[.!?])(\s|$)|(.{8,150}?[。！？])", body)
     if match:
-        return match.group(1)
+        return match.group(1) or match.group(3)
     return body if len(body) <= 200 else body[:200].rsplit(" ", 1)[0] + " …"
 
 

@@ -118,6 +118,9 @@ FUNCTIONS: Mapping[str, frozenset[LoginRole]] = {
     "take_token(text[],double precision[],double precision[])": frozenset({"web"}),
     # The embed step writes a document's postings (agents/embed.py), as the worker.
     "index_postings(text,uuid)": frozenset({"worker"}),
+    # A question's lexemes, as a search reads them (storage/search.py), and a segment's.
+    "search_vector(text)": frozenset({"web", "worker"}),
+    "cjk_bigrams(text)": frozenset({"web", "worker"}),
 }
 
 SCHEMA = "public"

@@ -168,10 +168,10 @@ POSTINGS_SQL = """
         WHERE tenant_id = $1 AND ($3::uuid[] IS NULL OR doc_id = ANY($3))
     )
     SELECT found.keys, found.counts, found.lengths,
-           (SELECT cardinality(tsvector_to_array(to_tsvector('english', $2)))) AS lexemes,
+           (SELECT cardinality(tsvector_to_array(search_vector($2)))) AS lexemes,
            (SELECT sum(segments) FROM scope)::float8 AS segments,
            (SELECT sum(occurrences) FROM scope)::float8 AS occurrences
-    FROM unnest(tsvector_to_array(to_tsvector('english', $2))) AS word(lexeme),
+    FROM unnest(tsvector_to_array(search_vector($2))) AS word(lexeme),
     LATERAL (
         SELECT string_agg(p.keys, ''::bytea ORDER BY p.keys) AS keys,
                string_agg(p.counts, ''::bytea ORDER BY p.keys) AS counts,

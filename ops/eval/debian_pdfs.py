@@ -22,10 +22,9 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pymupdf
 
@@ -33,7 +32,7 @@ import pymupdf
 # `ops` is no installed package).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ops.eval.sets import EvalSet, Question, evidence_pages, page_texts, write_questions
+from ops.eval.sets import EvalSet, Question, load_questions
 
 HERE = Path(__file__).resolve().parent / "debian"
 DOCUMENTS_FILE = HERE / "documents.json"
@@ -106,86 +105,17 @@ def _extract(source: Source, build: Path) -> bytes:
     return target.read_bytes()
 
 
-def _raw_questions(directory: Path = QUESTIONS_DIR) -> dict[Path, list[dict[str, Any]]]:
-    return {
-        path: json.loads(path.read_text())["questions"] for path in sorted(directory.glob("*.json"))
-    }
-
-
-def derive_pages(
-    raw: Sequence[Mapping[str, Any]], texts: Mapping[str, list[str]]
-) -> tuple[dict[str, tuple[int, ...]], list[str]]:
-    found, problems = {}, []
-    for n, q in enumerate(raw, 1):
-        if not all(isinstance(q.get(key), str) and q[key] for key in ("id", "question")):
-            problems.append(f"question {n} ({q.get('id')!r}): needs an id and a question")
-            continue
-        if q.get("document") not in texts:
-            problems.append(f"{q['id']}: unknown document {q.get('document')!r}")
-            continue
-        if q.get("unanswerable"):
-            if q["unanswerable"] not in ("near", "off") or q.get("evidence"):
-                problems.append(f"{q['id']}: unanswerable is 'near' or 'off', with no evidence")
-            found[q["id"]] = ()
-            continue
-        pages: set[int] = set()
-        for phrase in q.get("evidence") or []:
-            hits = evidence_pages(texts[q["document"]], [phrase])
-            if not hits:
-                problems.append(f"{q['id']}: evidence not in {q['document']}: {phrase!r}")
-            pages.update(hits)
-        if not q.get("evidence"):
-            problems.append(f"{q['id']}: an answerable question needs evidence")
-        found[q["id"]] = tuple(sorted(pages))
-    return found, problems
-
-
-def load_questions(
-    pdfs: Mapping[str, bytes], sources: Mapping[str, Source], *, write_pages: bool = False
-) -> list[Question]:
-    """Every question, checked against the PDFs: each evidence phrase occurs in its document,
-    on exactly the recorded pages. With ``write_pages`` the derived pages are recorded instead."""
-    texts = {doc_id: page_texts(pdf) for doc_id, pdf in pdfs.items()}
-    files = _raw_questions()
-    everything = [q for questions in files.values() for q in questions]
-    ids = [q.get("id") for q in everything]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    derived, problems = derive_pages(everything, texts)
-    if duplicates:
-        problems.append(f"question ids used twice: {duplicates}")
-    if write_pages and not problems:
-        for path, questions in files.items():
-            for q in questions:
-                if not q.get("unanswerable"):
-                    q["pages"] = list(derived[q["id"]])
-            write_questions(path, questions)
-    problems += [
-        f"{q['id']}: recorded pages {q.get('pages')}, the PDF has {list(derived[q['id']])}"
-        for q in everything
-        if not q.get("unanswerable")
-        and q.get("id") in derived
-        and tuple(q.get("pages") or ()) != derived[q["id"]]
-    ]
-    if problems:
-        raise ValueError("questions do not match the PDFs:\n" + "\n".join(problems))
-    return [
-        Question(
-            q["id"],
-            q["document"],
-            q["question"],
-            tuple(q.get("evidence") or ()),
-            derived[q["id"]],
-            layout=sources[q["document"]].layout,
-            unanswerable=q.get("unanswerable"),
-        )
-        for q in everything
-    ]
-
-
 def debian_set() -> EvalSet:
     sources = load_sources()
     pdfs = fetch(sources)
-    return EvalSet("debian", sources, pdfs, load_questions(pdfs, sources))
+    return EvalSet("debian", sources, pdfs, _questions(pdfs, sources))
+
+
+def _questions(
+    pdfs: Mapping[str, bytes], sources: Mapping[str, Source], *, write_pages: bool = False
+) -> list[Question]:
+    layouts = {doc_id: source.layout for doc_id, source in sources.items()}
+    return load_questions(pdfs, layouts, QUESTIONS_DIR, write_pages=write_pages)
 
 
 def main() -> None:
@@ -199,7 +129,7 @@ def main() -> None:
             digest = hashlib.sha256(pdf).hexdigest()[:12]
             print(f"{doc_id}: {sources[doc_id].layout}, {doc.page_count} pages, sha256 {digest}…")
     try:
-        questions = load_questions(pdfs, sources, write_pages=args.write_pages)
+        questions = _questions(pdfs, sources, write_pages=args.write_pages)
     except ValueError as problem:
         sys.exit(str(problem))
     by_layout: dict[str, list[int]] = {}

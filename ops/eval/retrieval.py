@@ -1,12 +1,13 @@
 """Retrieval-quality evaluation: paraphrased questions over PDFs, scored by the page that
 answers them, for every search mode, per set and per layout of document.
 
-    .venv/bin/python ops/eval/retrieval.py [--set legal|debian|all] [--k 1 3 5 8]
+    .venv/bin/python ops/eval/retrieval.py [--set legal|debian|chinese|all] [--k 1 3 5 8]
                                            [--json out.json] [--workers 1]
     .venv/bin/python ops/eval/retrieval.py --write-pages   # after editing the legal corpus
 
-Two sets (ops/eval/sets.py): `legal`, below, and `debian`, real PDFs of Debian's
-documentation packages (ops/eval/debian_pdfs.py). The legal corpus (`ops/eval/corpus/*.json`,
+Three sets (ops/eval/sets.py): `legal`, below; `debian`, real PDFs of Debian's
+documentation packages (ops/eval/debian_pdfs.py); and `chinese`, a manual and a policy in
+Chinese (ops/eval/chinese_pdfs.py). The legal corpus (`ops/eval/corpus/*.json`,
 one document each, as pages of ("h1"/"h2"/"h3"/"p", text) blocks) is rendered with
 `pdfgen.text_pdf`. Each question in `ops/eval/questions.json` carries one or more short
 *evidence* phrases copied from the source; the answer pages are the pages of the rendered PDF
@@ -46,13 +47,16 @@ from cli.client import PdfchatClient
 from cli.stack import scratch_stack
 from config import Settings
 from core.tokens import mint
+from ops.eval.chinese_pdfs import chinese_set
 from ops.eval.debian_pdfs import debian_set
 from ops.eval.sets import (
+    Document,
     EvalSet,
     Named,
     Question,
     evidence_pages,
     page_texts,
+    read_corpus,
     write_questions,
 )
 from storage import migrate_database
@@ -68,40 +72,15 @@ SEARCH_CONCURRENCY = 8
 # --- corpus and questions -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Document:
-    id: str
-    title: str
-    source: str
-    pages: list[list[tuple[str, str]]]
-
-    @property
-    def filename(self) -> str:
-        return f"{self.id}.pdf"
-
-    def pdf(self) -> bytes:
-        """The rendered PDF; one corpus page is exactly one PDF page (checked)."""
-        data = pdfgen.text_pdf(self.pages, title=self.title, page_numbers=True)
-        with pymupdf.open(stream=data, filetype="pdf") as doc:
-            if doc.page_count != len(self.pages):
-                raise ValueError(
-                    f"{self.id}: a page overflowed ({doc.page_count} PDF pages for "
-                    f"{len(self.pages)} corpus pages); shorten it"
-                )
-        return data
-
-
 def load_corpus(directory: Path = CORPUS_DIR) -> dict[str, Document]:
-    corpus = {}
-    for path in sorted(directory.glob("*.json")):
-        raw = json.loads(path.read_text())
-        pages = [[(kind, text) for kind, text in page] for page in raw["pages"]]
-        corpus[raw["id"]] = Document(raw["id"], raw["title"], raw["source"], pages)
-    return corpus
+    return read_corpus(directory)
 
 
 def render(corpus: Mapping[str, Document]) -> dict[str, bytes]:
-    return {doc_id: doc.pdf() for doc_id, doc in corpus.items()}
+    return {
+        doc_id: doc.checked(pdfgen.text_pdf(doc.pages, title=doc.title, page_numbers=True))
+        for doc_id, doc in corpus.items()
+    }
 
 
 def _raw_questions(path: Path) -> list[dict[str, Any]]:
@@ -156,7 +135,7 @@ def legal_set() -> EvalSet:
     return EvalSet("legal", corpus, pdfs, load_questions(pdfs))
 
 
-SETS = {"legal": legal_set, "debian": debian_set}
+SETS = {"legal": legal_set, "debian": debian_set, "chinese": chinese_set}
 
 
 def write_pages(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> int:

@@ -48,6 +48,9 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("What does MKC_DEPS list?", ["MKC_DEPS"], ["MKC_DEPS"]),
         ("How big can a file on exFAT be under macOS?", ["exFAT", "macOS"], ["exFAT", "macOS"]),
         ("Who approves leave requests?", [], []),  # a capital that starts the sentence
+        # Chinese puts no space around a Latin name
+        ("星河数据库支持Windows吗？", ["Windows"], []),
+        ("如何在arm64上安装？", ["arm64"], ["arm64"]),
     ],
 )
 def test_names_and_codes_as_a_user_types_them(
@@ -76,6 +79,10 @@ def test_names_and_codes_as_a_user_types_them(
         ("How much disk space do I need?", "See https://example.org/2024/guide.", False),
         ("How much disk space do I need?", "About 30 GB (see Section 6.5).", True),
         ("How many lines does it keep?", "Table 3 shows that it keeps 500 lines.", True),
+        # Chinese: digits or numerals
+        ("集群至少需要几个存储节点？", "一个集群至少需要三个存储节点。", True),
+        ("默认端口是多少？", "默认端口为 7788。", True),
+        ("备份文件保留多久？", "备份文件由后台任务自动删除。", False),
     ],
 )
 def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answers: bool) -> None:

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.cjk import CJK_CHAR
 from llm.events import Delta, Finished
 from llm.local import (
     LEADING_MARGIN,
@@ -559,3 +560,83 @@ async def test_a_quote_from_a_passage_that_starts_mid_sentence_says_so() -> None
     assert isinstance(done, Finished)
     assert done.text.startswith("…carried over into the first quarter"), done.text
     assert done.citations[0].quote.startswith("carried over into the first quarter")
+
+
+# --- Chinese ----------------------------------------------------------------------------------
+
+# A manual in Chinese: no spaces between words, so terms are character pairs (core.cjk).
+MANUAL_ZH = [
+    Evidence(
+        "seg-config",
+        "doc-zh",
+        2,
+        "第二章 安装与配置\n\n配置文件位于 /etc/xinghe/server.conf。数据库的最大连接数由参数 "
+        "max_connections 控制，默认值为 500。如果需要修改监听端口，请设置参数 listen_port，"
+        "默认端口为 7788。",
+        0.62,
+        heading="第二章 安装与配置",
+        title="星河数据库运维手册",
+    ),
+    Evidence(
+        "seg-backup",
+        "doc-zh",
+        3,
+        "第三章 备份与恢复\n\n全量备份建议每周执行一次，增量备份建议每天执行一次。备份文件默认保留 "
+        "30 天，过期后由后台任务自动删除。",
+        0.55,
+        heading="第三章 备份与恢复",
+        title="星河数据库运维手册",
+    ),
+    Evidence(
+        "seg-monitor",
+        "doc-zh",
+        4,
+        "第四章 监控与告警\n\n运维人员可以使用 xinghe-admin status 命令查看每个节点的状态。当磁盘"
+        "使用率超过百分之八十五时，系统会发出告警。",
+        0.5,
+        heading="第四章 监控与告警",
+        title="星河数据库运维手册",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "page"),
+    [
+        ("数据库的最大连接数是多少？", "默认值为 500", 2),
+        ("默认端口是多少？", "默认端口为 7788", 2),
+        ("备份文件保留多久？", "保留 30 天", 3),
+        ("全量备份应该多久做一次？", "全量备份建议每周执行一次", 3),
+        # "看节" and "点状" straddle words ("查看" "节点" "状态"): no sentence has them.
+        ("如何查看节点状态？", "xinghe-admin status", 4),
+        ("磁盘使用率超过多少会告警？", "百分之八十五", 4),
+    ],
+)
+async def test_a_chinese_question_is_answered_from_the_sentence_that_says_it(
+    question: str, answer: str, page: int
+) -> None:
+    # Retrieval ranks the answer's passage first, as the stack does for each of these.
+    evidence = sorted(
+        (replace(e, score=0.62 if e.page == page else 0.5) for e in MANUAL_ZH),
+        key=lambda e: -e.score,
+    )
+    deltas, done = await run(Prompt(question, evidence))
+    assert done.found and answer in done.text
+    assert [c.page for c in done.citations] == [page]
+    assert "".join(d.text for d in deltas) == done.text
+    # Streamed two characters at a time, not a whole sentence in one piece.
+    assert all(len(CJK_CHAR.findall(d.text)) <= 2 for d in deltas)
+
+
+@pytest.mark.parametrize("question", ["如何配置 SSL 加密？", "今天天气怎么样？"])
+async def test_a_chinese_question_the_manual_does_not_answer_is_refused(question: str) -> None:
+    _, done = await run(Prompt(question, [replace(e, score=0.3) for e in MANUAL_ZH]))
+    assert done.text == NOT_FOUND and not done.found
+
+
+async def test_chinese_sentences_are_joined_and_marked_as_chinese_is_written() -> None:
+    _, done = await run(Prompt("这份手册讲的是什么？", MANUAL_ZH[1:2], overview=True))
+    assert done.text == (
+        "全量备份建议每周执行一次，增量备份建议每天执行一次。"  # no space after 。
+        "备份文件默认保留 30 天，过期后由后台任务自动删除[1]。"  # the marker inside the 。
+    )

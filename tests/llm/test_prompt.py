@@ -193,6 +193,13 @@ def test_the_user_message_estimate_is_the_sum_of_its_parts(blocks: int) -> None:
         ("Which key toggles the grid?", None),
         ("What is the difference between R and S?", None),
         ("Outline the installation steps", None),
+        # in Chinese: the request's words go, what is left names documents
+        ("这份文档讲的是什么？", []),
+        ("请概括这篇论文的主要内容", []),
+        ("这个文件主要讲什么", []),
+        ("总结一下星河运维手册", ["星河", "河运", "运维"]),
+        ("第三章是关于什么的？", None),
+        ("数据库的最大连接数是多少？", None),
     ],
 )
 def test_questions_about_whole_documents_are_told_apart(question, subject) -> None:

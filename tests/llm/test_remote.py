@@ -254,6 +254,8 @@ async def test_a_consumer_that_stops_early_closes_the_providers_stream_at_once()
         "I could not find this in your documents.",
         "I could not find this in your documents [1].",  # a marker on a refusal cites nothing
         "I couldn't find the answer in the provided context blocks.",
+        "我无法在您的文档中找到这个问题的答案。",  # the question was in Chinese
+        "未能在提供的资料中找到相关信息。",
     ],
 )
 async def test_a_refusal_is_passed_through_as_a_refusal(

@@ -59,4 +59,4 @@ def test_a_missing_evidence_file_is_a_clear_error(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr("sys.argv", ["offtopic.py", "--offline", str(missing)])
     with pytest.raises(SystemExit):
         offtopic.main()
-    assert f"no saved evidence of legal, debian in {missing}" in capsys.readouterr().err
+    assert f"no saved evidence of legal, debian, chinese in {missing}" in capsys.readouterr().err

@@ -3,8 +3,7 @@ that cannot be scored is named with what is wrong, and the others still get thei
 
 from __future__ import annotations
 
-from ops.eval.debian_pdfs import derive_pages
-from ops.eval.sets import evidence_pages
+from ops.eval.sets import derive_pages, evidence_pages
 
 TEXTS = {"manual": ["Set the key outside with set key outside.", "The ﬁt command uses Marquardt."]}
 

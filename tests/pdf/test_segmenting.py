@@ -37,6 +37,10 @@ def page_segments(segments: list[Segment], number: int) -> list[Segment]:
         ("pages 12-\n14", "pages 12- 14"),  # digits: not a word break
         ("wrapped\nlines   and\ttabs\n", "wrapped lines and tabs"),
         ("naïve-\nté", "naïveté"),
+        # Chinese and Japanese wrap anywhere and put no space between words.
+        ("修改配置后必须重启服\n务才能生效。", "修改配置后必须重启服务才能生效。"),
+        ("默认端口为 7788，\n请勿修改", "默认端口为 7788，请勿修改"),
+        ("日志写入 /var/log\n目录", "日志写入 /var/log 目录"),
     ],
 )
 def test_join_lines_mends_hyphenation_and_wrapping(raw, joined):
@@ -57,6 +61,25 @@ def test_sentences_keep_abbreviations_and_initials():
         "“Quoted.”",
         "Then 3.5 mm of rain fell.",
     ]
+
+
+def test_chinese_sentences_end_at_full_width_stops():
+    text = "全量备份建议每周执行一次，增量备份每天一次。恢复会失败吗？会！Then English. 好。"
+    assert split_sentences(text) == [
+        "全量备份建议每周执行一次，增量备份每天一次。",
+        "恢复会失败吗？",
+        "会！",
+        "Then English.",
+        "好。",
+    ]
+
+
+def test_a_long_chinese_paragraph_is_cut_between_sentences():
+    sentence = "星河数据库支持全量备份和增量备份，备份文件默认保留三十天。"  # 29 characters
+    segments = segment_pages([PageText(1, sentence * 40, [])], segment_chars=300)
+    assert len(segments) == 4
+    assert all(s.text.replace(" ", "").endswith("。") for s in segments)
+    assert "".join(s.text.replace(" ", "") for s in segments) == sentence * 40
 
 
 # --- sizes and boundaries -----------------------------------------------------------------

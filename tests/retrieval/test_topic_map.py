@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import retrieval.topic_map
-from ops.eval.retrieval import load_corpus
+from ops.eval.retrieval import load_corpus, render
 from pdf import parse_pdf
 from retrieval import LocalEmbedder
 from retrieval.topic_map import (
@@ -199,6 +199,8 @@ def test_each_summary_names_the_segments_it_quotes():
         ("12", None),
         ("Notes on Mills", None),  # the document's title
         ("The Causes of Faction", "The Causes of Faction"),
+        ("第二章 安装与配置", "安装与配置"),
+        ("三、备份与恢复", "备份与恢复"),
         (None, None),
     ],
 )
@@ -210,12 +212,15 @@ def test_first_sentence_skips_title_and_heading_lines():
     text = "Notes on Mills\n\n1 Introduction\n\nThe mill ground corn for the parish. Then more."
     assert first_sentence(text) == "The mill ground corn for the parish."
     assert first_sentence("word " * 100).endswith(" …")
+    chinese = "第一章 系统概述\n\n本手册介绍星河数据库的安装与运维。星河数据库支持标准 SQL 查询。"
+    assert first_sentence(chinese) == "本手册介绍星河数据库的安装与运维。"
 
 
 def test_a_real_document_gets_two_levels_and_clean_labels():
     """The Constitution (eval corpus): numbered 'Section n' headings, 'shall' everywhere."""
     document = load_corpus()["constitution"]
-    parsed = parse_pdf(document.pdf(), max_pages=100, segment_chars=1200)
+    pdf = render({"constitution": document})["constitution"]
+    parsed = parse_pdf(pdf, max_pages=100, segment_chars=1200)
     result = _map_with_local_vectors(document.title, parsed.segments)
     assert len(result.topics) >= 2
     assert any(t.subtopics for t in result.topics)

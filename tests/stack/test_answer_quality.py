@@ -1,4 +1,4 @@
-"""Answer quality on both evaluation sets, through chat as a user meets it (POST /v1/chat and
+"""Answer quality on the evaluation sets, through chat as a user meets it (POST /v1/chat and
 the answer's socket, local model): does the answer cite a page that answers the question, and
 does it say "I could not find this in your documents" (``found: false``) for the questions the
 documents cannot answer, without refusing the ones they can.
@@ -16,7 +16,11 @@ from ops.eval import answers, offtopic, retrieval
 pytestmark = pytest.mark.stack
 
 # set: (cites an answer page ≥, refuses the unanswerable ≥, refuses the answerable ≤)
-FLOORS = {"legal": (0.63, None, 0.11), "debian": (0.75, 0.69, 0.05)}
+FLOORS = {
+    "legal": (0.63, None, 0.11),
+    "debian": (0.75, 0.69, 0.05),
+    "chinese": (0.90, 0.25, 0.05),  # measured 0.95, 0.33, 0.025
+}
 # set: at most this many of ops/eval/offtopic.py's 35 stray questions answered (1 and 11 now)
 STRAYS_CEILING = {"legal": 2, "debian": 11}
 

@@ -124,13 +124,13 @@ async def test_unknown_document_id_is_404(settings, token, tenant):
 
 
 # Okapi BM25 of every segment of the tenant holding a word of the question, from the
-# segments' own tsvectors: what full_text must rank by, whatever its postings hold.
+# segments' own text: what full_text must rank by, whatever its postings hold.
 _BM25_OF_EVERY_MATCH = """
     WITH words AS (
-        SELECT unnest(tsvector_to_array(to_tsvector('english', $2))) AS lexeme
+        SELECT unnest(tsvector_to_array(search_vector($2))) AS lexeme
     ), occurrences AS (
         SELECT s.id, t.lexeme, cardinality(t.positions) AS n
-        FROM segments s, unnest(s.tsv) AS t WHERE s.tenant_id = $1
+        FROM segments s, unnest(search_vector(s.content)) AS t WHERE s.tenant_id = $1
     ), lengths AS (
         SELECT id, sum(n) AS length FROM occurrences GROUP BY id
     ), scope AS (

@@ -55,7 +55,8 @@ async def test_each_lexeme_lists_the_segments_that_hold_it_with_their_counts(pg)
     )
     assert np.frombuffer(row["counts"], ">i2").tolist() == [2, 1]
     lengths = await pg.fetch(
-        "SELECT seq, length(tsv) AS distinct_lexemes FROM segments WHERE doc_id = $1 ORDER BY seq",
+        "SELECT seq, length(search_vector(content)) AS distinct_lexemes FROM segments"
+        " WHERE doc_id = $1 ORDER BY seq",
         doc_id,
     )
     # Occurrences of all lexemes: segment 0 holds "harbour" twice, so one more than distinct.
@@ -142,6 +143,38 @@ async def test_an_empty_document_has_no_postings_and_counts_for_nothing(pg) -> N
     await _parsed(pg, tenant, TEXTS)
     assert await _postings(pg, empty) == {}
     assert [h.page for h in await search.full_text(pg, tenant, query="cargo", limit=5)] == [2]
+
+
+CHINESE = [
+    "数据库的最大连接数由参数 max_connections 控制，默认值为 500。",
+    "备份文件默认保留 30 天，过期后由后台任务自动删除。",
+    "当磁盘使用率超过百分之八十五时，系统会发出告警。",
+]
+
+
+async def test_chinese_text_is_found_by_its_character_pairs(pg) -> None:
+    """The English parser kept a whole run of ideographs as one lexeme, so no Chinese question
+    ever matched. Runs are indexed as their pairs (core.cjk.words reads them the same)."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, CHINESE)
+    postings = await _postings(pg, doc_id)
+    assert postings["连接"] == [0] and postings["备份"] == [1] and postings["天"] == [1]
+    assert postings["connect"] == [0]  # English words in Chinese text: stemmed as ever
+    asked = {
+        "数据库的最大连接数是多少？": 1,
+        "备份文件保留多久": 2,
+        "磁盘告警": 3,
+        "How many connections at most?": 1,
+    }
+    for question, page in asked.items():
+        hits = await search.full_text(pg, tenant, query=question, limit=3)
+        assert hits and hits[0].page == page, question
+
+
+async def test_text_without_cjk_has_the_lexemes_english_stemming_gives(pg) -> None:
+    for text in [*TEXTS, "Naïve cafés, 3.5 mm — x_y", ""]:
+        ours = await pg.fetchval("SELECT search_vector($1)::text", text)
+        assert ours == await pg.fetchval("SELECT to_tsvector('english', $1)::text", text)
 
 
 @pytest.mark.parametrize("analysed", [False, True], ids=["no statistics", "analysed"])
