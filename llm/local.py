@@ -118,6 +118,8 @@ MEANING_PER_PASSAGE = 2
 MIN_GAIN = 0.15
 MAX_SENTENCES = 3
 MAX_ANSWER_WORDS = 120
+# What a sentence ending in ":" introduces is quoted with it up to this length (``_continued``).
+CONTINUATION_MAX_WORDS = 40
 HISTORY_WEIGHT = 0.5
 # A query term found only elsewhere in the sentence's passage counts this much: "who keeps
 # the light at Gull Point?" is answered by "... the keeper, Martha Quayle, ... the light" in a
@@ -266,7 +268,7 @@ def select(
         if c.block in leading and may_answer(c)
     ]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
-        return _reading_order(_pick(scored))
+        return _continued(_reading_order(_pick(scored)), evidence)
     if grounding.missing(names, *(evidence[block - 1] for block in naming)):
         # Answering from meaning alone is a guess; about a name none of the evidence has
         # ("Can it export to Excel?"), a guess on the wrong thing.
@@ -275,7 +277,8 @@ def select(
     reach = len(evidence) if counted and quantity else MEANING_PASSAGES
     confident = [e for e in evidence[:reach] if e.score >= min_evidence_score]
     if confident and _shares_a_term(question, history, confident):
-        return _reading_order(_closest_in_meaning(question, history, confident, may_answer))
+        chosen = _closest_in_meaning(question, history, confident, may_answer)
+        return _continued(_reading_order(chosen), evidence)
     return []
 
 
@@ -591,6 +594,26 @@ def _reading_order(picked: list[Candidate]) -> list[Candidate]:
     for rank, candidate in enumerate(picked):  # picked is best first
         first_seen.setdefault(candidate.block, rank)
     return sorted(picked, key=lambda c: (first_seen[c.block], c.order))
+
+
+def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candidate]:
+    """Each sentence that leads in to what follows it ("To solve Ax = b, use the left division
+    operator:", "Here is an example showing the difference:") with what follows, when the
+    answer does not quote it already and it is short: alone, it promises what it does not show."""
+    out: list[Candidate] = []
+    for i, candidate in enumerate(chosen):
+        out.append(candidate)
+        after = chosen[i + 1] if i + 1 < len(chosen) else None
+        if not candidate.span.text.endswith(":") or (
+            after is not None
+            and after.block == candidate.block
+            and after.order == candidate.order + 1
+        ):
+            continue
+        following = sentences(evidence[candidate.block - 1].text)[candidate.order + 1 :]
+        if following and word_count(following[0].text) <= CONTINUATION_MAX_WORDS:
+            out.append(replace(candidate, order=candidate.order + 1, span=following[0]))
+    return out
 
 
 def _citations(chosen: list[Candidate], evidence: list[Evidence]) -> list[Citation]:

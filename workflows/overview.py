@@ -36,9 +36,12 @@ OPENING_SEGMENTS = 100
 # documents share the answer.
 TOPICS = {1: 4, 2: 2, 3: 2}
 _INTRODUCTION = re.compile(
-    r"\b(abstract|introduction|overview|summary|preface|foreword|about|purpose|scope)\b",
-    re.IGNORECASE,
+    r"\b(abstract|introduction|overview|summary|about|purpose|scope)\b", re.IGNORECASE
 )
+# A book's preface or foreword tells its history and thanks its helpers more often than what
+# it is about (Octave's: "Octave was originally intended to be companion software for an
+# undergraduate-level textbook…"): an introduction after it says that better.
+_PREFACE = re.compile(r"\b(preface|foreword)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[^\W\d_]{2}[)\"'”’]?[.!?](\s|$)")
 # A licence or copyright notice, which many manuals open with: not what the document is about.
 _NOTICE = re.compile(
@@ -105,12 +108,14 @@ async def _documents(
 def opening(segments: list[Hit]) -> Hit | None:
     """Where a document's prose begins: past its title page (the segment headed by the
     document's title) and any licence notice, the first segment under an introduction's
-    heading ("Abstract", "1 Introduction", "Preface"), else the first that reads as prose."""
+    heading ("Abstract", "1 Introduction"), else under a preface's, else the first that reads
+    as prose."""
     prose = [s for s in segments if reads_as_prose(s.content)]
     body = [s for s in prose if not _title_page(s)] or prose
     plain = [s for s in body if not _NOTICE.search(s.content)]
     introduced = [s for s in plain if s.heading and _INTRODUCTION.search(s.heading)]
-    chosen = introduced or plain
+    prefaced = [s for s in plain if s.heading and _PREFACE.search(s.heading)]
+    chosen = introduced or prefaced or plain
     return chosen[0] if chosen else None
 
 

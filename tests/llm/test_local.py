@@ -640,3 +640,22 @@ async def test_chinese_sentences_are_joined_and_marked_as_chinese_is_written() -
         "全量备份建议每周执行一次，增量备份建议每天执行一次。"  # no space after 。
         "备份文件默认保留 30 天，过期后由后台任务自动删除[1]。"  # the marker inside the 。
     )
+
+
+async def test_a_sentence_that_leads_in_is_quoted_with_what_it_introduces() -> None:
+    """Alone, "…use the left division operator:" promises what it does not show."""
+    solving = Evidence(
+        "seg-solve",
+        "doc-octave",
+        24,
+        "Systems of linear equations are ubiquitous in numerical analysis. To solve the set of "
+        "linear equations Ax = b, use the left division operator:\nx = A \\ b\nThis is "
+        "conceptually equivalent to inverting the matrix, but avoids computing the inverse.",
+        0.8,
+    )
+    _, done = await run(Prompt("How do I solve the linear equations Ax = b?", [solving]))
+    assert "use the left division operator: x = A \\ b [1]" in done.text
+    assert [c.quote for c in done.citations][-2:] == [
+        "To solve the set of linear equations Ax = b, use the left division operator:",
+        "x = A \\ b",
+    ]

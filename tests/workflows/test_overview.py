@@ -36,6 +36,14 @@ def test_the_opening_is_the_introduction_past_title_contents_and_notices() -> No
     assert opening([TITLE_PAGE, CONTENTS, NOTICE, FOREWORD, INTRODUCTION]) == INTRODUCTION
 
 
+def test_an_introduction_comes_before_a_preface() -> None:
+    """A preface tells the book's history: "Octave was originally intended to be companion
+    software for an undergraduate-level textbook…". The introduction says what it is about."""
+    preface = _hit("This tool was first written as companion software for a course.", "Preface")
+    assert opening([TITLE_PAGE, CONTENTS, preface, INTRODUCTION]) == INTRODUCTION
+    assert opening([TITLE_PAGE, CONTENTS, FOREWORD, preface]) == preface
+
+
 def test_a_title_that_says_introduction_is_the_title_page() -> None:
     title = "An Introduction to the Tool"
     title_page = replace(
