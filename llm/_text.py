@@ -156,17 +156,27 @@ def word_count(text: str) -> int:
     return len(_SPACED_WORD.findall(text)) + len(cjk.CJK_CHAR.findall(text))
 
 
+# Japanese writes its particles, endings and auxiliaries in hiragana ("最大接続数はいくつですか"),
+# the words a passage shares with a question mostly in kanji and katakana: hiragana runs are
+# cut out too.
+_HIRAGANA = re.compile("[\u3040-\u309f]+")
+
+
 def words(text: str) -> list[str]:
     """Lower-case words of ``text``; a CJK run as its character pairs, cut at its function
-    characters."""
-    if cjk.has_cjk(text):
-        text = _CJK_FUNCTION.sub(" ", text)
-    return cjk.words(text)
+    characters and hiragana."""
+    return cjk.words(_cut(text))
 
 
 def pair_runs(text: str) -> list[list[str]]:
     """The character pairs of each CJK run of ``text``, in order, as ``words`` cuts them."""
-    return [cjk.bigrams(run) for run in cjk.CJK_RUN.findall(_CJK_FUNCTION.sub(" ", text))]
+    return [cjk.bigrams(run) for run in cjk.CJK_RUN.findall(_cut(text))]
+
+
+def _cut(text: str) -> str:
+    if not cjk.has_cjk(text):
+        return text
+    return _HIRAGANA.sub(" ", _CJK_FUNCTION.sub(" ", text))
 
 
 def terms(text: str) -> list[str]:

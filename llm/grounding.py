@@ -198,8 +198,11 @@ def names(question: str) -> list[str]:
         name = match.group(0).rstrip(".")  # a sentence's full stop, not an extension's dot
         start = match.start()
         first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
-        if name[0].isupper() and name.isalpha() and (first_word or name.lower() in STOPWORDS):
-            continue  # a capital because it starts the sentence, or "I"
+        acronym = len(name) > 1 and name.isupper()  # "SSL", which no sentence start makes
+        if name[0].isupper() and name.isalpha() and (first_word and not acronym):
+            continue  # a capital because it starts the sentence
+        if name.lower() in STOPWORDS:
+            continue  # "I", "IT"
         found.append(name)
     return found
 

@@ -659,3 +659,47 @@ async def test_a_sentence_that_leads_in_is_quoted_with_what_it_introduces() -> N
         "To solve the set of linear equations Ax = b, use the left division operator:",
         "x = A \\ b",
     ]
+
+
+# Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.
+GUIDE_JA = [
+    Evidence(
+        "seg-ja-config",
+        "doc-ja",
+        2,
+        "第2章 設定\n\n設定ファイルは /etc/xinghe/server.conf にあります。最大接続数はパラメータ "
+        "max_connections で指定し、デフォルト値は500です。設定を変更した後は、サービスを再起動"
+        "する必要があります。",
+        0.6,
+        heading="第2章 設定",
+    ),
+    Evidence(
+        "seg-ja-backup",
+        "doc-ja",
+        3,
+        "第3章 バックアップ\n\nフルバックアップは毎週1回、増分バックアップは毎日1回の実行を推奨"
+        "します。バックアップファイルは30日間保存され、期限が過ぎると自動的に削除されます。",
+        0.4,
+        heading="第3章 バックアップ",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("最大接続数はいくつですか？", "デフォルト値は500です"),
+        ("設定を変更したら何をする必要がありますか？", "サービスを再起動する必要があります"),
+    ],
+)
+async def test_a_japanese_question_is_answered_from_the_sentence_that_says_it(
+    question: str, answer: str
+) -> None:
+    _, done = await run(Prompt(question, GUIDE_JA))
+    assert done.found and answer in done.text and [c.page for c in done.citations] == [2]
+    assert "バックアップ" not in done.text
+
+
+async def test_a_name_the_passages_lack_is_not_answered_in_japanese_either() -> None:
+    _, done = await run(Prompt("SSLの設定方法は？", GUIDE_JA))
+    assert done.text == NOT_FOUND
