@@ -46,6 +46,7 @@ from llm import (
     Turn,
     is_follow_up,
     overview_subject,
+    what_is_subject,
 )
 from storage.chat import Session
 from storage.rollouts import Sample
@@ -197,10 +198,14 @@ async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) 
 async def _overview_prompt(deps: Resources, session: Session) -> Prompt | None:
     """A question about whole documents ("What is this paper about?") gets their openings and
     main topics; None for any other question, or one that names no document in scope."""
-    subject = overview_subject(session.question)
+    subject, whole_name = overview_subject(session.question), False
+    if subject is None:  # "What is Octave?" asked of octave.pdf is about the whole of it too
+        subject, whole_name = what_is_subject(session.question), True
     if subject is None:
         return None
-    hits = await overview_evidence(deps.pool, session.tenant_id, subject, session.document_ids)
+    hits = await overview_evidence(
+        deps.pool, session.tenant_id, subject, session.document_ids, whole_name=whole_name
+    )
     if hits is None:
         return None
     history = await _history(deps, session)

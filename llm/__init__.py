@@ -27,6 +27,7 @@ from llm.prompt import (
     is_refusal,
     overview_subject,
     render,
+    what_is_subject,
 )
 from llm.providers import ChatProvider, create_provider
 
@@ -62,4 +63,5 @@ __all__ = [
     "is_refusal",
     "overview_subject",
     "render",
+    "what_is_subject",
 ]

@@ -335,6 +335,40 @@ def overview_subject(question: str) -> list[str] | None:
     return [t for t in terms(question) if t not in _OVERVIEW_WORDS]
 
 
+# "What is Asymptote?", "What's gnuplot?": asked of a manual named so, the question is what the
+# whole document is about, and its opening answers it better than any passage that mentions
+# the name (asymptote.pdf's own answer had been "Many of the features of Asymptote are
+# written in the Asymptote language itself").
+_WHAT_IS = re.compile(
+    r"^\W*what(?:'s|\s+is|\s+are)\s+(?!(?:the|a|an|this|that|these|those|it|its|there)\b)"
+    r"([^?]{1,40}?)\W*$",
+    re.IGNORECASE,
+)
+WHAT_IS_MAX_TERMS = 3
+
+
+def what_is_subject(question: str) -> list[str] | None:
+    """The terms of X in "What is X?" (at most three, no article), else None. The caller
+    overviews a document only when they are its whole name (``names_wholly``)."""
+    match = _WHAT_IS.match(question)
+    if match is None:
+        return None
+    subject = terms(match.group(1))
+    return subject if 0 < len(subject) <= WHAT_IS_MAX_TERMS else None
+
+
+def names_wholly(subject: list[str], title: str | None, filename: str) -> bool:
+    """Whether ``subject`` is a document's whole title or file name ("Octave" of octave.pdf;
+    "Debian" is not the whole of debian-faq.pdf, whose FAQ answers "What is Debian?")."""
+    stem = filename.rsplit(".", 1)[0]
+    asked = set(subject)
+    return any(
+        set(said) == asked
+        for said in (terms(re.sub(r"[-_.]", " ", stem)), terms(title or ""))
+        if said
+    )
+
+
 def overview_names(subject: list[str], names: list[str]) -> list[int]:
     """Which of these document names (title and file name) an overview's ``subject`` picks:
     those with all its terms; else, when only kinds of document ("the slides", "the paper")

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from core.tracing import tracer
-from llm.prompt import overview_names, reads_as_prose
+from llm.prompt import names_wholly, overview_names, reads_as_prose
 from storage import documents, search, topic_maps
 from storage.documents import Document
 from storage.search import Hit
@@ -56,11 +56,15 @@ async def overview_evidence(
     tenant_id: str,
     subject: list[str],
     document_ids: Sequence[uuid.UUID] | None,
+    *,
+    whole_name: bool = False,
 ) -> list[Hit] | None:
     """Per document, its opening, then one passage per large topic; None when ``subject``
-    names no document in scope (the question is then to be searched). One span."""
+    names no document in scope (the question is then to be searched); with ``whole_name``,
+    when it is no document's whole name ("What is Octave?", ``llm.prompt.names_wholly``).
+    One span."""
     with tracer.start_as_current_span("overview") as span:
-        evidence = await _evidence(pool, tenant_id, subject, document_ids)
+        evidence = await _evidence(pool, tenant_id, subject, document_ids, whole_name)
         span.set_attribute("pdfchat.overview.passages", -1 if evidence is None else len(evidence))
         return evidence
 
@@ -70,8 +74,9 @@ async def _evidence(
     tenant_id: str,
     subject: list[str],
     document_ids: Sequence[uuid.UUID] | None,
+    whole_name: bool,
 ) -> list[Hit] | None:
-    chosen = await _documents(pool, tenant_id, subject, document_ids)
+    chosen = await _documents(pool, tenant_id, subject, document_ids, whole_name)
     if not chosen:
         return None
     starts = await search.openings(
@@ -99,8 +104,11 @@ async def _documents(
     tenant_id: str,
     subject: list[str],
     document_ids: Sequence[uuid.UUID] | None,
+    whole_name: bool,
 ) -> list[Document]:
     ready = await documents.ready(pool, tenant_id, ids=document_ids, limit=CANDIDATE_DOCUMENTS)
+    if whole_name:
+        return [d for d in ready if names_wholly(subject, d.title, d.filename)][:MAX_DOCUMENTS]
     picked = overview_names(subject, [f"{d.title or ''} {d.filename}" for d in ready])
     return [ready[i] for i in picked][:MAX_DOCUMENTS]
 
@@ -112,11 +120,20 @@ def opening(segments: list[Hit]) -> Hit | None:
     as prose."""
     prose = [s for s in segments if reads_as_prose(s.content)]
     body = [s for s in prose if not _title_page(s)] or prose
-    plain = [s for s in body if not _NOTICE.search(s.content)]
+    plain = [s for s in body if not _is_notice(s.content)]
     introduced = [s for s in plain if s.heading and _INTRODUCTION.search(s.heading)]
     prefaced = [s for s in plain if s.heading and _PREFACE.search(s.heading)]
     chosen = introduced or prefaced or plain
     return chosen[0] if chosen else None
+
+
+def _is_notice(text: str) -> bool:
+    """Mostly a licence or copyright notice: half its paragraphs or more. An introduction that
+    says in passing that the software is free ("… published by the Free Software Foundation",
+    in one of Octave's five paragraphs) is still the introduction."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    noticed = sum(1 for p in paragraphs if _NOTICE.search(p))
+    return noticed > 0 and noticed * 2 >= len(paragraphs)
 
 
 def _title_page(segment: Hit) -> bool:

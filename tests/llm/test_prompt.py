@@ -13,11 +13,13 @@ from llm.prompt import (
     essential_tokens,
     full_tokens,
     names_document,
+    names_wholly,
     overview_names,
     overview_subject,
     ranked,
     render,
     user_message,
+    what_is_subject,
 )
 
 
@@ -204,6 +206,38 @@ def test_the_user_message_estimate_is_the_sum_of_its_parts(blocks: int) -> None:
 )
 def test_questions_about_whole_documents_are_told_apart(question, subject) -> None:
     assert overview_subject(question) == subject
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What is Asymptote?", ["asymptot"]),
+        ("what's gnuplot", ["gnuplot"]),
+        ("What is GNU Octave?", ["gnu", "octav"]),
+        ("What is the default port?", None),  # "the": a thing in the document
+        ("What is a sparse matrix?", None),
+        ("What is this document about?", None),  # overview_subject's
+        ("What is the difference between lists and vectors in R?", None),
+        ("What are the rules for naming a variable in a long script?", None),
+    ],
+)
+def test_what_is_asks_for_at_most_three_words(question, subject) -> None:
+    assert what_is_subject(question) == subject
+
+
+@pytest.mark.parametrize(
+    ("subject", "title", "filename", "wholly"),
+    [
+        (["asymptot"], "Asymptote: the Vector Graphics Language", "asymptote.pdf", True),
+        (["octav"], "GNU Octave", "octave.pdf", True),
+        (["gnu", "octav"], "GNU Octave", "octave.pdf", True),
+        (["debian"], "The Debian GNU/Linux FAQ", "debian-faq.pdf", False),
+        (["cell", "array"], "GNU Octave", "octave.pdf", False),
+        (["keeper", "guid"], None, "keepers-guide.pdf", True),
+    ],
+)
+def test_a_subject_is_a_document_s_whole_name(subject, title, filename, wholly) -> None:
+    assert names_wholly(subject, title, filename) is wholly
 
 
 def test_an_overview_picks_the_documents_its_subject_names() -> None:

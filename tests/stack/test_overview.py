@@ -112,6 +112,19 @@ async def test_an_overview_of_a_subject_no_title_names_is_searched(library):
     assert cited == {(notes, 1)}
 
 
+async def test_what_a_document_s_whole_name_is_is_told_from_its_opening(library):
+    """ "What is Asymptote?" of asymptote.pdf: its opening says, where a search would quote any
+    sentence that mentions the name."""
+    client, guide, notes = library
+    answer, cited = await _ask(client, "What is keepers-guide?")
+    assert answer.startswith("This guide explains how to run the Gull Point lighthouse"), answer
+    assert {d for d, _ in cited} == {guide}
+    # "Sourdough" is not the whole name of baking-notes.pdf: the question is searched.
+    answer, cited = await _ask(client, "What is sourdough?")
+    assert answer.startswith("Rye bread needs a sourdough starter"), answer
+    assert cited == {(notes, 1)}
+
+
 async def test_a_remote_model_is_asked_to_describe_the_openings(stack, settings, library):
     """Not the question prompt, whose rule (refuse unless a block states the answer) would
     make a remote model refuse: no block states what its document is about."""

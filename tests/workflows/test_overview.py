@@ -36,6 +36,18 @@ def test_the_opening_is_the_introduction_past_title_contents_and_notices() -> No
     assert opening([TITLE_PAGE, CONTENTS, NOTICE, FOREWORD, INTRODUCTION]) == INTRODUCTION
 
 
+def test_an_introduction_that_mentions_its_licence_is_no_notice() -> None:
+    introduction = _hit(
+        "GNU Tool is a language for numerical computations.\n\nIt runs in a graphical user "
+        "interface or on the command line.\n\nIt is free software: you may redistribute it "
+        "under the terms of the GNU General Public License.",
+        "1 A Brief Introduction to the Tool",
+    )
+    assert opening([TITLE_PAGE, NOTICE, FOREWORD, introduction]) == introduction
+    notice_page = _hit(f"Copyright 2024 The Team\n\n{NOTICE.content}\n\nSee the Preface.")
+    assert opening([notice_page, FOREWORD]) == FOREWORD
+
+
 def test_an_introduction_comes_before_a_preface() -> None:
     """A preface tells the book's history: "Octave was originally intended to be companion
     software for an undergraduate-level textbook…". The introduction says what it is about."""
