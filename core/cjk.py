@@ -27,6 +27,22 @@ CJK_WRAPS = re.compile(f"(?<={_CJK_TEXT})[ \\t]*\\n[ \\t]*(?={_CJK_TEXT})")
 _WORD = re.compile(r"[^\W_]+")
 
 
+_KANA = re.compile("[\u3040-\u30ff]")
+_HANGUL = re.compile("[\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def language(text: str) -> str | None:
+    """ "zh", "ja" or "ko" for text written mostly in those scripts (kana makes it Japanese,
+    Hangul Korean), else None. For replying in the asker's language, not for translation."""
+    cjk = len(CJK_CHAR.findall(text))
+    if not cjk or cjk < len(_LATIN.findall(text)):
+        return None
+    if _HANGUL.search(text):
+        return "ko"
+    return "ja" if _KANA.search(text) else "zh"
+
+
 def has_cjk(text: str) -> bool:
     return CJK_CHAR.search(text) is not None
 

@@ -92,6 +92,23 @@ NOT_FOUND = (
     f"{REFUSAL} Try rephrasing the question, or check that the documents that cover it are "
     "selected and finished processing."
 )
+# The same for a question in Chinese, Japanese or Korean: refused in English, it reads as a
+# failure of the system rather than as an answer.
+NOT_FOUND_IN = {
+    "zh": "在您的文档中找不到这个问题的答案。"
+    "请换一种问法，或确认涵盖该内容的文档已选中并已处理完成。",
+    "ja": "ドキュメントの中にこの質問の答えが見つかりませんでした。"
+    "質問を言い換えるか、該当するドキュメントが選択され、処理が完了していることを確認してください。",
+    "ko": "문서에서 이 질문의 답을 찾을 수 없습니다. "
+    "질문을 바꾸어 보시거나, 해당 내용을 다루는 문서가 선택되어 처리가 끝났는지 확인해 주세요.",
+}
+
+
+def not_found(question: str) -> str:
+    """The refusal, in the question's language when it is Chinese, Japanese or Korean."""
+    return NOT_FOUND_IN.get(cjk.language(question) or "", NOT_FOUND)
+
+
 MIN_COVERAGE = 0.55
 # Answer from meaning when the re-ranker's score of the best passage reaches this: over the
 # 100 paraphrased questions of ops/eval, 91 % of those whose answer page was retrieved scored
@@ -179,7 +196,7 @@ class LocalExtractive:
                 min_evidence_score=self.min_evidence_score,
             )
         if not chosen:
-            text = NOT_FOUND
+            text = not_found(prompt.question)
         elif prompt.overview:
             text = compose_overview(chosen, evidence)
         else:

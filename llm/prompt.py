@@ -64,7 +64,11 @@ _REFUSAL = re.compile(
     # Told to answer in the question's language, a model may say it in Chinese: "我无法在您的
     # 文档中找到…", "未能在提供的资料中找到相关信息".
     r"|^\W*(我们?)?(无法|未能|没能|不能|没有)(在|从)?[^。\[]{0,12}?(文档|文件|资料|上下文|材料)"
-    r"[^。\[]{0,6}?找到",
+    r"[^。\[]{0,6}?找到"
+    r"|^\W*(在|从)?[^。\[]{0,8}?(文档|文件|资料|上下文|材料)[^。\[]{0,6}?(找不到|未找到|没有找到)"
+    # …and in Japanese or Korean, as the local model says it (llm.local.NOT_FOUND_IN).
+    r"|^\W*[^。\[]{0,20}?(ドキュメント|文書|資料)[^。\[]{0,20}?見つかりませんでした"
+    r"|^\W*[^.\[]{0,10}?문서[^.\[]{0,20}?찾을 수 없",
     re.IGNORECASE,
 )
 # Reply priming: the chat formats add a few tokens after the last message.

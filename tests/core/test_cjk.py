@@ -33,3 +33,18 @@ def test_text_without_cjk_is_read_as_any_script_was() -> None:
 def test_a_line_wrapped_inside_cjk_text_joins_without_a_space() -> None:
     assert cjk.CJK_WRAPS.sub("", "重启服\n务，\n下一 \n 行") == "重启服务，下一行"
     assert cjk.CJK_WRAPS.sub("", "word\n字 字\nword") == "word\n字 字\nword"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("数据库的最大连接数是多少？", "zh"),
+        ("最大接続数はいくつですか？", "ja"),
+        ("최대 연결 수는 얼마입니까?", "ko"),
+        ("SSL怎么配置？", "zh"),
+        ("How is 数据库 configured in production?", None),  # mostly English
+        ("What is the default port?", None),
+    ],
+)
+def test_the_language_a_question_is_written_in(text: str, language: str | None) -> None:
+    assert cjk.language(text) == language

@@ -12,6 +12,7 @@ from llm.local import (
     MIN_COVERAGE,
     MIN_EVIDENCE_SCORE,
     NOT_FOUND,
+    NOT_FOUND_IN,
     LocalExtractive,
     best_coverage,
 )
@@ -631,7 +632,7 @@ async def test_a_chinese_question_is_answered_from_the_sentence_that_says_it(
 @pytest.mark.parametrize("question", ["如何配置 SSL 加密？", "今天天气怎么样？"])
 async def test_a_chinese_question_the_manual_does_not_answer_is_refused(question: str) -> None:
     _, done = await run(Prompt(question, [replace(e, score=0.3) for e in MANUAL_ZH]))
-    assert done.text == NOT_FOUND and not done.found
+    assert done.text == NOT_FOUND_IN["zh"] and not done.found  # said in Chinese
 
 
 async def test_chinese_sentences_are_joined_and_marked_as_chinese_is_written() -> None:
@@ -702,4 +703,4 @@ async def test_a_japanese_question_is_answered_from_the_sentence_that_says_it(
 
 async def test_a_name_the_passages_lack_is_not_answered_in_japanese_either() -> None:
     _, done = await run(Prompt("SSLの設定方法は？", GUIDE_JA))
-    assert done.text == NOT_FOUND
+    assert done.text == NOT_FOUND_IN["ja"] and not done.found

@@ -256,6 +256,9 @@ async def test_a_consumer_that_stops_early_closes_the_providers_stream_at_once()
         "I couldn't find the answer in the provided context blocks.",
         "我无法在您的文档中找到这个问题的答案。",  # the question was in Chinese
         "未能在提供的资料中找到相关信息。",
+        "提供的文档中找不到这个问题的答案。",
+        "ドキュメントの中にこの質問の答えが見つかりませんでした。",
+        "문서에서 이 질문의 답을 찾을 수 없습니다.",
     ],
 )
 async def test_a_refusal_is_passed_through_as_a_refusal(

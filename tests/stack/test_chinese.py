@@ -95,4 +95,4 @@ async def test_a_chinese_question_about_the_document_quotes_its_opening(manual) 
 async def test_a_chinese_question_the_manual_does_not_answer_is_refused(manual) -> None:
     client, _ = manual
     text, pages = await _ask(client, "如何配置 SSL 加密？")
-    assert text.startswith("I could not find this in your documents.") and not pages
+    assert text.startswith("在您的文档中找不到这个问题的答案。") and not pages  # in Chinese
