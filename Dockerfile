@@ -48,6 +48,11 @@ RUN HF_HUB_OFFLINE=1 python -c "from retrieval.embeddings import load_wordllama;
 
 # ---- run: slim Python, the venv and the code, a user without privileges ----
 FROM ${PYTHON_IMAGE}
+# Tesseract reads scanned PDFs (pdf.parse_pdf, PDFCHAT_OCR_LANGUAGES; add tesseract-ocr-<lang>
+# packages for languages beyond English).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 pdfchat \
  && useradd --system --uid 10001 --gid pdfchat --home-dir /var/lib/pdfchat --no-create-home pdfchat \
  && mkdir -p /var/lib/pdfchat/blobs /var/lib/pdfchat/keys \

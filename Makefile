@@ -29,9 +29,15 @@ KUBE_TOOLS   := ops/k8s/build/.installed
 # Nothing here is needed by a plain `make up`.
 KEYCLOAK     := ops/keycloak/build/keycloak-26.7.3/bin/kc.sh
 
-.PHONY: up down status test lint bench install
+# Scanned PDFs are read by Tesseract (Debian's tesseract-ocr and its English data, through
+# PyMuPDF). `make up` installs it where apt-get can, and starts without it otherwise (scanned
+# PDFs are then refused as needs_ocr); `make test` needs it (tests/pdf/test_extract.py).
+TESSERACT    := /usr/bin/tesseract
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
 
-up: install
+.PHONY: up down status test lint bench install ocr
+
+up: install ocr
 	$(BIN)/pdfchat up
 
 down:
@@ -40,7 +46,7 @@ down:
 status:
 	$(BIN)/pdfchat status
 
-test: install $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER) $(KUBE_TOOLS) $(KEYCLOAK)
+test: install $(TESSERACT) $(CHROMIUM) $(PROMETHEUS) $(ALERTMANAGER) $(JAEGER) $(KUBE_TOOLS) $(KEYCLOAK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -55,6 +61,21 @@ bench: install
 	$(BIN)/python ops/bench/ingest.py
 
 install: $(VENV)/.installed
+
+ocr:
+	@test -x $(TESSERACT) || $(MAKE) --no-print-directory $(TESSERACT) || echo "make up: \
+	Tesseract is not installed, so scanned PDFs will be refused (needs_ocr); install the \
+	$(OCR_PACKAGES) packages to read them" >&2
+
+$(TESSERACT):
+	@command -v apt-get >/dev/null || { echo "make: scanned PDFs are read by Tesseract; \
+	apt-get is not available here, so install $(OCR_PACKAGES) with your system's package \
+	manager" >&2; exit 1; }
+	@echo "installing Debian's $(OCR_PACKAGES) for reading scanned PDFs"
+	$(APT) install -y -qq --no-install-recommends $(OCR_PACKAGES) >/dev/null 2>&1 || \
+	  { $(APT) update -qq && $(APT) install -y -qq --no-install-recommends \
+	    $(OCR_PACKAGES) >/dev/null; }
+	@test -x $@ || { echo "make: $(OCR_PACKAGES) installed but $@ is missing" >&2; exit 1; }
 
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "make install: the browser tests need Chromium at \

@@ -108,6 +108,7 @@ async def _parse(deps: Resources, claim: Claim) -> ParsedPdf:
             max_pages=settings.max_pages,
             segment_chars=settings.segment_chars,
             processes=deps.page_readers,
+            ocr_languages=settings.ocr_languages,
         )
     except BrokenProcessPool as exc:
         # Killed, out of memory, or MuPDF crashed on a page: nothing of the parse was kept.

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # 0 reads every document in the worker itself. Default: one per CPU this process may use
     # (a container's CPU limit is not seen: set it to the limit there). Chat workers have none.
     parse_processes: int = Field(default_factory=lambda: _usable_cpus(), ge=0, le=64)
+    # Tesseract's languages for scanned pages ("eng", "eng+chi_sim": each needs Debian's
+    # tesseract-ocr-<language> package); "" reads no page by OCR. Without Tesseract installed,
+    # a scanned document is rejected as needs_ocr whatever this says.
+    ocr_languages: str = "eng"
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     # The target size of a segment (the text that is embedded, searched and cited). The old

@@ -16,16 +16,26 @@ import sys
 for _unused in ("pymupdf.layout", "pymupdf4llm"):
     sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
 
-from pdf.extract import SCHEMA_VERSION, ParsedPdf, page_reader_pool, parse_pdf, sniff_pdf  # noqa: E402
+from pdf.extract import (  # noqa: E402
+    SCHEMA_VERSION,
+    OcrFailed,
+    ParsedPdf,
+    ocr_available,
+    page_reader_pool,
+    parse_pdf,
+    sniff_pdf,
+)
 from pdf.render import render_page  # noqa: E402
 from pdf.segmenting import PageText, Segment, join_lines, segment_pages, split_sentences  # noqa: E402
 
 __all__ = [
     "SCHEMA_VERSION",
+    "OcrFailed",
     "PageText",
     "ParsedPdf",
     "Segment",
     "join_lines",
+    "ocr_available",
     "page_reader_pool",
     "parse_pdf",
     "render_page",

@@ -49,7 +49,15 @@ import pymupdf
 from core.errors import DocumentRejected
 from pdf.segmenting import PageText, Segment, join_lines, segment_pages
 
-__all__ = ["SCHEMA_VERSION", "ParsedPdf", "page_reader_pool", "parse_pdf", "sniff_pdf"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "OcrFailed",
+    "ParsedPdf",
+    "ocr_available",
+    "page_reader_pool",
+    "parse_pdf",
+    "sniff_pdf",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,9 @@ HEADER_WINDOW = 1024
 # book often still carries a little text per page ("Page 3", a scanner's stamp); anything
 # worth chatting with has far more than this.
 MIN_WORD_CHARS_PER_PAGE = 16
+# Scanned pages are rendered at this resolution for OCR: Tesseract reads 10–12 pt body text
+# best at 300 dpi; about 2 s a page on one core here (docs/benchmarks.md).
+OCR_DPI = 300
 
 # Heading detection, relative to the body font size of the whole document.
 HEADING_MAX_CHARS = 120  # per line; longer lines are prose
@@ -154,7 +165,8 @@ _MESSAGES = {
     "too_many_pages": "This PDF has {pages} pages, more than the limit of {limit} pages. "
     "Please split it into smaller files.",
     "needs_ocr": "This PDF has no text layer: its pages seem to be scanned images or pictures "
-    "of text. Reading it would need OCR (text recognition), which pdfchat does not do yet.",
+    "of text, and OCR (text recognition) read no text from them, or is not installed on this "
+    "server.",
 }
 
 
@@ -227,6 +239,7 @@ def parse_pdf(
     max_pages: int,
     segment_chars: int = 1200,
     processes: Executor | None = None,
+    ocr_languages: str = "",
 ) -> ParsedPdf:
     """Read a PDF into pages, headings and segments.
 
@@ -234,6 +247,10 @@ def parse_pdf(
     ``RANGE_PAGES`` pages has its page ranges read in parallel by the pool's processes; the
     result is the same as reading it here. A pool process that dies mid-range raises
     ``BrokenProcessPool`` and nothing is kept: the caller replaces the pool and parses again.
+
+    With ``ocr_languages`` (Tesseract's names, "eng" or "eng+chi_sim"), a page that holds an
+    image and next to no text (a scan) is read by OCR, when Tesseract is installed
+    (:func:`ocr_available`); without, a document of such pages is rejected (needs_ocr).
 
     Raises :class:`DocumentRejected` (codes: empty, not_pdf, corrupt, encrypted,
     too_many_pages, needs_ocr) for a document that can never be parsed; its message is meant
@@ -245,7 +262,7 @@ def parse_pdf(
         raise _rejected("not_pdf")
     with _MUPDF_LOCK:
         try:
-            raw_pages, metadata = _read(data, max_pages, processes)
+            raw_pages, metadata = _read(data, max_pages, processes, ocr_languages)
         finally:
             # PyMuPDF keeps every MuPDF warning in a process-wide list that only grows.
             pymupdf.TOOLS.reset_mupdf_warnings()
@@ -289,7 +306,7 @@ _WirePage = tuple[int, float, float, list[tuple[Any, ...]]]
 
 
 def _read(
-    data: bytes, max_pages: int, processes: Executor | None
+    data: bytes, max_pages: int, processes: Executor | None, ocr: str
 ) -> tuple[list[_RawPage], dict[str, str]]:
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
@@ -298,10 +315,10 @@ def _read(
     with doc:
         page_count = _check_document(doc, max_pages)
         if processes is not None and page_count > RANGE_PAGES:
-            return _read_in_ranges(data, page_count, processes), _metadata(doc)
+            return _read_in_ranges(data, page_count, processes, ocr), _metadata(doc)
         # Warnings so far belong to opening (and repairing) the file, not to any page.
         pymupdf.TOOLS.reset_mupdf_warnings()
-        pages = [_read_page(doc, index) for index in range(page_count)]
+        pages = [_read_page(doc, index, ocr) for index in range(page_count)]
         return pages, _metadata(doc)
 
 
@@ -333,7 +350,7 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _read_in_ranges(data: bytes, page_count: int, processes: Executor) -> list[_RawPage]:
+def _read_in_ranges(data: bytes, page_count: int, processes: Executor, ocr: str) -> list[_RawPage]:
     """The pages read by ``processes``, RANGE_PAGES at a time, in order. The processes open
     the file from a temporary copy: one write, instead of the whole file sent with each range."""
     starts = range(0, page_count, RANGE_PAGES)
@@ -342,7 +359,9 @@ def _read_in_ranges(data: bytes, page_count: int, processes: Executor) -> list[_
     with tempfile.NamedTemporaryFile(prefix=f"pdfchat-{uuid.uuid4().hex}-", suffix=".pdf") as copy:
         copy.write(data)
         copy.flush()
-        ranges = processes.map(_read_range, itertools.repeat(copy.name), starts, stops)
+        ranges = processes.map(
+            _read_range, itertools.repeat(copy.name), starts, stops, itertools.repeat(ocr)
+        )
         return [
             _RawPage(number, width, height, [_Line(*line) for line in lines])
             for pages in ranges
@@ -350,13 +369,13 @@ def _read_in_ranges(data: bytes, page_count: int, processes: Executor) -> list[_
         ]
 
 
-def _read_range(path: str, start: int, stop: int) -> list[_WirePage]:
+def _read_range(path: str, start: int, stop: int, ocr: str = "") -> list[_WirePage]:
     """Pages ``start`` to ``stop`` (0-based, stop excluded), in a pool process. Plain tuples:
     they cross the process boundary ten times faster than the dataclasses."""
     doc = _opened(path)
     pymupdf.TOOLS.reset_mupdf_warnings()
     try:
-        pages = [_read_page(doc, index) for index in range(start, stop)]
+        pages = [_read_page(doc, index, ocr) for index in range(start, stop)]
     finally:
         pymupdf.TOOLS.reset_mupdf_warnings()
     return [(p.number, p.width, p.height, [_fields(line) for line in p.lines]) for p in pages]
@@ -400,7 +419,7 @@ def _check_document(doc: pymupdf.Document, max_pages: int) -> int:
     return page_count
 
 
-def _read_page(doc: pymupdf.Document, index: int) -> _RawPage:
+def _read_page(doc: pymupdf.Document, index: int, ocr: str = "") -> _RawPage:
     """One page's lines, or DocumentRejected("corrupt") if the page cannot be read in full.
 
     The policy on damaged files: MuPDF "repairs" a file whose cross-reference table is broken
@@ -420,12 +439,59 @@ def _read_page(doc: pymupdf.Document, index: int) -> _RawPage:
         height, width = page.rect.height, page.rect.width
     except Exception as exc:
         raise _rejected("corrupt", "bad_page", page=number) from exc
+    if ocr and _is_scan(page, content) and ocr_available():
+        content = _recognised(page, ocr)
     if doc.is_repaired:
         warnings = pymupdf.TOOLS.mupdf_warnings(reset=True)
         if _DAMAGE.search(warnings):
             log.warning("damaged page in repaired PDF", extra={"page": number, "mupdf": warnings})
             raise _rejected("corrupt", "truncated", page=number)
     return _RawPage(number, width, height, list(_lines(content)))
+
+
+def ocr_available() -> bool:
+    """Whether Tesseract's language data is installed (Debian: tesseract-ocr and its
+    tesseract-ocr-<language> packages; elsewhere TESSDATA_PREFIX)."""
+    return _tessdata() is not None
+
+
+@cache
+def _tessdata() -> str | None:
+    try:
+        found = pymupdf.get_tessdata()
+    except Exception:  # no tesseract on PATH, no TESSDATA_PREFIX
+        return None
+    return str(found) if found else None
+
+
+def _is_scan(page: pymupdf.Page, content: dict[str, Any]) -> bool:
+    """An image with next to no text on it: a scanned or photographed page."""
+    text = "".join(
+        span["text"]
+        for block in content["blocks"]
+        if block.get("type") == 0
+        for line in block["lines"]
+        for span in line["spans"]
+    )
+    return len(_NOT_WORD.sub("", text)) < MIN_WORD_CHARS_PER_PAGE and bool(page.get_images())
+
+
+def _recognised(page: pymupdf.Page, languages: str) -> dict[str, Any]:
+    """The page's text as Tesseract reads it from the page rendered at ``OCR_DPI``, in the
+    same form as ``get_text("dict")`` gives a text layer (lines, spans, sizes)."""
+    try:
+        textpage = page.get_textpage_ocr(
+            flags=_TEXT_FLAGS, language=languages, dpi=OCR_DPI, full=True, tessdata=_tessdata()
+        )
+    except Exception as exc:  # e.g. a language whose data is not installed
+        raise OcrFailed(f"OCR of page {page.number + 1} failed: {exc}") from exc
+    content: dict[str, Any] = page.get_text("dict", flags=_TEXT_FLAGS, textpage=textpage)
+    return content
+
+
+class OcrFailed(RuntimeError):
+    """Tesseract could not read a page: a fault of the installation (a missing language), not
+    of the file, so the parse is retried and then dead-lettered, not rejected."""
 
 
 def _lines(content: dict[str, Any]) -> Iterable[_Line]:

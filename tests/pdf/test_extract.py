@@ -13,7 +13,7 @@ import pytest
 
 import pdfgen
 from core.errors import DocumentRejected
-from pdf import ParsedPdf, extract, join_lines, parse_pdf, sniff_pdf
+from pdf import OcrFailed, ParsedPdf, extract, join_lines, ocr_available, parse_pdf, sniff_pdf
 
 MAX_PAGES = 100
 
@@ -156,8 +156,34 @@ def test_too_many_pages():
 
 
 def test_image_only_pages_need_ocr():
-    error = rejection(pdfgen.image_only_pdf(2))
+    error = rejection(pdfgen.image_only_pdf(2))  # OCR off (parse_pdf's default)
     assert error.code == "needs_ocr" and "OCR" in error.message
+
+
+def test_a_scanned_document_is_read_by_ocr():
+    """Tesseract (Debian's tesseract-ocr, installed by `make install`) reads the scanned pages;
+    nearly every word of the document they were scanned from comes back."""
+    assert ocr_available()
+    scanned = parse_pdf(pdfgen.image_only_pdf(2, dpi=150), max_pages=10, ocr_languages="eng")
+    original = parse(pdfgen.sample_pdf(2, seed=9))
+    assert scanned.page_count == 2 and scanned.segments
+    for read, source in zip(scanned.pages, original.pages, strict=True):
+        words = set(read.text.split())
+        wanted = source.text.split()
+        assert sum(w in words for w in wanted) >= 0.9 * len(wanted)
+
+
+def test_a_page_with_a_text_layer_is_not_read_by_ocr(monkeypatch):
+    def no_ocr(*args, **kwargs):
+        raise AssertionError("OCR of a page that has text")
+
+    monkeypatch.setattr(pymupdf.Page, "get_textpage_ocr", no_ocr)
+    assert parse_pdf(pdfgen.sample_pdf(2), max_pages=10, ocr_languages="eng").segments
+
+
+def test_ocr_in_a_language_that_is_not_installed_is_a_fault_not_a_rejection():
+    with pytest.raises(OcrFailed, match="page 1"):
+        parse_pdf(pdfgen.image_only_pdf(1), max_pages=10, ocr_languages="xyz")
 
 
 def test_almost_no_text_needs_ocr_but_a_short_real_text_does_not():

@@ -4,6 +4,7 @@ nothing else."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -67,11 +68,16 @@ async def test_bad_idempotency_key(settings, token, tenant, key):
     assert "Idempotency-Key" in response.json()["error"]["message"]
 
 
+def _stamps_pdf() -> bytes:
+    return pdfgen.text_pdf([[("small", f"Scan {n}")] for n in range(1, 5)])
+
+
 @pytest.mark.parametrize(
     ("make", "code", "words"),
     [
         (pdfgen.encrypted_pdf, "encrypted", "password"),
-        (pdfgen.image_only_pdf, "needs_ocr", "OCR"),
+        # Pages with next to no text and no picture to read it from ("Scan 1", "Scan 2", …).
+        (_stamps_pdf, "needs_ocr", "OCR"),
         (pdfgen.corrupt_pdf, "corrupt", ""),
         (lambda: pdfgen.truncated_pdf(0.5), "corrupt", ""),
     ],
@@ -90,6 +96,21 @@ async def test_failed_with_a_readable_reason(api, tenant, make, code, words):
     assert [h["status"] for h in failed["history"]] == ["queued", "parsing", "failed"]
     # The bad file costs nothing else: the good one beside it parses.
     assert views[good["document_id"]]["status"] == "ready"
+
+
+async def test_a_scanned_pdf_is_read_by_ocr_and_searchable(api, tenant):
+    """Pages that are pictures of text (no text layer) are read by Tesseract in the worker."""
+    client = api(tenant)
+    body = await client.upload(pdfgen.image_only_pdf(2, dpi=150), "scan.pdf")
+    async with asyncio.timeout(PARSE_TIMEOUT_S):
+        view = (await client.wait_for([body["document_id"]]))[body["document_id"]]
+    assert view["status"] == "ready" and view["pages"] == 2, view
+    # The sentence that names page 2 and appears nowhere else (pdfgen.sample_document).
+    text = " ".join(t for _, t in pdfgen.sample_document(2, seed=9)[1])
+    phrase = re.search(r"On page 2 [^.]*\.", text)
+    assert phrase is not None
+    found = await client.search(phrase.group(), top_k=1, mode="text")
+    assert found and found[0]["page"] == 2, (phrase, found)
 
 
 async def test_over_the_page_limit(api, tenant, settings):
