@@ -90,7 +90,10 @@ def in_process_parse(files: list[bytes], settings: Settings) -> tuple[int, float
     started, pages = time.perf_counter(), 0
     for data in files:
         pages += parse_pdf(
-            data, max_pages=settings.max_pages, segment_chars=settings.segment_chars
+            data,
+            max_pages=settings.max_pages,
+            segment_chars=settings.segment_chars,
+            ocr_languages=settings.ocr_languages,  # as the worker reads scanned pages
         ).page_count
     return pages, time.perf_counter() - started
 
