@@ -62,10 +62,12 @@ bench: install
 
 install: $(VENV)/.installed
 
+# Tried only as root or with sudo that asks no password: `make up` never stops at a prompt.
 ocr:
-	@test -x $(TESSERACT) || $(MAKE) --no-print-directory $(TESSERACT) || echo "make up: \
-	Tesseract is not installed, so scanned PDFs will be refused (needs_ocr); install the \
-	$(OCR_PACKAGES) packages to read them" >&2
+	@test -x $(TESSERACT) || { { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; } && \
+	  $(MAKE) --no-print-directory $(TESSERACT); } || echo "make up: Tesseract is not \
+	installed, so scanned PDFs will be refused (needs_ocr); install the $(OCR_PACKAGES) \
+	packages to read them" >&2
 
 $(TESSERACT):
 	@command -v apt-get >/dev/null || { echo "make: scanned PDFs are read by Tesseract; \
