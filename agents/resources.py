@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from agents.app import app, settings
 from core.flags import FlagView
 from core.heap import settle_after_start
 from llm import ChatModels
-from pdf import page_reader_pool
+from pdf import ocr_available, page_reader_pool
 from retrieval import Embedder, Reranker, create_embedder, create_reranker
 from storage.blobs import BlobStore, create_blob_store
 from workflows.search import Embedders
@@ -28,6 +29,7 @@ from workflows.usage import Budget, budget_of
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 # Faust starts extra services only after the agents, so agents wait for this.
+log = logging.getLogger("pdfchat.agents.resources")
 _started = asyncio.Event()
 _current: Resources | None = None
 
@@ -52,6 +54,7 @@ class Resources(mode.Service):
         self.blobs = create_blob_store(settings.blob_backend, settings.blob_root)
         self.page_readers = None
         self.renew_page_readers()
+        _say_if_ocr_is_missing()
         self.embedder = create_embedder(settings)
         self.embedders = Embedders(settings, self.embedder)
         self.reranker = create_reranker(settings)
@@ -79,6 +82,15 @@ class Resources(mode.Service):
             self.page_readers.shutdown(wait=False, cancel_futures=True)
         if settings.parse_processes and settings.worker_role != "chat":  # chat never parses
             self.page_readers = page_reader_pool(settings.parse_processes)
+
+
+def _say_if_ocr_is_missing() -> None:
+    """Scanned PDFs fail as needs_ocr without Tesseract: an operator should know why."""
+    if settings.ocr_languages and settings.worker_role != "chat" and not ocr_available():
+        log.warning(
+            "Tesseract is not installed: scanned PDFs will be refused as needs_ocr "
+            "(install tesseract-ocr, or set PDFCHAT_OCR_LANGUAGES= to silence this)"
+        )
 
 
 async def resources() -> Resources:

@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     # Tesseract's languages for scanned pages ("eng", "eng+chi_sim": each needs Debian's
     # tesseract-ocr-<language> package); "" reads no page by OCR. Without Tesseract installed,
     # a scanned document is rejected as needs_ocr whatever this says.
-    ocr_languages: str = "eng"
+    ocr_languages: str = Field(default="eng", pattern=r"^([a-z_]+(\+[a-z_]+)*)?$")
     retry_base_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     # The target size of a segment (the text that is embedded, searched and cited). The old

@@ -25,8 +25,7 @@ _CJK_TEXT = f"[{CJK_CLASS}\u3000-\u303f\uff00-\uffef]"
 CJK_WRAPS = re.compile(f"(?<={_CJK_TEXT})[ \\t]*\\n[ \\t]*(?={_CJK_TEXT})")
 # Letters and digits of any script, then CJK runs cut out of them.
 _WORD = re.compile(r"[^\W_]+")
-
-
+# What tells the three languages apart (``language``).
 _KANA = re.compile("[\u3040-\u30ff]")
 _HANGUL = re.compile("[\uac00-\ud7af]")
 _LATIN = re.compile(r"[A-Za-z]")

@@ -14,11 +14,7 @@ from core import cjk
 from retrieval import STOPWORDS
 
 # Words, numbers, CJK/kana/hangul characters one by one, and any other visible character.
-_PIECE = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
-    r"|[^\W\d_]+|\d+|\S"
-)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_PIECE = re.compile(rf"[{cjk.CJK_CLASS}]|[^\W\d_]+|\d+|\S")
 _WORD = re.compile(r"[^\W_]+")
 _SPACED_WORD = re.compile(f"[^\\s{cjk.CJK_CLASS}]+")
 # Chat formats wrap each message in a few tokens of their own (role, separators).
@@ -36,7 +32,7 @@ def estimate_tokens(text: str) -> int:
     """
     total = 0
     for piece in _PIECE.findall(text):
-        if len(piece) == 1 or _CJK.match(piece):
+        if len(piece) == 1 or cjk.CJK_CHAR.match(piece):
             total += 1
         elif piece.isdigit():
             total += math.ceil(len(piece) / 3)

@@ -445,13 +445,11 @@ def _seams(question: str, candidates: list[Candidate]) -> set[str]:
     dictionary, so such a seam is no word; counted, it would weigh most (no sentence has it)
     and hold back every answer. A pair no sentence has between two that no sentence has
     either ("表数" of "最大表数量") may be what is asked and missing, and stays."""
-    pairs = [p for run in pair_runs(question) for p in run]
-    if not pairs:
-        return set()
-    found = {p for p in pairs if any(p in c.terms for c in candidates)}
+    runs = pair_runs(question)
+    found = {p for run in runs for p in run if any(p in c.terms for c in candidates)}
     return {
         run[i]
-        for run in pair_runs(question)
+        for run in runs
         for i in range(1, len(run) - 1)
         if run[i] not in found and run[i - 1] in found and run[i + 1] in found
     }

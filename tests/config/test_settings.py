@@ -45,6 +45,7 @@ def test_every_setting_survives_the_trip_through_the_environment(
         ("PDFCHAT_WS_DEAD_AFTER_S", "4", "PDFCHAT_WS_DEAD_AFTER_S=4.0 must exceed 5"),
         ("PDFCHAT_WS_PING_INTERVAL_S", "40", "must exceed PDFCHAT_WS_PING_INTERVAL_S=40.0"),
         ("PDFCHAT_KAFKA_BROKERS", "7", "less than or equal to 5"),
+        ("PDFCHAT_OCR_LANGUAGES", "eng, chi_sim", "ocr_languages"),  # Tesseract joins with "+"
     ],
 )
 def test_a_bad_value_is_refused_with_its_name(

@@ -10,6 +10,7 @@ import pytest
 
 import pdfgen
 from cli.client import PdfchatClient
+from tests.stack.answers import ask
 
 pytestmark = pytest.mark.stack
 
@@ -53,18 +54,6 @@ async def manual(api, tenant) -> tuple[PdfchatClient, str]:
     return client, document_id
 
 
-async def _ask(client: PdfchatClient, question: str) -> tuple[str, set[int]]:
-    started = await client.chat(question)
-    text, pages = [], set()
-    async with asyncio.timeout(60):
-        async for message in client.answer(started["stream_session_id"]):
-            if message["type"] == "token":
-                text.append(message["content"])
-            elif message["type"] == "citations":
-                pages = {item["page"] for item in message["items"]}
-    return "".join(text), pages
-
-
 async def test_a_chinese_question_is_answered_with_its_page(manual) -> None:
     client, _ = manual
     asked = {
@@ -73,8 +62,8 @@ async def test_a_chinese_question_is_answered_with_its_page(manual) -> None:
         "集群至少需要几个存储节点？": ("三个存储节点", 1),
     }
     for question, (answer, page) in asked.items():
-        text, pages = await _ask(client, question)
-        assert answer in text and pages == {page}, (question, text, pages)
+        text, cited = await ask(client, question)
+        assert answer in text and {p for _, p in cited} == {page}, (question, text, cited)
 
 
 async def test_full_text_finds_chinese_words_in_wrapped_lines(manual) -> None:
@@ -88,11 +77,13 @@ async def test_full_text_finds_chinese_words_in_wrapped_lines(manual) -> None:
 
 async def test_a_chinese_question_about_the_document_quotes_its_opening(manual) -> None:
     client, _ = manual
-    text, pages = await _ask(client, "这份文档讲的是什么？")
-    assert text.startswith("本手册介绍星河数据库的安装、配置与日常运维。") and 1 in pages
+    text, cited = await ask(client, "这份文档讲的是什么？")
+    assert text.startswith("本手册介绍星河数据库的安装、配置与日常运维。") and 1 in {
+        p for _, p in cited
+    }
 
 
 async def test_a_chinese_question_the_manual_does_not_answer_is_refused(manual) -> None:
     client, _ = manual
-    text, pages = await _ask(client, "如何配置 SSL 加密？")
-    assert text.startswith("在您的文档中找不到这个问题的答案。") and not pages  # in Chinese
+    text, cited = await ask(client, "如何配置 SSL 加密？")
+    assert text.startswith("在您的文档中找不到这个问题的答案。") and not cited  # in Chinese

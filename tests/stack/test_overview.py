@@ -14,6 +14,7 @@ from cli.client import PdfchatClient
 from llm import OVERVIEW_SYSTEM
 from tests.llm.fake_chat_apis import FakeChatAPIs
 from tests.retrieval.fake_apis import API_KEY
+from tests.stack.answers import ask
 from tests.stack.restart import apps_with
 
 pytestmark = pytest.mark.stack
@@ -58,18 +59,6 @@ async def _ready(client: PdfchatClient, pages: list, filename: str) -> str:
     return document_id
 
 
-async def _ask(client: PdfchatClient, question: str, **scope) -> tuple[str, set[tuple[str, int]]]:
-    started = await client.chat(question, **scope)
-    text, cited = [], set()
-    async with asyncio.timeout(60):
-        async for message in client.answer(started["stream_session_id"]):
-            if message["type"] == "token":
-                text.append(message["content"])
-            elif message["type"] == "citations":
-                cited = {(i["document_id"], i["page"]) for i in message["items"]}
-    return "".join(text), cited
-
-
 @pytest.fixture
 async def library(api, tenant) -> tuple[PdfchatClient, str, str]:
     await _ready(api(f"{tenant}-other"), SECRET, "merger-plans.pdf")  # another tenant's
@@ -81,7 +70,7 @@ async def library(api, tenant) -> tuple[PdfchatClient, str, str]:
 
 async def test_what_a_document_is_about_is_told_from_its_opening(library):
     client, guide, _ = library
-    answer, cited = await _ask(client, "What is this document about?", document_ids=[guide])
+    answer, cited = await ask(client, "What is this document about?", document_ids=[guide])
     assert answer.startswith(
         "This guide explains how to run the Gull Point lighthouse from dusk to dawn. It covers "
         "the lamp, the logbook and the duties of the keeper on watch [1]."
@@ -91,14 +80,14 @@ async def test_what_a_document_is_about_is_told_from_its_opening(library):
 
 async def test_a_summary_of_a_named_document_quotes_only_that_one(library):
     client, _, notes = library
-    answer, cited = await _ask(client, "Summarize the baking notes.")
+    answer, cited = await ask(client, "Summarize the baking notes.")
     assert "These notes record how our bakery makes its rye bread" in answer, answer
     assert cited == {(notes, 1)}
 
 
 async def test_every_document_in_scope_is_named_and_no_other_tenants(library):
     client, guide, notes = library
-    answer, cited = await _ask(client, "What are these documents about?")
+    answer, cited = await ask(client, "What are these documents about?")
     assert "Keeper's Guide:" in answer and "Baking Notes:" in answer, answer
     assert {d for d, _ in cited} == {guide, notes}
     assert "harbour" not in answer and "Merger" not in answer
@@ -106,7 +95,7 @@ async def test_every_document_in_scope_is_named_and_no_other_tenants(library):
 
 async def test_an_overview_of_a_subject_no_title_names_is_searched(library):
     client, _, notes = library
-    answer, cited = await _ask(client, "Can you give me an overview of how long rye bread bakes?")
+    answer, cited = await ask(client, "Can you give me an overview of how long rye bread bakes?")
     # The sentence that answers, where an overview would open with the document's first one.
     assert answer.startswith("Rye bread needs a sourdough starter"), answer
     assert cited == {(notes, 1)}
@@ -116,11 +105,11 @@ async def test_what_a_document_s_whole_name_is_is_told_from_its_opening(library)
     """ "What is Asymptote?" of asymptote.pdf: its opening says, where a search would quote any
     sentence that mentions the name."""
     client, guide, notes = library
-    answer, cited = await _ask(client, "What is keepers-guide?")
+    answer, cited = await ask(client, "What is keepers-guide?")
     assert answer.startswith("This guide explains how to run the Gull Point lighthouse"), answer
     assert {d for d, _ in cited} == {guide}
     # "Sourdough" is not the whole name of baking-notes.pdf: the question is searched.
-    answer, cited = await _ask(client, "What is sourdough?")
+    answer, cited = await ask(client, "What is sourdough?")
     assert answer.startswith("Rye bread needs a sourdough starter"), answer
     assert cited == {(notes, 1)}
 
@@ -139,7 +128,7 @@ async def test_a_remote_model_is_asked_to_describe_the_openings(stack, settings,
             }
         )
         with apps_with(stack, remote):
-            answer, cited = await _ask(client, "What is this document about?", document_ids=[guide])
+            answer, cited = await ask(client, "What is this document about?", document_ids=[guide])
             messages = fake.calls("gpt-4o-mini")[-1].body["messages"]
     assert answer == "A guide to running the Gull Point lighthouse [1]."
     assert cited == {(guide, 2)}
