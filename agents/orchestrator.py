@@ -53,7 +53,7 @@ from storage.rollouts import Sample
 from storage.search import Hit
 from workflows import chat, rollouts, usage
 from workflows.overview import overview_evidence
-from workflows.search import MAX_QUERY_CHARS, search_segments
+from workflows.search import MAX_QUERY_CHARS, meanings, search_segments
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
 
@@ -221,15 +221,23 @@ async def _overview_prompt(deps: Resources, session: Session) -> Prompt | None:
 async def _question_prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
     if is_follow_up(session.question):  # its query needs the question before it
         history = await _history(deps, session)
-        hits = await _search(deps, session, variant, _query(session, history))
+        query = _query(session, history)
+        hits = await _search(deps, session, variant, query)
     else:  # the question alone is the query: its history is read meanwhile
+        query = _query(session, [])
         history, hits = await asyncio.gather(
-            _history(deps, session), _search(deps, session, variant, _query(session, []))
+            _history(deps, session), _search(deps, session, variant, query)
         )
-    return Prompt(question=session.question, evidence=[_evidence(h) for h in hits], history=history)
+    # How close in meaning the passages are, for the local model's abstention.
+    meaning = await meanings(deps.pool, deps.encoder, session.tenant_id, query, hits)
+    return Prompt(
+        question=session.question,
+        evidence=[_evidence(h, meaning.get(h.segment_id)) for h in hits],
+        history=history,
+    )
 
 
-def _evidence(hit: Hit) -> Evidence:
+def _evidence(hit: Hit, meaning: float | None = None) -> Evidence:
     return Evidence(
         segment_id=str(hit.segment_id),
         document_id=str(hit.document_id),
@@ -238,6 +246,7 @@ def _evidence(hit: Hit) -> Evidence:
         score=hit.score,
         heading=hit.heading,
         title=hit.title,
+        meaning=meaning,
     )
 
 

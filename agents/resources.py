@@ -1,6 +1,6 @@
 """What agents share in one worker process: the database pool, the blob store, the processes
-that read big PDFs, the embedder, the re-ranker, the chat models and the live view of feature
-flags."""
+that read big PDFs, the embedder, the re-ranker and its encoder, the chat models and the live
+view of feature flags."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from core.heap import settle_after_start
 from llm import ChatModels
 from pdf import ocr_available, page_reader_pool
 from retrieval import Embedder, Reranker, create_embedder, create_reranker
+from retrieval.encoder import Encoder, load_encoder
 from storage.blobs import BlobStore, create_blob_store
 from workflows.search import Embedders
 from workflows.usage import Budget, budget_of
@@ -41,6 +42,7 @@ class Resources(mode.Service):
     embedder: Embedder
     embedders: Embedders
     reranker: Reranker
+    encoder: Encoder | None  # the re-ranker's, for the encode agent
     models: ChatModels
     budget: Budget
     flags: FlagView
@@ -58,6 +60,7 @@ class Resources(mode.Service):
         self.embedder = create_embedder(settings)
         self.embedders = Embedders(settings, self.embedder)
         self.reranker = create_reranker(settings)
+        self.encoder = load_encoder(settings)
         self.models = ChatModels(settings)
         self.budget = budget_of(settings, self.models.catalog, self.flags)
         _current = self

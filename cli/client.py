@@ -161,6 +161,19 @@ class PdfchatClient:
                 await asyncio.sleep(interval)
         return seen
 
+    async def wait_until_encoded(
+        self, document_ids: Iterable[str], *, interval: float = 0.2
+    ) -> None:
+        """Poll until every (ready) document's segments are all encoded for the re-ranker, or
+        the server has no encoder. Callers bound the wait with ``asyncio.timeout``."""
+        for document_id in document_ids:
+            while True:
+                view = await self.document(document_id)
+                encoded = view.get("encoded_segments")
+                if encoded is None or encoded >= (view.get("segments") or 0):
+                    break
+                await asyncio.sleep(interval)
+
     async def _json(self, request: Any) -> dict[str, Any]:
         response: httpx.Response = await request
         body = response.json() if response.content else {}

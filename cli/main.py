@@ -19,6 +19,7 @@ from cli.database import database_command
 from cli.flags import flags_command
 from cli.ingest import ingest as ingest_files
 from cli.kafka import ensure_jars
+from cli.models import ensure_encoder
 from cli.observability import ensure_installed
 from cli.processes import StackError
 from cli.rollout import rollout_command
@@ -72,6 +73,8 @@ def up(settings: Settings, observability: bool, brokers: int | None, oidc: str |
     settings, with_keycloak = keycloak.chosen(settings, oidc)
     try:
         ensure_jars()
+        if settings.rerank_encoder:
+            ensure_encoder(settings.encoder_dir)
         ensure_signing_key(settings.signing_key_path)
         if observability:
             ensure_installed(settings)

@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     embed_max_attempts: int = Field(default=6, ge=1)
     rerank_provider: Literal["local", "cohere"] = "local"
     rerank_model: str | None = None
+    # The local re-ranker's sentence encoder (retrieval/encoder.py): passages are encoded after
+    # their document is ready, questions at search. Its files come from `make install`
+    # (ops/models/pom.xml); false ranks without it, as before it existed.
+    rerank_encoder: bool = True
+    encoder_dir: Path = REPO_ROOT / "ops" / "models" / "build" / "all-minilm-l6-v2-q"
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None  # any OpenAI-compatible server (vLLM, Ollama, ...)
     cohere_api_key: SecretStr | None = None
@@ -222,8 +227,9 @@ class Settings(BaseSettings):
     chat_reserved_slots: int = Field(default=4, ge=0)
     chat_evidence_k: int = Field(default=8, ge=1, le=50)
     # The local model answers from meaning only when retrieval's best passage scores this much
-    # (llm/local.py MIN_EVIDENCE_SCORE; calibrated for the local re-ranker).
-    chat_min_evidence_score: float = Field(default=0.28, ge=0)
+    # (llm/local.py MIN_EVIDENCE_SCORE; calibrated for the local re-ranker with its encoder:
+    # 0.28 without it).
+    chat_min_evidence_score: float = Field(default=0.26, ge=0)
     chat_lease_s: float = Field(default=60.0, gt=0)
     chat_max_attempts: int = Field(default=3, ge=1)
     answer_retention_s: float = Field(default=900.0, gt=0, le=3600)

@@ -114,12 +114,17 @@ MIN_COVERAGE = 0.55
 # 100 paraphrased questions of ops/eval, 91 % of those whose answer page was retrieved scored
 # at least 0.30, and 22 of 30 questions the corpus cannot answer scored less (the other 8 are
 # near its topics: they get the closest passages, cited). Calibrated for the local
-# re-ranker; set PDFCHAT_CHAT_MIN_EVIDENCE_SCORE for another. 0.28 since the re-ranker reads
-# full text's corpus-wide BM25 (its scores came out a little lower): 10 false refusals on the
-# legal set and 1 and 11 stray questions answered, as 10, 1 and 10 at 0.30 before
-# (docs/evaluation.md).
-MIN_EVIDENCE_SCORE = 0.28
+# re-ranker; set PDFCHAT_CHAT_MIN_EVIDENCE_SCORE for another. 0.26 since the re-ranker reads
+# its encoder (retrieval/encoder.py), whose cosine also keeps stray questions out
+# (MIN_MEANING): 3 false refusals on the legal set instead of 7 at 0.28, and 0 and 3 stray
+# questions answered (docs/evaluation.md). Without the encoder, 0.28 was the calibrated bar.
+MIN_EVIDENCE_SCORE = 0.26
 MEANING_PASSAGES = 3
+# The least encoder cosine (Evidence.meaning) one of the MEANING_PASSAGES best passages must
+# have to answer from meaning. Over ops/eval's sets, every answerable question's best three
+# had at least 0.30 (legal 0.30, debian 0.36), and 67 of 70 stray questions
+# (ops/eval/offtopic.py) less (docs/evaluation.md, "A transformer in the re-ranker").
+MIN_MEANING = 0.30
 # Passages whose re-ranker score is within this of the best one may answer by shared words:
 # debian's answers cite an answer page for 0.74 of its questions instead of 0.70, legal's for
 # 0.65 instead of 0.64 (docs/evaluation.md). Falling back to every passage when these cannot
@@ -293,7 +298,7 @@ def select(
     # The number of a counted thing is one sentence that may sit in any passage: look at all.
     reach = len(evidence) if counted and quantity else MEANING_PASSAGES
     confident = [e for e in evidence[:reach] if e.score >= min_evidence_score]
-    if confident and _shares_a_term(question, history, confident):
+    if confident and _means_it(evidence) and _shares_a_term(question, history, confident):
         chosen = _closest_in_meaning(question, history, confident, may_answer)
         return _continued(_reading_order(chosen), evidence)
     return []
@@ -340,6 +345,15 @@ def _says(sentence: str) -> bool:
     numbering = sum(1 for w in sentence.split() if _NUMBERING.fullmatch(w))
     prose = word_count(sentence) - numbering
     return prose >= 4 and sentence[-1] in SENTENCE_ENDS and not LEADERS.search(sentence)
+
+
+def _means_it(evidence: list[Evidence]) -> bool:
+    """Whether one of the best passages is close in meaning to the question, by the re-ranker's
+    encoder (``Evidence.meaning``); True when that is not known. A stray question ("How do I
+    bake sourdough bread?") over a manual still gets passages the re-ranker scores above the
+    bar, since some words match; their encoder cosines stay below MIN_MEANING."""
+    known = [e.meaning for e in evidence[:MEANING_PASSAGES] if e.meaning is not None]
+    return not known or max(known) >= MIN_MEANING
 
 
 def _shares_a_term(question: str, history: list[Turn], evidence: list[Evidence]) -> bool:

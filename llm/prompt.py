@@ -88,6 +88,9 @@ class Evidence:
     score: float
     heading: str | None = None
     title: str | None = None  # the document's title or file name, for the block's label
+    # The re-ranker's encoder cosine between the question and the passage
+    # (workflows.search.meanings); None when not known (no encoder, or not read for it).
+    meaning: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from core import cjk
 from core.errors import InvalidInput, PdfchatError
 from providers import RetryPolicy, api_key_for, call_with_retry, cohere_client, cohere_error
 from retrieval.embeddings import WORDLLAMA_DIM, Embedder, LocalEmbedder, wordllama_means
+from retrieval.encoder import Encoder, load_encoder
 
 COHERE_DEFAULT_RERANK_MODEL = "rerank-english-v3.0"
 
@@ -32,12 +33,15 @@ COHERE_DEFAULT_RERANK_MODEL = "rerank-english-v3.0"
 class StoredVectors(Protocol):
     """The vectors the first stage already has of some passages, by their index among the
     passages, and the model that made them: a re-ranker that embeds with that model reads
-    them instead of embedding the passages again."""
+    them instead of embedding the passages again. ``encodings`` are the re-ranker's own
+    encoder's, stored after their documents were ready (retrieval.encoder)."""
 
     @property
     def model(self) -> str: ...
 
     async def __call__(self, indices: Sequence[int]) -> Mapping[int, ArrayLike]: ...
+
+    async def encodings(self, encoder: str, indices: Sequence[int]) -> Mapping[int, ArrayLike]: ...
 
 
 @runtime_checkable
@@ -200,6 +204,18 @@ WEIGHTS = {"cosine": 0.3, "best_sentence": 0.4, "soft_terms": 0.2, "bm25": 0.1}
 # in the same range. Chosen on both question sets (docs/evaluation.md, "Full text's own scores
 # in the re-ranker").
 CORPUS_WEIGHTS = {"cosine": 0.3, "best_sentence": 0.4, "soft_terms": 0.3, "corpus_bm25": 0.3}
+# When every candidate has its encoding (retrieval.encoder: a transformer's reading of the
+# passage, against its reading of the question), that cosine joins them. Fitted by
+# ops/eval/tune.py on the even questions of both sets; on the odd ones hit@8 / MRR went
+# 0.943 / 0.727 → 0.955 / 0.775 (debian) and 0.880 / 0.731 → 0.960 / 0.854 (legal)
+# (docs/evaluation.md, "A transformer in the re-ranker").
+ENCODER_WEIGHTS = {
+    "cosine": 0.15,
+    "best_sentence": 0.6,
+    "soft_terms": 0.3,
+    "corpus_bm25": 0.25,
+    "encoder": 0.5,
+}
 # Okapi BM25's textbook constants, here over the candidates. Full text's ranking
 # (storage/search.py) uses the same over a tenant's corpus; each is tuned apart if ever.
 BM25_K1 = 1.2
@@ -364,7 +380,8 @@ def best_first(scores: np.ndarray, top_n: int) -> list[tuple[int, float]]:
 
 class LocalReranker(CheckedReranker):
     """Offline, deterministic hybrid of the embedder's cosine, sentence-level and word-level
-    wordllama similarity, and lexical evidence (formula above).
+    wordllama similarity, and lexical evidence (formula above); with ``encoder``, the
+    encoder's cosine too, for candidates whose encodings are stored.
 
     It embeds the passages with ``embedder``, unless it has them already: from an earlier
     question, or ``stored`` by the first stage with the same model (embedding 100 unseen
@@ -377,11 +394,16 @@ class LocalReranker(CheckedReranker):
         *,
         weights: dict[str, float] | None = None,
         corpus_weights: dict[str, float] | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
         self.embedder = embedder
+        self.encoder = encoder
         self.weights = dict(weights or WEIGHTS)
         self.corpus_weights = dict(corpus_weights or CORPUS_WEIGHTS)
+        self.encoder_weights = dict(ENCODER_WEIGHTS)
         self.name = f"local-hybrid:{embedder.model}"
+        if encoder is not None:
+            self.name += f"+{encoder.name}"
         self._passages: dict[str, np.ndarray] = {}
 
     async def _rank(
@@ -393,15 +415,46 @@ class LocalReranker(CheckedReranker):
         lexical: np.ndarray | None,
     ) -> list[tuple[int, float]]:
         weights = self.weights if lexical is None else self.corpus_weights
-        # The local features are CPU work: a thread, running alongside the embedder.
-        cosine, features = await asyncio.gather(
+        encodings = await self._encodings(query, texts, stored) if lexical is not None else None
+        # The local features are CPU work: a thread, running alongside the embedder (and the
+        # encoder, which leaves the interpreter lock while it runs).
+        cosine, features, encoder_cosine = await asyncio.gather(
             self._cosine(query, texts, stored),
             asyncio.to_thread(local_features, query, texts, bm25="bm25" in weights),
+            self._encoder_cosine(query, encodings),
         )
         features["cosine"] = cosine
         if lexical is not None:
             features["corpus_bm25"] = lexical
+        if encoder_cosine is not None:
+            features["encoder"] = encoder_cosine
+            weights = self.encoder_weights
         return best_first(combine(features, weights), top_n)
+
+    async def _encodings(
+        self, query: str, texts: list[str], stored: StoredVectors | None
+    ) -> np.ndarray | None:
+        """Every candidate's stored encoding (zero for a blank one), or None: without an
+        encoder or a store, for a question in Chinese, Japanese or Korean (the encoder was
+        trained on English), and when any candidate has none yet (its document is still being
+        encoded): scores with and without the encoder are not comparable."""
+        if self.encoder is None or stored is None or cjk.has_cjk(query):
+            return None
+        filled = [i for i, t in enumerate(texts) if t.strip()]
+        found = await stored.encodings(self.encoder.name, filled)
+        if len(found) < len(filled):
+            return None
+        rows = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
+        for i, encoding in found.items():
+            rows[i] = np.asarray(encoding, dtype=np.float32)
+        return rows
+
+    async def _encoder_cosine(self, query: str, encodings: np.ndarray | None) -> np.ndarray | None:
+        if encodings is None or self.encoder is None:
+            return None
+        asked = await asyncio.to_thread(self.encoder.encode_question, query)
+        cosine: np.ndarray = encodings @ asked
+        return cosine
 
     async def _passage_vectors(
         self, texts: list[str], indices: list[int], stored: StoredVectors | None
@@ -500,7 +553,10 @@ def create_reranker(settings: Settings, embedder: Embedder | None = None) -> Rer
     if settings.rerank_provider == "local":
         if settings.rerank_model is not None:
             raise InvalidInput("rerank_model applies to rerank_provider=cohere only")
-        return LocalReranker(embedder or LocalEmbedder(batch_size=settings.embedding_batch_size))
+        return LocalReranker(
+            embedder or LocalEmbedder(batch_size=settings.embedding_batch_size),
+            encoder=load_encoder(settings),
+        )
     if settings.rerank_provider == "cohere":
         key = api_key_for("cohere", settings.cohere_api_key, settings.cohere_base_url)
         return CohereReranker(
@@ -515,6 +571,7 @@ def create_reranker(settings: Settings, embedder: Embedder | None = None) -> Rer
 __all__ = [
     "COHERE_DEFAULT_RERANK_MODEL",
     "CORPUS_WEIGHTS",
+    "ENCODER_WEIGHTS",
     "WEIGHTS",
     "CohereReranker",
     "LocalReranker",

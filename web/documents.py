@@ -8,7 +8,8 @@ from typing import Any
 from quart import Blueprint, request
 
 from core.errors import Conflict, Forbidden, InvalidInput
-from storage import documents, topic_maps
+from retrieval.encoder import load_encoder
+from storage import documents, encodings, topic_maps
 from storage.documents import STATUSES, Document
 from web import resources
 from web.auth import may, principal, requires
@@ -83,8 +84,17 @@ async def get_document(document_id: uuid.UUID) -> dict[str, Any]:
     tenant_id = principal().tenant_id
     document = await documents.get(pool, tenant_id, document_id)
     history = await documents.events(pool, tenant_id, document_id)
+    # The re-ranker's encodings are made after ready, in the background (agents/encode.py):
+    # until all segments have one, searches rank without them. None: no encoder here.
+    encoder = load_encoder(resources.settings())
+    encoded = (
+        None
+        if encoder is None
+        else await encodings.count(pool, tenant_id, document_id, encoder.name)
+    )
     return _view(document) | {
-        "history": [{"status": e["status"], "at": e["at"].isoformat()} for e in history]
+        "encoded_segments": encoded,
+        "history": [{"status": e["status"], "at": e["at"].isoformat()} for e in history],
     }
 
 

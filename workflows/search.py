@@ -19,12 +19,14 @@ import asyncpg
 import numpy as np
 
 from config import Settings
+from core import cjk
 from core.errors import InvalidInput, NotFound
 from core.fairness import checkpoint
 from core.metrics import SEARCH_DURATION
 from core.tracing import tracer
 from retrieval import Embedder, Reranker, create_embedder_for_model
-from storage import documents, embeddings, search
+from retrieval.encoder import Encoder
+from storage import documents, embeddings, encodings, search
 from storage.search import FullText, Hit
 
 Mode = Literal["vector", "text", "hybrid", "hybrid+rerank"]
@@ -267,10 +269,26 @@ async def _full_text(
         return found
 
 
+async def meanings(
+    pool: asyncpg.Pool, encoder: Encoder | None, tenant_id: str, query: str, hits: Sequence[Hit]
+) -> dict[uuid.UUID, float]:
+    """The encoder's cosine between ``query`` and each hit that has a stored encoding: how
+    close in meaning the best passages are, which the local model's abstention reads. Empty
+    without an encoder, or for a question in Chinese, Japanese or Korean (it reads English)."""
+    if encoder is None or not hits or cjk.has_cjk(query):
+        return {}
+    found = await encodings.of(pool, tenant_id, encoder.name, [h.segment_id for h in hits])
+    if not found:
+        return {}
+    asked = await asyncio.to_thread(encoder.encode_question, query)
+    return {segment_id: float(encoding @ asked) for segment_id, encoding in found.items()}
+
+
 @dataclass(frozen=True)
 class StoredHitVectors:
     """The candidates' vectors as the embedding agent stored them (retrieval.StoredVectors):
-    a re-ranker of the same model reads those it has not seen instead of embedding them."""
+    a re-ranker of the same model reads those it has not seen instead of embedding them; and
+    their encodings, as the encode agent stored them."""
 
     pool: asyncpg.Pool
     tenant_id: str
@@ -281,6 +299,17 @@ class StoredHitVectors:
         found = await embeddings.vectors_of(
             self.pool, self.tenant_id, self.model, [self.hits[i].segment_id for i in indices]
         )
+        return self._by_index(indices, found)
+
+    async def encodings(self, encoder: str, indices: Sequence[int]) -> dict[int, np.ndarray]:
+        found = await encodings.of(
+            self.pool, self.tenant_id, encoder, [self.hits[i].segment_id for i in indices]
+        )
+        return self._by_index(indices, found)
+
+    def _by_index(
+        self, indices: Sequence[int], found: dict[uuid.UUID, np.ndarray]
+    ) -> dict[int, np.ndarray]:
         return {
             i: found[self.hits[i].segment_id] for i in indices if self.hits[i].segment_id in found
         }

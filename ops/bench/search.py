@@ -7,7 +7,9 @@
 Starts its own PostgreSQL in a temporary home, writes N segments with real local (wordllama)
 vectors for one tenant, builds the HNSW index the way the embedding agent does, then times
 `storage.search.nearest` on the exact scan and on the index, the full-text half, and whole
-`POST /v1/search`-equivalent hybrid + re-rank queries; recall@10 is the share of the exact top
+`POST /v1/search`-equivalent hybrid + re-rank queries (with ``--encoded``, the segments'
+encodings are stored too and the re-ranker reads its encoder, as after the encode agent);
+recall@10 is the share of the exact top
 10 that the index returns. With ``--stages`` the hybrid queries are traced (spans kept in
 memory) and each step's span timed: the two halves, which run at once, and the re-rank. Not a
 test: it asserts nothing.
@@ -36,6 +38,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -56,7 +59,8 @@ from ops.eval.debian_pdfs import QUESTIONS_DIR, fetch, load_sources
 from pdf import parse_pdf
 from retrieval import LocalEmbedder, create_reranker
 from retrieval.embeddings import load_wordllama
-from storage import embeddings, search
+from retrieval.encoder import Encoder, load_encoder
+from storage import embeddings, encodings, search
 from workflows.search import Embedders, search_segments
 
 TENANT = "bench"
@@ -102,8 +106,9 @@ def real_corpus(segments: int, queries: int) -> tuple[list[str], list[str]]:
     )
 
 
-async def load(pool, embedder: LocalEmbedder, texts: list[str]) -> None:
+async def load(pool, embedder: LocalEmbedder, texts: list[str], encoder: Encoder | None) -> None:
     vectors = await embedder.embed_documents(texts)
+    encoded = _encodings(encoder, texts)
     async with pool.acquire() as conn:
         await embeddings.register_model(conn, embedder.model, embedder.dimension)
         for start in range(0, len(texts), SEGMENTS_PER_DOCUMENT):
@@ -133,6 +138,21 @@ async def load(pool, embedder: LocalEmbedder, texts: list[str]) -> None:
                 embedder.model,
                 [(sid, vectors[j]) for sid, j in zip(ids, batch, strict=True)],
             )
+            if encoder is not None:
+                pairs = [(sid, encoded[texts[j]]) for sid, j in zip(ids, batch, strict=True)]
+                await encodings.save(conn, TENANT, doc_id, encoder.name, pairs)
+
+
+def _encodings(encoder: Encoder | None, texts: list[str]) -> dict[str, np.ndarray]:
+    """Each distinct text's encoding, as the encode agent stores it (about 15 ms a text: the
+    real corpus's 32,566 distinct segments take ten minutes)."""
+    if encoder is None:
+        return {}
+    distinct = list(dict.fromkeys(texts))
+    started = time.perf_counter()
+    found = dict(zip(distinct, encoder.encode(distinct), strict=True))
+    print(f"encoded {len(distinct)} distinct segments in {time.perf_counter() - started:.0f} s")
+    return found
 
 
 async def timed(call) -> tuple[float, object]:
@@ -151,12 +171,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     pool = await storage.create_pool(settings.dsn, max_size=4)
     embedder = LocalEmbedder()
     reranker = create_reranker(settings)
+    encoder = load_encoder(settings) if args.encoded else None
     load_wordllama()
     settle_after_start()  # as the web process does once its models are loaded
     corpus = real_corpus if args.corpus == "real" else generated_corpus
     texts, questions = corpus(args.segments, args.queries)
     started = time.perf_counter()
-    await load(pool, embedder, texts)
+    await load(pool, embedder, texts, encoder)
     # Statistics, as autovacuum gathers them soon after a load: without them the planner
     # guesses, and at 100k segments it took a sequential scan over the HNSW index (41 ms
     # against 5 ms).
@@ -247,6 +268,11 @@ def main() -> None:
     parser.add_argument("--queries", type=_positive, default=200)
     parser.add_argument("--corpus", choices=["generated", "real"], default="generated")
     parser.add_argument("--stages", action="store_true", help="time each step of a search too")
+    parser.add_argument(
+        "--encoded",
+        action="store_true",
+        help="store the re-ranker's encodings too, so that searches read them (slow to load)",
+    )
     args = parser.parse_args()
     limit_library_threads()  # as the web and worker processes that search run
     settings = isolated_settings(Path(tempfile.mkdtemp(prefix="pdfchat-bench-")))

@@ -41,12 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from cli.client import PdfchatClient
 from cli.stack import scratch_stack
 from config import Settings
+from core import cjk
 from core.tokens import mint
 from llm.events import Finished
-from llm.local import LocalExtractive
+from llm.local import MEANING_PASSAGES, LocalExtractive
 from llm.prompt import Evidence, Prompt
 from ops.eval.retrieval import SETS, ingest
 from ops.eval.sets import EvalSet, Question
+from retrieval.encoder import Encoder, load_encoder
 from storage import migrate_database
 
 # Questions asked at once. TTFT is measured under this much concurrency.
@@ -184,10 +186,14 @@ def answer_offline(eval_set: EvalSet, evidence: dict[str, list[dict[str, Any]]])
             f"({', '.join(unsaved[:5])}…): run --save-evidence again"
         )
     model = LocalExtractive(min_evidence_score=Settings().chat_min_evidence_score)
+    encoder = load_encoder(Settings())
     report = Report()
     for question in eval_set.questions:
         hits = evidence[question.id]
         corpus_of = {h["document_id"]: h["corpus"] for h in hits}
+        meaning = _meanings(
+            encoder, question.question, [h["text"] for h in hits[:MEANING_PASSAGES]]
+        )
         prompt = Prompt(
             question.question,
             evidence=[
@@ -199,14 +205,24 @@ def answer_offline(eval_set: EvalSet, evidence: dict[str, list[dict[str, Any]]])
                     h["score"],
                     h["heading"],
                     h["title"],
+                    meaning[i] if i < len(meaning) else None,
                 )
-                for h in hits
+                for i, h in enumerate(hits)
             ],
         )
         done = asyncio.run(_finished(model, prompt))
         cited = [(corpus_of[c.document_id], c.page) for c in done.citations]
         report.outcomes.append(Outcome(question, done.text, cited, 0.0, done.found))
     return report
+
+
+def _meanings(encoder: Encoder | None, question: str, texts: list[str]) -> list[float]:
+    """What workflows.search.meanings gives the orchestrator, from the passages' texts (their
+    stored encodings are these, to the bit); none for a CJK question or without an encoder.
+    Only the passages the local model reads it of, to keep an offline run in seconds."""
+    if encoder is None or not texts or cjk.has_cjk(question):
+        return []
+    return [float(c) for c in encoder.encode(texts) @ encoder.encode_question(question)]
 
 
 async def _finished(model: LocalExtractive, prompt: Prompt) -> Finished:

@@ -161,15 +161,17 @@ async def ingest(
     *,
     wait_s: float = 180.0,
 ) -> dict[str, str]:
-    """Upload every document and wait until all are ready; corpus id → document_id."""
+    """Upload every document and wait until all are ready, and encoded for the re-ranker
+    (which follows ready in the background); corpus id → document_id."""
     ids = {}
     for doc_id, pdf in pdfs.items():
         ids[doc_id] = (await client.upload(pdf, corpus[doc_id].filename))["document_id"]
     async with asyncio.timeout(wait_s):
         views = await client.wait_for(ids.values(), interval=0.1)
-    failed = [v for v in views.values() if v["status"] != "ready"]
-    if failed:
-        raise RuntimeError(f"{len(failed)} documents did not become ready: {failed[0]}")
+        failed = [v for v in views.values() if v["status"] != "ready"]
+        if failed:
+            raise RuntimeError(f"{len(failed)} documents did not become ready: {failed[0]}")
+        await client.wait_until_encoded(ids.values())
     return ids
 
 

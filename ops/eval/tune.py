@@ -29,12 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import storage
 from cli.client import PdfchatClient
 from cli.stack import scratch_stack
+from config import Settings
 from core.tokens import mint
 from ops.eval.retrieval import SETS, ingest
 from ops.eval.sets import Question
 from retrieval.embeddings import LocalEmbedder, create_embedder
+from retrieval.encoder import load_encoder
 from retrieval.rerank import (
     CORPUS_WEIGHTS,
+    ENCODER_WEIGHTS,
     Analysed,
     combine,
     local_features,
@@ -99,6 +102,7 @@ async def _collect(settings: Any, names: list[str]) -> list[Case]:
 def _features(cases: list[Case]) -> list[Features]:
     """The re-ranker's features per candidate, and candidates for new ones."""
     embedder = LocalEmbedder()
+    encodings = _encodings(cases)
     out: list[Features] = []
     for case in cases:
         if not case.texts:
@@ -109,6 +113,11 @@ def _features(cases: list[Case]) -> list[Features]:
         q = np.asarray(asyncio.run(embedder.embed_query(query)))
         row["cosine"] = np.asarray(asyncio.run(embedder.embed_documents(case.texts))) @ q
         row["corpus_bm25"] = np.asarray(case.lexical, float)
+        if encodings:
+            asked = encodings[query]
+            row["encoder"] = np.array(
+                [encodings[t] @ asked if t.strip() else 0.0 for t in case.texts]
+            )
         row["fused"] = np.asarray(case.fused, float) * (RRF_K + 1) / 2  # 1: first in both
         row["heading_terms"] = soft_term_scores(
             Analysed.of(query), [prepared(h) for h in case.headings]
@@ -118,6 +127,16 @@ def _features(cases: list[Case]) -> list[Features]:
         row["page_votes"] = _page_votes(case.places, row["fused"])
         out.append(row)
     return out
+
+
+def _encodings(cases: list[Case]) -> dict[str, np.ndarray]:
+    """Every question's and candidate's encoding (retrieval.encoder), by text; none without
+    the encoder. About a minute for both sets: each passage is encoded once, as in the product."""
+    encoder = load_encoder(Settings())
+    if encoder is None:
+        return {}
+    texts = sorted({t for c in cases for t in c.texts} | {c.question.question for c in cases})
+    return dict(zip(texts, encoder.encode(texts), strict=True))
 
 
 def _page_best(places: list[tuple[str, int]], scores: np.ndarray) -> np.ndarray:
@@ -224,10 +243,14 @@ def main() -> None:
             cases = asyncio.run(_collect(s, names))
         args.cache.write_bytes(pickle.dumps(cases))
     feats = _features(cases)
-    print("the product's weights:", report(cases, feats, CORPUS_WEIGHTS))
-    product = list(CORPUS_WEIGHTS)
+    print("the product's weights without the encoder:", report(cases, feats, CORPUS_WEIGHTS))
+    start = CORPUS_WEIGHTS
+    if "encoder" in feats[0]:
+        print("the product's weights with it:", report(cases, feats, ENCODER_WEIGHTS))
+        start = ENCODER_WEIGHTS
+    product = list(start)
     for extra in ([], ["fused"], ["heading_terms"], ["page_best"], ["page_votes"]):
-        fitted = fit(cases, feats, CORPUS_WEIGHTS, product + extra)
+        fitted = fit(cases, feats, start, product + extra)
         shown = {k: v for k, v in fitted.items() if v}
         print(f"fitted with {extra or 'the same features'}: {shown}")
         print("   ", report(cases, feats, fitted))

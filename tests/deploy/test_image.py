@@ -67,6 +67,17 @@ def test_every_package_of_the_project_is_copied() -> None:
     assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
 
 
+def test_the_build_stage_unpacks_the_encoder_and_proves_it_loads() -> None:
+    """retrieval/encoder.py's files come from Maven Central at build time, never at run time;
+    the run stage gets them with /app (and no Maven)."""
+    build, run = "\n".join(_stages()[0]), "\n".join(_stages()[-1])
+    assert "COPY ops/models/pom.xml" in build
+    unpack = build.index("mvn -q -f ops/models/pom.xml dependency:unpack")
+    assert build.index("Encoder(Settings().encoder_dir)") > unpack
+    assert "COPY --from=build /app /app" in run and "maven" not in run
+    assert "ops/models/build" in (REPO_ROOT / ".dockerignore").read_text().split()
+
+
 def test_the_image_settings_are_real_settings_and_name_external_services() -> None:
     env = dict(re.findall(r"\b(PDFCHAT_[A-Z0-9_]+)=(\S+)", "\n".join(_stages()[-1])))
     fields = {f"PDFCHAT_{name.upper()}" for name in Settings.model_fields}

@@ -11,6 +11,7 @@ from llm.local import (
     LEADING_MARGIN,
     MIN_COVERAGE,
     MIN_EVIDENCE_SCORE,
+    MIN_MEANING,
     NOT_FOUND,
     NOT_FOUND_IN,
     LocalExtractive,
@@ -229,6 +230,22 @@ async def test_a_stray_question_is_not_answered_from_meaning_when_no_passage_sha
     confident = [replace(e, score=0.6) for e in HANDBOOK]
     _, done = await run(Prompt("How can I improve my sleep at night?", confident))
     assert done.text == NOT_FOUND and done.citations == []
+
+
+async def test_a_question_far_in_meaning_from_every_passage_is_not_answered_from_meaning():
+    """A stray question whose passages share a word with it and score over the bar ("How do
+    I bake sourdough bread at home?" over a manual that says "home"): the re-ranker's encoder
+    puts them far from it in meaning (``Evidence.meaning``), and that decides."""
+    question = "How long may a worker stay away from the office in a normal week?"
+    evidence = [replace(HANDBOOK[1], score=0.6), replace(HANDBOOK[0], score=0.2)]
+    far = [replace(e, meaning=MIN_MEANING - 0.05) for e in evidence]
+    _, refused = await run(Prompt(question, far))
+    assert refused.text == NOT_FOUND and refused.citations == []
+    # Close enough in one of the best passages, or not known (no encoder): answered.
+    for meanings in ((MIN_MEANING + 0.05, 0.1), (None, None)):
+        known = [replace(e, meaning=m) for e, m in zip(evidence, meanings, strict=True)]
+        _, done = await run(Prompt(question, known))
+        assert "three days a week" in done.text
 
 
 def test_threshold_separates_the_calibration_sets() -> None:

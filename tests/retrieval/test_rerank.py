@@ -24,7 +24,8 @@ from retrieval import (
     RetryPolicy,
     create_reranker,
 )
-from retrieval.rerank import CORPUS_WEIGHTS, Analysed, bm25_scores, stem
+from retrieval.encoder import load_encoder
+from retrieval.rerank import CORPUS_WEIGHTS, ENCODER_WEIGHTS, Analysed, bm25_scores, stem
 from tests.retrieval.fake_apis import API_KEY, FakeAPIs
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, timeout_s=5.0)
@@ -497,6 +498,9 @@ class _Stored:
         self.asked += indices
         return {i: self.vectors[i] for i in indices if i in self.vectors}
 
+    async def encodings(self, encoder: str, indices: Sequence[int]) -> dict[int, np.ndarray]:
+        return {}
+
 
 async def test_stored_vectors_of_the_same_model_are_read_not_embedded_again():
     passages = segments(HANDBOOK)
@@ -619,13 +623,89 @@ async def test_cohere_rerank_bad_key(apis):
 
 
 # ---------------------------------------------------------------------------------------------
+# local re-ranker: the encoder's cosine, from stored encodings
+
+ENCODER = load_encoder(Settings())
+
+
+class _Encoded(_Stored):
+    """Stored encodings of some passages, as the encode agent left them."""
+
+    def __init__(self, encodings: dict[int, np.ndarray]) -> None:
+        super().__init__(EMBEDDER.model, {})
+        self.stored = encodings
+        self.encoder_asked: list[str] = []
+
+    async def encodings(self, encoder: str, indices: Sequence[int]) -> dict[int, np.ndarray]:
+        self.encoder_asked.append(encoder)
+        return {i: self.stored[i] for i in indices if i in self.stored}
+
+
+async def test_stored_encodings_add_the_encoders_cosine():
+    assert ENCODER is not None
+    passages = ["", *segments(HANDBOOK)]  # a blank one needs no encoding
+    question = "Where can I put my bike?"
+    lexical = [0.0, *[0.1 * (i % 3) for i in range(len(passages) - 1)]]
+    encodings = ENCODER.encode(passages)
+    stored = _Encoded(dict(enumerate(encodings)))
+    reranker = LocalReranker(EMBEDDER, encoder=ENCODER)
+    assert reranker.name.endswith("+all-minilm-l6-v2-q")
+
+    ranked = await reranker.rerank(question, passages, top_n=3, stored=stored, lexical=lexical)
+    assert stored.encoder_asked == [ENCODER.name]
+    # The other features weighed as ENCODER_WEIGHTS say, and the encoder's cosine.
+    rest = {k: v for k, v in ENCODER_WEIGHTS.items() if k != "encoder"}
+    others = dict(
+        await LocalReranker(EMBEDDER, corpus_weights=rest).rerank(
+            question, passages, top_n=len(passages), lexical=lexical
+        )
+    )
+    cosine = encodings @ ENCODER.encode([question])[0]
+    total = sum(ENCODER_WEIGHTS.values())
+    for i, score in ranked:
+        expected = (sum(rest.values()) * others[i] + ENCODER_WEIGHTS["encoder"] * cosine[i]) / total
+        assert score == pytest.approx(expected, abs=1e-5)
+    assert ranked[0][0] == 9  # parking and bicycles (after the blank one)
+
+
+async def test_without_every_candidates_encoding_the_encoder_stays_out():
+    """A document still being encoded: scores with and without the encoder would not compare."""
+    assert ENCODER is not None
+    passages = segments(HANDBOOK)
+    question = "Where can I put my bike?"
+    lexical = [0.5] * len(passages)
+    reranker = LocalReranker(EMBEDDER, encoder=ENCODER)
+    expected = await HYBRID.rerank(question, passages, top_n=4, lexical=lexical)
+    some = _Encoded(dict(enumerate(ENCODER.encode(passages[:-1]))))
+    assert await reranker.rerank(question, passages, top_n=4, stored=some, lexical=lexical) == (
+        expected
+    )
+    everything = _Encoded(dict(enumerate(ENCODER.encode(passages))))
+    # Not for a question in Chinese (the encoder reads English), nor without full text's scores
+    # (the weights were fitted with them), nor without a store.
+    for query, scores, store in (
+        ("自行车停在哪里？", lexical, everything),
+        (question, None, everything),
+        (question, lexical, None),
+    ):
+        alone = await HYBRID.rerank(query, passages, top_n=4, lexical=scores)
+        got = await reranker.rerank(query, passages, top_n=4, stored=store, lexical=scores)
+        assert got == alone
+    assert everything.encoder_asked == []
+
+
+# ---------------------------------------------------------------------------------------------
 # create_reranker
 
 
 async def test_create_reranker_picks_by_settings(apis):
     local = create_reranker(Settings())
     assert isinstance(local, LocalReranker) and isinstance(local, Reranker)
-    assert local.name == "local-hybrid:local:wordllama-l2_supercat-256"
+    assert local.name == "local-hybrid:local:wordllama-l2_supercat-256+all-minilm-l6-v2-q"
+    assert local.encoder is load_encoder(Settings())
+    plain = create_reranker(Settings(rerank_encoder=False))
+    assert isinstance(plain, LocalReranker) and plain.encoder is None
+    assert plain.name == "local-hybrid:local:wordllama-l2_supercat-256"
 
     class Spy:
         model, dimension = "spy:model", 256

@@ -2,10 +2,11 @@
 questions, each scored by whether a page that answers it comes back.
 
 - `legal`: six public-domain texts rendered to clean PDFs; the target of the first retrieval
-  issue, hit@8 ≥ 0.9 for hybrid search + re-ranking with the local models.
+  issue was hit@8 ≥ 0.9 for hybrid search + re-ranking with the local models.
 - `debian`: seven real PDFs of Debian's documentation packages in five layouts (a manual, a
   FAQ, two-column papers, slide decks, a reference full of tables), fetched with apt-get.
-  Gated at its measured level less two questions, so a change that loses ground fails.
+Both are gated at their measured level (with the re-ranker's encoder: hit@8 0.960 and 0.938,
+MRR 0.762 and 0.797) less about two questions' worth, so a change that loses ground fails.
 
 - `chinese`: a manual and a policy written in Chinese, ten pages in all, so hit@8 says
   nothing; gated on the rank of the answer page (MRR), for full text alone too, which found
@@ -25,7 +26,9 @@ from ops.eval import retrieval
 pytestmark = pytest.mark.stack
 
 KS = (1, 3, 5, 8)
-HIT_AT_8 = {"legal": 0.9, "debian": 0.9}
+# set: (hit@8 ≥, MRR ≥) for hybrid+rerank
+HIT_AT_8 = {"legal": 0.94, "debian": 0.92}
+MRR = {"legal": 0.74, "debian": 0.78}
 
 
 @pytest.mark.parametrize("name", HIT_AT_8)
@@ -40,11 +43,11 @@ async def test_hybrid_rerank_finds_the_answer_page_in_the_top_8(settings, token,
         settings.web_url, token(tenant), eval_set.questions, ids, ks=KS
     )
 
-    hit_at_8 = report.hit("hybrid+rerank", 8)
-    assert hit_at_8 >= HIT_AT_8[name], (
-        f"{name}: hybrid+rerank hit@8 = {hit_at_8:.3f} < {HIT_AT_8[name]} over "
-        f"{report.questions} questions\n{report.summary()}\n{report.layout_table()}\n"
-        f"{report.misses_text()}"
+    hit_at_8, mrr = report.hit("hybrid+rerank", 8), report.modes["hybrid+rerank"].mrr
+    assert hit_at_8 >= HIT_AT_8[name] and mrr >= MRR[name], (
+        f"{name}: hybrid+rerank hit@8 = {hit_at_8:.3f} (≥ {HIT_AT_8[name]}), MRR = {mrr:.3f}"
+        f" (≥ {MRR[name]}) over {report.questions} questions\n{report.summary()}\n"
+        f"{report.layout_table()}\n{report.misses_text()}"
     )
 
 

@@ -94,6 +94,7 @@ async def test_an_upload_is_one_trace_from_the_request_to_every_agent(
             ("pdfchat-worker", "embed"),
             ("pdfchat-worker", "publish pdfchat.documents.ready.v1"),
             ("pdfchat-worker", "topic_map"),
+            ("pdfchat-worker", "encode"),
         },
     )
     services = {service for service, _ in spans}

@@ -1,0 +1,81 @@
+"""The re-ranker's encodings on the real stack: made after a document is ready, shown on its
+view, read by searches, gone with the document."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+import pdfgen
+from cli.client import ApiError
+from config import Settings
+from llm.local import MIN_MEANING
+from retrieval.encoder import ENCODER, load_encoder
+from storage import encodings
+from storage.search import Hit
+from workflows.search import meanings
+
+pytestmark = pytest.mark.stack
+
+HANDBOOK = [
+    [
+        ("h1", "Getting around"),
+        ("p", "Bicycles go in the shed behind the canteen. The shed is locked at night."),
+    ],
+    [
+        ("h1", "Food"),
+        ("p", "The canteen serves lunch from noon until two. Coffee is free all day."),
+    ],
+    [
+        ("h1", "Holidays"),
+        ("p", "Each employee has thirty days of paid leave a year, booked with the team lead."),
+    ],
+]
+
+
+async def test_a_ready_document_is_encoded_and_searched_with_its_encodings(api, tenant, db):
+    client = api(tenant)
+    document_id = (await client.upload(pdfgen.text_pdf(HANDBOOK), "handbook.pdf"))["document_id"]
+    async with asyncio.timeout(120):
+        views = await client.wait_for([document_id])
+        assert views[document_id]["status"] == "ready", views
+        await client.wait_until_encoded([document_id])
+    view = await client.document(document_id)
+    assert view["segments"] >= 1
+    assert view["encoded_segments"] == view["segments"]
+    stored = await db.fetch(
+        "SELECT tenant_id, encoder, vector_dims(encoding) AS dims FROM segment_encodings"
+        " WHERE doc_id = $1",
+        uuid.UUID(document_id),
+    )
+    assert len(stored) == view["segments"]
+    assert {(r["tenant_id"], r["encoder"], r["dims"]) for r in stored} == {(tenant, ENCODER, 384)}
+
+    question = "Where can I leave my bike?"
+    hits = await client.search(question, top_k=3)
+    assert hits[0]["page"] == 1 and "shed" in hits[0]["text"]
+
+    # What the orchestrator hands the local model: each passage's closeness in meaning.
+    encoder = load_encoder(Settings())
+    found = [
+        Hit(uuid.UUID(h["segment_id"]), uuid.UUID(h["document_id"]), h["page"], h["text"], None, 0)
+        for h in hits
+    ]
+    meaning = await meanings(db, encoder, tenant, question, found)
+    assert set(meaning) == {h.segment_id for h in found}
+    assert max(meaning, key=meaning.__getitem__) == found[0].segment_id
+    assert meaning[found[0].segment_id] >= MIN_MEANING
+    assert await meanings(db, encoder, f"{tenant}-other", question, found) == {}
+    assert await meanings(db, encoder, tenant, "自行车停在哪里？", found) == {}
+    assert await meanings(db, None, tenant, question, found) == {}
+
+    # Another tenant sees neither the document nor how far it is encoded.
+    other = api(f"{tenant}-other")
+    with pytest.raises(ApiError) as caught:
+        await other.document(document_id)
+    assert caught.value.status == 404
+
+    await client.delete(document_id)
+    assert await encodings.count(db, tenant, uuid.UUID(document_id), ENCODER) == 0
