@@ -27,6 +27,7 @@ from workflows import audit, rollouts
 from workflows.chat import take_over_stale
 from workflows.documents import remove_orphan_blobs
 from workflows.embedding import schedule_reembedding
+from workflows.encodings import request_unencoded
 from workflows.tasks import fail_overdue, redrive_orphans, requeue_stale
 from workflows.topic_maps import request_missing
 
@@ -91,6 +92,8 @@ async def sweep(deps: Resources) -> None:
     if queued := await schedule_reembedding(pool, deps.embedder.model):
         log.info("re-embedding with the configured model", extra={"documents": queued})
     await request_missing(pool, lease_s=settings.task_lease_s)
+    if deps.encoder is not None:
+        await request_unencoded(pool, deps.encoder.name, lease_s=settings.task_lease_s)
     await workers.forget_gone(pool, older_than_s=FORGET_WORKERS_AFTER_S)
     for _, verdict in await rollouts.advance_all(pool):
         ROLLOUT_STEPS.labels(verdict.action).inc()

@@ -15,7 +15,7 @@ from agents.app import app
 from agents.channels import ready
 from agents.resources import resources
 from core.errors import NotFound
-from retrieval.topic_map import Segment, topic_map
+from retrieval.topic_map import VERSION, Segment, topic_map
 from storage import documents, topic_maps
 
 
@@ -27,6 +27,10 @@ async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
 
 async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
     doc_id = uuid.UUID(event.document_id)
+    if await topic_maps.is_current(
+        pool, event.tenant_id, doc_id, model=event.model, version=VERSION, since=event.ready_at
+    ):
+        return  # the event was published again for the encode agent (workflows.encodings)
     rows = await topic_maps.segments_with_vectors(pool, event.tenant_id, doc_id, event.model)
     if not rows:
         return  # that model's vectors are gone (a switch purged them): the sweep asks again

@@ -115,7 +115,7 @@ log = logging.getLogger("pdfchat.retrieval.encoder")
 
 
 def load_encoder(settings: Settings) -> Encoder | None:
-    """The process's encoder (one ONNX session, about 30 MB, shared by the re-ranker and the
+    """The process's encoder (one ONNX session, about 60 MB, shared by the re-ranker and the
     encode agent); None when settings turn it off or its files are missing, which the log
     says once."""
     if not settings.rerank_encoder or settings.rerank_provider != "local":

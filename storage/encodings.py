@@ -88,6 +88,57 @@ async def count(
     return found
 
 
+async def take_unencoded(
+    conn: asyncpg.Connection,
+    encoder: str,
+    *,
+    older_than_s: float,
+    max_requests: int,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Ready documents (of any tenant: maintenance) ready for ``older_than_s`` with a segment
+    ``encoder`` has not encoded and none it encoded within ``older_than_s`` (a worker at work
+    on a big document is left to it), not requested within ``older_than_s`` and requested
+    fewer than ``max_requests`` times; each is recorded as requested now. Returns the fields
+    of their DocumentReady event, as ``topic_maps.take_missing`` does."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT d.id, d.tenant_id, d.embedding_model, m.dimension, d.segment_count,
+                   d.updated_at
+            FROM documents d
+            JOIN embedding_models m ON m.name = d.embedding_model
+            LEFT JOIN encoding_requests r ON r.doc_id = d.id
+            WHERE d.status = 'ready'
+              AND d.updated_at < now() - make_interval(secs => $2)
+              AND (r.doc_id IS NULL OR (r.requested_at < now() - make_interval(secs => $2)
+                                        AND r.attempts < $3))
+              AND EXISTS (SELECT 1 FROM segments s WHERE s.doc_id = d.id AND NOT EXISTS
+                          (SELECT 1 FROM segment_encodings e
+                           WHERE e.segment_id = s.id AND e.encoder = $1))
+              AND NOT EXISTS (SELECT 1 FROM segment_encodings e
+                              WHERE e.tenant_id = d.tenant_id AND e.doc_id = d.id
+                                AND e.encoder = $1
+                                AND e.encoded_at > now() - make_interval(secs => $2))
+            ORDER BY d.updated_at
+            LIMIT $4
+        ), requested AS (
+            INSERT INTO encoding_requests (doc_id, tenant_id) SELECT id, tenant_id FROM due
+            ON CONFLICT (doc_id) DO UPDATE
+                SET requested_at = now(), attempts = encoding_requests.attempts + 1
+        )
+        SELECT id, tenant_id, embedding_model AS model, dimension,
+               coalesce(segment_count, 0) AS segments, updated_at AS ready_at
+        FROM due
+        """,
+        encoder,
+        older_than_s,
+        max_requests,
+        limit,
+    )
+    return rows
+
+
 def _literal(encoding: np.ndarray) -> str:
     """pgvector's text form: an array of a custom type is a parameter asyncpg cannot send."""
     return "[" + ",".join(f"{x:.7g}" for x in np.asarray(encoding, dtype=np.float32)) + "]"

@@ -86,6 +86,7 @@ TABLES: Mapping[str, Grants] = {
     # Worker: as a member of its owner (WORKER_OWNED); web searches it.
     "segment_embeddings": _grants(web=READ),
     "segment_encodings": _grants(web=READ, worker=ALL),
+    "encoding_requests": _grants(worker=ALL),
     "document_topic_maps": _grants(web=READ, worker=UPSERT),
     "topic_map_requests": _grants(worker=ALL),
     "conversations": _grants(web=ALL, worker=CHANGE),

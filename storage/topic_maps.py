@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -46,6 +47,30 @@ async def save(
         dict(topic_map),
     )
     return status != "INSERT 0 0"
+
+
+async def is_current(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tenant_id: str,
+    doc_id: uuid.UUID,
+    *,
+    model: str,
+    version: int,
+    since: datetime,
+) -> bool:
+    """Whether the document has a map of ``version`` or later, of ``model``'s vectors, made
+    at ``since`` or after: a map of the document as it is since it was ready then."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM document_topic_maps"
+        " WHERE tenant_id = $1 AND doc_id = $2 AND model = $3"
+        " AND coalesce((topic_map->>'version')::int, 1) >= $4 AND created_at >= $5)",
+        tenant_id,
+        doc_id,
+        model,
+        version,
+        since,
+    )
+    return found
 
 
 async def get(

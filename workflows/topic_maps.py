@@ -27,13 +27,17 @@ async def request_missing(pool: asyncpg.Pool, *, lease_s: float, limit: int = 20
         due = await topic_maps.take_missing(
             conn, version=VERSION, older_than_s=lease_s, max_requests=MAX_REQUESTS, limit=limit
         )
-        await outbox.enqueue(conn, [OutboxMessage.of(topics.READY, _ready(row)) for row in due])
+        await outbox.enqueue(
+            conn, [OutboxMessage.of(topics.READY, ready_again(row)) for row in due]
+        )
     if due:
         log.info("requested missing topic maps", extra={"documents": len(due)})
     return len(due)
 
 
-def _ready(row: asyncpg.Record) -> topics.DocumentReady:
+def ready_again(row: asyncpg.Record) -> topics.DocumentReady:
+    """A ready document's DocumentReady event, published again, from the fields a sweep's
+    query returns (id, tenant_id, model, dimension, segments, ready_at)."""
     return topics.DocumentReady(
         tenant_id=row["tenant_id"],
         document_id=str(row["id"]),

@@ -8,6 +8,18 @@ CREATE TABLE segment_encodings (
     tenant_id   text   NOT NULL,
     doc_id      uuid   NOT NULL,
     encoding    vector NOT NULL,
+    encoded_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (segment_id, encoder)
 );
 CREATE INDEX segment_encodings_document ON segment_encodings (tenant_id, doc_id, encoder);
+
+-- Ready documents whose segments are not all encoded, and of which nothing was encoded for a
+-- while (ready before the encoder existed, or their worker stopped), are asked for again by
+-- the maintenance sweep, each at most so often and so many times
+-- (storage.encodings.take_unencoded).
+CREATE TABLE encoding_requests (
+    doc_id        uuid        PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
+    tenant_id     text        NOT NULL,
+    requested_at  timestamptz NOT NULL DEFAULT now(),
+    attempts      integer     NOT NULL DEFAULT 1
+);

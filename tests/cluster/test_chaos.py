@@ -106,6 +106,8 @@ async def library(cluster: Stack) -> AsyncIterator[PdfchatClient]:
         ]
         async with asyncio.timeout(TIMEOUT_S):
             await client.wait_for(ids)
+            # Answers are compared with a reference: ranked the same way, with the encoder.
+            await client.wait_until_encoded(ids)
         yield client
 
 

@@ -15,6 +15,7 @@ from llm.local import MIN_MEANING
 from retrieval.encoder import ENCODER, load_encoder
 from storage import encodings
 from storage.search import Hit
+from tests.waiting import wait_until
 from workflows.search import meanings
 
 pytestmark = pytest.mark.stack
@@ -79,3 +80,39 @@ async def test_a_ready_document_is_encoded_and_searched_with_its_encodings(api, 
 
     await client.delete(document_id)
     assert await encodings.count(db, tenant, uuid.UUID(document_id), ENCODER) == 0
+
+
+async def test_a_document_left_unencoded_is_encoded_by_the_sweep_without_a_new_topic_map(
+    api, tenant, db
+):
+    """A document ready before the encoder was installed (here: its encodings removed) is
+    asked again by the maintenance sweep; the topic-map agent, which reads the same event,
+    keeps the map it has."""
+    client = api(tenant)
+    document_id = (await client.upload(pdfgen.text_pdf(HANDBOOK), "again.pdf"))["document_id"]
+    doc = uuid.UUID(document_id)
+
+    async def mapped_at():
+        return await db.fetchval(
+            "SELECT created_at FROM document_topic_maps WHERE doc_id = $1", doc
+        )
+
+    async with asyncio.timeout(120):
+        await client.wait_for([document_id])
+        await client.wait_until_encoded([document_id])
+
+    async def mapped() -> bool:
+        return await mapped_at() is not None
+
+    await wait_until(mapped, within_s=120)
+    first_map = await mapped_at()
+    segments = (await client.document(document_id))["segments"]
+    await db.execute("DELETE FROM segment_encodings WHERE doc_id = $1", doc)
+    assert (await client.document(document_id))["encoded_segments"] == 0
+
+    async with asyncio.timeout(120):
+        await client.wait_until_encoded([document_id])
+    assert (await client.document(document_id))["encoded_segments"] == segments
+    requests = await db.fetchval("SELECT attempts FROM encoding_requests WHERE doc_id = $1", doc)
+    assert requests >= 1
+    assert await mapped_at() == first_map

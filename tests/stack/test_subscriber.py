@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 import pdfgen
 import topics
 from tests.records import read_all
+from tests.waiting import wait_until
 
 SUBSCRIBER = Path(__file__).parents[2] / "ops" / "subscribers" / "activity.py"
 TIMEOUT_S = 120
@@ -43,7 +44,15 @@ async def test_pages_and_questions_per_tenant_per_hour_count_each_once(settings,
 
 
 async def _publish_again(settings, topic: str, key: str) -> None:
-    (record,) = [r for r in await read_all(settings, topic) if r.key == key.encode()]
+    """The record of ``key``, once the outbox relay has published it, sent again."""
+    found: list = []
+
+    async def published() -> bool:
+        found[:] = [r for r in await read_all(settings, topic) if r.key == key.encode()]
+        return bool(found)
+
+    await wait_until(published, within_s=TIMEOUT_S)
+    (record,) = found
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:

@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from storage import encodings
+from storage import embeddings, encodings
 from tests.rows import new_document
 
 ENCODER = "test-encoder"
@@ -82,3 +82,61 @@ async def test_a_deleted_document_is_not_encoded_and_takes_its_encodings_along(p
     assert await encodings.unencoded(pg, tenant, doc_id, ENCODER, limit=5) == []
     assert await encodings.save(pg, tenant, doc_id, ENCODER, [(ids[1], _unit(1))]) == 0
     assert await encodings.of(pg, tenant, ENCODER, ids) == {}
+
+
+async def _ready_document(pg, tenant: str, segments: int, idle_s: float) -> uuid.UUID:
+    doc_id, _ = await _document(pg, tenant, segments)
+    async with pg.acquire() as conn:
+        await embeddings.register_model(conn, "test:enc", 3)
+    await pg.execute(
+        "UPDATE documents SET status = 'ready', embedding_model = 'test:enc', segment_count = $2,"
+        " updated_at = now() - make_interval(secs => $3) WHERE id = $1",
+        doc_id,
+        segments,
+        idle_s,
+    )
+    return doc_id
+
+
+async def _take(pg, *, max_requests: int = 3) -> list:
+    async with pg.acquire() as conn, conn.transaction():
+        return await encodings.take_unencoded(
+            conn, ENCODER, older_than_s=30, max_requests=max_requests, limit=1000
+        )
+
+
+async def test_ready_documents_not_wholly_encoded_are_asked_for_once_a_lease(pg):
+    tenant = f"enc-{uuid.uuid4().hex[:8]}"
+    partly = await _ready_document(pg, tenant, 2, idle_s=60)
+    whole = await _ready_document(pg, tenant, 1, idle_s=60)
+    fresh = await _ready_document(pg, tenant, 1, idle_s=0)  # its encode agent is at work
+    await encodings.save(pg, tenant, partly, ENCODER, [(await _first(pg, partly), _unit(0))])
+    await encodings.save(pg, tenant, whole, ENCODER, [(await _first(pg, whole), _unit(1))])
+
+    # A worker is at work on it: encoded a moment ago, so not asked for.
+    assert partly not in {r["id"] for r in await _take(pg)}
+    await pg.execute(
+        "UPDATE segment_encodings SET encoded_at = now() - interval '1 minute' WHERE doc_id = $1",
+        partly,
+    )
+    due = [r for r in await _take(pg) if r["tenant_id"] == tenant]
+    assert [r["id"] for r in due] == [partly]
+    assert (due[0]["model"], due[0]["dimension"], due[0]["segments"]) == ("test:enc", 3, 2)
+    assert [r for r in await _take(pg) if r["tenant_id"] == tenant] == []  # asked this lease
+    assert fresh not in {r["id"] for r in await _take(pg)}
+
+    # A lease later it is asked again, until it was asked max_requests times.
+    await pg.execute(
+        "UPDATE encoding_requests SET requested_at = now() - interval '1 minute' WHERE doc_id = $1",
+        partly,
+    )
+    assert [r["id"] for r in await _take(pg) if r["tenant_id"] == tenant] == [partly]
+    await pg.execute(
+        "UPDATE encoding_requests SET requested_at = now() - interval '1 minute' WHERE doc_id = $1",
+        partly,
+    )
+    assert [r for r in await _take(pg, max_requests=2) if r["tenant_id"] == tenant] == []
+
+
+async def _first(pg, doc_id: uuid.UUID) -> uuid.UUID:
+    return await pg.fetchval("SELECT id FROM segments WHERE doc_id = $1 ORDER BY seq", doc_id)
