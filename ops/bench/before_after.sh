@@ -6,7 +6,7 @@
 #   BENCH="ops/bench/chat.py --clients 10" ops/bench/before_after.sh BEFORE   (one benchmark)
 #
 # Each commit is checked out in a temporary worktree and run with this checkout's virtualenv
-# (PYTHONPATH puts the worktree's packages first) and Kafka jars. Prints each benchmark's
+# (PYTHONPATH puts the worktree's packages first), Kafka jars and encoder. Prints each benchmark's
 # output under a "== <commit> round N: <benchmark>" line.
 set -euo pipefail
 
@@ -22,6 +22,10 @@ for rev in "$before" "$after"; do
   tree="$scratch/$(git -C "$repo" rev-parse --short "$rev")"
   git -C "$repo" worktree add --detach --quiet "$tree" "$rev"
   ln -s "$repo/ops/kafka/lib" "$tree/ops/kafka/lib"
+  # The re-ranker's encoder, for commits that have one (unpacked by make install, not in git).
+  if [ -d "$tree/ops/models" ] && [ -d "$repo/ops/models/build" ]; then
+    ln -s "$repo/ops/models/build" "$tree/ops/models/build"
+  fi
 done
 
 benchmarks=(
