@@ -79,3 +79,4 @@ class Backlog:
             )
             if not stored:
                 return  # the document was deleted meanwhile
+        await encodings.finish(self._deps.pool, event.tenant_id, doc_id, encoder.name)

@@ -74,6 +74,21 @@ async def of(
     return {r["segment_id"]: r["encoding"].to_numpy() for r in rows}
 
 
+async def finish(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID, encoder: str
+) -> None:
+    """Record that ``encoder`` has encoded every segment of the document (nothing when it is
+    gone): the sweep asks no more for it."""
+    await conn.execute(
+        "INSERT INTO encoded_documents (doc_id, encoder, tenant_id)"
+        " SELECT id, $3, tenant_id FROM documents WHERE tenant_id = $1 AND id = $2"
+        " ON CONFLICT DO NOTHING",
+        tenant_id,
+        doc_id,
+        encoder,
+    )
+
+
 async def count(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID, encoder: str
 ) -> int:
@@ -96,11 +111,11 @@ async def take_unencoded(
     max_requests: int,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Ready documents (of any tenant: maintenance) ready for ``older_than_s`` with a segment
-    ``encoder`` has not encoded and none it encoded within ``older_than_s`` (a worker at work
-    on a big document is left to it), not requested within ``older_than_s`` and requested
-    fewer than ``max_requests`` times; each is recorded as requested now. Returns the fields
-    of their DocumentReady event, as ``topic_maps.take_missing`` does."""
+    """Ready documents (of any tenant: maintenance) ready for ``older_than_s`` that ``encoder``
+    has not finished (``finish``) and of which it encoded nothing within ``older_than_s`` (a
+    worker at work on a big document is left to it), not requested within ``older_than_s``
+    and requested fewer than ``max_requests`` times; each is recorded as requested now.
+    Returns the fields of their DocumentReady event, as ``topic_maps.take_missing`` does."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """
         WITH due AS (
@@ -113,9 +128,8 @@ async def take_unencoded(
               AND d.updated_at < now() - make_interval(secs => $2)
               AND (r.doc_id IS NULL OR (r.requested_at < now() - make_interval(secs => $2)
                                         AND r.attempts < $3))
-              AND EXISTS (SELECT 1 FROM segments s WHERE s.doc_id = d.id AND NOT EXISTS
-                          (SELECT 1 FROM segment_encodings e
-                           WHERE e.segment_id = s.id AND e.encoder = $1))
+              AND NOT EXISTS (SELECT 1 FROM encoded_documents done
+                              WHERE done.doc_id = d.id AND done.encoder = $1)
               AND NOT EXISTS (SELECT 1 FROM segment_encodings e
                               WHERE e.tenant_id = d.tenant_id AND e.doc_id = d.id
                                 AND e.encoder = $1

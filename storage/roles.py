@@ -87,6 +87,7 @@ TABLES: Mapping[str, Grants] = {
     "segment_embeddings": _grants(web=READ),
     "segment_encodings": _grants(web=READ, worker=ALL),
     "encoding_requests": _grants(worker=ALL),
+    "encoded_documents": _grants(worker=ALL),
     "document_topic_maps": _grants(web=READ, worker=UPSERT),
     "topic_map_requests": _grants(worker=ALL),
     "conversations": _grants(web=ALL, worker=CHANGE),

@@ -184,6 +184,9 @@ async def test_chaos_loses_and_repeats_nothing(cluster: Stack, library, ingest) 
         faults_over.set()
         await asyncio.gather(*chats)
         views = await ingest.wait_for(ids.values())
+        # Encoded too, though a worker was killed with documents in its encoding queue: the
+        # maintenance sweep asks for them again.
+        await ingest.wait_until_encoded(ids.values())
 
     _print(figures, cluster)
     assert not mismatches, mismatches

@@ -53,6 +53,9 @@ async def test_a_ready_document_is_encoded_and_searched_with_its_encodings(api, 
     )
     assert len(stored) == view["segments"]
     assert {(r["tenant_id"], r["encoder"], r["dims"]) for r in stored} == {(tenant, ENCODER, 384)}
+    # Finished, so the maintenance sweep never asks for it again.
+    finished = "SELECT tenant_id FROM encoded_documents WHERE doc_id = $1 AND encoder = $2"
+    assert await db.fetchval(finished, uuid.UUID(document_id), ENCODER) == tenant
 
     question = "Where can I leave my bike?"
     hits = await client.search(question, top_k=3)
@@ -107,7 +110,9 @@ async def test_a_document_left_unencoded_is_encoded_by_the_sweep_without_a_new_t
     await wait_until(mapped, within_s=120)
     first_map = await mapped_at()
     segments = (await client.document(document_id))["segments"]
+    # As if it had been ready before the encoder was installed: no encodings, not finished.
     await db.execute("DELETE FROM segment_encodings WHERE doc_id = $1", doc)
+    assert await db.execute("DELETE FROM encoded_documents WHERE doc_id = $1", doc) == "DELETE 1"
     assert (await client.document(document_id))["encoded_segments"] == 0
 
     async with asyncio.timeout(120):

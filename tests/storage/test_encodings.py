@@ -73,6 +73,19 @@ async def test_encodings_are_the_tenants_own(pg):
     assert len(await encodings.unencoded(pg, mine, doc, ENCODER, limit=5)) == 2
 
 
+async def test_a_finished_document_is_recorded_once_and_only_if_it_exists(pg):
+    tenant = f"enc-{uuid.uuid4().hex[:8]}"
+    doc_id, _ = await _document(pg, tenant, 1)
+    await encodings.finish(pg, tenant, doc_id, ENCODER)
+    await encodings.finish(pg, tenant, doc_id, ENCODER)  # handled twice: still one row
+    await encodings.finish(pg, f"{tenant}-other", doc_id, ENCODER)  # not theirs: nothing
+    await encodings.finish(pg, tenant, uuid.uuid4(), ENCODER)  # gone: nothing
+    rows = await pg.fetch(
+        "SELECT doc_id, tenant_id FROM encoded_documents WHERE tenant_id LIKE $1", f"{tenant}%"
+    )
+    assert [(r["doc_id"], r["tenant_id"]) for r in rows] == [(doc_id, tenant)]
+
+
 async def test_a_deleted_document_is_not_encoded_and_takes_its_encodings_along(pg):
     tenant = f"enc-{uuid.uuid4().hex[:8]}"
     doc_id, ids = await _document(pg, tenant, 3)
@@ -112,6 +125,7 @@ async def test_ready_documents_not_wholly_encoded_are_asked_for_once_a_lease(pg)
     fresh = await _ready_document(pg, tenant, 1, idle_s=0)  # its encode agent is at work
     await encodings.save(pg, tenant, partly, ENCODER, [(await _first(pg, partly), _unit(0))])
     await encodings.save(pg, tenant, whole, ENCODER, [(await _first(pg, whole), _unit(1))])
+    await encodings.finish(pg, tenant, whole, ENCODER)  # its encode agent found nothing left
 
     # A worker is at work on it: encoded a moment ago, so not asked for.
     assert partly not in {r["id"] for r in await _take(pg)}
