@@ -161,3 +161,32 @@ def test_asking_for_a_limit(question: str, asks: bool) -> None:
 )
 def test_a_limit_is_stated_in_so_many_words(sentence: str, states: bool) -> None:
     assert grounding.states_limit(sentence) is states
+
+
+@pytest.mark.parametrize(
+    ("question", "uncommon"),
+    [
+        ("When will Debian trixie be released?", ["debian", "trixie"]),
+        ("Which mk-configure variable turns on compiling Fortran sources?", ["fortran"]),
+        ("Who originally wrote dbm?", ["dbm"]),
+        # Paraphrases use common words: nothing here names a thing.
+        ("Who originally wrote the first version, and when did they launch it?", []),
+        # Not English: every word would look uncommon, so none is.
+        ("Combien de jours de congé puis-je reporter sur l'année suivante ?", []),
+        ("Wie kann ich eine Datei löschen?", []),
+        ("数据库的最大连接数是多少？", []),
+    ],
+)
+def test_uncommon_words_are_what_a_question_is_about(question: str, uncommon: list[str]) -> None:
+    assert grounding.uncommon(question) == uncommon
+
+
+def test_a_word_said_elsewhere_is_one_other_passages_have_and_the_answer_lacks() -> None:
+    answer = Evidence("a", "d", 4, "Levels: 1, the default, drops out-of-range points.", 0.5)
+    other = Evidence("b", "d", 9, "It can also have optional buttons (e.g. Undo, OK).", 0.4)
+    titled = Evidence("c", "d", 2, "Press it twice.", 0.4, heading="Undoing an edit")
+    assert grounding.said_elsewhere(["undo", "levels"], [answer], [answer, other]) == ["undo"]
+    # Said in the answering passage (or its heading, stemmed): nothing is missing.
+    assert grounding.said_elsewhere(["undo"], [answer, titled], [answer, other, titled]) == []
+    # Said nowhere: not this check's business (a paraphrase's word, or a name: ``missing``).
+    assert grounding.said_elsewhere(["theme"], [answer], [answer, other]) == []

@@ -400,6 +400,23 @@ async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> Non
     assert done.text == NOT_FOUND
 
 
+async def test_an_uncommon_word_another_passage_has_must_be_in_the_answer_from_meaning() -> None:
+    """The near miss "When will Debian trixie be released?" was answered from a page about
+    Debian's releases that never says trixie, while a lower passage did: the question is
+    about that thing, and the close passages answer another question."""
+    question = "How long may a worker stay away from the office in a normal week on flexitime?"
+    flexitime = Evidence(
+        "seg-flex", "doc-hr", 30, "The flexitime scheme sets core hours from ten to four.", 0.2
+    )
+    evidence = [replace(HANDBOOK[1], score=0.6), replace(HANDBOOK[0], score=0.3), flexitime]
+    assert best_coverage(Prompt(question, evidence)) < MIN_COVERAGE  # answered from meaning
+    _, refused = await run(Prompt(question, evidence))
+    assert refused.text == NOT_FOUND and refused.citations == []
+    # No passage says it: a word of the question's own, which the meaning answers.
+    _, done = await run(Prompt(question, evidence[:2]))
+    assert "three days a week" in done.text
+
+
 async def test_a_question_for_a_default_is_answered_by_a_sentence_that_states_it() -> None:
     """The near misses "What page size does it use by default?" over a paper that gives page
     sizes but no default: a sentence on the topic that never says what holds when nothing is

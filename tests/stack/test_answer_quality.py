@@ -18,12 +18,13 @@ pytestmark = pytest.mark.stack
 # set: (cites an answer page ≥, refuses the unanswerable ≥, refuses the answerable ≤)
 FLOORS = {
     "legal": (0.72, None, 0.05),  # measured 0.77, –, 0.03 (with the re-ranker's encoder)
-    "debian": (0.78, 0.69, 0.05),  # measured 0.82, 0.72, 0.017
+    # measured 0.82, 0.82, 0.028 (uncommon words: llm.grounding.said_elsewhere)
+    "debian": (0.78, 0.77, 0.05),
     "chinese": (0.90, 0.25, 0.05),  # measured 0.95, 0.33, 0.025
 }
-# set: at most this many of ops/eval/offtopic.py's 35 stray questions answered (0 and 3 now,
-# with the encoder's cosine: llm.local.MIN_MEANING; 1 and 11 before)
-STRAYS_CEILING = {"legal": 1, "debian": 5}
+# set: at most this many of ops/eval/offtopic.py's 35 stray questions answered (0 and 2 now,
+# with the encoder's cosine: llm.local.MIN_MEANING, and uncommon words; 1 and 11 before)
+STRAYS_CEILING = {"legal": 1, "debian": 4}
 
 
 @pytest.mark.parametrize("name", FLOORS)
