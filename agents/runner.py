@@ -52,13 +52,18 @@ async def run(agent: str, stream: AsyncIterable[T], handle: Handler[T]) -> None:
         await process(agent, value, handle)
 
 
-async def process(agent: str, value: T, handle: Handler[T]) -> None:
-    headers = _headers()
+async def process(
+    agent: str, value: T, handle: Handler[T], *, headers: Mapping[str, bytes] | None = None
+) -> None:
+    """Handle one event in its trace: the current event's, or ``headers`` kept from it (work
+    done after its event was handled: agents/backlog.py)."""
+    attributes = _attributes() if headers is None else {"messaging.system": "kafka"}
+    headers = event_headers() if headers is None else headers
     request_id.set(tracing.request_id_from(headers))
     context = tracing.extract(headers)
     with (
         tracing.tracer.start_as_current_span(
-            agent, context=context, kind=trace.SpanKind.CONSUMER, attributes=_attributes()
+            agent, context=context, kind=trace.SpanKind.CONSUMER, attributes=attributes
         ) as span,
         _busy(agent),
     ):
@@ -152,7 +157,8 @@ def _busy(agent: str) -> Iterator[None]:
         del _in_flight[token]
 
 
-def _headers() -> dict[str, bytes]:
+def event_headers() -> dict[str, bytes]:
+    """The Kafka headers of the event being handled (its trace, its request id)."""
     event = current_event()
     return dict(event.headers or {}) if event is not None else {}
 

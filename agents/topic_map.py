@@ -1,5 +1,10 @@
 """Topic-map agent: ready → the document's segments clustered into labelled topics and sub-topics,
-and a guide."""
+and a guide.
+
+Clustering a big manual takes tens of seconds of CPU, too long to handle as the event itself
+(agents/backlog.py): the agent queues the document and the backlog maps it. A ready document
+left without a current map is asked for again by the maintenance sweep (workflows.topic_maps).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import faust
 import topics
 from agents import runner
 from agents.app import app
+from agents.backlog import Backlog
 from agents.channels import ready
 from agents.resources import resources
 from core.errors import NotFound
@@ -22,10 +28,11 @@ from storage import documents, topic_maps
 @app.agent(ready)
 async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
     deps = await resources()
-    await runner.run("topic_map", events, lambda event: _handle(deps.pool, event))
+    backlog = Backlog("topic_map_document", lambda event: _map(deps.pool, event))
+    await runner.run("topic_map", events, backlog.add)
 
 
-async def _handle(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
+async def _map(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
     doc_id = uuid.UUID(event.document_id)
     if await topic_maps.is_current(
         pool, event.tenant_id, doc_id, model=event.model, version=VERSION, since=event.ready_at

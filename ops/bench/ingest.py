@@ -9,6 +9,11 @@ the web process while the documents go from upload to ready, and the largest a d
 be (max_pages) is raised to fit what is benchmarked. A lone document's history (each status
 and when) shows where its time went.
 
+With ``--behind``, it then waits for the work that follows `ready` (the re-ranker's encodings,
+the topic maps) and prints, per agent, how many events each worker handled and how long they
+held it (``pdfchat_agent_event_duration_seconds``): an event held long holds every rebalance
+of the consumer group as long.
+
 Starts its own stack (PostgreSQL, Kafka, workers, web) in a temporary home on free ports, so it
 runs beside a `pdfchat up` stack, and stops it afterwards. Not a test: it asserts nothing.
 """
@@ -24,11 +29,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pymupdf
+from prometheus_client.parser import text_string_to_metric_families
 
 import pdfgen
-from cli.client import PdfchatClient
+from cli.client import ApiError, PdfchatClient
 from cli.stack import Stack, scratch_stack
 from config import Settings
 from core.tokens import mint
@@ -99,7 +106,7 @@ def in_process_parse(files: list[bytes], settings: Settings) -> tuple[int, float
 
 
 async def end_to_end(
-    files: list[bytes], settings: Settings, tenant: str = "bench"
+    files: list[bytes], settings: Settings, tenant: str = "bench", *, behind: bool = False
 ) -> tuple[int, float]:
     token = mint(settings, tenant=tenant, user="bench", roles=["editor"])
     limit = asyncio.Semaphore(UPLOAD_CONCURRENCY)
@@ -115,10 +122,43 @@ async def end_to_end(
         elapsed = time.perf_counter() - started
         if len(ids) == 1:
             print_history(await client.document(ids[0]))
+        if behind:
+            await _work_behind(client, ids)
     failed = [v for v in views.values() if v["status"] != "ready"]
     if failed:
         raise SystemExit(f"{len(failed)} documents did not parse: {failed[0]['error']}")
     return sum(v["pages"] for v in views.values()), elapsed
+
+
+async def _work_behind(client: PdfchatClient, ids: list[str]) -> None:
+    """Wait until every document is encoded and has its topic map."""
+    started = time.perf_counter()
+    await client.wait_until_encoded(ids)
+    for document_id in ids:
+        while True:
+            with contextlib.suppress(ApiError):  # 409 topics_not_ready
+                await client.topics(document_id)
+                break
+            await asyncio.sleep(0.2)
+    print(f"  encoded and mapped {time.perf_counter() - started:.2f} s after ready")
+
+
+def agent_times(settings: Settings) -> list[tuple[int, str, float, float]]:
+    """Per worker and agent: events handled and their seconds in all (from its /metrics)."""
+    rows = []
+    for n in range(1, settings.workers + 1):
+        port = settings.worker_web_port_base + n - 1
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        totals: dict[str, dict[str, float]] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name != "pdfchat_agent_event_duration_seconds":
+                continue
+            for sample in family.samples:
+                kind = sample.name.removeprefix(family.name)
+                if kind in ("_count", "_sum"):
+                    totals.setdefault(sample.labels["agent"], {})[kind] = sample.value
+        rows += [(n, agent, t["_count"], t["_sum"]) for agent, t in sorted(totals.items())]
+    return rows
 
 
 def print_history(view: dict[str, Any]) -> None:
@@ -146,6 +186,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--dir", help="benchmark these PDFs instead of generated ones")
+    parser.add_argument(
+        "--behind", action="store_true", help="wait for encodings and topic maps; agent times"
+    )
     args = parser.parse_args()
 
     files = load_files(args)
@@ -162,7 +205,8 @@ def main() -> None:
         raw_pages, raw_s = raw_extraction(files)
         parse_pages, parse_s = in_process_parse(files, settings)
         with PeakRss(settings) as rss:
-            e2e_pages, e2e_s = asyncio.run(end_to_end(files, settings))
+            e2e_pages, e2e_s = asyncio.run(end_to_end(files, settings, behind=args.behind))
+        held = agent_times(settings) if args.behind else []
 
     raw_rate, parse_rate, e2e_rate = raw_pages / raw_s, parse_pages / parse_s, e2e_pages / e2e_s
     print(f"{len(files)} PDFs, {raw_pages} pages, {args.workers} worker(s)\n")
@@ -181,6 +225,11 @@ def main() -> None:
         f"{name} {rss.start_mb[name]:.0f} → {mb:.0f} MB" for name, mb in rss.peak_mb.items()
     )
     print(f"\nRSS before the uploads → peak while ingesting: {peaks}")
+    if held:
+        print("\n| worker | agent | events | seconds held, in all |")
+        print("|---|---|---|---|")
+        for worker, agent, count, total in held:
+            print(f"| {worker} | {agent} | {count:.0f} | {total:.2f} |")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,9 @@ async def test_an_upload_is_one_trace_from_the_request_to_every_agent(
             ("pdfchat-worker", "publish pdfchat.documents.ready.v1"),
             ("pdfchat-worker", "topic_map"),
             ("pdfchat-worker", "encode"),
+            # Work done behind the agents (agents/backlog.py), in the same trace.
+            ("pdfchat-worker", "topic_map_document"),
+            ("pdfchat-worker", "encode_document"),
         },
     )
     services = {service for service, _ in spans}
