@@ -137,6 +137,12 @@ DOCUMENTS_WITHOUT_POSTINGS = Gauge(
     "pdfchat_documents_without_postings",
     "Ready documents with segments but no full-text postings: text search cannot find them",
 )
+DOCUMENTS_GIVEN_UP = Gauge(
+    "pdfchat_documents_given_up",
+    "Ready documents whose work after ready (encodings, topic_maps) failed every time the"
+    " maintenance sweep asked for it: it asks no more",
+    ["work"],
+)
 TASK_AGE = Gauge(
     "pdfchat_task_age_seconds",
     "How long the oldest document in an unfinished state has been in it",

@@ -153,6 +153,25 @@ async def take_unencoded(
     return rows
 
 
+async def given_up(
+    conn: asyncpg.Connection | asyncpg.Pool, *, max_requests: int, older_than_s: float
+) -> int:
+    """How many ready documents (all tenants) no encoder has finished, though asked for
+    ``max_requests`` times, the last more than ``older_than_s`` ago: the sweep asks no more,
+    and their tenants' searches rank without the encoder."""
+    count: int = await conn.fetchval(
+        """
+        SELECT count(*) FROM encoding_requests r
+        JOIN documents d ON d.id = r.doc_id AND d.status = 'ready'
+        WHERE r.attempts >= $1 AND r.requested_at < now() - make_interval(secs => $2)
+          AND NOT EXISTS (SELECT 1 FROM encoded_documents done WHERE done.doc_id = r.doc_id)
+        """,
+        max_requests,
+        older_than_s,
+    )
+    return count
+
+
 def _literal(encoding: np.ndarray) -> str:
     """pgvector's text form: an array of a custom type is a parameter asyncpg cannot send."""
     return "[" + ",".join(f"{x:.7g}" for x in np.asarray(encoding, dtype=np.float32)) + "]"

@@ -86,10 +86,12 @@ TABLES: Mapping[str, Grants] = {
     # Worker: as a member of its owner (WORKER_OWNED); web searches it.
     "segment_embeddings": _grants(web=READ),
     "segment_encodings": _grants(web=READ, worker=ALL),
-    "encoding_requests": _grants(worker=ALL),
-    "encoded_documents": _grants(worker=ALL),
+    # Web reads the sweep's requests, and what it finished, for the gauge of documents the
+    # sweep gave up on (workflows/gauges.py).
+    "encoding_requests": _grants(web=READ, worker=ALL),
+    "encoded_documents": _grants(web=READ, worker=ALL),
     "document_topic_maps": _grants(web=READ, worker=UPSERT),
-    "topic_map_requests": _grants(worker=ALL),
+    "topic_map_requests": _grants(web=READ, worker=ALL),
     "conversations": _grants(web=ALL, worker=CHANGE),
     "messages": _grants(web=APPEND, worker=APPEND),
     "chat_sessions": _grants(web=APPEND, worker=CHANGE),

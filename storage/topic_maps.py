@@ -137,3 +137,24 @@ async def take_missing(
         limit,
     )
     return rows
+
+
+async def given_up(
+    conn: asyncpg.Connection | asyncpg.Pool, *, version: int, max_requests: int, older_than_s: float
+) -> int:
+    """How many ready documents (all tenants) have no map of ``version`` or later, though asked
+    for ``max_requests`` times, the last more than ``older_than_s`` ago: the sweep asks no
+    more, and they have no guide or topics."""
+    count: int = await conn.fetchval(
+        """
+        SELECT count(*) FROM topic_map_requests r
+        JOIN documents d ON d.id = r.doc_id AND d.status = 'ready'
+        LEFT JOIN document_topic_maps t ON t.doc_id = r.doc_id
+        WHERE r.attempts >= $2 AND r.requested_at < now() - make_interval(secs => $3)
+          AND (t.doc_id IS NULL OR coalesce((t.topic_map->>'version')::int, 1) < $1)
+        """,
+        version,
+        max_requests,
+        older_than_s,
+    )
+    return count

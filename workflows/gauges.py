@@ -1,10 +1,10 @@
 """The system-wide gauges operators alert on, polled by every web process.
 
 Consumer lag and dead-letter depth come from the broker, the outbox backlog, the age of work
-in each unfinished state, the tenants' budgets and the ready documents without full-text
-postings from Postgres. Each web process polls on its
-own (alerts take the max over processes); a dependency that is down leaves its gauges as they
-were and counts a poll error, and never touches a request.
+in each unfinished state, the tenants' budgets, the ready documents without full-text
+postings and those whose encodings or topic map the sweep gave up on from Postgres. Each web
+process polls on its own (alerts take the max over processes); a dependency that is down
+leaves its gauges as they were and counts a poll error, and never touches a request.
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ from core.metrics import (
     CONSUMER_LAG,
     DLQ_DEPTH,
     DOCUMENTS,
+    DOCUMENTS_GIVEN_UP,
     DOCUMENTS_WITHOUT_POSTINGS,
     OUTBOX_BACKLOG,
     OUTBOX_OLDEST,
     POLL_ERRORS,
     TASK_AGE,
 )
-from storage import documents, outbox, segments, usage
+from retrieval.topic_map import VERSION as TOPIC_MAP_VERSION
+from storage import documents, encodings, outbox, segments, topic_maps, usage
+from workflows import encodings as encoding_care
+from workflows import topic_maps as topic_map_care
 from workflows.usage import Budget, month_start
 
 log = logging.getLogger("pdfchat.gauges")
@@ -41,8 +45,8 @@ DEAD_LETTER_TOPICS = (topics.PARSE_DEAD_LETTERS,)
 WORKER_SOURCES = tuple(
     t for t in topics.ALL_TOPICS if t not in (topics.PARSE_DEAD_LETTERS, topics.ANSWERS)
 )
-# Budgets move slowly and their query reads the month's ledger, and the check for documents
-# without postings reads every ready document: poll them less often.
+# Budgets move slowly and their query reads the month's ledger, and the checks for documents
+# without postings, encodings or maps read every ready document: poll them less often.
 SLOW_EVERY_S = 60.0
 
 
@@ -56,6 +60,7 @@ async def poll_forever(settings: Settings, pool: asyncpg.Pool, budget: Budget) -
             if time.monotonic() >= slow_due:
                 await _poll("budgets", _budgets(pool, budget))
                 await _poll("postings", _postings(pool))
+                await _poll("given_up", _given_up(pool, settings.task_lease_s))
                 slow_due = time.monotonic() + SLOW_EVERY_S
             await asyncio.sleep(settings.metrics_poll_s)
     finally:
@@ -108,6 +113,22 @@ async def _database(pool: asyncpg.Pool) -> None:
 
 async def _postings(pool: asyncpg.Pool) -> None:
     DOCUMENTS_WITHOUT_POSTINGS.set(await segments.ready_without_postings(pool))
+
+
+async def _given_up(pool: asyncpg.Pool, lease_s: float) -> None:
+    DOCUMENTS_GIVEN_UP.labels("encodings").set(
+        await encodings.given_up(
+            pool, max_requests=encoding_care.MAX_REQUESTS, older_than_s=lease_s
+        )
+    )
+    DOCUMENTS_GIVEN_UP.labels("topic_maps").set(
+        await topic_maps.given_up(
+            pool,
+            version=TOPIC_MAP_VERSION,
+            max_requests=topic_map_care.MAX_REQUESTS,
+            older_than_s=lease_s,
+        )
+    )
 
 
 async def _budgets(pool: asyncpg.Pool, budget: Budget) -> None:

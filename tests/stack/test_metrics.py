@@ -26,6 +26,7 @@ WEB_FAMILIES = {
     "pdfchat_task_age_seconds": {"state"},
     "pdfchat_documents": {"status"},
     "pdfchat_documents_without_postings": set(),
+    "pdfchat_documents_given_up": {"work"},
     "pdfchat_tenant_budget_used_ratio": {"tenant"},
 }
 WORKER_FAMILIES = {

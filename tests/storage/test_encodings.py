@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from storage import embeddings, encodings
+from storage import embeddings, encodings, topic_maps
 from tests.rows import new_document
 
 ENCODER = "test-encoder"
@@ -154,3 +154,59 @@ async def test_ready_documents_not_wholly_encoded_are_asked_for_once_a_lease(pg)
 
 async def _first(pg, doc_id: uuid.UUID) -> uuid.UUID:
     return await pg.fetchval("SELECT id FROM segments WHERE doc_id = $1 ORDER BY seq", doc_id)
+
+
+async def _asked(pg, table: str, doc_id: uuid.UUID, attempts: int, ago_s: float) -> None:
+    """As the sweep records its requests (``take_unencoded``, ``take_missing``), for this
+    document alone: a sweep here would ask for other tests' documents too."""
+    await pg.execute(
+        f"INSERT INTO {table} (doc_id, tenant_id, attempts, requested_at)"
+        " SELECT id, tenant_id, $2, now() - make_interval(secs => $3) FROM documents"
+        " WHERE id = $1 ON CONFLICT (doc_id) DO UPDATE"
+        " SET attempts = EXCLUDED.attempts, requested_at = EXCLUDED.requested_at",
+        doc_id,
+        attempts,
+        ago_s,
+    )
+
+
+async def test_a_document_asked_for_in_vain_every_time_is_counted_as_given_up(pg):
+    """pdfchat_documents_given_up{work="encodings"}: the sweep asks no more, so an operator must."""
+    tenant = f"enc-{uuid.uuid4().hex[:8]}"
+
+    async def given_up() -> int:
+        return await encodings.given_up(pg, max_requests=2, older_than_s=30)
+
+    before = await given_up()
+    doc_id = await _ready_document(pg, tenant, 1, idle_s=60)
+    await _asked(pg, "encoding_requests", doc_id, attempts=1, ago_s=60)
+    assert await given_up() == before  # it will be asked again
+    await _asked(pg, "encoding_requests", doc_id, attempts=2, ago_s=0)
+    assert await given_up() == before  # asked a moment ago, the last time: it may be encoded
+    await _asked(pg, "encoding_requests", doc_id, attempts=2, ago_s=60)
+    assert await given_up() == before + 1
+    await encodings.finish(pg, tenant, doc_id, ENCODER)  # encoded after all (a redelivery)
+    assert await given_up() == before
+
+
+async def test_a_document_never_mapped_though_asked_is_counted_as_given_up(pg):
+    """pdfchat_documents_given_up{work="topic_maps"}, the topic maps' side of the same sweep."""
+    tenant = f"map-{uuid.uuid4().hex[:8]}"
+
+    async def given_up() -> int:
+        return await topic_maps.given_up(pg, version=2, max_requests=2, older_than_s=30)
+
+    before = await given_up()
+    doc_id = await _ready_document(pg, tenant, 1, idle_s=60)
+    await _asked(pg, "topic_map_requests", doc_id, attempts=2, ago_s=60)
+    assert await given_up() == before + 1
+    # A map of an older version than the guide's is no map.
+    await pg.execute(
+        "INSERT INTO document_topic_maps (doc_id, tenant_id, model, topic_map)"
+        " VALUES ($1, $2, 'test:enc', '{\"version\": 1}')",
+        doc_id,
+        tenant,
+    )
+    assert await given_up() == before + 1
+    await topic_maps.save(pg, tenant, doc_id, "test:enc", {"version": 2, "topics": []})
+    assert await given_up() == before
