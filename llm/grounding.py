@@ -11,7 +11,9 @@ the local model (``llm.local.select``):
   answered by a sentence with a number, of the counted thing when it says which, and of the
   kind it names: money for "how much does it cost", a ratio for "how much faster"
   (``asks_quantity``, ``counted``, ``has_number``, ``number_kind``, ``has_kind``);
-- a plain **name** ("Excel", "Qt") that no passage has is not guessed at (``missing``);
+- a plain **name** ("Excel", "Qt") that no passage has is not guessed at (``missing``), nor a
+  word English does not know ("swappiness", "usrmerge") that no passage has, unless it is a
+  typo of one a passage has (``unknown``, ``unsaid``);
 - a question for a **default** ("What page size does it use by default?") is answered by a
   sentence that says what holds by default (``asks_default``, ``states_default``);
 - a question for a **limit** ("What's the maximum number of frames a GIF can contain?") is
@@ -27,6 +29,7 @@ Measured in docs/evaluation.md; each check costs a few answerable questions.
 
 from __future__ import annotations
 
+import difflib
 import re
 import statistics
 from collections.abc import Iterable
@@ -134,6 +137,10 @@ UNCOMMON_ZIPF = 3.0
 # A question whose words' median is below this is not English (French 3.3, German 2.6,
 # Spanish 1.9; English questions 4 and above): every word of it would look uncommon.
 ENGLISH_MEDIAN_ZIPF = 4.0
+# difflib's ratio between a typo and the word meant: "pakage"/"package" 0.92, "directroy"/
+# "directory" 0.89, "grpahs"/"graphs" 0.83; "usrmerge"/"merge" 0.77. Lenient: a typo refused
+# is worse than a rare unknown word let through ("swappiness" passes for "happiness", 0.84).
+TYPO_SIMILARITY = 0.8
 # A word this close to the counted one (wordllama cosine) names it too: "parameters" for
 # arguments (the near-meaning threshold of llm.local).
 COUNTED_MIN_COSINE = 0.55
@@ -197,6 +204,25 @@ def uncommon(question: str) -> list[str]:
     if not found or statistics.median(map(_zipf, found)) < ENGLISH_MEDIAN_ZIPF:
         return []
     return [w for w in found if term_of(w) is not None and _zipf(w) < UNCOMMON_ZIPF]
+
+
+def unknown(question: str) -> list[str]:
+    """The question's words that English does not know at all (wordfreq has no frequency for
+    them): names written in lower case, "swappiness", "usrmerge", "kdensity", and typos.
+    None for a question not in English."""
+    return [w for w in uncommon(question) if _zipf(w) == 0.0]
+
+
+def unsaid(words_: list[str], *evidence: Evidence) -> list[str]:
+    """Of these words, those that none of the passages has (``missing``), nor a word spelt
+    nearly like it: "pakage" is a typo of the "package" a passage has, not a thing it lacks."""
+    absent = missing(words_, *evidence)
+    if not absent:
+        return []
+    said = {w for e in evidence for w in words(f"{e.title or ''} {e.heading or ''} {e.text}")}
+    return [
+        w for w in absent if not difflib.get_close_matches(w, said, n=1, cutoff=TYPO_SIMILARITY)
+    ]
 
 
 def said_elsewhere(

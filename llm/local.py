@@ -291,9 +291,13 @@ def select(
     ]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
         return _continued(_reading_order(_pick(scored)), evidence)
-    if grounding.missing(names, *(evidence[block - 1] for block in naming)):
+    naming_evidence = [evidence[block - 1] for block in naming]
+    if grounding.missing(names, *naming_evidence) or grounding.unsaid(
+        grounding.unknown(question), *naming_evidence
+    ):
         # Answering from meaning alone is a guess; about a name none of the evidence has
-        # ("Can it export to Excel?"), a guess on the wrong thing.
+        # ("Can it export to Excel?", "What is the default swappiness?"), a guess on the
+        # wrong thing.
         return []
     # The number of a counted thing is one sentence that may sit in any passage: look at all.
     reach = len(evidence) if counted and quantity else MEANING_PASSAGES

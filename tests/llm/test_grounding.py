@@ -190,3 +190,17 @@ def test_a_word_said_elsewhere_is_one_other_passages_have_and_the_answer_lacks()
     assert grounding.said_elsewhere(["undo"], [answer, titled], [answer, other, titled]) == []
     # Said nowhere: not this check's business (a paraphrase's word, or a name: ``missing``).
     assert grounding.said_elsewhere(["theme"], [answer], [answer, other]) == []
+
+
+def test_unknown_words_are_the_ones_english_does_not_have() -> None:
+    assert grounding.unknown("What is the default swappiness on Debian?") == ["swappiness"]
+    assert grounding.unknown("Which release shipped usrmerge by default?") == ["usrmerge"]
+    assert grounding.unknown("When will Debian trixie be released?") == []  # uncommon, known
+    assert grounding.unknown("Wie kann ich eine Datei löschen?") == []  # not English
+
+
+def test_an_unknown_word_is_unsaid_unless_a_passage_has_it_or_nearly() -> None:
+    passage = Evidence("a", "d", 3, "Remove a package with apt purge; merge the lists.", 0.5)
+    assert grounding.unsaid(["usrmerge", "purge"], passage) == ["usrmerge"]
+    # A typo of a word the passage has is no thing it lacks.
+    assert grounding.unsaid(["pakage", "purg"], passage) == []

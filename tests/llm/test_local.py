@@ -417,6 +417,20 @@ async def test_an_uncommon_word_another_passage_has_must_be_in_the_answer_from_m
     assert "three days a week" in done.text
 
 
+async def test_a_word_english_does_not_know_and_no_passage_has_is_not_answered_from_meaning():
+    """The near miss "What is the default swappiness value on a Debian system?" was answered
+    from a page about Debian's defaults: a lower-case name no passage has, like "Expedia"."""
+    question = "How long may a worker stay away from the office in a normal week on hotdesking?"
+    evidence = [replace(HANDBOOK[1], score=0.6), replace(HANDBOOK[0], score=0.2)]
+    assert best_coverage(Prompt(question, evidence)) < MIN_COVERAGE  # answered from meaning
+    _, refused = await run(Prompt(question, evidence))
+    assert refused.text == NOT_FOUND and refused.citations == []
+    # Typos of the passages' words are read as those words.
+    typos = "How long may a worker stay away from the office in a normal week, workng remotly?"
+    _, done = await run(Prompt(typos, evidence))
+    assert "three days a week" in done.text
+
+
 async def test_a_question_for_a_default_is_answered_by_a_sentence_that_states_it() -> None:
     """The near misses "What page size does it use by default?" over a paper that gives page
     sizes but no default: a sentence on the topic that never says what holds when nothing is
