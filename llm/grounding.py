@@ -213,10 +213,11 @@ def unknown(question: str) -> list[str]:
     return [w for w in uncommon(question) if _zipf(w) == 0.0]
 
 
-def unsaid(words_: list[str], *evidence: Evidence) -> list[str]:
-    """Of these words, those that none of the passages has (``missing``), nor a word spelt
-    nearly like it: "pakage" is a typo of the "package" a passage has, not a thing it lacks."""
-    absent = missing(words_, *evidence)
+def unsaid(asked: list[str], *evidence: Evidence) -> list[str]:
+    """Of the ``asked`` words, those that none of the passages has (``missing``), nor a word
+    spelt nearly like it: "pakage" is a typo of the "package" a passage has, not a thing it
+    lacks."""
+    absent = missing(asked, *evidence)
     if not absent:
         return []
     said = {w for e in evidence for w in words(f"{e.title or ''} {e.heading or ''} {e.text}")}
@@ -226,19 +227,19 @@ def unsaid(words_: list[str], *evidence: Evidence) -> list[str]:
 
 
 def said_elsewhere(
-    words_: list[str], answer: Iterable[Evidence], evidence: Iterable[Evidence]
+    asked: list[str], answer: Iterable[Evidence], evidence: Iterable[Evidence]
 ) -> list[str]:
-    """Of these words, those that a passage of ``evidence`` has (its title and heading too)
-    and none of ``answer``'s: "How many undo levels does the Undo button keep?" answered from
-    a page about plot levels, while another passage is about the Undo button."""
-    asked = {w: t for w in words_ if (t := term_of(w)) is not None}
-    if not asked:
+    """Of the ``asked`` words, those that a passage of ``evidence`` has (its title and heading
+    too) and none of ``answer``'s: "How many undo levels does the Undo button keep?" answered
+    from a page about plot levels, while another passage is about the Undo button."""
+    stems = {w: t for w in asked if (t := term_of(w)) is not None}
+    if not stems:
         return []
     answering = _terms_of(answer)
     others = _terms_of(evidence)
     return [
         w
-        for w, t in asked.items()
+        for w, t in stems.items()
         if any(same_term(t, o) for o in others) and not any(same_term(t, a) for a in answering)
     ]
 
