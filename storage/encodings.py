@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import asyncpg
 import numpy as np
 
+from storage import requests
+
 
 async def unencoded(
     conn: asyncpg.Connection | asyncpg.Pool,
@@ -103,6 +105,22 @@ async def count(
     return found
 
 
+# A ready document the encoder ($3) has not finished (``finish``)...
+_UNFINISHED = """
+    NOT EXISTS (SELECT 1 FROM encoded_documents done
+                WHERE done.doc_id = d.id AND done.encoder = $3)
+"""
+# ...and of which it encoded nothing within the lease ($1): a worker at work on a big document
+# is left to it.
+_IDLE = """
+    NOT EXISTS (SELECT 1 FROM segment_encodings e
+                WHERE e.tenant_id = d.tenant_id AND e.doc_id = d.id AND e.encoder = $3
+                  AND e.encoded_at > now() - make_interval(secs => $1))
+"""
+# For the gauge, which knows no encoder: finished by none.
+_FINISHED_BY_NONE = "NOT EXISTS (SELECT 1 FROM encoded_documents done WHERE done.doc_id = d.id)"
+
+
 async def take_unencoded(
     conn: asyncpg.Connection,
     encoder: str,
@@ -111,46 +129,18 @@ async def take_unencoded(
     max_requests: int,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Ready documents (of any tenant: maintenance) ready for ``older_than_s`` that ``encoder``
-    has not finished (``finish``) and of which it encoded nothing within ``older_than_s`` (a
-    worker at work on a big document is left to it), not requested within ``older_than_s``
-    and requested fewer than ``max_requests`` times; each is recorded as requested now.
-    Returns the fields of their DocumentReady event, as ``topic_maps.take_missing`` does."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        WITH due AS (
-            SELECT d.id, d.tenant_id, d.embedding_model, m.dimension, d.segment_count,
-                   d.updated_at
-            FROM documents d
-            JOIN embedding_models m ON m.name = d.embedding_model
-            LEFT JOIN encoding_requests r ON r.doc_id = d.id
-            WHERE d.status = 'ready'
-              AND d.updated_at < now() - make_interval(secs => $2)
-              AND (r.doc_id IS NULL OR (r.requested_at < now() - make_interval(secs => $2)
-                                        AND r.attempts < $3))
-              AND NOT EXISTS (SELECT 1 FROM encoded_documents done
-                              WHERE done.doc_id = d.id AND done.encoder = $1)
-              AND NOT EXISTS (SELECT 1 FROM segment_encodings e
-                              WHERE e.tenant_id = d.tenant_id AND e.doc_id = d.id
-                                AND e.encoder = $1
-                                AND e.encoded_at > now() - make_interval(secs => $2))
-            ORDER BY d.updated_at
-            LIMIT $4
-        ), requested AS (
-            INSERT INTO encoding_requests (doc_id, tenant_id) SELECT id, tenant_id FROM due
-            ON CONFLICT (doc_id) DO UPDATE
-                SET requested_at = now(), attempts = encoding_requests.attempts + 1
-        )
-        SELECT id, tenant_id, embedding_model AS model, dimension,
-               coalesce(segment_count, 0) AS segments, updated_at AS ready_at
-        FROM due
-        """,
-        encoder,
-        older_than_s,
-        max_requests,
-        limit,
+    """Ready documents (of any tenant: maintenance) that ``encoder`` has not finished and of
+    which it encoded nothing within ``older_than_s``, due to be asked for again
+    (``requests.take_due``); each is recorded as requested now."""
+    return await requests.take_due(
+        conn,
+        "encoding_requests",
+        f"{_UNFINISHED} AND {_IDLE}",
+        [encoder],
+        older_than_s=older_than_s,
+        max_requests=max_requests,
+        limit=limit,
     )
-    return rows
 
 
 async def given_up(
@@ -159,17 +149,14 @@ async def given_up(
     """How many ready documents (all tenants) no encoder has finished, though asked for
     ``max_requests`` times, the last more than ``older_than_s`` ago: the sweep asks no more,
     and their tenants' searches rank without the encoder."""
-    count: int = await conn.fetchval(
-        """
-        SELECT count(*) FROM encoding_requests r
-        JOIN documents d ON d.id = r.doc_id AND d.status = 'ready'
-        WHERE r.attempts >= $1 AND r.requested_at < now() - make_interval(secs => $2)
-          AND NOT EXISTS (SELECT 1 FROM encoded_documents done WHERE done.doc_id = r.doc_id)
-        """,
-        max_requests,
-        older_than_s,
+    return await requests.given_up(
+        conn,
+        "encoding_requests",
+        _FINISHED_BY_NONE,
+        [],
+        max_requests=max_requests,
+        older_than_s=older_than_s,
     )
-    return count
 
 
 def _literal(encoding: np.ndarray) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from storage import requests
+
 
 async def segments_with_vectors(
     conn: asyncpg.Connection | asyncpg.Pool, tenant_id: str, doc_id: uuid.UUID, model: str
@@ -99,44 +101,27 @@ def _current_shape(topic_map: dict[str, Any]) -> dict[str, Any]:
     return {"version": 1, "guide": topic_map.get("overview", ""), **topic_map}
 
 
+# A ready document without a map of the guide's version ($3) or later.
+_WITHOUT_MAP = """
+    NOT EXISTS (SELECT 1 FROM document_topic_maps t WHERE t.doc_id = d.id
+                AND coalesce((t.topic_map->>'version')::int, 1) >= $3)
+"""
+
+
 async def take_missing(
     conn: asyncpg.Connection, *, version: int, older_than_s: float, max_requests: int, limit: int
 ) -> list[asyncpg.Record]:
-    """Ready documents (of any tenant: maintenance) ready for ``older_than_s`` without a map of
-    ``version`` or later, not requested within ``older_than_s``, and requested fewer than
-    ``max_requests`` times; each is recorded as requested now. Returns the fields of their
-    DocumentReady event."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        WITH due AS (
-            SELECT d.id, d.tenant_id, d.embedding_model, m.dimension, d.segment_count,
-                   d.updated_at
-            FROM documents d
-            JOIN embedding_models m ON m.name = d.embedding_model
-            LEFT JOIN document_topic_maps t ON t.doc_id = d.id
-            LEFT JOIN topic_map_requests r ON r.doc_id = d.id
-            WHERE d.status = 'ready'
-              AND d.updated_at < now() - make_interval(secs => $2)
-              AND (t.doc_id IS NULL OR coalesce((t.topic_map->>'version')::int, 1) < $1)
-              AND (r.doc_id IS NULL OR (r.requested_at < now() - make_interval(secs => $2)
-                                        AND r.attempts < $3))
-            ORDER BY d.updated_at
-            LIMIT $4
-        ), requested AS (
-            INSERT INTO topic_map_requests (doc_id, tenant_id) SELECT id, tenant_id FROM due
-            ON CONFLICT (doc_id) DO UPDATE
-                SET requested_at = now(), attempts = topic_map_requests.attempts + 1
-        )
-        SELECT id, tenant_id, embedding_model AS model, dimension,
-               coalesce(segment_count, 0) AS segments, updated_at AS ready_at
-        FROM due
-        """,
-        version,
-        older_than_s,
-        max_requests,
-        limit,
+    """Ready documents (of any tenant: maintenance) without a map of ``version`` or later, due
+    to be asked for again (``requests.take_due``); each is recorded as requested now."""
+    return await requests.take_due(
+        conn,
+        "topic_map_requests",
+        _WITHOUT_MAP,
+        [version],
+        older_than_s=older_than_s,
+        max_requests=max_requests,
+        limit=limit,
     )
-    return rows
 
 
 async def given_up(
@@ -145,16 +130,11 @@ async def given_up(
     """How many ready documents (all tenants) have no map of ``version`` or later, though asked
     for ``max_requests`` times, the last more than ``older_than_s`` ago: the sweep asks no
     more, and they have no guide or topics."""
-    count: int = await conn.fetchval(
-        """
-        SELECT count(*) FROM topic_map_requests r
-        JOIN documents d ON d.id = r.doc_id AND d.status = 'ready'
-        LEFT JOIN document_topic_maps t ON t.doc_id = r.doc_id
-        WHERE r.attempts >= $2 AND r.requested_at < now() - make_interval(secs => $3)
-          AND (t.doc_id IS NULL OR coalesce((t.topic_map->>'version')::int, 1) < $1)
-        """,
-        version,
-        max_requests,
-        older_than_s,
+    return await requests.given_up(
+        conn,
+        "topic_map_requests",
+        _WITHOUT_MAP,
+        [version],
+        max_requests=max_requests,
+        older_than_s=older_than_s,
     )
-    return count

@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from storage import embeddings, encodings, topic_maps
+from storage import embeddings, encodings, requests, topic_maps
 from tests.rows import new_document
 
 ENCODER = "test-encoder"
@@ -210,3 +210,27 @@ async def test_a_document_never_mapped_though_asked_is_counted_as_given_up(pg):
     assert await given_up() == before + 1
     await topic_maps.save(pg, tenant, doc_id, "test:enc", {"version": 2, "topics": []})
     assert await given_up() == before
+
+
+async def test_ready_documents_without_a_current_map_are_asked_for_once_a_lease(pg):
+    """The topic maps' side of the sweep (``topic_maps.take_missing``)."""
+    tenant = f"map-{uuid.uuid4().hex[:8]}"
+    unmapped = await _ready_document(pg, tenant, 1, idle_s=60)
+    mapped = await _ready_document(pg, tenant, 1, idle_s=60)
+    await topic_maps.save(pg, tenant, mapped, "test:enc", {"version": 2, "topics": []})
+
+    async def taken(version: int = 2) -> set[uuid.UUID]:
+        async with pg.acquire() as conn, conn.transaction():
+            due = await topic_maps.take_missing(
+                conn, version=version, older_than_s=30, max_requests=3, limit=1000
+            )
+        return {r["id"] for r in due if r["tenant_id"] == tenant}
+
+    assert await taken() == {unmapped}
+    assert await taken() == set()  # asked this lease
+    assert await taken(version=3) == {mapped}  # a map older than the guide's version
+
+
+async def test_only_the_request_tables_are_named_in_the_sweeps_sql(pg):
+    with pytest.raises(ValueError, match="not a request table"):
+        await requests.given_up(pg, "documents", "true", [], max_requests=1, older_than_s=1)
