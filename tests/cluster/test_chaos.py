@@ -24,7 +24,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +187,8 @@ async def test_chaos_loses_and_repeats_nothing(cluster: Stack, library, ingest) 
         # Encoded too, though a worker was killed with documents in its encoding queue: the
         # maintenance sweep asks for them again.
         await ingest.wait_until_encoded(ids.values())
+        # And mapped, the same way: topic maps are worked on behind their agent too.
+        await wait_until(lambda: _all_mapped(ingest, ids.values()), within_s=TIMEOUT_S, poll=1)
 
     _print(figures, cluster)
     assert not mismatches, mismatches
@@ -195,6 +197,17 @@ async def test_chaos_loses_and_repeats_nothing(cluster: Stack, library, ingest) 
     assert [v for v in views.values() if v["status"] != "ready"] == []
     await _assert_once_each_with_the_segments_of_a_clean_run(cluster, ingest, ids, files)
     assert {name: cluster.pid(name) for name in never_killed} == never_killed
+
+
+async def _all_mapped(client: PdfchatClient, document_ids: Iterable[str]) -> bool:
+    for document_id in document_ids:
+        try:
+            await client.topics(document_id)
+        except ApiError as exc:
+            if exc.status != 409:  # topics_not_ready
+                raise
+            return False
+    return True
 
 
 async def _kill_and_wait_for_its_return(cluster: Stack, victim: str, figures: Figures) -> None:
