@@ -3,13 +3,14 @@
 
 Encoding takes about 10 ms a segment: minutes for a big manual, too long to handle as the event
 itself (agents/backlog.py). The agent queues the document; the backlog encodes what is not
-encoded yet, a batch at a time. A document not wholly encoded a lease after it was last worked
-on is asked for again by the maintenance sweep (workflows.encodings).
+encoded yet, a batch at a time, in the worker's background process (core/processes.py): of
+ingestion's CPU, encoding is the largest share and the one nobody waits for. A document not
+wholly encoded a lease after it was last worked on is asked for again by the maintenance sweep
+(workflows.encodings).
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import faust
@@ -20,6 +21,7 @@ from agents.app import app
 from agents.backlog import Backlog
 from agents.channels import ready
 from agents.resources import Resources, resources
+from retrieval.encoder import encode_passages
 from storage import encodings
 
 # Segments read, encoded and stored at a time: a crash loses at most this much work, and the
@@ -48,8 +50,8 @@ async def _encode(deps: Resources, event: topics.DocumentReady) -> None:
     while rows := await encodings.unencoded(
         deps.pool, event.tenant_id, doc_id, encoder.name, limit=SEGMENTS_PER_ROUND
     ):
-        # CPU work that leaves the interpreter lock: a thread keeps the agents going.
-        encoded = await asyncio.to_thread(encoder.encode, [r["content"] for r in rows])
+        texts = [r["content"] for r in rows]
+        encoded = await deps.background.run(encode_passages, encoder.directory, texts)
         stored = await encodings.save(
             deps.pool,
             event.tenant_id,

@@ -19,6 +19,7 @@ import storage
 from agents.app import app, settings
 from core.flags import FlagView
 from core.heap import settle_after_start
+from core.processes import Background
 from llm import ChatModels
 from pdf import ocr_available, page_reader_pool
 from retrieval import Embedder, Reranker, create_embedder, create_reranker
@@ -47,6 +48,7 @@ class Resources(mode.Service):
     budget: Budget
     flags: FlagView
     page_readers: ProcessPoolExecutor | None  # None: PDFs are read in this process
+    background: Background  # where work that may wait runs: encodings, topic maps
 
     async def on_start(self) -> None:
         global _current
@@ -56,6 +58,9 @@ class Resources(mode.Service):
         self.blobs = create_blob_store(settings.blob_backend, settings.blob_root)
         self.page_readers = None
         self.renew_page_readers()
+        # Chat workers have no such work: no process for it.
+        in_process = not settings.background_process or settings.worker_role == "chat"
+        self.background = Background(nice=settings.background_nice, in_process=in_process)
         _say_if_ocr_is_missing()
         self.embedder = create_embedder(settings)
         self.embedders = Embedders(settings, self.embedder)
@@ -78,6 +83,7 @@ class Resources(mode.Service):
         await self.pool.close()
         if self.page_readers is not None:
             self.page_readers.shutdown(wait=False, cancel_futures=True)
+        self.background.shutdown()
 
     def renew_page_readers(self) -> None:
         """A new pool of page-reading processes, in place of one that a dead process broke."""

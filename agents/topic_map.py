@@ -8,10 +8,8 @@ left without a current map is asked for again by the maintenance sweep (workflow
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import asyncpg
 import faust
 
 import topics
@@ -19,7 +17,7 @@ from agents import runner
 from agents.app import app
 from agents.backlog import Backlog
 from agents.channels import ready
-from agents.resources import resources
+from agents.resources import Resources, resources
 from core.errors import NotFound
 from retrieval.topic_map import VERSION, Segment, topic_map
 from storage import documents, topic_maps
@@ -28,11 +26,12 @@ from storage import documents, topic_maps
 @app.agent(ready)
 async def map_topics(events: faust.StreamT[topics.DocumentReady]) -> None:
     deps = await resources()
-    backlog = Backlog("topic_map_document", lambda event: _map(deps.pool, event))
+    backlog = Backlog("topic_map_document", lambda event: _map(deps, event))
     await runner.run("topic_map", events, backlog.add)
 
 
-async def _map(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
+async def _map(deps: Resources, event: topics.DocumentReady) -> None:
+    pool = deps.pool
     doc_id = uuid.UUID(event.document_id)
     if await topic_maps.is_current(
         pool, event.tenant_id, doc_id, model=event.model, version=VERSION, since=event.ready_at
@@ -49,6 +48,6 @@ async def _map(pool: asyncpg.Pool, event: topics.DocumentReady) -> None:
         Segment(str(r["id"]), r["page"], r["heading"], r["content"], r["embedding"].to_list())
         for r in rows
     ]
-    # Clustering is CPU work: a thread keeps heartbeats and the other agents going.
-    result = await asyncio.to_thread(topic_map, title, segments)
+    # Work nobody waits for: in the background process, behind parsing and answers.
+    result = await deps.background.run(topic_map, title, segments)
     await topic_maps.save(pool, event.tenant_id, doc_id, event.model, result.to_dict())

@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     # a 900-page upload does not slow the answers. 0: every worker runs every agent.
     chat_workers: int = Field(default=0, ge=0, le=15)
     ingest_nice: int = Field(default=10, ge=0, le=19)
+    # Work that may wait (passages encoded for the re-ranker, topic maps) runs in a process of
+    # the worker's own at this CPU priority (core/processes.py); false: in a thread of the worker.
+    background_process: bool = True
+    background_nice: int = Field(default=19, ge=0, le=19)
     # What this worker process runs (set per process by the stack).
     worker_role: Literal["all", "chat", "ingest"] = "all"
     broker_session_timeout_s: float = 10.0

@@ -30,23 +30,21 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import multiprocessing
-import os
 import re
 import tempfile
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import pymupdf
 
 from core.errors import DocumentRejected
+from core.processes import process_pool
 from pdf.segmenting import PageText, Segment, join_lines, segment_pages
 
 __all__ = [
@@ -93,7 +91,6 @@ SLIDE_SHARE = 0.8  # of the pages, landscape: a slide deck
 # two processes finish close together, large enough that opening the file is a small cost.
 RANGE_PAGES = 200
 RANGES_PER_PROCESS = 100  # then the process is replaced, and MuPDF's caches with it
-PARENT_CHECK_S = 1.0  # how often a page reader checks that its worker still lives
 
 # No ligatures kept ("ﬁ" comes out as "fi"), no images (decoding them is the slow part and we
 # do not use them), and text outside the page's media box is ignored.
@@ -323,31 +320,12 @@ def _read(
 
 
 def page_reader_pool(processes: int) -> ProcessPoolExecutor:
-    """Processes for :func:`parse_pdf` to read page ranges in. Spawned, not forked (the
-    caller has threads and an event loop), each started with PyMuPDF imported, and each
-    replaced after some ranges so MuPDF's caches cannot grow without end."""
-    pool = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        max_tasks_per_child=RANGES_PER_PROCESS,
-        initializer=_exit_with_parent,
-        initargs=(os.getpid(),),
-    )
-    for _ in range(processes):  # start them now, not during the first big document (~0.3 s)
-        pool.submit(sniff_pdf, b"")
-    return pool
-
-
-def _exit_with_parent(parent: int) -> None:
-    """In each page reader: exit once the process that started it is gone. A worker killed
-    with SIGKILL cannot stop its readers, and they would wait for work for ever."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    """Processes for :func:`parse_pdf` to read page ranges in (core.processes), each started
+    with PyMuPDF imported, and each replaced after some ranges so MuPDF's caches cannot grow
+    without end."""
+    # Started now, not during the first big document (~0.3 s).
+    warm_up = partial(sniff_pdf, b"")
+    return process_pool(processes, max_tasks_per_child=RANGES_PER_PROCESS, warm_up=warm_up)
 
 
 def _read_in_ranges(data: bytes, page_count: int, processes: Executor, ocr: str) -> list[_RawPage]:

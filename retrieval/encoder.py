@@ -59,6 +59,7 @@ class Encoder:
                 f"the re-ranker's encoder is not installed ({', '.join(missing)} missing):"
                 " run `make install`, or set PDFCHAT_RERANK_ENCODER=false"
             )
+        self.directory = directory
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -129,3 +130,13 @@ def load_encoder(settings: Settings) -> Encoder | None:
                 log.warning("%s; ranking without it", exc)
                 _loaded[directory] = None
         return _loaded[directory]
+
+
+def encode_passages(directory: Path, texts: Sequence[str]) -> np.ndarray:
+    """``Encoder(directory).encode(texts)``, the encoder loaded once per process: what a
+    worker's background process runs for the encode agent (agents/encode.py)."""
+    with _loading:
+        encoder = _loaded.get(directory)
+        if encoder is None:
+            encoder = _loaded[directory] = Encoder(directory)
+    return encoder.encode(texts)

@@ -10,7 +10,8 @@ import pytest
 
 from config import Settings
 from core.errors import InvalidInput
-from retrieval.encoder import ENCODER_DIM, Encoder, EncoderMissing, load_encoder
+from core.processes import Background
+from retrieval.encoder import ENCODER_DIM, Encoder, EncoderMissing, encode_passages, load_encoder
 
 ENCODER = load_encoder(Settings())
 
@@ -29,6 +30,19 @@ def test_texts_become_unit_rows_in_order():
     # Batched by length or alone, a text reads the same.
     assert (ENCODER.encode([texts[2]])[0] == rows[2]).all()
     assert ENCODER.encode([]).shape == (0, ENCODER_DIM)
+
+
+async def test_passages_encoded_in_the_background_process_are_the_same():
+    assert ENCODER is not None
+    texts = ["Bicycles go in the shed.", "", "The canteen opens at noon."]
+    background = Background()
+    try:
+        elsewhere = await background.run(encode_passages, ENCODER.directory, texts)
+    finally:
+        background.shutdown()
+    assert (elsewhere == ENCODER.encode(texts)).all()
+    # In this process, the encoder already loaded.
+    assert (encode_passages(ENCODER.directory, texts) == ENCODER.encode(texts)).all()
 
 
 def test_a_paraphrase_is_closer_than_a_passage_that_shares_the_words():

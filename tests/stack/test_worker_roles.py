@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import pdfgen
-from tests.stack.processes import page_readers
+from tests.stack.processes import background, page_readers
 from tests.stack.restart import workers_with
 from tests.waiting import wait_until
 
@@ -62,3 +62,7 @@ async def test_chat_workers_answer_and_the_others_ingest_at_lower_priority(
             messages = [m async for m in client.answer(started["stream_session_id"])]
         text = "".join(m["content"] for m in messages if m["type"] == "token")
         assert "quarter past seven" in text and messages[-1]["type"] == "end"
+        # The ready document's encodings and topic map: in the ingest worker's background
+        # process, at the lowest priority; the chat worker has none.
+        await wait_until(lambda: len(background(stack, "worker-2")) == 1, within_s=TIMEOUT_S)
+        assert background(stack, "worker-1") == []
