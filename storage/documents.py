@@ -334,8 +334,10 @@ async def claim_next_task(
 ) -> Claim | None:
     """Take the queued task of ``kind`` whose turn comes first, tenants taking turns: a
     task's turn is its place in its tenant's queue plus the tenant's tasks of this kind
-    started in the last ``window_s``. One tenant's 200 uploads then go one by one between the
-    others' instead of ahead of them. None when nothing of this kind is queued."""
+    started in the last ``window_s`` while some task waited (since the oldest queued one came:
+    work done when nobody waited took no one's turn). One tenant's 200 uploads then go one
+    by one between the others' instead of ahead of them, and a tenant that used the idle
+    system just before is not made to wait for it. None when nothing of this kind is queued."""
     row = await conn.fetchrow(
         """
         UPDATE tasks SET status = 'running', attempts = attempts + 1, updated_at = now()
@@ -347,7 +349,10 @@ async def claim_next_task(
                 FROM tasks q
                 LEFT JOIN (SELECT tenant_id, count(*) AS n FROM tasks
                            WHERE kind = $1 AND status <> 'queued'
-                             AND updated_at > now() - make_interval(secs => $2)
+                             AND updated_at > greatest(
+                                 now() - make_interval(secs => $2),
+                                 (SELECT min(created_at) FROM tasks
+                                  WHERE kind = $1 AND status = 'queued'))
                            GROUP BY tenant_id) served USING (tenant_id)
                 WHERE q.kind = $1 AND q.status = 'queued'
                 ORDER BY turn, q.created_at LIMIT $3

@@ -42,6 +42,32 @@ async def test_tenants_take_turns_whatever_the_order_of_arrival(pg: asyncpg.Pool
     assert order == [flood, lone, pair, flood, pair, flood, flood, flood]
 
 
+async def test_work_done_while_nobody_waited_costs_no_turn(pg: asyncpg.Pool) -> None:
+    early, flood = tenants(2)
+    await no_queued_tasks(pg)
+    for _ in range(3):
+        await new_document(pg, early)
+    assert await _take_in_turn(pg, 3) == [early] * 3  # the system was idle
+    for _ in range(3):
+        await new_document(pg, flood)
+    await new_document(pg, early)
+    # Its three took no one's turn: early goes next to the flood, not after it.
+    assert await _take_in_turn(pg, 4) == [flood, early, flood, flood]
+
+
+async def test_work_done_while_others_waited_costs_turns(pg: asyncpg.Pool) -> None:
+    busy, other = tenants(2)
+    await no_queued_tasks(pg)
+    for _ in range(4):
+        await new_document(pg, busy)
+    await new_document(pg, other)
+    await new_document(pg, other)
+    assert await _take_in_turn(pg, 3) == [busy, other, busy]
+    await new_document(pg, busy)
+    # busy has had two turns while others waited, other one: other's second goes first.
+    assert await _take_in_turn(pg, 4) == [other, busy, busy, busy]
+
+
 async def test_a_task_held_by_another_worker_is_skipped_not_waited_for(pg: asyncpg.Pool) -> None:
     first, second = tenants(2)
     await no_queued_tasks(pg)
