@@ -116,8 +116,10 @@ async def _answer(client: PdfchatClient, question: str, sent: float, run: Run) -
 
 
 async def until_idle(client: PdfchatClient, document_ids: list[str]) -> None:
-    """Topic maps are computed after ready: measure chat only once they are done."""
+    """Encodings and topic maps are computed after ready: measure chat only once they are
+    done (a search of passages not all encoded ranks without the encoder, which is cheaper)."""
     async with asyncio.timeout(300):
+        await client.wait_until_encoded(document_ids)
         for document_id in document_ids:
             while True:
                 try:
