@@ -13,6 +13,7 @@ database leave, and it still goes on under full load (a nice-19 process is slowe
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import threading
@@ -23,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
+log = logging.getLogger("pdfchat.core.processes")
 PARENT_CHECK_S = 1.0  # how often a pool process checks that its worker still lives
 LOWEST_PRIORITY = 19
 P = ParamSpec("P")
@@ -71,6 +73,10 @@ class Background:
             return await asyncio.get_running_loop().run_in_executor(pool, call)
         except BrokenProcessPool:
             if pool is self._pool:  # not replaced already, for another piece of its work
+                log.warning(
+                    "the background process died (killed, or out of memory): its work failed"
+                    " and is asked for again by the maintenance sweep; a new process takes over"
+                )
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = process_pool(1, nice=self.nice)
             raise

@@ -33,6 +33,9 @@ def test_every_setting_survives_the_trip_through_the_environment(
         ("PDFCHAT_TENANT_BUDGETS_USD", '{"acme": "lots"}', "valid number"),
         ("PDFCHAT_WORKER_ROLE", "everything", "'all', 'chat' or 'ingest'"),
         ("PDFCHAT_INGEST_NICE", "25", "less than or equal to 19"),
+        ("PDFCHAT_BACKGROUND_NICE", "20", "less than or equal to 19"),
+        ("PDFCHAT_BACKGROUND_NICE", "-1", "greater than or equal to 0"),  # never more urgent
+        ("PDFCHAT_BACKGROUND_PROCESS", "sometimes", "background_process"),
         ("PDFCHAT_KAFKA_CONTROLLER_PORT", "9094", "clashing ports"),  # with PDFCHAT_KAFKA_BROKERS=3
         (  # 9094-9096: node 2's broker and controller, node 3's broker
             "PDFCHAT_KAFKA_ANALYTICS_PORT",

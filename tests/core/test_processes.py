@@ -69,12 +69,13 @@ async def test_background_in_process_runs_in_a_thread():
     assert await background.run(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
 
 
-async def test_a_dead_background_process_fails_its_work_and_is_replaced():
+async def test_a_dead_background_process_fails_its_work_and_is_replaced(caplog):
     background = Background()
     try:
         first, _ = await background.run(_pid_and_priority)
         with pytest.raises(BrokenProcessPool):
             await background.run(_kill_self)
+        assert "the background process died" in caplog.text
         second, priority = await background.run(_pid_and_priority)
     finally:
         background.shutdown()

@@ -11,10 +11,12 @@ import pytest
 import pdfgen
 from cli.client import ApiError
 from config import Settings
+from core.processes import LOWEST_PRIORITY
 from llm.local import MIN_MEANING
 from retrieval.encoder import ENCODER, load_encoder
 from storage import encodings
 from storage.search import Hit
+from tests.stack.processes import background
 from tests.waiting import wait_until
 from workflows.search import meanings
 
@@ -121,3 +123,32 @@ async def test_a_document_left_unencoded_is_encoded_by_the_sweep_without_a_new_t
     requests = await db.fetchval("SELECT attempts FROM encoding_requests WHERE doc_id = $1", doc)
     assert requests >= 1
     assert await mapped_at() == first_map
+
+
+async def test_a_killed_background_process_is_replaced_and_its_document_still_encoded(
+    stack, api, tenant
+):
+    """kill -9 of the worker's background process while it encodes (core.processes): the
+    worker lives on, a new process takes over, and the sweep asks for the rest."""
+    client = api(tenant)
+    data = pdfgen.sample_pdf(300, seed=77)  # some seconds of encoding: time to catch it at it
+    document_id = (await client.upload(data, "long.pdf"))["document_id"]
+    worker = stack.pid("worker-1")
+
+    async def encoding_under_way() -> bool:
+        view = await client.document(document_id)
+        return 0 < (view.get("encoded_segments") or 0) < view["segments"]
+
+    async with asyncio.timeout(120):
+        assert (await client.wait_for([document_id]))[document_id]["status"] == "ready"
+    await wait_until(encoding_under_way, within_s=120, poll=0.05)
+    (killed,) = background(stack, "worker-1")
+    killed.kill()
+
+    async with asyncio.timeout(120):
+        await client.wait_until_encoded([document_id])
+    view = await client.document(document_id)
+    assert view["encoded_segments"] == view["segments"]
+    assert stack.pid("worker-1") == worker  # the worker itself never stopped
+    (renewed,) = background(stack, "worker-1")
+    assert renewed.pid != killed.pid and renewed.nice() == LOWEST_PRIORITY
