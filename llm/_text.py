@@ -73,6 +73,11 @@ _ABBREVIATION = re.compile(
     r"(?:\b(?:e\.g|i\.e|vs|cf|viz|approx|incl|resp|ca|al|Fig|Figs|Eq|Sec|Ch|No|Nos|Vol|pp?"
     r"|Dr|Mr|Mrs|Ms|Prof|St)|\b[A-Z][a-z]+ [A-Z])\.$"
 )
+# Initials in a row ("see W. R. Pearson and D. J. Lipman"): none of them ends a sentence, where
+# a lone capital after a lower-case word may ("Questions about R.").
+_INITIAL = re.compile(r"(?<![\w.])[A-Z]\.$")
+_INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\. [A-Z]\.$")
+_INITIAL_AFTER = re.compile(r"\s+[A-Z]\.\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,9 @@ def sentences(text: str) -> list[Span]:
                 continue
             start = match.start() + (len(raw) - len(raw.lstrip()))
         end = match.start() + len(raw.rstrip())
-        if not raw.endswith("\n") and _ABBREVIATION.search(text, start, end):
+        if not raw.endswith("\n") and (
+            _ABBREVIATION.search(text, start, end) or _among_initials(text, start, end)
+        ):
             continue  # goes on in the next match
         sentence = text[start:end]
         if _WORD.search(sentence):
@@ -103,6 +110,12 @@ def sentences(text: str) -> list[Span]:
     if start is not None and _WORD.search(text[start:].rstrip()):
         spans.append(Span(start, len(text.rstrip()), text[start:].rstrip()))
     return spans
+
+
+def _among_initials(text: str, start: int, end: int) -> bool:
+    if not _INITIAL.search(text, start, end):
+        return False
+    return bool(_INITIAL_BEFORE.search(text, start, end) or _INITIAL_AFTER.match(text, end))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -201,9 +201,18 @@ def uncommon(question: str) -> list[str]:
     """The question's content words that are rare in English: "trixie" and "Debian" of "When
     will Debian trixie be released?". None for a question not in English."""
     found = words(question)
-    if not found or statistics.median(map(_zipf, found)) < ENGLISH_MEDIAN_ZIPF:
+    if not _reads_as_english(found):
         return []
     return [w for w in found if term_of(w) is not None and _zipf(w) < UNCOMMON_ZIPF]
+
+
+def is_common(word: str) -> bool:
+    """A word English uses often ("programs", "that"), not a name ("gnuplot", "trixie")."""
+    return _zipf(word.strip(",.;:")) >= UNCOMMON_ZIPF
+
+
+def _reads_as_english(found: list[str]) -> bool:
+    return bool(found) and statistics.median(map(_zipf, found)) >= ENGLISH_MEDIAN_ZIPF
 
 
 def unknown(question: str) -> list[str]:
@@ -272,14 +281,23 @@ def names(question: str) -> list[str]:
     # Chinese and Japanese put no space around a Latin name ("支持Windows吗"): make the word
     # boundary that the patterns look for.
     question = cjk.CJK_RUN.sub(lambda run: f" {run.group()} ", question)
+    # German writes every noun with a capital ("Wie erstelle ich ein Debian-Paket aus einem
+    # Quellarchiv?"): in a question of Latin script that is not English, a capital names
+    # nothing; its codes and acronyms still do.
+    capitals_name = cjk.has_cjk(question) or _reads_as_english(words(question))
     found = []
     for match in _NAME.finditer(question):
         name = match.group(0).rstrip(".")  # a sentence's full stop, not an extension's dot
         start = match.start()
         first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
         acronym = len(name) > 1 and name.isupper()  # "SSL", which no sentence start makes
-        if name[0].isupper() and name.isalpha() and (first_word and not acronym):
-            continue  # a capital because it starts the sentence
+        if (
+            name[0].isupper()
+            and name.isalpha()
+            and not acronym
+            and (first_word or not (capitals_name or is_code(name)))
+        ):
+            continue  # a capital because it starts the sentence, or because German writes one
         if name.lower() in STOPWORDS:
             continue  # "I", "IT"
         found.append(name)

@@ -142,6 +142,10 @@ MAX_SENTENCES = 3
 MAX_ANSWER_WORDS = 120
 # What a sentence ending in ":" introduces is quoted with it up to this length (``_continued``).
 CONTINUATION_MAX_WORDS = 40
+# Sentences that promise what follows them: a lead-in ("use the left division operator:"), and
+# a question, which in a FAQ is answered by the next sentence ("What is the difference between
+# fastx3 and fasty3?" quoted alone answers nothing).
+_LEADS_IN = (":", "?", "？")
 HISTORY_WEIGHT = 0.5
 # A query term found only elsewhere in the sentence's passage counts this much: "who keeps
 # the light at Gull Point?" is answered by "... the keeper, Martha Quayle, ... the light" in a
@@ -326,7 +330,9 @@ def overview(evidence: list[Evidence]) -> list[Candidate]:
     for block, item in enumerate(evidence, 1):
         wanted = 1 if item.document_id in seen else opening
         seen.add(item.document_id)
-        for candidate in [c for c in _candidates([item]) if _says(c.span.text)][:wanted]:
+        found = _candidates([item])
+        said = [c for c in found if _says(c.span.text) and not (c is found[0] and _a_tail(c))]
+        for candidate in said[:wanted]:
             length = word_count(candidate.span.text)
             if used + length > OVERVIEW_MAX_WORDS:
                 return chosen
@@ -347,6 +353,14 @@ def compose_overview(chosen: list[Candidate], evidence: list[Evidence]) -> str:
         name = evidence[own[0].block - 1].title or "A document"
         parts.append(f"{name}: {compose(own, numbers)}")
     return "\n\n".join(parts)
+
+
+def _a_tail(candidate: Candidate) -> bool:
+    """Whether a passage's first sentence (after its heading) is the end of one that began in
+    the segment before (segments overlap mid-sentence): it opens on a common word in lower case
+    ("programs, either by dynamic linking…"), not on a name written so ("gnuplot is…")."""
+    text = candidate.span.text
+    return text[0].islower() and grounding.is_common(text.split(maxsplit=1)[0])
 
 
 def _says(sentence: str) -> bool:
@@ -642,7 +656,7 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
     for i, candidate in enumerate(chosen):
         out.append(candidate)
         after = chosen[i + 1] if i + 1 < len(chosen) else None
-        if not candidate.span.text.endswith(":") or (
+        if not candidate.span.text.endswith(_LEADS_IN) or (
             after is not None
             and after.block == candidate.block
             and after.order == candidate.order + 1

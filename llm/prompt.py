@@ -348,14 +348,23 @@ def overview_subject(question: str) -> list[str] | None:
 # written in the Asymptote language itself").
 _WHAT_IS = re.compile(
     r"^\W*what(?:'s|\s+is|\s+are)\s+(?!(?:the|a|an|this|that|these|those|it|its|there)\b)"
-    r"([^?]{1,40}?)\W*$",
+    r"([^?]{1,40}?)(?:\s+(?:used\s+)?for)?\W*$",
     re.IGNORECASE,
 )
 WHAT_IS_MAX_TERMS = 3
+# Words that say what kind of document a name is, not what it is about: "What is camlidl?" is
+# the whole name of "Camlidl user's manual" and of camlidl-1.04.doc.pdf. Not "faq": the Debian
+# FAQ answers "What is Debian?" itself, better than its opening does.
+_KIND_OF_NAME = frozenset(
+    terms("manual manuals guide guides handbook user users user's doc docs documentation tutorial")
+)
+# The language of a translated manual's file: debmake-doc.en.pdf, debmake-doc.zh-cn.pdf.
+_LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:[-_][a-z]{2,4})?$", re.IGNORECASE)
 
 
 def what_is_subject(question: str) -> list[str] | None:
-    """The terms of X in "What is X?" (at most three, no article), else None. The caller
+    """The terms of X in "What is X?" or "What is X used for?" (at most three, no article),
+    else None. The caller
     overviews a document only when they are its whole name (``names_wholly``)."""
     match = _WHAT_IS.match(question)
     if match is None:
@@ -365,15 +374,23 @@ def what_is_subject(question: str) -> list[str] | None:
 
 
 def names_wholly(subject: list[str], title: str | None, filename: str) -> bool:
-    """Whether ``subject`` is a document's whole title or file name ("Octave" of octave.pdf;
-    "Debian" is not the whole of debian-faq.pdf, whose FAQ answers "What is Debian?")."""
-    stem = filename.rsplit(".", 1)[0]
+    """Whether ``subject`` is a document's whole title or file name, but for the kind of
+    document, its version and its language ("Octave" of octave.pdf, "camlidl" of
+    camlidl-1.04.doc.pdf; "Debian" is not the whole of debian-faq.pdf, whose FAQ answers "What
+    is Debian?")."""
+    stem = _LANGUAGE_SUFFIX.sub("", filename.rsplit(".", 1)[0])
     asked = set(subject)
+    bare = _bare(asked)
     return any(
-        set(said) == asked
+        set(said) == asked or (bare and _bare(set(said)) == bare)
         for said in (terms(re.sub(r"[-_.]", " ", stem)), terms(title or ""))
         if said
     )
+
+
+def _bare(name: set[str]) -> set[str]:
+    """A name without its kind of document and its version ("camlidl 1 04 doc": camlidl)."""
+    return {t for t in name if t not in _KIND_OF_NAME and not t.isdigit()}
 
 
 def overview_names(subject: list[str], names: list[str]) -> list[int]:

@@ -59,7 +59,8 @@ async def overview_evidence(
     *,
     whole_name: bool = False,
 ) -> list[Hit] | None:
-    """Per document, its opening, then one passage per large topic; None when ``subject``
+    """Per document, its opening, then one passage per large topic (the opening alone for a
+    question that names the document wholly: "What is camlidl?"); None when ``subject``
     names no document in scope (the question is then to be searched); with ``whole_name``,
     when it is no document's whole name ("What is Octave?", ``llm.prompt.names_wholly``).
     One span."""
@@ -87,6 +88,8 @@ async def _evidence(
         first = opening([h for h in starts if h.document_id == document.id])
         if first is not None:
             evidence.append(first)
+        if whole_name and first is not None:
+            continue  # "What is camlidl?": its opening says; a tour of its topics does not
         topic_map = await topic_maps.get(pool, tenant_id, document.id)
         keys = key_segments(topic_map, TOPICS[len(chosen)]) if topic_map else []
         found = await search.passages(pool, tenant_id, keys)

@@ -51,6 +51,9 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         # Chinese puts no space around a Latin name
         ("星河数据库支持Windows吗？", ["Windows"], []),
         ("如何在arm64上安装？", ["arm64"], ["arm64"]),
+        # German writes every noun with a capital: only its codes and acronyms name things
+        ("Wie erstelle ich ein Debian-Paket aus einem Quellarchiv?", [], []),
+        ("Wie baue ich mit CMake ein RPM unter Linux?", ["CMake", "RPM"], ["CMake"]),
     ],
 )
 def test_names_and_codes_as_a_user_types_them(

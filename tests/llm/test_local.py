@@ -552,6 +552,21 @@ async def test_several_documents_are_each_named_and_quoted_more_briefly() -> Non
     assert [c.segment_id for c in done.citations] == ["seg-intro", "seg-lamp", "seg-bread"]
 
 
+async def test_an_overview_does_not_quote_the_tail_of_a_sentence() -> None:
+    """Segments overlap mid-sentence: a topic's passage may open on the end of one."""
+    tail = replace(
+        OPENINGS[1],
+        text="1.2 Lamp\n\nevery four hours by the keeper. Spare wicks are kept in the store.",
+    )
+    done = await _overview([OPENINGS[0], tail], "What is this guide about?")
+    assert done.text.endswith("Spare wicks are kept in the store [2].")
+    assert "every four hours" not in done.text
+    # A name written in lower case opens a sentence of its own.
+    named = replace(tail, text="gnuplot plots the lamp's hours. Spare wicks are kept in the store.")
+    done = await _overview([OPENINGS[0], named], "What is this guide about?")
+    assert done.text.endswith("gnuplot plots the lamp's hours [2].")
+
+
 async def test_an_overview_without_prose_says_it_found_nothing() -> None:
     contents = replace(OPENINGS[1], text="1.1 Lamp . . . . 4\n\n1.2 Logbook . . . . 7")
     done = await _overview([contents])
@@ -708,6 +723,31 @@ async def test_a_sentence_that_leads_in_is_quoted_with_what_it_introduces() -> N
         "To solve the set of linear equations Ax = b, use the left division operator:",
         "x = A \\ b",
     ]
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "answer"),
+    [
+        (
+            "Can the compiler be used on Windows?",
+            "Frequently asked questions\n\nCan the compiler be used on Windows? Yes, it runs on "
+            "Windows 10 and later. Earlier versions are not supported.",
+            "Can the compiler be used on Windows? Yes, it runs on Windows 10 and later [1].",
+        ),
+        (
+            "试用期的员工能休年假吗？",
+            "问：试用期内可以休年假吗？答：可以。试用期计入工作年限。",
+            "问：试用期内可以休年假吗？答：可以。",
+        ),
+    ],
+)
+async def test_a_question_in_the_document_is_quoted_with_its_answer(
+    question: str, text: str, answer: str
+) -> None:
+    """A FAQ's own question matches best and answers nothing: the next sentence does."""
+    faq = Evidence("seg-faq", "doc-faq", 3, text, 0.8)
+    _, done = await run(Prompt(question, [faq]))
+    assert done.text.startswith(answer)
 
 
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.

@@ -69,7 +69,8 @@ def test_sentences_are_verbatim_spans() -> None:
 def test_a_sentence_goes_on_past_abbreviations_and_initials() -> None:
     text = (
         "Read a file, e.g. the one in Fig. 3 of the guide. It was written by David M. Smith in "
-        "1990. Questions about R. From there on\nit ends."
+        "1990. Questions about R. From there on\nit ends. See W. R. Pearson and D. J. Lipman "
+        "(1988). The end."
     )
     spans = sentences(text)
     assert [s.text for s in spans] == [
@@ -78,6 +79,8 @@ def test_a_sentence_goes_on_past_abbreviations_and_initials() -> None:
         "Questions about R.",  # a one-letter name ends a sentence after a lower-case word
         "From there on",
         "it ends.",
+        "See W. R. Pearson and D. J. Lipman (1988).",  # initials in a row
+        "The end.",
     ]
     assert all(text[s.start : s.end] == s.text for s in spans)
 
@@ -214,6 +217,8 @@ def test_questions_about_whole_documents_are_told_apart(question, subject) -> No
         ("What is Asymptote?", ["asymptot"]),
         ("what's gnuplot", ["gnuplot"]),
         ("What is GNU Octave?", ["gnu", "octav"]),
+        ("What is debmake used for?", ["debmak"]),
+        ("What's FASTA for?", ["fasta"]),
         ("What is the default port?", None),  # "the": a thing in the document
         ("What is a sparse matrix?", None),
         ("What is this document about?", None),  # overview_subject's
@@ -234,6 +239,15 @@ def test_what_is_asks_for_at_most_three_words(question, subject) -> None:
         (["debian"], "The Debian GNU/Linux FAQ", "debian-faq.pdf", False),
         (["cell", "array"], "GNU Octave", "octave.pdf", False),
         (["keeper", "guid"], None, "keepers-guide.pdf", True),
+        # The kind of document, its version and its language are no part of what it is about.
+        (["camlidl"], "Camlidl user’s manual", "camlidl-1.04.doc.pdf", True),
+        (["debmak"], "Guide for Debian Maintainers", "debmake-doc.en.pdf", True),
+        (["debmak"], None, "debmake-doc.zh-cn.pdf", True),
+        (["fasta"], "The FASTA program package", "fasta_guide.pdf", True),
+        (["debian"], "The Debian GNU/Linux FAQ", "debian-faq.en.pdf", False),
+        (["debian"], "Debian Reference", "debian-reference.en.pdf", False),
+        (["manual"], None, "manual.pdf", True),
+        (["user"], None, "octave-manual.pdf", False),
     ],
 )
 def test_a_subject_is_a_document_s_whole_name(subject, title, filename, wholly) -> None:
