@@ -180,6 +180,8 @@ class Candidate:
     share: Mapping[str, float] = field(default_factory=dict)  # each query term's weight, Σ = 1
     coverage: float = 0.0  # Σ share of the matched terms, [0, 1]
     score: float = 0.0  # coverage plus the rank bonus: orders the sentences
+    # The end of a sentence that began in the segment before (segments overlap mid-sentence).
+    tail: bool = False
 
 
 class LocalExtractive:
@@ -330,8 +332,7 @@ def overview(evidence: list[Evidence]) -> list[Candidate]:
     for block, item in enumerate(evidence, 1):
         wanted = 1 if item.document_id in seen else opening
         seen.add(item.document_id)
-        found = _candidates([item])
-        said = [c for c in found if _says(c.span.text) and not (c is found[0] and _a_tail(c))]
+        said = [c for c in _candidates([item]) if _says(c.span.text) and not c.tail]
         for candidate in said[:wanted]:
             length = word_count(candidate.span.text)
             if used + length > OVERVIEW_MAX_WORDS:
@@ -353,14 +354,6 @@ def compose_overview(chosen: list[Candidate], evidence: list[Evidence]) -> str:
         name = evidence[own[0].block - 1].title or "A document"
         parts.append(f"{name}: {compose(own, numbers)}")
     return "\n\n".join(parts)
-
-
-def _a_tail(candidate: Candidate) -> bool:
-    """Whether a passage's first sentence (after its heading) is the end of one that began in
-    the segment before (segments overlap mid-sentence): it opens on a common word in lower case
-    ("programs, either by dynamic linking…"), not on a name written so ("gnuplot is…")."""
-    text = candidate.span.text
-    return text[0].islower() and grounding.is_common(text.split(maxsplit=1)[0])
 
 
 def _says(sentence: str) -> bool:
@@ -546,7 +539,7 @@ def compose(chosen: list[Candidate], numbers: Mapping[int, int] | None = None) -
     out: list[str] = []
     for i, candidate in enumerate(chosen):
         sentence = candidate.span.text
-        if candidate.order == 0 and sentence[0].islower():
+        if candidate.tail:
             sentence = f"…{sentence}"  # the passage starts mid-sentence: say so
         last_of_run = i + 1 == len(chosen) or chosen[i + 1].block != candidate.block
         if last_of_run:
@@ -589,12 +582,21 @@ def _candidates(evidence: list[Evidence]) -> list[Candidate]:
     for block, item in enumerate(evidence, 1):
         if is_contents(item.text):
             continue  # "4 2.4 How can R be obtained?. . . . 4 2.5 ..." quotes no answer
+        first = True
         for order, span in enumerate(sentences(item.text)):
             found = frozenset(terms(span.text))
             if found and not _is_heading(span.text, item):
                 content = tuple(w for w in words(span.text) if term_of(w) is not None)
-                out.append(Candidate(block, order, span, found, content))
+                tail = first and _begins_mid_sentence(span.text)
+                out.append(Candidate(block, order, span, found, content, tail=tail))
+                first = False
     return out
+
+
+def _begins_mid_sentence(text: str) -> bool:
+    """Opens on a common word in lower case ("programs, either by dynamic linking…"), not on
+    a name written so ("gnuplot is a portable…")."""
+    return text[0].islower() and grounding.is_common(text.split(maxsplit=1)[0])
 
 
 def _is_heading(text: str, item: Evidence) -> bool:

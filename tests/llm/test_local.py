@@ -603,14 +603,16 @@ async def test_a_table_of_contents_is_never_quoted() -> None:
     assert [c.segment_id for c in finished.citations] == ["seg-cite"], finished.text
 
 
-async def test_a_quote_from_a_passage_that_starts_mid_sentence_says_so() -> None:
-    """A segment can begin where the page before left off; the quote is verbatim all the same."""
+@pytest.mark.parametrize("heading", ["", "4.2 Leave\n\n"])
+async def test_a_quote_from_a_passage_that_starts_mid_sentence_says_so(heading: str) -> None:
+    """A segment can begin where the page before left off (under its section's heading, or
+    not); the quote is verbatim all the same."""
     cut = Evidence(
         "seg-cut",
         "doc-hr",
         13,
-        "carried over into the first quarter of the next year, up to five days of leave. "
-        "Requests are approved by the line manager.",
+        f"{heading}carried over into the first quarter of the next year, up to five days of "
+        "leave. Requests are approved by the line manager.",
         0.9,
         title="handbook.pdf",
     )
