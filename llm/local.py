@@ -145,7 +145,8 @@ CONTINUATION_MAX_WORDS = 40
 # Sentences that promise what follows them: a lead-in ("use the left division operator:"), and
 # a question, which in a FAQ is answered by the next sentence ("What is the difference between
 # fastx3 and fasty3?" quoted alone answers nothing).
-_LEADS_IN = (":", "?", "？")
+_ASKS = ("?", "？")
+_LEADS_IN = (":", *_ASKS)
 HISTORY_WEIGHT = 0.5
 # A query term found only elsewhere in the sentence's passage counts this much: "who keeps
 # the light at Gull Point?" is answered by "... the keeper, Martha Quayle, ... the light" in a
@@ -665,7 +666,11 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
         ):
             continue
         following = sentences(evidence[candidate.block - 1].text)[candidate.order + 1 :]
-        if following and word_count(following[0].text) <= CONTINUATION_MAX_WORDS:
+        if (
+            following
+            and word_count(following[0].text) <= CONTINUATION_MAX_WORDS
+            and not following[0].text.endswith(_ASKS)  # a list of questions answers none
+        ):
             out.append(replace(candidate, order=candidate.order + 1, span=following[0]))
     return out
 

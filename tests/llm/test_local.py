@@ -752,6 +752,18 @@ async def test_a_question_in_the_document_is_quoted_with_its_answer(
     assert done.text.startswith(answer)
 
 
+async def test_a_question_in_a_list_of_questions_is_not_continued_by_the_next() -> None:
+    contents = Evidence(
+        "seg-faq",
+        "doc-faq",
+        2,
+        "Common questions\n\nCan the compiler be used on Windows? Does it need a licence key?",
+        0.8,
+    )
+    _, done = await run(Prompt("Can the compiler be used on Windows?", [contents]))
+    assert "licence" not in done.text
+
+
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.
 GUIDE_JA = [
     Evidence(
