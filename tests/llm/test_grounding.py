@@ -54,6 +54,7 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         # German writes every noun with a capital: only its codes and acronyms name things
         ("Wie erstelle ich ein Debian-Paket aus einem Quellarchiv?", [], []),
         ("Wie baue ich mit CMake ein RPM unter Linux?", ["CMake", "RPM"], ["CMake"]),
+        ("Peut-il exporter vers Excel?", ["Excel"], []),  # French capitalises names only
     ],
 )
 def test_names_and_codes_as_a_user_types_them(
