@@ -45,6 +45,7 @@ from llm import (
     Prompt,
     Turn,
     is_follow_up,
+    new_topic,
     overview_subject,
     what_is_subject,
 )
@@ -53,7 +54,7 @@ from storage.rollouts import Sample
 from storage.search import Hit
 from workflows import chat, rollouts, usage
 from workflows.overview import overview_evidence
-from workflows.search import MAX_QUERY_CHARS, meanings, search_segments
+from workflows.search import MAX_QUERY_CHARS, meanings, search_segments, with_new_topic
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
 
@@ -222,7 +223,7 @@ async def _question_prompt(deps: Resources, session: Session, variant: rollouts.
     if is_follow_up(session.question):  # its query needs the question before it
         history = await _history(deps, session)
         query = _query(session, history)
-        hits = await _search(deps, session, variant, query)
+        hits = await _follow_up_search(deps, session, variant, query, history)
     else:  # the question alone is the query: its history is read meanwhile
         query = _query(session, [])
         history, hits = await asyncio.gather(
@@ -281,6 +282,26 @@ async def _search(
         mode=variant.retrieval_mode or "hybrid+rerank",
         document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
     )
+
+
+async def _follow_up_search(
+    deps: Resources,
+    session: Session,
+    variant: rollouts.Variant,
+    query: str,
+    history: list[Turn],
+) -> list[Hit]:
+    """A follow-up's hits: searched with the question before it, and alone too when it asks
+    that question of another thing ("And what about unions?")."""
+    topic = new_topic(session.question)
+    before = next((t.content for t in reversed(history) if t.role == "user"), "")
+    if not topic or not before:
+        return await _search(deps, session, variant, query)
+    together, alone = await asyncio.gather(
+        _search(deps, session, variant, query), _search(deps, session, variant, session.question)
+    )
+    top_k = variant.evidence_k or settings.chat_evidence_k
+    return with_new_topic(together, alone, topic, before, top_k)
 
 
 def _query(session: Session, history: list[Turn]) -> str:

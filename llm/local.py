@@ -83,6 +83,7 @@ from llm.prompt import (
     Turn,
     is_contents,
     is_follow_up,
+    new_topic,
     passage_tokens,
     ranked,
 )
@@ -279,8 +280,16 @@ def select(
     best = max((e.score for e in evidence), default=0.0)
     leading = {block for block, e in enumerate(evidence, 1) if e.score >= best - LEADING_MARGIN}
 
+    # "And what about unions?" after a question about structs is answered about unions, when
+    # the passages name them ("And the price?" may be answered by "It costs 299 euros").
+    topic = new_topic(question) if history else []
+    if not any(_names(topic, c) for c in _candidates(evidence)):
+        topic = []
+
     def may_answer(candidate: Candidate) -> bool:
         if candidate.block not in naming:
+            return False
+        if topic and not _names(topic, candidate):
             return False
         if default and not grounding.states_default(candidate.span.text):
             return False
@@ -318,6 +327,10 @@ def select(
             return []
         return _continued(_reading_order(chosen), evidence)
     return []
+
+
+def _names(topic: list[str], candidate: Candidate) -> bool:
+    return any(same_term(t, h) for t in topic for h in candidate.terms)
 
 
 def overview(evidence: list[Evidence]) -> list[Candidate]:

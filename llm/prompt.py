@@ -265,6 +265,22 @@ def is_follow_up(question: str) -> bool:
     )
 
 
+def new_topic(question: str) -> list[str]:
+    """The terms of a follow-up that asks the question before it of another thing ("And what
+    about unions?", "and dh_make?"): what it names, with no pronoun standing for what was asked
+    before; [] for any other question ("And how much does it cost?")."""
+    if not is_follow_up(question) or any(w in ANAPHORA for w in words(question)):
+        return []
+    return terms(question)
+
+
+def on_new_topic(passage: str, topic: list[str], before: str) -> bool:
+    """Whether a passage names a follow-up's new thing (``new_topic``) and shares a term with
+    the question before it: unions in CamlIDL's manual, not in another subject's."""
+    said = set(terms(passage))
+    return bool(said & set(topic)) and bool(said & set(terms(before)))
+
+
 def is_refusal(answer: str) -> bool:
     """Whether an answer says the documents do not have what was asked (the REFUSAL sentence
     or a model's own words for it, at its start) rather than answering."""

@@ -24,6 +24,7 @@ from core.errors import InvalidInput, NotFound
 from core.fairness import checkpoint
 from core.metrics import SEARCH_DURATION
 from core.tracing import tracer
+from llm.prompt import on_new_topic
 from retrieval import Embedder, Reranker, create_embedder_for_model
 from retrieval.encoder import Encoder
 from storage import documents, embeddings, encodings, search
@@ -313,6 +314,24 @@ class StoredHitVectors:
         return {
             i: found[self.hits[i].segment_id] for i in indices if self.hits[i].segment_id in found
         }
+
+
+def with_new_topic(
+    together: Sequence[Hit], alone: Sequence[Hit], topic: list[str], before: str, top_k: int
+) -> list[Hit]:
+    """The hits of a follow-up that asks the question before it of another thing ("How does
+    CamlIDL map a C struct? — And what about unions?"), searched with that question (its
+    subject: ``together``) and alone (its new thing: ``alone``). With the question before it,
+    the old thing's passages outrank the new one's; alone, another subject's may come up. So
+    a passage of ``alone`` joins when it names the new thing and shares a term with the
+    question before; then best first, by the re-ranker's scores of either search."""
+    joining = [
+        hit
+        for hit in alone
+        if on_new_topic(f"{hit.title or ''} {hit.heading or ''} {hit.content}", topic, before)
+    ]
+    merged = {hit.segment_id: hit for hit in [*together, *joining]}
+    return sorted(merged.values(), key=lambda h: -h.score)[:top_k]
 
 
 def fuse(rankings: Sequence[Sequence[Hit]]) -> list[Hit]:

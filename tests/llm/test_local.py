@@ -276,6 +276,27 @@ async def test_a_follow_up_uses_the_previous_question() -> None:
     assert {c.segment_id for c in follow_up.citations} == {"seg-x300"}
 
 
+async def test_a_follow_up_about_another_thing_is_answered_about_that_thing() -> None:
+    history = [
+        Turn("user", "How does CamlIDL map a C struct to Caml?"),
+        Turn("assistant", "IDL structs are mapped to Caml record types [1]."),
+    ]
+    structs = Evidence(
+        "seg-structs", "doc-idl", 10, "IDL structs are mapped to Caml record types.", 0.62
+    )
+    unions = Evidence(
+        "seg-unions", "doc-idl", 12, "IDL unions are translated to Caml sum types.", 0.6
+    )
+    _, done = await run(Prompt("And what about unions?", [structs, unions], history))
+    assert done.text == "IDL unions are translated to Caml sum types [1]."
+    assert [c.segment_id for c in done.citations] == ["seg-unions"]
+    # Said in other words, the new thing is still answered.
+    asked = [Turn("user", "How far does the X300 mesh system reach?"), Turn("assistant", "…")]
+    prices = [replace(ROUTER[1], text="The X300 mesh system costs 299 euros.")]
+    _, done = await run(Prompt("And what about the price?", prices, asked))
+    assert "299 euros" in done.text
+
+
 async def test_shared_words_are_read_only_in_the_passages_scored_like_the_best() -> None:
     question = "Which ports and warranty does the X200 router have?"
     best = Evidence("seg-ports", "doc-x200", 2, "The X200 router has four gigabit ports.", 0.9)

@@ -144,6 +144,36 @@ async def test_a_follow_up_uses_the_conversation(settings, token, tenant, handbo
     assert [m["role"] for m in kept["messages"]] == ["user", "assistant"] * 2
 
 
+# A manual whose pages on structs outnumber the evidence an answer reads, and one on unions.
+IDL_MANUAL = [
+    [
+        ("h1", f"3.{n} Structs, part {n}"),
+        (
+            "p",
+            f"CamlIDL maps a C struct to a Caml record. Each struct field {n} becomes a record "
+            f"field of the Caml type, and the struct's name maps to the record's name {n}.",
+        ),
+    ]
+    for n in range(1, 21)
+] + [[("h1", "4 Unions"), ("p", "Discriminated unions become sum types, a constructor a case.")]]
+
+
+async def test_a_follow_up_about_another_thing_finds_that_thing(settings, token, api, tenant):
+    """ "And what about unions?" after a question about structs: searched with that question
+    only, the struct pages would fill the evidence."""
+    client = api(tenant)
+    created = await client.upload(pdfgen.text_pdf(IDL_MANUAL), "camlidl.pdf")
+    async with asyncio.timeout(90):
+        await client.wait_for([created["document_id"]])
+        await client.wait_until_encoded([created["document_id"]])
+    first = await client.chat("How does CamlIDL map a C struct to Caml?")
+    await _messages(settings, token(tenant), first["stream_session_id"])
+    follow = await client.chat("And what about unions?", conversation_id=first["conversation_id"])
+    messages, _ = await _messages(settings, token(tenant), follow["stream_session_id"])
+    assert _text(messages).startswith("Discriminated unions become sum types"), messages
+    assert {i["page"] for i in messages[-2]["items"]} == {21}
+
+
 async def test_without_evidence_it_says_it_does_not_know(settings, token, tenant, handbook):
     client, _ = handbook
     started = await client.chat("What is the airspeed velocity of an unladen swallow?")
