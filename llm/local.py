@@ -283,7 +283,7 @@ def select(
     # "And what about unions?" after a question about structs is answered about unions, when
     # the passages name them ("And the price?" may be answered by "It costs 299 euros").
     topic = new_topic(question) if history else []
-    if not any(_names(topic, c) for c in _candidates(evidence)):
+    if topic and not any(_names(topic, c) for c in _candidates(evidence)):
         topic = []
 
     def may_answer(candidate: Candidate) -> bool:

@@ -380,8 +380,8 @@ _LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:[-_][a-z]{2,4})?$", re.IGNORECASE)
 
 def what_is_subject(question: str) -> list[str] | None:
     """The terms of X in "What is X?" or "What is X used for?" (at most three, no article),
-    else None. The caller
-    overviews a document only when they are its whole name (``names_wholly``)."""
+    else None. The caller overviews a document only when they are its whole name
+    (``names_wholly``)."""
     match = _WHAT_IS.match(question)
     if match is None:
         return None
