@@ -103,7 +103,9 @@ _BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
 # parallel by processes (page_reader_pool), each reading one range at a time.
 _MUPDF_LOCK = threading.Lock()
 
-_JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd\u200b-\u200d\u2060\ufeff]")
+# C0 and C1 control characters (a bullet in a font of its own encoding comes out as "\x88"),
+# replacement characters and zero-width marks.
+_JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeff]")
 _NOT_WORD = re.compile(r"\W+")
 _BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
@@ -127,6 +129,9 @@ FURNITURE_HABIT_SHARE = 0.5
 # A margin band holding more lines than this is text, not a running header's place (and the
 # gap test, which compares each of its lines with the page's, stays cheap on crafted pages).
 SLOT_MAX_BAND_LINES = 8
+# A line goes on the sentence above it across MuPDF's blocks within this share of a line's
+# height between them (a wrapped line sits right below; a new paragraph or item further down).
+CONTINUED_LINE_GAP = 1.0
 FURNITURE_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line is a heading
 # A line with a letter in it that starts or ends with a number of up to five digits.
 _FOLIO = re.compile(r"(\d{1,5})\s+(?=.*[^\W\d_]).+|(?=.*[^\W\d_]).+\s(\d{1,5})")
@@ -842,20 +847,33 @@ def _assemble(
     paragraphs: list[list[str]] = []
     heading_flags: list[bool] = []
     previous: tuple[int, int | None] | None = None
+    last: _Line | None = None
     for line, group in zip(lines, groups, strict=True):
         if group is not None and lines[group].text.lower() in running:
             group = None
         key = (line.block, group)
-        if key != previous:
+        goes_on = group is None and previous is not None and previous[1] is None
+        if key != previous and not (goes_on and last is not None and _goes_on(last, line)):
             paragraphs.append([])
             heading_flags.append(group is not None)
-            previous = key
+        previous, last = key, line
         paragraphs[-1].append(line.text)
     headings = [
         join_lines("\n".join(p)) for p, h in zip(paragraphs, heading_flags, strict=True) if h
     ]
     text = "\n\n".join("\n".join(p) for p in paragraphs)
     return PageText(number, text, headings)
+
+
+def _goes_on(last: _Line, line: _Line) -> bool:
+    """Whether a line that MuPDF put in a block of its own goes on the sentence of the line
+    above it. MuPDF starts a block where the indent changes, as under a bullet ("…preceded by
+    the matrix di-" | "mensions. As the…", "…have to be" | "read, the matrix…"), which would
+    cut a sentence, or a word, in two paragraphs. It does when it starts in lower case right
+    below a line that ends no sentence."""
+    gap = line.y0 - last.y1
+    below = 0 <= gap < CONTINUED_LINE_GAP * (last.y1 - last.y0)
+    return below and line.text[0].islower() and last.text[-1] not in ".!?:;"
 
 
 # --- document-level checks ------------------------------------------------------------------

@@ -220,6 +220,43 @@ def test_page_text_follows_the_page_and_drops_page_numbers():
         assert paragraphs[-1].split("\n")[-1] != str(page.number)
 
 
+def _lines_pdf(lines: list[tuple[float, float, str]]) -> bytes:
+    """One page of these lines, each at (x, baseline y), 12 pt Helvetica."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for x, y, text in lines:
+        page.insert_text((x, y), text, fontsize=12)
+    return doc.tobytes()
+
+
+def test_a_sentence_that_mupdf_cuts_into_two_blocks_is_one_paragraph():
+    """MuPDF starts a block where the indent changes (a hanging indent, a bullet's text): a
+    sentence, even a hyphenated word, would be cut in two paragraphs and two quotes."""
+    data = _lines_pdf(
+        [
+            (72, 130, "The input files all have the format of a matrix, preceded by its di-"),
+            (100, 147, "mensions, which say how many numbers are read from the rest"),
+            (100, 164, "of the file, all of them integers"),
+            (72, 200, "each line far below starts a paragraph of its own, and"),  # a wide gap
+            (72, 217, "a sentence that has ended."),
+            (100, 234, "next to a new indent, a new paragraph too."),  # after a full stop
+        ]
+    )
+    assert parse(data).pages[0].text.split("\n\n") == [
+        "The input files all have the format of a matrix, preceded by its di-\n"
+        "mensions, which say how many numbers are read from the rest\nof the file, all of "
+        "them integers",
+        "each line far below starts a paragraph of its own, and\na sentence that has ended.",
+        "next to a new indent, a new paragraph too.",
+    ]
+    assert "preceded by its dimensions, which say" in parse(data).segments[0].text
+
+
+def test_control_characters_are_no_text():
+    """A bullet in a font of its own encoding comes out as the C1 control "\x88"."""
+    assert extract._JUNK_CHARS.sub("", "\x88 The input\x9f files\x07") == " The input files"
+
+
 def test_bold_line_at_body_size_is_a_heading_but_a_bold_paragraph_is_not():
     bold_paragraph = " ".join(["This whole paragraph is set in bold type"] * 8)
     data = pdfgen.text_pdf(
