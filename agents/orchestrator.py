@@ -47,6 +47,7 @@ from llm import (
     is_follow_up,
     new_topic,
     overview_subject,
+    previous_question,
     what_is_subject,
 )
 from storage.chat import Session
@@ -294,7 +295,7 @@ async def _follow_up_search(
     """A follow-up's hits: searched with the question before it, and alone too when it asks
     that question of another thing ("And what about unions?")."""
     topic = new_topic(session.question)
-    before = next((t.content for t in reversed(history) if t.role == "user"), "")
+    before = previous_question(history)
     if not topic or not before:
         return await _search(deps, session, variant, query)
     together, alone = await asyncio.gather(
@@ -306,9 +307,9 @@ async def _follow_up_search(
 
 def _query(session: Session, history: list[Turn]) -> str:
     question = session.question
-    asked_before = [t.content for t in history if t.role == "user"]
-    if asked_before and is_follow_up(question):  # alone it names nothing to retrieve
-        question = f"{asked_before[-1]} {question}"
+    before = previous_question(history)
+    if before and is_follow_up(question):  # alone it names nothing to retrieve
+        question = f"{before} {question}"
     return question[:MAX_QUERY_CHARS]
 
 

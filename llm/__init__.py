@@ -27,6 +27,7 @@ from llm.prompt import (
     is_refusal,
     new_topic,
     overview_subject,
+    previous_question,
     render,
     what_is_subject,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "is_refusal",
     "new_topic",
     "overview_subject",
+    "previous_question",
     "render",
     "what_is_subject",
 ]

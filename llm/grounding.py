@@ -217,7 +217,7 @@ def is_common(word: str) -> bool:
 def _reads_as_german(found: list[str]) -> bool:
     if not found:
         return False
-    german = statistics.median(zipf_frequency(w, "de") for w in found)
+    german = statistics.median(_zipf(w, "de") for w in found)
     return german >= GERMAN_MEDIAN_ZIPF and german > statistics.median(map(_zipf, found))
 
 
@@ -268,8 +268,8 @@ def _terms_of(evidence: Iterable[Evidence]) -> set[str]:
 
 
 @lru_cache(maxsize=65536)
-def _zipf(word: str) -> float:
-    return float(zipf_frequency(word, "en"))
+def _zipf(word: str, language: str = "en") -> float:
+    return float(zipf_frequency(word, language))
 
 
 def missing(names: list[str], *evidence: Evidence) -> list[str]:

@@ -85,6 +85,7 @@ from llm.prompt import (
     is_follow_up,
     new_topic,
     passage_tokens,
+    previous_question,
     ranked,
 )
 from retrieval import text_vectors
@@ -233,7 +234,7 @@ def query_weights(question: str, history: list[Turn]) -> dict[str, float]:
     own = terms(question)
     weights = dict.fromkeys(own, 1.0)
     if is_follow_up(question):
-        previous = next((t.content for t in reversed(history) if t.role == "user"), "")
+        previous = previous_question(history)
         for term in terms(previous):
             weights.setdefault(term, HISTORY_WEIGHT)
     return weights
@@ -412,7 +413,7 @@ def _closest_in_meaning(
         return []
     asked = question
     if is_follow_up(question):
-        asked += " " + next((t.content for t in reversed(history) if t.role == "user"), "")
+        asked += " " + previous_question(history)
     vectors = text_vectors([asked, *(c.span.text for c in candidates)])
     closeness = vectors[1:] @ vectors[0]
     ranked_ = sorted(
@@ -532,7 +533,7 @@ class _Meaning:
 
 def _term_words(question: str, history: list[Turn]) -> dict[str, str]:
     """Each query term with the word it came from (the question's first, then history's)."""
-    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
+    previous = previous_question(history)
     found: dict[str, str] = {}
     for word in words(question) + words(previous):
         term = term_of(word)

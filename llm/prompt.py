@@ -265,6 +265,11 @@ def is_follow_up(question: str) -> bool:
     )
 
 
+def previous_question(history: list[Turn]) -> str:
+    """What the user asked last before this question; "" at a conversation's start."""
+    return next((t.content for t in reversed(history) if t.role == "user"), "")
+
+
 def new_topic(question: str) -> list[str]:
     """The terms of a follow-up that asks the question before it of another thing ("And what
     about unions?", "and dh_make?"): what it names, with no pronoun standing for what was asked
