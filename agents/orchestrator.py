@@ -298,11 +298,12 @@ async def _follow_up_search(
     before = previous_question(history)
     if not topic or not before:
         return await _search(deps, session, variant, query)
-    together, alone = await asyncio.gather(
-        _search(deps, session, variant, query), _search(deps, session, variant, session.question)
+    alone = session.question[:MAX_QUERY_CHARS]  # as _query cuts the question with the one before
+    together, alone_hits = await asyncio.gather(
+        _search(deps, session, variant, query), _search(deps, session, variant, alone)
     )
     top_k = variant.evidence_k or settings.chat_evidence_k
-    return with_new_topic(together, alone, topic, before, top_k)
+    return with_new_topic(together, alone_hits, topic, before, top_k)
 
 
 def _query(session: Session, history: list[Turn]) -> str:

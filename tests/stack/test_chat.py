@@ -24,6 +24,7 @@ from storage import chat
 from tests.records import INJECTED
 from tests.rows import unrelayed_session
 from tests.waiting import wait_until
+from workflows.search import MAX_QUERY_CHARS
 
 pytestmark = pytest.mark.stack
 
@@ -172,6 +173,11 @@ async def test_a_follow_up_about_another_thing_finds_that_thing(settings, token,
     messages, _ = await _messages(settings, token(tenant), follow["stream_session_id"])
     assert _text(messages).startswith("Discriminated unions become sum types"), messages
     assert {i["page"] for i in messages[-2]["items"]} == {21}
+    # Longer than a search query may be (a question may be twice that): cut, not failed.
+    long = "And what about unions" + "?" * (MAX_QUERY_CHARS + 100)
+    follow = await client.chat(long, conversation_id=first["conversation_id"])
+    messages, _ = await _messages(settings, token(tenant), follow["stream_session_id"])
+    assert _text(messages).startswith("Discriminated unions become sum types"), messages
 
 
 async def test_without_evidence_it_says_it_does_not_know(settings, token, tenant, handbook):
