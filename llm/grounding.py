@@ -122,11 +122,12 @@ _NUMBER = re.compile(
 # A name or a code, as a user types one: a capitalised word (not the sentence's first), a
 # lower-case word with capitals inside ("exFAT", "macOS"), a word with digits ("arm64",
 # "X200"), words joined by "_" or "." ("meson.build", "MKC_DEPS"), an option or a file
-# extension ("-q", "--quiet", ".xlsx").
+# extension ("-q", "--quiet", ".xlsx"), a special variable of a shell or of make ("$@", "$?").
 _NAME = re.compile(
     r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*"
-    r"|(?<![\w-])(--?|\.)[a-z]\w*"
+    r"|(?<![\w-])(--?|\.)[a-z]\w*|(?<![\w$])\$[*@#?!$<^%+-](?!\w)"
 )
+_PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}s")
 _SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters
 _DASHES = re.compile("[\u2010-\u2015\u2212]")
 # wordfreq's Zipf scale: log10 of a word's uses per billion words of English ("the" 7.7,
@@ -297,6 +298,8 @@ def names(question: str) -> list[str]:
     found = []
     for match in _NAME.finditer(question):
         name = match.group(0).rstrip(".")  # a sentence's full stop, not an extension's dot
+        if _PLURAL_ACRONYM.fullmatch(name):
+            name = name[:-1]  # "CPUs" is the acronym "CPU", which "cpu" and "cpus" mention
         start = match.start()
         first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
         acronym = len(name) > 1 and name.isupper()  # "SSL", which no sentence start makes
@@ -319,6 +322,8 @@ def _mention(name: str) -> re.Pattern[str]:
     between its letters, plural or not: "Traits UI" finds "TraitsUI", "MKC_DEPS" finds "MKC
     DEPS" (PDFs lose underscores), "GNU" does not find "gnuplot". An option or an extension
     keeps its mark: "-q" is not any "q"."""
+    if name[0] == "$":  # "$@" is not any "@"
+        return re.compile(r"(?<![\w$])" + re.escape(name))
     if name[0] in "-.":  # "--quiet" not in "not--quiet"; ".xlsx" in "report.xlsx"
         before = r"(?<![\w-])" if name[0] == "-" else ""
         return re.compile(before + re.escape(name.lower()) + r"(?![\w-])")

@@ -164,6 +164,14 @@ HEADING_MAX_WORDS = 12
 OVERVIEW_OPENING = 2
 OVERVIEW_MAX_WORDS = 160
 _NUMBERING = re.compile(r"[\d.]+")
+# A sentence that only sends the reader elsewhere ("See [Advanced command line options],
+# page 6.", "For more information about …, see Section 4.", "If you are not familiar with
+# it, please refer to Chapter 3."): it shares the question's words with the place it names
+# and says nothing of its own.
+_POINTER = re.compile(
+    r"\(?(?:(?:if|for|to) [^.;:]{0,120}?, )?(?:please )?(?:see|refer to|consult)\b",
+    re.IGNORECASE,
+)
 RANK_BONUS = 0.05  # at most; decays with the passage's rank
 # What streams as one delta: a word and the white space after it; CJK text, which has no
 # spaces, two characters at a time.
@@ -262,7 +270,7 @@ def select(
     codes = [n for n in names if grounding.is_code(n)]
     # A code the question names, the answer's passage must name: "Which mk-configure variable
     # turns on arm64?" is not answered from a slide that never says arm64.
-    naming = {block for block, e in enumerate(evidence, 1) if not grounding.missing(codes, e)}
+    naming = _naming(codes, evidence)
     # "How many members sit on the committee?" is not answered by a sentence about members
     # with no number of them: a question that asks for a quantity is answered by one that has it.
     quantity, counted = grounding.asks_quantity(question), grounding.counted(question)
@@ -328,6 +336,20 @@ def select(
             return []
         return _continued(_reading_order(chosen), evidence)
     return []
+
+
+def _naming(codes: list[str], evidence: list[Evidence]) -> set[int]:
+    """The passages that name every code; when none does but the evidence names them all, those
+    that name one: "the difference between $* and $@" is told by two entries of a list, which
+    may fall in two passages."""
+    every = {block for block, e in enumerate(evidence, 1) if not grounding.missing(codes, e)}
+    if every or len(codes) < 2 or grounding.missing(codes, *evidence):
+        return every
+    return {
+        block
+        for block, e in enumerate(evidence, 1)
+        if len(grounding.missing(codes, e)) < len(codes)
+    }
 
 
 def _names(topic: list[str], candidate: Candidate) -> bool:
@@ -600,7 +622,7 @@ def _candidates(evidence: list[Evidence]) -> list[Candidate]:
         first = True
         for order, span in enumerate(sentences(item.text)):
             found = frozenset(terms(span.text))
-            if found and not _is_heading(span.text, item):
+            if found and not _is_heading(span.text, item) and not _POINTER.match(span.text):
                 content = tuple(w for w in words(span.text) if term_of(w) is not None)
                 tail = first and _begins_mid_sentence(span.text)
                 out.append(Candidate(block, order, span, found, content, tail=tail))

@@ -379,6 +379,9 @@ WHAT_IS_MAX_TERMS = 3
 _KIND_OF_NAME = frozenset(
     terms("manual manuals guide guides handbook user users user's doc docs documentation tutorial")
 )
+_VERSION_WORDS = frozenset(terms("version edition"))
+# Names a title puts side by side: "nauty and Traces User's Guide" is nauty's and Traces'.
+_CONJUNCTION = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
 # The language of a translated manual's file: debmake-doc.en.pdf, debmake-doc.zh-cn.pdf.
 _LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2}(?:[-_][a-z]{2,4})?$", re.IGNORECASE)
 
@@ -395,23 +398,43 @@ def what_is_subject(question: str) -> list[str] | None:
 
 
 def names_wholly(subject: list[str], title: str | None, filename: str) -> bool:
-    """Whether ``subject`` is a document's whole title or file name, but for the kind of
-    document, its version and its language ("Octave" of octave.pdf, "camlidl" of
-    camlidl-1.04.doc.pdf; "Debian" is not the whole of debian-faq.pdf, whose FAQ answers "What
-    is Debian?")."""
+    """Whether ``subject`` is a document's whole title or file name, or one of the names its
+    title joins with "and", but for the kind of document, its version and its language
+    ("Octave" of octave.pdf, "camlidl" of camlidl-1.04.doc.pdf, "nauty" of "nauty and Traces
+    User's Guide (Version 2.8.6)"; "Debian" is not the whole of debian-faq.pdf, whose FAQ
+    answers "What is Debian?")."""
     stem = _LANGUAGE_SUFFIX.sub("", filename.rsplit(".", 1)[0])
+    names = [re.sub(r"[-_.]", " ", stem), title or ""]
+    parts = _CONJUNCTION.split(title or "")
+    if len(parts) > 1:
+        names += parts
     asked = set(subject)
     bare = _bare(asked)
     return any(
         set(said) == asked or (bare and _bare(set(said)) == bare)
-        for said in (terms(re.sub(r"[-_.]", " ", stem)), terms(title or ""))
+        for said in map(terms, names)
         if said
     )
 
 
 def _bare(name: set[str]) -> set[str]:
     """A name without its kind of document and its version ("camlidl 1 04 doc": camlidl)."""
-    return {t for t in name if t not in _KIND_OF_NAME and not t.isdigit()}
+    return {t for t in name if t not in _KIND_OF_NAME | _VERSION_WORDS and not t.isdigit()}
+
+
+# "X is a …", "X are the …": the sentence that says what X is.
+_DEFINITION = re.compile(r"(?:the\s+)?(.{1,60}?)\s+(?:is|are)\s+(?:a|an|the|one)\b", re.IGNORECASE)
+_ASIDE = re.compile(r"\s*\([^)]*\)")
+
+
+def defines(subject: list[str], text: str) -> bool:
+    """Whether a sentence of ``text`` says what ``subject`` (its terms) is: "nauty (no
+    automorphisms, yes?) is a set of procedures …", "The Bash shell is a …"."""
+    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+        found = _DEFINITION.match(_ASIDE.sub("", sentence))
+        if found and set(terms(found.group(1))) == set(subject):
+            return True
+    return False
 
 
 def overview_names(subject: list[str], names: list[str]) -> list[int]:

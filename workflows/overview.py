@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
 from core.tracing import tracer
-from llm.prompt import names_wholly, overview_names, reads_as_prose
+from llm.prompt import defines, names_wholly, overview_names, reads_as_prose
 from storage import documents, search, topic_maps
 from storage.documents import Document
 from storage.search import Hit
@@ -35,6 +35,8 @@ OPENING_SEGMENTS = 100
 # Topics quoted per document, the largest ones, in reading order: fewer when several
 # documents share the answer.
 TOPICS = {1: 4, 2: 2, 3: 2}
+# Topics more read in case some of the largest are back matter (a bibliography, a licence).
+SPARE_TOPICS = 3
 _INTRODUCTION = re.compile(
     r"\b(abstract|introduction|overview|summary|about|purpose|scope)\b", re.IGNORECASE
 )
@@ -43,6 +45,13 @@ _INTRODUCTION = re.compile(
 # undergraduate-level textbook…"): an introduction after it says that better.
 _PREFACE = re.compile(r"\b(preface|foreword)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[^\W\d_]{2}[)\"'”’]?[.!?](\s|$)")
+# Back matter, which a topic map may count among a document's largest topics (LilyPond's
+# 40-page essay has a bibliography and the GNU FDL's five pages): no topic of the document's own.
+_BACK_MATTER = re.compile(
+    r"\b(licen[cs]es?|copying|copyright|bibliography|references|index|acknowledge?ments?"
+    r"|credits|colophon)\b",
+    re.IGNORECASE,
+)
 # A licence or copyright notice, which many manuals open with: not what the document is about.
 _NOTICE = re.compile(
     r"\b(permission is granted|copyright|all rights reserved|licen[cs]ed? under|free software"
@@ -85,19 +94,27 @@ async def _evidence(
     )
     evidence: list[Hit] = []
     for document in chosen:
-        first = opening([h for h in starts if h.document_id == document.id])
+        first = opening(
+            [h for h in starts if h.document_id == document.id],
+            subject if whole_name else None,
+        )
         if first is not None:
             evidence.append(first)
         if whole_name and first is not None:
             continue  # "What is camlidl?": its opening says; a tour of its topics does not
         topic_map = await topic_maps.get(pool, tenant_id, document.id)
-        keys = key_segments(topic_map, TOPICS[len(chosen)]) if topic_map else []
-        found = await search.passages(pool, tenant_id, keys)
-        evidence += [
-            h
+        if not topic_map:
+            continue
+        wanted = TOPICS[len(chosen)]
+        found = await search.passages(
+            pool, tenant_id, key_segments(topic_map, wanted + SPARE_TOPICS)
+        )
+        told = {
+            h.segment_id: h
             for h in found
-            if reads_as_prose(h.content) and (first is None or h.segment_id != first.segment_id)
-        ]
+            if tells_a_topic(h) and (first is None or h.segment_id != first.segment_id)
+        }
+        evidence += [told[k] for k in key_segments(topic_map, wanted, keep=told.__contains__)]
     # Scores keep this order wherever evidence is sorted best first.
     return [replace(h, score=1.0 - n / 100) for n, h in enumerate(evidence)]
 
@@ -116,18 +133,27 @@ async def _documents(
     return [ready[i] for i in picked][:MAX_DOCUMENTS]
 
 
-def opening(segments: list[Hit]) -> Hit | None:
+def opening(segments: list[Hit], subject: list[str] | None = None) -> Hit | None:
     """Where a document's prose begins: past its title page (the segment headed by the
-    document's title) and any licence notice, the first segment under an introduction's
-    heading ("Abstract", "1 Introduction"), else under a preface's, else the first that reads
-    as prose."""
+    document's title) and any licence notice, the first segment that says what ``subject``
+    is ("nauty … is a set of procedures for …", under "How to use this Guide"), else the first
+    under an introduction's heading ("Abstract", "1 Introduction"), else under a preface's,
+    else the first that reads as prose."""
     prose = [s for s in segments if reads_as_prose(s.content)]
     body = [s for s in prose if not _title_page(s)] or prose
     plain = [s for s in body if not _is_notice(s.content)]
+    defining = [s for s in plain if subject and defines(subject, s.content)]
     introduced = [s for s in plain if s.heading and _INTRODUCTION.search(s.heading)]
     prefaced = [s for s in plain if s.heading and _PREFACE.search(s.heading)]
-    chosen = introduced or prefaced or plain
+    chosen = defining or introduced or prefaced or plain
     return chosen[0] if chosen else None
+
+
+def tells_a_topic(passage: Hit) -> bool:
+    """Prose of the document's own: not back matter, nor a notice."""
+    if passage.heading and _BACK_MATTER.search(passage.heading):
+        return False
+    return reads_as_prose(passage.content) and not _is_notice(passage.content)
 
 
 def _is_notice(text: str) -> bool:
@@ -150,13 +176,20 @@ def _folded(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def key_segments(topic_map: dict[str, Any], topics: int) -> list[uuid.UUID]:
+def key_segments(
+    topic_map: dict[str, Any],
+    topics: int,
+    *,
+    keep: Callable[[uuid.UUID], bool] = lambda _: True,
+) -> list[uuid.UUID]:
     """The first segment each of the map's ``topics`` largest topics is summarised by, in
-    reading order (a map computed before it named them has none)."""
-    listed = topic_map.get("topics", [])
-    largest = sorted(listed, key=lambda t: -len(t.get("segment_ids", [])))[:topics]
-    return [
-        uuid.UUID(t["key_segment_ids"][0])
-        for t in listed
-        if t in largest and t.get("key_segment_ids")
+    reading order, of the topics whose segment ``keep`` accepts (a map computed before it
+    named them has none)."""
+    keyed = [
+        (position, len(t.get("segment_ids", [])), uuid.UUID(t["key_segment_ids"][0]))
+        for position, t in enumerate(topic_map.get("topics", []))
+        if t.get("key_segment_ids")
     ]
+    kept = [k for k in keyed if keep(k[2])]
+    largest = sorted(kept, key=lambda k: -k[1])[:topics]
+    return [key for _, _, key in sorted(largest)]

@@ -28,6 +28,11 @@ def test_asking_for_a_way_is_not_asking_for_a_quantity() -> None:
         ("--quiet", "start it with --quiet to", True),
         ("-p", "gnuplot \u2212p keeps the window", True),  # a typeset minus is a dash
         (".xlsx", "saved as report.xlsx or csv", True),
+        ("CPU", "threaded to use all the cpus of a machine", True),
+        ("CPU", "one CPU core", True),
+        ("$@", "($@) Expands to the positional parameters", True),
+        ("$@", "mail me at someone@example.org", False),
+        ("$*", "the $$ variable", False),
     ],
 )
 def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
@@ -55,6 +60,14 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("Wie erstelle ich ein Debian-Paket aus einem Quellarchiv?", [], []),
         ("Wie baue ich mit CMake ein RPM unter Linux?", ["CMake", "RPM"], ["CMake"]),
         ("Peut-il exporter vers Excel?", ["Excel"], []),  # French capitalises names only
+        # A plural acronym is the acronym, no code: "the CPU" and "two cpus" both name it
+        ("Can I run fasta searches in parallel on several CPUs?", ["CPU"], []),
+        ("Where are the PDFs and URLs kept?", ["PDF", "URL"], []),
+        ("Which iOS and NaNs?", ["iOS", "NaNs"], ["iOS", "NaNs"]),
+        # A special variable of a shell or of make is a code; money is not
+        ("What is the difference between $* and $@?", ["$*", "$@"], ["$*", "$@"]),
+        ("What does $? hold after a pipeline?", ["$?"], ["$?"]),
+        ("Does it cost $5 or $10?", [], []),
     ],
 )
 def test_names_and_codes_as_a_user_types_them(

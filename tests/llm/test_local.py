@@ -414,6 +414,67 @@ async def test_a_code_the_question_names_must_be_in_the_quoted_passage() -> None
     assert missing.text == NOT_FOUND and missing.citations == []
 
 
+async def test_two_codes_told_by_two_passages_are_answered_from_them() -> None:
+    """A list's entries can fall in two passages: neither names both codes the question asks
+    about, and together they answer it. A passage that names neither does not."""
+    special = [
+        Evidence(
+            "seg-star",
+            "doc-bash",
+            28,
+            "* ($*) Expands to the positional parameters, starting from one, as a single word.",
+            0.46,
+        ),
+        Evidence(
+            "seg-at",
+            "doc-bash",
+            29,
+            "@ ($@) Expands to the positional parameters, starting from one, each a separate word.",
+            0.45,
+        ),
+        Evidence(
+            "seg-eps",
+            "doc-xfig",
+            16,
+            "There is very little difference between a postscript file and an eps file.",
+            0.47,
+        ),
+    ]
+    _, done = await run(Prompt("What is the difference between $* and $@?", special))
+    assert {c.segment_id for c in done.citations} <= {"seg-star", "seg-at"}, done.text
+    assert done.citations and "postscript" not in done.text
+    _, alone = await run(Prompt("What is the difference between $* and $@?", special[1:]))
+    assert alone.text == NOT_FOUND  # $* is in no passage
+
+
+async def test_a_sentence_that_only_points_elsewhere_is_not_an_answer() -> None:
+    usage = [
+        Evidence(
+            "seg-usage",
+            "doc-lily",
+            6,
+            "See [Advanced command line options for LilyPond], page 6. "
+            "-f, --format=format sets the format of the output files: ps, pdf, png or svg.",
+            0.55,
+        )
+    ]
+    _, done = await run(Prompt("How do I get PNG output from lilypond on the command line?", usage))
+    assert done.text.startswith("-f, --format"), done.text
+    book = [
+        Evidence(
+            "seg-book",
+            "doc-lily",
+            26,
+            "If you are not familiar with the lilypond-book program, please refer to Chapter 3 "
+            "[Running lilypond-book], page 23. The lilypond-book program puts pictures of "
+            "music into a document: it runs lilypond on the snippets of music it finds.",
+            0.55,
+        )
+    ]
+    _, done = await run(Prompt("What does the lilypond-book program do?", book))
+    assert done.text.startswith("The lilypond-book program puts"), done.text
+
+
 async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> None:
     # Close in meaning to the handbook, worded unlike it, about a thing it never names.
     confident = [replace(e, score=0.6) for e in HANDBOOK]

@@ -248,6 +248,11 @@ def test_what_is_asks_for_at_most_three_words(question, subject) -> None:
         (["debian"], "Debian Reference", "debian-reference.en.pdf", False),
         (["manual"], None, "manual.pdf", True),
         (["user"], None, "octave-manual.pdf", False),
+        # Each of the names a title joins with "and" is the whole name of the document.
+        (["nauti"], "nauty and Traces User’s Guide (Version 2.8.6)", "nug28.pdf", True),
+        (["trace"], "nauty and Traces User’s Guide (Version 2.8.6)", "nug28.pdf", True),
+        (["graph"], "nauty and Traces User’s Guide (Version 2.8.6)", "nug28.pdf", False),
+        (["lilypond"], "LilyPond Essay, Version 2.24", "essay.pdf", False),
     ],
 )
 def test_a_subject_is_a_document_s_whole_name(subject, title, filename, wholly) -> None:

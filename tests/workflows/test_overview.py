@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from llm.prompt import reads_as_prose
+from llm.prompt import defines, reads_as_prose
 from storage.search import Hit
-from workflows.overview import key_segments, opening
+from workflows.overview import key_segments, opening, tells_a_topic
 
 DOC = uuid.uuid4()
 
@@ -113,6 +113,45 @@ def test_key_segments_are_the_largest_topics_in_reading_order() -> None:
             {"segment_ids": ["g", "h", "i", "j"]},  # a map computed before it named them
         ]
     }
-    assert key_segments(topic_map, 1) == []  # the largest named nothing
-    assert key_segments(topic_map, 2) == [uuid.UUID(ids[1])]
-    assert key_segments(topic_map, 3) == [uuid.UUID(ids[1]), uuid.UUID(ids[2])]
+    # the largest named nothing (a map computed before topics were named): the next ones
+    assert key_segments(topic_map, 1) == [uuid.UUID(ids[1])]
+    assert key_segments(topic_map, 2) == [uuid.UUID(ids[1]), uuid.UUID(ids[2])]
+    assert key_segments(topic_map, 3) == [uuid.UUID(ids[0]), uuid.UUID(ids[1]), uuid.UUID(ids[2])]
+    # A topic whose passage is not kept gives its place to the next largest.
+    assert key_segments(topic_map, 2, keep=lambda key: key != uuid.UUID(ids[1])) == [
+        uuid.UUID(ids[0]),
+        uuid.UUID(ids[2]),
+    ]
+
+
+def test_back_matter_and_notices_tell_no_topic() -> None:
+    assert tells_a_topic(INTRODUCTION)
+    assert not tells_a_topic(NOTICE)
+    for heading in (
+        "Appendix A GNU Free Documentation License",
+        "Engraving bibliography",
+        "References",
+        "Index",
+        "22 Acknowledgements",
+    ):
+        passage = _hit("Harold M Johnson. How to write music manuscript, a handbook.", heading)
+        assert not tells_a_topic(passage), heading
+    assert tells_a_topic(_hit("The license key is entered in the settings dialog.", "Setup"))
+
+
+def test_what_a_subject_is_opens_where_a_sentence_says_so() -> None:
+    """ "What is nauty?": its guide says so under "How to use this Guide", and its
+    introduction is about the program that drives it."""
+    guide = _hit(
+        "nauty (no automorphisms, yes?) is a set of procedures for determining the automorphism "
+        "group of a graph.",
+        "0 How to use this Guide",
+    )
+    introduction = _hit(
+        "nauty and Traces come with a primitive interactive interface dreadnaut.", "1 Introduction"
+    )
+    assert opening([TITLE_PAGE, guide, introduction], ["nauti"]) == guide
+    assert opening([TITLE_PAGE, guide, introduction]) == introduction  # no subject asked
+    assert opening([TITLE_PAGE, guide, introduction], ["dreadnaut"]) == introduction
+    assert defines(["bash", "shell"], "The Bash shell is a command language interpreter.")
+    assert not defines(["bash"], "The default is a login shell for bash.")
