@@ -377,7 +377,10 @@ WHAT_IS_MAX_TERMS = 3
 # the whole name of "Camlidl user's manual" and of camlidl-1.04.doc.pdf. Not "faq": the Debian
 # FAQ answers "What is Debian?" itself, better than its opening does.
 _KIND_OF_NAME = frozenset(
-    terms("manual manuals guide guides handbook user users user's doc docs documentation tutorial")
+    terms(
+        "manual manuals guide guides handbook user users user's doc docs documentation tutorial"
+        " howto cookbook primer"
+    )
 )
 _VERSION_WORDS = frozenset(terms("version edition"))
 # Names a title puts side by side: "nauty and Traces User's Guide" is nauty's and Traces'.
@@ -430,10 +433,11 @@ _ASIDE = re.compile(r"\s*\([^)]*\)")
 def defines(subject: list[str], text: str) -> bool:
     """Whether a sentence of ``text`` says what ``subject`` (its terms) is: "nauty (no
     automorphisms, yes?) is a set of procedures …", "The Bash shell is a …"."""
-    for sentence in _SENTENCE_END.split(" ".join(text.split())):
-        found = _DEFINITION.match(_ASIDE.sub("", sentence))
-        if found and set(terms(found.group(1))) == set(subject):
-            return True
+    for paragraph in text.splitlines():  # a heading is a line of its own
+        for sentence in _SENTENCE_END.split(paragraph.strip()):
+            found = _DEFINITION.match(_ASIDE.sub("", sentence))
+            if found and set(terms(found.group(1))) == set(subject):
+                return True
     return False
 
 

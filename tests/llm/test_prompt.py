@@ -253,6 +253,7 @@ def test_what_is_asks_for_at_most_three_words(question, subject) -> None:
         (["trace"], "nauty and Traces User’s Guide (Version 2.8.6)", "nug28.pdf", True),
         (["graph"], "nauty and Traces User’s Guide (Version 2.8.6)", "nug28.pdf", False),
         (["lilypond"], "LilyPond Essay, Version 2.24", "essay.pdf", False),
+        (["xfig"], "Using XFig", "xfig-howto.pdf", True),
     ],
 )
 def test_a_subject_is_a_document_s_whole_name(subject, title, filename, wholly) -> None:

@@ -143,7 +143,7 @@ def test_what_a_subject_is_opens_where_a_sentence_says_so() -> None:
     """ "What is nauty?": its guide says so under "How to use this Guide", and its
     introduction is about the program that drives it."""
     guide = _hit(
-        "nauty (no automorphisms, yes?) is a set of procedures for determining the automorphism "
+        "0 How to use this Guide\n\nnauty (no automorphisms, yes?) is a set of procedures for determining the automorphism "
         "group of a graph.",
         "0 How to use this Guide",
     )
