@@ -46,10 +46,17 @@ _INTRODUCTION = re.compile(
 _PREFACE = re.compile(r"\b(preface|foreword)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[^\W\d_]{2}[)\"'”’]?[.!?](\s|$)")
 # Back matter, which a topic map may count among a document's largest topics (LilyPond's
-# 40-page essay has a bibliography and the GNU FDL's five pages): no topic of the document's own.
+# 40-page essay has a bibliography and the GNU FDL's five pages): no topic of the document's
+# own. Told by its heading: one that ends in such a word ("Engraving music bibliography",
+# "22 Acknowledgements", "Function index"; not "References and pointers"), or a licence's
+# ("Appendix A GNU Free Documentation License", "21 Licence details"; not "Managing licenses").
+_NUMBERED = r"^(?:appendix\s+\w\b\.?\s*|[\d.]+\s+)?"
 _BACK_MATTER = re.compile(
-    r"\b(licen[cs]es?|copying|copyright|bibliography|references|index|acknowledge?ments?"
-    r"|credits|colophon)\b",
+    _NUMBERED + r"(?:[\w-]+\s+){0,5}?(?:bibliography|references|index|acknowledge?ments?|credits"
+    r"|colophon)\W*$"
+    r"|" + _NUMBERED + r"(?:licen[cs]es?|copying|copyright)(?:\s+(?:details|terms|notice))?\W*$"
+    r"|\b(?:gnu|gpl|free documentation|general public|apache|bsd|mit|creative commons)\b"
+    r".*\blicen[cs]e\b",
     re.IGNORECASE,
 )
 # A licence or copyright notice, which many manuals open with: not what the document is about.
@@ -151,7 +158,7 @@ def opening(segments: list[Hit], subject: list[str] | None = None) -> Hit | None
 
 def tells_a_topic(passage: Hit) -> bool:
     """Prose of the document's own: not back matter, nor a notice."""
-    if passage.heading and _BACK_MATTER.search(passage.heading):
+    if passage.heading and _BACK_MATTER.search(passage.heading.strip()):
         return False
     return reads_as_prose(passage.content) and not _is_notice(passage.content)
 
