@@ -160,6 +160,10 @@ CONTEXT_WEIGHT = 0.5
 NEAR_MIN_COSINE = 0.55
 NEAR_WEIGHT = 0.7
 HEADING_MAX_WORDS = 12
+TERM_MAX_WORDS = 8  # a definition list's term line ("double tol_bnd (default: 1e-7)")
+# What a term reads like, unlike a heading: it starts in lower case or with a mark ("double
+# tol_bnd", "-f", "$HOME"), or holds "_", "(" or "=", or a word in capitals ("HISTIGNORE").
+_TERM_LIKE = re.compile(r"^[a-z$%.\-]|[_(=]|\b[A-Z][A-Z0-9_]+\b")
 # Answering what whole documents are about (``overview``).
 OVERVIEW_OPENING = 2
 OVERVIEW_MAX_WORDS = 160
@@ -193,6 +197,15 @@ class Candidate:
     score: float = 0.0  # coverage plus the rank bonus: orders the sentences
     # The end of a sentence that began in the segment before (segments overlap mid-sentence).
     tail: bool = False
+    # The line of a definition list this sentence describes ("double tol_bnd (default:
+    # 1e-7)" above "Tolerance used to check if the basic solution is primal feasible."): the
+    # checks read the two together, and the line is quoted when the sentence needs it.
+    term: Span | None = None
+
+    @property
+    def says(self) -> str:
+        """The sentence with the term it describes."""
+        return f"{self.term.text} {self.span.text}" if self.term else self.span.text
 
 
 class LocalExtractive:
@@ -300,13 +313,13 @@ def select(
             return False
         if topic and not _names(topic, candidate):
             return False
-        if default and not grounding.states_default(candidate.span.text):
+        text = candidate.says
+        if default and not grounding.states_default(text):
             return False
-        if limit and not grounding.states_limit(candidate.span.text):
+        if limit and not grounding.states_limit(text):
             return False
         if not quantity:
             return True
-        text = candidate.span.text
         return grounding.has_number(text, counted) and grounding.has_kind(text, kind)
 
     scored = [
@@ -315,7 +328,7 @@ def select(
         if c.block in leading and may_answer(c)
     ]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
-        return _continued(_reading_order(_pick(scored)), evidence)
+        return _with_terms(_continued(_reading_order(_pick(scored)), evidence), may_answer)
     naming_evidence = [evidence[block - 1] for block in naming]
     if grounding.missing(names, *naming_evidence) or grounding.unsaid(
         grounding.unknown(question), *naming_evidence
@@ -334,7 +347,7 @@ def select(
             # "When will Debian trixie be released?" is not answered from a page about Debian
             # releases that never says trixie, when another passage does.
             return []
-        return _continued(_reading_order(chosen), evidence)
+        return _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
     return []
 
 
@@ -620,13 +633,51 @@ def _candidates(evidence: list[Evidence]) -> list[Candidate]:
         if is_contents(item.text):
             continue  # "4 2.4 How can R be obtained?. . . . 4 2.5 ..." quotes no answer
         first = True
-        for order, span in enumerate(sentences(item.text)):
+        spans = sentences(item.text)
+        for order, span in enumerate(spans):
             found = frozenset(terms(span.text))
             if found and not _is_heading(span.text, item) and not _POINTER.match(span.text):
+                term = _term_above(item, spans, order)
                 content = tuple(w for w in words(span.text) if term_of(w) is not None)
                 tail = first and _begins_mid_sentence(span.text)
-                out.append(Candidate(block, order, span, found, content, tail=tail))
+                out.append(Candidate(block, order, span, found, content, tail=tail, term=term))
                 first = False
+    return out
+
+
+def _term_above(item: Evidence, spans: list[Span], order: int) -> Span | None:
+    """The term line of a definition list that the sentence at ``order`` starts describing:
+    a line of its own right above the sentence's paragraph, short, no sentence and no heading,
+    that reads as a term ("HISTIGNORE", "double tol_bnd (default: 1e-7)", "-f, --format=fmt";
+    not "Description" or "Control parameters")."""
+    if order == 0:
+        return None
+    above, span = spans[order - 1], spans[order]
+    own_line = above.start == 0 or item.text[above.start - 1] == "\n"
+    if not own_line or "\n" not in item.text[above.end : span.start]:
+        return None
+    if word_count(above.text) > TERM_MAX_WORDS or above.text[-1] in ".!?;:":
+        return None
+    if item.heading and above.text == item.heading.strip():
+        return None
+    return above if _TERM_LIKE.search(above.text) else None
+
+
+def _with_terms(
+    chosen: list[Candidate], may_answer: Callable[[Candidate], bool]
+) -> list[Candidate]:
+    """Each sentence that answers only with the term line it describes (the default is on
+    the line "double tol_bnd (default: 1e-7)"), quoted after that line (once)."""
+    out: list[Candidate] = []
+    for candidate in chosen:
+        term = candidate.term
+        if (
+            term is not None
+            and not may_answer(replace(candidate, term=None))
+            and not any(c.block == candidate.block and c.span == term for c in out)
+        ):
+            out.append(replace(candidate, order=candidate.order - 1, span=term, term=None))
+        out.append(candidate)
     return out
 
 
@@ -667,11 +718,19 @@ def _pick(scored: list[Candidate]) -> list[Candidate]:
         if any(_near_duplicate(candidate, p) for p in picked):
             continue
         picked.append(candidate)
-        covered |= candidate.matched
+        covered |= candidate.matched | _term_covers(candidate)
         words_used += length
         if len(picked) == MAX_SENTENCES:
             break
     return picked
+
+
+def _term_covers(candidate: Candidate) -> set[str]:
+    """The query terms the sentence's term line has: no other sentence is needed for them."""
+    if candidate.term is None:
+        return set()
+    said = terms(candidate.term.text)
+    return {t for t in candidate.share if any(same_term(t, h) for h in said)}
 
 
 def _near_duplicate(a: Candidate, b: Candidate) -> bool:

@@ -475,6 +475,38 @@ async def test_a_sentence_that_only_points_elsewhere_is_not_an_answer() -> None:
     assert done.text.startswith("The lilypond-book program puts"), done.text
 
 
+async def test_a_definition_list_s_term_line_is_read_with_its_description() -> None:
+    """In a reference's list of parameters the default is on the term's own line; the
+    description below it says what the parameter is. A question for the default is answered
+    from the two, the line quoted first; a question the description answers alone, from it."""
+    parameters = Evidence(
+        "seg-smcp",
+        "doc-glpk",
+        41,
+        "Control parameters\n\nThis paragraph describes the control parameters of the simplex "
+        "solver.\n\nint msg_lev (default: GLP_MSG_ALL)\n\nMessage level for terminal output."
+        "\n\ndouble tol_bnd (default: 1e-7)\n\nTolerance used to check if the basic solution "
+        "is primal feasible.\n\ndouble tol_dj (default: 1e-7)\n\nTolerance used to check if "
+        "the basic solution is dual feasible.",
+        0.6,
+        heading="Control parameters",
+    )
+    _, done = await run(
+        Prompt("What is the default tolerance for primal feasibility?", [parameters])
+    )
+    assert done.text.startswith(
+        "double tol_bnd (default: 1e-7) Tolerance used to check if the "
+        "basic solution is primal feasible"
+    ), done.text
+    assert all(c.quote in parameters.text for c in done.citations)  # verbatim
+    _, plain = await run(
+        Prompt("What does the tolerance for primal feasibility check?", [parameters])
+    )
+    assert plain.text.startswith("Tolerance used to check if the basic solution is primal"), (
+        plain.text
+    )
+
+
 async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> None:
     # Close in meaning to the handbook, worded unlike it, about a thing it never names.
     confident = [replace(e, score=0.6) for e in HANDBOOK]
