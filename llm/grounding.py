@@ -135,6 +135,11 @@ _DASHES = re.compile("[\u2010-\u2015\u2212]")
 # paraphrasing one ("trixie" 2.9, "fortran" 2.7; "launch" 4.7, "gave" 5.3); over ops/eval's
 # sets 3.0 refused four near misses more for two answerable questions (docs/evaluation.md).
 UNCOMMON_ZIPF = 3.0
+# A word of a document's title under this may be the name of what it is about ("bash" 3.8,
+# "apt" 3.7, "GLPK" 0); over it, it is a topic any document may have ("reference" 4.7,
+# "constitution" 4.6, "states" 5.5: legal's "elect senators … instead of state legislatures"
+# is answered by the amendments, not only by "The Constitution of the United States").
+TITLE_NAME_ZIPF = 4.0
 # A question whose words' median is below this is not English (French 3.3, German 2.6,
 # Spanish 1.9; English questions 4 and above): every word of it would look uncommon.
 ENGLISH_MEDIAN_ZIPF = 4.0
@@ -262,6 +267,28 @@ def said_elsewhere(
         for w, t in stems.items()
         if any(same_term(t, o) for o in others) and not any(same_term(t, a) for a in answering)
     ]
+
+
+def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
+    """The documents of ``evidence`` whose title has a name the question says ("Can bash do
+    floating-point arithmetic?" names the Bash Reference Manual, not GLPK's manual that says
+    "floating-point arithmetic"); none when the question names none, or every one."""
+    asked = terms(question)
+    named = {e.document_id for e in evidence if _names_title(asked, e.title or "")}
+    return set() if named == {e.document_id for e in evidence} else named
+
+
+def _names_title(asked: list[str], title: str) -> bool:
+    for word in words(title):
+        term = term_of(word)
+        if (
+            term is not None
+            and not term.isdigit()
+            and _zipf(word.lower()) < TITLE_NAME_ZIPF
+            and any(same_term(a, term) for a in asked)
+        ):
+            return True
+    return False
 
 
 def _terms_of(evidence: Iterable[Evidence]) -> set[str]:

@@ -284,6 +284,11 @@ def select(
     # A code the question names, the answer's passage must name: "Which mk-configure variable
     # turns on arm64?" is not answered from a slide that never says arm64.
     naming = _naming(codes, evidence)
+    # "Can bash do floating-point arithmetic?" is answered from the manual titled so, when the
+    # evidence has it, not from another that says "floating-point arithmetic".
+    named = grounding.named_documents(question, evidence)
+    if named:
+        naming = {block for block in naming if evidence[block - 1].document_id in named}
     # "How many members sit on the committee?" is not answered by a sentence about members
     # with no number of them: a question that asks for a quantity is answered by one that has it.
     quantity, counted = grounding.asks_quantity(question), grounding.counted(question)

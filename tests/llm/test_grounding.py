@@ -221,3 +221,29 @@ def test_an_unknown_word_is_unsaid_unless_a_passage_has_it_or_nearly() -> None:
     assert grounding.unsaid(["usrmerge", "purge"], passage) == ["usrmerge"]
     # A typo of a word the passage has is no thing it lacks.
     assert grounding.unsaid(["pakage", "purg"], passage) == []
+
+
+def test_a_document_is_named_by_an_uncommon_word_of_its_title() -> None:
+    bash = Evidence(
+        "s1", "doc-bash", 1, "Evaluation is done in integers.", 0.5, title="Bash Reference Manual"
+    )
+    glpk = Evidence(
+        "s2", "doc-glpk", 1, "Rational arithmetic.", 0.6, title="GLPK (GNU Linear Programming Kit)"
+    )
+    both = [glpk, bash]
+    assert grounding.named_documents("Can bash do floating-point arithmetic?", both) == {"doc-bash"}
+    assert grounding.named_documents("Does GLPK do exact arithmetic?", both) == {"doc-glpk"}
+    # common words of a title name nothing ("reference", "programming"); naming all is no choice
+    assert grounding.named_documents("Is there a reference for linear programming?", both) == set()
+    assert grounding.named_documents("Does bash call GLPK?", both) == set()
+    constitution = Evidence(
+        "s3", "doc-c", 1, "…", 0.5, title="The Constitution of the United States"
+    )
+    amendments = Evidence("s4", "doc-a", 1, "…", 0.4, title="Amendments")
+    assert (
+        grounding.named_documents(
+            "Since when do voters elect senators instead of state legislatures?",
+            [constitution, amendments],
+        )
+        == set()
+    )

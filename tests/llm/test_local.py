@@ -507,6 +507,35 @@ async def test_a_definition_list_s_term_line_is_read_with_its_description() -> N
     )
 
 
+async def test_a_question_that_names_a_document_is_answered_from_it() -> None:
+    """ "bash" is a common word, and no name to the other checks; it is the name of the
+    manual, which the evidence has, under a passage of another manual that says the rest."""
+    glpk = Evidence(
+        "seg-exact",
+        "doc-glpk",
+        45,
+        "It is similar to glp_simplex, but it uses arithmetic of rational numbers, which is "
+        "exact, unlike floating-point arithmetic.",
+        0.55,
+        heading="glp exact",
+        title="GNU Linear Programming Kit",
+    )
+    bash = Evidence(
+        "seg-arith",
+        "doc-bash",
+        36,
+        "The shell allows arithmetic expressions to be evaluated, as one of the shell "
+        "expansions. Evaluation is done in fixed-width integers with no check for overflow.",
+        0.5,
+        heading="6.5 Shell Arithmetic",
+        title="Bash Reference Manual",
+    )
+    _, done = await run(Prompt("Can bash do floating-point arithmetic?", [glpk, bash]))
+    assert {c.segment_id for c in done.citations} == {"seg-arith"}, done.text
+    _, other = await run(Prompt("Is there exact floating-point arithmetic?", [glpk, bash]))
+    assert "seg-exact" in [c.segment_id for c in other.citations], other.text
+
+
 async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> None:
     # Close in meaning to the handbook, worded unlike it, about a thing it never names.
     confident = [replace(e, score=0.6) for e in HANDBOOK]
