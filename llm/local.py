@@ -81,6 +81,8 @@ from llm.prompt import (
     Evidence,
     Prompt,
     Turn,
+    defines,
+    definition_subject,
     is_contents,
     is_follow_up,
     new_topic,
@@ -327,6 +329,16 @@ def select(
             return True
         return grounding.has_number(text, counted) and grounding.has_kind(text, kind)
 
+    # "What is canonical labelling?" is answered by the sentence that says what it is ("A
+    # canonical labelling is a …"), in the best passage that has one, before any sentence
+    # that only mentions it ("Note that this changes the canonical labelling.").
+    subject = definition_subject(question) if not history else None
+    if subject:
+        saying = [
+            c for c in _candidates(evidence) if defines(subject, c.span.text) and may_answer(c)
+        ]
+        if saying:
+            return _continued(saying[:1], evidence)
     scored = [
         c
         for c in score_sentences(question, history, evidence)

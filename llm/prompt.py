@@ -400,6 +400,21 @@ def what_is_subject(question: str) -> list[str] | None:
     return subject if 0 < len(subject) <= WHAT_IS_MAX_TERMS else None
 
 
+_WHAT_IS_A = re.compile(
+    r"^\W*what(?:'s|\s+is|\s+are)\s+(?:(?:a|an|the)\s+)?([^?]{1,40}?)\W*$", re.IGNORECASE
+)
+
+
+def definition_subject(question: str) -> list[str] | None:
+    """The terms of X in "What is (a, an, the) X?" (at most three), else None: a question
+    that a sentence saying what X is answers (``defines``)."""
+    match = _WHAT_IS_A.match(question)
+    if match is None:
+        return None
+    subject = terms(match.group(1))
+    return subject if 0 < len(subject) <= WHAT_IS_MAX_TERMS else None
+
+
 def names_wholly(subject: list[str], title: str | None, filename: str) -> bool:
     """Whether ``subject`` is a document's whole title or file name, or one of the names its
     title joins with "and", but for the kind of document, its version and its language
@@ -426,7 +441,9 @@ def _bare(name: set[str]) -> set[str]:
 
 
 # "X is a …", "X are the …": the sentence that says what X is.
-_DEFINITION = re.compile(r"(?:the\s+)?(.{1,60}?)\s+(?:is|are)\s+(?:a|an|the|one)\b", re.IGNORECASE)
+_DEFINITION = re.compile(
+    r"(?:(?:the|a|an)\s+)?(.{1,60}?)\s+(?:is|are)\s+(?:a|an|the|one)\b", re.IGNORECASE
+)
 _ASIDE = re.compile(r"\s*\([^)]*\)")
 
 

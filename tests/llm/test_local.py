@@ -536,6 +536,30 @@ async def test_a_question_that_names_a_document_is_answered_from_it() -> None:
     assert "seg-exact" in [c.segment_id for c in other.citations], other.text
 
 
+async def test_what_a_thing_is_is_answered_by_the_sentence_that_says_so() -> None:
+    """The best passage only mentions it, and shares more of the question's words; a lower
+    one says what it is."""
+    options = Evidence(
+        "seg-options",
+        "doc-bash",
+        87,
+        "-l Make this shell act as if it had been directly invoked by login, as a login shell.",
+        0.62,
+    )
+    invocation = Evidence(
+        "seg-invocation",
+        "doc-bash",
+        98,
+        "A login shell is one whose first character of argument zero is '-', or one invoked "
+        "with the --login option. An interactive shell is one started without arguments.",
+        0.55,
+    )
+    _, done = await run(Prompt("What is a login shell?", [options, invocation]))
+    assert done.text.startswith("A login shell is one whose first character"), done.text
+    _, other = await run(Prompt("What does -l do?", [options, invocation]))
+    assert other.text.startswith("-l Make this shell act"), other.text
+
+
 async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> None:
     # Close in meaning to the handbook, worded unlike it, about a thing it never names.
     confident = [replace(e, score=0.6) for e in HANDBOOK]

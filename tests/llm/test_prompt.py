@@ -10,6 +10,8 @@ from llm.prompt import (
     Evidence,
     Prompt,
     Turn,
+    defines,
+    definition_subject,
     essential_tokens,
     full_tokens,
     names_document,
@@ -228,6 +230,17 @@ def test_questions_about_whole_documents_are_told_apart(question, subject) -> No
 )
 def test_what_is_asks_for_at_most_three_words(question, subject) -> None:
     assert what_is_subject(question) == subject
+
+
+def test_what_a_thing_is_is_asked_with_or_without_an_article() -> None:
+    assert definition_subject("What is a login shell?") == ["login", "shell"]
+    assert definition_subject("What are the traces?") == ["trace"]
+    assert definition_subject("What is canonical labelling?") == ["canon", "label"]
+    assert (
+        definition_subject("What is the default size of the plot that the terminal prints?") is None
+    )
+    assert definition_subject("How do I start a login shell?") is None
+    assert defines(["login", "shell"], "A login shell is one whose first character is '-'.")
 
 
 @pytest.mark.parametrize(
