@@ -393,22 +393,22 @@ def what_is_subject(question: str) -> list[str] | None:
     """The terms of X in "What is X?" or "What is X used for?" (at most three, no article),
     else None. The caller overviews a document only when they are its whole name
     (``names_wholly``)."""
-    match = _WHAT_IS.match(question)
-    if match is None:
-        return None
-    subject = terms(match.group(1))
-    return subject if 0 < len(subject) <= WHAT_IS_MAX_TERMS else None
+    return _subject(_WHAT_IS, question)
 
 
+# "What is a login shell?": what a sentence saying what X is answers (``defines``).
 _WHAT_IS_A = re.compile(
     r"^\W*what(?:'s|\s+is|\s+are)\s+(?:(?:a|an|the)\s+)?([^?]{1,40}?)\W*$", re.IGNORECASE
 )
 
 
 def definition_subject(question: str) -> list[str] | None:
-    """The terms of X in "What is (a, an, the) X?" (at most three), else None: a question
-    that a sentence saying what X is answers (``defines``)."""
-    match = _WHAT_IS_A.match(question)
+    """The terms of X in "What is (a, an, the) X?" (at most three), else None."""
+    return _subject(_WHAT_IS_A, question)
+
+
+def _subject(pattern: re.Pattern[str], question: str) -> list[str] | None:
+    match = pattern.match(question)
     if match is None:
         return None
     subject = terms(match.group(1))
