@@ -81,6 +81,7 @@ from llm.prompt import (
     Evidence,
     Prompt,
     Turn,
+    action_subject,
     defines,
     definition_subject,
     is_contents,
@@ -89,6 +90,7 @@ from llm.prompt import (
     passage_tokens,
     previous_question,
     ranked,
+    says_what_it_does,
 )
 from retrieval import text_vectors
 
@@ -329,16 +331,12 @@ def select(
             return True
         return grounding.has_number(text, counted) and grounding.has_kind(text, kind)
 
-    # "What is canonical labelling?" is answered by the sentence that says what it is ("A
-    # canonical labelling is a …"), in the best passage that has one, before any sentence
-    # that only mentions it ("Note that this changes the canonical labelling.").
-    subject = definition_subject(question) if not history else None
-    if subject:
-        saying = [
-            c for c in _candidates(evidence) if defines(subject, c.span.text) and may_answer(c)
-        ]
-        if saying:
-            return _continued(saying[:1], evidence)
+    # "What is a login shell?" is answered by the sentence that says what it is ("A login
+    # shell is one whose …"), in the best passage that has one, before any sentence that only
+    # mentions it; "What does lilypond-book do?" by one that says what it does.
+    saying = [] if history else _saying(question, evidence, may_answer)
+    if saying:
+        return _continued(saying, evidence)
     scored = [
         c
         for c in score_sentences(question, history, evidence)
@@ -365,6 +363,19 @@ def select(
             # releases that never says trixie, when another passage does.
             return []
         return _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
+    return []
+
+
+def _saying(
+    question: str, evidence: list[Evidence], may_answer: Callable[[Candidate], bool]
+) -> list[Candidate]:
+    """The first sentence that says what the question's X is ("What is X?") or does ("What
+    does X do?"), as one that may answer; [] for another question, or none."""
+    for subject_of, says in ((definition_subject, defines), (action_subject, says_what_it_does)):
+        subject = subject_of(question)
+        if subject:
+            found = (c for c in _candidates(evidence) if says(subject, c.span.text))
+            return next(([c] for c in found if may_answer(c)), [])
     return []
 
 

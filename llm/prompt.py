@@ -407,6 +407,15 @@ def definition_subject(question: str) -> list[str] | None:
     return _subject(_WHAT_IS_A, question)
 
 
+# "What does the lilypond-book program do?": what a sentence saying what X does answers.
+_WHAT_DOES = re.compile(r"^\W*what\s+does\s+(?:the\s+)?([^?]{1,40}?)\s+do\W*$", re.IGNORECASE)
+
+
+def action_subject(question: str) -> list[str] | None:
+    """The terms of X in "What does (the) X do?" (at most three), else None."""
+    return _subject(_WHAT_DOES, question)
+
+
 def _subject(pattern: re.Pattern[str], question: str) -> list[str] | None:
     match = pattern.match(question)
     if match is None:
@@ -444,16 +453,33 @@ def _bare(name: set[str]) -> set[str]:
 _DEFINITION = re.compile(
     r"(?:(?:the|a|an)\s+)?(.{1,60}?)\s+(?:is|are)\s+(?:a|an|the|one)\b", re.IGNORECASE
 )
+# "X provides …", "The X command reads …": the sentence that says what X does.
+_ACTION = re.compile(r"(?:(?i:the|a|an)\s+)?(.{1,60}?)\s+(?:is|are|[a-z]+[^s\W]s)\b")
 _ASIDE = re.compile(r"\s*\([^)]*\)")
+# What kind of thing a subject is, which a sentence may or may not say: "the geng program".
+_KIND_OF_THING = frozenset(
+    terms("program command tool utility option function routine script builtin")
+)
 
 
 def defines(subject: list[str], text: str) -> bool:
     """Whether a sentence of ``text`` says what ``subject`` (its terms) is: "nauty (no
     automorphisms, yes?) is a set of procedures …", "The Bash shell is a …"."""
+    return _opens_on(subject, text, _DEFINITION)
+
+
+def says_what_it_does(subject: list[str], text: str) -> bool:
+    """Whether a sentence of ``text`` opens on ``subject`` and a verb: "lilypond-book provides
+    a way to automate this process", "The geng program generates small graphs"."""
+    return _opens_on(subject, text, _ACTION)
+
+
+def _opens_on(subject: list[str], text: str, pattern: re.Pattern[str]) -> bool:
+    asked = set(subject) - _KIND_OF_THING
     for paragraph in text.splitlines():  # a heading is a line of its own
         for sentence in _SENTENCE_END.split(paragraph.strip()):
-            found = _DEFINITION.match(_ASIDE.sub("", sentence))
-            if found and set(terms(found.group(1))) == set(subject):
+            found = pattern.match(_ASIDE.sub("", sentence))
+            if found and set(terms(found.group(1))) - _KIND_OF_THING == asked:
                 return True
     return False
 

@@ -560,6 +560,27 @@ async def test_what_a_thing_is_is_answered_by_the_sentence_that_says_so() -> Non
     assert other.text.startswith("-l Make this shell act"), other.text
 
 
+async def test_what_a_thing_does_is_answered_by_the_sentence_that_says_so() -> None:
+    templates = Evidence(
+        "seg-templates",
+        "doc-lily",
+        41,
+        "These templates are for use with lilypond-book. They show the program's input.",
+        0.7,
+    )
+    running = Evidence(
+        "seg-running",
+        "doc-lily",
+        26,
+        "If you want to add pictures of music to a document, you can do it by hand. "
+        "lilypond-book provides a way to automate this process: it extracts snippets of music "
+        "from your document and runs lilypond on them.",
+        0.63,
+    )
+    _, done = await run(Prompt("What does the lilypond-book program do?", [templates, running]))
+    assert done.text.startswith("lilypond-book provides a way to automate"), done.text
+
+
 async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> None:
     # Close in meaning to the handbook, worded unlike it, about a thing it never names.
     confident = [replace(e, score=0.6) for e in HANDBOOK]

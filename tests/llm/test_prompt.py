@@ -10,6 +10,7 @@ from llm.prompt import (
     Evidence,
     Prompt,
     Turn,
+    action_subject,
     defines,
     definition_subject,
     essential_tokens,
@@ -20,6 +21,7 @@ from llm.prompt import (
     overview_subject,
     ranked,
     render,
+    says_what_it_does,
     user_message,
     what_is_subject,
 )
@@ -241,6 +243,23 @@ def test_what_a_thing_is_is_asked_with_or_without_an_article() -> None:
     )
     assert definition_subject("How do I start a login shell?") is None
     assert defines(["login", "shell"], "A login shell is one whose first character is '-'.")
+
+
+def test_what_a_thing_does_is_asked_and_said() -> None:
+    assert action_subject("What does the lilypond-book program do?") == [
+        "lilypond",
+        "book",
+        "program",
+    ]
+    assert action_subject("What does convert-ly do?") == ["convert", "ly"]
+    assert action_subject("What does starting gnuplot with the -p flag do?") is None  # no thing
+    assert action_subject("How does geng work?") is None
+    subject = action_subject("What does the geng program do?")
+    assert subject is not None
+    assert says_what_it_does(subject, "The geng program generates small graphs.")
+    assert says_what_it_does(subject, "geng (see Section 15) reads nothing.")
+    assert not says_what_it_does(subject, "There is also a program that calls geng.")
+    assert not says_what_it_does(subject, "geng process output goes to stdout.")  # no verb
 
 
 @pytest.mark.parametrize(
