@@ -333,8 +333,9 @@ def select(
 
     # "What is a login shell?" is answered by the sentence that says what it is ("A login
     # shell is one whose …"), in the best passage that has one, before any sentence that only
-    # mentions it; "What does lilypond-book do?" by one that says what it does.
-    saying = [] if history else _saying(question, evidence, may_answer)
+    # mentions it; "What does lilypond-book do?" by one that says what it does. In a
+    # conversation too: "What is it?" names nothing to look for.
+    saying = _saying(question, evidence, may_answer)
     if saying:
         return _continued(saying, evidence)
     scored = [

@@ -579,6 +579,12 @@ async def test_what_a_thing_does_is_answered_by_the_sentence_that_says_so() -> N
     )
     _, done = await run(Prompt("What does the lilypond-book program do?", [templates, running]))
     assert done.text.startswith("lilypond-book provides a way to automate"), done.text
+    # asked later in a conversation, the same
+    earlier = [Turn("user", "What is lilypond?"), Turn("assistant", "A music typesetter.")]
+    _, later = await run(
+        Prompt("What does the lilypond-book program do?", [templates, running], history=earlier)
+    )
+    assert later.text == done.text
 
 
 async def test_a_name_no_passage_has_is_not_answered_from_meaning_alone() -> None:

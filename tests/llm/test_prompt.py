@@ -242,6 +242,8 @@ def test_what_a_thing_is_is_asked_with_or_without_an_article() -> None:
         definition_subject("What is the default size of the plot that the terminal prints?") is None
     )
     assert definition_subject("How do I start a login shell?") is None
+    assert definition_subject("What is it?") is None  # a pronoun: a follow-up's business
+    assert action_subject("What does it do?") is None
     assert defines(["login", "shell"], "A login shell is one whose first character is '-'.")
 
 
