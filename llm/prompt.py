@@ -30,6 +30,7 @@ from llm._text import (
     estimate_tokens,
     message_tokens,
     same_term,
+    sentences,
     terms,
     truncate_to_tokens,
     word_count,
@@ -476,11 +477,10 @@ def says_what_it_does(subject: list[str], text: str) -> bool:
 
 def _opens_on(subject: list[str], text: str, pattern: re.Pattern[str]) -> bool:
     asked = set(subject) - _KIND_OF_THING
-    for paragraph in text.splitlines():  # a heading is a line of its own
-        for sentence in _SENTENCE_END.split(paragraph.strip()):
-            found = pattern.match(_ASIDE.sub("", sentence))
-            if found and set(terms(found.group(1))) - _KIND_OF_THING == asked:
-                return True
+    for sentence in sentences(text):  # a heading is a line, and a sentence, of its own
+        found = pattern.match(_ASIDE.sub("", sentence.text))
+        if found and set(terms(found.group(1))) - _KIND_OF_THING == asked:
+            return True
     return False
 
 

@@ -116,12 +116,7 @@ async def _evidence(
         found = await search.passages(
             pool, tenant_id, key_segments(topic_map, wanted + SPARE_TOPICS)
         )
-        told = {
-            h.segment_id: h
-            for h in found
-            if tells_a_topic(h) and (first is None or h.segment_id != first.segment_id)
-        }
-        evidence += [told[k] for k in key_segments(topic_map, wanted, keep=told.__contains__)]
+        evidence += topic_passages(topic_map, found, wanted, besides=first)
     # Scores keep this order wherever evidence is sorted best first.
     return [replace(h, score=1.0 - n / 100) for n, h in enumerate(evidence)]
 
@@ -181,6 +176,20 @@ def _title_page(segment: Hit) -> bool:
 
 def _folded(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def topic_passages(
+    topic_map: dict[str, Any], found: list[Hit], topics: int, *, besides: Hit | None
+) -> list[Hit]:
+    """Of the ``found`` passages of the map's largest topics, those of the ``topics`` largest
+    that tell a topic of the document's own (``tells_a_topic``) and are not ``besides`` (its
+    opening), in reading order."""
+    told = {
+        h.segment_id: h
+        for h in found
+        if tells_a_topic(h) and (besides is None or h.segment_id != besides.segment_id)
+    }
+    return [told[k] for k in key_segments(topic_map, topics, keep=told.__contains__)]
 
 
 def key_segments(

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from llm.prompt import defines, reads_as_prose
 from storage.search import Hit
-from workflows.overview import key_segments, opening, tells_a_topic
+from workflows.overview import key_segments, opening, tells_a_topic, topic_passages
 
 DOC = uuid.uuid4()
 
@@ -160,3 +160,24 @@ def test_what_a_subject_is_opens_where_a_sentence_says_so() -> None:
     assert opening([TITLE_PAGE, guide, introduction], ["dreadnaut"]) == introduction
     assert defines(["bash", "shell"], "The Bash shell is a command language interpreter.")
     assert not defines(["bash"], "The default is a login shell for bash.")
+
+
+def test_a_topic_in_back_matter_gives_its_place_to_the_next_largest() -> None:
+    """What an overview reads of a topic map: the essay's bibliography was its second largest
+    topic; the third takes its place, and the opening is not quoted twice."""
+    engraving = _hit("Engraving is the art of music typography, done by hand.", "2 Engraving")
+    sources = _hit("Harold M Johnson. How to write music manuscript, a handbook.", "Bibliography")
+    spacing = _hit("Notes are spaced by their duration, not by their number.", "3 Spacing")
+    repeated = _hit("This essay discusses automatic music engraving in the program.", "About")
+    topic_map = {
+        "topics": [
+            {"segment_ids": list("abcdef"), "key_segment_ids": [str(engraving.segment_id)]},
+            {"segment_ids": list("ghijk"), "key_segment_ids": [str(sources.segment_id)]},
+            {"segment_ids": list("lmno"), "key_segment_ids": [str(repeated.segment_id)]},
+            {"segment_ids": list("pqr"), "key_segment_ids": [str(spacing.segment_id)]},
+        ]
+    }
+    found = [engraving, sources, repeated, spacing]
+    assert topic_passages(topic_map, found, 2, besides=repeated) == [engraving, spacing]
+    assert topic_passages(topic_map, found, 2, besides=None) == [engraving, repeated]
+    assert topic_passages(topic_map, found[:1], 2, besides=None) == [engraving]  # not read
