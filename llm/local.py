@@ -163,7 +163,13 @@ CONTEXT_WEIGHT = 0.5
 # built/constructed 0.72 — against unrelated ones at 0.1 or less.
 NEAR_MIN_COSINE = 0.55
 NEAR_WEIGHT = 0.7
+# A table row's word found only in its table's header row or caption: said of the row, less
+# plainly than by the row itself (every row of the table has it).
+HEADER_WEIGHT = 0.75
 HEADING_MAX_WORDS = 12
+TABLE_MIN_ROWS = 3  # one-line paragraphs in a run, none a sentence: a table's rows
+_PARAGRAPH = re.compile(r"(?:[^\n]|\n(?!\s*\n))+")
+_CAPTION = re.compile(r"(table|figure|fig\.|listing)\s*[\d.]+\s*[:.]", re.IGNORECASE)
 TERM_MAX_WORDS = 8  # a definition list's term line ("double tol_bnd (default: 1e-7)")
 # What a term reads like, unlike a heading: it starts in lower case or with a mark ("double
 # tol_bnd", "-f", "$HOME"), or holds "_", "(" or "=", or a word in capitals ("HISTIGNORE").
@@ -205,6 +211,10 @@ class Candidate:
     # 1e-7)" above "Tolerance used to check if the basic solution is primal feasible."): the
     # checks read the two together, and the line is quoted when the sentence needs it.
     term: Span | None = None
+    # A table's row: the words of its header row and caption, which say what its cells are
+    # ("automatic variable value" over "$< first prerequisite"); they count for the row
+    # (``HEADER_WEIGHT``) when the row has a word of the question itself.
+    table: frozenset[str] = frozenset()
 
     @property
     def says(self) -> str:
@@ -529,8 +539,11 @@ def score_sentences(
     meaning = _Meaning(_term_words(question, history), candidates)
     for c in candidates:
         exact = frozenset(t for t in weights if any(same_term(t, h) for h in c.terms))
-        near = meaning.matches(weights.keys() - exact, c)
-        matched = exact | near
+        header = frozenset(  # a row that says something asked is read with its header
+            t for t in weights.keys() - exact if exact and any(same_term(t, h) for h in c.table)
+        )
+        near = meaning.matches(weights.keys() - exact - header, c)
+        matched = exact | header | near
         if own and not matched & own:
             continue
         around = frozenset(
@@ -539,6 +552,7 @@ def score_sentences(
         coverage = (
             sum(share[t] for t in exact)
             + NEAR_WEIGHT * sum(share[t] for t in near)
+            + HEADER_WEIGHT * sum(share[t] for t in header)
             + CONTEXT_WEIGHT * sum(share[t] for t in around)
         )
         bonus = _bonus(c.block, len(evidence))
@@ -662,16 +676,53 @@ def _candidates(evidence: list[Evidence]) -> list[Candidate]:
         if is_contents(item.text):
             continue  # "4 2.4 How can R be obtained?. . . . 4 2.5 ..." quotes no answer
         first = True
-        spans = sentences(item.text)
+        rows = _table_rows(item)
+        spans = _whole_rows(sentences(item.text), rows)
         for order, span in enumerate(spans):
             found = frozenset(terms(span.text))
-            if found and not _is_heading(span.text, item) and not _POINTER.match(span.text):
+            heading = _is_heading(span.text, item) and span not in rows
+            if found and not heading and not _POINTER.match(span.text):
                 term = _term_above(item, spans, order)
                 content = tuple(w for w in words(span.text) if term_of(w) is not None)
                 tail = first and _begins_mid_sentence(span.text)
-                out.append(Candidate(block, order, span, found, content, tail=tail, term=term))
+                table = rows.get(span, frozenset())
+                out.append(
+                    Candidate(block, order, span, found, content, tail=tail, term=term, table=table)
+                )
                 first = False
     return out
+
+
+def _table_rows(item: Evidence) -> dict[Span, frozenset[str]]:
+    """The rows of the passage's tables, each with the words of its table's header row and
+    caption (what its cells are). A table is a run of at least ``TABLE_MIN_ROWS`` paragraphs
+    of one line each that end no sentence ("4 KERN_WARNING warning conditions", "/dev/full
+    write return the disk-full (ENOSPC) error"), the first its header row. Such a line,
+    alone, reads like a heading; in a table, it is what a table's question is answered by."""
+    rows: dict[Span, frozenset[str]] = {}
+    run: list[Span] = []
+    for match in [*_PARAGRAPH.finditer(item.text), None]:
+        text = match.group().strip() if match else ""
+        if match and text and "\n" not in text and text[-1] not in ".!?:;。！？：；":
+            start = match.start() + match.group().index(text)
+            if not _CAPTION.match(text):
+                run.append(Span(start, start + len(text), text))
+                continue
+        if len(run) >= TABLE_MIN_ROWS:
+            caption = _CAPTION.match(text)
+            header = f"{run[0].text} {text[caption.end() :] if caption else ''}"
+            rows |= dict.fromkeys(run[1:], frozenset(terms(header)))
+        run = []
+    return rows
+
+
+def _whole_rows(spans: list[Span], rows: Iterable[Span]) -> list[Span]:
+    """The sentences, with each table row one sentence: "$? all newer prerequisites" is not
+    the question "$?" and the fragment "all newer prerequisites"."""
+    if not rows:
+        return spans
+    out = [s for s in spans if not any(r.start <= s.start < r.end for r in rows)]
+    return sorted([*out, *rows], key=lambda s: s.start)
 
 
 def _term_above(item: Evidence, spans: list[Span], order: int) -> Span | None:

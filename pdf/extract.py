@@ -132,6 +132,16 @@ SLOT_MAX_BAND_LINES = 8
 # A line goes on the sentence above it across MuPDF's blocks within this share of a line's
 # height between them (a wrapped line sits right below; a new paragraph or item further down).
 CONTINUED_LINE_GAP = 1.0
+# Lines set tight overlap their neighbours' boxes a little (a slide's 24-point bullets by 0.7
+# points): still the line right below.
+CONTINUED_LINE_OVERLAP = 0.25
+# A table: a block with this many rows of pieces (MuPDF splits a row at each wide gap), a
+# piece starting at one place (within COLUMN_TOLERANCE points) in most of them, and rows of
+# pieces among its rows often enough: wrapped cells make rows of one piece.
+TABLE_MIN_ROWS = 2
+TABLE_PIECED_SHARE = 0.3
+TABLE_ALIGNED_SHARE = 0.6
+COLUMN_TOLERANCE = 2.0
 FURNITURE_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line is a heading
 # A line with a letter in it that starts or ends with a number of up to five digits.
 _FOLIO = re.compile(r"(\d{1,5})\s+(?=.*[^\W\d_]).+|(?=.*[^\W\d_]).+\s(\d{1,5})")
@@ -291,6 +301,7 @@ class _Line:
     starts_bold: bool
     horizontal: bool  # rotated text (a margin note, a rotated table) is never a heading
     block: int
+    starts_row: bool  # a row of a table: its own paragraph, with the lines it wraps onto
     y0: float
     y1: float
 
@@ -481,8 +492,14 @@ def _lines(content: dict[str, Any]) -> Iterable[_Line]:
     for block in content["blocks"]:
         if block.get("type") != 0:  # 1 = image
             continue
-        for spans, bbox, horizontal in _rows(block["lines"]):
-            parsed = _line(spans, block["number"], bbox, horizontal)
+        rows = list(_rows(block["lines"]))
+        table = _is_table([columns for _, _, _, columns in rows])
+        # A line of one piece at the table's left edge starts a row too (a line of code in a
+        # block of them); further right, it is a cell that wraps and stays with its row.
+        left = min((bbox[0] for _, bbox, _, columns in rows if columns), default=0.0)
+        for spans, bbox, horizontal, columns in rows:
+            starts_row = table and (bool(columns) or bbox[0] <= left + COLUMN_TOLERANCE)
+            parsed = _line(spans, block["number"], bbox, horizontal, starts_row)
             if parsed is not None:
                 yield parsed
 
@@ -490,24 +507,44 @@ def _lines(content: dict[str, Any]) -> Iterable[_Line]:
 _GAP = {"text": " ", "size": 0.0, "flags": 0, "font": ""}  # joins the pieces of one row
 
 
-def _rows(lines: list[dict[str, Any]]) -> Iterable[tuple[list[dict[str, Any]], Bbox, bool]]:
+def _rows(
+    lines: list[dict[str, Any]],
+) -> Iterable[tuple[list[dict[str, Any]], Bbox, bool, list[float]]]:
     """The block's lines, with pieces of one visual row joined: MuPDF splits a row at a wide
-    gap ("2.1<tab>Methods"), which would otherwise look like text beside a heading."""
+    gap ("2.1<tab>Methods"), which would otherwise look like text beside a heading. With each
+    row, where its pieces after the first begin (its columns, if it is a table's row)."""
     spans: list[dict[str, Any]] = []
     bbox: Bbox = (0.0, 0.0, 0.0, 0.0)
     horizontal = True
+    columns: list[float] = []
     for line in lines:
         x0, y0, x1, y1 = line["bbox"]
         flat = abs(line["dir"][1]) < 0.05
         if spans and flat and horizontal and x0 >= bbox[2] - 1 and _same_row(bbox, y0, y1):
             spans += [_GAP, *line["spans"]]
             bbox = (bbox[0], min(bbox[1], y0), x1, max(bbox[3], y1))
+            columns.append(x0)
             continue
         if spans:
-            yield spans, bbox, horizontal
-        spans, bbox, horizontal = list(line["spans"]), (x0, y0, x1, y1), flat
+            yield spans, bbox, horizontal, columns
+        spans, bbox, horizontal, columns = list(line["spans"]), (x0, y0, x1, y1), flat, []
     if spans:
-        yield spans, bbox, horizontal
+        yield spans, bbox, horizontal, columns
+
+
+def _is_table(columns: list[list[float]]) -> bool:
+    """Whether a block's rows (the starts of their pieces after the first, per row) are a
+    table's: several rows of pieces, most of them with a piece starting at one place (a
+    column). Prose that MuPDF split at a wide justified space has its pieces anywhere."""
+    pieced = [row for row in columns if row]
+    if len(pieced) < TABLE_MIN_ROWS or len(pieced) < TABLE_PIECED_SHARE * len(columns):
+        return False
+    starts = sorted({x for row in pieced for x in row})
+    aligned = max(
+        sum(any(abs(x - start) <= COLUMN_TOLERANCE for x in row) for row in pieced)
+        for start in starts
+    )
+    return aligned >= TABLE_MIN_ROWS and aligned >= TABLE_ALIGNED_SHARE * len(pieced)
 
 
 def _same_row(bbox: Bbox, y0: float, y1: float) -> bool:
@@ -515,7 +552,9 @@ def _same_row(bbox: Bbox, y0: float, y1: float) -> bool:
     return overlap > 0.5 * min(bbox[3] - bbox[1], y1 - y0)
 
 
-def _line(spans: list[dict[str, Any]], block: int, bbox: Bbox, horizontal: bool) -> _Line | None:
+def _line(
+    spans: list[dict[str, Any]], block: int, bbox: Bbox, horizontal: bool, starts_row: bool
+) -> _Line | None:
     # Hot loop (every line of every page): plain dicts and ints, no Counter.
     sizes: dict[float, int] = {}
     bold_chars = total = 0
@@ -542,6 +581,7 @@ def _line(spans: list[dict[str, Any]], block: int, bbox: Bbox, horizontal: bool)
         starts_bold=bool(starts_bold),
         horizontal=horizontal,
         block=block,
+        starts_row=starts_row,
         y0=bbox[1],
         y1=bbox[3],
     )
@@ -843,7 +883,8 @@ def _running_headings(groups: list[list[int | None]], bodies: list[list[_Line]])
 def _assemble(
     number: int, lines: list[_Line], groups: list[int | None], running: set[str]
 ) -> PageText:
-    """Paragraphs (MuPDF blocks, with each heading its own paragraph) and the headings."""
+    """Paragraphs (MuPDF blocks, with each heading and each row of a table its own paragraph)
+    and the headings."""
     paragraphs: list[list[str]] = []
     heading_flags: list[bool] = []
     previous: tuple[int, int | None] | None = None
@@ -853,7 +894,8 @@ def _assemble(
             group = None
         key = (line.block, group)
         goes_on = group is None and previous is not None and previous[1] is None
-        if key != previous and not (goes_on and last is not None and _goes_on(last, line)):
+        new_row = line.starts_row and group is None and key == previous
+        if new_row or (key != previous and not (goes_on and last and _goes_on(last, line))):
             paragraphs.append([])
             heading_flags.append(group is not None)
         previous, last = key, line
@@ -871,8 +913,8 @@ def _goes_on(last: _Line, line: _Line) -> bool:
     the matrix di-" | "mensions. As the…", "…have to be" | "read, the matrix…"), which would
     cut a sentence, or a word, in two paragraphs. It does when it starts in lower case right
     below a line that ends no sentence."""
-    gap = line.y0 - last.y1
-    below = 0 <= gap < CONTINUED_LINE_GAP * (last.y1 - last.y0)
+    gap, height = line.y0 - last.y1, last.y1 - last.y0
+    below = -CONTINUED_LINE_OVERLAP * height <= gap < CONTINUED_LINE_GAP * height
     return below and line.text[0].islower() and last.text[-1] not in ".!?:;"
 
 

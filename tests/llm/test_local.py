@@ -507,6 +507,39 @@ async def test_a_definition_list_s_term_line_is_read_with_its_description() -> N
     )
 
 
+async def test_a_table_s_row_answers_read_with_its_header_and_caption() -> None:
+    """Rows end no sentence and are short: alone, each reads like a heading. In a table they
+    are the answer, whole ("$? all newer prerequisites" is no question), and the header row
+    and caption say what their cells are ("automatic variable")."""
+    make = Evidence(
+        "seg-make",
+        "doc-ref",
+        257,
+        "automatic variable value\n\n$@ target\n\n$< first prerequisite\n\n$? all newer "
+        "prerequisites\n\n$^ all prerequisites\n\nTable 12.17: List of make automatic variables",
+        0.6,
+        heading="automatic variable value",
+    )
+    prose = Evidence(
+        "seg-rules",
+        "doc-ref",
+        256,
+        "Upon execution of make(1), make reads the rule file, Makefile, and updates a target "
+        "if it depends on prerequisite files that have been modified since the target was.",
+        0.5,
+        heading="12.6.1 Make",
+    )
+    question = "Inside a Makefile rule, which automatic variable holds the first prerequisite?"
+    _, done = await run(Prompt(question, [make, prose]))
+    assert done.text.startswith("$< first prerequisite"), done.text
+    assert done.citations[0].segment_id == "seg-make"
+    _, newer = await run(Prompt("Which automatic variable lists the newer prerequisites?", [make]))
+    assert newer.text.startswith("$? all newer prerequisites"), newer.text
+    lone = replace(make, text="automatic variable value\n\n$< first prerequisite")
+    _, refused = await run(Prompt(question, [lone]))
+    assert refused.found is False, refused.text  # one short line is a heading, not a table
+
+
 async def test_a_question_that_names_a_document_is_answered_from_it() -> None:
     """ "bash" is a common word, and no name to the other checks; it is the name of the
     manual, which the evidence has, under a passage of another manual that says the rest."""

@@ -252,6 +252,68 @@ def test_a_sentence_that_mupdf_cuts_into_two_blocks_is_one_paragraph():
     assert "preceded by its dimensions, which say" in parse(data).segments[0].text
 
 
+def test_a_sentence_set_tight_across_two_blocks_is_one_paragraph():
+    """Tight leading (a slide's bullets) makes the boxes of two lines overlap a little; the
+    wrapped line is still right below the one it goes on from."""
+    data = _lines_pdf(
+        [
+            (72, 130, "- OK: Allows the user to close a view after"),
+            (100, 146, "editing the model."),  # 16 points down: the boxes overlap
+            (72, 162, "- Cancel: Allows the user to close a view"),
+        ]
+    )
+    lines = extract._lines(pymupdf.open(stream=data)[0].get_text("dict"))
+    first, second = list(lines)[:2]
+    assert first.block != second.block and second.y0 < first.y1  # the case in question
+    assert parse(data).pages[0].text.split("\n\n") == [
+        "- OK: Allows the user to close a view after\nediting the model.\n"
+        "- Cancel: Allows the user to close a view"
+    ]
+
+
+def test_each_row_of_a_table_is_a_paragraph_with_the_lines_its_cells_wrap_onto():
+    """A table's rows would run together into one long "sentence" ("k kill … s sync … u
+    remount …"), and no answer could quote the row that answers."""
+    data = _lines_pdf(
+        [
+            (72, 130, "Some prose that introduces the table below it."),
+            (72, 160, "k"),
+            (150, 160, "kill all processes on the current console"),
+            (72, 175, "s"),
+            (150, 175, "sync all mounted filesystems to avoid"),
+            (150, 190, "data corruption"),  # the cell wraps
+            (72, 205, "u"),
+            (150, 205, "remount all mounted filesystems read-only"),
+            (72, 220, "restore the keyboard: r"),  # one piece, at the table's left edge
+        ]
+    )
+    paragraphs = [join_lines(p) for p in parse(data).pages[0].text.split("\n\n")]
+    assert paragraphs[-4:] == [
+        "k kill all processes on the current console",
+        "s sync all mounted filesystems to avoid data corruption",
+        "u remount all mounted filesystems read-only",
+        "restore the keyboard: r",
+    ]
+
+
+def test_lines_split_at_wide_spaces_anywhere_stay_one_paragraph():
+    """MuPDF also splits a line of prose at a wide justified space; such pieces start
+    anywhere, not in a column, and the paragraph stays whole."""
+    data = _lines_pdf(
+        [
+            (72, 160, "The pieces of"),
+            (190, 160, "these lines are"),
+            (72, 175, "not in columns:"),
+            (230, 175, "each gap is"),
+            (72, 190, "somewhere else on"),
+            (290, 190, "the line."),
+        ]
+    )
+    assert parse(data).pages[0].text.count("\n\n") == 0
+    assert extract._is_table([[190.0], [230.0], [290.0]]) is False
+    assert extract._is_table([[150.0], [], [150.5], [151.0]]) is True
+
+
 def test_control_characters_are_no_text():
     """A bullet in a font of its own encoding comes out as the C1 control "\x88"."""
     assert extract._JUNK_CHARS.sub("", "\x88 The input\x9f files\x07") == " The input files"
