@@ -144,6 +144,7 @@ LEADING_MARGIN = 0.03
 MEANING_SENTENCES = 4
 MEANING_PER_PASSAGE = 2
 MIN_GAIN = 0.15
+TIE_MARGIN = 0.01  # of the score: sentences this close are ordered by meaning
 MAX_SENTENCES = 3
 MAX_ANSWER_WORDS = 120
 # What a sentence ending in ":" introduces is quoted with it up to this length (``_continued``).
@@ -354,6 +355,7 @@ def select(
         if c.block in leading and may_answer(c)
     ]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
+        _ties_by_meaning(question, history, scored)
         return _with_terms(_continued(_reading_order(_pick(scored)), evidence), may_answer)
     naming_evidence = [evidence[block - 1] for block in naming]
     if grounding.missing(names, *naming_evidence) or grounding.unsaid(
@@ -485,10 +487,7 @@ def _closest_in_meaning(
     candidates = [c for c in _candidates(evidence) if may_answer(c)]
     if not candidates:
         return []
-    asked = question
-    if is_follow_up(question):
-        asked += " " + previous_question(history)
-    vectors = text_vectors([asked, *(c.span.text for c in candidates)])
+    vectors = text_vectors([_asked(question, history), *(c.span.text for c in candidates)])
     closeness = vectors[1:] @ vectors[0]
     ranked_ = sorted(
         (
@@ -509,6 +508,25 @@ def _closest_in_meaning(
             if sum(p.block == candidate.block for p in picked) < per_passage:
                 picked.append(candidate)
     return picked
+
+
+def _asked(question: str, history: list[Turn]) -> str:
+    """The question, with the previous one for a follow-up: what meaning is compared with."""
+    return f"{question} {previous_question(history)}" if is_follow_up(question) else question
+
+
+def _ties_by_meaning(question: str, history: list[Turn], scored: list[Candidate]) -> None:
+    """Sentences that score alike on shared words are told apart by meaning: the rows of a
+    table share its header's words, and "{/Times*2 abc} … at twice current size" answers "at
+    double the current font size" where "{/Times abc} … at current size" does not. Reorders
+    only the near-ties at the top (``TIE_MARGIN``), in place."""
+    best = max((c.score for c in scored), default=0.0)
+    tied = [i for i, c in enumerate(scored) if c.score >= best - TIE_MARGIN]
+    if len(tied) < 2:
+        return
+    vectors = text_vectors([_asked(question, history), *(scored[i].says for i in tied)])
+    for i, cos in zip(tied, vectors[1:] @ vectors[0], strict=True):
+        scored[i] = replace(scored[i], score=best + TIE_MARGIN * float(cos))
 
 
 def best_coverage(prompt: Prompt) -> float:

@@ -540,6 +540,25 @@ async def test_a_table_s_row_answers_read_with_its_header_and_caption() -> None:
     assert refused.found is False, refused.text  # one short line is a heading, not a table
 
 
+async def test_sentences_that_share_the_question_s_words_alike_are_told_apart_by_meaning():
+    """Two rows of one table have the same words of the question; the one that says "twice"
+    answers "double", and is quoted first."""
+    fonts = Evidence(
+        "seg-enhanced",
+        "doc-gnuplot",
+        34,
+        "Control Example Explanation\n\n{/Times abc} abc print abc in font Times at current "
+        "size\n\n{/Times*2 abc} abc print abc in font Times at twice current size\n\n"
+        "{/Times:Italic abc} abc print abc in font Times with style italic\n\n"
+        "Table 3: Enhanced text control codes",
+        0.6,
+        heading="Enhanced text mode",
+    )
+    question = "How do I print in font Times at double the current size?"
+    _, done = await run(Prompt(question, [fonts]))
+    assert done.text.startswith("{/Times*2 abc} abc print abc in font Times at twice"), done.text
+
+
 async def test_a_question_that_names_a_document_is_answered_from_it() -> None:
     """ "bash" is a common word, and no name to the other checks; it is the name of the
     manual, which the evidence has, under a passage of another manual that says the rest."""
