@@ -47,7 +47,21 @@ from retrieval import STOPWORDS, text_vectors
 _QUANTITY = re.compile(
     r"\bhow (many|much|often|big|large|fast|old|far|high|wide|heavy)\b|\bwhen (was|were|did)\b"
     r"|\b(what|which)\b[^?]*\b(size|percentage|year|date|version|price|cost|interval|timeout"
-    r"|limit|duration|capacity)\b|\b(maximum|minimum|largest|smallest|highest|lowest)\b",
+    r"|limit|duration|capacity)\b",
+    re.IGNORECASE,
+)
+_SUPERLATIVE = re.compile(r"\b(maximum|minimum|largest|smallest|highest|lowest)\b", re.IGNORECASE)
+# "Which MathProg function gives the smallest integer not less than x?" asks for a function:
+# the superlative says what the function gives. A question that opens on "which" or "what"
+# and a noun asks for one of those, unless the noun is a kind of number ("What size …").
+_ASKS_A_THING = re.compile(
+    r"^\W*(which|what)\s+(?!(is|are|was|were|does|do|did|can|could|should|would|will|has"
+    r"|have)\b)([^\W\d_][\w-]*)",
+    re.IGNORECASE,
+)
+_QUANTITY_NOUN = re.compile(
+    r"size|percentage|year|date|version|price|cost|interval|timeout|limit|duration|capacity"
+    r"|number|amount|value|maximum|minimum|length|width|height|depth|weight",
     re.IGNORECASE,
 )
 # The same in Chinese ("多少", "几个", "多久"), answered by digits or Chinese numerals.
@@ -174,7 +188,16 @@ def states_default(sentence: str) -> bool:
 def asks_limit(question: str) -> bool:
     """Whether the question asks for a maximum or a minimum ("What's the largest file I can
     store?", "Is there a maximum number of data blocks?"), rather than how to meet one."""
-    return _ASKS_LIMIT.search(question) is not None and _ASKS_HOW.search(question) is None
+    return (
+        _ASKS_LIMIT.search(question) is not None
+        and _ASKS_HOW.search(question) is None
+        and not _asks_a_thing(question)
+    )
+
+
+def _asks_a_thing(question: str) -> bool:
+    opening = _ASKS_A_THING.match(question)
+    return opening is not None and not _QUANTITY_NOUN.fullmatch(opening.group(3))
 
 
 def states_limit(sentence: str) -> bool:
@@ -203,7 +226,10 @@ def asks_quantity(question: str) -> bool:
     to do something: "how do I count how many values fall in each bin?")."""
     if _QUANTITY_ZH.search(question):
         return True
-    return _QUANTITY.search(question) is not None and _ASKS_A_WAY.search(question) is None
+    if _ASKS_A_WAY.search(question):
+        return False
+    superlative = _SUPERLATIVE.search(question) is not None and not _asks_a_thing(question)
+    return superlative or _QUANTITY.search(question) is not None
 
 
 def uncommon(question: str) -> list[str]:

@@ -216,6 +216,7 @@ class Candidate:
     # ("automatic variable value" over "$< first prerequisite"); they count for the row
     # (``HEADER_WEIGHT``) when the row has a word of the question itself.
     table: frozenset[str] = frozenset()
+    row: bool = False  # a row of a table
 
     @property
     def says(self) -> str:
@@ -703,10 +704,10 @@ def _candidates(evidence: list[Evidence]) -> list[Candidate]:
                 term = _term_above(item, spans, order)
                 content = tuple(w for w in words(span.text) if term_of(w) is not None)
                 tail = first and _begins_mid_sentence(span.text)
-                table = rows.get(span, frozenset())
-                out.append(
-                    Candidate(block, order, span, found, content, tail=tail, term=term, table=table)
-                )
+                candidate = Candidate(block, order, span, found, content, tail=tail, term=term)
+                if span in rows:
+                    candidate = replace(candidate, table=rows[span], row=True)
+                out.append(candidate)
                 first = False
     return out
 
@@ -855,7 +856,7 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
         if not candidate.span.text.endswith(_LEADS_IN) or (
             after is not None
             and after.block == candidate.block
-            and after.order == candidate.order + 1
+            and (after.order == candidate.order + 1 or after.row)  # the row it leads in to
         ):
             continue
         following = sentences(evidence[candidate.block - 1].text)[candidate.order + 1 :]

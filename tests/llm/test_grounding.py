@@ -159,10 +159,20 @@ def test_a_question_that_names_the_kind_of_number_wants_that_kind(
         ("What is the minimum age to serve as a congressman?", True),
         ("How does the nbawk Makefile insist on a minimum mk-configure release?", False),  # a way
         ("What page size does Berkeley DB use by default?", False),
+        # A function, not a limit: the superlative says what it gives.
+        ("Which MathProg function gives the smallest integer not less than x?", False),
+        ("Which is the lowest priority?", True),
+        ("What size is the largest page?", True),  # a kind of number
     ],
 )
 def test_asking_for_a_limit(question: str, asks: bool) -> None:
     assert grounding.asks_limit(question) is asks
+
+
+def test_a_question_for_a_thing_that_gives_the_smallest_asks_for_no_number() -> None:
+    assert not grounding.asks_quantity("Which function gives the smallest integer above x?")
+    assert grounding.asks_quantity("Which is the smallest integer above x?")
+    assert grounding.asks_quantity("What is the largest file I can store?")
 
 
 @pytest.mark.parametrize(

@@ -540,6 +540,26 @@ async def test_a_table_s_row_answers_read_with_its_header_and_caption() -> None:
     assert refused.found is False, refused.text  # one short line is a heading, not a table
 
 
+async def test_a_lead_in_quoted_with_the_row_it_leads_to_is_not_continued_with_the_first():
+    """ "… the following built-in functions …:" promises what follows; the row quoted after it
+    keeps the promise, and the table's first row is not quoted too."""
+    functions = Evidence(
+        "seg-functions",
+        "doc-gmpl",
+        14,
+        "3.1.5 Function references\n\nIn MathProg there exist the following built-in "
+        "functions which may be used in numeric expressions:\n\nabs(x) |x|, absolute value of "
+        "x\n\natan(x) arctan x, principal value of the arc tangent of x\n\nceil(x) smallest "
+        "integer not less than x\n\nlog10(x) common (decimal) logarithm of x",
+        0.6,
+        heading="3.1.5 Function references",
+    )
+    question = "Which MathProg function gives the smallest integer not less than x?"
+    _, done = await run(Prompt(question, [functions]))
+    assert "ceil(x) smallest integer not less than x" in done.text, done.text
+    assert "abs(x)" not in done.text
+
+
 async def test_sentences_that_share_the_question_s_words_alike_are_told_apart_by_meaning():
     """Two rows of one table have the same words of the question; the one that says "twice"
     answers "double", and is quoted first."""
