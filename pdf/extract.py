@@ -895,7 +895,8 @@ def _assemble(
         key = (line.block, group)
         goes_on = group is None and previous is not None and previous[1] is None
         new_row = line.starts_row and group is None and key == previous
-        if new_row or (key != previous and not (goes_on and last and _goes_on(last, line))):
+        joins = goes_on and last is not None and _goes_on(last, line)
+        if new_row or (key != previous and not joins):
             paragraphs.append([])
             heading_flags.append(group is not None)
         previous, last = key, line
