@@ -136,12 +136,13 @@ async def test_a_replaced_model_is_purged_only_once_covered_then_its_index_dropp
             conn, tenant, uuid.UUID(second), LOCAL_MODEL, put_back
         )
 
-    async def retired() -> bool:
-        return not await embeddings.has_index(db, old)
+    async def forgotten() -> bool:
+        # The sweep's last step: it drops the index, then forgets the model.
+        return old not in await embeddings.other_models(db, LOCAL_MODEL)
 
-    await wait_until(retired, within_s=30)  # the relay's sweep, on its own
+    await wait_until(forgotten, within_s=30)  # the relay's sweep, on its own
+    assert not await embeddings.has_index(db, old)
     assert await _vectors(db, tenant, old) == 0
-    assert old not in await embeddings.other_models(db, LOCAL_MODEL)
     assert await _vectors(db, tenant, LOCAL_MODEL) > 0
 
 
