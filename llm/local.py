@@ -16,7 +16,9 @@ Method, per question (pure Python, well under a millisecond for top-10 evidence)
    question has terms of its own, a sentence must share one of them: history says what "it"
    is, the question what is asked about it.
    Only the passages the re-ranker scores within ``LEADING_MARGIN`` of its best are read
-   this way: the re-ranker judged the passages, coverage judges their sentences.
+   this way: the re-ranker judged the passages, coverage judges their sentences. When none
+   of their sentences has every query term, a sentence of the next passages (of the first
+   ``MEANING_PASSAGES``) that has them all is read too.
 4. Not good enough — best coverage below ``MIN_COVERAGE`` — and the answer is
    ``NOT_FOUND``, with no citations. Otherwise a greedy cover: the best sentence, then each
    next-best one that adds query terms not yet covered (at least ``MIN_GAIN``), at most
@@ -203,6 +205,7 @@ class Candidate:
     terms: frozenset[str]
     words: tuple[str, ...] = ()  # its content words as written, for meaning-level matching
     matched: frozenset[str] = frozenset()  # the query terms this sentence has
+    near: frozenset[str] = frozenset()  # those of them it says in other words (``_Meaning``)
     share: Mapping[str, float] = field(default_factory=dict)  # each query term's weight, Σ = 1
     coverage: float = 0.0  # Σ share of the matched terms, [0, 1]
     score: float = 0.0  # coverage plus the rank bonus: orders the sentences
@@ -350,11 +353,14 @@ def select(
     saying = _saying(question, evidence, may_answer)
     if saying:
         return _continued(saying, evidence)
-    scored = [
-        c
-        for c in score_sentences(question, history, evidence)
-        if c.block in leading and may_answer(c)
-    ]
+    every = [c for c in score_sentences(question, history, evidence) if may_answer(c)]
+    scored = [c for c in every if c.block in leading]
+    if not _says_all(scored):
+        # Except a sentence of the next passages that says every word of the question, when
+        # none of the best does: "What does Alt-SysRq followed by u do?" is told by the row
+        # "u remount all mounted filesystems read-only" under "key following Alt-SysRq", in
+        # a passage ranked below the one that says what Alt-SysRq is.
+        scored += [c for c in every if c.block <= MEANING_PASSAGES and _says_all([c])]
     if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
         _ties_by_meaning(question, history, scored)
         return _with_terms(_continued(_reading_order(_pick(scored)), evidence), may_answer)
@@ -378,6 +384,12 @@ def select(
             return []
         return _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
     return []
+
+
+def _says_all(candidates: list[Candidate]) -> bool:
+    """Whether one of the sentences has every query term, in its own words or its table's
+    header (not only in other words)."""
+    return any(c.share and set(c.share) <= c.matched - c.near for c in candidates)
 
 
 def _saying(
@@ -576,7 +588,14 @@ def score_sentences(
         )
         bonus = _bonus(c.block, len(evidence))
         scored.append(
-            replace(c, matched=matched, share=share, coverage=coverage, score=coverage + bonus)
+            replace(
+                c,
+                matched=matched,
+                near=near,
+                share=share,
+                coverage=coverage,
+                score=coverage + bonus,
+            )
         )
     return scored
 

@@ -304,15 +304,49 @@ async def test_shared_words_are_read_only_in_the_passages_scored_like_the_best()
         "seg-both",
         "doc-x200",
         3,
-        "The X200 router has four gigabit ports and a two-year warranty.",
+        "Each router has four gigabit ports and a two-year warranty.",
         0.9 - LEADING_MARGIN - 0.1,
     )
     _, done = await run(Prompt(question, [best, fuller]))
     assert {c.segment_id for c in done.citations} == {"seg-ports"}
     # Scored alike, the passage that says more of what was asked is quoted.
-    alike = replace(fuller, score=0.9 - LEADING_MARGIN / 2)
+    alike = replace(
+        fuller,
+        text="The X200 router has four gigabit ports and a two-year warranty.",
+        score=0.9 - LEADING_MARGIN / 2,
+    )
     _, done = await run(Prompt(question, [best, alike]))
     assert "seg-both" in {c.segment_id for c in done.citations}
+
+
+async def test_a_lower_passage_that_says_all_that_was_asked_is_read_when_the_best_do_not():
+    """ "What does Alt-SysRq followed by u do?": the best passage says what Alt-SysRq is, a
+    table's row below it says what u does, under the header "key following Alt-SysRq"."""
+    about = Evidence(
+        "seg-about",
+        "doc-ref",
+        177,
+        "Pressing Alt-SysRq (PrtScr) followed by one keys does the magic of rescuing control "
+        "of the system.",
+        0.72,
+    )
+    table = Evidence(
+        "seg-table",
+        "doc-ref",
+        178,
+        "key following Alt-SysRq description of action\n\nk kill all processes on the current "
+        "virtual console (SAK)\n\ns sync all mounted filesystems to avoid data corruption\n\n"
+        "u remount all mounted filesystems read-only (umount)\n\nr restore the keyboard from "
+        "raw mode after X crashes",
+        0.72 - LEADING_MARGIN - 0.09,
+    )
+    _, done = await run(Prompt("What does Alt-SysRq followed by u do?", [about, table]))
+    assert done.text.startswith("u remount all mounted filesystems read-only"), done.text
+    assert [c.segment_id for c in done.citations] == ["seg-table"]
+    # Below the best three passages, it is not read.
+    others = [replace(about, segment_id=f"seg-{i}", score=0.7 - i / 100) for i in range(3)]
+    _, done = await run(Prompt("What does Alt-SysRq followed by u do?", [about, *others, table]))
+    assert "seg-table" not in {c.segment_id for c in done.citations}, done.text
 
 
 async def test_a_full_question_ignores_unrelated_history() -> None:
