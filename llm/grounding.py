@@ -300,8 +300,19 @@ def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
     floating-point arithmetic?" names the Bash Reference Manual, not GLPK's manual that says
     "floating-point arithmetic"); none when the question names none, or every one."""
     asked = terms(question)
-    named = {e.document_id for e in evidence if _names_title(asked, e.title or "")}
+    letters = set(_LETTER_NAME.findall(question))
+    named = {
+        e.document_id
+        for e in evidence
+        if _names_title(asked, e.title or "") or letters & set(_LETTER_NAME.findall(e.title or ""))
+    }
     return set() if named == {e.document_id for e in evidence} else named
+
+
+# A name of one capital letter, as languages are named ("in R", "An Introduction to R", "The C
+# Programming Language"); not "A" or "I", which are words. As a term it is too common a letter
+# to name anything (``TITLE_NAME_ZIPF``).
+_LETTER_NAME = re.compile(r"(?<![\w.'’-])([B-HJ-Z])(?![\w-])")
 
 
 def _names_title(asked: list[str], title: str) -> bool:

@@ -156,6 +156,11 @@ CONTINUATION_MAX_WORDS = 40
 # fastx3 and fasty3?" quoted alone answers nothing).
 _ASKS = ("?", "？")
 _LEADS_IN = (":", *_ASKS)
+# And a sentence cut off on a word no English sentence ends on: "To quit the R program the
+# command is" is followed by "> q()", in a paragraph of its own.
+_UNFINISHED_WORDS = """a an the is are was were be been being am of to into onto for with by from
+    as at and or but than because if whose via"""
+_UNFINISHED = frozenset(_UNFINISHED_WORDS.split())
 HISTORY_WEIGHT = 0.5
 # A query term found only elsewhere in the sentence's passage counts this much: "who keeps
 # the light at Gull Point?" is answered by "... the keeper, Martha Quayle, ... the light" in a
@@ -872,13 +877,14 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
     for i, candidate in enumerate(chosen):
         out.append(candidate)
         after = chosen[i + 1] if i + 1 < len(chosen) else None
-        if not candidate.span.text.endswith(_LEADS_IN) or (
+        if not _leads_in(candidate) or (
             after is not None
             and after.block == candidate.block
             and (after.order == candidate.order + 1 or after.row)  # the row it leads in to
         ):
             continue
-        following = sentences(evidence[candidate.block - 1].text)[candidate.order + 1 :]
+        item = evidence[candidate.block - 1]
+        following = _whole_rows(sentences(item.text), _table_rows(item))[candidate.order + 1 :]
         if (
             following
             and word_count(following[0].text) <= CONTINUATION_MAX_WORDS
@@ -886,6 +892,13 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
         ):
             out.append(replace(candidate, order=candidate.order + 1, span=following[0]))
     return out
+
+
+def _leads_in(candidate: Candidate) -> bool:
+    """Whether the sentence promises what follows it: it ends in ":" or asks, or it is cut
+    off."""
+    text = candidate.span.text
+    return text.endswith(_LEADS_IN) or text.rsplit(maxsplit=1)[-1].lower() in _UNFINISHED
 
 
 def _citations(chosen: list[Candidate], evidence: list[Evidence]) -> list[Citation]:

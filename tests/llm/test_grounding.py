@@ -246,6 +246,13 @@ def test_a_document_is_named_by_an_uncommon_word_of_its_title() -> None:
     # common words of a title name nothing ("reference", "programming"); naming all is no choice
     assert grounding.named_documents("Is there a reference for linear programming?", both) == set()
     assert grounding.named_documents("Does bash call GLPK?", both) == set()
+    # One capital letter names a language, in the question and the title alike; "A" is a word.
+    intro = Evidence("s5", "doc-r", 14, "…", 0.5, title="An Introduction to R")
+    sbcl = Evidence("s6", "doc-sbcl", 89, "…", 0.6, title="SBCL User Manual")
+    asked = "What does the c() function do in R?"
+    assert grounding.named_documents(asked, [sbcl, intro]) == {"doc-r"}
+    assert grounding.named_documents("What is a bug? Is it R's fault?", [sbcl, intro]) == {"doc-r"}
+    assert grounding.named_documents("Is a core image a file?", [sbcl, intro]) == set()
     constitution = Evidence(
         "s3", "doc-c", 1, "…", 0.5, title="The Constitution of the United States"
     )

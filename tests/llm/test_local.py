@@ -1027,6 +1027,28 @@ async def test_a_sentence_that_leads_in_is_quoted_with_what_it_introduces() -> N
     ]
 
 
+async def test_a_sentence_cut_off_is_quoted_with_what_completes_it() -> None:
+    """ "… the command is" ends on a word no sentence ends on: what follows, in a paragraph of
+    its own, completes it. The paragraphs of this passage end on no stop, as a table's rows
+    do: the sentence that follows is counted the same way as the one quoted."""
+    helping = Evidence(
+        "seg-help",
+        "doc-r",
+        10,
+        "1.7 Getting help with functions and features\n\nR has an inbuilt help facility "
+        "similar to the man facility of UNIX. To get more information on any specific named "
+        "function, for example solve, the command is\n\n> help(solve)\n\nAn alternative "
+        "is\n\n> ?solve\n\nFor a feature specified by special characters, the argument must "
+        "be enclosed in double or single quotes.",
+        0.64,
+    )
+    _, done = await run(Prompt("How do I get help on a function in R?", [helping]))
+    assert "the command is > help(solve) [1]" in done.text, done.text
+    ended = replace(helping, text=helping.text.replace("the command is", "use the command."))
+    _, done = await run(Prompt("How do I get help on a function in R?", [ended]))
+    assert "help(solve)" not in done.text, done.text
+
+
 @pytest.mark.parametrize(
     ("question", "text", "answer"),
     [
