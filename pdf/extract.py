@@ -941,4 +941,11 @@ def _title(from_metadata: str | None, pages: list[PageText]) -> str | None:
     useful = any(c.isalpha() for c in meta) and not _PLACEHOLDER_TITLE.fullmatch(meta.strip())
     if useful and not _FILENAME_TITLE.search(meta):
         return meta
-    return next((h for p in pages for h in p.headings), None)
+    first = next(((p, h) for p in pages for h in p.headings), None)
+    if first is None:
+        return None
+    page, heading = first
+    if heading == "NAME":  # a manual page: "NAME" over "dot − filter for drawing directed graphs"
+        _, found, after = page.text.partition("NAME\n\n")
+        return after.split("\n", 1)[0].strip() or heading if found else heading
+    return heading

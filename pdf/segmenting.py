@@ -35,6 +35,11 @@ TAIL_FRACTION = 0.2
 _FILL_FRACTION = 0.5
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
+# A table of contents' heading heads only its own pages: carried on, it would head every
+# segment of a document whose chapter headings were not found ("Table of Contents" over all of a
+# tutorial's sections). A page of contents has lines with leader dots ("2. Warming up . . . 7").
+_CONTENTS_HEADING = re.compile(r"(?:table\s+of\s+)?contents", re.IGNORECASE)
+_LEADER_DOTS = re.compile(r"(?:\.\s?){4,}")
 # A letter, a hyphen (ASCII, soft or Unicode), a line break, a letter.
 _HYPHENATED = re.compile(r"([^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=([^\W\d_]))")
 # A sentence end: terminal punctuation, optional closing quotes/brackets, then white space;
@@ -160,6 +165,8 @@ def segment_pages(pages: list[PageText], *, segment_chars: int = 1200) -> list[S
     segments: list[Segment] = []
     heading: str | None = None
     for page in pages:
+        if heading and _CONTENTS_HEADING.fullmatch(heading) and not _is_contents(page):
+            heading = None
         builder = _PageSegments(page.number, heading, segment_chars)
         for is_heading, paragraph in _paragraphs(page):
             if is_heading:
@@ -170,6 +177,10 @@ def segment_pages(pages: list[PageText], *, segment_chars: int = 1200) -> list[S
         for draft in builder.finish():
             segments.append(Segment(len(segments), page.number, draft.heading, draft.text))
     return segments
+
+
+def _is_contents(page: PageText) -> bool:
+    return len(_LEADER_DOTS.findall(page.text)) > 1
 
 
 def _paragraphs(page: PageText) -> Iterator[tuple[bool, str]]:

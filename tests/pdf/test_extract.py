@@ -550,6 +550,19 @@ def test_title_from_metadata_else_first_heading():
     assert parse(pdfgen.text_pdf(content, title="report.docx")).title == "Field Guide"
 
 
+def test_a_manual_page_is_titled_by_its_name_line():
+    """groff's PDF of a manual page has no title, and its first heading is "NAME"."""
+    content = [
+        [
+            ("h2", "NAME"),
+            ("p", "dot − filter for drawing directed graphs"),
+            ("h2", "SYNOPSIS"),
+            ("p", "dot [options] [files]"),
+        ]
+    ]
+    assert parse(pdfgen.text_pdf(content)).title == "dot − filter for drawing directed graphs"
+
+
 @pytest.mark.parametrize("placeholder", ["Slide 1", "Presentation1", "Untitled", "Document 3"])
 def test_an_authoring_tools_placeholder_title_gives_way_to_the_first_heading(placeholder):
     # PowerPoint writes "Slide 1" when nobody titled the deck (Debian's traits_ui_slides.pdf).

@@ -160,6 +160,27 @@ def test_a_heading_starts_a_segment_and_is_carried_across_pages():
     ]
 
 
+def test_a_table_of_contents_heading_heads_only_the_pages_of_contents():
+    """Chapter headings the extraction did not find leave the contents' heading in force; it
+    names none of the chapters."""
+    contents = "\n".join(f"{n}. Chapter {n} . . . . . . . . . {n * 4}" for n in range(1, 30))
+    pages = [
+        PageText(3, f"Table of Contents\n\n{contents}", ["Table of Contents"]),
+        PageText(4, f"{contents}\n\n(continued)", []),
+        PageText(5, f"1. Greetings!\n\n{paragraph(2)}", []),
+        PageText(6, f"Contents\n\n{paragraph(1, start=50)}", ["Contents"]),
+        PageText(7, paragraph(1, start=100), []),
+    ]
+    headings = {c.page: c.heading for c in segment_pages(pages, segment_chars=2000)}
+    assert headings == {
+        3: "Table of Contents",
+        4: "Table of Contents",
+        5: None,
+        6: "Contents",
+        7: None,
+    }
+
+
 def test_text_before_the_first_heading_has_no_heading():
     segments = segment_pages([PageText(1, f"{paragraph(1)}\n\nTitle\n\n{paragraph(1)}", ["Title"])])
     assert [c.heading for c in segments] == [None, "Title"]
