@@ -86,6 +86,7 @@ from llm.prompt import (
     action_subject,
     defines,
     definition_subject,
+    difference_subjects,
     is_contents,
     is_follow_up,
     new_topic,
@@ -401,7 +402,14 @@ def _saying(
     question: str, evidence: list[Evidence], may_answer: Callable[[Candidate], bool]
 ) -> list[Candidate]:
     """The first sentence that says what the question's X is ("What is X?") or does ("What
-    does X do?"), as one that may answer; [] for another question, or none."""
+    does X do?"), as one that may answer; for "What is the difference between X and Y?", the
+    first that says what X is and the first that says what Y is, when there are both; [] for
+    another question, or none."""
+    pair = difference_subjects(question)
+    if pair:
+        candidates = [c for c in _candidates(evidence) if may_answer(c)]
+        each = [[c for c in candidates if defines(s, c.span.text)][:1] for s in pair]
+        return _reading_order(each[0] + each[1]) if all(each) else []
     for subject_of, says in ((definition_subject, defines), (action_subject, says_what_it_does)):
         subject = subject_of(question)
         if subject:

@@ -417,6 +417,27 @@ def action_subject(question: str) -> list[str] | None:
     return _subject(_WHAT_DOES, question)
 
 
+# "What is the difference between a package and a library in R?": what the sentences saying
+# what each is answer.
+_DIFFERENCE = re.compile(
+    r"^\W*what(?:'s|\s+is)\s+the\s+differences?\s+between\s+(.{1,40}?)\s+and\s+(.{1,40}?)"
+    r"(?:\s+(?:in|for|on|of|when|with)\s+[^?]{1,40})?\W*$",
+    re.IGNORECASE,
+)
+
+
+def difference_subjects(question: str) -> tuple[list[str], list[str]] | None:
+    """The terms of X and of Y in "What is the difference between X and Y (in Z)?" (at most
+    three each), else None."""
+    match = _DIFFERENCE.match(question)
+    if match is None:
+        return None
+    first, second = terms(match.group(1)), terms(match.group(2))
+    if not (0 < len(first) <= WHAT_IS_MAX_TERMS and 0 < len(second) <= WHAT_IS_MAX_TERMS):
+        return None
+    return first, second
+
+
 def _subject(pattern: re.Pattern[str], question: str) -> list[str] | None:
     match = pattern.match(question)
     if match is None:

@@ -1027,6 +1027,29 @@ async def test_a_sentence_that_leads_in_is_quoted_with_what_it_introduces() -> N
     ]
 
 
+async def test_a_difference_is_answered_by_what_each_is() -> None:
+    """The sentence that says what a library is matches the question's words best (it says
+    "packages" too); the answer needs the one that says what a package is as well."""
+    faq = Evidence(
+        "seg-faq",
+        "doc-rfaq",
+        40,
+        "7.29 What is the difference between package and library?\n\nA package is a "
+        "standardized collection of material extending R, e.g. providing code, data, or "
+        "documentation. A library is a place (directory) where R knows to find packages it "
+        "can use (i.e., which were installed).",
+        0.6,
+    )
+    question = "What is the difference between a package and a library in R?"
+    _, done = await run(Prompt(question, [faq]))
+    assert done.text.startswith("A package is a standardized collection"), done.text
+    assert "A library is a place (directory)" in done.text, done.text
+    # Without a sentence that says what a package is, shared words answer as before.
+    library = replace(faq, text=faq.text.replace("A package is a", "Packages are"))
+    _, done = await run(Prompt(question, [library]))
+    assert "A library is a place (directory)" in done.text, done.text
+
+
 async def test_a_sentence_cut_off_is_quoted_with_what_completes_it() -> None:
     """ "… the command is" ends on a word no sentence ends on: what follows, in a paragraph of
     its own, completes it. The paragraphs of this passage end on no stop, as a table's rows
