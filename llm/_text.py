@@ -78,6 +78,9 @@ _ABBREVIATION = re.compile(
 _INITIAL = re.compile(r"(?<![\w.])[A-Z]\.$")
 _INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z]\. [A-Z]\.$")
 _INITIAL_AFTER = re.compile(r"\s+[A-Z]\.\s")
+# Nor where what follows goes on with the same sentence: "(or terminal, or PC. . . ), and you
+# type gp" is one sentence, not one ending at "PC. . ." and another opening on "), and".
+_GOES_ON = re.compile(r"(?:\s*\.)*\s*[),;]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,9 @@ def sentences(text: str) -> list[Span]:
             start = match.start() + (len(raw) - len(raw.lstrip()))
         end = match.start() + len(raw.rstrip())
         if not raw.endswith("\n") and (
-            _ABBREVIATION.search(text, start, end) or _among_initials(text, start, end)
+            _ABBREVIATION.search(text, start, end)
+            or _among_initials(text, start, end)
+            or _GOES_ON.match(text, end)
         ):
             continue  # goes on in the next match
         sentence = text[start:end]

@@ -89,6 +89,18 @@ def test_a_sentence_goes_on_past_abbreviations_and_initials() -> None:
     assert all(text[s.start : s.end] == s.text for s in spans)
 
 
+def test_a_sentence_goes_on_past_a_stop_that_a_bracket_or_comma_follows() -> None:
+    text = (
+        "So you sit at your workstation (or terminal, or PC. . . ), and you type gp. Then "
+        "type 1/7 (or 1/7.), as before. It says hello."
+    )
+    assert [s.text for s in sentences(text)] == [
+        "So you sit at your workstation (or terminal, or PC. . . ), and you type gp.",
+        "Then type 1/7 (or 1/7.), as before.",
+        "It says hello.",
+    ]
+
+
 def test_everything_fits_in_a_large_window() -> None:
     prompt = Prompt("What is fact one?", [ev(2), ev(1)], history(4))
     rendered = render(prompt, context_window=100_000, reply_tokens=500)
