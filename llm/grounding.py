@@ -139,7 +139,7 @@ _NUMBER = re.compile(
 # extension ("-q", "--quiet", ".xlsx"), a special variable of a shell or of make ("$@", "$?").
 _NAME = re.compile(
     r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*"
-    r"|(?<![\w-])(--?|\.)[a-z]\w*|(?<![\w$])\$[*@#?!$<^%+-](?!\w)"
+    r"|(?<![\w-])(--?|\.)[A-Za-z]\w*|(?<![\w$])\$[*@#?!$<^%+-](?!\w)"
 )
 _PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}s")
 _SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters

@@ -48,6 +48,7 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("Can Traits UI views use the Qt toolkit?", ["Traits", "UI", "Qt"], []),
         ("In which release did arm64 become official?", ["arm64"], ["arm64"]),
         ("What does the -q / --quiet option do?", ["-q", "--quiet"], ["-q", "--quiet"]),
+        ("What does the -K option of dot select?", ["-K"], ["-K"]),  # a capital option too
         ("Can it save an .xlsx workbook for Excel?", [".xlsx", "Excel"], [".xlsx"]),
         ("How does RocksDB compact?", ["RocksDB"], ["RocksDB"]),
         ("What does MKC_DEPS list?", ["MKC_DEPS"], ["MKC_DEPS"]),
