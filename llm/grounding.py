@@ -232,13 +232,24 @@ def asks_quantity(question: str) -> bool:
     return superlative or _QUANTITY.search(question) is not None
 
 
+# What the asker does not want is not what the question is about: "How do I keep a service
+# from starting at boot without uninstalling its package?" is answered by a passage that never
+# says "uninstalling".
+_WITHOUT = re.compile(r"\bwithout\s+([^,;.?!]+)", re.IGNORECASE)
+
+
 def uncommon(question: str) -> list[str]:
     """The question's content words that are rare in English: "trixie" and "Debian" of "When
     will Debian trixie be released?". None for a question not in English."""
     found = words(question)
     if not _reads_as_english(found):
         return []
-    return [w for w in found if term_of(w) is not None and _zipf(w) < UNCOMMON_ZIPF]
+    unwanted = set(words(" ".join(_WITHOUT.findall(question))))
+    return [
+        w
+        for w in found
+        if term_of(w) is not None and _zipf(w) < UNCOMMON_ZIPF and w not in unwanted
+    ]
 
 
 def is_common(word: str) -> bool:

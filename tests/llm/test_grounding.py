@@ -197,6 +197,8 @@ def test_a_limit_is_stated_in_so_many_words(sentence: str, states: bool) -> None
         ("When will Debian trixie be released?", ["debian", "trixie"]),
         ("Which mk-configure variable turns on compiling Fortran sources?", ["fortran"]),
         ("Who originally wrote dbm?", ["dbm"]),
+        # What the asker does not want is not what the question is about.
+        ("How do I keep sshd from starting at boot without uninstalling it?", ["sshd"]),
         # Paraphrases use common words: nothing here names a thing.
         ("Who originally wrote the first version, and when did they launch it?", []),
         # Not English: every word would look uncommon, so none is.
