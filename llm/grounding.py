@@ -363,6 +363,14 @@ def is_code(name: str) -> bool:
     return not name.isalpha() or (any(ch.isupper() for ch in name[1:]) and not name.isupper())
 
 
+# Where the asker is, or what they use, is not what the question asks about: "I'm in Germany
+# and want the numbers on my axes to use a comma as the decimal mark"; "GNU screen" is screen.
+_ASKER = re.compile(
+    r"\b(?:I'm|I am|I live|we're|we are|we live)\s+(?:in|from|at)\s+(?:the\s+)?([A-Z])"
+    r"|\b(GNU)\s+(?=[a-z])"
+)
+
+
 def names(question: str) -> list[str]:
     # Chinese and Japanese put no space around a Latin name ("支持Windows吗"): make the word
     # boundary that the patterns look for.
@@ -370,8 +378,11 @@ def names(question: str) -> list[str]:
     # German writes every noun with a capital ("Wie erstelle ich ein Debian-Paket aus einem
     # Quellarchiv?"): there a capital names nothing; codes and acronyms still do.
     capitals_name = not _reads_as_german(words(question))
+    about_the_asker = {m.start(m.lastindex or 0) for m in _ASKER.finditer(question)}
     found = []
     for match in _NAME.finditer(question):
+        if match.start() in about_the_asker:
+            continue
         name = match.group(0).rstrip(".")  # a sentence's full stop, not an extension's dot
         if _PLURAL_ACRONYM.fullmatch(name):
             name = name[:-1]  # "CPUs" is the acronym "CPU", which "cpu" and "cpus" mention

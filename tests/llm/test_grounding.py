@@ -54,6 +54,10 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("What does MKC_DEPS list?", ["MKC_DEPS"], ["MKC_DEPS"]),
         ("How big can a file on exFAT be under macOS?", ["exFAT", "macOS"], ["exFAT", "macOS"]),
         ("Who approves leave requests?", [], []),  # a capital that starts the sentence
+        # Where the asker is, and GNU's prefix to its tools, name nothing asked about
+        ("I'm in Germany; what decimal sign should I set?", [], []),
+        ("How do I detach from a GNU screen session?", [], []),
+        ("Is GNU Make in Debian?", ["GNU", "Make", "Debian"], []),
         # Chinese puts no space around a Latin name
         ("星河数据库支持Windows吗？", ["Windows"], []),
         ("如何在arm64上安装？", ["arm64"], ["arm64"]),
