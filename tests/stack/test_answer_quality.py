@@ -18,8 +18,8 @@ pytestmark = pytest.mark.stack
 # set: (cites an answer page ≥, refuses the unanswerable ≥, refuses the answerable ≤)
 FLOORS = {
     "legal": (0.72, None, 0.05),  # measured 0.77, –, 0.03 (with the re-ranker's encoder)
-    # measured 0.82, 0.82, 0.028 (uncommon words: llm.grounding.said_elsewhere)
-    "debian": (0.78, 0.77, 0.05),
+    # measured 0.85, 0.82, 0.017 (names about the asker, "without" clauses: llm.grounding)
+    "debian": (0.81, 0.77, 0.05),
     "chinese": (0.90, 0.25, 0.05),  # measured 0.95, 0.33, 0.025
 }
 # set: at most this many of ops/eval/offtopic.py's 35 stray questions answered (0 and 2 now,
