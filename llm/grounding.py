@@ -366,7 +366,8 @@ def is_code(name: str) -> bool:
 # Where the asker is, or what they use, is not what the question asks about: "I'm in Germany
 # and want the numbers on my axes to use a comma as the decimal mark"; "GNU screen" is screen.
 _ASKER = re.compile(
-    r"\b(?:I'm|I am|I live|we're|we are|we live)\s+(?:in|from|at)\s+(?:the\s+)?([A-Z])"
+    r"\b(?:I['’]m|I am|I live|[Ww]e['’]re|[Ww]e are|[Ww]e live)"
+    r"\s+(?:in|from|at)\s+(?:the\s+)?([A-Z])"
     r"|\b(GNU)\s+(?=[a-z])"
 )
 

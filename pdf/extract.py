@@ -945,7 +945,8 @@ def _title(from_metadata: str | None, pages: list[PageText]) -> str | None:
     if first is None:
         return None
     page, heading = first
-    if heading == "NAME":  # a manual page: "NAME" over "dot − filter for drawing directed graphs"
-        _, found, after = page.text.partition("NAME\n\n")
-        return after.split("\n", 1)[0].strip() or heading if found else heading
-    return heading
+    if heading != "NAME":
+        return heading
+    # A manual page: "NAME" over "dot − filter for drawing directed graphs".
+    _, _, after = page.text.partition("NAME\n\n")
+    return after.split("\n", 1)[0].strip() or heading

@@ -56,6 +56,7 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("Who approves leave requests?", [], []),  # a capital that starts the sentence
         # Where the asker is, and GNU's prefix to its tools, name nothing asked about
         ("I'm in Germany; what decimal sign should I set?", [], []),
+        ("We’re in Austria: which decimal sign?", [], []),
         ("How do I detach from a GNU screen session?", [], []),
         ("Is GNU Make in Debian?", ["GNU", "Make", "Debian"], []),
         # Chinese puts no space around a Latin name
