@@ -45,7 +45,7 @@ import pymupdf
 
 from core.errors import DocumentRejected
 from core.processes import process_pool
-from pdf.segmenting import PageText, Segment, join_lines, segment_pages
+from pdf.segmenting import LEADER_DOTS, PageText, Segment, join_lines, segment_pages
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -111,7 +111,6 @@ _BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
 _NOT_A_HEADING_END = ".,;:"  # a heading does not end like a sentence or a lead-in
 _BULLET = re.compile(r"[•◦▪▸►◮‣–—\-*·]\s")
-_LEADER_DOTS = re.compile(r"(\.\s?){4,}|…")
 _PAGE_NUMBER = re.compile(
     r"(page\s+)?(\d{1,5}|(?=[ivxlcdm])m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3}))"
     r"(\s*(of|/)\s*\d{1,5})?|[-–—]\s*\d{1,5}\s*[-–—]",
@@ -814,7 +813,8 @@ def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
     return (
         (text[-1] not in _NOT_A_HEADING_END or _wraps_on(i, lines))
         and not _CAPTION.match(text)
-        and not _LEADER_DOTS.search(text)  # a table-of-contents entry
+        and not LEADER_DOTS.search(text)  # a table-of-contents entry
+        and "…" not in text
         and sum(c.isalpha() for c in text) >= 2
     )
 
@@ -949,4 +949,5 @@ def _title(from_metadata: str | None, pages: list[PageText]) -> str | None:
         return heading
     # A manual page: "NAME" over "dot − filter for drawing directed graphs".
     _, _, after = page.text.partition("NAME\n\n")
-    return after.split("\n", 1)[0].strip() or heading
+    line = after.split("\n", 1)[0].strip()
+    return line if line and line not in page.headings else heading

@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 
 from core.cjk import CJK_WRAPS, has_cjk
 
-__all__ = ["TAIL_FRACTION", "PageText", "Segment", "join_lines", "segment_pages", "split_sentences"]
+__all__ = [
+    "LEADER_DOTS",
+    "TAIL_FRACTION",
+    "PageText",
+    "Segment",
+    "join_lines",
+    "segment_pages",
+    "split_sentences",
+]
 
 TAIL_FRACTION = 0.2
 """Pieces smaller than this share of ``segment_chars`` are merged into the segment before them."""
@@ -39,7 +47,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t\f\v]*\n\s*")
 # segment of a document whose chapter headings were not found ("Table of Contents" over all of a
 # tutorial's sections). A page of contents has lines with leader dots ("2. Warming up . . . 7").
 _CONTENTS_HEADING = re.compile(r"(?:table\s+of\s+)?contents", re.IGNORECASE)
-_LEADER_DOTS = re.compile(r"(?:\.\s?){4,}")
+LEADER_DOTS = re.compile(r"(?:\.\s?){4,}")
 # A letter, a hyphen (ASCII, soft or Unicode), a line break, a letter.
 _HYPHENATED = re.compile(r"([^\W\d_])[-\u00ad\u2010][ \t]*\n[ \t]*(?=([^\W\d_]))")
 # A sentence end: terminal punctuation, optional closing quotes/brackets, then white space;
@@ -180,7 +188,7 @@ def segment_pages(pages: list[PageText], *, segment_chars: int = 1200) -> list[S
 
 
 def _is_contents(page: PageText) -> bool:
-    return len(_LEADER_DOTS.findall(page.text)) > 1
+    return len(LEADER_DOTS.findall(page.text)) > 1
 
 
 def _paragraphs(page: PageText) -> Iterator[tuple[bool, str]]:

@@ -561,6 +561,9 @@ def test_a_manual_page_is_titled_by_its_name_line():
         ]
     ]
     assert parse(pdfgen.text_pdf(content)).title == "dot − filter for drawing directed graphs"
+    # A "NAME" with nothing under it keeps the heading as the title, as any first heading.
+    bare = [[("h2", "NAME"), ("h2", "SYNOPSIS"), ("p", "dot [options] [files] for graphs.")]]
+    assert parse(pdfgen.text_pdf(bare)).title == "NAME"
 
 
 @pytest.mark.parametrize("placeholder", ["Slide 1", "Presentation1", "Untitled", "Document 3"])
