@@ -106,6 +106,10 @@ _MUPDF_LOCK = threading.Lock()
 # C0 and C1 control characters (a bullet in a font of its own encoding comes out as "\x88"),
 # replacement characters and zero-width marks.
 _JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeff]")
+# A minus sign or a typographic hyphen that starts an option: groff and TeX set "−K" and
+# "−−persist" for "-K" and "--persist", which nobody types. Read as the hyphens they stand for,
+# they are found by the options a question names (storage/migrations/023_option_lexemes.sql).
+_OPTION_DASHES = re.compile(r"(?<!\w)[\u2010\u2011\u2212]{1,2}(?=[A-Za-z])")
 _NOT_WORD = re.compile(r"\W+")
 _BOLD_FONT_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 _CAPTION = re.compile(r"(figure|fig\.|table|listing|plate|chart)\s*\d", re.IGNORECASE)
@@ -574,6 +578,7 @@ def _line(
     if not total:
         return None
     text = " ".join(_JUNK_CHARS.sub("", "".join(s["text"] for s in spans)).split())
+    text = _OPTION_DASHES.sub(lambda dashes: "-" * len(dashes.group()), text)
     if not text:
         return None
     return _Line(

@@ -220,6 +220,28 @@ ENCODER_WEIGHTS = {
 # (storage/search.py) uses the same over a tenant's corpus; each is tuned apart if ever.
 BM25_K1 = 1.2
 BM25_B = 0.75
+# A command-line option as written ("-I", "--fig-path"; not the hyphen in "non-interactive"):
+# the rule of the full-text lexemes (storage/migrations/023_option_lexemes.sql). "-I" and
+# "-i" are different options, so case counts.
+_OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]{0,38}")
+# Added to the score of a passage for the share of the question's options it has: word
+# vectors and stems read "-I" as the letter i, and a passage that has the option a question
+# asks about is the one that tells about it ("What does the -I option of dblatex do?").
+OPTION_BONUS = 0.1
+
+
+def options(text: str) -> set[str]:
+    return set(_OPTION.findall(text))
+
+
+def option_shares(query: str, passages: list[str]) -> np.ndarray:
+    """The share of the question's options each passage has (all 0 when it names none)."""
+    asked = options(query)
+    if not asked:
+        return np.zeros(len(passages))
+    return np.array([len(asked & options(p)) / len(asked) for p in passages])
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])\s*|\n+")
 
 
@@ -429,7 +451,8 @@ class LocalReranker(CheckedReranker):
         if encoder_cosine is not None:
             features["encoder"] = encoder_cosine
             weights = self.encoder_weights
-        return best_first(combine(features, weights), top_n)
+        scores = combine(features, weights) + OPTION_BONUS * option_shares(query, texts)
+        return best_first(scores, top_n)
 
     async def _encodings(
         self, query: str, texts: list[str], stored: StoredVectors | None

@@ -126,6 +126,7 @@ FUNCTIONS: Mapping[str, frozenset[LoginRole]] = {
     # A question's lexemes, as a search reads them (storage/search.py), and a segment's.
     "search_vector(text)": frozenset({"web", "worker"}),
     "cjk_bigrams(text)": frozenset({"web", "worker"}),
+    "option_lexemes(text)": frozenset({"web", "worker"}),
 }
 
 SCHEMA = "public"

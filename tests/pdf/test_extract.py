@@ -706,3 +706,16 @@ def test_a_long_document_parses_fast():
     elapsed = time.perf_counter() - started
     assert parsed.page_count == 500 and len(parsed.segments) >= 500
     assert elapsed < 5.0, f"{500 / elapsed:.0f} pages/s"  # ~2 000 pages/s on a laptop core
+
+
+def test_options_set_with_typographic_hyphens_read_as_typed() -> None:
+    """groff and TeX set "-K" and "--persist" with a minus sign or a typographic hyphen, which
+    nobody types in a question: read as hyphens, they are found by the option. A dash between
+    words stays."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    lines = ["Pick it with \u2010K neato.", "Keep it: \u2010\u2010persist \u2010 twice."]
+    for y, line in zip((72, 90), lines, strict=True):
+        page.insert_text((72, y), line, fontname="china-s", fontsize=11)
+    text = parse(doc.tobytes()).pages[0].text
+    assert "Pick it with -K neato." in text and "Keep it: --persist \u2010 twice." in text, text

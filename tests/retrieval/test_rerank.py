@@ -25,7 +25,15 @@ from retrieval import (
     create_reranker,
 )
 from retrieval.encoder import load_encoder
-from retrieval.rerank import CORPUS_WEIGHTS, ENCODER_WEIGHTS, Analysed, bm25_scores, stem
+from retrieval.rerank import (
+    CORPUS_WEIGHTS,
+    ENCODER_WEIGHTS,
+    OPTION_BONUS,
+    Analysed,
+    bm25_scores,
+    options,
+    stem,
+)
 from tests.retrieval.fake_apis import API_KEY, FakeAPIs
 
 FAST = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02, timeout_s=5.0)
@@ -749,3 +757,24 @@ async def test_create_reranker_picks_by_settings(apis):
 def test_create_reranker_refuses_an_unusable_setup(overrides, message):
     with pytest.raises(InvalidInput, match=message):
         create_reranker(Settings(**overrides))
+
+
+async def test_a_passage_with_the_option_asked_about_gains_on_the_rest():
+    """Word vectors and stems read "-I" as the letter i: a passage that has the option the
+    question names gets OPTION_BONUS for it, case and hyphens counting ("-i" is another)."""
+    passages = [
+        "The -i option adds a path to TEXINPUTS.",
+        "The -I option adds a path where figures are looked up.",
+        "A path to TEXINPUTS is added with --texinputs.",
+    ]
+    question = "What does the -I option do?"
+    assert options(question) == {"-I"}
+    assert options("non-interactive x-y plots, pages 5-10, -i and --fig-path=x") == {
+        "-i",
+        "--fig-path",
+    }
+    plain = dict(await HYBRID.rerank("What does the option do?", passages, top_n=3))
+    asked = dict(await HYBRID.rerank(question, passages, top_n=3))
+    gains = [asked[i] - plain[i] for i in range(3)]
+    assert gains[1] - gains[0] == pytest.approx(OPTION_BONUS, abs=0.05), gains
+    assert max(asked, key=asked.__getitem__) == 1

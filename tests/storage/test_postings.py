@@ -177,6 +177,27 @@ async def test_text_without_cjk_has_the_lexemes_english_stemming_gives(pg) -> No
         assert ours == await pg.fetchval("SELECT to_tsvector('english', $1)::text", text)
 
 
+OPTIONS = [
+    "-i texinputs, --texinputs texinputs: path added to TEXINPUTS.",
+    "-I figure_path, --fig-path=figure_path: additional lookup path of the figures.",
+    "The non-interactive mode prints a x-y plot; see pages 5-10.",
+]
+
+
+async def test_options_are_found_as_written(pg) -> None:
+    """The English parser reads "-I" as the stopword i and "-p" as the letter p: options are
+    lexemes of their own too (migration 023), with their case and hyphens."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    doc_id = await _parsed(pg, tenant, OPTIONS)
+    postings = await _postings(pg, doc_id)
+    assert postings["-i"] == [0] and postings["-I"] == [1] and postings["--fig-path"] == [1]
+    options = {w for w in postings if w.startswith("-") and w.lstrip("-")[:1].isalpha()}
+    assert options == {"-i", "--texinputs", "-I", "--fig-path"}  # not "non-interactive"
+    for question, page in {"What does -I do?": 2, "What does -i do?": 1}.items():
+        hits = await search.full_text(pg, tenant, query=question, limit=3)
+        assert hits and hits[0].page == page, question
+
+
 @pytest.mark.parametrize("analysed", [False, True], ids=["no statistics", "analysed"])
 async def test_each_word_is_looked_up_by_its_key_whatever_the_statistics(pg, analysed) -> None:
     """Before autovacuum had analysed the new table, PostgreSQL read all of a tenant's
