@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import re
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from wordfreq import zipf_frequency
@@ -312,11 +312,17 @@ def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
     "floating-point arithmetic"); none when the question names none, or every one."""
     asked = terms(question)
     letters = set(_LETTER_NAME.findall(question))
-    named = {
-        e.document_id
-        for e in evidence
-        if _names_title(asked, e.title or "") or letters & set(_LETTER_NAME.findall(e.title or ""))
-    }
+    named: set[str] = set()
+    names: set[str] = set()
+    for e in evidence:
+        found = set(_title_names(asked, e.title or ""))
+        if found or letters & set(_LETTER_NAME.findall(e.title or "")):
+            named.add(e.document_id)
+        names |= found
+    # A document about the name whose title does not say it (dblatex's manual is titled
+    # "DocBook to LaTeX Publishing") is named too, by its passages that say the name. (A
+    # letter is too common to be told from its passages.)
+    named |= {e.document_id for e in evidence if names & set(terms(e.text))}
     return set() if named == {e.document_id for e in evidence} else named
 
 
@@ -326,7 +332,8 @@ def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
 _LETTER_NAME = re.compile(r"(?<![\w.'’-])([B-HJ-Z])(?![\w-])")
 
 
-def _names_title(asked: list[str], title: str) -> bool:
+def _title_names(asked: list[str], title: str) -> Iterator[str]:
+    """The terms of the title, rare enough to be names, that the question says."""
     for word in words(title):
         term = term_of(word)
         if (
@@ -335,8 +342,7 @@ def _names_title(asked: list[str], title: str) -> bool:
             and _zipf(word.lower()) < TITLE_NAME_ZIPF
             and any(same_term(a, term) for a in asked)
         ):
-            return True
-    return False
+            yield term
 
 
 def _terms_of(evidence: Iterable[Evidence]) -> set[str]:

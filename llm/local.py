@@ -147,6 +147,10 @@ LEADING_MARGIN = 0.03
 MEANING_SENTENCES = 4
 MEANING_PER_PASSAGE = 2
 MIN_GAIN = 0.15
+# The sentence right after a picked one, scored almost as well, is quoted even when it adds no
+# word of the question: "Maxima is aware of the Half Angle relations, but by default will not
+# use them." goes on with how to ("There is a variable … called halfangles").
+NEXT_SENTENCE_RATIO = 0.9
 TIE_MARGIN = 0.01  # of the score: sentences this close are ordered by meaning
 MAX_SENTENCES = 3
 MAX_ANSWER_WORDS = 120
@@ -183,6 +187,21 @@ TERM_MAX_WORDS = 8  # a definition list's term line ("double tol_bnd (default: 1
 # What a term reads like, unlike a heading: it starts in lower case or with a mark ("double
 # tol_bnd", "-f", "$HOME"), or holds "_", "(" or "=", or a word in capitals ("HISTIGNORE").
 _TERM_LIKE = re.compile(r"^[a-z$%.\-]|[_(=]|\b[A-Z][A-Z0-9_]+\b")
+# A term that is a name: one word, a name in capitals or an option, with its short forms or
+# argument ("REPORTTIME", "AUTO_CD (-J)", "-I figure_path, --fig-path=figure_path", "xetex").
+# What its description says is said of it, so the answer names it.
+_OPTION = r"--?[A-Za-z][\w-]*(?:[ =][a-z_]+)?"
+_NAME_TERM = re.compile(
+    rf"(?:[A-Z][A-Z0-9_]+|[a-z][\w.-]*|{_OPTION})(?: \([^)]{{1,40}}\))?(?:, ?{_OPTION})*"
+)
+_BULLETS = "•◦▪‣–—-*·"
+# "In which release did dblatex get CJK support?" asks for the part of a document the answer
+# sits in: release notes say it in the heading ("Release 0.2.5") over the sentence that
+# answers ("• Basic support for Chinese, Japanese, and Korean"), which the answer then quotes.
+_ASKS_PART = re.compile(
+    r"\b(?:which|what)\s+(release|version|chapter|section|part|step|stage|phase|edition)\b",
+    re.IGNORECASE,
+)
 # Answering what whole documents are about (``overview``).
 OVERVIEW_OPENING = 2
 OVERVIEW_MAX_WORDS = 160
@@ -367,10 +386,15 @@ def select(
         # "u remount all mounted filesystems read-only" under "key following Alt-SysRq", in
         # a passage ranked below the one that says what Alt-SysRq is.
         scored += [c for c in every if c.block <= MEANING_PASSAGES and _says_all([c])]
-    if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
-        _ties_by_meaning(question, history, scored)
-        return _with_terms(_continued(_reading_order(_pick(scored)), evidence), may_answer)
     naming_evidence = [evidence[block - 1] for block in naming]
+    if scored and max(c.coverage for c in scored) >= MIN_COVERAGE:
+        if grounding.missing(names, *naming_evidence):
+            # "How do I make dblatex produce EPUB output?" is not answered by sentences that
+            # say how dblatex produces output, when no passage says EPUB.
+            return []
+        _ties_by_meaning(question, history, scored)
+        chosen = _with_terms(_continued(_reading_order(_pick(scored)), evidence), may_answer)
+        return _with_headings(question, chosen, evidence)
     if grounding.missing(names, *naming_evidence) or grounding.unsaid(
         grounding.unknown(question), *naming_evidence
     ):
@@ -382,13 +406,24 @@ def select(
     reach = len(evidence) if counted and quantity else MEANING_PASSAGES
     confident = [e for e in evidence[:reach] if e.score >= min_evidence_score]
     if confident and _means_it(evidence) and _shares_a_term(question, history, confident):
-        chosen = _closest_in_meaning(question, history, confident, may_answer)
+
+        def may_answer_here(candidate: Candidate) -> bool:
+            # A passage below the best three is one about the names the question says: "How
+            # many undo levels does the Undo button keep?" is not answered by gnuplot's
+            # "<level> = 1, the default".
+            far = candidate.block > MEANING_PASSAGES
+            if far and grounding.missing(names, evidence[candidate.block - 1]):
+                return False
+            return may_answer(candidate)
+
+        chosen = _closest_in_meaning(question, history, confident, may_answer_here)
         answering = [evidence[block - 1] for block in {c.block for c in chosen}]
         if grounding.said_elsewhere(grounding.uncommon(question), answering, evidence):
             # "When will Debian trixie be released?" is not answered from a page about Debian
             # releases that never says trixie, when another passage does.
             return []
-        return _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
+        chosen = _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
+        return _with_headings(question, chosen, evidence)
     return []
 
 
@@ -804,10 +839,47 @@ def _with_terms(
         term = candidate.term
         if (
             term is not None
-            and not may_answer(replace(candidate, term=None))
+            and (not may_answer(replace(candidate, term=None)) or _unnamed(term, candidate))
             and not any(c.block == candidate.block and c.span == term for c in out)
         ):
             out.append(replace(candidate, order=candidate.order - 1, span=term, term=None))
+        out.append(candidate)
+    return out
+
+
+def _unnamed(term: Span, candidate: Candidate) -> bool:
+    """The term is a name its description does not say: "If nonnegative, commands whose …
+    have timing statistics printed" answers "How do I get timing statistics?" with the line
+    above it, "REPORTTIME"."""
+    if candidate.row or candidate.span.text[0] in _BULLETS:
+        return False  # a table's row or a list's item: the line above is not its subject
+    name = term.text.split(maxsplit=1)[0].rstrip(",")
+    return bool(_NAME_TERM.fullmatch(term.text)) and name.lower() not in candidate.span.text.lower()
+
+
+def _with_headings(
+    question: str, chosen: list[Candidate], evidence: list[Evidence]
+) -> list[Candidate]:
+    """Each passage's heading quoted before its sentences, when the question asks which part
+    of a document (``_ASKS_PART``), the heading names that kind of part and the sentences do
+    not."""
+    asked = _ASKS_PART.search(question)
+    if asked is None:
+        return chosen
+    part = term_of(asked.group(1))
+    out: list[Candidate] = []
+    for candidate in chosen:
+        item = evidence[candidate.block - 1]
+        heading = (item.heading or "").strip()
+        start = item.text.find(heading) if heading else -1
+        if (
+            start >= 0
+            and part in terms(heading)
+            and part not in terms(candidate.says)
+            and not any(c.block == candidate.block and c.order < 0 for c in out)
+        ):
+            span = Span(start, start + len(heading), heading)
+            out.append(replace(candidate, order=-1, span=span, term=None, row=False))
         out.append(candidate)
     return out
 
@@ -844,7 +916,10 @@ def _pick(scored: list[Candidate]) -> list[Candidate]:
     for candidate in sorted(scored, key=lambda c: -c.score):
         gain = sum(candidate.share[t] for t in candidate.matched - covered)
         length = word_count(candidate.span.text)
-        if picked and (gain < MIN_GAIN or words_used + length > MAX_ANSWER_WORDS):
+        if picked and (
+            (gain < MIN_GAIN and not _goes_on_from(candidate, picked))
+            or words_used + length > MAX_ANSWER_WORDS
+        ):
             continue
         if any(_near_duplicate(candidate, p) for p in picked):
             continue
@@ -854,6 +929,18 @@ def _pick(scored: list[Candidate]) -> list[Candidate]:
         if len(picked) == MAX_SENTENCES:
             break
     return picked
+
+
+def _goes_on_from(candidate: Candidate, picked: list[Candidate]) -> bool:
+    """A whole sentence right after a picked one of its passage, scored almost as well."""
+    if not _says(candidate.span.text):
+        return False  # a code line or a table's row: its neighbour is no reason to quote it
+    return any(
+        p.block == candidate.block
+        and p.order + 1 == candidate.order
+        and candidate.score >= NEXT_SENTENCE_RATIO * p.score
+        for p in picked
+    )
 
 
 def _term_covers(candidate: Candidate) -> set[str]:

@@ -261,6 +261,15 @@ def test_a_document_is_named_by_an_uncommon_word_of_its_title() -> None:
     assert grounding.named_documents(asked, [sbcl, intro]) == {"doc-r"}
     assert grounding.named_documents("What is a bug? Is it R's fault?", [sbcl, intro]) == {"doc-r"}
     assert grounding.named_documents("Is a core image a file?", [sbcl, intro]) == set()
+    # A manual about the name, titled otherwise, is named by its passages that say it.
+    manual = Evidence(
+        "s7", "doc-manual", 25, "dblatex -b pdftex file.xml", 0.6, title="DocBook to LaTeX"
+    )
+    notes = Evidence("s8", "doc-notes", 5, "Fixes.", 0.5, title="Release Notes for dblatex")
+    other = Evidence("s9", "doc-other", 2, "A backend.", 0.4, title="SCons User Guide")
+    assert grounding.named_documents(
+        "Which backend does dblatex use by default?", [manual, notes, other]
+    ) == {"doc-manual", "doc-notes"}
     constitution = Evidence(
         "s3", "doc-c", 1, "…", 0.5, title="The Constitution of the United States"
     )

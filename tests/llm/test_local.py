@@ -1151,3 +1151,134 @@ async def test_a_japanese_question_is_answered_from_the_sentence_that_says_it(
 async def test_a_name_the_passages_lack_is_not_answered_in_japanese_either() -> None:
     _, done = await run(Prompt("SSLの設定方法は？", GUIDE_JA))
     assert done.text == NOT_FOUND_IN["ja"] and not done.found
+
+
+async def test_a_description_names_the_term_it_describes() -> None:
+    """In a list of options or parameters the description does not say what it describes:
+    "If nonnegative, commands whose … have timing statistics printed" answers "How do I get
+    timing statistics?" only with its term line above, "REPORTTIME". A list's item or a
+    table's row under a line is not that line's description."""
+    parameters = Evidence(
+        "seg-params",
+        "doc-zsh",
+        103,
+        "15.6 Parameters Used By The Shell\n\nREADNULLCMD\n\nThe command name to assume if a "
+        "single input redirection is specified with no command.\n\nREPORTTIME\n\nIf "
+        "nonnegative, commands whose combined user and system execution times (measured in "
+        "seconds) are greater than this value have timing statistics printed for them.",
+        0.6,
+        heading="15.6 Parameters Used By The Shell",
+    )
+    _, done = await run(
+        Prompt("How do I get timing statistics printed for commands that run long?", [parameters])
+    )
+    assert done.text.startswith("REPORTTIME If nonnegative, commands whose"), done.text
+    listed = replace(
+        parameters, text=parameters.text.replace("REPORTTIME\n\nIf", "apt show package\n\n• If")
+    )
+    _, done = await run(
+        Prompt("How do I get timing statistics printed for commands that run long?", [listed])
+    )
+    assert done.text.startswith("• If nonnegative"), done.text
+
+
+async def test_the_next_sentence_scored_almost_as_well_goes_on_from_the_first() -> None:
+    """ "… but by default will not use them." is followed by how to: quoted with it, though it
+    adds no word of the question."""
+    trig = Evidence(
+        "seg-trig",
+        "doc-maxima",
+        44,
+        "Maxima is aware of the Half Angle relations, but by default will not use them. There "
+        "is a variable which can be set called halfangles, and when that is set to true Maxima "
+        "will use the Half Angle relations.\n\n(%i4) sin(a/2);",
+        0.6,
+    )
+    _, done = await run(Prompt("How do I make Maxima use the Half Angle relations?", [trig]))
+    assert "called halfangles" in done.text, done.text
+
+
+async def test_which_release_is_answered_with_the_heading_that_says_it() -> None:
+    """Release notes say the release in the heading over the sentence that answers."""
+    notes = Evidence(
+        "seg-notes",
+        "doc-notes",
+        12,
+        "23 Release 0.2.5\n\nContains some deep changes even if the list of changes is small."
+        "\n\n• Basic support for Chinese, Japanese, and Korean (CJK) languages. The CJK "
+        "package must be installed.\n\n• Preamble code refactored.",
+        0.7,
+        heading="23 Release 0.2.5",
+        title="Release Notes for dblatex",
+    )
+    question = "In which release did dblatex get basic support for Chinese, Japanese and Korean?"
+    _, done = await run(Prompt(question, [notes]))
+    assert done.text.startswith("23 Release 0.2.5 • Basic support for Chinese"), done.text
+    assert all(c.quote in notes.text for c in done.citations)  # verbatim
+    asked = "Did dblatex get support for Chinese, Japanese and Korean?"
+    _, plain = await run(Prompt(asked, [notes]))
+    assert plain.text.startswith("• Basic support for Chinese"), plain.text
+
+
+async def test_a_name_no_passage_says_is_not_answered_by_shared_words() -> None:
+    """ "How do I set dblatex to produce EPUB as its output format?" shares most of its words
+    with a sentence on choosing the output format, in a passage that never says EPUB."""
+    formats = Evidence(
+        "seg-formats",
+        "doc-dblatex",
+        25,
+        "dblatex transforms your DocBook documents to DVI, PostScript or PDF. The output "
+        "format to produce is set with the option -t.",
+        0.7,
+    )
+    asked = "How do I set dblatex to produce EPUB as its output format?"
+    _, done = await run(Prompt(asked, [formats]))
+    assert not done.found and not done.citations, done.text
+    _, done = await run(Prompt(asked.replace("EPUB", "PDF"), [formats]))
+    assert "set with the option -t" in done.text, done.text
+
+
+async def test_a_number_below_the_best_passages_is_of_the_thing_the_question_names() -> None:
+    """A question for a count is answered by a number in any passage, not only the best three;
+    one of those below them must say the name the question does: gnuplot's "<level> = 1, the
+    default" does not answer how many levels the Undo button keeps."""
+    views = [
+        Evidence(
+            "v1",
+            "doc-traits",
+            19,
+            "View Buttons\n\nViews support a standard set of optional buttons: OK closes the "
+            "window, Undo reverts the last change, Revert reverts all changes.",
+            0.45,
+        ),
+        Evidence(
+            "v2",
+            "doc-traits",
+            22,
+            "A View has three primary types of content: the editors, the buttons, and the menus.",
+            0.40,
+        ),
+        Evidence(
+            "v3",
+            "doc-traits",
+            23,
+            "The Undo and Redo buttons appear in the bottom of the window when the view is modal.",
+            0.36,
+        ),
+    ]
+    clipping = Evidence(
+        "g1",
+        "doc-gnuplot",
+        156,
+        "Clipping\n\nThe option <level> = 1, the default, will get rid of out-of-range points "
+        "as well.",
+        0.31,
+    )
+    asked = "How many undo levels does the Undo button keep by default?"
+    _, done = await run(Prompt(asked, [*views, clipping]))
+    assert not done.found, done.text
+    levels = Evidence(
+        "v4", "doc-traits", 31, "The Undo button keeps 20 levels of changes by default.", 0.31
+    )
+    _, done = await run(Prompt(asked, [*views, levels]))
+    assert done.text.startswith("The Undo button keeps 20 levels"), done.text
