@@ -8,6 +8,7 @@ conversation with ``--conversation``.
 from __future__ import annotations
 
 import sys
+from contextlib import aclosing
 from typing import Any
 
 from rich.console import Console
@@ -49,15 +50,16 @@ async def ask(
 async def _relay(client: PdfchatClient, session_id: str) -> dict[str, Any]:
     """Print tokens as they come; returns the last message, with the citations added."""
     citations: list[dict[str, Any]] = []
-    async for message in client.answer(session_id):
-        if message["type"] == "token":
-            sys.stdout.write(message["content"])
-            sys.stdout.flush()
-        elif message["type"] == "citations":
-            citations = message["items"]
-        else:
-            sys.stdout.write("\n")
-            return message | {"citations": citations}
+    async with aclosing(client.answer(session_id)) as messages:
+        async for message in messages:
+            if message["type"] == "token":
+                sys.stdout.write(message["content"])
+                sys.stdout.flush()
+            elif message["type"] == "citations":
+                citations = message["items"]
+            else:
+                sys.stdout.write("\n")
+                return message | {"citations": citations}
     raise StreamDropped("the answer ended without an end message")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -111,7 +112,7 @@ class PdfchatClient:
 
     async def stream(
         self, session_id: str, *, last_token_seq: int = 0
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The answer's messages after ``last_token_seq``, up to its end or error, over one
         socket. Raises ``StreamDropped`` if the socket closes before that."""
         url = f"{self._ws_url}/v1/chat/stream/{session_id}?last_token_seq={last_token_seq}"
@@ -127,14 +128,18 @@ class PdfchatClient:
                 raise StreamDropped(str(exc)) from exc
         raise StreamDropped("the server closed the socket before the end of the answer")
 
-    async def answer(self, session_id: str) -> AsyncIterator[dict[str, Any]]:
+    async def answer(self, session_id: str) -> AsyncGenerator[dict[str, Any], None]:
         """The whole answer, reconnecting with ``last_token_seq`` when the socket drops."""
         last_seq = 0
         async for attempt in backoff(attempts=RECONNECT_ATTEMPTS, base_s=0.2, max_s=3):
             with attempt:
-                async for message in self.stream(session_id, last_token_seq=last_seq):
-                    last_seq = message.get("seq") or last_seq
-                    yield message
+                # Closed here, not by the garbage collector: a socket left open by a reader
+                # that stopped at the end message was closed after the event loop, with a
+                # "Task was destroyed but it is pending!" on standard error.
+                async with aclosing(self.stream(session_id, last_token_seq=last_seq)) as stream:
+                    async for message in stream:
+                        last_seq = message.get("seq") or last_seq
+                        yield message
 
     async def wait_for(
         self,
