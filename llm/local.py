@@ -240,6 +240,7 @@ class Candidate:
     # 1e-7)" above "Tolerance used to check if the basic solution is primal feasible."): the
     # checks read the two together, and the line is quoted when the sentence needs it.
     term: Span | None = None
+    term_order: int = -1  # the term line's position in the passage
     # A table's row: the words of its header row and caption, which say what its cells are
     # ("automatic variable value" over "$< first prerequisite"); they count for the row
     # (``HEADER_WEIGHT``) when the row has a word of the question itself.
@@ -764,14 +765,21 @@ def _candidates(evidence: list[Evidence]) -> list[Candidate]:
         first = True
         rows = _table_rows(item)
         spans = _whole_rows(sentences(item.text), rows)
+        term: Span | None = None
+        term_order = -1
         for order, span in enumerate(spans):
             found = frozenset(terms(span.text))
             heading = _is_heading(span.text, item) and span not in rows
+            # Every sentence of a description describes its term ("xetex" over "The driver
+            # calls xelatex … This engine natively supports UTF-8"), not only the first.
+            if order == 0 or "\n" in item.text[spans[order - 1].end : span.start]:
+                term, term_order = _term_above(item, spans, order), order - 1
             if found and not heading and not _POINTER.match(span.text):
-                term = _term_above(item, spans, order)
                 content = tuple(w for w in words(span.text) if term_of(w) is not None)
                 tail = first and _begins_mid_sentence(span.text)
-                candidate = Candidate(block, order, span, found, content, tail=tail, term=term)
+                candidate = Candidate(
+                    block, order, span, found, content, tail=tail, term=term, term_order=term_order
+                )
                 if span in rows:
                     candidate = replace(candidate, table=rows[span], row=True)
                 out.append(candidate)
@@ -842,7 +850,7 @@ def _with_terms(
             and (not may_answer(replace(candidate, term=None)) or _unnamed(term, candidate))
             and not any(c.block == candidate.block and c.span == term for c in out)
         ):
-            out.append(replace(candidate, order=candidate.order - 1, span=term, term=None))
+            out.append(replace(candidate, order=candidate.term_order, span=term, term=None))
         out.append(candidate)
     return out
 

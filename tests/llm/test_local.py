@@ -1282,3 +1282,22 @@ async def test_a_number_below_the_best_passages_is_of_the_thing_the_question_nam
     )
     _, done = await run(Prompt(asked, [*views, levels]))
     assert done.text.startswith("The Undo button keeps 20 levels"), done.text
+
+
+async def test_every_sentence_of_a_description_names_its_term() -> None:
+    """The answer may be the second sentence of a description: "Otherwise '>!' or '>|' must
+    be used to truncate a file." is said of CLOBBER, the line above the first."""
+    options = Evidence(
+        "seg-options",
+        "doc-zsh",
+        117,
+        "16.2.6 Input/Output\n\nAPPEND_CREATE\n\nThis option only applies when NO_CLOBBER is "
+        "in effect.\n\nCLOBBER (+C)\n\nAllows '>' redirection to truncate "
+        "existing files. Otherwise '>!' or '>|' must be used to truncate a file.\n\nCORRECT "
+        "(-0)\n\nTry to correct the spelling of commands.",
+        0.6,
+        heading="16.2.6 Input/Output",
+    )
+    _, done = await run(Prompt("What must be used to truncate a file otherwise?", [options]))
+    assert done.text.startswith("CLOBBER (+C) "), done.text
+    assert "Otherwise '>!' or '>|' must be used" in done.text, done.text
