@@ -190,9 +190,10 @@ _TERM_LIKE = re.compile(r"^[a-z$%.\-]|[_(=]|\b[A-Z][A-Z0-9_]+\b")
 # A term that is a name: one word, a name in capitals or an option, with its short forms or
 # argument ("REPORTTIME", "AUTO_CD (-J)", "-I figure_path, --fig-path=figure_path", "xetex").
 # What its description says is said of it, so the answer names it.
-_OPTION = r"--?[A-Za-z][\w-]*(?:[ =][a-z_]+)?"
+_OPTION_TERM = r"--?[A-Za-z][\w-]*(?:[ =][a-z_]+)?"  # an option with its argument
 _NAME_TERM = re.compile(
-    rf"(?:[A-Z][A-Z0-9_]+|[a-z][\w.-]*|{_OPTION})(?: \([^)]{{1,40}}\))?(?:, ?{_OPTION})*"
+    rf"(?:[A-Z][A-Z0-9_]+|[a-z][\w.-]*|{_OPTION_TERM})(?: \([^)]{{1,40}}\))?"
+    rf"(?:, ?{_OPTION_TERM})*"
 )
 _BULLETS = "•◦▪‣–—-*·"
 # "In which release did dblatex get CJK support?" asks for the part of a document the answer

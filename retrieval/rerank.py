@@ -231,6 +231,7 @@ OPTION_BONUS = 0.1
 
 
 def options(text: str) -> set[str]:
+    """The command-line options ``text`` names, as written."""
     return set(_OPTION.findall(text))
 
 

@@ -42,8 +42,8 @@ CANDIDATES = 50
 # with all of them (docs/evaluation.md), and the median search re-ranks 70 instead of 86.
 RERANK_CANDIDATES = 70
 # A re-ranked list's segments of one page beyond PER_PAGE lose CROWDING_PENALTY of their score
-# (``spread_pages``; scores run about 0.2–0.7): over the debian set, hit@8 0.932 -> 0.943
-# (docs/evaluation.md, "Pages that crowd the list").
+# (``spread_pages``; the local re-ranker's scores run about 0.2–0.7, Cohere's relevance 0–1):
+# over the debian set, hit@8 0.932 -> 0.943 (docs/evaluation.md, "Pages that crowd the list").
 PER_PAGE = 2
 CROWDING_PENALTY = 0.1
 # Reciprocal rank fusion constant (Cormack et al. 2009): damps the weight of the top ranks.
