@@ -5,9 +5,9 @@ questions, each scored by whether a page that answers it comes back.
   issue was hit@8 ≥ 0.9 for hybrid search + re-ranking with the local models.
 - `debian`: seven real PDFs of Debian's documentation packages in five layouts (a manual, a
   FAQ, two-column papers, slide decks, a reference full of tables), fetched with apt-get.
-Both are gated at their measured level (with the re-ranker's encoder and options as lexemes:
-hit@8 0.960 and 0.932, MRR 0.762 and 0.804) less about two questions' worth, so a change
-that loses ground fails.
+Both are gated at their measured level (with the re-ranker's encoder, options as lexemes and
+crowded pages: hit@8 0.960 and 0.943, MRR 0.762 and 0.806) less about two questions' worth,
+so a change that loses ground fails.
 
 - `chinese`: a manual and a policy written in Chinese, ten pages in all, so hit@8 says
   nothing; gated on the rank of the answer page (MRR), for full text alone too, which found
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.stack
 
 KS = (1, 3, 5, 8)
 # set: (hit@8 ≥, MRR ≥) for hybrid+rerank
-HIT_AT_8 = {"legal": 0.94, "debian": 0.92}
+HIT_AT_8 = {"legal": 0.94, "debian": 0.93}
 MRR = {"legal": 0.74, "debian": 0.79}
 
 
