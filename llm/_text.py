@@ -204,3 +204,17 @@ def same_term(a: str, b: str) -> bool:
     if a == b:
         return True
     return len(a) >= 6 and len(b) >= 6 and a[:6] == b[:6] and a.isalpha() and b.isalpha()
+
+
+def has_term(term: str, terms: frozenset[str]) -> bool:
+    """``any(same_term(term, t) for t in terms)`` in two set lookups: the local model asks it
+    of every query term against every sentence and passage of an answer's evidence."""
+    if term in terms:
+        return True
+    return len(term) >= 6 and term.isalpha() and term[:6] in _starts(terms)
+
+
+@lru_cache(maxsize=8192)
+def _starts(terms: frozenset[str]) -> frozenset[str]:
+    """The 6-letter starts ``same_term`` compares, of the terms it compares them for."""
+    return frozenset(t[:6] for t in terms if len(t) >= 6 and t.isalpha())

@@ -57,6 +57,7 @@ import math
 import re
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -67,8 +68,8 @@ from llm._text import (
     SENTENCE_ENDS,
     Span,
     estimate_tokens,
+    has_term,
     pair_runs,
-    same_term,
     sentences,
     term_of,
     terms,
@@ -221,6 +222,11 @@ RANK_BONUS = 0.05  # at most; decays with the passage's rank
 _PIECE = re.compile(rf"(?:[{cjk.CJK_CLASS}]{{1,2}}|[^\s{cjk.CJK_CLASS}]+)\s*")
 _FULL_WIDTH_ENDS = "。！？"
 MAX_EVIDENCE = 12  # the top passages are where answers are; bounds the work per call
+# Passages read, remembered: the same passages come back question after question (a tenant's
+# pages for its common questions), and one answer reads its evidence several times. Reading
+# them was a third of the local model's time (docs/benchmarks.md, "The local model's passages
+# read once"). Candidates are frozen, so they are shared.
+PASSAGES_REMEMBERED = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +476,7 @@ def _naming(codes: list[str], evidence: list[Evidence]) -> set[int]:
 
 
 def _names(topic: list[str], candidate: Candidate) -> bool:
-    return any(same_term(t, h) for t in topic for h in candidate.terms)
+    return any(has_term(t, candidate.terms) for t in topic)
 
 
 def overview(evidence: list[Evidence]) -> list[Candidate]:
@@ -535,8 +541,10 @@ def _shares_a_term(question: str, history: list[Turn], evidence: list[Evidence])
     asked = set(query_weights(question, history))
     if not asked:
         return True
-    said = {t for e in evidence for t in terms(f"{e.title or ''} {e.heading or ''} {e.text}")}
-    return any(same_term(a, t) for a in asked for t in said)
+    said = frozenset(
+        t for e in evidence for t in terms(f"{e.title or ''} {e.heading or ''} {e.text}")
+    )
+    return any(has_term(a, said) for a in asked)
 
 
 def _closest_in_meaning(
@@ -619,17 +627,15 @@ def score_sentences(
     passages = _passage_terms(evidence)
     meaning = _Meaning(_term_words(question, history), candidates)
     for c in candidates:
-        exact = frozenset(t for t in weights if any(same_term(t, h) for h in c.terms))
+        exact = frozenset(t for t in weights if has_term(t, c.terms))
         header = frozenset(  # a row that says something asked is read with its header
-            t for t in weights.keys() - exact if exact and any(same_term(t, h) for h in c.table)
+            t for t in weights.keys() - exact if exact and has_term(t, c.table)
         )
         near = meaning.matches(weights.keys() - exact - header, c)
         matched = exact | header | near
         if own and not matched & own:
             continue
-        around = frozenset(
-            t for t in weights.keys() - matched if any(same_term(t, h) for h in passages[c.block])
-        )
+        around = frozenset(t for t in weights.keys() - matched if has_term(t, passages[c.block]))
         coverage = (
             sum(share[t] for t in exact)
             + NEAR_WEIGHT * sum(share[t] for t in near)
@@ -710,7 +716,12 @@ def _term_words(question: str, history: list[Turn]) -> dict[str, str]:
 
 def _passage_terms(evidence: list[Evidence]) -> dict[int, frozenset[str]]:
     """Every term of each passage: what a sentence's neighbours (and heading) say about it."""
-    return {block: frozenset(terms(item.text)) for block, item in enumerate(evidence, 1)}
+    return {block: _terms_of(item.text) for block, item in enumerate(evidence, 1)}
+
+
+@lru_cache(maxsize=PASSAGES_REMEMBERED)
+def _terms_of(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
 
 
 def compose(chosen: list[Candidate], numbers: Mapping[int, int] | None = None) -> str:
@@ -759,36 +770,45 @@ def _mark(sentence: str, block: int) -> str:
 
 
 def _candidates(evidence: list[Evidence]) -> list[Candidate]:
+    """The sentences of the passages that may answer, numbered by passage (``block``)."""
+    return [
+        candidate
+        for block, item in enumerate(evidence, 1)
+        for candidate in _passage_candidates(block, item.text, item.heading)
+    ]
+
+
+@lru_cache(maxsize=PASSAGES_REMEMBERED)
+def _passage_candidates(block: int, text: str, heading: str | None) -> tuple[Candidate, ...]:
+    if is_contents(text):
+        return ()  # "4 2.4 How can R be obtained?. . . . 4 2.5 ..." quotes no answer
     out: list[Candidate] = []
-    for block, item in enumerate(evidence, 1):
-        if is_contents(item.text):
-            continue  # "4 2.4 How can R be obtained?. . . . 4 2.5 ..." quotes no answer
-        first = True
-        rows = _table_rows(item)
-        spans = _whole_rows(sentences(item.text), rows)
-        term: Span | None = None
-        term_order = -1
-        for order, span in enumerate(spans):
-            found = frozenset(terms(span.text))
-            heading = _is_heading(span.text, item) and span not in rows
-            # Every sentence of a description describes its term ("xetex" over "The driver
-            # calls xelatex … This engine natively supports UTF-8"), not only the first.
-            if order == 0 or "\n" in item.text[spans[order - 1].end : span.start]:
-                term, term_order = _term_above(item, spans, order), order - 1
-            if found and not heading and not _POINTER.match(span.text):
-                content = tuple(w for w in words(span.text) if term_of(w) is not None)
-                tail = first and _begins_mid_sentence(span.text)
-                candidate = Candidate(
-                    block, order, span, found, content, tail=tail, term=term, term_order=term_order
-                )
-                if span in rows:
-                    candidate = replace(candidate, table=rows[span], row=True)
-                out.append(candidate)
-                first = False
-    return out
+    first = True
+    rows = _table_rows(text)
+    spans = _whole_rows(sentences(text), rows)
+    term: Span | None = None
+    term_order = -1
+    for order, span in enumerate(spans):
+        found = frozenset(terms(span.text))
+        is_heading = _is_heading(span.text, heading) and span not in rows
+        # Every sentence of a description describes its term ("xetex" over "The driver
+        # calls xelatex … This engine natively supports UTF-8"), not only the first.
+        if order == 0 or "\n" in text[spans[order - 1].end : span.start]:
+            term, term_order = _term_above(text, heading, spans, order), order - 1
+        if found and not is_heading and not _POINTER.match(span.text):
+            content = tuple(w for w in words(span.text) if term_of(w) is not None)
+            tail = first and _begins_mid_sentence(span.text)
+            candidate = Candidate(
+                block, order, span, found, content, tail=tail, term=term, term_order=term_order
+            )
+            if span in rows:
+                candidate = replace(candidate, table=rows[span], row=True)
+            out.append(candidate)
+            first = False
+    return tuple(out)
 
 
-def _table_rows(item: Evidence) -> dict[Span, frozenset[str]]:
+def _table_rows(text: str) -> dict[Span, frozenset[str]]:
     """The rows of the passage's tables, each with the words of its table's header row and
     caption (what its cells are). A table is a run of at least ``TABLE_MIN_ROWS`` paragraphs
     of one line each that end no sentence ("4 KERN_WARNING warning conditions", "/dev/full
@@ -796,7 +816,7 @@ def _table_rows(item: Evidence) -> dict[Span, frozenset[str]]:
     alone, reads like a heading; in a table, it is what a table's question is answered by."""
     rows: dict[Span, frozenset[str]] = {}
     run: list[Span] = []
-    for match in [*_PARAGRAPH.finditer(item.text), None]:
+    for match in [*_PARAGRAPH.finditer(text), None]:
         text = match.group().strip() if match else ""
         if match and text and "\n" not in text and text[-1] not in ".!?:;。！？：；":
             start = match.start() + match.group().index(text)
@@ -820,7 +840,7 @@ def _whole_rows(spans: list[Span], rows: Iterable[Span]) -> list[Span]:
     return sorted([*out, *rows], key=lambda s: s.start)
 
 
-def _term_above(item: Evidence, spans: list[Span], order: int) -> Span | None:
+def _term_above(text: str, heading: str | None, spans: list[Span], order: int) -> Span | None:
     """The term line of a definition list that the sentence at ``order`` starts describing:
     a line of its own right above the sentence's paragraph, short, no sentence and no heading,
     that reads as a term ("HISTIGNORE", "double tol_bnd (default: 1e-7)", "-f, --format=fmt";
@@ -828,12 +848,12 @@ def _term_above(item: Evidence, spans: list[Span], order: int) -> Span | None:
     if order == 0:
         return None
     above, span = spans[order - 1], spans[order]
-    own_line = above.start == 0 or item.text[above.start - 1] == "\n"
-    if not own_line or "\n" not in item.text[above.end : span.start]:
+    own_line = above.start == 0 or text[above.start - 1] == "\n"
+    if not own_line or "\n" not in text[above.end : span.start]:
         return None
     if word_count(above.text) > TERM_MAX_WORDS or above.text[-1] in ".!?;:":
         return None
-    if item.heading and above.text == item.heading.strip():
+    if heading and above.text == heading.strip():
         return None
     return above if _TERM_LIKE.search(above.text) else None
 
@@ -899,16 +919,16 @@ def _begins_mid_sentence(text: str) -> bool:
     return text[0].islower() and grounding.is_common(text.split(maxsplit=1)[0])
 
 
-def _is_heading(text: str, item: Evidence) -> bool:
+def _is_heading(text: str, heading: str | None) -> bool:
     """A heading or caption line: context for its passage, but no answer on its own."""
-    if item.heading and text == item.heading.strip():
+    if heading and text == heading.strip():
         return True
     return text[-1] not in ".!?:;)\"'”。！？：；）」" and word_count(text) <= HEADING_MAX_WORDS
 
 
 def _idf(query: list[str], candidates: list[Candidate]) -> dict[str, float]:
     n = len(candidates)
-    df = {t: sum(any(same_term(t, h) for h in c.terms) for c in candidates) for t in query}
+    df = {t: sum(has_term(t, c.terms) for c in candidates) for t in query}
     return {t: math.log(1 + (n + 1) / (df[t] + 0.5)) for t in query}
 
 
@@ -956,8 +976,8 @@ def _term_covers(candidate: Candidate) -> set[str]:
     """The query terms the sentence's term line has: no other sentence is needed for them."""
     if candidate.term is None:
         return set()
-    said = terms(candidate.term.text)
-    return {t for t in candidate.share if any(same_term(t, h) for h in said)}
+    said = frozenset(terms(candidate.term.text))
+    return {t for t in candidate.share if has_term(t, said)}
 
 
 def _near_duplicate(a: Candidate, b: Candidate) -> bool:
@@ -988,7 +1008,7 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
         ):
             continue
         item = evidence[candidate.block - 1]
-        following = _whole_rows(sentences(item.text), _table_rows(item))[candidate.order + 1 :]
+        following = _whole_rows(sentences(item.text), _table_rows(item.text))[candidate.order + 1 :]
         if (
             following
             and word_count(following[0].text) <= CONTINUATION_MAX_WORDS

@@ -147,6 +147,17 @@ async def test_sources_are_numbered_in_the_order_the_answer_quotes_them() -> Non
     assert markers == sorted(markers) and set(markers) == set(range(1, max(markers) + 1))
 
 
+async def test_a_passage_read_before_is_cited_where_it_ranks_now() -> None:
+    # Passages are read once and remembered; the same passage at another rank is still
+    # cited from there, as are passages with the same text under another heading.
+    question = "How much does the X200 router cost?"
+    _, first = await run(Prompt(question, ROUTER))
+    moved = [replace(e, score=0.9 - i * 0.01) for i, e in enumerate([HANDBOOK[0], *ROUTER])]
+    _, again = await run(Prompt(question, moved))
+    assert [c.segment_id for c in again.citations] == [c.segment_id for c in first.citations]
+    assert "129 euros" in again.text
+
+
 @pytest.mark.parametrize(("question", "evidence"), UNANSWERABLE)
 async def test_says_it_does_not_know_without_good_evidence(
     question: str, evidence: list[Evidence]
