@@ -198,6 +198,13 @@ def terms(text: str) -> list[str]:
     return [t for w in words(text) if (t := term_of(w)) is not None]
 
 
+@lru_cache(maxsize=4096)
+def term_set(text: str) -> frozenset[str]:
+    """The terms of ``text`` as a set, remembered: the local model reads the same passages
+    (and their titles and headings) answer after answer."""
+    return frozenset(terms(text))
+
+
 def same_term(a: str, b: str) -> bool:
     """Equal stems, or a shared 6-letter start ("employ-ee" ~ "employ-ment"): the light
     stemmer leaves derivations apart, and six common letters are rarely a coincidence."""

@@ -38,7 +38,7 @@ from functools import lru_cache
 from wordfreq import zipf_frequency
 
 from core import cjk
-from llm._text import same_term, term_of, terms, words
+from llm._text import same_term, term_of, term_set, terms, words
 from llm.prompt import Evidence
 from retrieval import STOPWORDS, text_vectors
 
@@ -322,7 +322,8 @@ def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
     # A document about the name whose title does not say it (dblatex's manual is titled
     # "DocBook to LaTeX Publishing") is named too, by its passages that say the name. (A
     # letter is too common to be told from its passages.)
-    named |= {e.document_id for e in evidence if names & set(terms(e.text))}
+    if names:
+        named |= {e.document_id for e in evidence if names & term_set(e.text)}
     return set() if named == {e.document_id for e in evidence} else named
 
 
@@ -346,7 +347,10 @@ def _title_names(asked: list[str], title: str) -> Iterator[str]:
 
 
 def _terms_of(evidence: Iterable[Evidence]) -> set[str]:
-    return {t for e in evidence for t in terms(f"{e.title or ''} {e.heading or ''} {e.text}")}
+    """The terms of the passages, their titles and headings."""
+    return {
+        t for e in evidence for part in (e.title, e.heading, e.text) for t in term_set(part or "")
+    }
 
 
 @lru_cache(maxsize=65536)

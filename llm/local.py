@@ -72,6 +72,7 @@ from llm._text import (
     pair_runs,
     sentences,
     term_of,
+    term_set,
     terms,
     word_count,
     words,
@@ -541,8 +542,8 @@ def _shares_a_term(question: str, history: list[Turn], evidence: list[Evidence])
     asked = set(query_weights(question, history))
     if not asked:
         return True
-    said = frozenset(
-        t for e in evidence for t in terms(f"{e.title or ''} {e.heading or ''} {e.text}")
+    said = frozenset().union(
+        *(term_set(p or "") for e in evidence for p in (e.title, e.heading, e.text))
     )
     return any(has_term(a, said) for a in asked)
 
@@ -680,27 +681,22 @@ class _Meaning:
         # Not a CJK character pair: two pairs that share a character are near in wordllama's
         # space whatever they mean ("天天" ~ "每天" 0.77, "加密" ~ "密码" 0.75, where the
         # synonyms "加密" ~ "保护" are 0.22).
-        self._query = {t: w for t, w in query_words.items() if not cjk.has_cjk(w)}
+        query = {t: w for t, w in query_words.items() if not cjk.has_cjk(w)}
         vocabulary = list(dict.fromkeys(w for c in candidates for w in c.words))
-        self._index = {w: i for i, w in enumerate(vocabulary)}
-        self._sentence_vectors = text_vectors(vocabulary)
-        self._query_vectors = dict(
-            zip(self._query, text_vectors(list(self._query.values())), strict=True)
-        )
+        self._row = {t: i for i, t in enumerate(query)}
+        self._column = {w: i for i, w in enumerate(vocabulary)}
+        # Every query word against every word of the passages, at once: each sentence then
+        # reads its own columns.
+        self._similarity = text_vectors(list(query.values())) @ text_vectors(vocabulary).T
 
     def matches(self, wanted: Iterable[str], candidate: Candidate) -> frozenset[str]:
-        rows = [self._index[w] for w in candidate.words]
-        wanted = [t for t in wanted if t in self._query_vectors]
-        if not rows or not wanted:
+        columns = [self._column[w] for w in candidate.words]
+        wanted = [t for t in wanted if t in self._row]
+        if not columns or not wanted:
             return frozenset()
-        similarity = (
-            np.stack([self._query_vectors[t] for t in wanted]) @ self._sentence_vectors[rows].T
-        )
-        return frozenset(
-            t
-            for t, best in zip(wanted, similarity.max(axis=1), strict=True)
-            if best >= NEAR_MIN_COSINE
-        )
+        rows = [self._row[t] for t in wanted]
+        best = self._similarity[np.ix_(rows, columns)].max(axis=1)
+        return frozenset(t for t, b in zip(wanted, best, strict=True) if b >= NEAR_MIN_COSINE)
 
 
 def _term_words(question: str, history: list[Turn]) -> dict[str, str]:
@@ -716,12 +712,7 @@ def _term_words(question: str, history: list[Turn]) -> dict[str, str]:
 
 def _passage_terms(evidence: list[Evidence]) -> dict[int, frozenset[str]]:
     """Every term of each passage: what a sentence's neighbours (and heading) say about it."""
-    return {block: _terms_of(item.text) for block, item in enumerate(evidence, 1)}
-
-
-@lru_cache(maxsize=PASSAGES_REMEMBERED)
-def _terms_of(text: str) -> frozenset[str]:
-    return frozenset(terms(text))
+    return {block: term_set(item.text) for block, item in enumerate(evidence, 1)}
 
 
 def compose(chosen: list[Candidate], numbers: Mapping[int, int] | None = None) -> str:

@@ -179,41 +179,50 @@ async def save_evidence(base_url: str, token: str, eval_set: EvalSet) -> dict[st
 def answer_offline(eval_set: EvalSet, evidence: dict[str, list[dict[str, Any]]]) -> Report:
     """Each question answered by ``local:extractive`` from its saved evidence. Raises
     ValueError, naming them, when questions have none (added since it was saved)."""
+    settings = Settings()
+    model = LocalExtractive(min_evidence_score=settings.chat_min_evidence_score)
+    report = Report()
+    for question, prompt in offline_prompts(eval_set, evidence, load_encoder(settings)):
+        done = asyncio.run(finished(model, prompt, settings.chat_max_output_tokens))
+        corpus_of = {h["document_id"]: h["corpus"] for h in evidence[question.id]}
+        cited = [(corpus_of[c.document_id], c.page) for c in done.citations]
+        report.outcomes.append(Outcome(question, done.text, cited, 0.0, done.found))
+    return report
+
+
+def offline_prompts(
+    eval_set: EvalSet, evidence: dict[str, list[dict[str, Any]]], encoder: Encoder | None
+) -> list[tuple[Question, Prompt]]:
+    """Each question's prompt as the orchestrator gives it to the model, from its saved
+    evidence. Raises ValueError, naming them, when questions have none (added since it was
+    saved)."""
     unsaved = [q.id for q in eval_set.questions if q.id not in evidence]
     if unsaved:
         raise ValueError(
             f"no saved evidence for {len(unsaved)} questions of {eval_set.name} "
             f"({', '.join(unsaved[:5])}…): run --save-evidence again"
         )
-    model = LocalExtractive(min_evidence_score=Settings().chat_min_evidence_score)
-    encoder = load_encoder(Settings())
-    report = Report()
+    prompts = []
     for question in eval_set.questions:
         hits = evidence[question.id]
-        corpus_of = {h["document_id"]: h["corpus"] for h in hits}
         meaning = _meanings(
             encoder, question.question, [h["text"] for h in hits[:MEANING_PASSAGES]]
         )
-        prompt = Prompt(
-            question.question,
-            evidence=[
-                Evidence(
-                    h["segment_id"],
-                    h["document_id"],
-                    h["page"],
-                    h["text"],
-                    h["score"],
-                    h["heading"],
-                    h["title"],
-                    meaning[i] if i < len(meaning) else None,
-                )
-                for i, h in enumerate(hits)
-            ],
-        )
-        done = asyncio.run(_finished(model, prompt))
-        cited = [(corpus_of[c.document_id], c.page) for c in done.citations]
-        report.outcomes.append(Outcome(question, done.text, cited, 0.0, done.found))
-    return report
+        passages = [
+            Evidence(
+                h["segment_id"],
+                h["document_id"],
+                h["page"],
+                h["text"],
+                h["score"],
+                h["heading"],
+                h["title"],
+                meaning[i] if i < len(meaning) else None,
+            )
+            for i, h in enumerate(hits)
+        ]
+        prompts.append((question, Prompt(question.question, evidence=passages)))
+    return prompts
 
 
 def _meanings(encoder: Encoder | None, question: str, texts: list[str]) -> list[float]:
@@ -225,8 +234,9 @@ def _meanings(encoder: Encoder | None, question: str, texts: list[str]) -> list[
     return [float(c) for c in encoder.encode(texts) @ encoder.encode_question(question)]
 
 
-async def _finished(model: LocalExtractive, prompt: Prompt) -> Finished:
-    async for event in model.stream(prompt, max_tokens=Settings().chat_max_output_tokens):
+async def finished(model: LocalExtractive, prompt: Prompt, max_tokens: int) -> Finished:
+    """The model's answer to ``prompt``, streamed to its end."""
+    async for event in model.stream(prompt, max_tokens=max_tokens):
         if isinstance(event, Finished):
             return event
     raise RuntimeError("the local model ended without its Finished event")
