@@ -225,8 +225,8 @@ _FULL_WIDTH_ENDS = "。！？"
 MAX_EVIDENCE = 12  # the top passages are where answers are; bounds the work per call
 # Passages read, remembered: the same passages come back question after question (a tenant's
 # pages for its common questions), and one answer reads its evidence several times. Reading
-# them was a third of the local model's time (docs/benchmarks.md, "The local model's passages
-# read once"). Candidates are frozen, so they are shared.
+# them took about half of the local model's time (docs/benchmarks.md, "The local model's
+# passages read once"). Candidates are frozen, so they are shared.
 PASSAGES_REMEMBERED = 4096
 
 
