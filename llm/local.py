@@ -799,7 +799,7 @@ def _passage_candidates(block: int, text: str, heading: str | None) -> tuple[Can
     return tuple(out)
 
 
-def _table_rows(text: str) -> dict[Span, frozenset[str]]:
+def _table_rows(passage: str) -> dict[Span, frozenset[str]]:
     """The rows of the passage's tables, each with the words of its table's header row and
     caption (what its cells are). A table is a run of at least ``TABLE_MIN_ROWS`` paragraphs
     of one line each that end no sentence ("4 KERN_WARNING warning conditions", "/dev/full
@@ -807,7 +807,7 @@ def _table_rows(text: str) -> dict[Span, frozenset[str]]:
     alone, reads like a heading; in a table, it is what a table's question is answered by."""
     rows: dict[Span, frozenset[str]] = {}
     run: list[Span] = []
-    for match in [*_PARAGRAPH.finditer(text), None]:
+    for match in [*_PARAGRAPH.finditer(passage), None]:
         text = match.group().strip() if match else ""
         if match and text and "\n" not in text and text[-1] not in ".!?:;。！？：；":
             start = match.start() + match.group().index(text)
