@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,14 +28,27 @@ class Hit:
     content: str
     heading: str | None
     score: float
-    title: str | None = None  # the document's title, or its file name when it has none
+    title: str | None = None  # the document's name for people: document_name()
 
 
-# With the document's readable name, so that a chat's prompt needs no query of its own for it.
-_COLUMNS = (
-    "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading,"
-    " coalesce(nullif(d.title, ''), d.filename) AS title"
-)
+def document_name(title: str | None, filename: str) -> str:
+    """How people name a document: its title, with its file's name in brackets when the title
+    does not say it ("Hypertext marks in LaTeX (hyperref)": users ask about "hyperref"); its
+    file name when it has no title. Words of one or two characters ("en" of
+    "debian-faq.en.pdf") are not looked for."""
+    if not title or not title.strip():
+        return filename
+    stem = _PDF_SUFFIX.sub("", filename)
+    said = set(_WORD.findall(title.lower()))
+    if all(w in said for w in _WORD.findall(stem.lower()) if len(w) > 2):
+        return title
+    return f"{title} ({stem})"
+
+
+_PDF_SUFFIX = re.compile(r"\.pdf$", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+# With the document's names, so that a chat's prompt needs no query of its own for them.
+_COLUMNS = "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading, d.title, d.filename"
 _DOCUMENT = "JOIN documents d ON d.id = s.doc_id AND d.tenant_id = s.tenant_id"
 
 
@@ -47,7 +61,7 @@ def _hits(rows: Sequence[asyncpg.Record]) -> list[Hit]:
             r["content"],
             r["heading"],
             float(r["score"]),
-            r["title"],
+            document_name(r["title"], r["filename"]),
         )
         for r in rows
     ]

@@ -50,6 +50,7 @@ from ops.eval.retrieval import SETS, ingest
 from ops.eval.sets import EvalSet, Question
 from retrieval.encoder import Encoder, load_encoder
 from storage import migrate_database
+from storage.search import document_name
 
 # Questions asked at once. TTFT is measured under this much concurrency.
 CONCURRENCY = 4
@@ -161,7 +162,10 @@ async def save_evidence(base_url: str, token: str, eval_set: EvalSet) -> dict[st
     async with PdfchatClient(base_url, token, timeout=300) as client:
         ids = await ingest(client, eval_set.documents, eval_set.pdfs, wait_s=600)
         corpus_of = {document_id: doc for doc, document_id in ids.items()}
-        titles = {i: (await client.document(i)).get("title") for i in ids.values()}
+        titles = {}
+        for document_id in ids.values():
+            document = await client.document(document_id)
+            titles[document_id] = document_name(document.get("title"), document["filename"])
         limit = asyncio.Semaphore(CONCURRENCY)
 
         async def one(question: Question) -> list[dict[str, Any]]:

@@ -230,7 +230,8 @@ async def test_another_tenants_documents_change_no_score(library, tenant, db, ap
 
 async def test_each_hit_names_its_document_for_the_prompt(library, tenant, db):
     """The orchestrator labels evidence with the document's name from the hit itself (no
-    query of its own): the title the parse found, else the file name."""
+    query of its own): the title the parse found, with the file's name when the title does
+    not say it (storage.search.document_name), else the file name."""
     _, ids = library
     titles = {
         r["id"]: r["title"]
@@ -246,8 +247,8 @@ async def test_each_hit_names_its_document_for_the_prompt(library, tenant, db):
     ):
         assert {str(h.document_id) for h in hits} == set(ids.values())
         for hit in hits:
-            expected = titles[str(hit.document_id)] or f"doc-{_seed(ids, hit.document_id)}.pdf"
-            assert hit.title == expected
+            title, seed = titles[str(hit.document_id)], _seed(ids, hit.document_id)
+            assert hit.title == (f"{title} (doc-{seed})" if title else f"doc-{seed}.pdf")
 
 
 def _seed(ids: dict[int, str], document_id) -> int:
