@@ -31,12 +31,17 @@ class Hit:
     title: str | None = None  # the document's name for people: document_name()
 
 
+_PDF_SUFFIX = re.compile(r"\.pdf$", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+")
+
+
 def document_name(title: str | None, filename: str) -> str:
     """How people name a document: its title, with its file's name in brackets when the title
     does not say it ("Hypertext marks in LaTeX (hyperref)": users ask about "hyperref"); its
     file name when it has no title. Words of one or two characters ("en" of
     "debian-faq.en.pdf") are not looked for."""
-    if not title or not title.strip():
+    title = (title or "").strip()
+    if not title:
         return filename
     stem = _PDF_SUFFIX.sub("", filename)
     said = set(_WORD.findall(title.lower()))
@@ -45,8 +50,6 @@ def document_name(title: str | None, filename: str) -> str:
     return f"{title} ({stem})"
 
 
-_PDF_SUFFIX = re.compile(r"\.pdf$", re.IGNORECASE)
-_WORD = re.compile(r"[^\W_]+")
 # With the document's names, so that a chat's prompt needs no query of its own for them.
 _COLUMNS = "s.id, s.doc_id, s.page, s.content, s.meta->>'heading' AS heading, d.title, d.filename"
 _DOCUMENT = "JOIN documents d ON d.id = s.doc_id AND d.tenant_id = s.tenant_id"

@@ -11,6 +11,7 @@ from storage.search import document_name
         # The file's name is how many users call a document: kept when the title lacks it.
         ("Hypertext marks in LaTeX", "hyperref.pdf", "Hypertext marks in LaTeX (hyperref)"),
         ("Berkeley DB", "bdb_usenix.PDF", "Berkeley DB (bdb_usenix)"),
+        (" Annual report\n", "q3-results.pdf", "Annual report (q3-results)"),
         # A title that says the file's words (any case, any order) is the name.
         ("The Debian GNU/Linux FAQ", "debian-faq.en.pdf", "The Debian GNU/Linux FAQ"),
         ("Magna Carta (1215)", "magna-carta.pdf", "Magna Carta (1215)"),
