@@ -38,14 +38,15 @@ _WORD = re.compile(r"[^\W_]+")
 def document_name(title: str | None, filename: str) -> str:
     """How people name a document: its title, with its file's name in brackets when the title
     does not say it ("Hypertext marks in LaTeX (hyperref)": users ask about "hyperref"); its
-    file name when it has no title. Words of one or two characters ("en" of
-    "debian-faq.en.pdf") are not looked for."""
+    file name when it has no title. The title says the file's name when each word of the name
+    is among the title's letters ("Keeper's Guide" says "keepers-guide"); words of one or two
+    characters ("en" of "debian-faq.en.pdf") are not looked for."""
     title = (title or "").strip()
     if not title:
         return filename
     stem = _PDF_SUFFIX.sub("", filename)
-    said = set(_WORD.findall(title.lower()))
-    if all(w in said for w in _WORD.findall(stem.lower()) if len(w) > 2):
+    letters = "".join(_WORD.findall(title.lower()))
+    if all(w in letters for w in _WORD.findall(stem.lower()) if len(w) > 2):
         return title
     return f"{title} ({stem})"
 

@@ -15,6 +15,7 @@ from storage.search import document_name
         # A title that says the file's words (any case, any order) is the name.
         ("The Debian GNU/Linux FAQ", "debian-faq.en.pdf", "The Debian GNU/Linux FAQ"),
         ("Magna Carta (1215)", "magna-carta.pdf", "Magna Carta (1215)"),
+        ("Keeper's Guide", "keepers-guide.pdf", "Keeper's Guide"),
         ("The Federalist No. 10", "federalist-10.pdf", "The Federalist No. 10"),
         # No title: the file name, as it was uploaded.
         (None, "report.pdf", "report.pdf"),
