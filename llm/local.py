@@ -148,6 +148,7 @@ LEADING_MARGIN = 0.03
 # and the evidence quoted for 0.49 (0.44); legal's figures stay (docs/evaluation.md).
 MEANING_SENTENCES = 4
 MEANING_PER_PASSAGE = 2
+MEANING_MIN_WORDS = 3  # fewer, and a line is a fragment (``_fragment``)
 MIN_GAIN = 0.15
 # The sentence right after a picked one, scored almost as well, is quoted even when it adds no
 # word of the question: "Maxima is aware of the Half Angle relations, but by default will not
@@ -158,6 +159,12 @@ MAX_SENTENCES = 3
 MAX_ANSWER_WORDS = 120
 # What a sentence ending in ":" introduces is quoted with it up to this length (``_continued``).
 CONTINUATION_MAX_WORDS = 40
+# How a sentence opens when it goes on from the one before: what to do about what that one said.
+_GOES_ON = re.compile(
+    r"(in (that|this|such a|either) case|if so\b|otherwise\b|instead\b|to do (so|this|that)\b"
+    r"|to (fix|avoid|solve|prevent|correct|work around) (this|that|it)\b)",
+    re.IGNORECASE,
+)
 # Sentences that promise what follows them: a lead-in ("use the left division operator:"), and
 # a question, which in a FAQ is answered by the next sentence ("What is the difference between
 # fastx3 and fasty3?" quoted alone answers nothing).
@@ -556,7 +563,7 @@ def _closest_in_meaning(
 ) -> list[Candidate]:
     """The best sentences of these passages by cosine to the question (with the previous
     question for a follow-up), the passage's rank breaking near-ties."""
-    candidates = [c for c in _candidates(evidence) if may_answer(c)]
+    candidates = [c for c in _candidates(evidence) if may_answer(c) and not _fragment(c)]
     if not candidates:
         return []
     vectors = text_vectors([_asked(question, history), *(c.span.text for c in candidates)])
@@ -580,6 +587,13 @@ def _closest_in_meaning(
             if sum(p.block == candidate.block for p in picked) < per_passage:
                 picked.append(candidate)
     return picked
+
+
+def _fragment(candidate: Candidate) -> bool:
+    """A line of a word or two: a figure's labels ("Survival", "Responders Non-responders"
+    drawn in a plot, read as a table's rows), a heading, a bullet's name. Its few words are all
+    topic, so it sits close in meaning to any question on that topic while saying nothing."""
+    return word_count(candidate.says) < MEANING_MIN_WORDS
 
 
 def _asked(question: str, history: list[Turn]) -> str:
@@ -987,12 +1001,15 @@ def _reading_order(picked: list[Candidate]) -> list[Candidate]:
 def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candidate]:
     """Each sentence that leads in to what follows it ("To solve Ax = b, use the left division
     operator:", "Here is an example showing the difference:") with what follows, when the
-    answer does not quote it already and it is short: alone, it promises what it does not show."""
+    answer does not quote it already and it is short: alone, it promises what it does not show.
+    So too a sentence whose next one goes on from it ("… if you do indexing of zoo objects in
+    an inner loop." "In that case extract the data and time components prior to the loop."):
+    the problem is quoted, and the next sentence is what to do about it."""
     out: list[Candidate] = []
     for i, candidate in enumerate(chosen):
         out.append(candidate)
         after = chosen[i + 1] if i + 1 < len(chosen) else None
-        if not _leads_in(candidate) or (
+        if (
             after is not None
             and after.block == candidate.block
             and (after.order == candidate.order + 1 or after.row)  # the row it leads in to
@@ -1002,6 +1019,7 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
         following = _whole_rows(sentences(item.text), _table_rows(item.text))[candidate.order + 1 :]
         if (
             following
+            and (_leads_in(candidate) or _GOES_ON.match(following[0].text))
             and word_count(following[0].text) <= CONTINUATION_MAX_WORDS
             and not following[0].text.endswith(_ASKS)  # a list of questions answers none
         ):

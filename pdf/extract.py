@@ -103,6 +103,14 @@ _BOLD_FLAG = pymupdf.TEXT_FONT_BOLD
 # parallel by processes (page_reader_pool), each reading one range at a time.
 _MUPDF_LOCK = threading.Lock()
 
+# TeX's ligatures where a font has no Unicode map (pdfTeX's bitmap Type 3 fonts name their
+# glyphs /a27, /a28 …, so MuPDF gives the code itself): "e\x1bect" is "effect" in the T1
+# encoding (codes 27–31), "\x0cnd" is "find" in OT1 (codes 11–15). Read as such next to a
+# letter only; elsewhere these codes are pieces of big brackets in formulas, dropped as junk.
+_TEX_LIGATURES = re.compile(r"(?<=[^\W\d_])[\x0b-\x0f\x1b-\x1f]|[\x0b-\x0f\x1b-\x1f](?=[^\W\d_])")
+_LIGATURES = ("ff", "fi", "fl", "ffi", "ffl")
+_LIGATURE_OF_CODE = dict(zip("\x1b\x1c\x1d\x1e\x1f", _LIGATURES, strict=True))
+_LIGATURE_OF_CODE |= dict(zip("\x0b\x0c\x0d\x0e\x0f", _LIGATURES, strict=True))
 # C0 and C1 control characters (a bullet in a font of its own encoding comes out as "\x88"),
 # replacement characters and zero-width marks.
 _JUNK_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeff]")
@@ -577,7 +585,10 @@ def _line(
         starts_bold = bold if starts_bold is None else starts_bold
     if not total:
         return None
-    text = " ".join(_JUNK_CHARS.sub("", "".join(s["text"] for s in spans)).split())
+    text = "".join(s["text"] for s in spans)
+    if not text.isprintable():  # the rare line with control codes: read TeX's ligatures first
+        text = _TEX_LIGATURES.sub(lambda code: _LIGATURE_OF_CODE[code.group()], text)
+    text = " ".join(_JUNK_CHARS.sub("", text).split())
     text = _OPTION_DASHES.sub(lambda dashes: "-" * len(dashes.group()), text)
     if not text:
         return None

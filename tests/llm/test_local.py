@@ -233,6 +233,32 @@ async def test_an_answer_from_meaning_quotes_each_close_passage_first() -> None:
     assert {c.segment_id for c in done.citations} == {"seg-a", "seg-b", "seg-c"}
 
 
+async def test_a_figure_s_labels_are_not_quoted_from_meaning() -> None:
+    """A plot's labels come out of the PDF as lines of a word or two ("Survival", "Responders
+    Non-responders"): all topic, so closest in meaning to a question on it, and no answer."""
+    question = "What goes wrong when you compare the survival of responders with the others?"
+    figure = Evidence(
+        "seg-fig",
+        "doc-cox",
+        3,
+        "Years post diagnosis\n\nSurvival\n\nResponders Non-responders\n\nWhat is most "
+        "surprising about this error is the size of the false effect that is produced.",
+        0.6,
+    )
+    text = Evidence(
+        "seg-text",
+        "doc-cox",
+        2,
+        "The problem arises because any early deaths will all be assigned to the "
+        "non-responder group, even deaths that have nothing to do with the condition.",
+        0.58,
+    )
+    assert best_coverage(Prompt(question, [figure, text])) < MIN_COVERAGE
+    _, done = await run(Prompt(question, [figure, text]))
+    assert "early deaths" in done.text and "false effect" in done.text
+    assert "Survival" not in done.text and "Responders" not in done.text
+
+
 async def test_a_stray_question_is_not_answered_from_meaning_when_no_passage_shares_a_term():
     """ops/eval/offtopic.py: "How can I improve my sleep at night?" of technical manuals got
     the sentence nearest in meaning, however far, when the re-ranker scored a passage over
@@ -1118,6 +1144,27 @@ async def test_a_question_in_a_list_of_questions_is_not_continued_by_the_next() 
     )
     _, done = await run(Prompt("Can the compiler be used on Windows?", [contents]))
     assert "licence" not in done.text
+
+
+async def test_a_sentence_is_quoted_with_the_next_when_that_goes_on_from_it() -> None:
+    """The FAQ's sentence that matches states the problem; the next ("In that case …") says
+    what to do about it, and is what the user asked for."""
+    faq = Evidence(
+        "seg-faq",
+        "doc-zoo",
+        14,
+        "15. How can I speed up zoo?\n\nThe main area where you might notice slowness is if you "
+        "do indexing of zoo objects in an inner loop. In that case extract the data and time "
+        "components prior to the loop. Since most calculations in R use the whole object "
+        "approach there are relatively few instances of this.",
+        0.66,
+    )
+    _, done = await run(
+        Prompt("Indexing a zoo object inside a loop is slow. What can I do?", [faq])
+    )
+    assert "indexing of zoo objects in an inner loop. In that case extract the data" in done.text
+    _, done = await run(Prompt("When might I notice slowness with zoo?", [faq]))
+    assert "inner loop" in done.text and "relatively few" not in done.text
 
 
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.

@@ -319,6 +319,23 @@ def test_control_characters_are_no_text():
     assert extract._JUNK_CHARS.sub("", "\x88 The input\x9f files\x07") == " The input files"
 
 
+def test_tex_ligatures_without_a_unicode_map_are_read_as_letters():
+    """pdfTeX's bitmap fonts give their ligatures as control codes (T1: 27-31, OT1: 11-15);
+    dropped as junk, "effect" read "eect" and "fit" read "t", and nobody found them. Codes
+    that stand apart from letters (big brackets of a formula) are still no text."""
+    data = pdfgen.tex_bitmap_font_pdf(
+        [
+            b"The e\x1bect of the \x1crst \x1dow was signi\x1ccant: the sta\x1b",
+            b"found the coe\x1ecients in the o\x1ece, and ba\x1fed (OT1: \x0crm \x0bect).",
+            b"Formula \x0c\x0c 1 / n \x10 X \x11 = 2",
+        ]
+    )
+    text = parse(data).pages[0].text
+    assert "The effect of the first flow was significant: the staff" in text
+    assert "found the coefficients in the office, and baffled (OT1: firm ffect)." in text
+    assert "Formula 1 / n X = 2" in text
+
+
 def test_bold_line_at_body_size_is_a_heading_but_a_bold_paragraph_is_not():
     bold_paragraph = " ".join(["This whole paragraph is set in bold type"] * 8)
     data = pdfgen.text_pdf(
