@@ -144,12 +144,48 @@ ANAPHORA = frozenset(_ANAPHORA.split())
 _STEMMER = snowballstemmer.stemmer("english")
 
 
+# British spellings read as American ones, so that "licence" answers a question about a
+# "license" and "colour" one about "color" (a question and its passages are read alike, so a
+# word that has one spelling only, "otherwise" read "otherwize", changes nothing).
+_BRITISH_WORDS = {
+    "licence": "license",
+    "licences": "licenses",
+    "defence": "defense",
+    "offence": "offense",
+    "pretence": "pretense",
+    "grey": "gray",
+    "programme": "program",
+    "programmes": "programs",
+    "cheque": "check",
+    "aluminium": "aluminum",
+}
+_BRITISH_ENDING = re.compile(
+    r"(?:(?<=[a-z]{3})(our)(?:s|ed|ing|ite|ites|able|ably|ful|al|er|ers)?"
+    r"|(?<=[a-z]{2})(is)(?:e|es|ed|ing|ation|ations|er|ers)"
+    r"|(?<=[a-z]{2})(ys)(?:e|es|ed|ing|er|ers)|(?<=[a-z]{2})(tre)s?|(?<=[a-z]{3})(ogue)s?)$"
+)
+_AMERICAN_ENDING = {"our": "or", "is": "iz", "ys": "yz", "tre": "ter", "ogue": "og"}
+
+
 @lru_cache(maxsize=32768)
 def term_of(word: str) -> str | None:
     """The term a lower-case word counts as, or None for a stopword or question word."""
     if word in STOPWORDS or word in QUESTION_WORDS:
         return None
-    return word if word.isdigit() else _STEMMER.stemWord(word)
+    return word if word.isdigit() else _STEMMER.stemWord(american(word))
+
+
+def american(word: str) -> str:
+    """The American spelling of a lower-case British one ("colour" → "color", "organised" →
+    "organized", "centre" → "center"); any other word as it is."""
+    if word in _BRITISH_WORDS:
+        return _BRITISH_WORDS[word]
+    ending = _BRITISH_ENDING.search(word)
+    if ending is None:
+        return word
+    british = next(group for group in ending.groups() if group)
+    start = ending.start()
+    return word[:start] + _AMERICAN_ENDING[british] + word[start + len(british) :]
 
 
 # Chinese question phrases ("多少", "什么") and function characters ("的", "是"), cut out of

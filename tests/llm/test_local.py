@@ -1167,6 +1167,20 @@ async def test_a_sentence_is_quoted_with_the_next_when_that_goes_on_from_it() ->
     assert "inner loop" in done.text and "relatively few" not in done.text
 
 
+async def test_a_british_spelling_answers_a_question_in_american_spelling() -> None:
+    paper = Evidence(
+        "seg-r",
+        "doc-sandwich",
+        2,
+        "The packages sandwich and lmtest are required for the applications in this paper. "
+        "Both R itself and the sandwich package are available at no cost under the terms of "
+        "the general public licence (GPL) from CRAN.",
+        0.42,
+    )
+    _, done = await run(Prompt("Which license is the sandwich package distributed under?", [paper]))
+    assert done.text.startswith("Both R itself and the sandwich package")
+
+
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.
 GUIDE_JA = [
     Evidence(

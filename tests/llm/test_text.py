@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import itertools
 
-from llm._text import has_term, same_term, terms
+from llm._text import american, has_term, same_term, terms
 
 WORDS = [
     "employ",
@@ -38,3 +38,18 @@ def test_has_term_reads_stems_and_shared_starts() -> None:
     assert has_term("contract", said)
     assert not has_term("depar", said)  # under six letters: only the same stem counts
     assert not has_term("salary", said)
+
+
+def test_british_spellings_are_the_american_terms() -> None:
+    british = "licence colour coloured behavioural organised organisation analyse centres catalogue"
+    american_ = "license color colored behavioral organized organization analyze centers catalog"
+    assert terms(british) == terms(american_)
+    assert [american(w) for w in british.split()] == american_.split()
+
+
+def test_words_with_one_spelling_keep_their_terms() -> None:
+    """ "analysis", "basis", "this", "hour", "four", "your": not British endings."""
+    for word in "analysis basis axis hour four tour mature house nurse metres".split():
+        assert terms(word) == terms(american(word))
+    for word in "analysis basis axis hour four tour mature house nurse".split():
+        assert american(word) == word
