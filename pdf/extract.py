@@ -81,6 +81,10 @@ OCR_DPI = 300
 HEADING_MAX_CHARS = 120  # per line; longer lines are prose
 HEADING_MAX_LINES = 3  # a heading may wrap, a paragraph in a large font is not a heading
 HEADING_SIZE_RATIO = 1.15  # "noticeably larger" than body text
+# A title's wrapped lines sit closer than this (of a line's height) below each other; a heading
+# and the next one, or a title and its authors, further apart (0.2-0.3 against 0.9 in papers
+# and manuals).
+HEADING_LINE_GAP = 0.5
 BOLD_MIN_SIZE_RATIO = 0.95  # bold footnotes and captions in small type are not headings
 BOLD_BODY_SHARE = 0.4  # if this much of the text is bold, bold says nothing
 RUNNING_HEADER_SHARE = 0.5  # a "heading" repeated on over half the pages is a running header
@@ -802,7 +806,11 @@ def _heading_groups(lines: list[_Line], style: _Style | None) -> list[int | None
     while start < len(lines):
         end = start + 1
         if candidate[start]:
-            while end < len(lines) and candidate[end] and _same_heading(lines[start], lines[end]):
+            while (
+                end < len(lines)
+                and candidate[end]
+                and _same_heading(lines[start], lines[end - 1], lines[end], style)
+            ):
                 end += 1
             if _is_heading_group(lines, start, end):
                 groups[start:end] = [start] * (end - start)
@@ -827,7 +835,7 @@ def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
         return False
     text = line.text
     return (
-        (text[-1] not in _NOT_A_HEADING_END or _wraps_on(i, lines))
+        (text[-1] not in _NOT_A_HEADING_END or _wraps_on(i, lines, style))
         and not _CAPTION.match(text)
         and not LEADER_DOTS.search(text)  # a table-of-contents entry
         and "…" not in text
@@ -835,10 +843,15 @@ def _looks_like_heading(i: int, lines: list[_Line], style: _Style) -> bool:
     )
 
 
-def _wraps_on(i: int, lines: list[_Line]) -> bool:
-    """A heading that wraps after a comma goes on in the next line, in its style ("7.7 What is
-    an Essential, Required, Important, Standard, Optional," | "or Extra package?")."""
-    return lines[i].text[-1] == "," and i + 1 < len(lines) and _same_heading(lines[i], lines[i + 1])
+def _wraps_on(i: int, lines: list[_Line], style: _Style) -> bool:
+    """A heading that wraps after a comma or a colon goes on in the next line, in its style
+    ("7.7 What is an Essential, Required, Important, Standard, Optional," | "or Extra
+    package?"; a paper's "Manuscript Title:" | "with Forced Linebreak")."""
+    return (
+        lines[i].text[-1] in ",:"
+        and i + 1 < len(lines)
+        and _same_heading(lines[i], lines[i], lines[i + 1], style)
+    )
 
 
 def _bold_heading(i: int, lines: list[_Line], style: _Style) -> bool:
@@ -858,12 +871,19 @@ def _bold_heading(i: int, lines: list[_Line], style: _Style) -> bool:
     )
 
 
-def _same_heading(first: _Line, other: _Line) -> bool:
-    return (
-        other.block == first.block
-        and other.bold == first.bold
-        and (abs(other.size - first.size) <= 0.05 * first.size)
-    )
+def _same_heading(first: _Line, last: _Line, other: _Line, style: _Style) -> bool:
+    """Whether ``other`` goes on the heading that runs from ``first`` to ``last``: the next
+    line of its block in its style; or, in a type larger than the body's, the line right below
+    in that size, whatever its block or weight. A title wraps across MuPDF's blocks, and a word
+    in a code font makes its line not bold ("Instructions for Using Springer's llncs Class
+    for" | "Computer Science Proceedings Papers")."""
+    if abs(other.size - first.size) > 0.05 * first.size:
+        return False
+    if other.block == first.block and other.bold == first.bold:
+        return True
+    height = last.y1 - last.y0
+    right_below = -CONTINUED_LINE_OVERLAP * height <= other.y0 - last.y1 < HEADING_LINE_GAP * height
+    return first.size >= style.body_size * HEADING_SIZE_RATIO and right_below
 
 
 def _beside_other_text(lines: list[_Line], start: int, end: int) -> bool:
@@ -906,12 +926,13 @@ def _assemble(
     and the headings."""
     paragraphs: list[list[str]] = []
     heading_flags: list[bool] = []
-    previous: tuple[int, int | None] | None = None
+    previous: tuple[int | None, int | None] | None = None
     last: _Line | None = None
     for line, group in zip(lines, groups, strict=True):
         if group is not None and lines[group].text.lower() in running:
             group = None
-        key = (line.block, group)
+        key = (None, group) if group is not None else (line.block, None)  # a heading's lines
+        # may be in blocks of their own (``_same_heading``): the heading is one paragraph
         goes_on = group is None and previous is not None and previous[1] is None
         new_row = line.starts_row and group is None and key == previous
         joins = goes_on and last is not None and _goes_on(last, line)

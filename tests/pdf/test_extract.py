@@ -481,6 +481,30 @@ def test_a_heading_that_wraps_after_a_comma_is_one_heading():
     ]
 
 
+def test_a_title_that_wraps_is_one_heading_whatever_its_lines_weights_or_last_character():
+    """A word in a code font makes a title's line not bold, and a title may break after its
+    colon: the lines right below each other in the title's size are still one title."""
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        x = 72.0
+        for text, font in (("Instructions for Using the ", "hebo"), ("llncs ", "cour")):
+            page.insert_text((x, 100), text, fontname=font, fontsize=16)
+            x += pymupdf.get_text_length(text, fontname=font, fontsize=16)
+        page.insert_text((x, 100), "Class for", fontname="hebo", fontsize=16)
+        page.insert_text((72, 120), "Computer Science Papers", fontname="hebo", fontsize=16)
+        body = "The class extends the article class of LaTeX. " * 8
+        page.insert_textbox(pymupdf.Rect(72, 150, 520, 400), body, fontsize=10)
+        page.insert_text((72, 430), "Manuscript Title:\nwith Forced Linebreak", fontsize=14)
+        page.insert_textbox(pymupdf.Rect(72, 480, 520, 700), body, fontsize=10)
+        data = doc.tobytes()
+    parsed = parse(data)
+    assert parsed.pages[0].headings == [
+        "Instructions for Using the llncs Class for Computer Science Papers",
+        "Manuscript Title: with Forced Linebreak",
+    ]
+    assert parsed.title == "Instructions for Using the llncs Class for Computer Science Papers"
+
+
 def test_a_big_line_on_every_page_is_not_a_heading():
     pages = [
         [("h1", "Acme Corporation"), ("h2", f"Part {n}"), ("p", "Text. " * 40)] for n in range(1, 6)
