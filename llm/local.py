@@ -1028,10 +1028,24 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
 
 
 def _leads_in(candidate: Candidate) -> bool:
-    """Whether the sentence promises what follows it: it ends in ":" or asks, or it is cut
-    off."""
+    """Whether the sentence promises what follows it: it ends in ":" or asks, or it is cut off
+    (by a word that cannot end a sentence, or by a display: "You can specify an abbreviated
+    title for the running head with the command" over "\\titlerunning{…}"), or it only says
+    again what was asked (a slide's "How blocks help in perfect phylogeny haplotyping." over
+    the steps that tell how)."""
     text = candidate.span.text
-    return text.endswith(_LEADS_IN) or text.rsplit(maxsplit=1)[-1].lower() in _UNFINISHED
+    return (
+        text.endswith(_LEADS_IN)
+        or text.rsplit(maxsplit=1)[-1].lower() in _UNFINISHED
+        or (text[-1].isalpha() and not candidate.row and word_count(text) > HEADING_MAX_WORDS)
+        or _echoes(candidate)
+    )
+
+
+def _echoes(candidate: Candidate) -> bool:
+    """Whether every content word of the sentence is one the question asks with."""
+    asked = frozenset(candidate.share)
+    return bool(asked) and all(has_term(term, asked) for term in candidate.terms)
 
 
 def _citations(chosen: list[Candidate], evidence: list[Evidence]) -> list[Citation]:

@@ -1181,6 +1181,35 @@ async def test_a_british_spelling_answers_a_question_in_american_spelling() -> N
     assert done.text.startswith("Both R itself and the sandwich package")
 
 
+async def test_a_sentence_cut_off_by_a_display_is_quoted_with_it() -> None:
+    guide = Evidence(
+        "seg-llncs",
+        "doc-llncs",
+        2,
+        "If a long title does not fit in the single line of the running head, a warning is "
+        "generated. You can specify an abbreviated title for the running head with the command"
+        "\n\n\\titlerunning{<Your abbreviated contribution title>}\n\nAn optional subtitle "
+        "may also be added.",
+        0.7,
+    )
+    _, done = await run(Prompt("How do I give an abbreviated title for the running head?", [guide]))
+    assert "with the command \\titlerunning{<Your abbreviated contribution title>}" in done.text
+
+
+async def test_a_sentence_that_only_says_the_question_again_is_quoted_with_the_next() -> None:
+    slide = Evidence(
+        "seg-slide",
+        "doc-talk",
+        7,
+        "The Integrated Approach\n\nHow blocks help in perfect phylogeny haplotyping.\n\n"
+        "1 Partition the site set into overlapping contiguous blocks.\n\n2 Compute a perfect "
+        "phylogeny for each block and combine them.",
+        0.7,
+    )
+    _, done = await run(Prompt("How do blocks help in perfect phylogeny haplotyping?", [slide]))
+    assert "Partition the site set into overlapping contiguous blocks" in done.text
+
+
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.
 GUIDE_JA = [
     Evidence(
