@@ -2,7 +2,9 @@
 
 The rules, and why:
 
-- A segment never crosses a page, so every segment cites exactly one page.
+- A segment never crosses a page, so every segment cites exactly one page; but the last
+  sentence of a page that runs on to the next is finished there (up to ``CARRIED_MAX_CHARS``
+  of the next page), so that it is found and quoted whole.
 - A heading starts a new segment and is repeated at the top of its text, so a segment read alone
   (by a re-ranker, or quoted to a user) says what it is about. The heading in force is carried
   over page breaks into the next page's segments (``Segment.heading``).
@@ -37,6 +39,8 @@ __all__ = [
 
 TAIL_FRACTION = 0.2
 """Pieces smaller than this share of ``segment_chars`` are merged into the segment before them."""
+CARRIED_MAX_CHARS = 300
+"""The longest end of a sentence that is carried back from the next page (``_ended``)."""
 
 # Below half a segment, a paragraph that does not fit is split on sentences to fill the segment up
 # rather than leaving it this small.
@@ -172,11 +176,14 @@ def segment_pages(pages: list[PageText], *, segment_chars: int = 1200) -> list[S
         raise ValueError(f"segment_chars must be positive, not {segment_chars}")
     segments: list[Segment] = []
     heading: str | None = None
-    for page in pages:
+    for page, following in zip(pages, [*pages[1:], None], strict=True):
         if heading and _CONTENTS_HEADING.fullmatch(heading) and not _is_contents(page):
             heading = None
         builder = _PageSegments(page.number, heading, segment_chars)
-        for is_heading, paragraph in _paragraphs(page):
+        paragraphs = list(_paragraphs(page))
+        if paragraphs and following is not None and not paragraphs[-1][0]:
+            paragraphs[-1] = (False, _ended(paragraphs[-1][1], following))
+        for is_heading, paragraph in paragraphs:
             if is_heading:
                 builder.add_heading(paragraph)
             else:
@@ -185,6 +192,24 @@ def segment_pages(pages: list[PageText], *, segment_chars: int = 1200) -> list[S
         for draft in builder.finish():
             segments.append(Segment(len(segments), page.number, draft.heading, draft.text))
     return segments
+
+
+def _ended(paragraph: str, following: PageText) -> str:
+    """The page's last paragraph with the end of its last sentence, when that runs on to the
+    next page: "… the author need not explicitly set it): page numbering starts at a high" |
+    "number, black marks for overfull boxes." A page break falls mid-sentence in a third to
+    half of a paper's pages; cut there, the sentence is found and quoted by its first half.
+    The next page keeps its own text (its first segment begins mid-sentence, as before)."""
+    if not (paragraph[-1].isalpha() or paragraph[-1] in ",-­"):
+        return paragraph
+    first = next(_PARAGRAPH_BREAK.finditer(following.text + "\n\n"), None)
+    opening = join_lines(following.text[: first.start()] if first else following.text)
+    if not opening[:1].islower() or opening in following.headings:
+        return paragraph
+    end = split_sentences(opening)[0]
+    if len(end) > CARRIED_MAX_CHARS or end[-1] not in ".!?:":
+        return paragraph
+    return join_lines(f"{paragraph}\n{end}")
 
 
 def _is_contents(page: PageText) -> bool:

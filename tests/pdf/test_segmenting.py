@@ -248,3 +248,33 @@ def test_segments_are_dehyphenated_and_joined():
 def test_segment_chars_must_be_positive():
     with pytest.raises(ValueError, match="segment_chars"):
         segment_pages([], segment_chars=0)
+
+
+def test_a_sentence_that_runs_on_to_the_next_page_is_finished_on_its_own():
+    pages = [
+        PageText(1, "draft Set up for a draft copy: page numbering starts at a high"),
+        PageText(2, "number, black marks for overfull boxes. The final option is for print."),
+        PageText(3, "Its numbers come from the issue's first exam-"),
+        PageText(4, "ple page.\n\nA second paragraph."),
+    ]
+    texts = [s.text for s in segment_pages(pages)]
+    assert texts[0] == (
+        "draft Set up for a draft copy: page numbering starts at a high number, black marks"
+        " for overfull boxes."
+    )
+    assert texts[1].startswith("number, black marks for overfull boxes.")  # kept, as read there
+    assert texts[2] == "Its numbers come from the issue's first example page."
+
+
+@pytest.mark.parametrize(
+    ("ending", "opening"),
+    [
+        ("A page that ends its sentence.", "then goes on."),  # the sentence was whole
+        ("A page that ends mid-way", "The next page starts a sentence."),  # not a run-on
+        ("A page that ends mid-way", "then runs " + "on and on " * 40 + "to its end."),  # too long
+        ("A page that ends mid-way", "then a list item without its end"),  # no end to carry
+    ],
+)
+def test_only_the_end_of_a_sentence_cut_by_the_page_is_carried_back(ending, opening):
+    segments = segment_pages([PageText(1, ending), PageText(2, opening)])
+    assert segments[0].text == ending
