@@ -162,11 +162,13 @@ FURNITURE_MAX_SIZE_RATIO = 1.05  # of the body font size; a larger numbered line
 _FOLIO = re.compile(r"(\d{1,5})\s+(?=.*[^\W\d_]).+|(?=.*[^\W\d_]).+\s(\d{1,5})")
 # What authoring tools write when the author did not: "Untitled", "Slide 1", "Presentation1".
 _PLACEHOLDER_TITLE = re.compile(
-    r"(untitled|title|slide|presentation|powerpoint presentation|document|doc)\s*\d*",
+    r"(untitled|title|slide|presentation|powerpoint presentation|document|doc|no title given)"
+    r"\s*\d*",
     re.IGNORECASE,
 )
 _FILENAME_TITLE = re.compile(
-    r"(^microsoft (word|powerpoint|excel) - )|\.(docx?|pdf|tex|dvi|pptx?|xlsx?|rtf|odt|indd)$",
+    r"(^microsoft (word|powerpoint|excel) - )"
+    r"|\.(docx?|pdf|tex|dvi|e?ps|pptx?|xlsx?|rtf|odt|indd|html?|txt|md)$",
     re.IGNORECASE,
 )
 

@@ -588,7 +588,8 @@ def test_title_from_metadata_else_first_heading():
     content = [[("h1", "Field Guide"), ("p", "Birds of the coast and how to tell them apart.")]]
     assert parse(pdfgen.text_pdf(content, title="Coastal Birds")).title == "Coastal Birds"
     assert parse(pdfgen.text_pdf(content)).title == "Field Guide"
-    assert parse(pdfgen.text_pdf(content, title="report.docx")).title == "Field Guide"
+    for file_name in ("report.docx", "apssamp.dvi", "scheme1a.eps", "notes.html"):
+        assert parse(pdfgen.text_pdf(content, title=file_name)).title == "Field Guide"
 
 
 def test_a_manual_page_is_titled_by_its_name_line():
@@ -607,7 +608,9 @@ def test_a_manual_page_is_titled_by_its_name_line():
     assert parse(pdfgen.text_pdf(bare)).title == "NAME"
 
 
-@pytest.mark.parametrize("placeholder", ["Slide 1", "Presentation1", "Untitled", "Document 3"])
+@pytest.mark.parametrize(
+    "placeholder", ["Slide 1", "Presentation1", "Untitled", "Document 3", "No Title Given"]
+)
 def test_an_authoring_tools_placeholder_title_gives_way_to_the_first_heading(placeholder):
     # PowerPoint writes "Slide 1" when nobody titled the deck (Debian's traits_ui_slides.pdf).
     content = [[("h1", "Traits User Interface"), ("p", "A tutorial in slides, with examples.")]]
