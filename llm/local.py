@@ -55,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -790,7 +790,7 @@ def _passage_candidates(block: int, text: str, heading: str | None) -> tuple[Can
     out: list[Candidate] = []
     first = True
     rows = _table_rows(text)
-    spans = _whole_rows(sentences(text), rows)
+    spans = _spans(text)
     term: Span | None = None
     term_order = -1
     for order, span in enumerate(spans):
@@ -811,6 +811,12 @@ def _passage_candidates(block: int, text: str, heading: str | None) -> tuple[Can
             out.append(candidate)
             first = False
     return tuple(out)
+
+
+@lru_cache(maxsize=PASSAGES_REMEMBERED)
+def _spans(passage: str) -> tuple[Span, ...]:
+    """The passage's sentences, each table row whole: what its candidates are cut from."""
+    return tuple(_whole_rows(sentences(passage), _table_rows(passage)))
 
 
 def _table_rows(passage: str) -> dict[Span, frozenset[str]]:
@@ -845,7 +851,7 @@ def _whole_rows(spans: list[Span], rows: Iterable[Span]) -> list[Span]:
     return sorted([*out, *rows], key=lambda s: s.start)
 
 
-def _term_above(text: str, heading: str | None, spans: list[Span], order: int) -> Span | None:
+def _term_above(text: str, heading: str | None, spans: Sequence[Span], order: int) -> Span | None:
     """The term line of a definition list that the sentence at ``order`` starts describing:
     a line of its own right above the sentence's paragraph, short, no sentence and no heading,
     that reads as a term ("HISTIGNORE", "double tol_bnd (default: 1e-7)", "-f, --format=fmt";
@@ -1016,7 +1022,7 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
         ):
             continue
         item = evidence[candidate.block - 1]
-        following = _whole_rows(sentences(item.text), _table_rows(item.text))[candidate.order + 1 :]
+        following = _spans(item.text)[candidate.order + 1 :]
         if (
             following
             and (_leads_in(candidate) or _GOES_ON.match(following[0].text))
