@@ -85,6 +85,7 @@ HEADING_SIZE_RATIO = 1.15  # "noticeably larger" than body text
 # and the next one, or a title and its authors, further apart (0.2-0.3 against 0.9 in papers
 # and manuals).
 HEADING_LINE_GAP = 0.5
+QUESTION_END_MAX_WORDS = 3  # the end of a heading's question on a line of its own
 BOLD_MIN_SIZE_RATIO = 0.95  # bold footnotes and captions in small type are not headings
 BOLD_BODY_SHARE = 0.4  # if this much of the text is bold, bold says nothing
 RUNNING_HEADER_SHARE = 0.5  # a "heading" repeated on over half the pages is a running header
@@ -814,10 +815,25 @@ def _heading_groups(lines: list[_Line], style: _Style | None) -> list[int | None
                 and _same_heading(lines[start], lines[end - 1], lines[end], style)
             ):
                 end += 1
+            if end < len(lines) and _ends_question(lines[end - 1], lines[end]):
+                end += 1
             if _is_heading_group(lines, start, end):
                 groups[start:end] = [start] * (end - start)
         start = end
     return groups
+
+
+def _ends_question(last: _Line, other: _Line) -> bool:
+    """A FAQ's question that wraps onto a line of a word or two in another font, which makes
+    that line no heading of its own ("9. Why is nothing plotted except axes when I plot an
+    object with many" | "NAs?", the second in typewriter)."""
+    return (
+        other.block == last.block
+        and abs(other.size - last.size) <= 0.05 * last.size
+        and other.text.endswith("?")
+        and len(other.text.split()) <= QUESTION_END_MAX_WORDS
+        and last.text[-1] not in ".!?:;"
+    )
 
 
 def _is_heading_group(lines: list[_Line], start: int, end: int) -> bool:

@@ -505,6 +505,18 @@ def test_a_title_that_wraps_is_one_heading_whatever_its_lines_weights_or_last_ch
     assert parsed.title == "Instructions for Using the llncs Class for Computer Science Papers"
 
 
+def test_a_faq_question_that_wraps_onto_a_code_word_is_one_heading():
+    with pymupdf.open() as doc:
+        page = doc.new_page()
+        question = "9. Why is nothing plotted except axes when I plot an object with many"
+        page.insert_text((72, 100), question, fontname="hebo", fontsize=12)
+        page.insert_text((72, 114), "NAs?", fontname="cour", fontsize=12)
+        body = "Isolated points surrounded by NA values do not form lines. " * 6
+        page.insert_textbox(pymupdf.Rect(72, 130, 520, 400), body, fontsize=10.9)
+        data = doc.tobytes()
+    assert parse(data).pages[0].headings == [f"{question} NAs?"]
+
+
 def test_a_big_line_on_every_page_is_not_a_heading():
     pages = [
         [("h1", "Acme Corporation"), ("h2", f"Part {n}"), ("p", "Text. " * 40)] for n in range(1, 6)
