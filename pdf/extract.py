@@ -949,8 +949,8 @@ def _assemble(
     for line, group in zip(lines, groups, strict=True):
         if group is not None and lines[group].text.lower() in running:
             group = None
-        key = (None, group) if group is not None else (line.block, None)  # a heading's lines
-        # may be in blocks of their own (``_same_heading``): the heading is one paragraph
+        # A heading's lines may be in blocks of their own (``_same_heading``): it is one paragraph.
+        key = (None, group) if group is not None else (line.block, None)
         goes_on = group is None and previous is not None and previous[1] is None
         new_row = line.starts_row and group is None and key == previous
         joins = goes_on and last is not None and _goes_on(last, line)

@@ -200,11 +200,10 @@ def _ended(paragraph: str, following: PageText) -> str:
     "number, black marks for overfull boxes." A page break falls mid-sentence in a third to
     half of a paper's pages; cut there, the sentence is found and quoted by its first half.
     The next page keeps its own text (its first segment begins mid-sentence, as before)."""
-    if not (paragraph[-1].isalpha() or paragraph[-1] in ",-­"):
+    if not (paragraph[-1].isalpha() or paragraph[-1] in ",-"):  # a word or a clause goes on
         return paragraph
-    first = next(_PARAGRAPH_BREAK.finditer(following.text + "\n\n"), None)
-    opening = join_lines(following.text[: first.start()] if first else following.text)
-    if not opening[:1].islower() or opening in following.headings:
+    opening = join_lines(_PARAGRAPH_BREAK.split(following.text, maxsplit=1)[0])
+    if not opening[:1].islower() or opening in map(join_lines, following.headings):
         return paragraph
     end = split_sentences(opening)[0]
     if len(end) > CARRIED_MAX_CHARS or end[-1] not in ".!?:":
