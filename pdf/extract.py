@@ -111,8 +111,12 @@ _MUPDF_LOCK = threading.Lock()
 # TeX's ligatures where a font has no Unicode map (pdfTeX's bitmap Type 3 fonts name their
 # glyphs /a27, /a28 …, so MuPDF gives the code itself): "e\x1bect" is "effect" in the T1
 # encoding (codes 27–31), "\x0cnd" is "find" in OT1 (codes 11–15). Read as such next to a
-# letter only; elsewhere these codes are pieces of big brackets in formulas, dropped as junk.
-_TEX_LIGATURES = re.compile(r"(?<=[^\W\d_])[\x0b-\x0f\x1b-\x1f]|[\x0b-\x0f\x1b-\x1f](?=[^\W\d_])")
+# Latin letter only; elsewhere these codes are pieces of big brackets in formulas ("\x0c\x0cµ(A)"
+# is |µ(A)| in a math font), dropped as junk.
+_LATIN = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"
+_TEX_LIGATURES = re.compile(
+    rf"(?<=[{_LATIN}])[\x0b-\x0f\x1b-\x1f]|[\x0b-\x0f\x1b-\x1f](?=[{_LATIN}])"
+)
 _LIGATURES = ("ff", "fi", "fl", "ffi", "ffl")
 _LIGATURE_OF_CODE = dict(zip("\x1b\x1c\x1d\x1e\x1f", _LIGATURES, strict=True))
 _LIGATURE_OF_CODE |= dict(zip("\x0b\x0c\x0d\x0e\x0f", _LIGATURES, strict=True))

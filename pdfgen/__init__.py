@@ -532,11 +532,11 @@ def zero_page_pdf() -> bytes:
 
 def tex_bitmap_font_pdf(lines: list[bytes]) -> bytes:
     """One page set in a Type 3 font as pdfTeX writes its bitmap (PK) fonts: glyphs named
-    /a0 … /a127 with no Unicode map, so a reader gets each byte's code as is, and TeX's
+    /a0 … /a255 with no Unicode map, so a reader gets each byte's code as is, and TeX's
     ligatures are control codes ("e\\x1bect" is "effect" in the T1 encoding). ``lines`` are
     bytes in the font's encoding, one line of the page each."""
-    names = b" ".join(b"/a%d" % code for code in range(128))
-    glyphs = b" ".join(b"/a%d 6 0 R" % code for code in range(128))
+    names = b" ".join(b"/a%d" % code for code in range(256))
+    glyphs = b" ".join(b"/a%d 6 0 R" % code for code in range(256))
     box = b"500 0 0 0 400 600 d1 0 0 400 600 re f"
     text = (
         b"BT /F1 11 Tf 14 TL 72 720 Td "
@@ -554,9 +554,9 @@ def tex_bitmap_font_pdf(lines: list[bytes]) -> bytes:
             b" /Resources << /Font << /F1 5 0 R >> >> >>",
             b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text),
             b"<< /Type /Font /Subtype /Type3 /FontMatrix [0.001 0 0 0.001 0 0]"
-            b" /FontBBox [0 0 400 600] /Resources << >> /FirstChar 0 /LastChar 127"
+            b" /FontBBox [0 0 400 600] /Resources << >> /FirstChar 0 /LastChar 255"
             b" /Widths [%s] /Encoding << /Type /Encoding /Differences [0 %s] >>"
-            b" /CharProcs << %s >> >>" % (b" ".join([b"500"] * 128), names, glyphs),
+            b" /CharProcs << %s >> >>" % (b" ".join([b"500"] * 256), names, glyphs),
             b"<< /Length %d >>\nstream\n%s\nendstream" % (len(box), box),
         ]
     )

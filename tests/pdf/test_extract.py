@@ -327,13 +327,13 @@ def test_tex_ligatures_without_a_unicode_map_are_read_as_letters():
         [
             b"The e\x1bect of the \x1crst \x1dow was signi\x1ccant: the sta\x1b",
             b"found the coe\x1ecients in the o\x1ece, and ba\x1fed (OT1: \x0crm \x0bect).",
-            b"Formula \x0c\x0c 1 / n \x10 X \x11 = 2",
+            b"Formula \x0c\x0c 1 / n \x10 X \x11 = 2, \x0c\x0c\xb5(A)\x0c\x0c",
         ]
     )
     text = parse(data).pages[0].text
     assert "The effect of the first flow was significant: the staff" in text
     assert "found the coefficients in the office, and baffled (OT1: firm ffect)." in text
-    assert "Formula 1 / n X = 2" in text
+    assert "Formula 1 / n X = 2, \xb5(A)" in text  # a math font's bars, next to a Greek mu
 
 
 def test_bold_line_at_body_size_is_a_heading_but_a_bold_paragraph_is_not():
