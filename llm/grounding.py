@@ -43,11 +43,12 @@ from llm.prompt import Evidence
 from retrieval import STOPWORDS, text_vectors
 
 # Questions that ask for a quantity, a date or a version; a sentence that answers one has a
-# number (digits, or a number word). Not "how long": "during good behaviour" answers it.
+# number (digits, or a number word). Not "how long": "during good behaviour" answers it; nor
+# "what paper size": "letter sized paper" answers it.
 _QUANTITY = re.compile(
     r"\bhow (many|much|often|big|large|fast|old|far|high|wide|heavy)\b|\bwhen (was|were|did)\b"
-    r"|\b(what|which)\b[^?]*\b(size|percentage|year|date|version|price|cost|interval|timeout"
-    r"|limit|duration|capacity)\b",
+    r"|\b(what|which)\b[^?]*\b(?<!paper )(size|percentage|year|date|version|price|cost|interval"
+    r"|timeout|limit|duration|capacity)\b",
     re.IGNORECASE,
 )
 _SUPERLATIVE = re.compile(r"\b(maximum|minimum|largest|smallest|highest|lowest)\b", re.IGNORECASE)

@@ -13,6 +13,8 @@ def test_asking_for_a_way_is_not_asking_for_a_quantity() -> None:
     assert grounding.asks_quantity("What is the maximum file size?")
     assert not grounding.asks_quantity("How do I count how many values fall in each bin?")
     assert not grounding.asks_quantity("Who approves leave requests?")
+    assert not grounding.asks_quantity("What paper size should I use for APS journals?")
+    assert grounding.asks_quantity("What page size does Berkeley DB use by default?")
 
 
 @pytest.mark.parametrize(

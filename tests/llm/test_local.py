@@ -1210,6 +1210,20 @@ async def test_a_sentence_that_only_says_the_question_again_is_quoted_with_the_n
     assert "Partition the site set into overlapping contiguous blocks" in done.text
 
 
+async def test_a_paper_size_is_answered_by_its_name() -> None:
+    sample = Evidence(
+        "seg-aps",
+        "doc-revtex",
+        1,
+        "This file may be formatted in either the preprint or reprint style. Either format may "
+        "be used for submission purposes. letter sized paper should be used when submitting "
+        "to APS journals. Note that \\lowercase{#1} keeps a word in lower case.",
+        0.6,
+    )
+    _, done = await run(Prompt("What paper size should I use for APS journals?", [sample]))
+    assert "letter sized paper should be used" in done.text
+
+
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.
 GUIDE_JA = [
     Evidence(
