@@ -1181,47 +1181,42 @@ async def test_a_british_spelling_answers_a_question_in_american_spelling() -> N
     assert done.text.startswith("Both R itself and the sandwich package")
 
 
-async def test_a_sentence_cut_off_by_a_display_is_quoted_with_it() -> None:
-    guide = Evidence(
-        "seg-llncs",
-        "doc-llncs",
-        2,
+# One passage, a question, and what the answer must quote with the sentence that matches.
+QUOTED_WITH = {
+    # cut off by a display: the command shown below the sentence is its end
+    "display": (
+        "How do I give an abbreviated title for the running head?",
         "If a long title does not fit in the single line of the running head, a warning is "
         "generated. You can specify an abbreviated title for the running head with the command"
         "\n\n\\titlerunning{<Your abbreviated contribution title>}\n\nAn optional subtitle "
         "may also be added.",
-        0.7,
-    )
-    _, done = await run(Prompt("How do I give an abbreviated title for the running head?", [guide]))
-    assert "with the command \\titlerunning{<Your abbreviated contribution title>}" in done.text
-
-
-async def test_a_sentence_that_only_says_the_question_again_is_quoted_with_the_next() -> None:
-    slide = Evidence(
-        "seg-slide",
-        "doc-talk",
-        7,
+        "with the command \\titlerunning{<Your abbreviated contribution title>}",
+    ),
+    # a slide's subtitle that only says the question again: its steps answer it
+    "echo": (
+        "How do blocks help in perfect phylogeny haplotyping?",
         "The Integrated Approach\n\nHow blocks help in perfect phylogeny haplotyping.\n\n"
         "1 Partition the site set into overlapping contiguous blocks.\n\n2 Compute a perfect "
         "phylogeny for each block and combine them.",
-        0.7,
-    )
-    _, done = await run(Prompt("How do blocks help in perfect phylogeny haplotyping?", [slide]))
-    assert "Partition the site set into overlapping contiguous blocks" in done.text
-
-
-async def test_a_paper_size_is_answered_by_its_name() -> None:
-    sample = Evidence(
-        "seg-aps",
-        "doc-revtex",
-        1,
+        "Partition the site set into overlapping contiguous blocks",
+    ),
+    # a paper size has a name, not a number ("\\lowercase{#1}" has one)
+    "paper size": (
+        "What paper size should I use for APS journals?",
         "This file may be formatted in either the preprint or reprint style. Either format may "
         "be used for submission purposes. letter sized paper should be used when submitting "
         "to APS journals. Note that \\lowercase{#1} keeps a word in lower case.",
-        0.6,
-    )
-    _, done = await run(Prompt("What paper size should I use for APS journals?", [sample]))
-    assert "letter sized paper should be used" in done.text
+        "letter sized paper should be used",
+    ),
+}
+
+
+@pytest.mark.parametrize(("question", "passage", "quoted"), QUOTED_WITH.values(), ids=QUOTED_WITH)
+async def test_the_answer_quotes_what_completes_the_matching_sentence(
+    question: str, passage: str, quoted: str
+) -> None:
+    _, done = await run(Prompt(question, [Evidence("seg-1", "doc-1", 2, passage, 0.7)]))
+    assert quoted in done.text
 
 
 # Japanese: particles and endings in hiragana are cut out, the kanji and katakana compared.
