@@ -28,14 +28,18 @@ _WORD = re.compile(r"[^\W_]+")
 # What tells the three languages apart (``language``).
 _KANA = re.compile("[\u3040-\u30ff]")
 _HANGUL = re.compile("[\uac00-\ud7af]")
-_LATIN = re.compile(r"[A-Za-z]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 
 def language(text: str) -> str | None:
     """ "zh", "ja" or "ko" for text written mostly in those scripts (kana makes it Japanese,
-    Hangul Korean), else None. For replying in the asker's language, not for translation."""
+    Hangul Korean), else None. For replying in the asker's language, not for translation.
+
+    A CJK word is about two characters, and a Chinese question names its programs in Latin
+    letters ("systemd-analyze blame 的结果按什么顺序排列？"): characters are weighed against
+    words of Latin letters, two to one."""
     cjk = len(CJK_CHAR.findall(text))
-    if not cjk or cjk < len(_LATIN.findall(text)):
+    if not cjk or cjk < 2 * len(_LATIN_WORD.findall(text)):
         return None
     if _HANGUL.search(text):
         return "ko"

@@ -24,6 +24,10 @@ the local model (``llm.local.select``):
   question is about that thing, and a passage that never says it answers another question
   (``uncommon``, ``said_elsewhere``).
 
+The checks read Chinese questions too: "多少", "几层" and "哪一年" ask for a quantity, "默认"
+for a default, "最多" and "至少" for a limit, and the Latin words of a Chinese question
+("gpm", "equivs") are its uncommon words.
+
 Measured in docs/evaluation.md; each check costs a few answerable questions.
 """
 
@@ -65,18 +69,25 @@ _QUANTITY_NOUN = re.compile(
     r"|number|amount|value|maximum|minimum|length|width|height|depth|weight",
     re.IGNORECASE,
 )
-# The same in Chinese ("多少", "几个", "多久"), answered by digits or Chinese numerals.
+# The same in Chinese ("多少", "几个", "几层", "多久", "哪一年"), answered by digits or Chinese
+# numerals; "几" before any measure word but in "几乎" (almost) and "几何" (geometry).
 _QUANTITY_ZH = re.compile(
-    "多少|几[个种次天年月台位项条页名倍]|多大|多久|多长|多高|多远|多重|多快|何时"
+    "多少|几(?![乎何])[\u4e00-\u9fff]|多大|多久|多长|多高|多远|多重|多快|何时|哪一?年"
 )
 _NUMERAL_ZH = re.compile("[零一二两三四五六七八九十百千万亿半]")
 _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )
-_ASKS_DEFAULT = re.compile(r"\bby default\b|\b(the|its|their) default\b", re.IGNORECASE)
-_ASKS_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_ASKS_DEFAULT = re.compile(r"\bby default\b|\b(the|its|their) default\b|默认|缺省", re.IGNORECASE)
+_ASKS_WHERE = re.compile(r"\bwhere\b|哪里|哪儿|在哪", re.IGNORECASE)
+# Chinese asks for a way with "怎么", "怎样", "如何" ("怎么修改默认端口？"), and for a thing
+# with "哪个", "什么" ("哪个参数限制最大连接数？").
+_ASKS_A_WAY_ZH = re.compile("怎么|怎样|如何")
+_ASKS_A_THING_ZH = re.compile("哪[个些种项条]|什么")
 _ASKS_LIMIT = re.compile(
-    r"\b(maximum|minimum|largest|smallest|biggest|highest|lowest)\b", re.IGNORECASE
+    r"\b(maximum|minimum|largest|smallest|biggest|highest|lowest)\b"
+    "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限",
+    re.IGNORECASE,
 )
 # "How does the Makefile insist on a minimum release?" asks for a way, not for the limit.
 _ASKS_HOW = re.compile(r"^\W*how (do|does|did|can|could|should|would|is|are)\b", re.IGNORECASE)
@@ -87,12 +98,16 @@ _STATES_LIMIT = re.compile(
     r"|at most|at least|no more than|no less than|no fewer than|limit(s|ed)?|exceed\w*"
     r"|upper bound|lower bound|not (be )?(more|less|larger|smaller|greater|fewer)|shall not"
     r"|must not|may not|cannot|required|requires)\b"
-    r"|\b(less|more|greater|smaller|larger|fewer) than\b",
+    r"|\b(less|more|greater|smaller|larger|fewer) than\b"
+    "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限|不超过|不少于|不低于|不高于"
+    "|超过|以内|不得|不能|要求|限制|仅|只需",
     re.IGNORECASE,
 )
 # Looser signs ("if no", "unless", "otherwise") let through sentences such as "If no bucket is
 # found, an insertion fails": conditions, not defaults.
-_STATES_DEFAULT = re.compile(r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b", re.IGNORECASE)
+_STATES_DEFAULT = re.compile(
+    r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b|默认|缺省|预设|初始", re.IGNORECASE
+)
 _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|shorter|better|worse"
 # What a question names of the number it wants, and how a sentence writes that kind of number.
 # Dates were tried and left out: "When was…" is answered by "in the Etch release" or an
@@ -176,6 +191,7 @@ def asks_default(question: str) -> bool:
     return (
         _ASKS_DEFAULT.search(question) is not None
         and _ASKS_A_WAY.search(question) is None
+        and _ASKS_A_WAY_ZH.search(question) is None
         and _ASKS_WHERE.search(question) is None
     )
 
@@ -192,6 +208,8 @@ def asks_limit(question: str) -> bool:
     return (
         _ASKS_LIMIT.search(question) is not None
         and _ASKS_HOW.search(question) is None
+        and _ASKS_A_WAY_ZH.search(question) is None
+        and _ASKS_A_THING_ZH.search(question) is None
         and not _asks_a_thing(question)
     )
 
@@ -241,9 +259,15 @@ _WITHOUT = re.compile(r"\bwithout\s+([^,;.?!]+)", re.IGNORECASE)
 
 def uncommon(question: str) -> list[str]:
     """The question's content words that are rare in English: "trixie" and "Debian" of "When
-    will Debian trixie be released?". None for a question not in English."""
+    will Debian trixie be released?"; of a Chinese or Japanese question, its rare words in
+    Latin letters. None for a question in another language."""
     found = words(question)
-    if not _reads_as_english(found):
+    if cjk.has_cjk(question):
+        # A Chinese or Japanese question writes its programs, options and products in Latin
+        # letters ("gpm 支持触摸板手势吗？", "equivs 是哪一年加入 Debian 的？"): those are
+        # what it is about, read as English words are.
+        found = [w for w in found if not cjk.has_cjk(w)]
+    elif not _reads_as_english(found):
         return []
     unwanted = set(words(" ".join(_WITHOUT.findall(question))))
     return [
@@ -411,6 +435,11 @@ def names(question: str) -> list[str]:
         if name.lower() in STOPWORDS:
             continue  # "I", "IT"
         found.append(name)
+    if cjk.has_cjk(question):
+        # In a Chinese or Japanese question a rare word in Latin letters is a name, whatever its
+        # case: "gpm 支持触摸板手势吗？" asks about gpm.
+        said = {w for name in found for w in words(name)}
+        found += [w for w in uncommon(question) if w not in said]
     return found
 
 

@@ -169,7 +169,10 @@ _GOES_ON = re.compile(
 # a question, which in a FAQ is answered by the next sentence ("What is the difference between
 # fastx3 and fasty3?" quoted alone answers nothing).
 _ASKS = ("?", "？")
-_LEADS_IN = (":", *_ASKS)
+_LEADS_IN = (":", "：", *_ASKS)
+# A Chinese sentence that points at what follows ends in "。": "…可以使用dd(1) 通过下列方式建立。"
+# over the command that does it.
+_POINTS_AHEAD_ZH = re.compile("下列|如下|下面")
 # And a sentence cut off on a word no English sentence ends on: "To quit the R program the
 # command is" is followed by "> q()", in a paragraph of its own.
 _UNFINISHED_WORDS = """a an the is are was were be been being am of to into onto for with by from
@@ -1034,7 +1037,8 @@ def _continued(chosen: list[Candidate], evidence: list[Evidence]) -> list[Candid
 
 
 def _leads_in(candidate: Candidate) -> bool:
-    """Whether the sentence promises what follows it: it ends in ":" or asks, or it is cut off
+    """Whether the sentence promises what follows it: it ends in ":" or asks, or points at what
+    follows ("通过下列方式建立。", "如下"), or it is cut off
     (by a word that cannot end a sentence, or by a display: "You can specify an abbreviated
     title for the running head with the command" over "\\titlerunning{…}"), or it only says
     again what was asked (a slide's "How blocks help in perfect phylogeny haplotyping." over
@@ -1042,6 +1046,7 @@ def _leads_in(candidate: Candidate) -> bool:
     text = candidate.span.text
     return (
         text.endswith(_LEADS_IN)
+        or _POINTS_AHEAD_ZH.search(text) is not None
         or text.rsplit(maxsplit=1)[-1].lower() in _UNFINISHED
         or (text[-1].isalpha() and not candidate.row and word_count(text) > HEADING_MAX_WORDS)
         or _echoes(candidate)

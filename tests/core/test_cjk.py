@@ -42,6 +42,8 @@ def test_a_line_wrapped_inside_cjk_text_joins_without_a_space() -> None:
         ("最大接続数はいくつですか？", "ja"),
         ("최대 연결 수는 얼마입니까?", "ko"),
         ("SSL怎么配置？", "zh"),
+        ("systemd-analyze blame 的结果按什么顺序排列？", "zh"),  # more letters than characters
+        ("equivs 是哪一年加入 Debian 的？", "zh"),
         ("How is 数据库 configured in production?", None),  # mostly English
         ("What is the default port?", None),
     ],

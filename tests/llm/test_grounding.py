@@ -64,6 +64,10 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         # Chinese puts no space around a Latin name
         ("星河数据库支持Windows吗？", ["Windows"], []),
         ("如何在arm64上安装？", ["arm64"], ["arm64"]),
+        # and writes names in Latin letters in lower case: a rare one names a thing
+        ("gpm 支持触摸板手势吗？", ["gpm"], []),
+        ("lspci 的 -nn 选项会多显示什么？", ["-nn", "lspci"], ["-nn"]),
+        ("shell 脚本怎么写？", [], []),  # a common English word
         # German writes every noun with a capital: only its codes and acronyms name things
         ("Wie erstelle ich ein Debian-Paket aus einem Quellarchiv?", [], []),
         ("Wie baue ich mit CMake ein RPM unter Linux?", ["CMake", "RPM"], ["CMake"]),
@@ -108,6 +112,8 @@ def test_names_and_codes_as_a_user_types_them(
         ("集群至少需要几个存储节点？", "一个集群至少需要三个存储节点。", True),
         ("默认端口是多少？", "默认端口为 7788。", True),
         ("备份文件保留多久？", "备份文件由后台任务自动删除。", False),
+        ("find 命令最多能嵌套几层括号？", "就像bash(1)。", False),  # a manual's section
+        ("equivs 是哪一年加入 Debian 的？", "2016 年发行的 Debian Edu 8。", True),
     ],
 )
 def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answers: bool) -> None:
@@ -125,6 +131,9 @@ def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answ
         ("Where is the system-wide default paper size stored?", False),  # a place
         ("How do I restore the default settings?", False),  # a way
         ("What page size gave the best performance?", False),
+        ("XML 文件默认使用什么压缩格式？", True),
+        ("怎么修改默认端口？", False),  # a way
+        ("默认的配置文件在哪里？", False),  # a place
     ],
 )
 def test_asking_for_a_default(question: str, asks: bool) -> None:
@@ -137,6 +146,9 @@ def test_a_default_is_stated_in_so_many_words() -> None:
     assert grounding.states_default("Initially the window is 640 by 480.")
     assert not grounding.states_default("If no bucket is found, an insertion fails.")
     assert not grounding.states_default("Page sizes range from 512 bytes to 64 KB.")
+    assert grounding.states_default("在默认的Debian 系统中，有6 个可切换的字符控制台。")
+    assert grounding.states_default("缺省的DNS 服务器仅用内部域设置。")
+    assert not grounding.states_default("你可以切换到控制台3。")
 
 
 @pytest.mark.parametrize(
@@ -171,6 +183,10 @@ def test_a_question_that_names_the_kind_of_number_wants_that_kind(
         ("Which MathProg function gives the smallest integer not less than x?", False),
         ("Which is the lowest priority?", True),
         ("What size is the largest page?", True),  # a kind of number
+        ("虚拟控制台最多可以开多少个？", True),
+        ("集群里最少要部署几台存储节点？", True),
+        ("哪个参数限制最大连接数？", False),  # a thing
+        ("如何设置最大连接数？", False),  # a way
     ],
 )
 def test_asking_for_a_limit(question: str, asks: bool) -> None:
@@ -192,6 +208,9 @@ def test_a_question_for_a_thing_that_gives_the_smallest_asks_for_no_number() -> 
         ("No Person shall be a Representative who shall not have attained to the Age.", True),
         ("The bucket size (and page size for overflow pages) defaults to 256 bytes.", False),
         ("It plots in MIF Frames with the size 15*10 cm.", False),
+        ("一个生产集群至少需要三个存储节点。", True),
+        ("瘦客户端能够仅有256 MiB RAM。", True),
+        ("你也可以使用命令行切换到另一个虚拟控制台，例如切换到控制台3。", False),
     ],
 )
 def test_a_limit_is_stated_in_so_many_words(sentence: str, states: bool) -> None:
@@ -212,6 +231,9 @@ def test_a_limit_is_stated_in_so_many_words(sentence: str, states: bool) -> None
         ("Combien de jours de congé puis-je reporter sur l'année suivante ?", []),
         ("Wie kann ich eine Datei löschen?", []),
         ("数据库的最大连接数是多少？", []),
+        # A Chinese question's rare words in Latin letters are what it is about.
+        ("gpm 支持触摸板手势吗？", ["gpm"]),
+        ("shell 脚本怎么把日志写进 systemd 的日志里？", ["systemd"]),
     ],
 )
 def test_uncommon_words_are_what_a_question_is_about(question: str, uncommon: list[str]) -> None:

@@ -1031,7 +1031,17 @@ async def test_a_chinese_question_is_answered_from_the_sentence_that_says_it(
     assert all(len(CJK_CHAR.findall(d.text)) <= 2 for d in deltas)
 
 
-@pytest.mark.parametrize("question", ["如何配置 SSL 加密？", "今天天气怎么样？"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "如何配置 SSL 加密？",
+        "今天天气怎么样？",
+        # A program named in Latin letters that no passage names.
+        "pgbouncer 能和星河数据库一起用吗？",
+        # More Latin letters than characters, and still a question in Chinese.
+        "pgbouncer 的 pool_mode 默认是什么？",
+    ],
+)
 async def test_a_chinese_question_the_manual_does_not_answer_is_refused(question: str) -> None:
     _, done = await run(Prompt(question, [replace(e, score=0.3) for e in MANUAL_ZH]))
     assert done.text == NOT_FOUND_IN["zh"] and not done.found  # said in Chinese
@@ -1199,6 +1209,14 @@ QUOTED_WITH = {
         "1 Partition the site set into overlapping contiguous blocks.\n\n2 Compute a perfect "
         "phylogeny for each block and combine them.",
         "Partition the site set into overlapping contiguous blocks",
+    ),
+    # a Chinese sentence that points at what follows ("通过下列方式") ends in "。"
+    "points ahead": (
+        "怎么备份硬盘的主引导记录？",
+        "传统PC 中位于主IDE 硬盘第一扇区的主引导记录（MBR）的磁盘映像可以使用dd(1) 通过下列方式"
+        "建立。\n\n# dd if=/dev/hda of=mbr.img bs=512 count=1\n\n如果你使用SCSI 设备作为启动硬盘，"
+        "你需要使用“/dev/sda”替代“/dev/hda”。",
+        "# dd if=/dev/hda of=mbr.img bs=512 count=1",
     ),
     # a paper size has a name, not a number ("\\lowercase{#1}" has one)
     "paper size": (
