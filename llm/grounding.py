@@ -74,7 +74,8 @@ _QUANTITY_NOUN = re.compile(
 _QUANTITY_ZH = re.compile(
     "多少|几(?![乎何])[\u4e00-\u9fff]|多大|多久|多长|多高|多远|多重|多快|何时|哪一?年"
 )
-_NUMERAL_ZH = re.compile("[零一二两三四五六七八九十百千万亿半]")
+# "几秒钟" (a few seconds) is an amount too, as much as a manual says.
+_NUMERAL_ZH = re.compile("[零一二两三四五六七八九十百千万亿半]|几(?![乎何])")
 _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )

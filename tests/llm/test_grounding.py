@@ -113,6 +113,7 @@ def test_names_and_codes_as_a_user_types_them(
         ("默认端口是多少？", "默认端口为 7788。", True),
         ("备份文件保留多久？", "备份文件由后台任务自动删除。", False),
         ("find 命令最多能嵌套几层括号？", "就像bash(1)。", False),  # a manual's section
+        ("关机以后电源键要按几秒？", "你可能需要在关机之后按电源键几秒钟。", True),  # a few
         ("equivs 是哪一年加入 Debian 的？", "2016 年发行的 Debian Edu 8。", True),
     ],
 )
