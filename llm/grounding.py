@@ -26,7 +26,10 @@ the local model (``llm.local.select``):
 
 The checks read Chinese questions too: "多少", "几层" and "哪一年" ask for a quantity, "默认"
 for a default, "最多" and "至少" for a limit, and the Latin words of a Chinese question
-("gpm", "equivs") are its uncommon words.
+("gpm", "equivs") are its uncommon words. A Chinese question for a quantity is answered by a
+sentence that says what the question opens with and the noun it counts ("协调节点需要多少内存？"
+is not answered by a storage node's "16 GB 内存", nor by "500 毫秒" about a 协调节点;
+``subject``, ``counted``), and "多久" by a unit of time.
 
 Measured in docs/evaluation.md; each check costs a few answerable questions.
 """
@@ -42,7 +45,7 @@ from functools import lru_cache
 from wordfreq import zipf_frequency
 
 from core import cjk
-from llm._text import same_term, term_of, term_set, terms, words
+from llm._text import pair_runs, same_term, term_of, term_set, terms, words
 from llm.prompt import Evidence
 from retrieval import STOPWORDS, text_vectors
 
@@ -116,6 +119,7 @@ _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|short
 _KINDS_ASKED = (
     ("money", re.compile(r"\bhow much\b[^?]*\b(cost|costs|charge|charges|price)\b", re.IGNORECASE)),
     ("ratio", re.compile(rf"\bhow much ({_COMPARED})\b", re.IGNORECASE)),
+    ("duration", re.compile("多久|多长时间|多少时间")),
 )
 _KINDS = {
     "money": re.compile(
@@ -127,6 +131,8 @@ _KINDS = {
         rf"|\b({_COMPARED}|\w+er) than\b",
         re.IGNORECASE,
     ),
+    # "每天" answers how often as "十五天" answers how long.
+    "duration": re.compile("秒|分钟|小时|钟头|天|日|周|星期|月|年"),
 }
 _HOW_MANY = re.compile(
     r"\b(?:how many|(?:maximum|minimum|largest|smallest|highest|lowest)(?: number of)?"
@@ -461,10 +467,43 @@ def _mention(name: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9])" + r"[\s_\-]?".join(letters) + end)
 
 
+# What "多少" and "几" count: a measure word, then the noun ("几台存储节点", "多少张表",
+# "多少内存").
+_MEASURE_WORDS_ZH = "个张台位条项种次本块层件份只根把元秒分天日周月年"
+_COUNTED_ZH = re.compile(f"(?:多少|几)[{_MEASURE_WORDS_ZH}]?([\u4e00-\u9fff]*)")
+# Pairs a Chinese question may open with that say nothing of what it is about: "最多能同时有多少个
+# 客户端连接？" is about 客户端.
+_NOT_A_SUBJECT_WORDS_ZH = """最多 最少 最大 最小 大概 大约 一共 总共 同时 一般 通常 需要 如果
+    我们 我的 你们 这个 那个"""
+_NOT_A_SUBJECT_ZH = frozenset(_NOT_A_SUBJECT_WORDS_ZH.split())
+
+
+def subject(question: str, evidence: Iterable[Evidence]) -> str | None:
+    """What a Chinese question for a quantity measures, as the sentence that answers it must
+    say: its first character pair that a passage has ("病假" of "病假一年最多能请多少天？", which
+    the days of annual leave do not answer; "协调" of "协调节点需要多少内存？", not a storage
+    node's memory). Chinese puts the thing asked about first. None for a question in
+    another language or for no quantity, and when no passage has any of its pairs."""
+    if not cjk.has_cjk(question) or not asks_quantity(question):
+        return None
+    said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence)
+    for run in pair_runs(question):
+        for pair in run:
+            if len(pair) == 2 and pair not in _NOT_A_SUBJECT_ZH and pair in said:
+                return pair
+    return None
+
+
 def counted(question: str) -> frozenset[str]:
     """The words of what "how many", "the number of" or "the minimum" counts: the content
     words among the two after it ("how many undo levels" → undo, levels; "how many members
-    sit" → members, sit; "the minimum age to serve" → age, serve)."""
+    sit" → members, sit; "the minimum age to serve" → age, serve). In Chinese, the character
+    pairs of the noun after "多少" or "几" and its measure word ("几个虚拟控制台" → 虚拟 拟控
+    控制 制台); none for a measure word alone ("多少天"), which every passage has."""
+    chinese = _COUNTED_ZH.search(question)
+    if chinese is not None:
+        runs = pair_runs(chinese.group(1))
+        return frozenset(runs[0] if runs else [])
     match = _HOW_MANY.search(question)
     if match is None:
         return frozenset()
@@ -474,10 +513,15 @@ def counted(question: str) -> frozenset[str]:
 def has_number(sentence: str, counted: frozenset[str]) -> bool:
     """A number in the sentence; with ``counted``, a number of that thing, a few words from it
     ("six Years", "twenty-five of the barons", "nine parameters" for arguments; "four
-    decisions" does not count members)."""
+    decisions" does not count members); in Chinese, a number and the counted noun anywhere in
+    the sentence ("16 GB 内存")."""
     if not counted and _NUMERAL_ZH.search(sentence):
         return True  # "三个存储节点", "百分之八十五"
-    tokens = _TOKEN.findall(_REFERENCE.sub(" ", _SECTION_NUMBER.sub("", sentence)))
+    said = _REFERENCE.sub(" ", _SECTION_NUMBER.sub("", sentence))
+    if counted and all(cjk.has_cjk(c) for c in counted):
+        has_one = _NUMERAL_ZH.search(said) or any(ch.isdigit() for ch in said)
+        return bool(has_one) and any(c in said for c in counted)
+    tokens = _TOKEN.findall(said)
     content = [(i, t.lower()) for i, t in enumerate(tokens) if term_of(t) is not None]
     for i, token in enumerate(tokens):
         if not _NUMBER.fullmatch(token) and not any(ch.isdigit() for ch in token):

@@ -358,6 +358,9 @@ def select(
     # "How much does a licence cost?" is not answered by "version 2.1", nor "How much faster
     # is it?" by "4000 lines of code": a question that names the kind of number wants it.
     kind = grounding.number_kind(question) if quantity else None
+    # "协调节点需要多少内存？" is not answered by a storage node's 16 GB: a Chinese question for a
+    # quantity is answered by a sentence about what it opens with.
+    measured = grounding.subject(question, evidence)
     # "What page size does it use by default?" is not answered by a sentence about page sizes
     # that never says what holds when none is set.
     default = grounding.asks_default(question)
@@ -388,6 +391,8 @@ def select(
             return False
         if not quantity:
             return True
+        if measured is not None and measured not in text:
+            return False
         return grounding.has_number(text, counted) and grounding.has_kind(text, kind)
 
     # "What is a login shell?" is answered by the sentence that says what it is ("A login

@@ -114,6 +114,11 @@ def test_names_and_codes_as_a_user_types_them(
         ("备份文件保留多久？", "备份文件由后台任务自动删除。", False),
         ("find 命令最多能嵌套几层括号？", "就像bash(1)。", False),  # a manual's section
         ("关机以后电源键要按几秒？", "你可能需要在关机之后按电源键几秒钟。", True),  # a few
+        # the counted thing, in the same sentence
+        ("协调节点需要多少内存？", "每台存储节点至少需要 16 GB 内存。", True),
+        ("协调节点需要多少内存？", "时钟偏差超过 500 毫秒时，协调节点会拒绝写入。", False),
+        ("数据库最多能创建多少张表？", "最大客户端连接数的默认值为 500。", False),
+        ("默认的系统有几个虚拟控制台？", "有 6 个可切换的字符控制台。", True),
         ("equivs 是哪一年加入 Debian 的？", "2016 年发行的 Debian Edu 8。", True),
     ],
 )
@@ -162,6 +167,9 @@ def test_a_default_is_stated_in_so_many_words() -> None:
         ("How much faster is it than Autotools?", "It configures 5 times faster.", True),
         ("How much faster was the new package?", "on the order of 50-80% for the workloads", True),
         ("How many members sit on the committee?", "The committee has 7 members.", True),
+        ("升级一个节点大概需要多长时间？", "一次只升级一个存储节点。", False),
+        ("升级一个节点大概需要多长时间？", "通常需要两到三个小时。", True),
+        ("增量备份多久做一次？", "增量备份建议每天执行一次。", True),  # how often
     ],
 )
 def test_a_question_that_names_the_kind_of_number_wants_that_kind(
@@ -250,6 +258,30 @@ def test_a_word_said_elsewhere_is_one_other_passages_have_and_the_answer_lacks()
     assert grounding.said_elsewhere(["undo"], [answer, titled], [answer, other, titled]) == []
     # Said nowhere: not this check's business (a paraphrase's word, or a name: ``missing``).
     assert grounding.said_elsewhere(["theme"], [answer], [answer, other]) == []
+
+
+LEAVE_ZH = [
+    Evidence("a", "d", 1, "员工累计工作满一年不满十年的，每年享受带薪年假五天。", 0.5),
+    Evidence("b", "d", 2, "病假期间，公司按照基本工资的百分之八十发放工资。", 0.4),
+    Evidence("c", "d", 3, "数据库允许的最大客户端连接数由参数 max_connections 控制。", 0.3),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("病假一年最多能请多少天？", "病假"),  # not the days of annual leave
+        ("最多能同时有多少个客户端连接？", "客户"),  # "最多" and "同时" say nothing of it
+        ("工作了五年的员工一年有几天年假？", "工作"),
+        ("丧假有几天？", None),  # no passage has it
+        ("病假期间可以出差吗？", None),  # no quantity
+        ("How many days of sick leave?", None),
+    ],
+)
+def test_a_chinese_question_for_a_quantity_is_about_what_it_opens_with(
+    question: str, subject: str | None
+) -> None:
+    assert grounding.subject(question, LEAVE_ZH) == subject
 
 
 def test_unknown_words_are_the_ones_english_does_not_have() -> None:

@@ -1040,6 +1040,9 @@ async def test_a_chinese_question_is_answered_from_the_sentence_that_says_it(
         "pgbouncer 能和星河数据库一起用吗？",
         # More Latin letters than characters, and still a question in Chinese.
         "pgbouncer 的 pool_mode 默认是什么？",
+        # A quantity of another thing: "百分之八十五" is no interval, "500" no memory.
+        "告警多久发送一次？",
+        "监听端口需要多少内存？",
     ],
 )
 async def test_a_chinese_question_the_manual_does_not_answer_is_refused(question: str) -> None:
