@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from prometheus_client.parser import text_string_to_metric_families
@@ -209,12 +210,22 @@ async def test_missing_original_is_retried_then_dead_lettered(stack, api, tenant
     )
     assert attempts == settings.parse_max_attempts
 
-    letters = await read_all(settings, topics.PARSE_DEAD_LETTERS)
-    ours = [m for m in letters if m.key == f"{tenant}:{document_id}".encode()]
-    assert len(ours) == 1
+    key = f"{tenant}:{document_id}".encode()
+
+    async def ours() -> list[ConsumerRecord]:
+        return [m for m in await read_all(settings, topics.PARSE_DEAD_LETTERS) if m.key == key]
+
+    # The letter leaves with the failure's transaction, through the outbox: the relay sends it
+    # after the document reads "failed".
+    async def published() -> bool:
+        return bool(await ours())
+
+    await wait_until(published, within_s=TIMEOUT_S)
+    letters = await ours()
+    assert len(letters) == 1
     # The letter is what the topic's schema promises, in the trace of the upload.
-    assert headers_of(ours[0])["traceparent"].startswith("00-")
-    mine = [json.loads(m.value) for m in ours]
+    assert headers_of(letters[0])["traceparent"].startswith("00-")
+    mine = [json.loads(m.value) for m in letters]
     assert contract.violations(contract.current(topics.PARSE_DEAD_LETTERS), mine[0]) == []
     assert mine[0]["attempts"] == settings.parse_max_attempts
     assert mine[0]["request"]["document_id"] == document_id
