@@ -218,9 +218,14 @@ def words(text: str) -> list[str]:
     return cjk.words(_cut(text))
 
 
+def cjk_runs(text: str) -> list[str]:
+    """The CJK runs of ``text``, in order, cut at function characters as ``words`` cuts them."""
+    return cjk.CJK_RUN.findall(_cut(text))
+
+
 def pair_runs(text: str) -> list[list[str]]:
     """The character pairs of each CJK run of ``text``, in order, as ``words`` cuts them."""
-    return [cjk.bigrams(run) for run in cjk.CJK_RUN.findall(_cut(text))]
+    return [cjk.bigrams(run) for run in cjk_runs(text)]
 
 
 def _cut(text: str) -> str:

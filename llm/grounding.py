@@ -45,7 +45,7 @@ from functools import lru_cache
 from wordfreq import zipf_frequency
 
 from core import cjk
-from llm._text import pair_runs, same_term, term_of, term_set, terms, words
+from llm._text import cjk_runs, pair_runs, same_term, term_of, term_set, terms, words
 from llm.prompt import Evidence
 from retrieval import STOPWORDS, text_vectors
 
@@ -251,7 +251,7 @@ def asks_quantity(question: str) -> bool:
     """Whether the question asks for a number, a size, a date or a version (and not for a way
     to do something: "how do I count how many values fall in each bin?")."""
     if _QUANTITY_ZH.search(question):
-        return True
+        return _ASKS_A_WAY_ZH.search(question) is None  # "怎么看每一步花了多少时间？"
     if _ASKS_A_WAY.search(question):
         return False
     superlative = _SUPERLATIVE.search(question) is not None and not _asks_a_thing(question)
@@ -476,21 +476,35 @@ _COUNTED_ZH = re.compile(f"(?:多少|几)[{_MEASURE_WORDS_ZH}]?([\u4e00-\u9fff]*
 _NOT_A_SUBJECT_WORDS_ZH = """最多 最少 最大 最小 大概 大约 一共 总共 同时 一般 通常 需要 如果
     我们 我的 你们 这个 那个"""
 _NOT_A_SUBJECT_ZH = frozenset(_NOT_A_SUBJECT_WORDS_ZH.split())
+# Where the words of a subject end: "服务器" of "LTSP 服务器要装几块网卡？", not "服务器要".
+_SUBJECT_ENDS_ZH = frozenset("要能会有需将让给对从向为")
+# A number with a unit in Latin letters ("256 MiB", "16 GB"): what a Chinese question's
+# counted noun ("多少内存") is measured in when the sentence does not say the noun.
+_LATIN_UNIT = re.compile(r"\d\s?[A-Za-z]{1,3}\b")
 
 
 def subject(question: str, evidence: Iterable[Evidence]) -> str | None:
     """What a Chinese question for a quantity measures, as the sentence that answers it must
     say: its first character pair that a passage has ("病假" of "病假一年最多能请多少天？", which
-    the days of annual leave do not answer; "协调" of "协调节点需要多少内存？", not a storage
-    node's memory). Chinese puts the thing asked about first. None for a question in
-    another language or for no quantity, and when no passage has any of its pairs."""
+    the days of annual leave do not answer; "协调节点" of "协调节点需要多少内存？", not a storage
+    node's memory), with as much of the words after that pair as the passages say. Chinese
+    puts the thing asked about first. None for a question in another language or for no
+    quantity, and when no passage has any of its pairs."""
     if not cjk.has_cjk(question) or not asks_quantity(question):
         return None
     said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence)
-    for run in pair_runs(question):
-        for pair in run:
-            if len(pair) == 2 and pair not in _NOT_A_SUBJECT_ZH and pair in said:
-                return pair
+    for run in cjk_runs(question):
+        for start in range(len(run) - 1):
+            pair = run[start : start + 2]
+            if pair in _NOT_A_SUBJECT_ZH or pair not in said:
+                continue
+            # As much of the run as the passages say ("协调节点", not only "协调"), up to a verb.
+            end = start + 2
+            while (
+                end < len(run) and run[end] not in _SUBJECT_ENDS_ZH and run[start : end + 1] in said
+            ):
+                end += 1
+            return run[start:end]
     return None
 
 
@@ -519,6 +533,8 @@ def has_number(sentence: str, counted: frozenset[str]) -> bool:
         return True  # "三个存储节点", "百分之八十五"
     said = _REFERENCE.sub(" ", _SECTION_NUMBER.sub("", sentence))
     if counted and all(cjk.has_cjk(c) for c in counted):
+        if _LATIN_UNIT.search(said):
+            return True  # "瘦客户端能够仅有256 MiB RAM" answers "瘦客户端最少需要多少内存？"
         has_one = _NUMERAL_ZH.search(said) or any(ch.isdigit() for ch in said)
         return bool(has_one) and any(c in said for c in counted)
     tokens = _TOKEN.findall(said)

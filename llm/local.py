@@ -391,7 +391,7 @@ def select(
             return False
         if not quantity:
             return True
-        if measured is not None and measured not in text:
+        if measured is not None and not _about(candidate, evidence, measured):
             return False
         return grounding.has_number(text, counted) and grounding.has_kind(text, kind)
 
@@ -489,6 +489,12 @@ def _naming(codes: list[str], evidence: list[Evidence]) -> set[int]:
         for block, e in enumerate(evidence, 1)
         if len(grounding.missing(codes, e)) < len(codes)
     }
+
+
+def _about(candidate: Candidate, evidence: list[Evidence], subject: str) -> bool:
+    """Whether the sentence says ``subject``, or its passage's heading does: "管道的大小始终是
+    零" under "1.2.8 命名管道" is about 命名管道."""
+    return subject in candidate.says or subject in (evidence[candidate.block - 1].heading or "")
 
 
 def _names(topic: list[str], candidate: Candidate) -> bool:

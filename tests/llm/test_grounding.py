@@ -119,6 +119,7 @@ def test_names_and_codes_as_a_user_types_them(
         ("协调节点需要多少内存？", "时钟偏差超过 500 毫秒时，协调节点会拒绝写入。", False),
         ("数据库最多能创建多少张表？", "最大客户端连接数的默认值为 500。", False),
         ("默认的系统有几个虚拟控制台？", "有 6 个可切换的字符控制台。", True),
+        ("瘦客户端最少需要多少内存？", "瘦客户端能够仅有256 MiB RAM。", True),  # in its unit
         ("equivs 是哪一年加入 Debian 的？", "2016 年发行的 Debian Edu 8。", True),
     ],
 )
@@ -264,6 +265,7 @@ LEAVE_ZH = [
     Evidence("a", "d", 1, "员工累计工作满一年不满十年的，每年享受带薪年假五天。", 0.5),
     Evidence("b", "d", 2, "病假期间，公司按照基本工资的百分之八十发放工资。", 0.4),
     Evidence("c", "d", 3, "数据库允许的最大客户端连接数由参数 max_connections 控制。", 0.3),
+    Evidence("e", "d", 4, "协调节点会拒绝写入请求。LTSP 服务器要为客户端提供服务。", 0.3),
 ]
 
 
@@ -271,11 +273,14 @@ LEAVE_ZH = [
     ("question", "subject"),
     [
         ("病假一年最多能请多少天？", "病假"),  # not the days of annual leave
-        ("最多能同时有多少个客户端连接？", "客户"),  # "最多" and "同时" say nothing of it
+        ("最多能同时有多少个客户端连接？", "客户端连接"),  # "最多", "同时" say nothing of it
         ("工作了五年的员工一年有几天年假？", "工作"),
         ("丧假有几天？", None),  # no passage has it
         ("病假期间可以出差吗？", None),  # no quantity
         ("How many days of sick leave?", None),
+        # As much of the words as the passages say, up to a verb
+        ("协调节点需要多少内存？", "协调节点"),
+        ("LTSP 服务器要装几块网卡？", "服务器"),
     ],
 )
 def test_a_chinese_question_for_a_quantity_is_about_what_it_opens_with(

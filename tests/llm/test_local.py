@@ -1050,6 +1050,33 @@ async def test_a_chinese_question_the_manual_does_not_answer_is_refused(question
     assert done.text == NOT_FOUND_IN["zh"] and not done.found  # said in Chinese
 
 
+async def test_a_chinese_quantity_is_of_what_the_question_opens_with() -> None:
+    pipes = Evidence(
+        "seg-pipe",
+        "doc-ref",
+        41,
+        "1.2.8 命名管道\n\n你把内容放进了文件，它从另一端出来。管道的大小始终是零，它不存储数据。",
+        0.6,
+        heading="1.2.8 命名管道",
+    )
+    nodes = Evidence(
+        "seg-nodes",
+        "doc-ref",
+        2,
+        "2 安装\n\n每台存储节点至少需要 16 GB 内存。时钟偏差超过 500 毫秒时，协调节点会拒绝写入。",
+        0.6,
+        heading="2 安装",
+    )
+    # The sentence goes on about the pipe its heading names.
+    _, done = await run(Prompt("命名管道的大小是多少？", [pipes]))
+    assert "管道的大小始终是零" in done.text
+    # A storage node's memory is not a coordinator's, nor 500 ms memory.
+    _, done = await run(Prompt("协调节点需要多少内存？", [nodes]))
+    assert done.text == NOT_FOUND_IN["zh"]
+    _, done = await run(Prompt("存储节点需要多少内存？", [nodes]))
+    assert "16 GB 内存" in done.text
+
+
 async def test_chinese_sentences_are_joined_and_marked_as_chinese_is_written() -> None:
     _, done = await run(Prompt("这份手册讲的是什么？", MANUAL_ZH[1:2], overview=True))
     assert done.text == (
