@@ -37,11 +37,13 @@ Measured in docs/evaluation.md; each check costs a few answerable questions.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import statistics
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+import wordfreq
 from wordfreq import zipf_frequency
 
 from core import cjk
@@ -72,22 +74,27 @@ _QUANTITY_NOUN = re.compile(
     r"|number|amount|value|maximum|minimum|length|width|height|depth|weight",
     re.IGNORECASE,
 )
-# The same in Chinese ("多少", "几个", "几层", "多久", "哪一年"), answered by digits or Chinese
-# numerals; "几" before any measure word but in "几乎" (almost) and "几何" (geometry).
-_QUANTITY_ZH = re.compile(
+# The same in Chinese ("多少", "几个", "几层", "多久", "哪一年") and Japanese ("いくつ", "何個",
+# "何年", "どのくらい"), answered by digits or numerals; "几" before any measure word but in
+# "几乎" (almost) and "几何" (geometry).
+_QUANTITY_CJK = re.compile(
     "多少|几(?![乎何])[\u4e00-\u9fff]|多大|多久|多长|多高|多远|多重|多快|何时|哪一?年"
+    "|いくつ|何[個つ日回人台件年分秒枚番行度倍]|何時間|どのくらい|どれくらい|どれだけ"
 )
 # "几秒钟" (a few seconds) is an amount too, as much as a manual says.
 _NUMERAL_ZH = re.compile("[零一二两三四五六七八九十百千万亿半]|几(?![乎何])")
 _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )
-_ASKS_DEFAULT = re.compile(r"\bby default\b|\b(the|its|their) default\b|默认|缺省", re.IGNORECASE)
-_ASKS_WHERE = re.compile(r"\bwhere\b|哪里|哪儿|在哪", re.IGNORECASE)
-# Chinese asks for a way with "怎么", "怎样", "如何" ("怎么修改默认端口？"), and for a thing
-# with "哪个", "什么" ("哪个参数限制最大连接数？").
-_ASKS_A_WAY_ZH = re.compile("怎么|怎样|如何")
-_ASKS_A_THING_ZH = re.compile("哪[个些种项条]|什么")
+_ASKS_DEFAULT = re.compile(
+    r"\bby default\b|\b(the|its|their) default\b|默认|缺省|デフォルト|既定", re.IGNORECASE
+)
+_ASKS_WHERE = re.compile(r"\bwhere\b|哪里|哪儿|在哪|どこ", re.IGNORECASE)
+# Chinese asks for a way with "怎么", "怎样", "如何" ("怎么修改默认端口？"), Japanese with
+# "どうやって", "どのように"; and for a thing with "哪个", "什么", "どの"
+# ("哪个参数限制最大连接数？").
+_ASKS_A_WAY_CJK = re.compile("怎么|怎样|如何|どうやって|どのように|どうすれば|どうしたら|方法")
+_ASKS_A_THING_CJK = re.compile("哪[个些种项条]|什么|どの|どれ|何の")
 _ASKS_LIMIT = re.compile(
     r"\b(maximum|minimum|largest|smallest|biggest|highest|lowest)\b"
     "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限",
@@ -104,13 +111,14 @@ _STATES_LIMIT = re.compile(
     r"|must not|may not|cannot|required|requires)\b"
     r"|\b(less|more|greater|smaller|larger|fewer) than\b"
     "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限|不超过|不少于|不低于|不高于"
-    "|超过|以内|不得|不能|要求|限制|仅|只需",
+    "|超过|以内|不得|不能|要求|限制|仅|只需|まで|未満|以下|以上|制限",
     re.IGNORECASE,
 )
 # Looser signs ("if no", "unless", "otherwise") let through sentences such as "If no bucket is
 # found, an insertion fails": conditions, not defaults.
 _STATES_DEFAULT = re.compile(
-    r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b|默认|缺省|预设|初始", re.IGNORECASE
+    r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b|默认|缺省|预设|初始|デフォルト|既定",
+    re.IGNORECASE,
 )
 _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|shorter|better|worse"
 # What a question names of the number it wants, and how a sentence writes that kind of number.
@@ -119,7 +127,10 @@ _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|short
 _KINDS_ASKED = (
     ("money", re.compile(r"\bhow much\b[^?]*\b(cost|costs|charge|charges|price)\b", re.IGNORECASE)),
     ("ratio", re.compile(rf"\bhow much ({_COMPARED})\b", re.IGNORECASE)),
-    ("duration", re.compile("多久|多长时间|多少时间")),
+    (
+        "duration",
+        re.compile("多久|多长时间|多少时间|何[分秒日週]|何時間|何か月|どのくらいの(時間|期間)"),
+    ),
 )
 _KINDS = {
     "money": re.compile(
@@ -132,7 +143,7 @@ _KINDS = {
         re.IGNORECASE,
     ),
     # "每天" answers how often as "十五天" answers how long.
-    "duration": re.compile("秒|分钟|小时|钟头|天|日|周|星期|月|年"),
+    "duration": re.compile("秒|分钟|(?<!百)分|小时|钟头|时间|時間|天|日|周|週|星期|月|年"),
 }
 _HOW_MANY = re.compile(
     r"\b(?:how many|(?:maximum|minimum|largest|smallest|highest|lowest)(?: number of)?"
@@ -165,7 +176,10 @@ _NAME = re.compile(
     r"|(?<![\w-])(--?|\.)[A-Za-z]\w*|(?<![\w$])\$[*@#?!$<^%+-](?!\w)"
 )
 _PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}s")
-_SQUEEZE = re.compile(r"[\s_\-]+")  # what may part a name's letters
+# What may part a name's letters; and katakana's long-vowel mark, which writers add or leave
+# out ("サーバ", "サーバー").
+_SQUEEZE = re.compile(r"[\s_\-ー]+")
+_KATAKANA_WORD = re.compile("[\u30a1-\u30fa\u30fc]{3,}")
 _DASHES = re.compile("[\u2010-\u2015\u2212]")
 # wordfreq's Zipf scale: log10 of a word's uses per billion words of English ("the" 7.7,
 # "install" 4.4, "tarball" 1.3, "gdbm" 0). Below UNCOMMON_ZIPF a word names a thing rather than
@@ -198,7 +212,7 @@ def asks_default(question: str) -> bool:
     return (
         _ASKS_DEFAULT.search(question) is not None
         and _ASKS_A_WAY.search(question) is None
-        and _ASKS_A_WAY_ZH.search(question) is None
+        and _ASKS_A_WAY_CJK.search(question) is None
         and _ASKS_WHERE.search(question) is None
     )
 
@@ -215,8 +229,8 @@ def asks_limit(question: str) -> bool:
     return (
         _ASKS_LIMIT.search(question) is not None
         and _ASKS_HOW.search(question) is None
-        and _ASKS_A_WAY_ZH.search(question) is None
-        and _ASKS_A_THING_ZH.search(question) is None
+        and _ASKS_A_WAY_CJK.search(question) is None
+        and _ASKS_A_THING_CJK.search(question) is None
         and not _asks_a_thing(question)
     )
 
@@ -250,8 +264,8 @@ def has_kind(sentence: str, kind: str | None) -> bool:
 def asks_quantity(question: str) -> bool:
     """Whether the question asks for a number, a size, a date or a version (and not for a way
     to do something: "how do I count how many values fall in each bin?")."""
-    if _QUANTITY_ZH.search(question):
-        return _ASKS_A_WAY_ZH.search(question) is None  # "怎么看每一步花了多少时间？"
+    if _QUANTITY_CJK.search(question):
+        return _ASKS_A_WAY_CJK.search(question) is None  # "怎么看每一步花了多少时间？"
     if _ASKS_A_WAY.search(question):
         return False
     superlative = _SUPERLATIVE.search(question) is not None and not _asks_a_thing(question)
@@ -302,9 +316,11 @@ def _reads_as_english(found: list[str]) -> bool:
 
 def unknown(question: str) -> list[str]:
     """The question's words that English does not know at all (wordfreq has no frequency for
-    them): names written in lower case, "swappiness", "usrmerge", "kdensity", and typos.
-    None for a question not in English."""
-    return [w for w in uncommon(question) if _zipf(w) == 0.0]
+    them): names written in lower case, "swappiness", "usrmerge", "kdensity", and typos; and a
+    Japanese question's uncommon words in katakana, each a whole loanword ("タッチパッド"; not
+    "コマンド"), which a passage must have as it must have a name."""
+    katakana = [w for w in _KATAKANA_WORD.findall(question) if _japanese_zipf(w) < UNCOMMON_ZIPF]
+    return [w for w in uncommon(question) if _zipf(w) == 0.0] + katakana
 
 
 def unsaid(asked: list[str], *evidence: Evidence) -> list[str]:
@@ -386,6 +402,18 @@ def _terms_of(evidence: Iterable[Evidence]) -> set[str]:
 
 
 @lru_cache(maxsize=65536)
+@lru_cache(maxsize=1)
+def _japanese_frequencies() -> dict[str, float]:
+    # wordfreq reads Japanese text with MeCab, which is not installed; a loanword in katakana is
+    # one word of its list as it stands.
+    return wordfreq.get_frequency_dict("ja")
+
+
+def _japanese_zipf(word: str) -> float:
+    frequency = _japanese_frequencies().get(word, 0.0)
+    return math.log10(frequency) + 9 if frequency else 0.0
+
+
 def _zipf(word: str, language: str = "en") -> float:
     return float(zipf_frequency(word, language))
 
@@ -464,7 +492,7 @@ def _mention(name: str) -> re.Pattern[str]:
     letters = [re.escape(ch) for ch in _SQUEEZE.sub("", name.lower())]
     # A code with digits may start a longer word ("MD5" in "md5sum"); a word may not ("GNU").
     end = "" if any(ch.isdigit() for ch in name) else r"(?:e?s)?(?![a-z0-9])"
-    return re.compile(r"(?<![a-z0-9])" + r"[\s_\-]?".join(letters) + end)
+    return re.compile(r"(?<![a-z0-9])" + r"[\s_\-ー]?".join(letters) + end)
 
 
 # What "多少" and "几" count: a measure word, then the noun ("几台存储节点", "多少张表",

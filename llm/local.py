@@ -170,9 +170,9 @@ _GOES_ON = re.compile(
 # fastx3 and fasty3?" quoted alone answers nothing).
 _ASKS = ("?", "？")
 _LEADS_IN = (":", "：", *_ASKS)
-# A Chinese sentence that points at what follows ends in "。": "…可以使用dd(1) 通过下列方式建立。"
-# over the command that does it.
-_POINTS_AHEAD_ZH = re.compile("下列|如下|下面")
+# A Chinese or Japanese sentence that points at what follows ends in "。": "…可以使用dd(1) 通过
+# 下列方式建立。", "…次のようにして書込みます。" over the command that does it.
+_POINTS_AHEAD_CJK = re.compile("下列|如下|下面|次の|次に|以下の|以下に|下記")
 # And a sentence cut off on a word no English sentence ends on: "To quit the R program the
 # command is" is followed by "> q()", in a paragraph of its own.
 _UNFINISHED_WORDS = """a an the is are was were be been being am of to into onto for with by from
@@ -1057,7 +1057,7 @@ def _leads_in(candidate: Candidate) -> bool:
     text = candidate.span.text
     return (
         text.endswith(_LEADS_IN)
-        or _POINTS_AHEAD_ZH.search(text) is not None
+        or _POINTS_AHEAD_CJK.search(text) is not None
         or text.rsplit(maxsplit=1)[-1].lower() in _UNFINISHED
         or (text[-1].isalpha() and not candidate.row and word_count(text) > HEADING_MAX_WORDS)
         or _echoes(candidate)

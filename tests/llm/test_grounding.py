@@ -141,6 +141,7 @@ def test_a_quantity_is_answered_by_its_number(question: str, sentence: str, answ
         ("XML 文件默认使用什么压缩格式？", True),
         ("怎么修改默认端口？", False),  # a way
         ("默认的配置文件在哪里？", False),  # a place
+        ("wodim のデフォルトの書き込み速度はいくつですか？", True),
     ],
 )
 def test_asking_for_a_default(question: str, asks: bool) -> None:
@@ -169,6 +170,8 @@ def test_a_default_is_stated_in_so_many_words() -> None:
         ("How much faster was the new package?", "on the order of 50-80% for the workloads", True),
         ("How many members sit on the committee?", "The committee has 7 members.", True),
         ("升级一个节点大概需要多长时间？", "一次只升级一个存储节点。", False),
+        ("ssh-agent はパスフレーズを何分間覚えていますか？", "^D を 1 回押します。", False),
+        ("再起動には何分かかりますか？", "通常 5 分で終わります。", True),
         ("升级一个节点大概需要多长时间？", "通常需要两到三个小时。", True),
         ("增量备份多久做一次？", "增量备份建议每天执行一次。", True),  # how often
     ],
@@ -197,6 +200,8 @@ def test_a_question_that_names_the_kind_of_number_wants_that_kind(
         ("集群里最少要部署几台存储节点？", True),
         ("哪个参数限制最大连接数？", False),  # a thing
         ("如何设置最大连接数？", False),  # a way
+        ("仮想コンソールは最大いくつまで作れますか？", True),
+        ("どのオプションで最大サイズを決めますか？", False),  # a thing
     ],
 )
 def test_asking_for_a_limit(question: str, asks: bool) -> None:
@@ -287,6 +292,13 @@ def test_a_chinese_question_for_a_quantity_is_about_what_it_opens_with(
     question: str, subject: str | None
 ) -> None:
     assert grounding.subject(question, LEAVE_ZH) == subject
+
+
+def test_uncommon_loanwords_of_a_japanese_question_are_unknown_words() -> None:
+    assert grounding.unknown("gpm はタッチパッドのジェスチャーに対応していますか？") == [
+        "タッチパッド"
+    ]
+    assert grounding.unknown("modules.dep を作り直すコマンドは？") == []  # a common one
 
 
 def test_unknown_words_are_the_ones_english_does_not_have() -> None:

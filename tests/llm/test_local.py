@@ -1248,6 +1248,14 @@ QUOTED_WITH = {
         "你需要使用“/dev/sda”替代“/dev/hda”。",
         "# dd if=/dev/hda of=mbr.img bs=512 count=1",
     ),
+    # and a Japanese one ("次のようにすると")
+    "points ahead, Japanese": (
+        "ISO9660 イメージを手動でマウントするにはどうしますか？",
+        "もし”cd.iso” の内容がISO9660 イメージの場合、次のようにするとそれを”/cdrom” に手動で"
+        "マウントできます。\n\n# mount -t iso9660 -o ro,loop cd.iso /cdrom\n\nティップ 現代的な"
+        "デスクトップシステムではリムーバブルメディアを自動的にマウントします。",
+        "# mount -t iso9660 -o ro,loop cd.iso /cdrom",
+    ),
     # a paper size has a name, not a number ("\\lowercase{#1}" has one)
     "paper size": (
         "What paper size should I use for APS journals?",
@@ -1306,8 +1314,18 @@ async def test_a_japanese_question_is_answered_from_the_sentence_that_says_it(
     assert "バックアップ" not in done.text
 
 
-async def test_a_name_the_passages_lack_is_not_answered_in_japanese_either() -> None:
-    _, done = await run(Prompt("SSLの設定方法は？", GUIDE_JA))
+@pytest.mark.parametrize(
+    "question",
+    [
+        "SSLの設定方法は？",
+        # an uncommon loanword in katakana is a name too ("バックアップ" is common)
+        "バックアップはクラウドストレージに保存できますか？",
+        # a duration: "30日間" is how long files are kept, not how long a restart takes
+        "サービスの再起動には何分かかりますか？",
+    ],
+)
+async def test_a_name_the_passages_lack_is_not_answered_in_japanese_either(question: str) -> None:
+    _, done = await run(Prompt(question, GUIDE_JA))
     assert done.text == NOT_FOUND_IN["ja"] and not done.found
 
 
