@@ -29,7 +29,9 @@ for a default, "最多" and "至少" for a limit, and the Latin words of a Chine
 ("gpm", "equivs") are its uncommon words. A Chinese question for a quantity is answered by a
 sentence that says what the question opens with and the noun it counts ("协调节点需要多少内存？"
 is not answered by a storage node's "16 GB 内存", nor by "500 毫秒" about a 协调节点;
-``subject``, ``counted``), and "多久" by a unit of time.
+``subject``, ``counted``), and "多久" by a unit of time. Japanese questions get the same
+checks of quantities, defaults and limits ("いくつ", "何分", "デフォルト", "最大"), and an
+uncommon loanword in katakana ("タッチパッド") is a name the passages must have.
 
 Measured in docs/evaluation.md; each check costs a few answerable questions.
 """
@@ -401,7 +403,6 @@ def _terms_of(evidence: Iterable[Evidence]) -> set[str]:
     }
 
 
-@lru_cache(maxsize=65536)
 @lru_cache(maxsize=1)
 def _japanese_frequencies() -> dict[str, float]:
     # wordfreq reads Japanese text with MeCab, which is not installed; a loanword in katakana is
@@ -414,6 +415,7 @@ def _japanese_zipf(word: str) -> float:
     return math.log10(frequency) + 9 if frequency else 0.0
 
 
+@lru_cache(maxsize=65536)
 def _zipf(word: str, language: str = "en") -> float:
     return float(zipf_frequency(word, language))
 
@@ -512,12 +514,12 @@ _LATIN_UNIT = re.compile(r"\d\s?[A-Za-z]{1,3}\b")
 
 
 def subject(question: str, evidence: Iterable[Evidence]) -> str | None:
-    """What a Chinese question for a quantity measures, as the sentence that answers it must
-    say: its first character pair that a passage has ("病假" of "病假一年最多能请多少天？", which
-    the days of annual leave do not answer; "协调节点" of "协调节点需要多少内存？", not a storage
-    node's memory), with as much of the words after that pair as the passages say. Chinese
-    puts the thing asked about first. None for a question in another language or for no
-    quantity, and when no passage has any of its pairs."""
+    """What a Chinese (or Japanese) question for a quantity measures, as the sentence that
+    answers it must say: its first character pair that a passage has ("病假" of "病假一年最多能
+    请多少天？", which the days of annual leave do not answer; "协调节点" of "协调节点需要多少
+    内存？", not a storage node's memory), with as much of the words after that pair as the
+    passages say. Chinese and Japanese put the thing asked about first. None for a question in
+    another language or for no quantity, and when no passage has any of its pairs."""
     if not cjk.has_cjk(question) or not asks_quantity(question):
         return None
     said = " ".join(f"{e.title or ''} {e.heading or ''} {e.text}" for e in evidence)
