@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from core import cjk
+from core import cjk, languages
 from retrieval import STOPWORDS
 
 # Words, numbers, CJK/kana/hangul characters one by one, and any other visible character.
@@ -237,6 +237,20 @@ def _cut(text: str) -> str:
 def terms(text: str) -> list[str]:
     """Content words of ``text``, lower case, lightly stemmed, in order."""
     return [t for w in words(text) if (t := term_of(w)) is not None]
+
+
+def question_words(question: str) -> list[str]:
+    """The words of a question that may say what it is about: in French, German, Spanish,
+    Italian, Portuguese or Dutch, without that language's function and question words ("de",
+    "la", "combien", "welche"), which English's stopwords do not hold and every sentence of a
+    passage in that language has."""
+    own = languages.function_words(languages.language(question))
+    return [w for w in words(question) if w not in own]
+
+
+def question_terms(question: str) -> list[str]:
+    """``terms`` of a question (``question_words``)."""
+    return [t for w in question_words(question) if (t := term_of(w)) is not None]
 
 
 @lru_cache(maxsize=4096)

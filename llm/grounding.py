@@ -41,14 +41,22 @@ from __future__ import annotations
 import difflib
 import re
 import statistics
-from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache, partial
 
-import wordfreq
 from wordfreq import zipf_frequency
 
-from core import cjk
-from llm._text import cjk_runs, pair_runs, same_term, term_of, term_set, terms, words
+from core import cjk, languages
+from llm._text import (
+    cjk_runs,
+    pair_runs,
+    question_terms,
+    question_words,
+    same_term,
+    term_of,
+    term_set,
+    words,
+)
 from llm.prompt import Evidence
 from retrieval import STOPWORDS, text_vectors
 
@@ -82,13 +90,33 @@ _QUANTITY_CJK = re.compile(
     "多少|几(?![乎何])[\u4e00-\u9fff]|多大|多久|多长|多高|多远|多重|多快|何时|哪一?年"
     "|いくつ|何[個つ日回人台件年分秒枚番行度倍]|何時間|どのくらい|どれくらい|どれだけ"
 )
+# The same in French, German, Spanish, Italian, Portuguese and Dutch ("combien", "wie viele",
+# "cuántos", "quanti", "hoeveel", "en quelle année").
+_QUANTITY_EU = re.compile(
+    r"\b(combien|quel âge|quelle taille|quelle version|en quelle année|wie viele?|wie oft"
+    r"|wie lange|wie groß|wie alt|welche version|in welchem jahr|cuánt[oa]s?|qué versión"
+    r"|en qué año|quant[oiae]|quale versione|in che anno|quant[oa]s|qual versão|em que ano"
+    r"|hoeveel|hoe vaak|hoe lang|hoe groot|welke versie|in welk jaar)\b",
+    re.IGNORECASE,
+)
+# …and they ask for a way with "comment", "cómo", "come", "como", "hoe" (not "hoe lang"), or
+# "wie" with a verb and "ich" or "man" ("Wie blockiere ich ein Paket?").
+_ASKS_A_WAY_EU = re.compile(
+    r"^\W*(comment|cómo|come|como|hoe(?!\s+(lang|vaak|groot|veel)\b))\b"
+    r"|^\W*wie\s+(?!viele?\b|oft\b|lange\b|groß\b|alt\b)\w+\s+(ich|man)\b",
+    re.IGNORECASE,
+)
 # "几秒钟" (a few seconds) is an amount too, as much as a manual says.
 _NUMERAL_ZH = re.compile("[零一二两三四五六七八九十百千万亿半]|几(?![乎何])")
 _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )
 _ASKS_DEFAULT = re.compile(
-    r"\bby default\b|\b(the|its|their) default\b|默认|缺省|デフォルト|既定", re.IGNORECASE
+    r"\bby default\b|\b(the|its|their) default\b|默认|缺省|デフォルト|既定"
+    r"|\bpar défaut\b|\bstandardmäßig\b|\bvoreingestellt|\bstandardwert|\bpor defecto\b"
+    r"|\bpredeterminad[oa]s?\b|\bpredefinit[oaie]\b|\bdi default\b|\bpor padrão\b"
+    r"|\bstandaard\b",
+    re.IGNORECASE,
 )
 _ASKS_WHERE = re.compile(r"\bwhere\b|哪里|哪儿|在哪|どこ", re.IGNORECASE)
 # Chinese asks for a way with "怎么", "怎样", "如何" ("怎么修改默认端口？"), Japanese with
@@ -98,7 +126,9 @@ _ASKS_A_WAY_CJK = re.compile("怎么|怎样|如何|どうやって|どのよう�
 _ASKS_A_THING_CJK = re.compile("哪[个些种项条]|什么|どの|どれ|何の")
 _ASKS_LIMIT = re.compile(
     r"\b(maximum|minimum|largest|smallest|biggest|highest|lowest)\b"
-    "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限",
+    "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限"
+    r"|\b(maximale?s?|minimale?s?|au plus|au moins|höchstens|mindestens|größten?|kleinsten?"
+    r"|máxim[oa]s?|mínim[oa]s?|massim[oa]|minim[oa]|maximaal|minimaal)\b",
     re.IGNORECASE,
 )
 # "How does the Makefile insist on a minimum release?" asks for a way, not for the limit.
@@ -112,13 +142,21 @@ _STATES_LIMIT = re.compile(
     r"|must not|may not|cannot|required|requires)\b"
     r"|\b(less|more|greater|smaller|larger|fewer) than\b"
     "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限|不超过|不少于|不低于|不高于"
-    "|超过|以内|不得|不能|要求|限制|仅|只需|まで|未満|以下|以上|制限",
+    "|超过|以内|不得|不能|要求|限制|仅|只需|まで|未満|以下|以上|制限"
+    r"|\b(maximale?s?|minimale?s?|au plus|au moins|jusqu'à|ne dépasse|limite|höchstens"
+    r"|mindestens|bis zu|nicht mehr als|begrenzt|Grenze|como máximo|como mínimo|hasta"
+    r"|no más de|límite|máxim[oa]s?|mínim[oa]s?|al massimo|almeno|fino a|non più di"
+    r"|massim[oa]|minim[oa]|no máximo|pelo menos|até|não mais|hoogstens|minstens|maximaal"
+    r"|minimaal|limiet)\b",
     re.IGNORECASE,
 )
 # Looser signs ("if no", "unless", "otherwise") let through sentences such as "If no bucket is
 # found, an insertion fails": conditions, not defaults.
 _STATES_DEFAULT = re.compile(
-    r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b|默认|缺省|预设|初始|デフォルト|既定",
+    r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b|默认|缺省|预设|初始|デフォルト|既定"
+    r"|\bpar défaut\b|\bstandardmäßig\b|\bvoreingestellt|\bstandardwert|\bvorgabe"
+    r"|\bpor defecto\b|\bpredeterminad[oa]s?\b|\bpredefinit[oaie]\b|\bpor padrão\b"
+    r"|\bstandaard\b",
     re.IGNORECASE,
 )
 _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|shorter|better|worse"
@@ -130,7 +168,10 @@ _KINDS_ASKED = (
     ("ratio", re.compile(rf"\bhow much ({_COMPARED})\b", re.IGNORECASE)),
     (
         "duration",
-        re.compile("多久|多长时间|多少时间|何[分秒日週]|何時間|何か月|どのくらいの(時間|期間)"),
+        re.compile(
+            "多久|多长时间|多少时间|何[分秒日週]|何時間|何か月|どのくらいの(時間|期間)"
+            r"|(?i:\b(combien de temps|wie lange|cuánto tiempo|quanto tempo|hoe lang)\b)"
+        ),
     ),
 )
 _KINDS = {
@@ -144,7 +185,13 @@ _KINDS = {
         re.IGNORECASE,
     ),
     # "每天" answers how often as "十五天" answers how long.
-    "duration": re.compile("秒|分钟|(?<!百)分|小时|钟头|时间|時間|天|日|周|週|星期|月|年"),
+    "duration": re.compile(
+        "秒|分钟|(?<!百)分|小时|钟头|时间|時間|天|日|周|週|星期|月|年"
+        r"|(?i:\b(secondes?|minutes?|heures?|jours?|semaines?|mois|ans|années?|sekunden?"
+        r"|minuten|stunden?|tagen?|wochen?|monaten?|monate|jahren?|jahre|segundos?|minutos?"
+        r"|horas?|días?|dias?|semanas?|meses|años?|anos?|secondi|minuti|ore|giorni|settimane"
+        r"|mesi|anni|seconden|uren|dagen|weken|maanden|jaren)\b)"
+    ),
 }
 _HOW_MANY = re.compile(
     r"\b(?:how many|(?:maximum|minimum|largest|smallest|highest|lowest)(?: number of)?"
@@ -176,6 +223,7 @@ _NAME = re.compile(
     r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*"
     r"|(?<![\w-])(--?|\.)[A-Za-z]\w*|(?<![\w$])\$[*@#?!$<^%+-](?!\w)"
 )
+_OPENING = " \t\n¿¡\"'«“‘(["  # and the spaces after them
 _PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}s")
 # What may part a name's letters; and katakana's long-vowel mark, which writers add or leave
 # out ("サーバ", "サーバー").
@@ -214,6 +262,7 @@ def asks_default(question: str) -> bool:
         _ASKS_DEFAULT.search(question) is not None
         and _ASKS_A_WAY.search(question) is None
         and _ASKS_A_WAY_CJK.search(question) is None
+        and _ASKS_A_WAY_EU.search(question) is None
         and _ASKS_WHERE.search(question) is None
     )
 
@@ -231,6 +280,7 @@ def asks_limit(question: str) -> bool:
         _ASKS_LIMIT.search(question) is not None
         and _ASKS_HOW.search(question) is None
         and _ASKS_A_WAY_CJK.search(question) is None
+        and _ASKS_A_WAY_EU.search(question) is None
         and _ASKS_A_THING_CJK.search(question) is None
         and not _asks_a_thing(question)
     )
@@ -267,6 +317,8 @@ def asks_quantity(question: str) -> bool:
     to do something: "how do I count how many values fall in each bin?")."""
     if _QUANTITY_CJK.search(question):
         return _ASKS_A_WAY_CJK.search(question) is None  # "怎么看每一步花了多少时间？"
+    if _QUANTITY_EU.search(question):
+        return _ASKS_A_WAY_EU.search(question) is None
     if _ASKS_A_WAY.search(question):
         return False
     superlative = _SUPERLATIVE.search(question) is not None and not _asks_a_thing(question)
@@ -282,21 +334,32 @@ _WITHOUT = re.compile(r"\bwithout\s+([^,;.?!]+)", re.IGNORECASE)
 def uncommon(question: str) -> list[str]:
     """The question's content words that are rare in English: "trixie" and "Debian" of "When
     will Debian trixie be released?"; of a Chinese or Japanese question, its rare words in
-    Latin letters. None for a question in another language."""
+    Latin letters; of a French, German, Spanish, Italian, Portuguese or Dutch one, the words
+    that neither its language nor English uses ("m68k", "cron", not "débarrasser" nor
+    "Fehlerbericht", a compound of "Fehler"). None for a question in another language."""
     found = words(question)
+    rare: Callable[[str], float] = _zipf
     if cjk.has_cjk(question):
         # A Chinese or Japanese question writes its programs, options and products in Latin
         # letters ("gpm 支持触摸板手势吗？", "equivs 是哪一年加入 Debian 的？"): those are
         # what it is about, read as English words are.
         found = [w for w in found if not cjk.has_cjk(w)]
+    elif (language := languages.language(question)) is not None:
+        found = question_words(question)
+        rare = partial(_zipf_in_either, language=language)
     elif not _reads_as_english(found):
         return []
     unwanted = set(words(" ".join(_WITHOUT.findall(question))))
     return [
-        w
-        for w in found
-        if term_of(w) is not None and _zipf(w) < UNCOMMON_ZIPF and w not in unwanted
+        w for w in found if term_of(w) is not None and rare(w) < UNCOMMON_ZIPF and w not in unwanted
     ]
+
+
+def _zipf_in_either(word: str, language: str) -> float:
+    """English's Zipf frequency of a word of a question in ``language``, or UNCOMMON_ZIPF
+    when that language knows the word (a form of it, a compound): its technical words are
+    often English ones ("proxy", "cron"), and its own words are not names."""
+    return UNCOMMON_ZIPF if languages.knows(word, language) else _zipf(word)
 
 
 def is_common(word: str) -> bool:
@@ -359,7 +422,7 @@ def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
     """The documents of ``evidence`` whose title has a name the question says ("Can bash do
     floating-point arithmetic?" names the Bash Reference Manual, not GLPK's manual that says
     "floating-point arithmetic"); none when the question names none, or every one."""
-    asked = terms(question)
+    asked = question_terms(question)
     letters = set(_LETTER_NAME.findall(question))
     named: set[str] = set()
     names: set[str] = set()
@@ -402,17 +465,11 @@ def _terms_of(evidence: Iterable[Evidence]) -> set[str]:
     }
 
 
-@lru_cache(maxsize=1)
-def _japanese_frequencies() -> dict[str, float]:
+def _japanese_zipf(word: str) -> float:
     # wordfreq reads Japanese text with MeCab, which is not installed; a loanword in katakana is
     # one word of its list as it stands. The small list (4.5 MB in memory, against 33 for the
     # large one) holds every word of Zipf 3 and above: all that UNCOMMON_ZIPF tells apart.
-    return wordfreq.get_frequency_dict("ja", wordlist="small")
-
-
-def _japanese_zipf(word: str) -> float:
-    frequency = _japanese_frequencies().get(word)
-    return wordfreq.freq_to_zipf(frequency) if frequency else 0.0
+    return languages.zipf(word, "ja")
 
 
 @lru_cache(maxsize=65536)
@@ -464,7 +521,9 @@ def names(question: str) -> list[str]:
         if _PLURAL_ACRONYM.fullmatch(name):
             name = name[:-1]  # "CPUs" is the acronym "CPU", which "cpu" and "cpus" mention
         start = match.start()
-        first_word = not question[:start].strip() or question[:start].rstrip()[-1] in ".?!:;"
+        # Spanish opens a question with "¿" ("¿Qué devuelve /dev/zero?"), as others do a quote.
+        before = question[:start].rstrip(_OPENING)
+        first_word = not before or before[-1] in ".?!:;"
         acronym = len(name) > 1 and name.isupper()  # "SSL", which no sentence start makes
         if (
             name[0].isupper()

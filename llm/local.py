@@ -61,7 +61,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core import cjk
+from core import cjk, languages
 from llm import grounding
 from llm._text import (
     LEADERS,
@@ -70,6 +70,8 @@ from llm._text import (
     estimate_tokens,
     has_term,
     pair_runs,
+    question_terms,
+    question_words,
     sentences,
     term_of,
     term_set,
@@ -103,9 +105,22 @@ NOT_FOUND = (
     f"{REFUSAL} Try rephrasing the question, or check that the documents that cover it are "
     "selected and finished processing."
 )
-# The same for a question in Chinese, Japanese or Korean: refused in English, it reads as a
-# failure of the system rather than as an answer.
+# The same in the question's language: refused in English, a question in French or Chinese
+# reads the refusal as a failure of the system rather than as an answer.
 NOT_FOUND_IN = {
+    "fr": "Je n'ai pas trouvé la réponse dans vos documents. Reformulez la question, ou vérifiez"
+    " que les documents qui en traitent sont sélectionnés et que leur traitement est terminé.",
+    "de": "Ich konnte die Antwort in Ihren Dokumenten nicht finden. Formulieren Sie die Frage"
+    " um, oder prüfen Sie, ob die Dokumente, die sie behandeln, ausgewählt und fertig"
+    " verarbeitet sind.",
+    "es": "No encontré la respuesta en sus documentos. Reformule la pregunta, o compruebe que"
+    " los documentos que la tratan están seleccionados y terminaron de procesarse.",
+    "it": "Non ho trovato la risposta nei tuoi documenti. Riformula la domanda, oppure verifica"
+    " che i documenti che ne parlano siano selezionati e che la loro elaborazione sia finita.",
+    "pt": "Não encontrei a resposta nos seus documentos. Reformule a pergunta, ou verifique se"
+    " os documentos que tratam dela estão selecionados e terminaram de ser processados.",
+    "nl": "Ik kon het antwoord niet vinden in uw documenten. Formuleer de vraag anders, of"
+    " controleer of de documenten die erover gaan geselecteerd zijn en klaar met verwerken.",
     "zh": "在您的文档中找不到这个问题的答案。"
     "请换一种问法，或确认涵盖该内容的文档已选中并已处理完成。",
     "ja": "ドキュメントの中にこの質問の答えが見つかりませんでした。"
@@ -116,8 +131,8 @@ NOT_FOUND_IN = {
 
 
 def not_found(question: str) -> str:
-    """The refusal, in the question's language when it is Chinese, Japanese or Korean."""
-    return NOT_FOUND_IN.get(cjk.language(question) or "", NOT_FOUND)
+    """The refusal, in the question's language (``core.languages``)."""
+    return NOT_FOUND_IN.get(languages.language(question) or "", NOT_FOUND)
 
 
 MIN_COVERAGE = 0.55
@@ -315,11 +330,11 @@ class LocalExtractive:
 def query_weights(question: str, history: list[Turn]) -> dict[str, float]:
     """Query terms with their weight multipliers: 1 for the question, HISTORY_WEIGHT for the
     previous user turn's when the question is a follow-up."""
-    own = terms(question)
+    own = question_terms(question)
     weights = dict.fromkeys(own, 1.0)
     if is_follow_up(question):
         previous = previous_question(history)
-        for term in terms(previous):
+        for term in question_terms(previous):
             weights.setdefault(term, HISTORY_WEIGHT)
     return weights
 
@@ -731,7 +746,7 @@ def _term_words(question: str, history: list[Turn]) -> dict[str, str]:
     """Each query term with the word it came from (the question's first, then history's)."""
     previous = previous_question(history)
     found: dict[str, str] = {}
-    for word in words(question) + words(previous):
+    for word in question_words(question) + question_words(previous):
         term = term_of(word)
         if term is not None:
             found.setdefault(term, word)

@@ -69,7 +69,15 @@ _REFUSAL = re.compile(
     r"|^\W*(在|从)?[^。\[]{0,8}?(文档|文件|资料|上下文|材料)[^。\[]{0,6}?(找不到|未找到|没有找到)"
     # …and in Japanese or Korean, as the local model says it (llm.local.NOT_FOUND_IN).
     r"|^\W*[^。\[]{0,20}?(ドキュメント|文書|資料)[^。\[]{0,20}?見つかりませんでした"
-    r"|^\W*[^.\[]{0,10}?문서[^.\[]{0,20}?찾을 수 없",
+    r"|^\W*[^.\[]{0,10}?문서[^.\[]{0,20}?찾을 수 없"
+    # …and in French, German, Spanish, Italian, Portuguese and Dutch ("Je n'ai pas trouvé la
+    # réponse dans vos documents", "Ich konnte … in Ihren Dokumenten nicht finden").
+    r"|^\W*je n['’]ai pas (pu )?trouvé\b[^.\[]*\bdocuments?\b"
+    r"|^\W*ich (konnte|kann)\b[^.\[]*\b(dokument\w*|unterlagen)\b[^.\[]*\bnicht finden\b"
+    r"|^\W*no (encontré|he encontrado|pude encontrar)\b[^.\[]*\bdocumentos?\b"
+    r"|^\W*non (ho trovato|sono riuscit[oa] a trovare)\b[^.\[]*\bdocumenti\b"
+    r"|^\W*não (encontrei|consegui encontrar)\b[^.\[]*\bdocumentos?\b"
+    r"|^\W*ik (kon|kan)\b[^.\[]*\bniet vinden\b[^.\[]*\bdocumenten\b",
     re.IGNORECASE,
 )
 # Reply priming: the chat formats add a few tokens after the last message.

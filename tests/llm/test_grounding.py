@@ -355,3 +355,62 @@ def test_a_document_is_named_by_an_uncommon_word_of_its_title() -> None:
         )
         == set()
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "uncommon"),
+    [
+        # French and German words are not names, however rare in English, nor their forms
+        # and compounds; a code or a word neither language has is one.
+        (
+            "Ma partition /var se remplit d'archives de paquets téléchargées, comment m'en"
+            " débarrasser ?",
+            [],
+        ),
+        ("Depuis quelle version l'architecture ia64 n'est-elle plus prise en charge ?", ["ia64"]),
+        ("Welches Paket hilft mir, einen Fehlerbericht zu schreiben?", []),
+        ("Wie oft läuft gnuplot standardmäßig?", ["gnuplot"]),
+    ],
+)
+def test_uncommon_words_of_a_question_in_another_language(
+    question: str, uncommon: list[str]
+) -> None:
+    assert grounding.uncommon(question) == uncommon
+
+
+@pytest.mark.parametrize(
+    ("question", "quantity", "default", "limit"),
+    [
+        ("Combien de temps faut-il pour compiler un noyau ?", True, False, False),
+        ("Sur quel port apt-cacher écoute-t-il par défaut ?", False, True, False),
+        ("Quelle est la taille maximale du journal de dpkg ?", False, False, True),
+        ("Wie oft läuft cron-apt standardmäßig?", True, True, False),
+        ("Wie viele Entwickler hat Debian?", True, False, False),
+        ("¿Cuántos bits tiene una clave por defecto?", True, True, False),
+        ("Qual è il numero massimo di connessioni?", False, False, True),
+        # A way, not a quantity or a default.
+        ("Comment bloquer un paquet par défaut ?", False, False, False),
+        ("Wie blockiere ich ein Paket mit synaptic?", False, False, False),
+        ("Hoe lang duurt een update?", True, False, False),
+    ],
+)
+def test_what_a_question_in_another_language_asks_for(
+    question: str, quantity: bool, default: bool, limit: bool
+) -> None:
+    assert grounding.asks_quantity(question) is quantity
+    assert grounding.asks_default(question) is default
+    assert grounding.asks_limit(question) is limit
+
+
+def test_how_long_in_another_language_wants_a_unit_of_time() -> None:
+    kind = grounding.number_kind("Combien de temps dure une mise à jour ?")
+    assert kind == "duration"
+    assert grounding.has_kind("Comptez environ 10 minutes.", kind)
+    assert not grounding.has_kind("Debian fonctionne sur 9 architectures.", kind)
+    assert grounding.number_kind("Wie lange dauert es?") == "duration"
+
+
+def test_an_opening_mark_does_not_make_the_first_word_a_name() -> None:
+    assert grounding.names("¿Qué devuelve /dev/zero cuando se lee?") == []
+    assert grounding.names("Tengo Debian. ¿Cómo instalo GIMP?") == ["Debian", "GIMP"]
+    assert grounding.names("«Où» est Debian ?") == ["Debian"]

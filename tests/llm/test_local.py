@@ -16,8 +16,9 @@ from llm.local import (
     NOT_FOUND_IN,
     LocalExtractive,
     best_coverage,
+    not_found,
 )
-from llm.prompt import Evidence, Prompt, Turn
+from llm.prompt import Evidence, Prompt, Turn, is_refusal
 
 HANDBOOK = [
     Evidence(
@@ -1477,3 +1478,130 @@ async def test_every_sentence_of_a_description_names_its_term() -> None:
     _, done = await run(Prompt("What must be used to truncate a file otherwise?", [options]))
     assert done.text.startswith("CLOBBER (+C) "), done.text
     assert "Otherwise '>!' or '>|' must be used" in done.text, done.text
+
+
+# The Debian FAQ in French and German (debian-faq-fr, debian-faq-de 11.1), and the Debian
+# Reference in Spanish: questions in the languages of Europe are read in their own words.
+FAQ_FR = [
+    Evidence(
+        "seg-fr-cron",
+        "doc-fr",
+        53,
+        "9.5 Puis-je mettre à jour automatiquement le système ?\n\nOui. Vous pouvez utiliser"
+        " cron-apt ; cet outil met à jour le système à intervalle régulier en utilisant un"
+        " cron. Par défaut, il met juste à jour la liste des paquets et télécharge les nouveaux"
+        " paquets mais ne les installe pas.",
+        0.5,
+        heading="9.5 Puis-je mettre à jour automatiquement le système ?",
+    ),
+    Evidence(
+        "seg-fr-clean",
+        "doc-fr",
+        52,
+        "9.1.2 apt-get et apt-cdrom\n\nVeuillez noter que, quand vous installez un paquet, les"
+        " archives sont conservées dans un sous-répertoire de /var. Pour ne pas saturer votre"
+        " partition, vous devriez supprimer les archives en utilisant apt-get clean et apt-get"
+        " autoclean.",
+        0.45,
+        heading="9.1.2 apt-get et apt-cdrom",
+    ),
+]
+FAQ_DE = [
+    Evidence(
+        "seg-de-clean",
+        "doc-de",
+        54,
+        "9.1.2 apt-get und apt-cdrom\n\nEs ist zu beachten, dass die Pakete, nachdem sie"
+        " heruntergeladen und installiert wurden, immer noch in /var/cache/apt/archives liegen."
+        " Um die Partition vor Überfüllung zu bewahren, sollten Sie daran denken, solche"
+        " Dateien mit apt-get clean oder apt-get autoclean zu löschen.",
+        0.5,
+        heading="9.1.2 apt-get und apt-cdrom",
+    ),
+    Evidence(
+        "seg-de-cron",
+        "doc-de",
+        55,
+        "9.5 Kann ich mein System automatisch aktualisieren?\n\nJa. Sie können cron-apt"
+        " benutzen; dieses Werkzeug aktualisiert über einen cron-Job regelmäßig das System."
+        " Standardmäßig aktualisiert es lediglich die Paketliste und lädt neue Pakete herunter,"
+        " installiert sie aber nicht.",
+        0.45,
+        heading="9.5 Kann ich mein System automatisch aktualisieren?",
+    ),
+]
+REFERENCE_ES = [
+    Evidence(
+        "seg-es-dev",
+        "doc-es",
+        44,
+        "/dev/null lectura devuelve el «carácter de final de archivo (EOF)»\n/dev/zero lectura"
+        " devuelve «el carácter \\0 (NUL)» (difiere del número cero representado en ASCII)\n"
+        "/dev/full escritura devuelve el error de disco lleno (ENOSPC)",
+        0.5,
+        heading="1.2.11. Archivos de dispositivos especiales",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "answer", "page"),
+    [
+        # "remplit" and "débarrasser" are French words, not names the passage lacks.
+        (
+            "Ma partition /var se remplit d'archives de paquets téléchargées, comment m'en"
+            " débarrasser ?",
+            FAQ_FR,
+            "apt-get clean",
+            52,
+        ),
+        ("Par défaut, est-ce que cron-apt installe les nouveaux paquets ?", FAQ_FR, "ne les", 53),
+        # "Paketarchiven" is a compound of two German words, not a name.
+        (
+            "Meine /var-Partition läuft mit heruntergeladenen Paketarchiven voll. Wie werde ich"
+            " sie los?",
+            FAQ_DE,
+            "apt-get clean",
+            54,
+        ),
+        # "¿Qué" opens the question: it is no name.
+        ("¿Qué devuelve /dev/zero cuando se lee?", REFERENCE_ES, "NUL", 44),
+    ],
+)
+async def test_a_question_in_french_german_or_spanish_is_answered_in_its_own_words(
+    question: str, evidence: list[Evidence], answer: str, page: int
+) -> None:
+    _, done = await run(Prompt(question, evidence))
+    assert done.found and answer in done.text
+    assert page in [c.page for c in done.citations]
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "language"),
+    [
+        # A quantity, a limit and a default the passages do not give, and a name they lack.
+        ("Combien de temps dure une mise à jour avec cron-apt ?", FAQ_FR, "fr"),
+        ("Quelle est la taille maximale des archives dans /var ?", FAQ_FR, "fr"),
+        ("Depuis quelle version l'architecture ia64 est-elle abandonnée ?", FAQ_FR, "fr"),
+        ("Wie oft läuft cron-apt standardmäßig?", FAQ_DE, "de"),
+        ("Wie lange dauert apt-get clean?", FAQ_DE, "de"),
+        ("¿Cuál es el tamaño máximo de /dev/zero?", REFERENCE_ES, "es"),
+    ],
+)
+async def test_what_the_passages_do_not_say_is_refused_in_the_askers_language(
+    question: str, evidence: list[Evidence], language: str
+) -> None:
+    _, done = await run(Prompt(question, evidence))
+    assert done.text == NOT_FOUND_IN[language] and not done.found
+
+
+def test_the_refusal_is_in_the_language_of_the_question() -> None:
+    assert not_found("Qui a fondé Debian ?") == NOT_FOUND_IN["fr"]
+    assert not_found("Wer hat Debian gegründet?") == NOT_FOUND_IN["de"]
+    assert not_found("¿Quién fundó Debian?") == NOT_FOUND_IN["es"]
+    assert not_found("Chi ha fondato il progetto Debian?") == NOT_FOUND_IN["it"]
+    assert not_found("Quem fundou o projeto Debian?") == NOT_FOUND_IN["pt"]
+    assert not_found("Wie heeft het Debian-project opgericht?") == NOT_FOUND_IN["nl"]
+    assert not_found("Who founded Debian?") == NOT_FOUND
+    for refusal in NOT_FOUND_IN.values():
+        assert is_refusal(refusal)  # a remote model saying it is passed through as a refusal
