@@ -14,7 +14,7 @@ what a question is about, and whether a language knows a word, in any of its for
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import wordfreq
 
@@ -67,6 +67,7 @@ def zipf(word: str, language: str) -> float:
     return wordfreq.freq_to_zipf(frequency) if frequency else 0.0
 
 
+@lru_cache(maxsize=1024)  # an answer asks it of its question several times
 def language(text: str) -> str | None:
     """ "zh", "ja", "ko" or one of LATIN_LANGUAGES; None for English, or a language not told
     apart."""
