@@ -243,9 +243,6 @@ TITLE_NAME_ZIPF = 4.0
 # A question whose words' median is below this is not English (French 3.3, German 2.6,
 # Spanish 1.9; English questions 4 and above): every word of it would look uncommon.
 ENGLISH_MEDIAN_ZIPF = 4.0
-# The same in German, whose questions' median words sit at 6 and above there (English ones at
-# about 4.2, French ones 3.5).
-GERMAN_MEDIAN_ZIPF = 5.0
 # difflib's ratio between a typo and the word meant: "pakage"/"package" 0.92, "directroy"/
 # "directory" 0.89, "grpahs"/"graphs" 0.83; "usrmerge"/"merge" 0.77. Lenient: a typo refused
 # is worse than a rare unknown word let through ("swappiness" passes for "happiness", 0.84).
@@ -365,13 +362,6 @@ def _zipf_in_either(word: str, language: str) -> float:
 def is_common(word: str) -> bool:
     """A word English uses often ("programs", "that"), not a name ("gnuplot", "trixie")."""
     return _zipf(word.strip(",.;:")) >= UNCOMMON_ZIPF
-
-
-def _reads_as_german(found: list[str]) -> bool:
-    if not found:
-        return False
-    german = statistics.median(_zipf(w, "de") for w in found)
-    return german >= GERMAN_MEDIAN_ZIPF and german > statistics.median(map(_zipf, found))
 
 
 def _reads_as_english(found: list[str]) -> bool:
@@ -511,7 +501,7 @@ def names(question: str) -> list[str]:
     question = cjk.CJK_RUN.sub(lambda run: f" {run.group()} ", question)
     # German writes every noun with a capital ("Wie erstelle ich ein Debian-Paket aus einem
     # Quellarchiv?"): there a capital names nothing; codes and acronyms still do.
-    capitals_name = not _reads_as_german(words(question))
+    capitals_name = languages.language(question) != "de"
     about_the_asker = {m.start(m.lastindex or 0) for m in _ASKER.finditer(question)}
     found = []
     for match in _NAME.finditer(question):
