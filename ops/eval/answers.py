@@ -1,6 +1,6 @@
 """Answer evaluation: the question sets asked through chat, end to end.
 
-    .venv/bin/python ops/eval/answers.py [--set legal|debian|chinese|all] [--misses 10]
+    .venv/bin/python ops/eval/answers.py [--set legal|debian|chinese|european|all] [--misses 10]
     .venv/bin/python ops/eval/answers.py --save-evidence /tmp/evidence.json
     .venv/bin/python ops/eval/answers.py --offline /tmp/evidence.json
 

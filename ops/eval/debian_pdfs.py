@@ -105,31 +105,41 @@ def _extract(source: Source, build: Path) -> bytes:
     return target.read_bytes()
 
 
+def package_set(name: str, here: Path = HERE) -> EvalSet:
+    """The set whose documents ``here/documents.json`` names, fetched into ``here/build``, with
+    the questions of ``here/questions``."""
+    sources = load_sources(here / "documents.json")
+    pdfs = fetch(sources, here / "build")
+    return EvalSet(name, sources, pdfs, _questions(pdfs, sources, here / "questions"))
+
+
 def debian_set() -> EvalSet:
-    sources = load_sources()
-    pdfs = fetch(sources)
-    return EvalSet("debian", sources, pdfs, _questions(pdfs, sources))
+    return package_set("debian")
 
 
 def _questions(
-    pdfs: Mapping[str, bytes], sources: Mapping[str, Source], *, write_pages: bool = False
+    pdfs: Mapping[str, bytes],
+    sources: Mapping[str, Source],
+    directory: Path,
+    *,
+    write_pages: bool = False,
 ) -> list[Question]:
     layouts = {doc_id: source.layout for doc_id, source in sources.items()}
-    return load_questions(pdfs, layouts, QUESTIONS_DIR, write_pages=write_pages)
+    return load_questions(pdfs, layouts, directory, write_pages=write_pages)
 
 
-def main() -> None:
+def main(here: Path = HERE) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write-pages", action="store_true", help="record the answer pages")
     args = parser.parse_args()
-    sources = load_sources()
-    pdfs = fetch(sources)
+    sources = load_sources(here / "documents.json")
+    pdfs = fetch(sources, here / "build")
     for doc_id, pdf in pdfs.items():
         with pymupdf.open(stream=pdf, filetype="pdf") as doc:
             digest = hashlib.sha256(pdf).hexdigest()[:12]
             print(f"{doc_id}: {sources[doc_id].layout}, {doc.page_count} pages, sha256 {digest}…")
     try:
-        questions = _questions(pdfs, sources, write_pages=args.write_pages)
+        questions = _questions(pdfs, sources, here / "questions", write_pages=args.write_pages)
     except ValueError as problem:
         sys.exit(str(problem))
     by_layout: dict[str, list[int]] = {}

@@ -1,6 +1,6 @@
 """What each document is about: the evaluation sets' PDFs asked so, end to end.
 
-    .venv/bin/python ops/eval/overviews.py [--set legal|debian|chinese|all]
+    .venv/bin/python ops/eval/overviews.py [--set legal|debian|chinese|european|all]
 
 Starts its own stack, ingests each set's PDFs for a tenant of its own, waits for their topic
 maps, then asks "What is this document about?" of each document alone (``document_ids``).

@@ -1,13 +1,15 @@
 """Retrieval-quality evaluation: paraphrased questions over PDFs, scored by the page that
 answers them, for every search mode, per set and per layout of document.
 
-    .venv/bin/python ops/eval/retrieval.py [--set legal|debian|chinese|all] [--k 1 3 5 8]
+    .venv/bin/python ops/eval/retrieval.py [--set legal|debian|chinese|european|all]
+                                           [--k 1 3 5 8]
                                            [--json out.json] [--workers 1]
     .venv/bin/python ops/eval/retrieval.py --write-pages   # after editing the legal corpus
 
-Three sets (ops/eval/sets.py): `legal`, below; `debian`, real PDFs of Debian's
-documentation packages (ops/eval/debian_pdfs.py); and `chinese`, a manual and a policy in
-Chinese (ops/eval/chinese_pdfs.py). The legal corpus (`ops/eval/corpus/*.json`,
+Four sets (ops/eval/sets.py): `legal`, below; `debian`, real PDFs of Debian's
+documentation packages (ops/eval/debian_pdfs.py); `chinese`, a manual and a policy in
+Chinese (ops/eval/chinese_pdfs.py); and `european`, the Debian FAQ in French and German
+(ops/eval/european_pdfs.py). The legal corpus (`ops/eval/corpus/*.json`,
 one document each, as pages of ("h1"/"h2"/"h3"/"p", text) blocks) is rendered with
 `pdfgen.text_pdf`. Each question in `ops/eval/questions.json` carries one or more short
 *evidence* phrases copied from the source; the answer pages are the pages of the rendered PDF
@@ -49,6 +51,7 @@ from config import Settings
 from core.tokens import mint
 from ops.eval.chinese_pdfs import chinese_set
 from ops.eval.debian_pdfs import debian_set
+from ops.eval.european_pdfs import european_set
 from ops.eval.sets import (
     Document,
     EvalSet,
@@ -135,7 +138,12 @@ def legal_set() -> EvalSet:
     return EvalSet("legal", corpus, pdfs, load_questions(pdfs))
 
 
-SETS = {"legal": legal_set, "debian": debian_set, "chinese": chinese_set}
+SETS = {
+    "legal": legal_set,
+    "debian": debian_set,
+    "chinese": chinese_set,
+    "european": european_set,
+}
 
 
 def write_pages(pdfs: Mapping[str, bytes], path: Path = QUESTIONS_FILE) -> int:

@@ -1,9 +1,10 @@
 """What an evaluation set is: documents, their PDFs, and questions scored by answer pages.
 
-Three sets exist: `legal` (ops/eval/retrieval.py: six public-domain texts rendered to clean
+Four sets exist: `legal` (ops/eval/retrieval.py: six public-domain texts rendered to clean
 PDFs), `debian` (ops/eval/debian_pdfs.py: real PDFs of Debian's documentation packages in five
-layouts, with questions the documents cannot answer) and `chinese` (ops/eval/chinese_pdfs.py:
-a manual and a policy with questions in Chinese).
+layouts, with questions the documents cannot answer), `chinese` (ops/eval/chinese_pdfs.py:
+a manual and a policy with questions in Chinese) and `european` (ops/eval/european_pdfs.py:
+the Debian FAQ in French and German, asked in each language).
 """
 
 from __future__ import annotations
