@@ -149,6 +149,11 @@ FURNITURE_HABIT_SHARE = 0.5
 # A margin band holding more lines than this is text, not a running header's place (and the
 # gap test, which compares each of its lines with the page's, stays cheap on crafted pages).
 SLOT_MAX_BAND_LINES = 8
+# Points (after rounding) a running header's place may move between pages: the French Debian
+# FAQ's sits a point lower where it has an accented capital ("CHAPITRE 7. LES BASES DU SYSTÈME
+# DE …" at 32.8 pt, "CHAPITRE 13. PARTICIPER AU PROJET DEBIAN …" at 31.9), and neither place
+# alone was the habit of the document's pages.
+SLOT_TOLERANCE = 2
 # A line goes on the sentence above it across MuPDF's blocks within this share of a line's
 # height between them (a wrapped line sits right below; a new paragraph or item further down).
 CONTINUED_LINE_GAP = 1.0
@@ -742,7 +747,7 @@ class _Furniture:
         offset, pages_with_it = offsets.most_common(1)[0] if offsets else (0, 0)
         return cls(
             repeated={key for key, n in seen.items() if key and n >= FURNITURE_MIN_PAGES},
-            slots={slot for slot, n in slots.items() if n >= habit},
+            slots=_habitual(slots, habit),
             folio_offset=offset if pages_with_it >= habit else None,
             max_size=max_size,
         )
@@ -758,7 +763,7 @@ class _Furniture:
         if _in_band(line, page.height):
             if _PAGE_NUMBER.fullmatch(line.text) or _line_key(line.text) in self.repeated:
                 return True
-            in_slot = slotted and _slot(line, page) in self.slots
+            in_slot = slotted and any(_close(_slot(line, page), s) for s in self.slots)
             if in_slot and _set_apart(line, page, self.max_size):
                 return True
         if self.folio_offset is None:
@@ -775,6 +780,19 @@ def _margin(page: _RawPage) -> list[_Line]:
 
 def _slot(line: _Line, page: _RawPage) -> tuple[bool, int]:
     return line.y1 < page.height * _FURNITURE_BAND, round(line.y0)
+
+
+def _close(a: tuple[bool, int], b: tuple[bool, int]) -> bool:
+    return a[0] == b[0] and abs(a[1] - b[1]) <= SLOT_TOLERANCE
+
+
+def _habitual(slots: Counter[tuple[bool, int]], habit: float) -> set[tuple[bool, int]]:
+    """The places seen on ``habit`` pages or more, counting places a point apart as one."""
+    return {
+        slot
+        for slot in slots
+        if sum(n for other, n in slots.items() if _close(slot, other)) >= habit
+    }
 
 
 def _set_apart(line: _Line, page: _RawPage, max_size: float) -> bool:

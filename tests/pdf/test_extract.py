@@ -422,6 +422,24 @@ def test_a_running_header_of_chapter_and_section_is_told_by_its_place():
     assert [p.headings for p in parsed.pages] == [[f"Topic {n}"] for n in range(1, 8)]
 
 
+def test_a_running_header_that_moves_a_point_is_still_in_its_place():
+    # The French Debian FAQ's header sits a point lower on pages whose section title has an
+    # accented capital ("… SYSTÈME DE …"): neither place alone is the habit of its pages.
+    sections = ["QU’EST-CE", "SYSTÈME DE", "ÉLÉMENTS", "CONFIGURER", "DÉPANNER", "AIDE", "FIN"]
+    with pymupdf.open() as doc:
+        for n, section in enumerate(sections, 1):
+            page = doc.new_page()
+            header = f"CHAPITRE {n}. {section} … {n}.2. LA SUITE"
+            page.insert_text((72, 40 if n % 2 else 41.2), header, fontname="helv", fontsize=9)
+            page.insert_text((72, 120), f"Sujet {n}", fontname="hebo", fontsize=14)
+            body = f"Un texte sur le sujet numéro {n} qui continue un moment. "
+            page.insert_textbox(pymupdf.Rect(72, 140, 520, 700), body * 8, fontsize=11)
+        data = doc.tobytes()
+    parsed = parse(data)
+    assert all("CHAPITRE" not in page.text for page in parsed.pages)
+    assert [p.headings for p in parsed.pages] == [[f"Sujet {n}"] for n in range(1, 8)]
+
+
 def test_the_first_line_of_pages_with_narrow_margins_stays():
     # Text from the very top of the page, its first line in the same place on every page.
     words = ["river", "stone", "bridge", "lantern", "meadow", "harbour", "orchard", "quarry"]
