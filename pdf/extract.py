@@ -787,7 +787,7 @@ def _close(a: tuple[bool, int], b: tuple[bool, int]) -> bool:
 
 
 def _habitual(slots: Counter[tuple[bool, int]], habit: float) -> set[tuple[bool, int]]:
-    """The places seen on ``habit`` pages or more, counting places a point apart as one."""
+    """The places seen on ``habit`` pages or more, counting places SLOT_TOLERANCE apart as one."""
     return {
         slot
         for slot in slots

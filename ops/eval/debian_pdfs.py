@@ -128,8 +128,8 @@ def _questions(
     return load_questions(pdfs, layouts, directory, write_pages=write_pages)
 
 
-def main(here: Path = HERE) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(here: Path = HERE, about: str = __doc__ or "") -> None:
+    parser = argparse.ArgumentParser(description=about.split("\n")[0])
     parser.add_argument("--write-pages", action="store_true", help="record the answer pages")
     args = parser.parse_args()
     sources = load_sources(here / "documents.json")

@@ -30,4 +30,4 @@ def european_set() -> EvalSet:
 
 
 if __name__ == "__main__":
-    main(HERE)
+    main(HERE, __doc__ or "")
