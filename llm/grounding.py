@@ -112,8 +112,12 @@ _ASKS_A_WAY = re.compile(
     r"\bhow (do|can|could|should|would) (i|you|we|one)\b|\bhow to\b", re.IGNORECASE
 )
 _ASKS_DEFAULT = re.compile(
-    r"\bby default\b|\b(the|its|their) default\b|默认|缺省|デフォルト|既定"
-    r"|\bpar défaut\b|\bstandardmäßig\b|\bvoreingestellt|\bstandardwert|\bpor defecto\b"
+    r"\bby default\b|\b(the|its|their) default\b|默认|缺省|デフォルト|既定", re.IGNORECASE
+)
+# The languages of Europe's ways of asking for a default and for a limit, read only in a
+# question written in one of them (core.languages): English's "minimal" asks for no limit.
+_ASKS_DEFAULT_EU = re.compile(
+    r"\bpar défaut\b|\bstandardmäßig\b|\bvoreingestellt|\bstandardwert|\bpor defecto\b"
     r"|\bpredeterminad[oa]s?\b|\bpredefinit[oaie]\b|\bdi default\b|\bpor padrão\b"
     r"|\bstandaard\b",
     re.IGNORECASE,
@@ -126,8 +130,11 @@ _ASKS_A_WAY_CJK = re.compile("怎么|怎样|如何|どうやって|どのよう�
 _ASKS_A_THING_CJK = re.compile("哪[个些种项条]|什么|どの|どれ|何の")
 _ASKS_LIMIT = re.compile(
     r"\b(maximum|minimum|largest|smallest|biggest|highest|lowest)\b"
-    "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限"
-    r"|\b(maximale?s?|minimale?s?|au plus|au moins|höchstens|mindestens|größten?|kleinsten?"
+    "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限",
+    re.IGNORECASE,
+)
+_ASKS_LIMIT_EU = re.compile(
+    r"\b(maximale?s?|minimale?s?|au plus|au moins|höchstens|mindestens|größten?|kleinsten?"
     r"|máxim[oa]s?|mínim[oa]s?|massim[oa]|minim[oa]|maximaal|minimaal)\b",
     re.IGNORECASE,
 )
@@ -256,7 +263,7 @@ def asks_default(question: str) -> bool:
     """Whether the question asks what something is by default ("What page size does it use by
     default?", "What is the default interval?"), rather than how to do or where to find it."""
     return (
-        _ASKS_DEFAULT.search(question) is not None
+        (_ASKS_DEFAULT.search(question) is not None or _european(_ASKS_DEFAULT_EU, question))
         and _ASKS_A_WAY.search(question) is None
         and _ASKS_A_WAY_CJK.search(question) is None
         and _ASKS_A_WAY_EU.search(question) is None
@@ -274,12 +281,21 @@ def asks_limit(question: str) -> bool:
     """Whether the question asks for a maximum or a minimum ("What's the largest file I can
     store?", "Is there a maximum number of data blocks?"), rather than how to meet one."""
     return (
-        _ASKS_LIMIT.search(question) is not None
+        (_ASKS_LIMIT.search(question) is not None or _european(_ASKS_LIMIT_EU, question))
         and _ASKS_HOW.search(question) is None
         and _ASKS_A_WAY_CJK.search(question) is None
         and _ASKS_A_WAY_EU.search(question) is None
         and _ASKS_A_THING_CJK.search(question) is None
         and not _asks_a_thing(question)
+    )
+
+
+def _european(pattern: re.Pattern[str], question: str) -> bool:
+    """Whether a question in one of the languages of Europe (core.languages) says ``pattern``:
+    their words for a quantity, a default or a limit are read in those questions only
+    ("quanta" is an English word too)."""
+    return languages.language(question) in languages.LATIN_LANGUAGES and bool(
+        pattern.search(question)
     )
 
 
@@ -314,7 +330,7 @@ def asks_quantity(question: str) -> bool:
     to do something: "how do I count how many values fall in each bin?")."""
     if _QUANTITY_CJK.search(question):
         return _ASKS_A_WAY_CJK.search(question) is None  # "怎么看每一步花了多少时间？"
-    if _QUANTITY_EU.search(question):
+    if _european(_QUANTITY_EU, question):
         return _ASKS_A_WAY_EU.search(question) is None
     if _ASKS_A_WAY.search(question):
         return False

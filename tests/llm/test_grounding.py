@@ -392,6 +392,9 @@ def test_uncommon_words_of_a_question_in_another_language(
         ("Comment bloquer un paquet par défaut ?", False, False, False),
         ("Wie blockiere ich ein Paket mit synaptic?", False, False, False),
         ("Hoe lang duurt een update?", True, False, False),
+        # Their words are read in their questions only: these are English ones.
+        ("What are light quanta?", False, False, False),
+        ("Is a minimal install enough for a server?", False, False, False),
     ],
 )
 def test_what_a_question_in_another_language_asks_for(
