@@ -114,14 +114,19 @@ _ASKS_A_WAY = re.compile(
 _ASKS_DEFAULT = re.compile(
     r"\bby default\b|\b(the|its|their) default\b|默认|缺省|デフォルト|既定", re.IGNORECASE
 )
-# The languages of Europe's ways of asking for a default and for a limit, read only in a
-# question written in one of them (core.languages): English's "minimal" asks for no limit.
-_ASKS_DEFAULT_EU = re.compile(
+# The languages of Europe's words for a default and for a limit: a question that says one
+# asks for it (read only in a question written in one of them, core.languages: English's
+# "minimal" asks for no limit), a sentence that says one states it.
+_DEFAULT_EU = (
     r"\bpar défaut\b|\bstandardmäßig\b|\bvoreingestellt|\bstandardwert|\bpor defecto\b"
     r"|\bpredeterminad[oa]s?\b|\bpredefinit[oaie]\b|\bdi default\b|\bpor padrão\b"
-    r"|\bstandaard\b",
-    re.IGNORECASE,
+    r"|\bstandaard\b"
 )
+_LIMIT_EU = (
+    r"\b(maximale?s?|minimale?s?|au plus|au moins|höchstens|mindestens|größten?|kleinsten?"
+    r"|máxim[oa]s?|mínim[oa]s?|massim[oa]|minim[oa]|maximaal|minimaal)\b"
+)
+_ASKS_DEFAULT_EU = re.compile(_DEFAULT_EU, re.IGNORECASE)
 _ASKS_WHERE = re.compile(r"\bwhere\b|哪里|哪儿|在哪|どこ", re.IGNORECASE)
 # Chinese asks for a way with "怎么", "怎样", "如何" ("怎么修改默认端口？"), Japanese with
 # "どうやって", "どのように"; and for a thing with "哪个", "什么", "どの"
@@ -133,11 +138,7 @@ _ASKS_LIMIT = re.compile(
     "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限",
     re.IGNORECASE,
 )
-_ASKS_LIMIT_EU = re.compile(
-    r"\b(maximale?s?|minimale?s?|au plus|au moins|höchstens|mindestens|größten?|kleinsten?"
-    r"|máxim[oa]s?|mínim[oa]s?|massim[oa]|minim[oa]|maximaal|minimaal)\b",
-    re.IGNORECASE,
-)
+_ASKS_LIMIT_EU = re.compile(_LIMIT_EU, re.IGNORECASE)
 # "How does the Makefile insist on a minimum release?" asks for a way, not for the limit.
 _ASKS_HOW = re.compile(r"^\W*how (do|does|did|can|could|should|would|is|are)\b", re.IGNORECASE)
 # A limit said in so many words, or as a rule ("No Person shall be a Representative who shall
@@ -150,20 +151,17 @@ _STATES_LIMIT = re.compile(
     r"|\b(less|more|greater|smaller|larger|fewer) than\b"
     "|最多|最少|最大|最小|最高|最低|最长|最短|至少|至多|上限|下限|不超过|不少于|不低于|不高于"
     "|超过|以内|不得|不能|要求|限制|仅|只需|まで|未満|以下|以上|制限"
-    r"|\b(maximale?s?|minimale?s?|au plus|au moins|jusqu'à|ne dépasse|limite|höchstens"
-    r"|mindestens|bis zu|nicht mehr als|begrenzt|Grenze|como máximo|como mínimo|hasta"
-    r"|no más de|límite|máxim[oa]s?|mínim[oa]s?|al massimo|almeno|fino a|non più di"
-    r"|massim[oa]|minim[oa]|no máximo|pelo menos|até|não mais|hoogstens|minstens|maximaal"
-    r"|minimaal|limiet)\b",
+    rf"|{_LIMIT_EU}"
+    r"|\b(jusqu'à|ne dépasse|limite|bis zu|nicht mehr als|begrenzt|Grenze|como máximo"
+    r"|como mínimo|hasta|no más de|límite|al massimo|almeno|fino a|non più di|no máximo"
+    r"|pelo menos|até|não mais|hoogstens|minstens|limiet)\b",
     re.IGNORECASE,
 )
 # Looser signs ("if no", "unless", "otherwise") let through sentences such as "If no bucket is
 # found, an insertion fails": conditions, not defaults.
 _STATES_DEFAULT = re.compile(
     r"\bdefault(s|ed)?\b|\binitially\b|\bout of the box\b|默认|缺省|预设|初始|デフォルト|既定"
-    r"|\bpar défaut\b|\bstandardmäßig\b|\bvoreingestellt|\bstandardwert|\bvorgabe"
-    r"|\bpor defecto\b|\bpredeterminad[oa]s?\b|\bpredefinit[oaie]\b|\bpor padrão\b"
-    r"|\bstandaard\b",
+    rf"|{_DEFAULT_EU}|\bvorgabe",
     re.IGNORECASE,
 )
 _COMPARED = r"faster|slower|bigger|smaller|larger|more|less|cheaper|longer|shorter|better|worse"
@@ -389,7 +387,12 @@ def unknown(question: str) -> list[str]:
     them): names written in lower case, "swappiness", "usrmerge", "kdensity", and typos; and a
     Japanese question's uncommon words in katakana, each a whole loanword ("タッチパッド"; not
     "コマンド"), which a passage must have as it must have a name."""
-    katakana = [w for w in _KATAKANA_WORD.findall(question) if _japanese_zipf(w) < UNCOMMON_ZIPF]
+    # wordfreq reads Japanese text with MeCab, which is not installed; a loanword in katakana
+    # is one word of its list as it stands, and the small list holds every word of Zipf 3 and
+    # above: all that UNCOMMON_ZIPF tells apart.
+    katakana = [
+        w for w in _KATAKANA_WORD.findall(question) if languages.zipf(w, "ja") < UNCOMMON_ZIPF
+    ]
     return [w for w in uncommon(question) if _zipf(w) == 0.0] + katakana
 
 
@@ -469,13 +472,6 @@ def _terms_of(evidence: Iterable[Evidence]) -> set[str]:
     return {
         t for e in evidence for part in (e.title, e.heading, e.text) for t in term_set(part or "")
     }
-
-
-def _japanese_zipf(word: str) -> float:
-    # wordfreq reads Japanese text with MeCab, which is not installed; a loanword in katakana is
-    # one word of its list as it stands. The small list (4.5 MB in memory, against 33 for the
-    # large one) holds every word of Zipf 3 and above: all that UNCOMMON_ZIPF tells apart.
-    return languages.zipf(word, "ja")
 
 
 @lru_cache(maxsize=65536)
