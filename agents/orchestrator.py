@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -54,7 +55,7 @@ from storage.chat import Session
 from storage.rollouts import Sample
 from storage.search import Hit
 from workflows import chat, rollouts, usage
-from workflows.overview import overview_evidence
+from workflows.overview import documents_named, overview_evidence
 from workflows.search import MAX_QUERY_CHARS, meanings, search_segments, with_new_topic
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
@@ -221,14 +222,18 @@ async def _overview_prompt(deps: Resources, session: Session) -> Prompt | None:
 
 
 async def _question_prompt(deps: Resources, session: Session, variant: rollouts.Variant) -> Prompt:
+    # "What date is on the letter?" is searched in letter.pdf: its words are not the letter's.
+    named = await documents_named(
+        deps.pool, session.tenant_id, session.question, session.document_ids
+    )
     if is_follow_up(session.question):  # its query needs the question before it
         history = await _history(deps, session)
         query = _query(session, history)
-        hits = await _follow_up_search(deps, session, variant, query, history)
+        hits = await _follow_up_search(deps, session, variant, query, history, named)
     else:  # the question alone is the query: its history is read meanwhile
         query = _query(session, [])
         history, hits = await asyncio.gather(
-            _history(deps, session), _search(deps, session, variant, query)
+            _history(deps, session), _search(deps, session, variant, query, named)
         )
     # How close in meaning the passages are, for the local model's abstention.
     meaning = await meanings(deps.pool, deps.encoder, session.tenant_id, query, hits)
@@ -271,8 +276,14 @@ async def _history(deps: Resources, session: Session) -> list[Turn]:
 
 
 async def _search(
-    deps: Resources, session: Session, variant: rollouts.Variant, query: str
+    deps: Resources,
+    session: Session,
+    variant: rollouts.Variant,
+    query: str,
+    named: Sequence[uuid.UUID] | None = None,
 ) -> list[Hit]:
+    """The question's evidence, from the documents it names if any, else from the chat's."""
+    scope = named or session.document_ids
     return await search_segments(
         deps.pool,
         deps.embedders,
@@ -281,7 +292,7 @@ async def _search(
         query,
         top_k=variant.evidence_k or settings.chat_evidence_k,
         mode=variant.retrieval_mode or "hybrid+rerank",
-        document_ids=[str(d) for d in session.document_ids] if session.document_ids else None,
+        document_ids=[str(d) for d in scope] if scope else None,
     )
 
 
@@ -291,16 +302,18 @@ async def _follow_up_search(
     variant: rollouts.Variant,
     query: str,
     history: list[Turn],
+    named: Sequence[uuid.UUID] | None,
 ) -> list[Hit]:
     """A follow-up's hits: searched with the question before it, and alone too when it asks
     that question of another thing ("And what about unions?")."""
     topic = new_topic(session.question)
     before = previous_question(history)
     if not topic or not before:
-        return await _search(deps, session, variant, query)
+        return await _search(deps, session, variant, query, named)
     alone = session.question[:MAX_QUERY_CHARS]  # as _query cuts the question with the one before
     together, alone_hits = await asyncio.gather(
-        _search(deps, session, variant, query), _search(deps, session, variant, alone)
+        _search(deps, session, variant, query, named),
+        _search(deps, session, variant, alone, named),
     )
     top_k = variant.evidence_k or settings.chat_evidence_k
     return with_new_topic(together, alone_hits, topic, before, top_k)

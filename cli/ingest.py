@@ -63,6 +63,11 @@ async def _one(client: PdfchatClient, progress: Progress, path: Path) -> str | N
         await asyncio.sleep(POLL_S)
 
 
+def _counted(count: int | None, noun: str) -> str:
+    """ "1 page", "2 pages"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _show(progress: Progress, bar: TaskID, document: dict[str, Any]) -> None:
     status = document["status"]
     text = status
@@ -70,6 +75,6 @@ def _show(progress: Progress, bar: TaskID, document: dict[str, Any]) -> None:
         text = "[red]failed"
     elif status == "ready":
         pages, segments = document.get("pages"), document.get("segments")
-        text = f"[green]{status}[/] ({pages} pages, {segments} segments)"
+        text = f"[green]{status}[/] ({_counted(pages, 'page')}, {_counted(segments, 'segment')})"
     done = STEPS if status in TERMINAL_STATUSES else STEP_OF_STATUS.get(status, 0)
     progress.update(bar, completed=done, status=text)

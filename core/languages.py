@@ -5,7 +5,9 @@ languages of Europe that share English's letters are told by their words: each l
 Zipf frequencies (wordfreq's small lists: every word used at least once in a million) are
 summed over the question's words, and the language whose words they are most of wins, if it
 beats English clearly. "Comment bloquer un paquet avec synaptic ?" is French; "What is
-lilypond?" stays English although "is" is Dutch too.
+lilypond?" stays English although "is" is Dutch too. A question written mostly in Cyrillic is
+Russian or Ukrainian, told apart the same way; one mostly in another script (Greek, Arabic,
+Hebrew …) is none of these, whatever Latin names it holds ("Debian" is a Spanish word too).
 
 Also here: the function words of those languages ("de", "la", "und", "welche"), which are not
 what a question is about, and whether a language knows a word, in any of its forms.
@@ -20,14 +22,17 @@ import wordfreq
 
 from core import cjk
 
-# The languages told apart besides English, each with a refusal (llm.local.NOT_FOUND_IN).
+# The languages told apart by their words besides English, each with a refusal
+# (llm.local.NOT_FOUND_IN): those written in English's letters, and those in Cyrillic.
 LATIN_LANGUAGES = ("fr", "de", "es", "it", "pt", "nl")
+CYRILLIC_LANGUAGES = ("ru", "uk")
+WORD_LANGUAGES = LATIN_LANGUAGES + CYRILLIC_LANGUAGES
 # How much more a language's words must weigh than English's, in Zipf points summed over the
 # question: over ops/eval's 581 English questions the closest other language came within 2.0
 # ("What is lilypond?", Dutch); the French and German questions of docs/evaluation.md's eighth
 # round lead by 7.6 and more.
 MARGIN = 3.0
-# A word at least this frequent in one of LATIN_LANGUAGES is one of its function words ("de",
+# A word at least this frequent in one of WORD_LANGUAGES is one of its function words ("de",
 # "les", "und", "über", "più"); a little less frequent ones are already words a question may
 # be about ("famille", "Deutschland").
 FUNCTION_ZIPF = 6.0
@@ -41,6 +46,9 @@ QUESTION_WORDS = {
     "it": "come cosa che quale quali quando dove chi quanto quanti quante perché posso",
     "pt": "como que qual quais quando onde quem quanto quantos quantas porque posso",
     "nl": "hoe wat welke welk waarom wanneer waar wie hoeveel kan",
+    "ru": "как что какой какая какое какие каков почему когда где куда кто сколько чей чем"
+    " можно ли",
+    "uk": "як що який яка яке які чому коли де куди хто скільки чий чим можна чи",
 }
 # A word a language's list lacks is one of its forms if a word of the list starts with the
 # same six letters ("téléchargées" of "télécharger", "Fehlerbericht" of "Fehler"), as
@@ -52,6 +60,8 @@ MIN_PART = 4
 
 # Whole words of letters: not the parts of a name like "apt-cacher", "m68k" or "/var".
 _WORD = re.compile(r"(?<![\w/.-])[^\W\d_]+(?![\w/-])")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_CYRILLIC_LETTER = re.compile(r"[\u0400-\u04ff]")
 
 
 @cache
@@ -69,25 +79,38 @@ def zipf(word: str, language: str) -> float:
 
 @lru_cache(maxsize=1024)  # an answer asks it of its question several times
 def language(text: str) -> str | None:
-    """ "zh", "ja", "ko" or one of LATIN_LANGUAGES; None for English, or a language not told
+    """ "zh", "ja", "ko" or one of WORD_LANGUAGES; None for English, or a language not told
     apart."""
     found = cjk.language(text)
     if found is not None or cjk.has_cjk(text):
         return found
+    # By its words' scripts, not its letters': "ما هو Debian؟" is not Latin for one name.
+    words = _WORD.findall(text)
+    latin = sum(bool(_LATIN_LETTER.match(w)) for w in words)
+    if latin * 2 >= len(words):
+        return _by_words(text, LATIN_LANGUAGES, against_english=True)
+    if sum(bool(_CYRILLIC_LETTER.match(w)) for w in words) * 2 > len(words):
+        return _by_words(text, CYRILLIC_LANGUAGES, against_english=False) or "ru"
+    return None
+
+
+def _by_words(text: str, candidates: tuple[str, ...], *, against_english: bool) -> str | None:
+    """The candidate whose words ``text``'s words are most of (the first on a tie); None when
+    none beats English by MARGIN, if it must."""
     words = [w.lower() for w in _WORD.findall(text)]
     if not words:
         return None
-    english = sum(zipf(w, "en") for w in words)
-    scores = {lang: sum(zipf(w, lang) for w in words) for lang in LATIN_LANGUAGES}
+    scores = {lang: sum(zipf(w, lang) for w in words) for lang in candidates}
     best = max(scores, key=scores.__getitem__)
+    english = sum(zipf(w, "en") for w in words) if against_english else 0.0
     return best if scores[best] - english >= MARGIN else None
 
 
 @cache
 def function_words(language: str | None) -> frozenset[str]:
-    """The function and question words of one of LATIN_LANGUAGES; none for another language
+    """The function and question words of one of WORD_LANGUAGES; none for another language
     (English's are retrieval.STOPWORDS and llm._text.QUESTION_WORDS)."""
-    if language not in LATIN_LANGUAGES:
+    if language not in WORD_LANGUAGES:
         return frozenset()
     common = (
         word

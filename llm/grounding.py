@@ -57,7 +57,7 @@ from llm._text import (
     term_set,
     words,
 )
-from llm.prompt import Evidence
+from llm.prompt import Evidence, says_the_name
 from retrieval import STOPWORDS, text_vectors
 
 # Questions that ask for a quantity, a date or a version; a sentence that answers one has a
@@ -76,6 +76,13 @@ _SUPERLATIVE = re.compile(r"\b(maximum|minimum|largest|smallest|highest|lowest)\
 _ASKS_A_THING = re.compile(
     r"^\W*(which|what)\s+(?!(is|are|was|were|does|do|did|can|could|should|would|will|has"
     r"|have)\b)([^\W\d_][\w-]*)",
+    re.IGNORECASE,
+)
+# "What is the format of a version number?" asks how one is written, not for a number; nor
+# does "What is the name of the 2005 release?".
+_ASKS_A_FORM = re.compile(
+    r"^\W*(what|which)\s+((is|are|was|were)\s+)?((the|a|an)\s+)?(format|syntax|structure"
+    r"|layout|notation|pattern|convention|meaning|purpose|name|type|kind|unit)s?\b",
     re.IGNORECASE,
 )
 _QUANTITY_NOUN = re.compile(
@@ -330,7 +337,7 @@ def asks_quantity(question: str) -> bool:
         return _ASKS_A_WAY_CJK.search(question) is None  # "怎么看每一步花了多少时间？"
     if _european(_QUANTITY_EU, question):
         return _ASKS_A_WAY_EU.search(question) is None
-    if _ASKS_A_WAY.search(question):
+    if _ASKS_A_WAY.search(question) or _ASKS_A_FORM.search(question):
         return False
     superlative = _SUPERLATIVE.search(question) is not None and not _asks_a_thing(question)
     return superlative or _QUANTITY.search(question) is not None
@@ -436,8 +443,9 @@ def named_documents(question: str, evidence: list[Evidence]) -> set[str]:
     named: set[str] = set()
     names: set[str] = set()
     for e in evidence:
-        found = set(_title_names(asked, e.title or ""))
-        if found or letters & set(_LETTER_NAME.findall(e.title or "")):
+        title = e.title or ""
+        found = set(_title_names(asked, title))
+        if found or letters & set(_LETTER_NAME.findall(title)) or says_the_name(question, title):
             named.add(e.document_id)
         names |= found
     # A document about the name whose title does not say it (dblatex's manual is titled
@@ -485,10 +493,32 @@ def _said(evidence: Iterable[Evidence]) -> str:
 
 
 def missing(names: list[str], *evidence: Evidence) -> list[str]:
-    """The names and codes of a question ("Qt", "RocksDB", "arm64", "meson.build") that none
-    of these passages, their titles and headings have."""
+    """The names and codes of a question ("Qt", "RocksDB", "arm64", "meson.build", "2004")
+    that none of these passages, their titles and headings have. A year is had by a sentence
+    that runs from one before it to one after ("from March 2003 until March 2005")."""
     said = _DASHES.sub("-", _said(evidence).lower())  # typeset "−p" is the "-p" a user types
-    return [name for name in names if _mention(name).search(said) is None]
+    return [
+        name
+        for name in names
+        if _mention(name).search(said) is None and not _within_years(name, said)
+    ]
+
+
+# A year as a question names one ("Who led Debian in 2004?", "What happened in 1998?"): the
+# passage that answers has it, as it has a version or a code.
+_YEAR = re.compile(r"(?<![\w.,:/-])(1[5-9]\d\d|20\d\d)(?![\w.,:/-]\d|\w)")
+_SENTENCE_STOP = re.compile(r"[.;!?\n](?!\d)")
+
+
+def _within_years(name: str, said: str) -> bool:
+    if not _YEAR.fullmatch(name):
+        return False
+    year = int(name)
+    for sentence in _SENTENCE_STOP.split(said):
+        years = [int(y) for y in _YEAR.findall(sentence)]
+        if len(years) > 1 and min(years) < year < max(years):
+            return True
+    return False
 
 
 def is_code(name: str) -> bool:
@@ -537,6 +567,7 @@ def names(question: str) -> list[str]:
         if name.lower() in STOPWORDS:
             continue  # "I", "IT"
         found.append(name)
+    found += _YEAR.findall(question)
     if cjk.has_cjk(question):
         # In a Chinese or Japanese question a rare word in Latin letters is a name, whatever its
         # case: "gpm 支持触摸板手势吗？" asks about gpm.

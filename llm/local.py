@@ -121,6 +121,10 @@ NOT_FOUND_IN = {
     " os documentos que tratam dela estão selecionados e terminaram de ser processados.",
     "nl": "Ik kon het antwoord niet vinden in uw documenten. Formuleer de vraag anders, of"
     " controleer of de documenten die erover gaan geselecteerd zijn en klaar met verwerken.",
+    "ru": "Я не нашёл ответа в ваших документах. Переформулируйте вопрос или проверьте, что"
+    " документы, в которых он рассматривается, выбраны и их обработка завершена.",
+    "uk": "Я не знайшов відповіді у ваших документах. Переформулюйте запитання або перевірте,"
+    " що документи, які його стосуються, вибрані й їх обробку завершено.",
     "zh": "在您的文档中找不到这个问题的答案。"
     "请换一种问法，或确认涵盖该内容的文档已选中并已处理完成。",
     "ja": "ドキュメントの中にこの質問の答えが見つかりませんでした。"

@@ -31,6 +31,7 @@ from llm._text import (
     message_tokens,
     same_term,
     sentences,
+    term_of,
     terms,
     truncate_to_tokens,
     word_count,
@@ -77,7 +78,10 @@ _REFUSAL = re.compile(
     r"|^\W*no (encontré|he encontrado|pude encontrar)\b[^.\[]*\bdocumentos?\b"
     r"|^\W*non (ho trovato|sono riuscit[oa] a trovare)\b[^.\[]*\bdocumenti\b"
     r"|^\W*não (encontrei|consegui encontrar)\b[^.\[]*\bdocumentos?\b"
-    r"|^\W*ik (kon|kan)\b[^.\[]*\bniet vinden\b[^.\[]*\bdocumenten\b",
+    r"|^\W*ik (kon|kan)\b[^.\[]*\bniet vinden\b[^.\[]*\bdocumenten\b"
+    # …and in Russian and Ukrainian ("Я не нашёл ответа в ваших документах").
+    r"|^\W*я не (нашёл|нашел|смог найти|могу найти)\b[^.\[]*\bдокумент"
+    r"|^\W*я не (знайшов|знайшла|зміг знайти|можу знайти)\b[^.\[]*\bдокумент",
     re.IGNORECASE,
 )
 # Reply priming: the chat formats add a few tokens after the last message.
@@ -532,6 +536,48 @@ def names_document(subject: list[str], name: str) -> bool:
     ``subject``: "Summarize the R FAQ" names "R FAQ" and "R-FAQ.pdf"."""
     said = terms(re.sub(r"[-_.]", " ", name))
     return all(any(same_term(asked, t) for t in said) for asked in subject)
+
+
+# "What date is on the letter?" of letter.pdf, "… according to the package lifecycle
+# diagram" of package-lifecycle.pdf: a document named by its whole title or file name, after a
+# word that points at one thing. Common words make such a name only if there are two of them or
+# the one says a kind of document: "the data" does not name data.pdf.
+_POINTING = frozenset(["the", "this", "that", "these", "those", "your", "my", "our"])
+_NAME_MAX_TERMS = 4
+_NAMED_KINDS = DOCUMENT_KINDS | frozenset(
+    terms("letter memo contract agreement invoice diagram brochure leaflet newsletter poster")
+)
+_FILE_SUFFIX = re.compile(r"(\.[a-z]{2}(?:[-_][a-z]{2,4})?)?\.pdf$", re.IGNORECASE)
+_BRACKETED = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
+
+
+def points_at_a_document(question: str) -> bool:
+    """Whether the question may name a document by its title or file name (``says_the_name``):
+    a pointing word and, within the next few words, a kind of document ("the letter", "the
+    package lifecycle diagram", "this R FAQ"). Cheap: it tells whether to look at the names."""
+    spoken = words(question)
+    return any(
+        word in _POINTING and any(term_of(w) in _NAMED_KINDS for w in spoken[i + 1 : i + 6])
+        for i, word in enumerate(spoken)
+    )
+
+
+def says_the_name(question: str, name: str) -> bool:
+    """Whether the question says a document's whole name (its title, or its file's name that
+    storage.search.document_name puts in brackets) after a pointing word."""
+    spoken = words(question)
+    bracketed = _BRACKETED.match(name)
+    for part in bracketed.groups() if bracketed else (name,):
+        named = terms(_FILE_SUFFIX.sub("", part).replace("-", " ").replace("_", " "))
+        if not 0 < len(named) <= _NAME_MAX_TERMS or (
+            len(named) == 1 and named[0] not in _NAMED_KINDS
+        ):
+            continue
+        for start, word in enumerate(spoken[:-1]):
+            said = [term_of(w) for w in spoken[start + 1 : start + 1 + len(named)]]
+            if word in _POINTING and said == named:
+                return True
+    return False
 
 
 PROSE_MIN_WORDS = 8

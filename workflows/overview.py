@@ -20,7 +20,14 @@ from typing import Any
 import asyncpg
 
 from core.tracing import tracer
-from llm.prompt import defines, names_wholly, overview_names, reads_as_prose
+from llm.prompt import (
+    defines,
+    names_wholly,
+    overview_names,
+    points_at_a_document,
+    reads_as_prose,
+    says_the_name,
+)
 from storage import documents, search, topic_maps
 from storage.documents import Document
 from storage.search import Hit
@@ -84,6 +91,25 @@ async def overview_evidence(
         evidence = await _evidence(pool, tenant_id, subject, document_ids, whole_name)
         span.set_attribute("pdfchat.overview.passages", -1 if evidence is None else len(evidence))
         return evidence
+
+
+async def documents_named(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    question: str,
+    document_ids: Sequence[uuid.UUID] | None,
+) -> list[uuid.UUID] | None:
+    """The documents in scope that a question names by title or file name ("What date is on
+    the letter?" names letter.pdf: ``llm.prompt.says_the_name``), for its search to keep to;
+    None when it names none, or every one. The names are read only when the question points
+    at a kind of document."""
+    if not points_at_a_document(question):
+        return None
+    ready = await documents.ready(pool, tenant_id, ids=document_ids, limit=CANDIDATE_DOCUMENTS)
+    named = [
+        d.id for d in ready if says_the_name(question, search.document_name(d.title, d.filename))
+    ]
+    return named if named and len(named) < len(ready) else None
 
 
 async def _evidence(

@@ -17,6 +17,13 @@ from core import languages
         ("Como posso mudar a senha da minha chave SSH?", "pt"),
         ("Hoe verander ik het wachtwoord van mijn SSH-sleutel?", "nl"),
         ("数据库的最大连接数是多少？", "zh"),
+        # Cyrillic is Russian or Ukrainian, by its words; "Debian" is a Spanish word too.
+        ("Кто возглавлял Debian в 2010 году?", "ru"),
+        ("Как произносится Debian?", "ru"),
+        ("Хто очолював Debian у 2010 році?", "uk"),
+        # Another script is none of them, whatever Latin names the question holds.
+        ("Τι είναι το Debian;", None),
+        ("ما هو Debian؟", None),
         # English, however short or full of names.
         ("What is lilypond?", None),
         ("Is GNU Make in Debian?", None),
@@ -37,8 +44,10 @@ def test_function_words_are_a_languages_own_and_never_numbers() -> None:
     assert {"und", "der", "welche", "warum"} <= languages.function_words("de")
     assert languages.function_words(None) == frozenset()  # English has retrieval.STOPWORDS
     assert languages.function_words("zh") == frozenset()
+    assert {"как", "сколько", "в"} <= languages.function_words("ru")
+    assert {"як", "скільки"} <= languages.function_words("uk")
     assert not any(
-        w.isdigit() for lang in languages.LATIN_LANGUAGES for w in languages.function_words(lang)
+        w.isdigit() for lang in languages.WORD_LANGUAGES for w in languages.function_words(lang)
     )
 
 

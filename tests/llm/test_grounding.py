@@ -17,6 +17,28 @@ def test_asking_for_a_way_is_not_asking_for_a_quantity() -> None:
     assert grounding.asks_quantity("What page size does Berkeley DB use by default?")
 
 
+def test_asking_how_a_thing_is_written_is_not_asking_for_a_quantity() -> None:
+    """ "Version number" is the thing whose format is asked, not a number asked for."""
+    assert not grounding.asks_quantity("What is the format of a Debian package version number?")
+    assert not grounding.asks_quantity("What format does the date field use?")
+    assert not grounding.asks_quantity("What is the name of the 2005 release?")
+    assert grounding.asks_quantity("What version of Python is needed?")
+    assert grounding.asks_quantity("What is the date of the release?")
+
+
+def test_a_year_is_named_and_had_by_a_passage_that_says_it_or_spans_it() -> None:
+    assert grounding.names("Who led Debian in 2025?") == ["Debian", "2025"]
+    assert grounding.names("Кто возглавлял Debian в 2010 году?") == ["Debian", "2010"]
+    assert grounding.names("Does it cost 2,000 euros at 10:2000?") == []  # no years
+    leaders = Evidence(
+        "s", "d", 8, "Martin led it from March 2003 until March 2005. Anne led it from 2005.", 0.5
+    )
+    assert grounding.missing(["2003"], leaders) == []
+    assert grounding.missing(["2004"], leaders) == []  # within a sentence's years
+    assert grounding.missing(["2006"], leaders) == ["2006"]  # after every sentence's
+    assert grounding.missing(["2025"], leaders) == ["2025"]
+
+
 @pytest.mark.parametrize(
     ("name", "text", "found"),
     [

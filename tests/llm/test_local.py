@@ -1602,6 +1602,78 @@ def test_the_refusal_is_in_the_language_of_the_question() -> None:
     assert not_found("Chi ha fondato il progetto Debian?") == NOT_FOUND_IN["it"]
     assert not_found("Quem fundou o projeto Debian?") == NOT_FOUND_IN["pt"]
     assert not_found("Wie heeft het Debian-project opgericht?") == NOT_FOUND_IN["nl"]
+    # Not Spanish for the one word "Debian" that a Spanish list has too.
+    assert not_found("Кто возглавлял Debian в 2010 году?") == NOT_FOUND_IN["ru"]
+    assert not_found("Хто заснував Debian?") == NOT_FOUND_IN["uk"]
+    assert not_found("ما هو Debian؟") == NOT_FOUND
     assert not_found("Who founded Debian?") == NOT_FOUND
     for refusal in NOT_FOUND_IN.values():
         assert is_refusal(refusal)  # a remote model saying it is passed through as a refusal
+
+
+LEADERS = [
+    Evidence(
+        "seg-leaders",
+        "doc-history",
+        8,
+        "The project has had several leaders since its beginnings in 1993.\n\n"
+        "Ian founded the project in August 1993 and led it until March 1996.\n\n"
+        "Martin led the project from March 2003 until March 2005.\n\n"
+        "Anne led the project from April 2005 until April 2006.",
+        0.63,
+        title="A Brief History",
+    ),
+    Evidence(
+        "seg-fire",
+        "doc-history",
+        17,
+        "Around 08:00 on November 20th, 2002, the network centre caught fire. The building "
+        "burnt to the ground, and the servers it hosted were rebuilt elsewhere.",
+        0.5,
+        title="A Brief History",
+    ),
+]
+
+
+async def test_a_year_the_passages_do_not_reach_is_refused() -> None:
+    """A year is asked about as a version is: "Who led the project in 2025?" is not answered
+    by the leaders of other years, nor the fire's toll by another year's developers."""
+    _, done = await run(Prompt("Who led the project in 2025?", LEADERS))
+    assert done.text == NOT_FOUND and not done.found
+    _, done = await run(Prompt("How many developers died in the November 2002 fire?", LEADERS))
+    assert done.text == NOT_FOUND and not done.found
+
+
+async def test_a_year_within_a_stated_span_is_answered() -> None:
+    _, done = await run(Prompt("Who led the project in 2004?", LEADERS))
+    assert done.found and "Martin led the project from March 2003 until March 2005" in done.text
+
+
+async def test_the_format_of_a_number_is_answered_by_the_sentence_that_gives_it() -> None:
+    """ "What is the format of a version number?" asks for no number: it is answered by the
+    sentence that gives the format, which has none."""
+    policy = [
+        Evidence(
+            "seg-version",
+            "doc-policy",
+            48,
+            "5.6.12 Version\n\nThe version number of a package. The format is: "
+            "[epoch:]upstream_version[-debian_revision].\n\nThe three components here are:",
+            0.77,
+            "5.6.12 Version",
+            title="Policy Manual",
+        ),
+        Evidence(
+            "seg-format",
+            "doc-policy",
+            52,
+            "In .changes files, this field declares the format version of that file. The "
+            "format described in this document is 1.8.",
+            0.71,
+            "5.6.16 Format",
+            title="Policy Manual",
+        ),
+    ]
+    _, done = await run(Prompt("What is the format of a package version number?", policy))
+    assert "[epoch:]upstream_version[-debian_revision]" in done.text
+    assert {c.page for c in done.citations} == {48}

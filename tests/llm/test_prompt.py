@@ -19,8 +19,10 @@ from llm.prompt import (
     names_wholly,
     overview_names,
     overview_subject,
+    points_at_a_document,
     ranked,
     render,
+    says_the_name,
     says_what_it_does,
     user_message,
     what_is_subject,
@@ -314,6 +316,36 @@ def test_an_overview_picks_the_documents_its_subject_names() -> None:
     assert overview_names(["paper"], names) == [0, 1, 2]  # a kind none is named by
     assert overview_names(["latex", "paper"], names) == [1, 2]
     assert overview_names(["fit", "work"], names) == []  # a subject: to be searched
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "says"),
+    [
+        ("What date is on the letter?", "letter.pdf", True),
+        ("Who wrote this letter?", "letter.en.pdf", True),
+        ("What is updated according to the package lifecycle diagram?", "lifecycle.pdf", False),
+        (
+            "How often is the mirror updated according to the package lifecycle diagram?",
+            "Debian's Packages (package-lifecycle)",
+            True,
+        ),
+        ("What does the Debian Policy Manual say about epochs?", "Debian Policy Manual", True),
+        # One common word names a document only if it is a kind of document.
+        ("How is the data stored?", "data.pdf", False),
+        # The whole name, after a word that points at it.
+        ("What does the policy manual say?", "Debian Policy Manual", False),
+        ("Is a letter of credit needed?", "letter.pdf", False),
+    ],
+)
+def test_a_question_names_a_document_by_its_whole_name(question, name, says) -> None:
+    assert says_the_name(question, name) is says
+    if says:
+        assert points_at_a_document(question)  # the names are looked at
+
+
+def test_a_question_that_points_at_no_kind_of_document_names_none() -> None:
+    assert not points_at_a_document("How do I install the package?")
+    assert not points_at_a_document("What is in the History of Debian?")
 
 
 def test_a_subject_names_a_document_by_its_title_or_file_name() -> None:

@@ -1,12 +1,24 @@
-"""A question asked through chat on the real stack, its answer read whole from its socket."""
+"""A question asked through chat on the real stack, its answer read whole from its socket; and
+a generated PDF uploaded until it is ready to ask about."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pdfgen
 from cli.client import PdfchatClient
 
 ANSWER_TIMEOUT_S = 60
+READY_TIMEOUT_S = 90
+
+
+async def ready_document(client: PdfchatClient, pages: list, filename: str) -> str:
+    """Upload ``pages`` (``pdfgen.text_pdf``'s) as ``filename`` and wait until it is ready."""
+    document_id = (await client.upload(pdfgen.text_pdf(pages), filename))["document_id"]
+    async with asyncio.timeout(READY_TIMEOUT_S):
+        views = await client.wait_for([document_id])
+    assert views[document_id]["status"] == "ready", views
+    return document_id
 
 
 async def ask(client: PdfchatClient, question: str, **scope) -> tuple[str, set[tuple[str, int]]]:

@@ -63,6 +63,9 @@ def test_ingest_follows_each_file_to_the_end(settings, tenant, tmp_path):
     result = _run(settings, "ingest", "--tenant", tenant, str(good))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ready (3 pages" in result.stdout
+    good.write_bytes(pdfgen.sample_pdf(1, seed=42))
+    result = _run(settings, "ingest", "--tenant", tenant, str(good))
+    assert "ready (1 page," in result.stdout, result.stdout  # not "1 pages"
 
     result = _run(settings, "ingest", "--tenant", tenant, str(locked), str(text))
     assert result.returncode == 1

@@ -4,17 +4,14 @@ answer quotes each document's opening (workflows.overview), not passages that me
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from pydantic import SecretStr
 
-import pdfgen
 from cli.client import PdfchatClient
 from llm import OVERVIEW_SYSTEM
 from tests.llm.fake_chat_apis import FakeChatAPIs
 from tests.retrieval.fake_apis import API_KEY
-from tests.stack.answers import ask
+from tests.stack.answers import ask, ready_document
 from tests.stack.restart import apps_with
 
 pytestmark = pytest.mark.stack
@@ -51,20 +48,12 @@ NOTES = [
 SECRET = [[("h1", "Merger Plans"), ("p", "The board intends to buy the harbour company in May.")]]
 
 
-async def _ready(client: PdfchatClient, pages: list, filename: str) -> str:
-    document_id = (await client.upload(pdfgen.text_pdf(pages), filename))["document_id"]
-    async with asyncio.timeout(90):
-        views = await client.wait_for([document_id])
-    assert views[document_id]["status"] == "ready", views
-    return document_id
-
-
 @pytest.fixture
 async def library(api, tenant) -> tuple[PdfchatClient, str, str]:
-    await _ready(api(f"{tenant}-other"), SECRET, "merger-plans.pdf")  # another tenant's
+    await ready_document(api(f"{tenant}-other"), SECRET, "merger-plans.pdf")  # another tenant's
     client = api(tenant)
-    guide = await _ready(client, GUIDE, "keepers-guide.pdf")
-    notes = await _ready(client, NOTES, "baking-notes.pdf")
+    guide = await ready_document(client, GUIDE, "keepers-guide.pdf")
+    notes = await ready_document(client, NOTES, "baking-notes.pdf")
     return client, guide, notes
 
 
