@@ -305,8 +305,17 @@ def _european(pattern: re.Pattern[str], question: str) -> bool:
 
 
 def _asks_a_thing(question: str) -> bool:
+    return asked_thing(question) is not None
+
+
+def asked_thing(question: str) -> str | None:
+    """The kind of thing a question opening on "which" or "what" and a noun asks for, as a
+    term ("releas" of "Which release introduced apt?"); None for a kind of number ("What
+    size …") or another question."""
     opening = _ASKS_A_THING.match(question)
-    return opening is not None and not _QUANTITY_NOUN.fullmatch(opening.group(3))
+    if opening is None or _QUANTITY_NOUN.fullmatch(opening.group(3)):
+        return None
+    return term_of(opening.group(3).lower())
 
 
 def states_limit(sentence: str) -> bool:
@@ -500,7 +509,7 @@ def missing(names: list[str], *evidence: Evidence) -> list[str]:
     return [
         name
         for name in names
-        if _mention(name).search(said) is None and not _within_years(name, said)
+        if _mention(name).search(said) is None and not (is_year(name) and spans(name, said))
     ]
 
 
@@ -510,13 +519,18 @@ _YEAR = re.compile(r"(?<![\w.,:/-])(1[5-9]\d\d|20\d\d)(?![\w.,:/-]\d|\w)")
 _SENTENCE_STOP = re.compile(r"[.;!?\n](?!\d)")
 
 
-def _within_years(name: str, said: str) -> bool:
-    if not _YEAR.fullmatch(name):
-        return False
-    year = int(name)
-    for sentence in _SENTENCE_STOP.split(said):
+def is_year(name: str) -> bool:
+    """Whether a name or term is a year ("2004"), as ``names`` finds one."""
+    return _YEAR.fullmatch(name) is not None
+
+
+def spans(year: str, text: str) -> bool:
+    """Whether a sentence of ``text`` runs from a year before ``year`` to one after it ("from
+    March 2003 until March 2005" spans 2004)."""
+    asked = int(year)
+    for sentence in _SENTENCE_STOP.split(text):
         years = [int(y) for y in _YEAR.findall(sentence)]
-        if len(years) > 1 and min(years) < year < max(years):
+        if len(years) > 1 and min(years) < asked < max(years):
             return True
     return False
 

@@ -168,6 +168,9 @@ LEADING_MARGIN = 0.03
 MEANING_SENTENCES = 4
 MEANING_PER_PASSAGE = 2
 MEANING_MIN_WORDS = 3  # fewer, and a line is a fragment (``_fragment``)
+# A paragraph's opening that says what it is about (``_with_subject``) is a sentence: not a
+# list's number ("6.") or a section's ("Section 2.").
+SUBJECT_MIN_WORDS = 4
 MIN_GAIN = 0.15
 # The sentence right after a picked one, scored almost as well, is quoted even when it adds no
 # word of the question: "Maxima is aware of the Half Angle relations, but by default will not
@@ -437,7 +440,7 @@ def select(
             return []
         _ties_by_meaning(question, history, scored)
         chosen = _with_terms(_continued(_reading_order(_pick(scored)), evidence), may_answer)
-        return _with_headings(question, chosen, evidence)
+        return _with_headings(question, _with_subject(question, chosen, evidence), evidence)
     if grounding.missing(names, *naming_evidence) or grounding.unsaid(
         grounding.unknown(question), *naming_evidence
     ):
@@ -466,7 +469,7 @@ def select(
             # releases that never says trixie, when another passage does.
             return []
         chosen = _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
-        return _with_headings(question, chosen, evidence)
+        return _with_headings(question, _with_subject(question, chosen, evidence), evidence)
     return []
 
 
@@ -674,8 +677,12 @@ def score_sentences(
     scored: list[Candidate] = []
     passages = _passage_terms(evidence)
     meaning = _Meaning(_term_words(question, history), candidates)
+    # "Who led Debian in 2004?" is said by "… from March 2003 until March 2005".
+    years = [t for t in weights if grounding.is_year(t)]
     for c in candidates:
-        exact = frozenset(t for t in weights if has_term(t, c.terms))
+        exact = frozenset(t for t in weights if has_term(t, c.terms)) | frozenset(
+            t for t in years if grounding.spans(t, c.says)
+        )
         header = frozenset(  # a row that says something asked is read with its header
             t for t in weights.keys() - exact if exact and has_term(t, c.table)
         )
@@ -955,6 +962,50 @@ def _with_headings(
             out.append(replace(candidate, order=-1, span=span, term=None, row=False))
         out.append(candidate)
     return out
+
+
+def _with_subject(
+    question: str, chosen: list[Candidate], evidence: list[Evidence]
+) -> list[Candidate]:
+    """A sentence that answers "Which release introduced apt?" without saying which ("The key
+    technical innovation was the introduction of apt") quoted after its paragraph's opening,
+    which names what the paragraph is about ("Debian 2.1 Slink (March 9th, 1999): Named for
+    the slinky-dog in the movie."): when the sentence has neither the asked kind of thing nor
+    a name or a number, and the opening has a name or a number."""
+    thing = grounding.asked_thing(question)
+    if thing is None:
+        return chosen
+    out: list[Candidate] = []
+    for candidate in chosen:
+        opening = _paragraph_opening(evidence[candidate.block - 1].text, candidate.order)
+        if (
+            opening is not None
+            and thing not in candidate.terms
+            and not _names_something(candidate.says)
+            and word_count(opening[1].text) >= SUBJECT_MIN_WORDS
+            and _names_something(opening[1].text)
+            and not any(c.block == candidate.block and c.order == opening[0] for c in out)
+        ):
+            out.append(replace(candidate, order=opening[0], span=opening[1], term=None, row=False))
+        out.append(candidate)
+    return out
+
+
+def _paragraph_opening(passage: str, order: int) -> tuple[int, Span] | None:
+    """The first sentence of the paragraph of the sentence at ``order``, with its order; None
+    when that is the sentence itself, or it began in the segment before."""
+    spans = _spans(passage)
+    first = order
+    while first > 0 and "\n" not in passage[spans[first - 1].end : spans[first].start]:
+        first -= 1
+    if first == order or (first == 0 and _begins_mid_sentence(spans[0].text)):
+        return None
+    return first, spans[first]
+
+
+def _names_something(sentence: str) -> bool:
+    """Whether a sentence has a name, a code or a number (not counting its first word)."""
+    return bool(grounding.names(sentence)) or any(ch.isdigit() for ch in sentence)
 
 
 def _begins_mid_sentence(text: str) -> bool:
