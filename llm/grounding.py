@@ -230,9 +230,11 @@ _NUMBER = re.compile(
 # A name or a code, as a user types one: a capitalised word (not the sentence's first), a
 # lower-case word with capitals inside ("exFAT", "macOS"), a word with digits ("arm64",
 # "X200"), words joined by "_" or "." ("meson.build", "MKC_DEPS"), an option or a file
-# extension ("-q", "--quiet", ".xlsx"), a special variable of a shell or of make ("$@", "$?").
+# extension ("-q", "--quiet", ".xlsx"), a special variable of a shell or of make ("$@", "$?"),
+# an absolute path ("/var/run", "/etc/opt"; "/var" of German's "/var-Partition").
 _NAME = re.compile(
-    r"\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*"
+    r"(?<![\w/.-])/[A-Za-z](?:[\w.+]|-(?![A-Z]))*(?:/(?:[\w.+]|-(?![A-Z]))+)*(?<![.-])"
+    r"|\b[A-Z][\w+#]*[A-Za-z0-9+#]|\b[a-z]+[A-Z]\w*|\b[A-Za-z]+\d\w*|\b\w+[_.]\w[\w.]*"
     r"|(?<![\w-])(--?|\.)[A-Za-z]\w*|(?<![\w$])\$[*@#?!$<^%+-](?!\w)"
 )
 _OPENING = " \t\n¿¡\"'«“‘(["  # and the spaces after them
@@ -538,7 +540,10 @@ def spans(year: str, text: str) -> bool:
 def is_code(name: str) -> bool:
     """A code rather than a plain name or an acronym: digits, "_" or ".", or capitals inside a
     lower-case word ("arm64", "meson.build", "RocksDB", "TreeEditor"; not "GNU"): the thing
-    asked about, which the answer's passage has to name."""
+    asked about, which the answer's passage has to name. Not a path: "My /var partition keeps
+    filling up" is where the asker is, and the answer may not say /var; some passage must."""
+    if name.startswith("/"):
+        return False
     return not name.isalpha() or (any(ch.isupper() for ch in name[1:]) and not name.isupper())
 
 

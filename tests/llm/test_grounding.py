@@ -102,6 +102,11 @@ def test_a_name_is_found_as_a_whole_word_however_it_is_spelt(
         ("What is the difference between $* and $@?", ["$*", "$@"], ["$*", "$@"]),
         ("What does $? hold after a pipeline?", ["$?"], ["$?"]),
         ("Does it cost $5 or $10?", [], []),
+        # A path is a name a passage must have, but no code: the asker's "/var partition" may
+        # be where the question comes from, not what the answer says.
+        ("Which FHS version removed /var/run?", ["FHS", "/var/run"], []),
+        ("Meine /var-Partition läuft voll.", ["/var"], []),
+        ("Is it in /usr/lib/x86_64-linux-gnu/ or and/or?", ["/usr/lib/x86_64-linux-gnu"], []),
     ],
 )
 def test_names_and_codes_as_a_user_types_them(
@@ -436,6 +441,6 @@ def test_how_long_in_another_language_wants_a_unit_of_time() -> None:
 
 
 def test_an_opening_mark_does_not_make_the_first_word_a_name() -> None:
-    assert grounding.names("¿Qué devuelve /dev/zero cuando se lee?") == []
+    assert grounding.names("¿Qué devuelve /dev/zero cuando se lee?") == ["/dev/zero"]
     assert grounding.names("Tengo Debian. ¿Cómo instalo GIMP?") == ["Debian", "GIMP"]
     assert grounding.names("«Où» est Debian ?") == ["Debian"]

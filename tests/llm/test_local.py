@@ -1706,3 +1706,24 @@ async def test_which_thing_is_told_by_the_opening_of_the_sentences_paragraph() -
     # A sentence that names the asked thing needs no opening.
     _, done = await run(Prompt("Which release made the transition to libc6?", releases))
     assert done.text.startswith("This release made the transition to libc6"), done.text
+
+
+async def test_a_path_no_passage_has_is_refused() -> None:
+    """ "What is /opt/local used for?" is not answered by what /opt is for."""
+    fhs = [
+        Evidence(
+            "seg-opt",
+            "doc-fhs",
+            13,
+            "3.13. /opt : Add-on application software packages\n\n/opt is reserved for the "
+            "installation of add-on application software packages. A package to be installed "
+            "in /opt must locate its static files in a separate directory tree.",
+            0.7,
+            "3.13. /opt : Add-on application software packages",
+            title="Filesystem Hierarchy Standard",
+        )
+    ]
+    _, done = await run(Prompt("What is /opt used for?", fhs))
+    assert done.found and "/opt is reserved for the installation" in done.text
+    _, done = await run(Prompt("What is /opt/local used for?", fhs))
+    assert done.text == NOT_FOUND and not done.found
