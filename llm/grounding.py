@@ -521,6 +521,11 @@ _YEAR = re.compile(r"(?<![\w.,:/-])(1[5-9]\d\d|20\d\d)(?![\w.,:/-]\d|\w)")
 _SENTENCE_STOP = re.compile(r"[.;!?\n](?!\d)")
 
 
+def has_year(text: str) -> bool:
+    """Whether ``text`` says a year ("1999", "8 April 2007")."""
+    return _YEAR.search(text) is not None
+
+
 def is_year(name: str) -> bool:
     """Whether a name or term is a year ("2004"), as ``names`` finds one."""
     return _YEAR.fullmatch(name) is not None

@@ -58,6 +58,7 @@ import re
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -171,6 +172,7 @@ MEANING_MIN_WORDS = 3  # fewer, and a line is a fragment (``_fragment``)
 # A paragraph's opening that says what it is about (``_with_subject``) is a sentence: not a
 # list's number ("6.") or a section's ("Section 2.").
 SUBJECT_MIN_WORDS = 4
+_ASKS_WHEN = re.compile(r"^\W*when\b", re.IGNORECASE)
 MIN_GAIN = 0.15
 # The sentence right after a picked one, scored almost as well, is quoted even when it adds no
 # word of the question: "Maxima is aware of the Half Angle relations, but by default will not
@@ -424,6 +426,11 @@ def select(
     saying = _saying(question, evidence, may_answer)
     if saying:
         return _continued(saying, evidence)
+    # "Who wrote the letter?" is told by the name under its closing, which no word of the
+    # question meets; whom it is to by its salutation, when by its date line.
+    part = [c for c in _letter_part(question, evidence) if may_answer(c)]
+    if part:
+        return part
     every = [c for c in score_sentences(question, history, evidence) if may_answer(c)]
     scored = [c for c in every if c.block in leading]
     if not _says_all(scored):
@@ -471,6 +478,71 @@ def select(
         chosen = _with_terms(_continued(_reading_order(chosen), evidence), may_answer)
         return _with_headings(question, _with_subject(question, chosen, evidence), evidence)
     return []
+
+
+# The parts of a letter: the closing and the name under it, the salutation, the date line.
+_ASKS_WRITER = re.compile(
+    r"^\W*who\s+(wrote|signed|sent|authored)\b|^\W*who\s+is\s+the\s+(author|sender|writer|signatory)\b",
+    re.IGNORECASE,
+)
+_ASKS_ADDRESSEE = re.compile(
+    r"\b(addressed|written|sent)\s+to\b|^\W*to\s+whom\b|\b(recipient|addressee)\b", re.IGNORECASE
+)
+_ASKS_DATE = re.compile(
+    r"^\W*(what|which)\s+date\b|^\W*when\s+(was|is)\s+.{0,40}\b(written|sent|dated|signed)\b",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"((yours\s+)?(sincerely|faithfully|truly|respectfully)(\s+yours)?|(best|kind|warm|with\s+kind)"
+    r"\s+regards|regards|best\s+wishes|cordially)\s*,?",
+    re.IGNORECASE,
+)
+_SALUTATION = re.compile(r"(dear|hello|to)\s+\S[^,:\n]{0,60}[,:]", re.IGNORECASE)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE_LINE = re.compile(
+    rf"(({_MONTHS})\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+({_MONTHS})\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})",
+    re.IGNORECASE,
+)
+SIGNATURE_MAX_WORDS = 6
+
+
+def _letter_part(question: str, evidence: list[Evidence]) -> list[Candidate]:
+    """The sentences of a letter among the passages that say what the question asks about the
+    letter itself: its closing and the name under it for "Who wrote …?", its salutation for
+    "Whom is it addressed to?", its date line for "What date …?". [] for any other question, or
+    passages that are no letter (a closing followed by a name, or a salutation)."""
+    writer, addressee = _ASKS_WRITER.search(question), _ASKS_ADDRESSEE.search(question)
+    date = _ASKS_DATE.search(question)
+    if not (writer or addressee or date):
+        return []
+    for block, item in enumerate(evidence, 1):
+        # Its parts are lines of their own, which the candidates leave out as headings.
+        lines = [
+            Candidate(block, order, span, frozenset(terms(span.text)))
+            for order, span in enumerate(_spans(item.text))
+        ]
+        signed = [
+            [closing, name]
+            for closing, name in pairwise(lines)
+            if _CLOSING.fullmatch(closing.span.text) and _is_signature(name.span.text)
+        ]
+        saluted = [c for c in lines if _SALUTATION.fullmatch(c.span.text)]
+        if not (signed or saluted):
+            continue  # no letter
+        dated = [c for c in lines if _DATE_LINE.fullmatch(c.span.text)]
+        if writer and signed:
+            return signed[-1]
+        if addressee and saluted:
+            return saluted[:1]
+        if date and dated:
+            return dated[:1]
+    return []
+
+
+def _is_signature(line: str) -> bool:
+    """A name on a line of its own: a few words, each capitalised ("Yannick P. Guique")."""
+    names = line.split()
+    return 0 < len(names) <= SIGNATURE_MAX_WORDS and all(w[0].isupper() for w in names)
 
 
 def _says_all(candidates: list[Candidate]) -> bool:
@@ -971,24 +1043,40 @@ def _with_subject(
     technical innovation was the introduction of apt") quoted after its paragraph's opening,
     which names what the paragraph is about ("Debian 2.1 Slink (March 9th, 1999): Named for
     the slinky-dog in the movie."): when the sentence has neither the asked kind of thing nor
-    a name or a number, and the opening has a name or a number."""
+    a name or a number, and the opening has a name or a number. So too a sentence that
+    answers "When was support for m68k dropped?" with no year ("… in this release"), when its
+    paragraph's opening has one."""
     thing = grounding.asked_thing(question)
-    if thing is None:
+    when = _ASKS_WHEN.match(question) is not None
+    if thing is None and not when:
         return chosen
     out: list[Candidate] = []
     for candidate in chosen:
         opening = _paragraph_opening(evidence[candidate.block - 1].text, candidate.order)
         if (
             opening is not None
-            and thing not in candidate.terms
-            and not _names_something(candidate.says)
-            and word_count(opening[1].text) >= SUBJECT_MIN_WORDS
-            and _names_something(opening[1].text)
+            and _tells_what_it_lacks(opening[1].text, candidate, thing, when)
             and not any(c.block == candidate.block and c.order == opening[0] for c in out)
         ):
             out.append(replace(candidate, order=opening[0], span=opening[1], term=None, row=False))
         out.append(candidate)
     return out
+
+
+def _tells_what_it_lacks(opening: str, candidate: Candidate, thing: str | None, when: bool) -> bool:
+    """Whether a paragraph's opening sentence says what its sentence leaves to it: the year
+    asked for by "when", or some name or number when the sentence has neither that nor the
+    kind of ``thing`` asked for."""
+    if word_count(opening) < SUBJECT_MIN_WORDS:
+        return False
+    if when:
+        return not grounding.has_year(candidate.says) and grounding.has_year(opening)
+    return (
+        thing is not None
+        and thing not in candidate.terms
+        and not _names_something(candidate.says)
+        and _names_something(opening)
+    )
 
 
 def _paragraph_opening(passage: str, order: int) -> tuple[int, Span] | None:

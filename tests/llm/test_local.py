@@ -1703,6 +1703,21 @@ async def test_which_thing_is_told_by_the_opening_of_the_sentences_paragraph() -
         "Debian 2.1 Slink (March 9th, 1999): Named for the slinky-dog in the movie. The key "
         "technical innovation was the introduction of apt"
     ) in done.text, done.text
+    # "When" wants the year the sentence leaves to its paragraph's opening.
+    etch = [
+        Evidence(
+            "seg-etch",
+            "doc-history",
+            10,
+            "Debian 4.0 Etch (8 April 2007): named for the sketch toy in the movie. One "
+            "architecture was added in this release: AMD64, and official support for m68k was "
+            "dropped.",
+            0.6,
+            title="A Brief History",
+        )
+    ]
+    _, done = await run(Prompt("When was official support for m68k dropped?", etch))
+    assert done.text.startswith("Debian 4.0 Etch (8 April 2007)"), done.text
     # A sentence that names the asked thing needs no opening.
     _, done = await run(Prompt("Which release made the transition to libc6?", releases))
     assert done.text.startswith("This release made the transition to libc6"), done.text
@@ -1727,3 +1742,41 @@ async def test_a_path_no_passage_has_is_refused() -> None:
     assert done.found and "/opt is reserved for the installation" in done.text
     _, done = await run(Prompt("What is /opt/local used for?", fhs))
     assert done.text == NOT_FOUND and not done.found
+
+
+LETTER = [
+    Evidence(
+        "seg-letter",
+        "doc-letter",
+        1,
+        "August 25, 2013\n\nGUILLAUME BARRIÈRES Minidoux Corporation 5000 Pannes Drive Redmond, "
+        "Virginia USA\n\nY.P. GUIQUE 022 Umask Road St-Sauveur, Québec CANADA\n\nDear Mr. "
+        "Barrières,\n\nIt has come to my attention that you have been lobbying the government "
+        "to prohibit the use of open source software.\n\nTherefore, I strongly advise that you "
+        "withdraw support for any such legislation.\n\nSincerely,\n\nYannick P. Guique",
+        0.3,
+        title="letter.pdf",
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Who wrote the letter to Mr. Barrières?", "Sincerely, Yannick P. Guique [1]"),
+        ("Who signed the letter?", "Sincerely, Yannick P. Guique [1]"),
+        ("Who is the letter addressed to?", "Dear Mr. Barrières, [1]"),
+        ("What date is on the letter?", "August 25, 2013 [1]"),
+        ("When was the letter written?", "August 25, 2013 [1]"),
+    ],
+)
+async def test_a_letter_is_read_by_its_parts(question: str, answer: str) -> None:
+    """Who wrote a letter is the name under its closing, whom to its salutation, when its date
+    line: no word of the question is in them."""
+    _, done = await run(Prompt(question, LETTER))
+    assert done.text == answer
+
+
+async def test_a_passage_that_is_no_letter_has_no_writer() -> None:
+    _, done = await run(Prompt("Who wrote the letter?", LEADERS))
+    assert not done.found
