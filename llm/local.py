@@ -1056,7 +1056,8 @@ def _with_subject(
         if (
             opening is not None
             and _tells_what_it_lacks(opening[1].text, candidate, thing, when)
-            and not any(c.block == candidate.block and c.order == opening[0] for c in out)
+            # not quoted already, from this passage or another that says the same
+            and opening[1].text not in {c.span.text for c in chosen + out}
         ):
             out.append(replace(candidate, order=opening[0], span=opening[1], term=None, row=False))
         out.append(candidate)

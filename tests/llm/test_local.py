@@ -1780,3 +1780,27 @@ async def test_a_letter_is_read_by_its_parts(question: str, answer: str) -> None
 async def test_a_passage_that_is_no_letter_has_no_writer() -> None:
     _, done = await run(Prompt("Who wrote the letter?", LEADERS))
     assert not done.found
+
+
+async def test_an_opening_already_quoted_is_not_quoted_again() -> None:
+    """The same paragraph in two passages (a translation that kept it in English): its
+    opening, quoted from the first, is not quoted again before the second's sentence."""
+    opening = (
+        "Starting 17:00 UTC on November 19th, 2003, four of the project's main Web servers "
+        "were compromised."
+    )
+    evidence = [
+        Evidence("seg-en", "doc-en", 23, opening, 0.5, title="History"),
+        Evidence(
+            "seg-ru",
+            "doc-ru",
+            24,
+            f"{opening} On November 25th, all services were recovered and back online.",
+            0.45,
+            title="История",
+        ),
+    ]
+    question = "When were the Web servers compromised, and when were they back online?"
+    _, done = await run(Prompt(question, evidence))
+    assert "back online" in done.text, done.text
+    assert done.text.count("Starting 17:00 UTC") == 1, done.text
