@@ -241,11 +241,26 @@ def terms(text: str) -> list[str]:
 
 def question_words(question: str) -> list[str]:
     """The words of a question that may say what it is about: in French, German, Spanish,
-    Italian, Portuguese or Dutch, without that language's function and question words ("de",
-    "la", "combien", "welche"), which English's stopwords do not hold and every sentence of a
-    passage in that language has."""
+    Italian, Portuguese, Dutch, Russian or Ukrainian, without that language's function and
+    question words ("de", "la", "combien", "welche"), which English's stopwords do not hold and
+    every sentence of a passage in that language has; and without the word "year" beside a
+    year."""
     own = languages.function_words(languages.language(question))
-    return [w for w in words(question) if w not in own]
+    found = [w for w in words(question) if w not in own]
+    # "in the year 2010", "в 2010 году": the year says it; passages write "in 2010".
+    return [
+        w
+        for i, w in enumerate(found)
+        if not (w in _YEAR_WORDS and any(YEAR.fullmatch(n) for n in found[i - 1 : i + 2]))
+    ]
+
+
+# A year as text says one: "2004", not "2,004", "10:2004" or "2004.1".
+YEAR = re.compile(r"(?<![\w.,:/-])(1[5-9]\d\d|20\d\d)(?![\w.,:/-]\d|\w)")
+# The word "year" in English, Russian, Ukrainian, French, German, Spanish, Italian,
+# Portuguese and Dutch, as a question puts it beside a year.
+_YEAR_WORD_LIST = "year году года год році рік année an jahr año anno ano jaar"
+_YEAR_WORDS = frozenset(_YEAR_WORD_LIST.split())
 
 
 def question_terms(question: str) -> list[str]:

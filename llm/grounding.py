@@ -48,6 +48,7 @@ from wordfreq import zipf_frequency
 
 from core import cjk, languages
 from llm._text import (
+    YEAR,
     cjk_runs,
     pair_runs,
     question_terms,
@@ -517,18 +518,17 @@ def missing(names: list[str], *evidence: Evidence) -> list[str]:
 
 # A year as a question names one ("Who led Debian in 2004?", "What happened in 1998?"): the
 # passage that answers has it, as it has a version or a code.
-_YEAR = re.compile(r"(?<![\w.,:/-])(1[5-9]\d\d|20\d\d)(?![\w.,:/-]\d|\w)")
 _SENTENCE_STOP = re.compile(r"[.;!?\n](?!\d)")
 
 
 def has_year(text: str) -> bool:
     """Whether ``text`` says a year ("1999", "8 April 2007")."""
-    return _YEAR.search(text) is not None
+    return YEAR.search(text) is not None
 
 
 def is_year(name: str) -> bool:
     """Whether a name or term is a year ("2004"), as ``names`` finds one."""
-    return _YEAR.fullmatch(name) is not None
+    return YEAR.fullmatch(name) is not None
 
 
 def spans(year: str, text: str) -> bool:
@@ -536,7 +536,7 @@ def spans(year: str, text: str) -> bool:
     March 2003 until March 2005" spans 2004)."""
     asked = int(year)
     for sentence in _SENTENCE_STOP.split(text):
-        years = [int(y) for y in _YEAR.findall(sentence)]
+        years = [int(y) for y in YEAR.findall(sentence)]
         if len(years) > 1 and min(years) < asked < max(years):
             return True
     return False
@@ -591,7 +591,7 @@ def names(question: str) -> list[str]:
         if name.lower() in STOPWORDS:
             continue  # "I", "IT"
         found.append(name)
-    found += _YEAR.findall(question)
+    found += YEAR.findall(question)
     if cjk.has_cjk(question):
         # In a Chinese or Japanese question a rare word in Latin letters is a name, whatever its
         # case: "gpm 支持触摸板手势吗？" asks about gpm.

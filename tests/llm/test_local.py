@@ -1804,3 +1804,24 @@ async def test_an_opening_already_quoted_is_not_quoted_again() -> None:
     _, done = await run(Prompt(question, evidence))
     assert "back online" in done.text, done.text
     assert done.text.count("Starting 17:00 UTC") == 1, done.text
+
+
+async def test_the_word_year_beside_a_year_asks_nothing_more() -> None:
+    """ "в 2010 году" (in the year 2010): the passage says "с апреля 2010"; the word for year
+    is no term a sentence must have."""
+    leaders = [
+        Evidence(
+            "seg-ru",
+            "doc-ru",
+            8,
+            "Бен Коллинз возглавлял Debian с апреля 2001 до апреля 2002.\n\n"
+            "Стефано Заккироли возглавлял Debian с апреля 2010 до апреля 2013.\n\n"
+            "Энтони Таунс возглавлял Debian с апреля 2006 до апреля 2007.",
+            0.6,
+            title="Краткая история Debian",
+        )
+    ]
+    _, done = await run(Prompt("Кто возглавлял Debian в 2010 году?", leaders))
+    assert done.text.startswith("Стефано Заккироли"), done.text
+    _, done = await run(Prompt("Who led the project in the year 2004?", LEADERS))
+    assert done.text.startswith("Martin led the project"), done.text
