@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from core.cjk import CJK_CHAR
+from llm._text import question_words
 from llm.events import Delta, Finished
 from llm.local import (
     LEADING_MARGIN,
@@ -1819,8 +1820,20 @@ async def test_the_word_year_beside_a_year_asks_nothing_more() -> None:
             "Энтони Таунс возглавлял Debian с апреля 2006 до апреля 2007.",
             0.6,
             title="Краткая история Debian",
-        )
+        ),
+        Evidence(
+            "seg-ru-2",
+            "doc-ru",
+            9,
+            "Debian 1.1 Buzz был первым выпуском Debian с кодовым именем. Debian 1.2 Rex "
+            "состоял из 848 пакетов. Debian 1.3 Bo состоял из 974 пакетов. Debian 2.0 Hamm "
+            "был первым мультиархитектурным выпуском Debian.",
+            0.55,
+            title="Краткая история Debian",
+        ),
     ]
+    assert question_words("Кто возглавлял Debian в 2010 году?") == ["возглавлял", "debian", "2010"]
+    assert "year" in question_words("Which year did the project start?")
     _, done = await run(Prompt("Кто возглавлял Debian в 2010 году?", leaders))
     assert done.text.startswith("Стефано Заккироли"), done.text
     _, done = await run(Prompt("Who led the project in the year 2004?", LEADERS))
