@@ -394,7 +394,9 @@ def select(
     # Quoting by shared words reads only the passages the re-ranker cannot tell from its best:
     # a lower passage's sentence that holds more of the question's words is more often on the
     # wrong page than the best passage is (the others may still answer from meaning, below).
-    best = max((e.score for e in evidence), default=0.0)
+    # Among the passages that may answer at all: "Give me the date Debian 3.1 was released" is
+    # read in the passages that say 3.1, however far below others they rank.
+    best = max((evidence[block - 1].score for block in naming), default=0.0)
     leading = {block for block, e in enumerate(evidence, 1) if e.score >= best - LEADING_MARGIN}
 
     # "And what about unions?" after a question about structs is answered about unions, when

@@ -1838,3 +1838,47 @@ async def test_the_word_year_beside_a_year_asks_nothing_more() -> None:
     assert done.text.startswith("Стефано Заккироли"), done.text
     _, done = await run(Prompt("Who led the project in the year 2004?", LEADERS))
     assert done.text.startswith("Martin led the project"), done.text
+
+
+async def test_a_version_asked_about_is_read_in_the_passages_that_say_it() -> None:
+    """The passages that say "3.1" rank below others that share more words with the question;
+    quoting by shared words reads the best of those that say it, not the best of all."""
+    evidence = [
+        Evidence(
+            "seg-dates",
+            "doc-policy",
+            24,
+            "3.2.1 Version numbers based on dates\n\nUpstream version numbers based on some date "
+            "formats will sort incorrectly. Debian packages whose version numbers include dates "
+            "should give the date in a way that sorts correctly when released.",
+            0.57,
+            title="Debian Policy Manual",
+        ),
+        Evidence(
+            "seg-names",
+            "doc-devref",
+            32,
+            "Every released Debian distribution has a code name: Debian 9 is called stretch.",
+            0.54,
+            title="Developer's Reference",
+        ),
+        Evidence(
+            "seg-dated",
+            "doc-policy",
+            31,
+            "Every released package's changelog entry has a date, which says when the version "
+            "was released into the Debian archive.",
+            0.53,
+            title="Debian Policy Manual",
+        ),
+        Evidence(
+            "seg-sarge",
+            "doc-history",
+            15,
+            "Debian 3.1 (sarge) was released June 6th, 2005 for the same architectures as woody.",
+            0.5,
+            title="A Brief History of Debian",
+        ),
+    ]
+    _, done = await run(Prompt("Give me the date Debian 3.1 was released", evidence))
+    assert done.text.startswith("Debian 3.1 (sarge) was released June 6th, 2005"), done.text
