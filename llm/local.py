@@ -89,6 +89,7 @@ from llm.prompt import (
     Prompt,
     Turn,
     action_subject,
+    byline_subject,
     defines,
     definition_subject,
     difference_subjects,
@@ -433,6 +434,10 @@ def select(
     part = [c for c in _letter_part(question, evidence) if may_answer(c)]
     if part:
         return part
+    # "Who wrote the hashing paper?" is told by the names under the title of its title page.
+    byline = [c for c in _byline(question, evidence) if may_answer(c)]
+    if byline:
+        return byline
     every = [c for c in score_sentences(question, history, evidence) if may_answer(c)]
     scored = [c for c in every if c.block in leading]
     if not _says_all(scored):
@@ -483,10 +488,6 @@ def select(
 
 
 # The parts of a letter: the closing and the name under it, the salutation, the date line.
-_ASKS_WRITER = re.compile(
-    r"^\W*who\s+(wrote|signed|sent|authored)\b|^\W*who\s+is\s+the\s+(author|sender|writer|signatory)\b",
-    re.IGNORECASE,
-)
 _ASKS_ADDRESSEE = re.compile(
     r"\b(addressed|written|sent)\s+to\b|^\W*to\s+whom\b|\b(recipient|addressee)\b", re.IGNORECASE
 )
@@ -506,6 +507,11 @@ _DATE_LINE = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_MAX_WORDS = 6
+# A title page's names come within its first lines: title, subtitle, names, affiliations.
+BYLINE_LINES = 5
+BYLINE_MAX_WORDS = 16
+_BYLINE_JOINS = frozenset(["and", "&", "of", "the", "de", "van", "von", "der", "inc."])
+_INITIAL = re.compile(r"[A-Z]\.")
 
 
 def _letter_part(question: str, evidence: list[Evidence]) -> list[Candidate]:
@@ -513,7 +519,7 @@ def _letter_part(question: str, evidence: list[Evidence]) -> list[Candidate]:
     letter itself: its closing and the name under it for "Who wrote …?", its salutation for
     "Whom is it addressed to?", its date line for "What date …?". [] for any other question, or
     passages that are no letter (a closing followed by a name, or a salutation)."""
-    writer, addressee = _ASKS_WRITER.search(question), _ASKS_ADDRESSEE.search(question)
+    writer, addressee = byline_subject(question) is not None, _ASKS_ADDRESSEE.search(question)
     date = _ASKS_DATE.search(question)
     if not (writer or addressee or date):
         return []
@@ -539,6 +545,46 @@ def _letter_part(question: str, evidence: list[Evidence]) -> list[Candidate]:
         if date and dated:
             return dated[:1]
     return []
+
+
+def _byline(question: str, evidence: list[Evidence]) -> list[Candidate]:
+    """The line of names under the title of each title page among the passages (a passage
+    that opens with its document's title), for "Who wrote …?"; [] for another question."""
+    if byline_subject(question) is None:
+        return []
+    found: list[Candidate] = []
+    for block, item in enumerate(evidence, 1):
+        spans = _spans(item.text)
+        if not spans or not _is_title(spans[0].text, item.title or ""):
+            continue
+        for order, span in enumerate(spans[1:BYLINE_LINES], 1):
+            if _is_byline(span.text):
+                found.append(Candidate(block, order, span, frozenset(terms(span.text))))
+                break
+    return found[:MAX_SENTENCES]
+
+
+def _is_title(line: str, title: str) -> bool:
+    """Whether a passage's first line is its document's title (or the title begins with it:
+    "Traits User Interface Class" of "Traits User Interface Class Jon-Eric Steinbomer")."""
+    first, whole = " ".join(line.lower().split()), " ".join(title.lower().split())
+    return bool(first) and whole.startswith(first)
+
+
+def _is_byline(line: str) -> bool:
+    """A line of people's names: every word capitalised but a few joining ones ("of", "and"),
+    an address or an affiliation between them, and an initial or an uncommon name among them
+    ("Michael A. Olson Keith Bostic Margo Seltzer", "Margo Seltzer - University of California,
+    Berkeley"; not "An Interactive Plotting Program", nor a date)."""
+    names = [w.strip("-–,()") for w in line.split() if "@" not in w]
+    names = [w for w in names if w and w.lower() not in _BYLINE_JOINS]
+    if not 2 <= len(names) <= BYLINE_MAX_WORDS or any(ch.isdigit() for ch in line):
+        return False
+    if not all(w[0].isupper() for w in names):
+        return False
+    return any(
+        _INITIAL.fullmatch(w) or not grounding.is_common(w.lower().strip(".")) for w in names
+    )
 
 
 def _is_signature(line: str) -> bool:

@@ -415,6 +415,25 @@ _WHAT_IS_A = re.compile(
 )
 
 
+# "Who wrote the hashing paper?", "Who are the authors of this document?": asked of a
+# document, answered by its title page or, of a letter, by its signature.
+_BYLINE = re.compile(
+    r"^\W*who\s+(?:wrote|authored|signed|sent|created|prepared)\s+(.{1,80}?)\W*$"
+    r"|^\W*who\s+(?:is|are|was|were)\s+the\s+(?:authors?|writers?|senders?|signator(?:y|ies)"
+    r"|creators?)\s+of\s+(.{1,80}?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def byline_subject(question: str) -> list[str] | None:
+    """The terms of the document a question asks the writer of ("hash", "paper" of "Who wrote
+    the hashing paper?"; [] of "Who wrote this?"), else None."""
+    match = _BYLINE.match(question)
+    if match is None:
+        return None
+    return terms(match.group(1) or match.group(2))
+
+
 def definition_subject(question: str) -> list[str] | None:
     """The terms of X in "What is (a, an, the) X?" (at most three), else None."""
     return _subject(_WHAT_IS_A, question)

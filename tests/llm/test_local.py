@@ -1882,3 +1882,33 @@ async def test_a_version_asked_about_is_read_in_the_passages_that_say_it() -> No
     ]
     _, done = await run(Prompt("Give me the date Debian 3.1 was released", evidence))
     assert done.text.startswith("Debian 3.1 (sarge) was released June 6th, 2005"), done.text
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "answer"),
+    [
+        (
+            "A New Hashing Package for UNIX",
+            "A New Hashing Package for UNIX\n\nMargo Seltzer - University of California, "
+            "Berkeley Ozan Yigit - York University\n\nABSTRACT\n\nUNIX support of disk oriented "
+            "hashing was originally provided by dbm.",
+            "Margo Seltzer - University of California, Berkeley Ozan Yigit - York University [1]",
+        ),
+        (
+            "Berkeley DB",
+            "Berkeley DB\n\nMichael A. Olson Keith Bostic Margo Seltzer\n\nSleepycat Software,"
+            " Inc.",
+            "Michael A. Olson Keith Bostic Margo Seltzer [1]",
+        ),
+        # A subtitle in capitals is no name, and a date no byline.
+        (
+            "gnuplot 5.4",
+            "gnuplot 5.4\n\nAn Interactive Plotting Program\n\nMay 31, 2022",
+            NOT_FOUND,
+        ),
+    ],
+)
+async def test_who_wrote_a_document_is_the_names_under_its_title(title, text, answer) -> None:
+    page = [Evidence("seg-title", "doc", 1, text, 0.0, title=title)]
+    _, done = await run(Prompt("Who wrote it?", page))
+    assert done.text == answer

@@ -11,6 +11,7 @@ from llm.prompt import (
     Prompt,
     Turn,
     action_subject,
+    byline_subject,
     defines,
     definition_subject,
     essential_tokens,
@@ -354,3 +355,18 @@ def test_a_subject_names_a_document_by_its_title_or_file_name() -> None:
     assert names_document(["gnuplot"], "gnuplot 5.4 manual gnuplot.pdf")
     assert not names_document(["r", "faq"], "R Installation and Administration R-admin.pdf")
     assert not names_document(["fit", "work"], "gnuplot 5.4 manual gnuplot.pdf")
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("Who wrote the hashing paper?", ["hash", "paper"]),
+        ("Who are the authors of the hashing package?", ["hash", "packag"]),
+        ("Who wrote this?", []),
+        ("Who signed the letter?", ["letter"]),
+        ("Who maintains the Debian Policy Manual?", None),
+        ("What did the authors call the mechanism?", None),
+    ],
+)
+def test_who_wrote_a_document_is_asked_of_its_name(question, subject) -> None:
+    assert byline_subject(question) == subject

@@ -1,6 +1,7 @@
 """A question that names a document by its title or file name in common words ("What does
 the letter ask for?" of letter.pdf) is searched in that document, on the real stack: its
 words are not the letter's, and another document that has them is not what was asked about.
+"Who wrote the … paper?" is answered from the title page of the document it names.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ LETTER = [
         ("p", "Yours sincerely, Martha Quayle"),
     ]
 ]
+PAPER = [
+    [
+        ("h1", "Paraffin Lamps at Sea"),
+        ("p", "Martha Quayle and Tobias K. Fenwick"),
+        ("h2", "Abstract"),
+        (
+            "p",
+            "We measured how long a paraffin lamp burns on one wick in a lighthouse lantern, and "
+            "how the keeper's watch is planned around trimming it.",
+        ),
+    ]
+]
 
 
 async def test_a_question_about_the_letter_is_answered_from_the_letter(api, tenant):
@@ -49,3 +62,12 @@ async def test_a_question_about_the_letter_is_answered_from_the_letter(api, tena
     # The chat's own scope still holds: the letter is not in it.
     answer, cited = await ask(client, question, document_ids=[guide])
     assert {d for d, _ in cited} == {guide}, answer
+
+
+async def test_who_wrote_a_paper_is_told_by_its_title_page(api, tenant):
+    client = api(tenant)
+    await ready_document(client, GUIDE, "keepers-guide.pdf")
+    paper = await ready_document(client, PAPER, "paraffin-lamps.pdf")
+    answer, cited = await ask(client, "Who wrote the paper on paraffin lamps?")
+    assert answer.startswith("Martha Quayle and Tobias K. Fenwick"), answer
+    assert cited == {(paper, 1)}
