@@ -516,8 +516,8 @@ def missing(names: list[str], *evidence: Evidence) -> list[str]:
     ]
 
 
-# A year as a question names one ("Who led Debian in 2004?", "What happened in 1998?"): the
-# passage that answers has it, as it has a version or a code.
+# Where a sentence ends, for a span of years ("from March 2003 until March 2005"): not at a
+# decimal point.
 _SENTENCE_STOP = re.compile(r"[.;!?\n](?!\d)")
 
 
@@ -591,6 +591,8 @@ def names(question: str) -> list[str]:
         if name.lower() in STOPWORDS:
             continue  # "I", "IT"
         found.append(name)
+    # A year is a name too ("Who led Debian in 2004?", "What happened in 1998?"): the passage
+    # that answers has it, as it has a version or a code.
     found += YEAR.findall(question)
     if cjk.has_cjk(question):
         # In a Chinese or Japanese question a rare word in Latin letters is a name, whatever its

@@ -566,7 +566,8 @@ _NAME_MAX_TERMS = 4
 _NAMED_KINDS = DOCUMENT_KINDS | frozenset(
     terms("letter memo contract agreement invoice diagram brochure leaflet newsletter poster")
 )
-_FILE_SUFFIX = re.compile(r"(\.[a-z]{2}(?:[-_][a-z]{2,4})?)?\.pdf$", re.IGNORECASE)
+# A file's extension and language ("letter.pdf", "project-history.en" in a title's brackets).
+_FILE_SUFFIX = re.compile(r"(\.[a-z]{2}(?:[-_][a-z]{2,4})?)?(\.pdf)?$", re.IGNORECASE)
 _BRACKETED = re.compile(r"^(.*?)\s*\(([^()]*)\)$")
 
 
@@ -576,9 +577,17 @@ def points_at_a_document(question: str) -> bool:
     package lifecycle diagram", "this R FAQ"). Cheap: it tells whether to look at the names."""
     spoken = words(question)
     return any(
-        word in _POINTING and any(term_of(w) in _NAMED_KINDS for w in spoken[i + 1 : i + 6])
+        word in _POINTING and any(_says_a_kind(w) for w in spoken[i + 1 : i + 6])
         for i, word in enumerate(spoken)
     )
+
+
+# …and the words for any document, which are no terms ("the project history document").
+_ANY_DOCUMENT = frozenset(["document", "file", "pdf"])
+
+
+def _says_a_kind(word: str) -> bool:
+    return word in _ANY_DOCUMENT or term_of(word) in _NAMED_KINDS
 
 
 def says_the_name(question: str, name: str) -> bool:

@@ -331,6 +331,7 @@ def test_an_overview_picks_the_documents_its_subject_names() -> None:
             True,
         ),
         ("What does the Debian Policy Manual say about epochs?", "Debian Policy Manual", True),
+        ("What does the project history document say?", "A History (project-history.en)", True),
         # One common word names a document only if it is a kind of document.
         ("How is the data stored?", "data.pdf", False),
         # The whole name, after a word that points at it.
