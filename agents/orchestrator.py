@@ -46,6 +46,7 @@ from llm import (
     Prompt,
     Turn,
     byline_subject,
+    dated_subject,
     is_follow_up,
     new_topic,
     overview_subject,
@@ -56,7 +57,7 @@ from storage.chat import Session
 from storage.rollouts import Sample
 from storage.search import Hit
 from workflows import chat, rollouts, usage
-from workflows.overview import byline_evidence, documents_named, overview_evidence
+from workflows.overview import documents_named, overview_evidence, title_pages
 from workflows.search import MAX_QUERY_CHARS, meanings, search_segments, with_new_topic
 
 log = logging.getLogger("pdfchat.agents.orchestrator")
@@ -195,9 +196,9 @@ async def _prompt(deps: Resources, session: Session, variant: rollouts.Variant) 
     overview = await _overview_prompt(deps, session)
     if overview is not None:
         return overview
-    byline = await _byline_prompt(deps, session)
-    if byline is not None:
-        return byline
+    title_page = await _title_page_prompt(deps, session)
+    if title_page is not None:
+        return title_page
     prompt = await _question_prompt(deps, session, variant)
     return replace(prompt, system=variant.system_prompt) if variant.system_prompt else prompt
 
@@ -225,13 +226,16 @@ async def _overview_prompt(deps: Resources, session: Session) -> Prompt | None:
     )
 
 
-async def _byline_prompt(deps: Resources, session: Session) -> Prompt | None:
-    """ "Who wrote the hashing paper?" gets the title page of the document it names; None for
-    any other question, or one that names no document in scope."""
+async def _title_page_prompt(deps: Resources, session: Session) -> Prompt | None:
+    """ "Who wrote the hashing paper?", "When was the FAQ last updated?" get the title page of
+    the document they name; None for any other question, or one that names no document in
+    scope."""
     subject = byline_subject(session.question)
     if subject is None:
+        subject = dated_subject(session.question)
+    if subject is None:
         return None
-    hits = await byline_evidence(deps.pool, session.tenant_id, subject, session.document_ids)
+    hits = await title_pages(deps.pool, session.tenant_id, subject, session.document_ids)
     if hits is None:
         return None
     history = await _history(deps, session)

@@ -90,12 +90,14 @@ from llm.prompt import (
     Turn,
     action_subject,
     byline_subject,
+    dated_subject,
     defines,
     definition_subject,
     difference_subjects,
     is_contents,
     is_follow_up,
     new_topic,
+    overview_names,
     passage_tokens,
     previous_question,
     ranked,
@@ -434,10 +436,11 @@ def select(
     part = [c for c in _letter_part(question, evidence) if may_answer(c)]
     if part:
         return part
-    # "Who wrote the hashing paper?" is told by the names under the title of its title page.
-    byline = [c for c in _byline(question, evidence) if may_answer(c)]
-    if byline:
-        return byline
+    # "Who wrote the hashing paper?" is told by the names under the title of its title page,
+    # "When was the FAQ last updated?" by the date there.
+    title_page = [c for c in _title_page_lines(question, evidence) if may_answer(c)]
+    if title_page:
+        return title_page
     every = [c for c in score_sentences(question, history, evidence) if may_answer(c)]
     scored = [c for c in every if c.block in leading]
     if not _says_all(scored):
@@ -491,10 +494,7 @@ def select(
 _ASKS_ADDRESSEE = re.compile(
     r"\b(addressed|written|sent)\s+to\b|^\W*to\s+whom\b|\b(recipient|addressee)\b", re.IGNORECASE
 )
-_ASKS_DATE = re.compile(
-    r"^\W*(what|which)\s+date\b|^\W*when\s+(was|is)\s+.{0,40}\b(written|sent|dated|signed)\b",
-    re.IGNORECASE,
-)
+_ASKS_DATE = re.compile(r"^\W*(what|which)\s+date\b", re.IGNORECASE)  # or ``dated_subject``
 _CLOSING = re.compile(
     r"((yours\s+)?(sincerely|faithfully|truly|respectfully)(\s+yours)?|(best|kind|warm|with\s+kind)"
     r"\s+regards|regards|best\s+wishes|cordially)\s*,?",
@@ -507,9 +507,11 @@ _DATE_LINE = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_MAX_WORDS = 6
-# A title page's names come within its first lines: title, subtitle, names, affiliations.
-BYLINE_LINES = 5
+# A title page's names and date come within its first lines: title, subtitle, names,
+# affiliations, a place and a date.
+TITLE_PAGE_LINES = 6
 BYLINE_MAX_WORDS = 16
+DATELINE_MAX_WORDS = 8
 _BYLINE_JOINS = frozenset(["and", "&", "of", "the", "de", "van", "von", "der", "inc."])
 _INITIAL = re.compile(r"[A-Z]\.")
 
@@ -520,7 +522,7 @@ def _letter_part(question: str, evidence: list[Evidence]) -> list[Candidate]:
     "Whom is it addressed to?", its date line for "What date …?". [] for any other question, or
     passages that are no letter (a closing followed by a name, or a salutation)."""
     writer, addressee = byline_subject(question) is not None, _ASKS_ADDRESSEE.search(question)
-    date = _ASKS_DATE.search(question)
+    date = _ASKS_DATE.search(question) or dated_subject(question) is not None
     if not (writer or addressee or date):
         return []
     for block, item in enumerate(evidence, 1):
@@ -547,21 +549,36 @@ def _letter_part(question: str, evidence: list[Evidence]) -> list[Candidate]:
     return []
 
 
-def _byline(question: str, evidence: list[Evidence]) -> list[Candidate]:
-    """The line of names under the title of each title page among the passages (a passage
-    that opens with its document's title), for "Who wrote …?"; [] for another question."""
-    if byline_subject(question) is None:
+def _title_page_lines(question: str, evidence: list[Evidence]) -> list[Candidate]:
+    """Of each title page among the passages (a passage that opens with its document's
+    title), the line of names under the title for "Who wrote …?", the line with a date for
+    "When was … published?"; [] for another question."""
+    if (subject := byline_subject(question)) is not None:
+        wanted = _is_byline
+    elif (subject := dated_subject(question)) is not None:
+        wanted = _is_dateline
+    else:
         return []
     found: list[Candidate] = []
     for block, item in enumerate(evidence, 1):
         spans = _spans(item.text)
-        if not spans or not _is_title(spans[0].text, item.title or ""):
+        title = item.title or ""
+        # The title page of the document asked about: not Debian's history's for "When was
+        # Debian 4.0 released?".
+        if not spans or not _is_title(spans[0].text, title) or not overview_names(subject, [title]):
             continue
-        for order, span in enumerate(spans[1:BYLINE_LINES], 1):
-            if _is_byline(span.text):
+        for order, span in enumerate(spans[1:TITLE_PAGE_LINES], 1):
+            if wanted(span.text):
                 found.append(Candidate(block, order, span, frozenset(terms(span.text))))
                 break
     return found[:MAX_SENTENCES]
+
+
+def _is_dateline(line: str) -> bool:
+    """A short line with a date or a year: "May 31, 2022", "Minsk, Belarus, 2012"."""
+    return word_count(line) <= DATELINE_MAX_WORDS and (
+        _DATE_LINE.search(line) is not None or grounding.has_year(line)
+    )
 
 
 def _is_title(line: str, title: str) -> bool:

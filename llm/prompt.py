@@ -434,6 +434,22 @@ def byline_subject(question: str) -> list[str] | None:
     return terms(match.group(1) or match.group(2))
 
 
+# "When was the Debian FAQ last updated?": asked of a document, answered by the date on its
+# title page or, of a letter, its date line.
+_DATED = re.compile(
+    r"^\W*when\s+(?:was|were|is)\s+(.{1,80}?)\s+(?:(?:last|first)\s+)?(?:written|published"
+    r"|updated|revised|dated|issued|released|sent|signed)\W*$",
+    re.IGNORECASE,
+)
+
+
+def dated_subject(question: str) -> list[str] | None:
+    """The terms of the document a question asks the date of ("debian", "faq" of "When was
+    the Debian FAQ last updated?"), else None."""
+    match = _DATED.match(question)
+    return None if match is None else terms(match.group(1))
+
+
 def definition_subject(question: str) -> list[str] | None:
     """The terms of X in "What is (a, an, the) X?" (at most three), else None."""
     return _subject(_WHAT_IS_A, question)

@@ -93,15 +93,16 @@ async def overview_evidence(
         return evidence
 
 
-async def byline_evidence(
+async def title_pages(
     pool: asyncpg.Pool,
     tenant_id: str,
     subject: list[str],
     document_ids: Sequence[uuid.UUID] | None,
 ) -> list[Hit] | None:
-    """For "Who wrote the hashing paper?": the first segment (its title page) of each document
-    the subject names (``llm.prompt.byline_subject``; all in scope, at most three, for "Who
-    wrote this?"); None when it names none, and the question is searched."""
+    """For "Who wrote the hashing paper?" and "When was the FAQ last updated?": the first
+    segment (its title page) of each document the subject names (``llm.prompt.byline_subject``,
+    ``dated_subject``; all in scope, at most three, for "Who wrote this?"); None when it names
+    none, and the question is searched."""
     chosen = await _documents(pool, tenant_id, subject, document_ids, whole_name=False)
     if not chosen:
         return None

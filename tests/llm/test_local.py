@@ -1912,3 +1912,35 @@ async def test_who_wrote_a_document_is_the_names_under_its_title(title, text, an
     page = [Evidence("seg-title", "doc", 1, text, 0.0, title=title)]
     _, done = await run(Prompt("Who wrote it?", page))
     assert done.text == answer
+
+
+async def test_when_a_document_was_published_is_the_date_on_its_title_page() -> None:
+    faq = Evidence(
+        "seg-faq",
+        "doc-faq",
+        1,
+        "The Debian GNU/Linux FAQ\n\nMay 31, 2022",
+        0.0,
+        title="The Debian GNU/Linux FAQ",
+    )
+    _, done = await run(Prompt("When was the Debian FAQ last updated?", [faq]))
+    assert done.text == "May 31, 2022 [1]"
+    # Not the date of another document's title page than the one asked about.
+    history = Evidence(
+        "seg-history",
+        "doc-history",
+        1,
+        "A Brief History of Debian\n\nFebruary 15, 2023",
+        0.5,
+        title="A Brief History of Debian",
+    )
+    release = Evidence(
+        "seg-etch",
+        "doc-history",
+        15,
+        "Debian 4.0 (etch) was released April 8th, 2007.",
+        0.4,
+        title="A Brief History of Debian",
+    )
+    _, done = await run(Prompt("When was Debian 4.0 released?", [history, release]))
+    assert done.text.startswith("Debian 4.0 (etch) was released April 8th, 2007"), done.text

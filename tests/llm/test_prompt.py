@@ -12,6 +12,7 @@ from llm.prompt import (
     Turn,
     action_subject,
     byline_subject,
+    dated_subject,
     defines,
     definition_subject,
     essential_tokens,
@@ -371,3 +372,18 @@ def test_a_subject_names_a_document_by_its_title_or_file_name() -> None:
 )
 def test_who_wrote_a_document_is_asked_of_its_name(question, subject) -> None:
     assert byline_subject(question) == subject
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("When was the Debian FAQ last updated?", ["debian", "faq"]),
+        ("When was the letter sent?", ["letter"]),
+        ("When was it published?", []),
+        ("When was Debian 4.0 released?", ["debian", "4", "0"]),  # searched: names no document
+        ("When is the meeting?", None),
+        ("When did Debian drop m68k?", None),
+    ],
+)
+def test_the_date_of_a_document_is_asked_of_its_name(question, subject) -> None:
+    assert dated_subject(question) == subject

@@ -1,7 +1,8 @@
 """A question that names a document by its title or file name in common words ("What does
 the letter ask for?" of letter.pdf) is searched in that document, on the real stack: its
 words are not the letter's, and another document that has them is not what was asked about.
-"Who wrote the … paper?" is answered from the title page of the document it names.
+"Who wrote the … paper?" and "When was it published?" are answered from the title page of the
+document they name.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ PAPER = [
     [
         ("h1", "Paraffin Lamps at Sea"),
         ("p", "Martha Quayle and Tobias K. Fenwick"),
+        ("p", "Gull Point, March 2019"),
         ("h2", "Abstract"),
         (
             "p",
@@ -64,10 +66,13 @@ async def test_a_question_about_the_letter_is_answered_from_the_letter(api, tena
     assert {d for d, _ in cited} == {guide}, answer
 
 
-async def test_who_wrote_a_paper_is_told_by_its_title_page(api, tenant):
+async def test_who_wrote_a_paper_and_when_is_told_by_its_title_page(api, tenant):
     client = api(tenant)
     await ready_document(client, GUIDE, "keepers-guide.pdf")
     paper = await ready_document(client, PAPER, "paraffin-lamps.pdf")
     answer, cited = await ask(client, "Who wrote the paper on paraffin lamps?")
     assert answer.startswith("Martha Quayle and Tobias K. Fenwick"), answer
+    assert cited == {(paper, 1)}
+    answer, cited = await ask(client, "When was the paper on paraffin lamps published?")
+    assert answer.startswith("Gull Point, March 2019"), answer
     assert cited == {(paper, 1)}
