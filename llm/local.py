@@ -575,10 +575,8 @@ def _title_page_lines(question: str, evidence: list[Evidence]) -> list[Candidate
 
 
 def _is_dateline(line: str) -> bool:
-    """A short line with a date or a year: "May 31, 2022", "Minsk, Belarus, 2012"."""
-    return word_count(line) <= DATELINE_MAX_WORDS and (
-        _DATE_LINE.search(line) is not None or grounding.has_year(line)
-    )
+    """A short line with a year, in a date or not: "May 31, 2022", "Minsk, Belarus, 2012"."""
+    return word_count(line) <= DATELINE_MAX_WORDS and grounding.has_year(line)
 
 
 def _is_title(line: str, title: str) -> bool:
