@@ -142,6 +142,10 @@ ANAPHORA = frozenset(_ANAPHORA.split())
 
 # Snowball (Porter 2) for English: "baked" ~ "bake", "keeps" ~ "keep", "degrees" ~ "degree".
 _STEMMER = snowballstemmer.stemmer("english")
+# …and Snowball's Russian for words in Cyrillic, which no English stemmer reads: "пакетов" ~
+# "пакеты" (packages), "году" ~ "год" (year). Ukrainian words are read with it too, roughly.
+_CYRILLIC_STEMMER = snowballstemmer.stemmer("russian")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 # British spellings read as American ones, so that "licence" answers a question about a
@@ -172,7 +176,13 @@ def term_of(word: str) -> str | None:
     """The term a lower-case word counts as, or None for a stopword or question word."""
     if word in STOPWORDS or word in QUESTION_WORDS:
         return None
-    return word if word.isdigit() else _STEMMER.stemWord(american(word))
+    if word.isdigit():
+        return word
+    if _CYRILLIC.search(word):
+        stem: str = _CYRILLIC_STEMMER.stemWord(word)
+    else:
+        stem = _STEMMER.stemWord(american(word))
+    return stem
 
 
 def american(word: str) -> str:

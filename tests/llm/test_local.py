@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from core.cjk import CJK_CHAR
-from llm._text import question_words
+from llm._text import question_words, term_of
 from llm.events import Delta, Finished
 from llm.local import (
     LEADING_MARGIN,
@@ -1944,3 +1944,9 @@ async def test_when_a_document_was_published_is_the_date_on_its_title_page() -> 
     )
     _, done = await run(Prompt("When was Debian 4.0 released?", [history, release]))
     assert done.text.startswith("Debian 4.0 (etch) was released April 8th, 2007"), done.text
+
+
+def test_a_word_in_cyrillic_is_stemmed_as_russian() -> None:
+    assert term_of("пакетов") == term_of("пакеты") == "пакет"
+    assert term_of("возглавляли") == term_of("возглавлял")
+    assert term_of("packages") == "packag"  # English as before
