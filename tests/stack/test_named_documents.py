@@ -34,6 +34,20 @@ LETTER = [
         ("p", "Yours sincerely, Martha Quayle"),
     ]
 ]
+OTHER_LETTER = [
+    [
+        ("p", "Dear Ms. Quayle,"),
+        ("p", "The wicks were lost at sea when the boat sank off the point."),
+        ("p", "Yours sincerely, Tobias Fenwick"),
+    ]
+]
+OTHER_PAPER = [
+    [
+        ("h1", "Paraffin Lamps at Sea"),
+        ("p", "Rowena J. Blackwood"),
+        ("p", "Harbour Town, June 2001"),
+    ]
+]
 PAPER = [
     [
         ("h1", "Paraffin Lamps at Sea"),
@@ -50,6 +64,8 @@ PAPER = [
 
 
 async def test_a_question_about_the_letter_is_answered_from_the_letter(api, tenant):
+    # Another tenant's letter.pdf is never the one named.
+    await ready_document(api(f"{tenant}-other"), OTHER_LETTER, "letter.pdf")
     client = api(tenant)
     guide = await ready_document(client, GUIDE, "keepers-guide.pdf")
     letter = await ready_document(client, LETTER, "letter.pdf")
@@ -67,6 +83,7 @@ async def test_a_question_about_the_letter_is_answered_from_the_letter(api, tena
 
 
 async def test_who_wrote_a_paper_and_when_is_told_by_its_title_page(api, tenant):
+    await ready_document(api(f"{tenant}-other"), OTHER_PAPER, "paraffin-lamps.pdf")
     client = api(tenant)
     await ready_document(client, GUIDE, "keepers-guide.pdf")
     paper = await ready_document(client, PAPER, "paraffin-lamps.pdf")
